@@ -1,0 +1,1 @@
+"""Multi-vendor marketplace REST API."""

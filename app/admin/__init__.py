@@ -1,0 +1,1 @@
+"""Admin tools that belong to no single domain (the audit log)."""

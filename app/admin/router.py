@@ -1,0 +1,36 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.admin import service
+from app.admin.schemas import AuditEntryRead
+from app.auth.dependencies import AdminUser
+from app.auth.exceptions import AdminRequired, InvalidToken
+from app.core.db import DbSession
+from app.core.errors import error_responses
+from app.core.pagination import InvalidCursor, PageQuery
+from app.core.routing import API_PREFIX
+from app.core.schemas import Page
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/admin",
+    tags=["admin"],
+    responses=error_responses(InvalidToken, AdminRequired),
+)
+
+
+@router.get(
+    "/audit-log", response_model=Page[AuditEntryRead], responses=error_responses(InvalidCursor)
+)
+async def list_audit_log(
+    _admin: AdminUser,
+    session: DbSession,
+    page: PageQuery,
+    target_type: Annotated[str | None, Query(max_length=32)] = None,
+    target_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[AuditEntryRead]:
+    """Every admin decision, newest first: who, what, on whom, why, when."""
+    rows, next_cursor = await service.list_audit_entries(
+        session, page, target_type=target_type, target_id=target_id
+    )
+    return Page(items=[AuditEntryRead.model_validate(e) for e in rows], next_cursor=next_cursor)

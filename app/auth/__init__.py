@@ -1,0 +1,1 @@
+"""Accounts, sessions (JWT access + rotating refresh tokens) and roles."""

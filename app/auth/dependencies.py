@@ -1,0 +1,45 @@
+"""Who is calling: `CurrentUser` for any signed-in user, `AdminUser` for admins."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth import service
+from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.models import User
+from app.config import Settings
+from app.core.db import DbSession
+
+# Wires Swagger's "Authorize" button to the password flow.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def get_current_user(
+    session: DbSession,
+    settings: AppSettings,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    if not token:
+        raise InvalidToken("missing bearer token")
+    return await service.authenticate(session, settings, token)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise AdminRequired()
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]

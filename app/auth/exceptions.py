@@ -1,0 +1,35 @@
+from app.core.errors import AppError, Conflict, Forbidden, TooManyRequests, Unauthorized
+
+
+class InvalidCredentials(Unauthorized):
+    code, title = "invalid_credentials", "Invalid email or password"
+    keeps_changes = True  # the failure is counted towards the lockout
+
+
+class TooManyLoginAttempts(TooManyRequests):
+    code, title = "too_many_login_attempts", "Too many failed logins; try again later"
+
+
+class InvalidToken(Unauthorized):
+    code, title = "invalid_token", "Invalid or expired token"
+
+
+class RefreshTokenReused(Unauthorized):
+    code, title = "refresh_token_reused", "Refresh token already used; the session was revoked"
+    keeps_changes = True  # the family revocation must persist
+
+
+class EmailTaken(Conflict):
+    code, title = "email_taken", "An account with this email exists"
+
+
+class WrongPassword(AppError):
+    status, code, title = 403, "wrong_password", "The current password is wrong"
+
+
+class AdminRequired(Forbidden):
+    code, title = "admin_required", "Admin role required"
+
+
+class CannotChangeOwnAdminRole(Conflict):
+    code, title = "cannot_change_own_admin_role", "Admins cannot revoke their own admin role"

@@ -1,0 +1,61 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.clock import now
+from app.core.models import Base, IdMixin, TimestampMixin
+
+
+class User(IdMixin, TimestampMixin, Base):
+    """A person with an account. Everyone can buy; `is_seller` and `is_admin` add roles."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    """Stored lower-cased: emails are unique case-insensitively."""
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    """argon2id; null once the account is deleted."""
+    display_name: Mapped[str] = mapped_column(String(100))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_seller: Mapped[bool] = mapped_column(default=False)
+    deleted_at: Mapped[datetime | None]
+
+    @property
+    def roles(self) -> list[str]:
+        roles = ["buyer"]
+        if self.is_seller:
+            roles.append("seller")
+        if self.is_admin:
+            roles.append("admin")
+        return roles
+
+
+class RefreshToken(Base):
+    """One issued refresh token. Rotation spends it; a family is one login's chain of tokens."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    """The token's `jti` claim."""
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    spent_at: Mapped[datetime | None]
+    """Set when exchanged for a new pair; presenting it again is reuse."""
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginFailure(Base):
+    """A failed password login, counted per email for the lockout window."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_email_created_at", "email", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=now)

@@ -1,0 +1,95 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, select, update
+
+from app.auth.models import LoginFailure, RefreshToken, User
+from app.core.repository import RepositoryBase
+
+
+class UserRepository(RepositoryBase[User]):
+    model = User
+
+    def active(self) -> Select[User]:
+        return select(User).where(User.deleted_at.is_(None))
+
+    async def get_active(self, user_id: uuid.UUID) -> User | None:
+        return await self.get_one_or_none(self.active().where(User.id == user_id))
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.get_one_or_none(self.active().where(User.email == email.lower()))
+
+    async def email_exists(self, email: str) -> bool:
+        statement = select(func.count()).select_from(User).where(User.email == email.lower())
+        return bool(await self.session.scalar(statement))
+
+    def search(self, email_prefix: str | None) -> Select[User]:
+        statement = self.active()
+        if email_prefix:
+            escaped = (
+                email_prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            )
+            statement = statement.where(User.email.like(f"{escaped}%", escape="\\"))
+        return statement
+
+
+class RefreshTokenRepository(RepositoryBase[RefreshToken]):
+    model = RefreshToken
+
+    async def spend(self, token_id: uuid.UUID, at: datetime) -> bool:
+        """Compare-and-set: exactly one concurrent caller can spend a live token."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.spent_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > at,
+            )
+            .values(spent_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def revoke_family(self, family_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def revoke_all_for_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def purge_expired(self, at: datetime) -> int:
+        result = await self.session.execute(
+            delete(RefreshToken).where(RefreshToken.expires_at <= at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class LoginFailureRepository(RepositoryBase[LoginFailure]):
+    model = LoginFailure
+
+    async def recent(self, email: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many failures since `since`, and the oldest of them."""
+        statement = select(func.count(), func.min(LoginFailure.created_at)).where(
+            LoginFailure.email == email, LoginFailure.created_at > since
+        )
+        count, oldest = (await self.session.execute(statement)).one()
+        return int(count), oldest
+
+    async def clear(self, email: str) -> None:
+        await self.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+
+    async def purge_older_than(self, at: datetime) -> int:
+        result = await self.session.execute(
+            delete(LoginFailure).where(LoginFailure.created_at <= at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

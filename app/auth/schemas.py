@@ -1,0 +1,87 @@
+import uuid
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import ConfigDict, EmailStr, Field, model_validator
+
+from app.core.schemas import RequestSchema, Schema
+
+MIN_PASSWORD_LENGTH = 10
+# argon2 would hash anything, but an unbounded password is a cheap denial of service.
+MAX_PASSWORD_LENGTH = 256
+
+Password = Field(
+    min_length=MIN_PASSWORD_LENGTH,
+    max_length=MAX_PASSWORD_LENGTH,
+    description=f"At least {MIN_PASSWORD_LENGTH} characters, and not the email address",
+)
+DisplayName = Field(min_length=1, max_length=100, pattern=r"\S")
+
+
+def _password_is_not_email(password: str | None, email: str | None) -> None:
+    if password and email and password.strip().lower() == email.strip().lower():
+        raise ValueError("the password must not be the email address")
+
+
+class UserRegister(RequestSchema):
+    email: EmailStr = Field(examples=["ada@example.com"])
+    password: str = Password
+    display_name: str = DisplayName
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "password": "correct horse battery",
+                    "display_name": "Ada",
+                }
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _check_password(self) -> Self:
+        _password_is_not_email(self.password, self.email)
+        return self
+
+
+class UserUpdate(RequestSchema):
+    """Changing the email or the password needs the current password."""
+
+    display_name: str | None = DisplayName
+    email: EmailStr | None = None
+    new_password: str | None = Password
+    current_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if (self.email is not None or self.new_password is not None) and not self.current_password:
+            raise ValueError("current_password is required to change the email or password")
+        _password_is_not_email(self.new_password, self.email)
+        return self
+
+
+class UserRead(Schema):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    roles: list[Literal["buyer", "seller", "admin"]]
+    created_at: datetime
+
+
+class UserAdminUpdate(RequestSchema):
+    is_admin: bool = Field(description="Grant or revoke the admin role")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class TokenPair(Schema):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
+
+
+class RefreshRequest(RequestSchema):
+    refresh_token: str = Field(min_length=1, max_length=4096)

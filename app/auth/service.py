@@ -1,0 +1,245 @@
+"""Account and session use cases. Services flush; the request boundary commits."""
+
+import math
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.exceptions import (
+    CannotChangeOwnAdminRole,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    RefreshTokenReused,
+    TooManyLoginAttempts,
+    WrongPassword,
+)
+from app.auth.models import LoginFailure, RefreshToken, User
+from app.auth.repository import LoginFailureRepository, RefreshTokenRepository, UserRepository
+from app.auth.schemas import TokenPair, UserAdminUpdate, UserRegister, UserUpdate
+from app.config import Settings
+from app.core import security
+from app.core.audit import record_audit
+from app.core.clock import now
+from app.core.errors import NotFound
+from app.core.ids import uuid7
+from app.core.pagination import PageParams, SortKey, paginate
+
+
+async def register(session: AsyncSession, data: UserRegister) -> User:
+    users = UserRepository(session)
+    if await users.email_exists(data.email):
+        raise EmailTaken()
+    return await users.add(
+        User(
+            email=data.email.lower(),
+            password_hash=security.hash_password(data.password),
+            display_name=data.display_name,
+        )
+    )
+
+
+async def create_admin(session: AsyncSession, *, email: str, password: str, name: str) -> User:
+    """Create an admin, or promote the existing account with that email (CLI)."""
+    users = UserRepository(session)
+    user = await users.get_by_email(email)
+    if user is None:
+        user = await register(
+            session, UserRegister(email=email, password=password, display_name=name)
+        )
+    user.is_admin = True
+    await record_audit(
+        session,
+        actor_id=None,
+        action="user.admin_granted",
+        target_type="user",
+        target_id=user.id,
+        reason="create-admin command",
+    )
+    await session.flush()
+    return user
+
+
+async def _issue_pair(
+    session: AsyncSession, settings: Settings, user: User, family_id: uuid.UUID
+) -> TokenPair:
+    secret = settings.jwt_secret.get_secret_value()
+    refresh_id = uuid7()
+    await RefreshTokenRepository(session).add(
+        RefreshToken(
+            id=refresh_id,
+            family_id=family_id,
+            user_id=user.id,
+            expires_at=now() + settings.refresh_token_ttl,
+        )
+    )
+    return TokenPair(
+        access_token=security.encode_token(
+            secret,
+            subject=str(user.id),
+            token_type=security.TokenType.access,
+            ttl=settings.access_token_ttl,
+            token_id=uuid7(),
+        ),
+        refresh_token=security.encode_token(
+            secret,
+            subject=str(user.id),
+            token_type=security.TokenType.refresh,
+            ttl=settings.refresh_token_ttl,
+            token_id=refresh_id,
+            extra={"fam": str(family_id)},
+        ),
+        expires_in=int(settings.access_token_ttl.total_seconds()),
+        refresh_expires_in=int(settings.refresh_token_ttl.total_seconds()),
+    )
+
+
+async def login(
+    session: AsyncSession, settings: Settings, *, email: str, password: str
+) -> TokenPair:
+    """Password login. Unknown email and wrong password look the same to the caller."""
+    email = email.strip().lower()
+    failures = LoginFailureRepository(session)
+    window_start = now() - settings.login_failure_window
+    count, oldest = await failures.recent(email, window_start)
+    if count >= settings.login_max_failures and oldest is not None:
+        retry_after = (oldest + settings.login_failure_window - now()).total_seconds()
+        raise TooManyLoginAttempts(retry_after_seconds=math.ceil(retry_after))
+
+    users = UserRepository(session)
+    user = await users.get_by_email(email)
+    if not security.verify_password(user.password_hash if user else None, password) or user is None:
+        await failures.add(LoginFailure(email=email))
+        raise InvalidCredentials()
+
+    await failures.clear(email)
+    assert user.password_hash is not None  # verified above
+    if security.password_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(password)
+    return await _issue_pair(session, settings, user, family_id=uuid7())
+
+
+async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:
+    """Rotate: spend the presented token and issue a new pair in the same family.
+
+    Presenting an already spent token means it leaked (or was replayed): the whole family is
+    revoked, so whoever holds the newer token is logged out too.
+    """
+    claims = _decode_refresh(settings, refresh_token)
+    tokens = RefreshTokenRepository(session)
+    at = now()
+    if not await tokens.spend(claims.token_id, at):
+        stored = await tokens.get(claims.token_id)
+        if stored is None or (stored.revoked_at is not None and stored.spent_at is None):
+            raise InvalidToken("the refresh token was revoked")
+        await tokens.revoke_family(stored.family_id, at)
+        raise RefreshTokenReused()
+    stored = await tokens.get(claims.token_id)
+    user = await UserRepository(session).get_active(uuid.UUID(claims.subject))
+    if stored is None or user is None:
+        raise InvalidToken()
+    return await _issue_pair(session, settings, user, family_id=stored.family_id)
+
+
+async def logout(session: AsyncSession, settings: Settings, refresh_token: str) -> None:
+    """End the session the refresh token belongs to (its whole family). Idempotent."""
+    claims = _decode_refresh(settings, refresh_token)
+    tokens = RefreshTokenRepository(session)
+    stored = await tokens.get(claims.token_id)
+    if stored is None:
+        raise InvalidToken()
+    await tokens.revoke_family(stored.family_id, now())
+
+
+def _decode_refresh(settings: Settings, token: str) -> security.TokenClaims:
+    try:
+        return security.decode_token(
+            settings.jwt_secret.get_secret_value(), token, expected_type=security.TokenType.refresh
+        )
+    except security.InvalidToken as error:
+        raise InvalidToken() from error
+
+
+async def authenticate(session: AsyncSession, settings: Settings, access_token: str) -> User:
+    try:
+        claims = security.decode_token(
+            settings.jwt_secret.get_secret_value(),
+            access_token,
+            expected_type=security.TokenType.access,
+        )
+        user_id = uuid.UUID(claims.subject)
+    except (security.InvalidToken, ValueError) as error:
+        raise InvalidToken() from error
+    user = await UserRepository(session).get_active(user_id)
+    if user is None:
+        raise InvalidToken()
+    return user
+
+
+async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User:
+    if data.email is not None or data.new_password is not None:
+        assert data.current_password is not None  # enforced by UserUpdate
+        if not security.verify_password(user.password_hash, data.current_password):
+            raise WrongPassword()
+    if data.display_name is not None:
+        user.display_name = data.display_name
+    if data.email is not None and data.email.lower() != user.email:
+        if await UserRepository(session).email_exists(data.email):
+            raise EmailTaken()
+        # The rule "password is not the email" must keep holding after an email change.
+        kept_password = data.new_password or data.current_password or ""
+        if kept_password.strip().lower() == data.email.lower():
+            raise WrongPassword("choose a new password: it would equal the new email")
+        user.email = data.email.lower()
+    if data.new_password is not None:
+        user.password_hash = security.hash_password(data.new_password)
+        # A changed password ends every session, the attacker's included.
+        await RefreshTokenRepository(session).revoke_all_for_user(user.id, now())
+    await session.flush()
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await UserRepository(session).get_active(user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+async def list_users(
+    session: AsyncSession, page: PageParams, *, email_prefix: str | None
+) -> tuple[list[User], str | None]:
+    users = UserRepository(session)
+    return await paginate(
+        session, users.search(email_prefix), keys=[SortKey(User.id, descending=True)], page=page
+    )
+
+
+async def set_admin_role(
+    session: AsyncSession, actor: User, user_id: uuid.UUID, data: UserAdminUpdate
+) -> User:
+    user = await get_user(session, user_id)
+    if user.id == actor.id and not data.is_admin:
+        raise CannotChangeOwnAdminRole()
+    if user.is_admin != data.is_admin:
+        user.is_admin = data.is_admin
+        await record_audit(
+            session,
+            actor_id=actor.id,
+            action="user.admin_granted" if data.is_admin else "user.admin_revoked",
+            target_type="user",
+            target_id=user.id,
+            reason=data.reason,
+        )
+    await session.flush()
+    return user
+
+
+async def purge_expired(session: AsyncSession, settings: Settings) -> int:
+    """Worker job: drop refresh tokens past expiry and login failures past the window."""
+    at = now()
+    purged = await RefreshTokenRepository(session).purge_expired(at)
+    purged += await LoginFailureRepository(session).purge_older_than(
+        at - settings.login_failure_window
+    )
+    return purged

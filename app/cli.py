@@ -1,0 +1,195 @@
+"""The `marketplace` command: serve, migrate, worker, create-admin, seed-demo, openapi."""
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from app.config import Environment, Settings, get_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["settings"] = settings
+    return config
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    """Upgrade the schema (Alembic is the only way the schema is created)."""
+    command.upgrade(alembic_config(settings), revision)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    migrate(get_settings(), args.revision)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    if args.migrate:
+        migrate(settings)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_config=None,  # our JSON logging, configured by create_app
+    )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from app.core.db import Database
+    from app.core.observability import configure_logging
+    from app.worker.runner import run_forever, run_once
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+
+    async def main() -> None:
+        database = Database(settings)
+        try:
+            if args.once:
+                print(json.dumps(await run_once(database, settings)))
+                return
+            task = asyncio.create_task(run_forever(database, settings))
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, task.cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            await database.dispose()
+
+    asyncio.run(main())
+    logging.getLogger("app.worker").info("worker stopped")
+    return 0
+
+
+def _cmd_create_admin(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.auth.service import create_admin
+    from app.core.db import Database
+
+    password = args.password or os.environ.get("MARKETPLACE_ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass("Password for the new admin: ")
+    settings = get_settings()
+
+    async def main() -> None:
+        database = Database(settings)
+        try:
+            async with database.session_scope() as session:
+                user = await create_admin(
+                    session, email=args.email, password=password, name=args.name
+                )
+            print(f"admin ready: {user.email} ({user.id})")
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(main())
+    except ValidationError as error:
+        print(f"refused: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_seed_demo(_args: argparse.Namespace) -> int:
+    from app.core.db import Database
+    from app.demo import DEMO_ACCOUNTS, seed_demo
+
+    settings = get_settings()
+
+    async def main() -> bool:
+        database = Database(settings)
+        try:
+            async with database.session_scope() as session:
+                return await seed_demo(session)
+        finally:
+            await database.dispose()
+
+    created = asyncio.run(main())
+    print("demo data " + ("created" if created else "already present") + "; log in at /docs with:")
+    for account in DEMO_ACCOUNTS:
+        print(f"  {account.role:<7} {account.email:<24} {account.password}")
+    return 0
+
+
+def write_openapi(path: Path = OPENAPI_PATH) -> str:
+    """Render the spec exactly as committed (sorted keys, trailing newline)."""
+    from app.main import create_app
+
+    app = create_app(Settings(environment=Environment.test))
+    text = json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+def _cmd_openapi(args: argparse.Namespace) -> int:
+    write_openapi(Path(args.output))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketplace", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--migrate", action="store_true", help="upgrade the schema first")
+    serve.set_defaults(handler=_cmd_serve)
+
+    mig = sub.add_parser("migrate", help="upgrade the database schema")
+    mig.add_argument("revision", nargs="?", default="head")
+    mig.set_defaults(handler=_cmd_migrate)
+
+    worker = sub.add_parser("worker", help="run the background sweeps")
+    worker.add_argument("--once", action="store_true", help="one sweep, then exit")
+    worker.set_defaults(handler=_cmd_worker)
+
+    admin = sub.add_parser("create-admin", help="create an admin (or promote an account)")
+    admin.add_argument("email")
+    admin.add_argument("--name", default="Administrator")
+    admin.add_argument("--password", help="else MARKETPLACE_ADMIN_PASSWORD, else prompted")
+    admin.set_defaults(handler=_cmd_create_admin)
+
+    seed = sub.add_parser("seed-demo", help="load demo accounts and data (idempotent)")
+    seed.set_defaults(handler=_cmd_seed_demo)
+
+    spec = sub.add_parser("openapi", help="write the OpenAPI spec")
+    spec.add_argument("--output", default=str(OPENAPI_PATH))
+    spec.set_defaults(handler=_cmd_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

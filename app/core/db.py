@@ -1,0 +1,114 @@
+"""Engine, sessions and the unit-of-work boundary.
+
+Services and repositories only `flush()`. The boundary commits once: `get_session` when the
+request handler returns (before the response is sent, so a failed commit is never hidden
+behind a 200), `session_scope()` for each unit of worker or CLI work.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.config import Settings
+from app.core.errors import AppError
+
+READ_ONLY_OPTION = "marketplace_read_only"
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Make SQLite behave like a serious database for our purposes.
+
+    pysqlite's own transaction handling defers BEGIN until the first write, so a request that
+    reads and then writes can fail with "database is locked" instead of waiting. We take over:
+    every transaction is `BEGIN IMMEDIATE` (writers queue on the busy timeout), foreign keys are
+    enforced and WAL lets readers of other connections proceed.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Read-only work (the readiness probe) must not queue behind writers.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"echo": settings.database_echo}
+    if settings.is_sqlite:
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_async_engine(settings.database_url, **kwargs)
+    if settings.is_sqlite:
+        _configure_sqlite(engine)
+    return engine
+
+
+class Database:
+    """The engine and session factory of one app instance (no module-level globals)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine | None = None,
+        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
+        self.engine = engine or create_engine(settings)
+        # Tests pass a sessionmaker bound to one connection inside a rolled-back transaction.
+        self.sessionmaker = sessionmaker or async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session_scope(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit on success, roll back on error (worker, CLI, requests)."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except AppError as error:
+                # Some refusals must still persist what they recorded (a failed login,
+                # a revoked token family); the error class says so.
+                if error.keeps_changes:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                raise
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            read_only = await connection.execution_options(**{READ_ONLY_OPTION: True})
+            await read_only.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work (used with `Depends(..., scope="function")`)."""
+    database: Database = request.app.state.database
+    async with database.session_scope() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

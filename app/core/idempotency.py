@@ -1,0 +1,167 @@
+"""Idempotency-Key: a retried POST returns the first response and has no second effect.
+
+The key's row is inserted *first*, in the same transaction as the effect, and the response is
+written into it before that transaction commits. A concurrent duplicate therefore collides on
+the unique `(scope, key)` constraint: on PostgreSQL its INSERT waits for the first transaction
+and then fails, and we replay the committed response; if the first rolled back, the duplicate
+proceeds as the first. On SQLite writers are serialised by `BEGIN IMMEDIATE` to the same end.
+"""
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import String, Text, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.clock import now
+from app.core.db import DbSession
+from app.core.errors import AppError, Conflict
+from app.core.models import Base, IdMixin
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+
+class IdempotencyKeyReused(AppError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency key reused"
+
+
+class IdempotencyKeyRequired(AppError):
+    status, code, title = 400, "idempotency_key_required", "Idempotency-Key header required"
+
+
+class IdempotencyKeyInProgress(Conflict):
+    code, title = "idempotency_key_in_progress", "A request with this key is still in progress"
+
+
+class IdempotencyRecord(IdMixin, Base):
+    """A stored POST response, replayed for retries with the same key."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    scope: Mapped[str] = mapped_column(String(64))
+    """Who the key belongs to: a user id, or `anonymous`."""
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of method, path and body: the same key with another request is refused."""
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+async def purge_expired_records(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class Idempotency:
+    """Request-scoped helper: `await idempotency.run(scope, status_code, produce)`."""
+
+    def __init__(self, session: AsyncSession, request: Request, key: str | None) -> None:
+        self.session = session
+        self.request = request
+        self.key = key
+
+    async def _fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        digest.update(f"{self.request.method} {self.request.url.path}\n".encode())
+        digest.update(await self.request.body())
+        return digest.hexdigest()
+
+    async def _stored(self, scope: str) -> IdempotencyRecord | None:
+        statement = select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope,
+            IdempotencyRecord.key == self.key,
+            IdempotencyRecord.expires_at > now(),
+        )
+        return (await self.session.scalars(statement)).first()
+
+    def _replay(self, record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+        if record.status_code is None or record.response_body is None:
+            raise IdempotencyKeyInProgress()
+        return JSONResponse(
+            json.loads(record.response_body),
+            status_code=record.status_code,
+            headers={REPLAY_HEADER: "true"},
+        )
+
+    async def run(
+        self,
+        *,
+        scope: str,
+        status_code: int,
+        response_model: type[ResponseT],
+        produce: Callable[[], Awaitable[Any]],
+        required: bool = False,
+    ) -> ResponseT | JSONResponse:
+        """Run `produce` once per key; its result, validated as `response_model`, is stored
+        and returned, and a retry gets the stored response back."""
+        if self.key is None:
+            if required:
+                raise IdempotencyKeyRequired()
+            return response_model.model_validate(await produce())
+        fingerprint = await self._fingerprint()
+        stored = await self._stored(scope)
+        if stored is not None:
+            return self._replay(stored, fingerprint)
+        # An expired row with the same key would block the insert; it is dead, so drop it.
+        await self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == self.key
+            )
+        )
+        record = IdempotencyRecord(
+            scope=scope,
+            key=self.key,
+            fingerprint=fingerprint,
+            expires_at=now() + self.request.app.state.settings.idempotency_key_ttl,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(record)
+        except IntegrityError:
+            # A concurrent duplicate committed first: answer what it answered.
+            stored = await self._stored(scope)
+            if stored is None:
+                raise IdempotencyKeyInProgress() from None
+            return self._replay(stored, fingerprint)
+        result = response_model.model_validate(await produce())
+        record.status_code = status_code
+        record.response_body = result.model_dump_json()
+        await self.session.flush()
+        return result
+
+
+def _idempotency(
+    session: DbSession,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            min_length=1,
+            max_length=255,
+            description="Makes a retried POST safe: the same key returns the first response",
+        ),
+    ] = None,
+) -> Idempotency:
+    return Idempotency(session, request, idempotency_key)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

@@ -1,0 +1,33 @@
+"""The generic repository every domain's repository builds on. All SQL lives in repositories."""
+
+import uuid
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.models import Base
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+class RepositoryBase(Generic[ModelT]):
+    model: ClassVar[type[Any]]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def select(self) -> Select[ModelT]:
+        return select(self.model)
+
+    async def get(self, id_: uuid.UUID) -> ModelT | None:
+        result: ModelT | None = await self.session.get(self.model, id_)
+        return result
+
+    async def get_one_or_none(self, statement: Select[ModelT]) -> ModelT | None:
+        return (await self.session.scalars(statement.limit(1))).first()
+
+    async def add(self, obj: ModelT) -> ModelT:
+        self.session.add(obj)
+        await self.session.flush()
+        return obj

@@ -1,0 +1,116 @@
+"""Password hashing (argon2id) and JWTs. The only module that imports `jose`."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from jose import JWTError, jwt
+
+from app.core.clock import now
+
+JWT_ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type")
+
+# argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def hash_token(token: str) -> str:
+    """Digest for secrets stored at rest (refresh tokens, API keys): high-entropy, so SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenType(StrEnum):
+    access = "access"
+    refresh = "refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    subject: str
+    token_id: uuid.UUID
+    token_type: TokenType
+    issued_at: datetime
+    expires_at: datetime
+    extra: dict[str, Any]
+
+
+class InvalidToken(Exception):
+    """The token is malformed, tampered with, of the wrong type or expired."""
+
+
+def encode_token(
+    secret: str,
+    *,
+    subject: str,
+    token_type: TokenType,
+    ttl: timedelta,
+    token_id: uuid.UUID,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    issued = now()
+    claims: dict[str, Any] = {
+        **(extra or {}),
+        "sub": subject,
+        "type": token_type.value,
+        "jti": str(token_id),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_token(secret: str, token: str, *, expected_type: TokenType) -> TokenClaims:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],  # pinned: never trust the header's `alg`
+            # Expiry is checked below against app.core.clock so that tests can move time.
+            options={"verify_exp": False, "verify_iat": False, "verify_aud": False},
+        )
+    except JWTError as error:
+        raise InvalidToken(str(error)) from error
+    if any(claims.get(name) is None for name in _REQUIRED_CLAIMS):
+        raise InvalidToken("missing required claims")
+    if claims["type"] != expected_type.value:
+        raise InvalidToken(f"expected a {expected_type.value} token")
+    try:
+        token_id = uuid.UUID(str(claims["jti"]))
+        issued_at = datetime.fromtimestamp(int(claims["iat"]), now().tzinfo)
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), now().tzinfo)
+    except (TypeError, ValueError) as error:
+        raise InvalidToken("malformed claims") from error
+    if expires_at <= now():
+        raise InvalidToken("token expired")
+    return TokenClaims(
+        subject=str(claims["sub"]),
+        token_id=token_id,
+        token_type=TokenType(claims["type"]),
+        issued_at=issued_at,
+        expires_at=expires_at,
+        extra={k: v for k, v in claims.items() if k not in _REQUIRED_CLAIMS},
+    )

@@ -1,0 +1,92 @@
+"""create_app(): middleware, error handlers, routers and the self-hosted docs."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.api import DOMAIN_ROUTERS
+from app.config import Settings, get_settings
+from app.core.db import Database
+from app.core.docs import install_docs
+from app.core.errors import install_error_handlers
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.observability import Metrics, configure_logging
+from app.core.openapi import build_openapi, operation_id
+from app.ops.router import router as ops_router
+from app.worker.runner import run_forever
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+A multi-vendor marketplace: sellers list goods, buyers buy them, and the platform holds the
+money in escrow until the goods arrive.
+
+Errors are `application/problem+json` documents with a stable `code`. Lists are paginated with
+`limit` and an opaque `cursor`. POSTs may carry an `Idempotency-Key`.
+"""
+
+TAGS: list[dict[str, Any]] = [
+    {"name": "auth", "description": "Register, log in, refresh and log out"},
+    {"name": "me", "description": "The signed-in user's own account"},
+    {"name": "admin", "description": "Administration (admin role required)"},
+    {"name": "ops", "description": "Health, readiness and metrics"},
+]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    database = database or Database(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker: asyncio.Task[None] | None = None
+        if settings.worker_runs_in_process:
+            worker = asyncio.create_task(run_forever(database, settings), name="worker")
+            logger.info("worker running in-process every %s", settings.worker_interval)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await database.dispose()
+
+    app = FastAPI(
+        title="Marketplace API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.metrics = metrics
+
+    install_error_handlers(app)
+    # Added last = outermost: the request context wraps everything, the body limit included.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+    app.include_router(ops_router)
+    for router in DOMAIN_ROUTERS:
+        app.include_router(router)
+    install_docs(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

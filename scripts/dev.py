@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The project's two commands, runnable with nothing but Python 3.11+:
+
+    python3 scripts/dev.py serve   # install, migrate, seed demo data, serve on :8000 (SQLite)
+    python3 scripts/dev.py test    # install, lint, type-check, run the whole suite (SQLite)
+    python3 scripts/dev.py test --postgres [URL]   # the suite against a PostgreSQL server
+
+Everything is installed into ./.venv from the pinned lock files; nothing global is touched.
+"""
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(c) for c in command), flush=True)
+    subprocess.run([str(c) for c in command], cwd=ROOT, env=env, check=True)
+
+
+def ensure_venv(*, dev: bool) -> None:
+    """Create .venv and install the locked dependencies, unless already done for this lock."""
+    lock = ROOT / ("requirements-dev.lock" if dev else "requirements.lock")
+    digest = hashlib.sha256(lock.read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    marker = VENV / f".installed-{lock.stem}-{digest.hexdigest()[:16]}"
+    if marker.exists():
+        return
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", lock)
+    run(
+        PYTHON,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "-e",
+        ".",
+    )
+    for old in VENV.glob(".installed-*"):
+        old.unlink()
+    marker.touch()
+
+
+def serve(args: argparse.Namespace) -> None:
+    ensure_venv(dev=False)
+    marketplace = BIN / "marketplace"
+    run(marketplace, "migrate")
+    run(marketplace, "seed-demo")
+    print(
+        f"\nAPI on http://{args.host}:{args.port}  —  docs at http://{args.host}:{args.port}/docs\n"
+    )
+    os.execv(
+        marketplace, [str(marketplace), "serve", "--host", args.host, "--port", str(args.port)]
+    )
+
+
+def test(args: argparse.Namespace) -> None:
+    ensure_venv(dev=True)
+    env = dict(os.environ)
+    env.pop("MARKETPLACE_TEST_POSTGRES_URL", None)
+    if args.postgres is not None:
+        env["MARKETPLACE_TEST_POSTGRES_URL"] = args.postgres or DEFAULT_POSTGRES_URL
+    if not args.no_lint:
+        run(BIN / "ruff", "check", ".")
+        run(BIN / "ruff", "format", "--check", ".")
+        run(BIN / "mypy")
+        run(PYTHON, "scripts/check_imports.py")
+    run(PYTHON, "-m", "pytest", *args.pytest_args, env=env)
+
+
+def lock(_args: argparse.Namespace) -> None:
+    """Re-pin every dependency (needs the dev tools)."""
+    ensure_venv(dev=True)
+    run(PYTHON, "-m", "pip", "install", "--quiet", "pip-tools")
+    common = (
+        "--quiet",
+        "--strip-extras",
+        "--no-emit-index-url",
+        "--no-emit-find-links",
+        "--no-header",
+        "--upgrade",
+    )
+    run(BIN / "pip-compile", *common, "-o", "requirements.lock", "pyproject.toml")
+    run(
+        BIN / "pip-compile",
+        *common,
+        "--extra",
+        "dev",
+        "-o",
+        "requirements-dev.lock",
+        "pyproject.toml",
+    )
+
+
+def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may meet an older python3
+        sys.exit("Python 3.11 or newer is required")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_parser = sub.add_parser("serve", help="install, migrate, seed demo data and serve")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.set_defaults(handler=serve)
+    test_parser = sub.add_parser("test", help="install, lint, type-check and run the tests")
+    test_parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="URL",
+        help=f"run against PostgreSQL (default {DEFAULT_POSTGRES_URL})",
+    )
+    test_parser.add_argument("--no-lint", action="store_true", help="skip ruff and mypy")
+    test_parser.add_argument("pytest_args", nargs="*", help="passed on to pytest")
+    test_parser.set_defaults(handler=test)
+    sub.add_parser("lock", help="re-pin the lock files").set_defaults(handler=lock)
+    args = parser.parse_args()
+    try:
+        args.handler(args)
+    except subprocess.CalledProcessError as error:
+        sys.exit(error.returncode)
+
+
+if __name__ == "__main__":
+    main()
