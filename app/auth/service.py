@@ -30,13 +30,12 @@ async def register(session: AsyncSession, data: UserRegister) -> User:
     users = UserRepository(session)
     if await users.email_exists(data.email):
         raise EmailTaken()
-    return await users.add(
-        User(
-            email=data.email.lower(),
-            password_hash=security.hash_password(data.password),
-            display_name=data.display_name,
-        )
+    user = User(
+        email=data.email.lower(),
+        password_hash=security.hash_password(data.password),
+        display_name=data.display_name,
     )
+    return await users.save_unique(user, EmailTaken())
 
 
 async def create_admin(session: AsyncSession, *, email: str, password: str, name: str) -> User:
@@ -195,8 +194,7 @@ async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User
         user.password_hash = security.hash_password(data.new_password)
         # A changed password ends every session, the attacker's included.
         await RefreshTokenRepository(session).revoke_all_for_user(user.id, now())
-    await session.flush()
-    return user
+    return await UserRepository(session).save_unique(user, EmailTaken())
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:

@@ -33,10 +33,28 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components.pop("ValidationError", None)
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
-            responses = operation.get("responses", {})
-            if "422" in responses:
-                responses["422"] = {
-                    "description": "`validation_error`: the request failed validation",
-                    "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
-                }
+            _document_common_errors(operation)
     return schema
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
+
+
+def _document_common_errors(operation: dict[str, Any]) -> None:
+    """Errors any operation can answer, documented as the problem+json they are."""
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if "422" in responses:
+        declared = responses["422"].get("description", "")
+        validation = "`validation_error`: the request failed validation"
+        # FastAPI's own 422 says "Validation Error"; a route may have declared others too.
+        responses["422"] = _problem(
+            validation if declared == "Validation Error" else f"{declared} / {validation}"
+        )
+    if "requestBody" in operation:
+        responses.setdefault("400", _problem("`malformed_json`: the body is not valid JSON"))
+        responses.setdefault("413", _problem("`payload_too_large`: the body exceeds the limit"))
+        responses.setdefault(
+            "415", _problem("`unsupported_media_type`: the body is not of the expected type")
+        )
+    responses.setdefault("500", _problem("`internal_error`: quote the request_id when reporting"))

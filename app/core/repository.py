@@ -4,8 +4,10 @@ import uuid
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import AppError
 from app.core.models import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -30,4 +32,17 @@ class RepositoryBase(Generic[ModelT]):
     async def add(self, obj: ModelT) -> ModelT:
         self.session.add(obj)
         await self.session.flush()
+        return obj
+
+    async def save_unique(self, obj: ModelT, conflict: AppError) -> ModelT:
+        """Insert or update `obj`, answering `conflict` when a unique constraint refuses it.
+
+        A prior "does it exist?" check cannot see a concurrent transaction's row; the
+        constraint can. The savepoint keeps the rest of the transaction usable.
+        """
+        try:
+            async with self.session.begin_nested():
+                self.session.add(obj)
+        except IntegrityError as error:
+            raise conflict from error
         return obj

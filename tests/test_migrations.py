@@ -1,0 +1,55 @@
+"""The schema exists only through migrations: they must match the models exactly and be
+reversible, on whichever database this run targets."""
+
+import asyncio
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from app.cli import alembic_config, migrate
+from app.core.db import create_engine
+from app.models_registry import metadata
+from tests.conftest import ScratchDatabases, make_settings
+
+
+def _inspect(url: str) -> tuple[list[Any], set[str]]:
+    """(differences between models and schema, table names) of the database at `url`."""
+
+    def run(connection: Connection) -> tuple[list[Any], set[str]]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, metadata), set(inspect(connection).get_table_names())
+
+    async def main() -> tuple[list[Any], set[str]]:
+        engine = create_engine(make_settings(url))
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(run)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def test_models_and_migrations_agree_and_round_trip(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    url = scratch_databases.new_url()
+    settings = make_settings(url)
+
+    migrate(settings)
+    differences, tables = _inspect(url)
+    assert differences == [], f"models and migrations differ; autogenerate a migration: {differences}"
+    assert set(metadata.tables) <= tables
+
+    command.downgrade(alembic_config(settings), "base")
+    differences, tables = _inspect(url)
+    assert tables == {"alembic_version"}, f"downgrade left tables behind: {tables}"
+
+    migrate(settings)
+    differences, tables = _inspect(url)
+    assert differences == []
+    assert set(metadata.tables) <= tables
