@@ -14,6 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from pydantic import ValidationError
 
 from app.config import Environment, Settings, get_settings
 
@@ -58,11 +59,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from app.core.db import Database
-    from app.core.observability import configure_logging
     from app.worker.runner import run_forever, run_once
 
     settings = get_settings()
-    configure_logging(settings.log_level, json_logs=settings.log_json)
 
     async def main() -> None:
         database = Database(settings)
@@ -85,8 +84,6 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_create_admin(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from app.auth.service import create_admin
     from app.core.db import Database
 
@@ -187,7 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.core.process import configure_process
+
     args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        # e.g. production with the default secret: say what is wrong, without a traceback.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        print(f"refusing to start: {problems}", file=sys.stderr)
+        return 2
+    configure_process(settings)
     return int(args.handler(args))
 
 

@@ -3,16 +3,29 @@
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Deliberately recognisable so production can refuse it.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./marketplace.db"
 
-PositiveDuration = Annotated[timedelta, Field(gt=timedelta(0))]
+
+def _seconds_or_iso(value: object) -> object:
+    """Environment variables arrive as text: "90" means 90 seconds (pydantic alone would
+    only take ISO 8601 text such as "PT90S")."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+# OWASP's floor for argon2id.
+MIN_PRODUCTION_HASH_MEMORY_KIB = 19 * 1024
+
+PositiveDuration = Annotated[timedelta, BeforeValidator(_seconds_or_iso), Field(gt=timedelta(0))]
 
 
 class Environment(StrEnum):
@@ -21,24 +34,59 @@ class Environment(StrEnum):
     production = "production"
 
 
+class ModerationMode(StrEnum):
+    auto = "auto"
+    required = "required"
+
+
+DEFAULT_PROHIBITED_TERMS = (
+    "counterfeit",
+    "replica",
+    "knockoff",
+    "stolen",
+    "firearm",
+    "ammunition",
+    "cocaine",
+    "heroin",
+)
+
+
 class Settings(BaseSettings):
     """Durations accept seconds (`90`) or ISO 8601 (`PT2S`, `P14D`)."""
 
-    model_config = SettingsConfigDict(env_prefix="MARKETPLACE_", extra="ignore")
+    # hide_input_in_errors: a refused setting must not echo the secret it was given.
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETPLACE_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Environment = Environment.development
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     database_echo: bool = False
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_ttl: PositiveDuration = timedelta(minutes=15)
     refresh_token_ttl: PositiveDuration = timedelta(days=30)
 
+    # argon2id cost; the defaults are RFC 9106's low-memory profile. Tests lower them.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
+
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window: PositiveDuration = timedelta(minutes=15)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_key_ttl: PositiveDuration = timedelta(hours=24)
+
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+    media_dir: Path = Path("./media")
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_images_per_listing: int = Field(default=10, ge=1)
+
+    listing_moderation: ModerationMode = ModerationMode.auto
+    # A JSON list in the environment, e.g. MARKETPLACE_PROHIBITED_TERMS='["replica"]'.
+    prohibited_terms: tuple[str, ...] = DEFAULT_PROHIBITED_TERMS
 
     worker_interval: PositiveDuration = timedelta(seconds=5)
     # None means "true in development, false elsewhere" (see worker_runs_in_process).
@@ -64,8 +112,12 @@ class Settings(BaseSettings):
                 raise ValueError("MARKETPLACE_JWT_SECRET must be set in production")
             if len(self.jwt_secret.get_secret_value()) < 32:
                 raise ValueError("MARKETPLACE_JWT_SECRET must be at least 32 characters")
+            if self.password_hash_memory_kib < MIN_PRODUCTION_HASH_MEMORY_KIB:
+                raise ValueError("password hashing below 19 MiB of memory is too weak")
             if self.is_sqlite:
-                raise ValueError("SQLite is for development; set a PostgreSQL DATABASE_URL")
+                raise ValueError(
+                    "SQLite is for development; set MARKETPLACE_DATABASE_URL to PostgreSQL"
+                )
         return self
 
 

@@ -15,8 +15,9 @@ from app.core.db import Database
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from app.core.observability import Metrics, configure_logging
+from app.core.observability import Metrics
 from app.core.openapi import build_openapi, operation_id
+from app.core.process import configure_process
 from app.ops.router import router as ops_router
 from app.worker.runner import run_forever
 
@@ -40,7 +41,7 @@ TAGS: list[dict[str, Any]] = [
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level, json_logs=settings.log_json)
+    configure_process(settings)
     database = database or Database(settings)
     metrics = Metrics()
 

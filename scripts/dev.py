@@ -3,7 +3,7 @@
 
     python3 scripts/dev.py serve   # install, migrate, seed demo data, serve on :8000 (SQLite)
     python3 scripts/dev.py test    # install, lint, type-check, run the whole suite (SQLite)
-    python3 scripts/dev.py test --postgres [URL]   # the suite against a PostgreSQL server
+    python3 scripts/dev.py test --postgres [--postgres-url URL]   # the suite on PostgreSQL
 
 Everything is installed into ./.venv from the pinned lock files; nothing global is touched.
 """
@@ -71,8 +71,8 @@ def test(args: argparse.Namespace) -> None:
     ensure_venv(dev=True)
     env = dict(os.environ)
     env.pop("MARKETPLACE_TEST_POSTGRES_URL", None)
-    if args.postgres is not None:
-        env["MARKETPLACE_TEST_POSTGRES_URL"] = args.postgres or DEFAULT_POSTGRES_URL
+    if args.postgres:
+        env["MARKETPLACE_TEST_POSTGRES_URL"] = args.postgres_url
     if not args.no_lint:
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")
@@ -118,12 +118,13 @@ def main() -> None:
     serve_parser.set_defaults(handler=serve)
     test_parser = sub.add_parser("test", help="install, lint, type-check and run the tests")
     test_parser.add_argument(
-        "--postgres",
-        nargs="?",
-        const="",
-        default=None,
+        "--postgres", action="store_true", help="run against PostgreSQL instead of SQLite"
+    )
+    test_parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
         metavar="URL",
-        help=f"run against PostgreSQL (default {DEFAULT_POSTGRES_URL})",
+        help=f"the server for --postgres (default {DEFAULT_POSTGRES_URL})",
     )
     test_parser.add_argument("--no-lint", action="store_true", help="skip ruff and mypy")
     test_parser.add_argument("pytest_args", nargs="*", help="passed on to pytest")

@@ -26,6 +26,7 @@ from app.cli import migrate
 from app.config import Environment, Settings
 from app.core.clock import clock
 from app.core.db import Database, create_engine
+from app.core.process import configure_process
 from app.main import create_app
 from app.models_registry import metadata
 
@@ -103,6 +104,10 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_json": False,
         "log_level": "WARNING",
         "run_worker_in_process": False,
+        # Cheap argon2 keeps hundreds of logins fast; production refuses such values.
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 8,
+        "password_hash_parallelism": 1,
         **overrides,
     }
     return Settings.model_validate(values)
@@ -111,6 +116,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def settings(scratch_databases: ScratchDatabases) -> Settings:
     settings = make_settings(scratch_databases.new_url())
+    configure_process(settings)
     migrate(settings)
     return settings
 

@@ -42,7 +42,9 @@ def test_models_and_migrations_agree_and_round_trip(
 
     migrate(settings)
     differences, tables = _inspect(url)
-    assert differences == [], f"models and migrations differ; autogenerate a migration: {differences}"
+    assert differences == [], (
+        f"models and migrations differ; autogenerate a migration: {differences}"
+    )
     assert set(metadata.tables) <= tables
 
     command.downgrade(alembic_config(settings), "base")

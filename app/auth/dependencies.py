@@ -36,6 +36,20 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+async def get_optional_user(
+    session: DbSession,
+    settings: AppSettings,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User | None:
+    """The caller if a token is sent (a bad token is still a 401), else anonymous."""
+    if not token:
+        return None
+    return await service.authenticate(session, settings, token)
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
 async def get_admin_user(user: CurrentUser) -> User:
     if not user.is_admin:
         raise AdminRequired()

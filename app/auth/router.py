@@ -28,7 +28,7 @@ from app.auth.schemas import (
 from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
-from app.core.pagination import PageQuery
+from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
 
@@ -118,7 +118,7 @@ async def update_me(body: UserUpdate, user: CurrentUser, session: DbSession) -> 
     return UserRead.model_validate(await service.update_me(session, user, body))
 
 
-@admin_router.get("", response_model=Page[UserRead])
+@admin_router.get("", response_model=Page[UserRead], responses=error_responses(InvalidCursor))
 async def list_users(
     _admin: AdminUser,
     session: DbSession,

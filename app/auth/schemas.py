@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import ConfigDict, EmailStr, Field, model_validator
 
@@ -10,12 +10,15 @@ MIN_PASSWORD_LENGTH = 10
 # argon2 would hash anything, but an unbounded password is a cheap denial of service.
 MAX_PASSWORD_LENGTH = 256
 
-Password = Field(
-    min_length=MIN_PASSWORD_LENGTH,
-    max_length=MAX_PASSWORD_LENGTH,
-    description=f"At least {MIN_PASSWORD_LENGTH} characters, and not the email address",
-)
-DisplayName = Field(min_length=1, max_length=100, pattern=r"\S")
+Password = Annotated[
+    str,
+    Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description=f"At least {MIN_PASSWORD_LENGTH} characters, and not the email address",
+    ),
+]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
 
 
 def _password_is_not_email(password: str | None, email: str | None) -> None:
@@ -25,8 +28,8 @@ def _password_is_not_email(password: str | None, email: str | None) -> None:
 
 class UserRegister(RequestSchema):
     email: EmailStr = Field(examples=["ada@example.com"])
-    password: str = Password
-    display_name: str = DisplayName
+    password: Password
+    display_name: DisplayName
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -49,9 +52,9 @@ class UserRegister(RequestSchema):
 class UserUpdate(RequestSchema):
     """Changing the email or the password needs the current password."""
 
-    display_name: str | None = DisplayName
+    display_name: DisplayName | None = None
     email: EmailStr | None = None
-    new_password: str | None = Password
+    new_password: Password | None = None
     current_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ from app.config import Settings
 from app.core import security
 from app.core.audit import record_audit
 from app.core.clock import now
-from app.core.errors import NotFound
+from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import uuid7
 from app.core.pagination import PageParams, SortKey, paginate
 
@@ -180,15 +180,15 @@ async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User
         assert data.current_password is not None  # enforced by UserUpdate
         if not security.verify_password(user.password_hash, data.current_password):
             raise WrongPassword()
+        # "The password is not the email" must hold for the resulting pair.
+        email = (data.email or user.email).lower()
+        password = data.new_password or data.current_password
+        if password.strip().lower() == email:
+            field = "new_password" if data.new_password else "email"
+            raise ValidationFailed(["body", field], "the password must not be the email address")
     if data.display_name is not None:
         user.display_name = data.display_name
-    if data.email is not None and data.email.lower() != user.email:
-        if await UserRepository(session).email_exists(data.email):
-            raise EmailTaken()
-        # The rule "password is not the email" must keep holding after an email change.
-        kept_password = data.new_password or data.current_password or ""
-        if kept_password.strip().lower() == data.email.lower():
-            raise WrongPassword("choose a new password: it would equal the new email")
+    if data.email is not None:
         user.email = data.email.lower()
     if data.new_password is not None:
         user.password_hash = security.hash_password(data.new_password)

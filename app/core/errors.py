@@ -64,6 +64,17 @@ class InvalidTransition(AppError):
     status, code, title = 409, "invalid_transition", "Invalid state transition"
 
 
+class MalformedJson(AppError):
+    status, code, title = 400, "malformed_json", "Malformed JSON"
+
+    def __init__(self) -> None:
+        super().__init__("The request body is not valid UTF-8 JSON.")
+
+
+class InternalError(AppError):
+    status, code, title = 500, "internal_error", "Internal server error"
+
+
 class PayloadTooLarge(AppError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
@@ -74,6 +85,18 @@ class UnsupportedMediaType(AppError):
 
 class UnprocessableEntity(AppError):
     status, code, title = 422, "unprocessable_entity", "Unprocessable request"
+
+
+class ValidationFailed(AppError):
+    """A field-level refusal decided by a service (it needs data the schema cannot see);
+    shaped exactly like the framework's own validation errors."""
+
+    status, code, title = 422, "validation_error", "Validation failed"
+
+    def __init__(self, loc: list[str | int], msg: str) -> None:
+        super().__init__(
+            "1 field(s) failed validation", extra={"errors": [{"loc": loc, "msg": msg}]}
+        )
 
 
 class TooManyRequests(AppError):
@@ -152,21 +175,32 @@ def _is_json_content_type(value: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def render_error(request: Request, error: AppError) -> JSONResponse:
     return problem_response(
         request,
-        status=exc.status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
-        headers=exc.headers,
-        extra=exc.extra,
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        headers=error.headers,
+        extra=error.extra,
     )
+
+
+def _malformed_json(request: Request) -> JSONResponse:
+    return render_error(request, MalformedJson())
+
+
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return render_error(request, exc)
 
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    # FastAPI answers 400 when it cannot parse a body at all (e.g. JSON that is not UTF-8).
+    if exc.status_code == 400 and _is_json_content_type(request.headers.get("content-type", "")):
+        return _malformed_json(request)
     phrase = HTTPStatus(exc.status_code).phrase
     return problem_response(
         request,
@@ -194,13 +228,7 @@ async def _validation_error_handler(request: Request, exc: Exception) -> JSONRes
             request, UnsupportedMediaType(f"expected application/json, got {content_type}")
         )
     if any(err.get("type") == "json_invalid" for err in errors):
-        return problem_response(
-            request,
-            status=400,
-            code="malformed_json",
-            title="Malformed JSON",
-            detail="The request body is not valid JSON.",
-        )
+        return _malformed_json(request)
     issues = [
         {
             "loc": [str(part) if not isinstance(part, int) else part for part in err["loc"]],
@@ -220,12 +248,9 @@ async def _validation_error_handler(request: Request, exc: Exception) -> JSONRes
 
 def internal_error_response(request: Request) -> JSONResponse:
     """The 500 answer: the client gets the request id, never the traceback."""
-    return problem_response(
+    return render_error(
         request,
-        status=500,
-        code="internal_error",
-        title="Internal server error",
-        detail="An unexpected error occurred. Quote the request_id when reporting it.",
+        InternalError("An unexpected error occurred. Quote the request_id when reporting it."),
     )
 
 

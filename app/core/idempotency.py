@@ -121,9 +121,13 @@ class Idempotency:
         if stored is not None:
             return self._replay(stored, fingerprint)
         # An expired row with the same key would block the insert; it is dead, so drop it.
+        # Only an expired one: a live row may have been committed since we looked, and the
+        # insert below must then collide with it.
         await self.session.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == self.key
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == self.key,
+                IdempotencyRecord.expires_at <= now(),
             )
         )
         record = IdempotencyRecord(

@@ -9,7 +9,7 @@ import uuid
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PayloadTooLarge, internal_error_response, problem_response
+from app.core.errors import PayloadTooLarge, internal_error_response, render_error
 from app.core.observability import Metrics
 from app.core.request_context import set_request_id
 
@@ -123,13 +123,7 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = PayloadTooLarge(f"the request body exceeds {self.max_bytes} bytes")
-        response = problem_response(
-            Request(scope),
-            status=error.status,
-            code=error.code,
-            title=error.title,
-            detail=error.detail,
-            headers={"Connection": "close"},
+        error = PayloadTooLarge(
+            f"the request body exceeds {self.max_bytes} bytes", headers={"Connection": "close"}
         )
-        await response(scope, receive, send)
+        await render_error(Request(scope), error)(scope, receive, send)

@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, MetaData, Uuid
+from sqlalchemy import DateTime, Enum, MetaData, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -53,3 +54,16 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+def enum_column(enum: type[StrEnum], name: str) -> Enum:
+    """A portable enum column: VARCHAR plus a CHECK constraint, so adding a state later is a
+    constraint change rather than a PostgreSQL ENUM type migration."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -48,7 +48,7 @@ PageQuery = Annotated[PageParams, Depends(_page_params)]
 
 @dataclass(frozen=True, slots=True)
 class SortKey:
-    column: InstrumentedAttribute[Any]
+    expression: ColumnElement[Any] | InstrumentedAttribute[Any]
     descending: bool = False
 
 
@@ -63,6 +63,8 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1:
         ((tag, raw),) = value.items()
+        if not isinstance(raw, str):
+            raise ValueError("tagged cursor values are strings")
         if tag == "t":
             return datetime.fromisoformat(raw)
         if tag == "u":
@@ -72,28 +74,49 @@ def _decode_value(value: Any) -> Any:
     raise ValueError("unsupported cursor value")
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
+def encode_cursor(values: Sequence[Any], tag: str = "") -> str:
+    raw = json.dumps([tag, *(_encode_value(v) for v in values)], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+def _python_type(key: SortKey) -> type:
+    try:
+        python_type: type = key.expression.type.python_type
+    except NotImplementedError:
+        return object
+    return python_type
+
+
+def decode_cursor(cursor: str, keys: Sequence[SortKey], tag: str = "") -> list[Any]:
+    """The key values a cursor carries, each checked against its key's type (a forged
+    cursor must be a 422, not a database error)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != width:
-            raise ValueError("wrong cursor width")
-        return [_decode_value(v) for v in values]
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        if not isinstance(values, list) or len(values) != len(keys) + 1 or values[0] != tag:
+            raise ValueError("cursor of another listing or sort order")
+        decoded = [_decode_value(v) for v in values[1:]]
+        for key, value in zip(keys, decoded, strict=True):
+            expected = _python_type(key)
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is int):
+                raise ValueError("cursor value of the wrong type")
+        return decoded
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
         raise InvalidCursor("the cursor is malformed or belongs to another listing") from error
 
 
-def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Any:
-    """Rows strictly after `values` in the order of `keys` (mixed directions allowed)."""
+def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys`."""
+    if len({k.descending for k in keys}) == 1:
+        # One direction: a row-value comparison, which an index on the keys serves directly.
+        row, bound = tuple_(*(k.expression for k in keys)), tuple_(*map(literal, values))
+        return row < bound if keys[0].descending else row > bound
     clauses = []
     for i, key in enumerate(keys):
-        equal_prefix = [keys[j].column == values[j] for j in range(i)]
-        beyond = key.column < values[i] if key.descending else key.column > values[i]
+        equal_prefix = [keys[j].expression == values[j] for j in range(i)]
+        beyond = key.expression < values[i] if key.descending else key.expression > values[i]
         clauses.append(and_(*equal_prefix, beyond))
     return or_(*clauses)
 
@@ -104,14 +127,18 @@ async def paginate(
     *,
     keys: Sequence[SortKey],
     page: PageParams,
+    tag: str = "",
 ) -> tuple[list[Any], str | None]:
-    """Run `statement` (selecting one ORM entity) for one page; the last key must be unique."""
+    """One page of `statement` (which selects one ORM entity) in the order of `keys`, whose
+    last key must be unique. `tag` names the ordering, so a cursor of one sort order is
+    refused by another."""
     if page.cursor is not None:
-        statement = statement.where(_after(keys, decode_cursor(page.cursor, len(keys))))
-    order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
-    rows = list((await session.scalars(statement.order_by(*order).limit(page.limit + 1))).all())
+        statement = statement.where(_after(keys, decode_cursor(page.cursor, keys, tag)))
+    order = [k.expression.desc() if k.descending else k.expression.asc() for k in keys]
+    labelled = [k.expression.label(f"_page_key_{i}") for i, k in enumerate(keys)]
+    statement = statement.add_columns(*labelled).order_by(*order).limit(page.limit + 1)
+    rows = list((await session.execute(statement)).unique().all())
+    items = [row[0] for row in rows[: page.limit]]
     if len(rows) <= page.limit:
-        return rows, None
-    rows = rows[: page.limit]
-    last = rows[-1]
-    return rows, encode_cursor([getattr(last, k.column.key) for k in keys])
+        return items, None
+    return items, encode_cursor(list(rows[page.limit - 1][1:]), tag)

@@ -26,6 +26,17 @@ class RepositoryBase(Generic[ModelT]):
         result: ModelT | None = await self.session.get(self.model, id_)
         return result
 
+    async def get_for_update(self, id_: uuid.UUID) -> ModelT | None:
+        """Load and row-lock (PostgreSQL; SQLite's writers are serialised anyway), refreshing
+        any stale copy in the session."""
+        statement = (
+            select(self.model)
+            .where(self.model.id == id_)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return await self.get_one_or_none(statement)
+
     async def get_one_or_none(self, statement: Select[ModelT]) -> ModelT | None:
         return (await self.session.scalars(statement.limit(1))).first()
 

@@ -17,25 +17,49 @@ from app.core.clock import now
 JWT_ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type")
 
-# argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+class _Hashing:
+    """The process's argon2id parameters (settings decide; tests use cheap ones)."""
+
+    def __init__(self) -> None:
+        self.configure(PasswordHasher())
+
+    def configure(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        # Verified against when the email is unknown, so both failures cost the same time.
+        self.dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+
+
+_hashing = _Hashing()
+
+
+def configure_password_hashing(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    hasher = _hashing.hasher
+    if (hasher.time_cost, hasher.memory_cost, hasher.parallelism) != (
+        time_cost,
+        memory_kib,
+        parallelism,
+    ):
+        _hashing.configure(
+            PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        )
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hashing.hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        verified = _hashing.hasher.verify(password_hash or _hashing.dummy_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+    return verified and password_hash is not None
 
 
 def password_needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    """True when the hash was made with other parameters than the configured ones."""
+    return _hashing.hasher.check_needs_rehash(password_hash)
 
 
 def hash_token(token: str) -> str:

@@ -1,0 +1,333 @@
+"""GET/PATCH /v1/me: the caller's own account."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories import DEFAULT_PASSWORD, LoggedIn, assert_problem, create_user, login
+
+ME = "/v1/me"
+NEW_PASSWORD = "a-brand-new-password"
+
+
+@pytest.fixture
+async def ada(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
+    user = await create_user(session, email="ada@example.com", display_name="Ada")
+    return await login(client, user.email)
+
+
+async def _patch(client: httpx.AsyncClient, me: LoggedIn, body: dict[str, Any]) -> httpx.Response:
+    return await client.patch(ME, json=body, headers=me.headers)
+
+
+async def _get(client: httpx.AsyncClient, me: LoggedIn) -> dict[str, Any]:
+    response = await client.get(ME, headers=me.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _login_status(client: httpx.AsyncClient, email: str, password: str) -> int:
+    response = await client.post("/v1/auth/token", data={"username": email, "password": password})
+    return response.status_code
+
+
+def _locs(problem: dict[str, Any]) -> list[tuple[str | int, ...]]:
+    return [tuple(error["loc"]) for error in problem["errors"]]
+
+
+async def test_get_me_shape(client: httpx.AsyncClient, ada: LoggedIn) -> None:
+    response = await client.get(ME, headers=ada.headers)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"id", "email", "display_name", "roles", "created_at"}
+    assert uuid.UUID(body["id"]) == uuid.UUID(ada.user_id)
+    assert body["email"] == "ada@example.com"
+    assert body["display_name"] == "Ada"
+    assert body["roles"] == ["buyer"]
+    created_at = datetime.fromisoformat(body["created_at"])
+    assert created_at.utcoffset() == UTC.utcoffset(None)
+    assert created_at <= datetime.now(UTC)
+    for secret in ("password", "password_hash", "hash", "is_admin"):
+        assert secret not in body
+
+
+async def test_admin_sees_the_admin_role(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    admin = await create_user(session, is_admin=True)
+    me = await login(client, admin.email)
+
+    assert (await _get(client, me))["roles"] == ["buyer", "admin"]
+
+
+async def test_patch_display_name(client: httpx.AsyncClient, ada: LoggedIn) -> None:
+    response = await _patch(client, ada, {"display_name": "Countess Lovelace"})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["display_name"] == "Countess Lovelace"
+    body = await _get(client, ada)
+    assert body["display_name"] == "Countess Lovelace"
+    assert body["email"] == "ada@example.com"
+
+
+async def test_patch_with_empty_body_changes_nothing(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    before = await _get(client, ada)
+
+    response = await _patch(client, ada, {})
+
+    assert response.status_code == 200, response.text
+    assert response.json() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"role": "admin"},
+        {"roles": ["buyer", "admin"]},
+        {"is_admin": True},
+        {"is_seller": True},
+        {"id": "01900000-0000-7000-8000-000000000000"},
+        {"password": NEW_PASSWORD},
+        {"display_name": "Ada", "nickname": "A"},
+    ],
+)
+async def test_patch_with_unknown_field_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, ada: LoggedIn, body: dict[str, Any]
+) -> None:
+    response = await _patch(client, ada, body)
+
+    problem = assert_problem(response, 422, "validation_error")
+    unknown = next(key for key in body if key != "display_name")
+    assert ("body", unknown) in _locs(problem)
+    after = await _get(client, ada)
+    assert after["roles"] == ["buyer"]
+    assert after["display_name"] == "Ada"
+
+
+@pytest.mark.parametrize("display_name", ["", "   ", "x" * 101, "Ada\x00", 5])
+async def test_patch_with_invalid_display_name_is_422(
+    client: httpx.AsyncClient, ada: LoggedIn, display_name: object
+) -> None:
+    response = await _patch(client, ada, {"display_name": display_name})
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert ("body", "display_name") in _locs(problem)
+    assert (await _get(client, ada))["display_name"] == "Ada"
+
+
+async def test_patch_me_needs_a_token(client: httpx.AsyncClient) -> None:
+    response = await client.patch(ME, json={"display_name": "Nobody"})
+
+    assert_problem(response, 401, "invalid_token")
+    assert response.headers.get("WWW-Authenticate") == "Bearer"
+
+
+# --- password ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("current_password", [None, ""])
+async def test_password_change_without_current_password_is_422(
+    client: httpx.AsyncClient, ada: LoggedIn, current_password: str | None
+) -> None:
+    body: dict[str, Any] = {"new_password": NEW_PASSWORD}
+    if current_password is not None:
+        body["current_password"] = current_password
+
+    response = await _patch(client, ada, body)
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert "current_password" in str(problem["errors"])
+    assert await _login_status(client, ada.email, DEFAULT_PASSWORD) == 200
+    assert await _login_status(client, ada.email, NEW_PASSWORD) == 401
+
+
+async def test_password_change_with_wrong_current_password_is_403(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    response = await _patch(
+        client, ada, {"new_password": NEW_PASSWORD, "current_password": "not-the-password"}
+    )
+
+    assert_problem(response, 403, "wrong_password")
+    assert await _login_status(client, ada.email, DEFAULT_PASSWORD) == 200
+    assert await _login_status(client, ada.email, NEW_PASSWORD) == 401
+    # The refused change revoked nothing.
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": ada.refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+
+
+@pytest.mark.parametrize("new_password", ["", "short", "123456789", "p" * 257])
+async def test_weak_new_password_is_422(
+    client: httpx.AsyncClient, ada: LoggedIn, new_password: str
+) -> None:
+    response = await _patch(
+        client, ada, {"new_password": new_password, "current_password": DEFAULT_PASSWORD}
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert await _login_status(client, ada.email, DEFAULT_PASSWORD) == 200
+
+
+@pytest.mark.parametrize("new_password", ["ada@example.com", "ADA@Example.COM"])
+async def test_new_password_equal_to_the_current_email_is_422(
+    client: httpx.AsyncClient, ada: LoggedIn, new_password: str
+) -> None:
+    """The rule "the password is not the email" holds for a changed password too, not only at
+    registration or when the email changes in the same request."""
+    response = await _patch(
+        client, ada, {"new_password": new_password, "current_password": DEFAULT_PASSWORD}
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert await _login_status(client, ada.email, DEFAULT_PASSWORD) == 200
+
+
+async def test_new_password_equal_to_the_new_email_is_422(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    response = await _patch(
+        client,
+        ada,
+        {
+            "email": "countess@example.com",
+            "new_password": "Countess@Example.com",
+            "current_password": DEFAULT_PASSWORD,
+        },
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert (await _get(client, ada))["email"] == "ada@example.com"
+
+
+async def test_password_change_switches_the_password_and_ends_every_session(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    other_device = await login(client, ada.email)
+
+    response = await _patch(
+        client, ada, {"new_password": NEW_PASSWORD, "current_password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 200, response.text
+    assert "password" not in response.text
+    assert await _login_status(client, ada.email, DEFAULT_PASSWORD) == 401
+    assert await _login_status(client, ada.email, NEW_PASSWORD) == 200
+    for refresh_token in (ada.refresh_token, other_device.refresh_token):
+        refused = await client.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
+        assert_problem(refused, 401, "invalid_token")
+
+
+async def test_sessions_opened_after_a_password_change_work(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    changed = await _patch(
+        client, ada, {"new_password": NEW_PASSWORD, "current_password": DEFAULT_PASSWORD}
+    )
+    assert changed.status_code == 200, changed.text
+
+    fresh = await login(client, ada.email, NEW_PASSWORD)
+
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": fresh.refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+
+
+# --- email ---------------------------------------------------------------------------------------
+
+
+async def test_email_change_without_current_password_is_422(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    response = await _patch(client, ada, {"email": "countess@example.com"})
+
+    assert_problem(response, 422, "validation_error")
+    assert (await _get(client, ada))["email"] == "ada@example.com"
+
+
+async def test_email_change_with_wrong_current_password_is_403(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    response = await _patch(
+        client, ada, {"email": "countess@example.com", "current_password": "not-the-password"}
+    )
+
+    assert_problem(response, 403, "wrong_password")
+    assert (await _get(client, ada))["email"] == "ada@example.com"
+
+
+async def test_email_change(client: httpx.AsyncClient, ada: LoggedIn) -> None:
+    response = await _patch(
+        client, ada, {"email": "Countess@Example.com", "current_password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == "countess@example.com"
+    assert (await _get(client, ada))["email"] == "countess@example.com"
+    assert await _login_status(client, "countess@example.com", DEFAULT_PASSWORD) == 200
+    assert await _login_status(client, "ada@example.com", DEFAULT_PASSWORD) == 401
+
+
+@pytest.mark.parametrize("taken", ["grace@example.com", "Grace@Example.COM"])
+async def test_email_change_to_an_email_in_use_is_409(
+    client: httpx.AsyncClient, session: AsyncSession, ada: LoggedIn, taken: str
+) -> None:
+    await create_user(session, email="grace@example.com")
+
+    response = await _patch(client, ada, {"email": taken, "current_password": DEFAULT_PASSWORD})
+
+    assert_problem(response, 409, "email_taken")
+    assert (await _get(client, ada))["email"] == "ada@example.com"
+    assert await _login_status(client, "grace@example.com", DEFAULT_PASSWORD) == 200
+
+
+async def test_email_change_to_own_email_in_another_case_is_not_a_conflict(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    response = await _patch(
+        client, ada, {"email": "ADA@example.com", "current_password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == "ada@example.com"
+
+
+async def test_email_change_to_the_current_password_is_422_not_wrong_password(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The new email would equal the (correct) current password. That breaks the "password is
+    not the email" rule, a validation problem; answering `wrong_password` would tell the
+    client that a correct password is wrong."""
+    user = await create_user(session, email="ada@example.com", password="countess@example.com")
+    me = await login(client, user.email, "countess@example.com")
+
+    response = await _patch(
+        client, me, {"email": "countess@example.com", "current_password": "countess@example.com"}
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert (await _get(client, me))["email"] == "ada@example.com"
+
+
+async def test_email_change_is_rolled_back_with_the_rest_of_a_refused_patch(
+    client: httpx.AsyncClient, session: AsyncSession, ada: LoggedIn
+) -> None:
+    await create_user(session, email="grace@example.com")
+
+    response = await _patch(
+        client,
+        ada,
+        {
+            "display_name": "Not Applied",
+            "email": "grace@example.com",
+            "current_password": DEFAULT_PASSWORD,
+        },
+    )
+
+    assert_problem(response, 409, "email_taken")
+    assert (await _get(client, ada))["display_name"] == "Ada"

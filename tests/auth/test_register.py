@@ -1,0 +1,273 @@
+"""POST /v1/auth/register: the created account, uniqueness of emails and input validation."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import DEFAULT_PASSWORD, assert_problem
+
+REGISTER = "/v1/auth/register"
+
+
+def _body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "email": "ada@example.com",
+        "password": DEFAULT_PASSWORD,
+        "display_name": "Ada",
+    }
+    body.update(overrides)
+    return body
+
+
+def _error_locs(problem: dict[str, Any]) -> list[tuple[str | int, ...]]:
+    errors = problem["errors"]
+    assert isinstance(errors, list)
+    assert errors, "a validation problem lists at least one error"
+    for error in errors:
+        assert isinstance(error["msg"], str)
+        assert error["msg"]
+    return [tuple(error["loc"]) for error in errors]
+
+
+async def _can_register(client: httpx.AsyncClient, email: str) -> bool:
+    """The email is free: registering it now succeeds (so a refused request created nothing)."""
+    response = await client.post(REGISTER, json=_body(email=email))
+    return response.status_code == 201
+
+
+async def test_register_answers_201_with_the_created_user(client: httpx.AsyncClient) -> None:
+    response = await client.post(REGISTER, json=_body(email="Ada.Lovelace@Example.COM"))
+
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"id", "email", "display_name", "roles", "created_at"}
+    uuid.UUID(body["id"])
+    assert body["email"] == "ada.lovelace@example.com"
+    assert body["display_name"] == "Ada"
+    assert body["roles"] == ["buyer"]
+    created_at = datetime.fromisoformat(body["created_at"])
+    assert created_at.utcoffset() is not None
+    assert created_at.utcoffset() == UTC.utcoffset(None)
+    # No secret of any kind comes back.
+    assert "password" not in response.text
+    assert DEFAULT_PASSWORD not in response.text
+
+
+async def test_registered_user_can_log_in(client: httpx.AsyncClient) -> None:
+    created = await client.post(REGISTER, json=_body())
+    assert created.status_code == 201
+
+    token = await client.post(
+        "/v1/auth/token", data={"username": "ada@example.com", "password": DEFAULT_PASSWORD}
+    )
+
+    assert token.status_code == 200, token.text
+    me = await client.get(
+        "/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
+    assert me.json()["id"] == created.json()["id"]
+
+
+async def test_each_registration_gets_its_own_id(client: httpx.AsyncClient) -> None:
+    first = await client.post(REGISTER, json=_body(email="one@example.com"))
+    second = await client.post(REGISTER, json=_body(email="two@example.com"))
+
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("x@example.com", "x@example.com"),
+        ("x@example.com", "X@Example.com"),
+        ("X@EXAMPLE.COM", "x@example.com"),
+    ],
+)
+async def test_email_is_unique_case_insensitively(
+    client: httpx.AsyncClient, first: str, second: str
+) -> None:
+    created = await client.post(REGISTER, json=_body(email=first))
+    assert created.status_code == 201, created.text
+
+    duplicate = await client.post(
+        REGISTER, json=_body(email=second, password="another-long-password", display_name="B")
+    )
+
+    assert_problem(duplicate, 409, "email_taken")
+    # The conflict does not echo anything about the existing account.
+    assert created.json()["id"] not in duplicate.text
+
+
+@pytest.mark.parametrize("password", ["", "a", "123456789", "nine-char"])
+async def test_password_shorter_than_10_characters_is_refused(
+    client: httpx.AsyncClient, password: str
+) -> None:
+    response = await client.post(REGISTER, json=_body(password=password))
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert any(loc[-1] == "password" for loc in _error_locs(problem))
+    assert await _can_register(client, "ada@example.com")
+
+
+async def test_password_of_exactly_10_characters_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post(REGISTER, json=_body(password="0123456789"))
+
+    assert response.status_code == 201, response.text
+
+
+async def test_overlong_password_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(REGISTER, json=_body(password="p" * 257))
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert any(loc[-1] == "password" for loc in _error_locs(problem))
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["longname@example.com", "LongName@Example.com", "LONGNAME@EXAMPLE.COM"],
+)
+async def test_password_equal_to_the_email_is_refused_in_any_case(
+    client: httpx.AsyncClient, password: str
+) -> None:
+    response = await client.post(
+        REGISTER, json=_body(email="longname@example.com", password=password)
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert "email" in str(problem["errors"])
+    assert await _can_register(client, "longname@example.com")
+
+
+async def test_missing_fields_are_each_listed(client: httpx.AsyncClient) -> None:
+    response = await client.post(REGISTER, json={})
+
+    problem = assert_problem(response, 422, "validation_error")
+    locs = _error_locs(problem)
+    for field in ("email", "password", "display_name"):
+        assert ("body", field) in locs, locs
+
+
+@pytest.mark.parametrize("missing", ["email", "password", "display_name"])
+async def test_one_missing_field_is_named(client: httpx.AsyncClient, missing: str) -> None:
+    body = _body()
+    del body[missing]
+
+    response = await client.post(REGISTER, json=body)
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert _error_locs(problem) == [("body", missing)]
+
+
+async def test_wrong_types_are_each_listed(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        REGISTER, json={"email": 42, "password": ["not", "a", "string"], "display_name": 5}
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    locs = _error_locs(problem)
+    for field in ("email", "password", "display_name"):
+        assert ("body", field) in locs, locs
+
+
+async def test_numeric_display_name_is_not_coerced(client: httpx.AsyncClient) -> None:
+    response = await client.post(REGISTER, json=_body(display_name=5))
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert _error_locs(problem) == [("body", "display_name")]
+    assert await _can_register(client, "ada@example.com")
+
+
+@pytest.mark.parametrize(
+    "email", ["not-an-email", "ada@", "@example.com", "ada example@example.com", ""]
+)
+async def test_malformed_email_is_refused(client: httpx.AsyncClient, email: str) -> None:
+    response = await client.post(REGISTER, json=_body(email=email))
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert ("body", "email") in _error_locs(problem)
+
+
+@pytest.mark.parametrize("display_name", ["", "   ", "x" * 101])
+async def test_blank_or_overlong_display_name_is_refused(
+    client: httpx.AsyncClient, display_name: str
+) -> None:
+    response = await client.post(REGISTER, json=_body(display_name=display_name))
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert ("body", "display_name") in _error_locs(problem)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"role": "admin"},
+        {"is_admin": True},
+        {"roles": ["buyer", "admin"]},
+        {"is_seller": True},
+        {"id": "01900000-0000-7000-8000-000000000000"},
+    ],
+)
+async def test_extra_fields_are_forbidden_and_nothing_is_created(
+    client: httpx.AsyncClient, extra: dict[str, Any]
+) -> None:
+    response = await client.post(REGISTER, json=_body(**extra))
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert _error_locs(problem) == [("body", next(iter(extra)))]
+    # The refused request created no account: the email is still free, and the account then
+    # created has no extra role.
+    follow_up = await client.post(REGISTER, json=_body())
+    assert follow_up.status_code == 201, follow_up.text
+    assert follow_up.json()["roles"] == ["buyer"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("display_name", "Ada\x00Lovelace"),
+        ("password", "a-long-\x00-password"),
+    ],
+)
+async def test_nul_characters_are_refused(
+    client: httpx.AsyncClient, field: str, value: str
+) -> None:
+    response = await client.post(REGISTER, json=_body(**{field: value}))
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert ("body", field) in _error_locs(problem)
+    assert await _can_register(client, "ada@example.com")
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'"ada@example.com"', b"5", b"null"])
+async def test_body_that_is_not_an_object_is_refused(
+    client: httpx.AsyncClient, payload: bytes
+) -> None:
+    response = await client.post(
+        REGISTER, content=payload, headers={"content-type": "application/json"}
+    )
+
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_malformed_json_is_a_problem_not_a_crash(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        REGISTER,
+        content=b'{"email": "ada@example.com",',
+        headers={"content-type": "application/json"},
+    )
+
+    assert_problem(response, 400, "malformed_json")
+
+
+async def test_form_body_on_the_json_endpoint_is_unsupported_media_type(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(REGISTER, data=_body())
+
+    assert_problem(response, 415, "unsupported_media_type")
+    assert await _can_register(client, "ada@example.com")

@@ -1,0 +1,185 @@
+"""The `marketplace` command, run as a real process against a throwaway SQLite file."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import PROJECT_ROOT
+from app.demo import DEMO_ACCOUNTS
+
+
+class Cli:
+    def __init__(self, tmp_path: Path) -> None:
+        self.database = tmp_path / "cli.db"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
+        self.env.update(
+            MARKETPLACE_DATABASE_URL=f"sqlite+aiosqlite:///{self.database}",
+            MARKETPLACE_ENVIRONMENT="test",
+            MARKETPLACE_LOG_LEVEL="WARNING",
+        )
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            cwd=PROJECT_ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.database) as connection:
+            return connection.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrated once per module; each test gets its own copy of the file."""
+    template = Cli(tmp_path_factory.mktemp("cli-template"))
+    result = template.run("migrate")
+    assert result.returncode == 0, result.stderr
+    return template.database
+
+
+@pytest.fixture
+def migrated(cli: Cli, migrated_template: Path) -> Cli:
+    shutil.copyfile(migrated_template, cli.database)
+    return cli
+
+
+def test_help_lists_every_command(cli: Cli) -> None:
+    result = cli.run("--help")
+
+    assert result.returncode == 0
+    for command in ("serve", "migrate", "worker", "create-admin", "seed-demo", "openapi"):
+        assert command in result.stdout
+
+
+def test_serve_has_its_options(cli: Cli) -> None:
+    result = cli.run("serve", "--help")
+
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--workers", "--migrate"):
+        assert option in result.stdout
+
+
+def test_unknown_command_exits_2(cli: Cli) -> None:
+    result = cli.run("frobnicate")
+
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_migrate_builds_the_schema(cli: Cli) -> None:
+    result = cli.run("migrate")
+
+    assert result.returncode == 0, result.stderr
+    tables = {row[0] for row in cli.query("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"users", "idempotency_records", "alembic_version"} <= tables
+    assert cli.query("SELECT count(*) FROM alembic_version") == [(1,)]
+    # Running it again is a no-op.
+    assert cli.run("migrate").returncode == 0
+
+
+def test_create_admin(migrated: Cli) -> None:
+    result = migrated.run("create-admin", "A@example.com", "--password", "long-enough-pw")
+
+    assert result.returncode == 0, result.stderr
+    assert "a@example.com" in result.stdout
+    assert migrated.query("SELECT email, is_admin FROM users") == [("a@example.com", 1)]
+
+
+def test_create_admin_reads_the_password_from_the_environment(migrated: Cli) -> None:
+    result = migrated.run(
+        "create-admin", "env@example.com", MARKETPLACE_ADMIN_PASSWORD="from-the-environment"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "env@example.com" in result.stdout
+    hashes = migrated.query("SELECT password_hash FROM users WHERE email = 'env@example.com'")
+    assert len(hashes) == 1
+    assert "from-the-environment" not in str(hashes[0][0])
+
+
+def test_create_admin_promotes_an_existing_account(migrated: Cli) -> None:
+    assert (
+        migrated.run("create-admin", "a@example.com", "--password", "long-enough-pw").returncode
+        == 0
+    )
+
+    again = migrated.run("create-admin", "a@example.com", "--password", "long-enough-pw")
+
+    assert again.returncode == 0, again.stderr
+    assert migrated.query("SELECT count(*) FROM users") == [(1,)]
+
+
+def test_create_admin_refuses_a_short_password(migrated: Cli) -> None:
+    result = migrated.run("create-admin", "a@example.com", "--password", "short")
+
+    assert result.returncode == 2
+    assert "refused" in result.stderr
+    assert "10 characters" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert migrated.query("SELECT count(*) FROM users") == [(0,)]
+
+
+def test_seed_demo_is_idempotent(migrated: Cli) -> None:
+    first = migrated.run("seed-demo")
+
+    assert first.returncode == 0, first.stderr
+    assert "demo data created" in first.stdout
+    for account in DEMO_ACCOUNTS:
+        assert account.email in first.stdout
+        assert account.password in first.stdout
+    assert migrated.query("SELECT count(*) FROM users") == [(3,)]
+
+    second = migrated.run("seed-demo")
+
+    assert second.returncode == 0, second.stderr
+    assert "already present" in second.stdout
+    assert migrated.query("SELECT count(*) FROM users") == [(3,)]
+    admins = migrated.query("SELECT email FROM users WHERE is_admin")
+    assert admins == [("admin@example.com",)]
+
+
+def test_worker_once_prints_its_job_counts(migrated: Cli) -> None:
+    result = migrated.run("worker", "--once")
+
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"purge_expired_sessions", "purge_expired_idempotency_keys"} <= set(counts)
+    assert all(isinstance(v, int) and v == 0 for v in counts.values()), counts
+
+
+def test_openapi_writes_the_spec(cli: Cli, tmp_path: Path) -> None:
+    output = tmp_path / "out" / "spec.json"
+
+    result = cli.run("openapi", "--output", str(output))
+
+    assert result.returncode == 0, result.stderr
+    assert str(output) in result.stdout
+    spec = json.loads(output.read_text())
+    assert spec["openapi"].startswith("3.")
+    assert "/v1/auth/register" in spec["paths"]
+    assert output.read_text().endswith("}\n")
+
+
+def test_production_with_the_default_secret_refuses_to_start(cli: Cli) -> None:
+    result = cli.run("migrate", MARKETPLACE_ENVIRONMENT="production")
+
+    assert result.returncode != 0
+    assert "MARKETPLACE_JWT_SECRET must be set in production" in result.stderr
+    assert not cli.database.exists()
