@@ -1,10 +1,26 @@
-"""Every domain's /v1 router, in one place."""
+"""Every domain's /v1 router, in one place. Order matters where paths overlap:
+`/v1/sellers/me` must be matched before the storefront's `/v1/sellers/{seller_id}`."""
 
 from fastapi import APIRouter
 
-from app.admin.router import router as admin_router
+from app.admin.router import router as audit_router
+from app.admin.sellers import router as admin_sellers_router
 from app.auth.router import admin_router as admin_users_router
 from app.auth.router import me_router
 from app.auth.router import router as auth_router
+from app.catalog.admin_router import router as admin_catalog_router
+from app.catalog.router import categories_router, listings_router, storefront_router
+from app.sellers.router import router as sellers_router
 
-DOMAIN_ROUTERS: tuple[APIRouter, ...] = (auth_router, me_router, admin_users_router, admin_router)
+DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
+    auth_router,
+    me_router,
+    sellers_router,
+    storefront_router,
+    categories_router,
+    listings_router,
+    admin_users_router,
+    admin_sellers_router,
+    admin_catalog_router,
+    audit_router,
+)

@@ -121,7 +121,7 @@ def _cmd_seed_demo(_args: argparse.Namespace) -> int:
         database = Database(settings)
         try:
             async with database.session_scope() as session:
-                return await seed_demo(session)
+                return await seed_demo(session, settings)
         finally:
             await database.dispose()
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.api import DOMAIN_ROUTERS
 from app.config import Settings, get_settings
@@ -18,6 +19,7 @@ from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.observability import Metrics
 from app.core.openapi import build_openapi, operation_id
 from app.core.process import configure_process
+from app.core.storage import MEDIA_URL_PREFIX, LocalDiskStorage
 from app.ops.router import router as ops_router
 from app.worker.runner import run_forever
 
@@ -31,9 +33,14 @@ Errors are `application/problem+json` documents with a stable `code`. Lists are 
 `limit` and an opaque `cursor`. POSTs may carry an `Idempotency-Key`.
 """
 
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
 TAGS: list[dict[str, Any]] = [
     {"name": "auth", "description": "Register, log in, refresh and log out"},
     {"name": "me", "description": "The signed-in user's own account"},
+    {"name": "sellers", "description": "Apply to sell, your seller profile, shop storefronts"},
+    {"name": "categories", "description": "The category tree"},
+    {"name": "listings", "description": "Search, read and manage listings"},
     {"name": "admin", "description": "Administration (admin role required)"},
     {"name": "ops", "description": "Health, readiness and metrics"},
 ]
@@ -73,16 +80,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.metrics = metrics
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    app.state.storage = LocalDiskStorage(settings.media_dir)
 
     install_error_handlers(app)
     # Added last = outermost: the request context wraps everything, the body limit included.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # Uploads are multipart: room for one image plus the multipart framing.
+        max_multipart_bytes=settings.max_image_bytes + MULTIPART_OVERHEAD_BYTES,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     app.include_router(ops_router)
     for router in DOMAIN_ROUTERS:
         app.include_router(router)
     install_docs(app)
+    app.mount(MEDIA_URL_PREFIX, StaticFiles(directory=settings.media_dir), name="media")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,9 +1,21 @@
 """Imports every model module so `Base.metadata` is complete (Alembic, tests)."""
 
 from app.auth import models as auth_models
+from app.catalog import models as catalog_models
 from app.core import audit, idempotency
 from app.core.models import Base
+from app.sellers import models as seller_models
 
 metadata = Base.metadata
 
-__all__ = ["audit", "auth_models", "idempotency", "metadata"]
+__all__ = ["audit", "auth_models", "catalog_models", "idempotency", "metadata", "seller_models"]
+
+# Schema objects that exist only in the database (PostgreSQL full-text search), created by
+# hand-written migration steps; autogenerate must not propose dropping them.
+DATABASE_ONLY_OBJECTS = frozenset({"search_vector", "ix_listings_search_vector"})
+
+
+def include_object(
+    _object: object, name: str | None, _type: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (reflected and compare_to is None and name in DATABASE_ONLY_OBJECTS)

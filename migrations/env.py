@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from app.config import get_settings
 from app.core.db import create_engine
-from app.models_registry import metadata
+from app.models_registry import include_object, metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -21,6 +21,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
 
 

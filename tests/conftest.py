@@ -11,6 +11,7 @@ Tests that need real commits on separate connections (concurrency) use `committe
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,6 +32,8 @@ from app.main import create_app
 from app.models_registry import metadata
 
 POSTGRES_URL = os.environ.get("MARKETPLACE_TEST_POSTGRES_URL")
+# Uploaded files of the whole run land here, never in the working tree.
+MEDIA_DIR = Path(tempfile.mkdtemp(prefix="marketplace-test-media-"))
 
 
 def pytest_report_header() -> str:
@@ -104,6 +107,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_json": False,
         "log_level": "WARNING",
         "run_worker_in_process": False,
+        "media_dir": MEDIA_DIR,
         # Cheap argon2 keeps hundreds of logins fast; production refuses such values.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 8,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from app.cli import alembic_config, migrate
 from app.core.db import create_engine
-from app.models_registry import metadata
+from app.models_registry import include_object, metadata
 from tests.conftest import ScratchDatabases, make_settings
 
 
@@ -20,7 +20,9 @@ def _inspect(url: str) -> tuple[list[Any], set[str]]:
     """(differences between models and schema, table names) of the database at `url`."""
 
     def run(connection: Connection) -> tuple[list[Any], set[str]]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         return compare_metadata(context, metadata), set(inspect(connection).get_table_names())
 
     async def main() -> tuple[list[Any], set[str]]:

@@ -9,7 +9,7 @@ from app.core.models import Base, IdMixin, TimestampMixin
 
 
 class User(IdMixin, TimestampMixin, Base):
-    """A person with an account. Everyone can buy; `is_seller` and `is_admin` add roles."""
+    """A person with an account. Everyone can buy; an approved shop and `is_admin` add roles."""
 
     __tablename__ = "users"
 
@@ -19,13 +19,15 @@ class User(IdMixin, TimestampMixin, Base):
     """argon2id; null once the account is deleted."""
     display_name: Mapped[str] = mapped_column(String(100))
     is_admin: Mapped[bool] = mapped_column(default=False)
-    is_seller: Mapped[bool] = mapped_column(default=False)
+    seller_status: Mapped[str | None] = mapped_column(String(32))
+    """Mirror of the user's seller profile status (null: never applied), kept in step by the
+    sellers service so that roles need no cross-domain query."""
     deleted_at: Mapped[datetime | None]
 
     @property
     def roles(self) -> list[str]:
         roles = ["buyer"]
-        if self.is_seller:
+        if self.seller_status == "approved":
             roles.append("seller")
         if self.is_admin:
             roles.append("admin")

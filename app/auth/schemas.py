@@ -70,6 +70,9 @@ class UserRead(Schema):
     email: str
     display_name: str
     roles: list[Literal["buyer", "seller", "admin"]]
+    seller_status: Literal["pending_review", "approved", "rejected", "suspended"] | None = Field(
+        description="Your shop's review state; null if you never applied to sell"
+    )
     created_at: datetime
 
 

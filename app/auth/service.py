@@ -204,6 +204,13 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
+async def set_seller_status(session: AsyncSession, user_id: uuid.UUID, status: str) -> None:
+    """Called by the sellers service whenever the user's shop changes state."""
+    user = await get_user(session, user_id)
+    user.seller_status = status
+    await session.flush()
+
+
 async def list_users(
     session: AsyncSession, page: PageParams, *, email_prefix: str | None
 ) -> tuple[list[User], str | None]:

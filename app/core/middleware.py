@@ -84,17 +84,21 @@ class BodyLimitMiddleware:
     announce no Content-Length; the app then reads the buffered body as usual.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_multipart_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_multipart_bytes = max(max_bytes, max_multipart_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Request(scope).headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        headers = Request(scope).headers
+        multipart = headers.get("content-type", "").startswith("multipart/form-data")
+        limit = self.max_multipart_bytes if multipart else self.max_bytes
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -105,8 +109,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject(scope, receive, send)
+            if size > limit:
+                await self._reject(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more_body = message.get("more_body", False)
@@ -122,8 +126,8 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         error = PayloadTooLarge(
-            f"the request body exceeds {self.max_bytes} bytes", headers={"Connection": "close"}
+            f"the request body exceeds {limit} bytes", headers={"Connection": "close"}
         )
         await render_error(Request(scope), error)(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Categories, listings (with moderation and images), reports, and catalog search."""

@@ -1,0 +1,161 @@
+"""Admin: the category tree and listing moderation."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import AdminUser
+from app.auth.exceptions import AdminRequired, InvalidToken
+from app.catalog import category_service, service
+from app.catalog.dependencies import Storage
+from app.catalog.exceptions import (
+    CategoryCycle,
+    CategoryHasChildren,
+    CategoryHasListings,
+    CategoryNotFound,
+    CategorySlugTaken,
+    ListingNotFound,
+    UnknownCategory,
+)
+from app.catalog.models import ListingStatus
+from app.catalog.schemas import (
+    CategoryCreate,
+    CategoryRead,
+    CategoryUpdate,
+    ListingAdminRead,
+    ModerationDecision,
+    ReportRead,
+)
+from app.catalog.state import ListingAction
+from app.core.db import DbSession
+from app.core.errors import InvalidTransition, error_responses
+from app.core.pagination import InvalidCursor, PageQuery
+from app.core.routing import API_PREFIX
+from app.core.schemas import Page
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/admin",
+    tags=["admin"],
+    responses=error_responses(InvalidToken, AdminRequired),
+)
+
+
+@router.post(
+    "/categories",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CategoryRead,
+    responses=error_responses(UnknownCategory, CategorySlugTaken, CategoryHasListings),
+)
+async def create_category(
+    body: CategoryCreate, admin: AdminUser, session: DbSession
+) -> CategoryRead:
+    """Add a category (a root, or a child of a category that holds no listings)."""
+    return CategoryRead.model_validate(await category_service.create(session, admin, body))
+
+
+@router.patch(
+    "/categories/{category_id}",
+    response_model=CategoryRead,
+    responses=error_responses(
+        CategoryNotFound, UnknownCategory, CategorySlugTaken, CategoryCycle, CategoryHasListings
+    ),
+)
+async def update_category(
+    category_id: uuid.UUID, body: CategoryUpdate, admin: AdminUser, session: DbSession
+) -> CategoryRead:
+    """Rename, re-slug, reorder or move a category (never under its own subtree)."""
+    category = await category_service.update(session, admin, category_id, body)
+    return CategoryRead.model_validate(category)
+
+
+@router.delete(
+    "/categories/{category_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(CategoryNotFound, CategoryHasChildren, CategoryHasListings),
+)
+async def delete_category(category_id: uuid.UUID, admin: AdminUser, session: DbSession) -> Response:
+    """Delete an empty leaf category (one with listings or children is refused with 409)."""
+    await category_service.delete(session, admin, category_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/listings", response_model=Page[ListingAdminRead], responses=error_responses(InvalidCursor)
+)
+async def list_listings_for_moderation(
+    admin: AdminUser,
+    session: DbSession,
+    storage: Storage,
+    page: PageQuery,
+    status: Annotated[ListingStatus | None, Query()] = None,
+    reported: Annotated[bool, Query(description="Only reported ones, most reported first")] = False,
+) -> Page[ListingAdminRead]:
+    """The moderation queue: by state (oldest first), or reported listings by report count."""
+    rows, next_cursor = await service.moderation_queue(
+        session, status=status, reported=reported, page=page
+    )
+    return Page(
+        items=[service.to_admin_read(r, admin, storage) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/listings/{listing_id}/reports",
+    response_model=Page[ReportRead],
+    responses=error_responses(ListingNotFound, InvalidCursor),
+)
+async def list_listing_reports(
+    listing_id: uuid.UUID, admin: AdminUser, session: DbSession, page: PageQuery
+) -> Page[ReportRead]:
+    """What users reported about a listing, oldest first."""
+    rows, next_cursor = await service.reports_of(session, listing_id, page)
+    return Page(items=[ReportRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def _moderation_route(action: ListingAction, summary: str, *, reason_required: bool) -> None:
+    async def moderate(
+        listing_id: uuid.UUID,
+        body: ModerationDecision,
+        admin: AdminUser,
+        session: DbSession,
+        storage: Storage,
+    ) -> ListingAdminRead:
+        listing = await service.moderate(session, admin, listing_id, action, body.reason)
+        return service.to_admin_read(listing, admin, storage)
+
+    async def moderate_without_reason(
+        listing_id: uuid.UUID, admin: AdminUser, session: DbSession, storage: Storage
+    ) -> ListingAdminRead:
+        listing = await service.moderate(session, admin, listing_id, action, None)
+        return service.to_admin_read(listing, admin, storage)
+
+    endpoint = moderate if reason_required else moderate_without_reason
+    endpoint.__doc__ = summary
+    router.add_api_route(
+        f"/listings/{{listing_id}}/{action.value}",
+        endpoint,
+        methods=["POST"],
+        name=f"{action.value}_listing",
+        summary=summary.split(".")[0],
+        response_model=ListingAdminRead,
+        responses=error_responses(ListingNotFound, InvalidTransition),
+    )
+
+
+_moderation_route(
+    ListingAction.approve,
+    "Approve a listing waiting for review. It goes live.",
+    reason_required=False,
+)
+_moderation_route(
+    ListingAction.reject,
+    "Reject a listing waiting for review. The seller sees the reason.",
+    reason_required=True,
+)
+_moderation_route(
+    ListingAction.remove,
+    "Take a listing down for good (audited, with the reason).",
+    reason_required=True,
+)

@@ -1,0 +1,159 @@
+"""The category tree: read in one call, managed by admins (audited)."""
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.catalog.exceptions import (
+    CategoryCycle,
+    CategoryHasChildren,
+    CategoryHasListings,
+    CategoryNotFound,
+    CategoryNotLeaf,
+    CategorySlugTaken,
+    UnknownCategory,
+)
+from app.catalog.models import Category
+from app.catalog.repository import CategoryRepository
+from app.catalog.schemas import CategoryCreate, CategoryNode, CategoryUpdate
+from app.core.audit import record_audit
+from app.core.errors import ValidationFailed
+from app.core.text import slugify
+
+
+async def tree(session: AsyncSession) -> list[CategoryNode]:
+    """Every category, nested, siblings in `position` order (one query)."""
+    nodes = {
+        c.id: CategoryNode(
+            id=c.id, name=c.name, slug=c.slug, parent_id=c.parent_id, position=c.position
+        )
+        for c in await CategoryRepository(session).all()
+    }
+    roots: list[CategoryNode] = []
+    for node in nodes.values():  # already ordered, so children lists come out ordered too
+        parent = nodes.get(node.parent_id) if node.parent_id else None
+        (parent.children if parent else roots).append(node)
+    return roots
+
+
+async def all_categories(session: AsyncSession) -> list[Category]:
+    return list(await CategoryRepository(session).all())
+
+
+async def get(session: AsyncSession, category_id: uuid.UUID) -> Category:
+    category = await CategoryRepository(session).get(category_id)
+    if category is None:
+        raise CategoryNotFound()
+    return category
+
+
+async def resolve(session: AsyncSession, reference: str) -> Category | None:
+    """A category by id or by slug (search accepts either)."""
+    categories = CategoryRepository(session)
+    try:
+        return await categories.get(uuid.UUID(reference))
+    except ValueError:
+        return await categories.get_by_slug(reference)
+
+
+async def require_leaf(session: AsyncSession, category_id: uuid.UUID) -> Category:
+    """The category a listing may be filed under: it exists and has no sub-categories."""
+    categories = CategoryRepository(session)
+    category = await categories.get(category_id)
+    if category is None:
+        raise UnknownCategory(f"no category {category_id}")
+    if await categories.has_children(category_id):
+        raise CategoryNotLeaf(f"'{category.name}' has sub-categories; pick one of them")
+    return category
+
+
+async def _check_parent(
+    categories: CategoryRepository, parent_id: uuid.UUID, moving: uuid.UUID | None
+) -> None:
+    parent = await categories.get(parent_id)
+    if parent is None:
+        raise UnknownCategory(f"no parent category {parent_id}")
+    if await categories.has_listings(parent_id):
+        # Its listings would suddenly sit in a non-leaf category.
+        raise CategoryHasListings(f"'{parent.name}' has listings and cannot get sub-categories")
+    if moving is not None:
+        ancestor: Category | None = parent
+        while ancestor is not None:
+            if ancestor.id == moving:
+                raise CategoryCycle()
+            ancestor = await categories.get(ancestor.parent_id) if ancestor.parent_id else None
+
+
+async def create(session: AsyncSession, admin: User, data: CategoryCreate) -> Category:
+    categories = CategoryRepository(session)
+    if data.parent_id is not None:
+        await _check_parent(categories, data.parent_id, moving=None)
+    slug = data.slug or slugify(data.name)
+    if not slug:
+        raise ValidationFailed(["body", "slug"], "the name has no Latin letters; give a slug")
+    category = Category(
+        name=data.name,
+        slug=slug,
+        parent_id=data.parent_id,
+        position=data.position,
+    )
+    await categories.save_unique(category, CategorySlugTaken())
+    await record_audit(
+        session,
+        actor_id=admin.id,
+        action="category.created",
+        target_type="category",
+        target_id=category.id,
+        details={"slug": category.slug},
+    )
+    return category
+
+
+async def update(
+    session: AsyncSession, admin: User, category_id: uuid.UUID, data: CategoryUpdate
+) -> Category:
+    categories = CategoryRepository(session)
+    category = await get(session, category_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "parent_id" in changes and changes["parent_id"] != category.parent_id:
+        if changes["parent_id"] is not None:
+            await _check_parent(categories, changes["parent_id"], moving=category.id)
+        category.parent_id = changes["parent_id"]
+    for field in ("name", "slug", "position"):
+        if changes.get(field) is not None:
+            setattr(category, field, changes[field])
+    await categories.save_unique(category, CategorySlugTaken())
+    await record_audit(
+        session,
+        actor_id=admin.id,
+        action="category.updated",
+        target_type="category",
+        target_id=category.id,
+        details={k: str(v) for k, v in changes.items()},
+    )
+    return category
+
+
+async def delete(session: AsyncSession, admin: User, category_id: uuid.UUID) -> None:
+    categories = CategoryRepository(session)
+    category = await get(session, category_id)
+    if await categories.has_children(category_id):
+        raise CategoryHasChildren()
+    if await categories.has_listings(category_id):
+        raise CategoryHasListings()
+    try:
+        async with session.begin_nested():
+            await session.delete(category)
+    except IntegrityError as error:  # a listing was filed under it concurrently
+        raise CategoryHasListings() from error
+    await record_audit(
+        session,
+        actor_id=admin.id,
+        action="category.deleted",
+        target_type="category",
+        target_id=category_id,
+        details={"slug": category.slug},
+    )
+    await session.flush()

@@ -1,0 +1,192 @@
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.types import Float
+
+from app.catalog.models import (
+    Category,
+    Condition,
+    Listing,
+    ListingReport,
+    ListingStatus,
+)
+from app.catalog.schemas import SearchSort
+from app.core.pagination import SortKey
+from app.core.repository import RepositoryBase
+
+# Text search keeps at most this many words; each is matched as a prefix ("iph" → "iPhone").
+MAX_SEARCH_TERMS = 8
+_WORD = re.compile(r"\w+", re.UNICODE)
+# LIVE_LISTING_PREDICATE in column form, with the state as an SQL literal: PostgreSQL proves
+# that a query may use a partial index only from literals, never from bound parameters.
+_LIVE = and_(
+    Listing.status == literal_column(f"'{ListingStatus.active.value}'"), Listing.seller_approved
+)
+
+
+def search_terms(query: str) -> list[str]:
+    """Words of a free-text query; only letters and digits survive, so nothing a user types
+    can become tsquery syntax."""
+    return _WORD.findall(query.lower())[:MAX_SEARCH_TERMS]
+
+
+class CategoryRepository(RepositoryBase[Category]):
+    model = Category
+
+    async def all(self) -> Sequence[Category]:
+        statement = select(Category).order_by(Category.position, Category.name, Category.id)
+        return (await self.session.scalars(statement)).all()
+
+    async def get_by_slug(self, slug: str) -> Category | None:
+        return await self.get_one_or_none(select(Category).where(Category.slug == slug))
+
+    async def has_children(self, category_id: uuid.UUID) -> bool:
+        statement = select(Category.id).where(Category.parent_id == category_id).limit(1)
+        return (await self.session.scalar(statement)) is not None
+
+    async def has_listings(self, category_id: uuid.UUID) -> bool:
+        statement = select(Listing.id).where(Listing.category_id == category_id).limit(1)
+        return (await self.session.scalar(statement)) is not None
+
+    def subtree_ids(self, category_id: uuid.UUID) -> Select[Any]:
+        """The category and every descendant, as a recursive query (one round trip)."""
+        tree = select(Category.id).where(Category.id == category_id).cte("subtree", recursive=True)
+        tree = tree.union_all(select(Category.id).where(Category.parent_id == tree.c.id))
+        return select(tree.c.id)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    q: str | None = None
+    category_id: uuid.UUID | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    conditions: Sequence[Condition] = ()
+    seller_id: uuid.UUID | None = None
+
+
+class ListingRepository(RepositoryBase[Listing]):
+    model = Listing
+
+    def with_details(self, statement: Select[Listing]) -> Select[Listing]:
+        return statement.options(joinedload(Listing.seller), selectinload(Listing.images))
+
+    async def get_detailed(self, listing_id: uuid.UUID) -> Listing | None:
+        statement = self.with_details(select(Listing).where(Listing.id == listing_id))
+        return await self.get_one_or_none(statement.execution_options(populate_existing=True))
+
+    def live(self) -> Select[Listing]:
+        """What the public may see: active listings of approved sellers."""
+        return select(Listing).where(_LIVE)
+
+    def of_seller(self, seller_id: uuid.UUID, status: ListingStatus | None) -> Select[Listing]:
+        statement = select(Listing).where(Listing.seller_id == seller_id)
+        if status is not None:
+            statement = statement.where(Listing.status == status)
+        return statement
+
+    def moderation_queue(self, *, status: ListingStatus | None, reported: bool) -> Select[Listing]:
+        statement = select(Listing)
+        if status is not None:
+            statement = statement.where(Listing.status == status)
+        if reported:
+            statement = statement.where(Listing.report_count > 0)
+        return statement
+
+    async def count_live_of_seller(self, seller_id: uuid.UUID) -> int:
+        statement = (
+            select(func.count()).select_from(Listing).where(_LIVE, Listing.seller_id == seller_id)
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def set_seller_approved(self, seller_id: uuid.UUID, approved: bool) -> None:
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.seller_id == seller_id)
+            .values(seller_approved=approved)
+            .execution_options(synchronize_session="fetch")
+        )
+
+    async def count_report(self, listing_id: uuid.UUID) -> None:
+        """Atomic increment: concurrent reports never lose a count."""
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.id == listing_id)
+            .values(report_count=Listing.report_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    def search(
+        self, filters: SearchFilters, sort: SearchSort, categories: CategoryRepository
+    ) -> tuple[Select[Listing], list[SortKey]]:
+        """The search statement and its keyset, built so that PostgreSQL serves each filter
+        and sort from a partial index on live listings (see Listing.__table_args__)."""
+        statement = self.live()
+        terms = search_terms(filters.q or "")
+        rank: ColumnElement[Any] | None = None
+        if terms:
+            statement, rank = self._match(statement, terms)
+        if filters.category_id is not None:
+            statement = statement.where(
+                Listing.category_id.in_(categories.subtree_ids(filters.category_id))
+            )
+        if filters.min_price is not None:
+            statement = statement.where(Listing.price_amount >= filters.min_price)
+        if filters.max_price is not None:
+            statement = statement.where(Listing.price_amount <= filters.max_price)
+        if filters.conditions:
+            statement = statement.where(Listing.condition.in_(filters.conditions))
+        if filters.seller_id is not None:
+            statement = statement.where(Listing.seller_id == filters.seller_id)
+        return self.with_details(statement), _search_keys(sort, rank)
+
+    def _match(
+        self, statement: Select[Listing], terms: list[str]
+    ) -> tuple[Select[Listing], ColumnElement[Any] | None]:
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = func.to_tsquery(
+                literal_column("'english'::regconfig"), literal(" & ".join(f"{t}:*" for t in terms))
+            )
+            vector: ColumnElement[Any] = literal_column("listings.search_vector")
+            return statement.where(vector.op("@@")(query)), func.ts_rank_cd(
+                vector, query, type_=Float
+            )
+        # SQLite fallback: every word must appear in the title or description.
+        haystack = func.lower(Listing.title + " " + Listing.description)
+        for term in terms:
+            statement = statement.where(haystack.contains(term, autoescape=True))
+        return statement, None
+
+
+def _search_keys(sort: SearchSort, rank: ColumnElement[Any] | None) -> list[SortKey]:
+    if sort is SearchSort.price_asc:
+        return [SortKey(Listing.price_amount), SortKey(Listing.id)]
+    if sort is SearchSort.price_desc:
+        return [
+            SortKey(Listing.price_amount, descending=True),
+            SortKey(Listing.id, descending=True),
+        ]
+    if sort is SearchSort.relevance and rank is not None:
+        return [SortKey(rank, descending=True), SortKey(Listing.id, descending=True)]
+    return [SortKey(Listing.published_at, descending=True), SortKey(Listing.id, descending=True)]
+
+
+class ReportRepository(RepositoryBase[ListingReport]):
+    model = ListingReport
+
+    def of_listing(self, listing_id: uuid.UUID) -> Select[ListingReport]:
+        return select(ListingReport).where(ListingReport.listing_id == listing_id)

@@ -1,0 +1,280 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
+
+from app.auth.dependencies import AppSettings, CurrentUser, OptionalUser
+from app.auth.exceptions import InvalidToken
+from app.catalog import category_service, service
+from app.catalog.dependencies import Storage
+from app.catalog.exceptions import (
+    AlreadyReported,
+    CategoryNotLeaf,
+    ImageTooLarge,
+    ListingNotEditable,
+    ListingNotFound,
+    TooManyImages,
+    UnknownCategory,
+    UnsupportedImageType,
+)
+from app.catalog.models import Condition, ListingStatus
+from app.catalog.schemas import (
+    CategoryNode,
+    ListingCreate,
+    ListingRead,
+    ListingUpdate,
+    ReportCreate,
+    ReportRead,
+    SearchSort,
+    Storefront,
+)
+from app.catalog.state import ListingAction
+from app.core.db import DbSession
+from app.core.errors import InvalidTransition, NotFound, ValidationFailed, error_responses
+from app.core.money import CurrencyNotSupported
+from app.core.pagination import InvalidCursor, PageQuery
+from app.core.routing import API_PREFIX
+from app.core.schemas import Page
+from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
+from app.sellers.exceptions import SellerRequired, SellerSuspended
+
+listings_router = APIRouter(prefix=f"{API_PREFIX}/listings", tags=["listings"])
+categories_router = APIRouter(prefix=f"{API_PREFIX}/categories", tags=["categories"])
+storefront_router = APIRouter(prefix=f"{API_PREFIX}/sellers", tags=["sellers"])
+
+_SELLER_ERRORS = (InvalidToken, SellerRequired, SellerSuspended, ListingNotFound)
+
+
+@categories_router.get("", response_model=list[CategoryNode])
+async def list_categories(session: DbSession) -> list[CategoryNode]:
+    """The whole category tree in one call; list listings under leaves."""
+    return await category_service.tree(session)
+
+
+@listings_router.get("", response_model=Page[ListingRead], responses=error_responses(InvalidCursor))
+async def search_listings(
+    session: DbSession,
+    storage: Storage,
+    page: PageQuery,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Words to find (prefixes match)")
+    ] = None,
+    category: Annotated[
+        str | None,
+        Query(max_length=100, description="Category id or slug; includes sub-categories"),
+    ] = None,
+    min_price: Annotated[int | None, Query(ge=0, description="Minor units")] = None,
+    max_price: Annotated[int | None, Query(ge=0, description="Minor units")] = None,
+    condition: Annotated[list[Condition] | None, Query(description="Repeat for several")] = None,
+    seller: Annotated[uuid.UUID | None, Query(description="Seller id")] = None,
+    sort: Annotated[
+        SearchSort | None, Query(description="Default: relevance with `q`, else newest")
+    ] = None,
+) -> Page[ListingRead]:
+    """Search live listings (active, from approved sellers)."""
+    if min_price is not None and max_price is not None and min_price > max_price:
+        raise ValidationFailed(["query", "min_price"], "min_price is above max_price")
+    rows, next_cursor = await service.search(
+        session,
+        q=q,
+        category=category,
+        min_price=min_price,
+        max_price=max_price,
+        conditions=condition or [],
+        seller_id=seller,
+        sort=sort,
+        page=page,
+    )
+    return Page(items=[service.to_read(r, None, storage) for r in rows], next_cursor=next_cursor)
+
+
+@listings_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ListingRead,
+    responses=error_responses(
+        InvalidToken,
+        SellerRequired,
+        SellerSuspended,
+        UnknownCategory,
+        CategoryNotLeaf,
+        CurrencyNotSupported,
+    ),
+)
+async def create_listing(
+    body: ListingCreate,
+    seller: ActiveSeller,
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+) -> ListingRead:
+    """Create a draft listing; `publish` puts it up for sale."""
+    listing = await service.create(session, settings, seller, body)
+    return service.to_read(listing, user, storage)
+
+
+@listings_router.get(
+    "/{listing_id}", response_model=ListingRead, responses=error_responses(ListingNotFound)
+)
+async def get_listing(
+    listing_id: uuid.UUID, user: OptionalUser, session: DbSession, storage: Storage
+) -> ListingRead:
+    """A live listing, or one of your own in any state."""
+    listing = await service.get_visible(session, listing_id, user)
+    return service.to_read(listing, user, storage)
+
+
+@listings_router.patch(
+    "/{listing_id}",
+    response_model=ListingRead,
+    responses=error_responses(
+        *_SELLER_ERRORS, ListingNotEditable, UnknownCategory, CategoryNotLeaf, CurrencyNotSupported
+    ),
+)
+async def update_listing(
+    listing_id: uuid.UUID,
+    body: ListingUpdate,
+    seller: ActiveSeller,
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+) -> ListingRead:
+    """Edit your listing. Quantity 0 sells it out, a restock brings it back; changing the
+    content of a live listing may send it back to moderation."""
+    listing = await service.update(session, settings, seller, listing_id, body)
+    return service.to_read(listing, user, storage)
+
+
+@listings_router.delete(
+    "/{listing_id}",
+    response_model=ListingRead,
+    responses=error_responses(*_SELLER_ERRORS, InvalidTransition),
+)
+async def archive_listing(
+    listing_id: uuid.UUID,
+    seller: ActiveSeller,
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+) -> ListingRead:
+    """Archive your listing (it leaves sale for good; orders keep their snapshot)."""
+    listing = await service.act(session, settings, seller, listing_id, ListingAction.archive)
+    return service.to_read(listing, user, storage)
+
+
+def _seller_transition(action: ListingAction, summary: str) -> None:
+    async def transition(
+        listing_id: uuid.UUID,
+        seller: ActiveSeller,
+        user: CurrentUser,
+        session: DbSession,
+        settings: AppSettings,
+        storage: Storage,
+    ) -> ListingRead:
+        listing = await service.act(session, settings, seller, listing_id, action)
+        return service.to_read(listing, user, storage)
+
+    transition.__doc__ = summary
+    listings_router.add_api_route(
+        f"/{{listing_id}}/{action.value}",
+        transition,
+        methods=["POST"],
+        name=f"{action.value}_listing",
+        summary=summary.split(".")[0],
+        response_model=ListingRead,
+        responses=error_responses(*_SELLER_ERRORS, InvalidTransition),
+    )
+
+
+_seller_transition(
+    ListingAction.publish,
+    "Publish a draft (or a rejected listing after edits). In `auto` moderation it goes live "
+    "at once unless it trips the prohibited-terms list; in `required` mode it waits for an "
+    "admin.",
+)
+_seller_transition(ListingAction.pause, "Pause a live listing. It leaves search until resumed.")
+_seller_transition(
+    ListingAction.resume, "Resume a paused listing. It is live again (sold out without stock)."
+)
+
+
+@listings_router.post(
+    "/{listing_id}/images",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ListingRead,
+    responses=error_responses(
+        *_SELLER_ERRORS, ListingNotEditable, ImageTooLarge, UnsupportedImageType, TooManyImages
+    ),
+)
+async def upload_listing_image(
+    listing_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+    seller: ActiveSeller,
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+) -> ListingRead:
+    """Add an image. Its type is judged by its content, not its name or declared type."""
+    data = await file.read(settings.max_image_bytes + 1)
+    listing = await service.add_image(session, settings, storage, seller, listing_id, data)
+    return service.to_read(listing, user, storage)
+
+
+@listings_router.delete(
+    "/{listing_id}/images/{image_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*_SELLER_ERRORS),
+)
+async def delete_listing_image(
+    listing_id: uuid.UUID,
+    image_id: uuid.UUID,
+    seller: ActiveSeller,
+    session: DbSession,
+    storage: Storage,
+) -> Response:
+    """Remove an image from your listing."""
+    await service.delete_image(session, storage, seller, listing_id, image_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@listings_router.post(
+    "/{listing_id}/reports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReportRead,
+    responses=error_responses(InvalidToken, ListingNotFound, AlreadyReported),
+)
+async def report_listing(
+    listing_id: uuid.UUID, body: ReportCreate, user: CurrentUser, session: DbSession
+) -> ReportRead:
+    """Report a listing to the moderators (once per listing)."""
+    return ReportRead.model_validate(await service.report(session, user, listing_id, body))
+
+
+@storefront_router.get(
+    "/me/listings",
+    response_model=Page[ListingRead],
+    responses=error_responses(InvalidToken, SellerRequired, InvalidCursor),
+)
+async def list_my_listings(
+    seller: OwnSellerProfile,
+    user: CurrentUser,
+    session: DbSession,
+    storage: Storage,
+    page: PageQuery,
+    status: Annotated[ListingStatus | None, Query()] = None,
+) -> Page[ListingRead]:
+    """Your listings in every state (newest first), optionally one state only."""
+    rows, next_cursor = await service.seller_listings(session, seller, status, page)
+    return Page(items=[service.to_read(r, user, storage) for r in rows], next_cursor=next_cursor)
+
+
+@storefront_router.get(
+    "/{seller_id}", response_model=Storefront, responses=error_responses(NotFound)
+)
+async def get_storefront(seller_id: uuid.UUID, session: DbSession) -> Storefront:
+    """A shop's public page: name, joined date, live listing count, rating summary."""
+    return await service.storefront(session, seller_id)

@@ -1,0 +1,191 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from app.catalog.models import Condition, ListingStatus, ReportReason
+from app.core.money import Money
+from app.core.schemas import RequestSchema, Schema
+
+MAX_ATTRIBUTES = 30
+MAX_QUANTITY = 1_000_000
+
+Title = Annotated[str, Field(min_length=3, max_length=140, pattern=r"\S")]
+Description = Annotated[str, Field(max_length=10_000)]
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+HandlingDays = Annotated[int, Field(ge=0, le=30, description="Business days to ship")]
+Attributes = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]],
+    Field(max_length=MAX_ATTRIBUTES, description='Free key/value details, e.g. {"color": "red"}'),
+]
+
+
+def _positive_price(money: Money | None) -> Money | None:
+    if money is not None and money.amount == 0:
+        raise ValueError("the price must be positive")
+    return money
+
+
+# --- categories -------------------------------------------------------------------------------
+
+
+class CategoryNode(Schema):
+    id: uuid.UUID
+    name: str
+    slug: str
+    parent_id: uuid.UUID | None
+    position: int
+    children: list["CategoryNode"] = Field(default_factory=list)
+
+
+class CategoryRead(Schema):
+    id: uuid.UUID
+    name: str
+    slug: str
+    parent_id: uuid.UUID | None
+    position: int
+
+
+class CategoryCreate(RequestSchema):
+    name: str = Field(min_length=1, max_length=80, pattern=r"\S")
+    slug: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        max_length=100,
+        description="Derived from the name when omitted",
+    )
+    parent_id: uuid.UUID | None = None
+    position: int = Field(default=0, ge=0, le=10_000)
+
+
+class CategoryUpdate(RequestSchema):
+    """Send `parent_id: null` to make it a root; moving under its own subtree is refused."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=80, pattern=r"\S")
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)
+    parent_id: uuid.UUID | None = None
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+
+# --- listings ---------------------------------------------------------------------------------
+
+
+class ListingCreate(RequestSchema):
+    title: Title
+    description: Description = ""
+    price: Money
+    quantity: Quantity = 1
+    condition: Condition
+    category_id: uuid.UUID
+    attributes: Attributes = Field(default_factory=dict)
+    shipping_fee: Money | None = Field(default=None, description="Omitted means free shipping")
+    handling_days: HandlingDays = 2
+
+    _price = field_validator("price")(_positive_price)
+
+
+class ListingUpdate(RequestSchema):
+    """Any subset of fields. Setting `quantity` to 0 sells a live listing out; raising it
+    again restocks it."""
+
+    title: Title | None = None
+    description: Description | None = None
+    price: Money | None = None
+    quantity: Quantity | None = None
+    condition: Condition | None = None
+    category_id: uuid.UUID | None = None
+    attributes: Attributes | None = None
+    shipping_fee: Money | None = None
+    handling_days: HandlingDays | None = None
+
+    _price = field_validator("price")(_positive_price)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"these fields cannot be null: {', '.join(sorted(nulls))}")
+        return self
+
+
+class ImageRead(Schema):
+    id: uuid.UUID
+    url: str
+    content_type: str
+    size_bytes: int
+    position: int
+
+
+class SellerSummary(Schema):
+    id: uuid.UUID
+    shop_name: str
+    slug: str
+
+
+class ListingRead(Schema):
+    id: uuid.UUID
+    seller: SellerSummary
+    category_id: uuid.UUID
+    title: str
+    description: str
+    price: Money
+    shipping_fee: Money
+    quantity: int
+    condition: Condition
+    attributes: dict[str, Any]
+    handling_days: int
+    status: ListingStatus
+    status_reason: str | None = Field(description="Shown to the seller and admins only")
+    images: list[ImageRead]
+    published_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    allowed_actions: list[str] = Field(description="What the caller may do now")
+
+
+class ListingAdminRead(ListingRead):
+    report_count: int
+
+
+class SearchSort(StrEnum):
+    relevance = "relevance"
+    newest = "newest"
+    price_asc = "price_asc"
+    price_desc = "price_desc"
+
+
+class ModerationDecision(RequestSchema):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReportCreate(RequestSchema):
+    reason: ReportReason
+    details: str | None = Field(default=None, max_length=2000)
+
+
+class ReportRead(Schema):
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    reporter_id: uuid.UUID
+    reason: ReportReason
+    details: str | None
+    created_at: datetime
+
+
+class RatingSummary(Schema):
+    average: float = Field(description="Mean rating 1 to 5; 0 until the first review")
+    count: int
+    positive_share: float = Field(description="Share of 4 and 5 star reviews, 0 to 1")
+
+
+class Storefront(Schema):
+    id: uuid.UUID
+    shop_name: str
+    slug: str
+    description: str
+    country: str
+    joined_at: datetime
+    active_listing_count: int
+    rating: RatingSummary

@@ -1,0 +1,477 @@
+"""Listing use cases: drafting, publishing through moderation, stock-driven states, images,
+reports, search and the storefront."""
+
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.catalog import category_service
+from app.catalog.exceptions import (
+    AlreadyReported,
+    ImageTooLarge,
+    ListingNotEditable,
+    ListingNotFound,
+    TooManyImages,
+    UnsupportedImageType,
+)
+from app.catalog.models import (
+    Condition,
+    Listing,
+    ListingImage,
+    ListingReport,
+    ListingStatus,
+)
+from app.catalog.repository import (
+    CategoryRepository,
+    ListingRepository,
+    ReportRepository,
+    SearchFilters,
+)
+from app.catalog.schemas import (
+    ImageRead,
+    ListingAdminRead,
+    ListingCreate,
+    ListingRead,
+    ListingUpdate,
+    RatingSummary,
+    ReportCreate,
+    SearchSort,
+    SellerSummary,
+    Storefront,
+)
+from app.catalog.state import LISTING_LIFECYCLE, ListingAction, ListingActor
+from app.config import ModerationMode, Settings
+from app.core.audit import record_audit
+from app.core.clock import now
+from app.core.ids import uuid7
+from app.core.money import Money, require_currency
+from app.core.pagination import PageParams, SortKey, paginate
+from app.core.storage import MediaStorage, sniff_image_type
+from app.sellers import service as seller_service
+from app.sellers.models import SellerProfile
+
+_SELLER = {ListingActor.seller}
+_ADMIN = {ListingActor.admin}
+_SYSTEM = {ListingActor.system}
+# Fields whose change must pass moderation again on a live listing.
+_CONTENT_FIELDS = {"title", "description", "attributes", "category_id"}
+_FINAL = (ListingStatus.archived, ListingStatus.removed)
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def actors_for(listing: Listing, user: User | None) -> set[ListingActor]:
+    actors: set[ListingActor] = set()
+    if user is not None and listing.seller.user_id == user.id:
+        actors.add(ListingActor.seller)
+    if user is not None and user.is_admin:
+        actors.add(ListingActor.admin)
+    return actors
+
+
+def to_read(listing: Listing, user: User | None, storage: MediaStorage) -> ListingRead:
+    return ListingRead(**_view_fields(listing, user, storage))
+
+
+def to_admin_read(listing: Listing, admin: User, storage: MediaStorage) -> ListingAdminRead:
+    return ListingAdminRead(
+        **_view_fields(listing, admin, storage), report_count=listing.report_count
+    )
+
+
+def _view_fields(listing: Listing, user: User | None, storage: MediaStorage) -> dict[str, Any]:
+    actors = actors_for(listing, user)
+    insider = bool(actors)  # the seller or an admin
+    fields = {
+        "id": listing.id,
+        "seller": SellerSummary.model_validate(listing.seller),
+        "category_id": listing.category_id,
+        "title": listing.title,
+        "description": listing.description,
+        "price": Money(amount=listing.price_amount, currency=listing.currency),
+        "shipping_fee": Money(amount=listing.shipping_fee_amount, currency=listing.currency),
+        "quantity": listing.quantity,
+        "condition": listing.condition,
+        "attributes": listing.attributes,
+        "handling_days": listing.handling_days,
+        "status": listing.status,
+        "status_reason": listing.status_reason if insider else None,
+        "images": [
+            ImageRead(
+                id=i.id,
+                url=storage.url(i.storage_key),
+                content_type=i.content_type,
+                size_bytes=i.size_bytes,
+                position=i.position,
+            )
+            for i in listing.images
+        ],
+        "published_at": listing.published_at,
+        "created_at": listing.created_at,
+        "updated_at": listing.updated_at,
+        "allowed_actions": LISTING_LIFECYCLE.allowed_actions(listing.status, actors, listing),
+    }
+    return fields
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+
+async def _detailed(session: AsyncSession, listing_id: uuid.UUID) -> Listing:
+    listing = await ListingRepository(session).get_detailed(listing_id)
+    if listing is None:
+        raise ListingNotFound()
+    return listing
+
+
+def _is_public(listing: Listing) -> bool:
+    return listing.status is ListingStatus.active and listing.seller_approved
+
+
+async def get_visible(session: AsyncSession, listing_id: uuid.UUID, user: User | None) -> Listing:
+    """A listing the caller may see: live ones for everybody, any of their own, any for
+    admins. Anything else is indistinguishable from a listing that does not exist."""
+    listing = await _detailed(session, listing_id)
+    if _is_public(listing) or actors_for(listing, user):
+        return listing
+    raise ListingNotFound()
+
+
+async def _owned(
+    session: AsyncSession, listing_id: uuid.UUID, seller: SellerProfile, *, lock: bool = False
+) -> Listing:
+    """The seller's own listing (another seller's is a 404), optionally row-locked."""
+    listings = ListingRepository(session)
+    if lock:
+        await listings.get_for_update(listing_id)
+    listing = await listings.get_detailed(listing_id)
+    if listing is None or listing.seller_id != seller.id:
+        raise ListingNotFound()
+    return listing
+
+
+# --- moderation -------------------------------------------------------------------------------
+
+
+def prohibited_term(settings: Settings, texts: Iterable[str]) -> str | None:
+    """The first configured prohibited term found as a whole word, if any."""
+    haystack = " ".join(texts).lower()
+    for term in settings.prohibited_terms:
+        if re.search(rf"\b{re.escape(term.lower())}\b", haystack):
+            return term
+    return None
+
+
+def _apply(listing: Listing, action: ListingAction, actors: set[ListingActor]) -> ListingStatus:
+    before = listing.status
+    listing.status = LISTING_LIFECYCLE.target(listing.status, action, actors, listing)
+    if before is ListingStatus.pending_review and listing.status is ListingStatus.active:
+        listing.published_at = now()  # newly (re)approved: it is news again
+    return before
+
+
+def _moderate(settings: Settings, listing: Listing) -> None:
+    """A listing in `pending_review` goes live at once in `auto` mode unless it trips the
+    prohibited-terms list; otherwise it waits for an admin."""
+    texts = [listing.title, listing.description, *map(str, listing.attributes.values())]
+    if settings.listing_moderation is ModerationMode.required:
+        listing.status_reason = "waiting for a moderator"
+    elif prohibited_term(settings, texts) is not None:
+        # The term itself is not echoed: it would teach evasion more than it helps.
+        listing.status_reason = "held for manual review by moderation"
+    else:
+        listing.status_reason = None
+        _apply(listing, ListingAction.approve, _SYSTEM)
+
+
+def _follow_stock(listing: Listing) -> None:
+    """Quantity drives active ⇄ sold_out."""
+    if listing.status is ListingStatus.active and listing.quantity == 0:
+        _apply(listing, ListingAction.sell_out, _SYSTEM)
+    elif listing.status is ListingStatus.sold_out and listing.quantity > 0:
+        _apply(listing, ListingAction.restock, _SYSTEM)
+
+
+# --- seller use cases -------------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession, settings: Settings, seller: SellerProfile, data: ListingCreate
+) -> Listing:
+    await category_service.require_leaf(session, data.category_id)
+    listing = Listing(
+        id=uuid7(),
+        seller_id=seller.id,
+        category_id=data.category_id,
+        title=data.title,
+        description=data.description,
+        price_amount=require_currency(data.price, settings.currency),
+        currency=settings.currency,
+        shipping_fee_amount=(
+            require_currency(data.shipping_fee, settings.currency) if data.shipping_fee else 0
+        ),
+        quantity=data.quantity,
+        condition=data.condition,
+        attributes=data.attributes,
+        handling_days=data.handling_days,
+        status=ListingStatus.draft,
+        seller_approved=True,
+    )
+    await ListingRepository(session).add(listing)
+    return await _detailed(session, listing.id)
+
+
+async def update(
+    session: AsyncSession,
+    settings: Settings,
+    seller: SellerProfile,
+    listing_id: uuid.UUID,
+    data: ListingUpdate,
+) -> Listing:
+    listing = await _owned(session, listing_id, seller, lock=True)
+    if listing.status in _FINAL:
+        raise ListingNotEditable()
+    changes = data.model_dump(exclude_unset=True)
+    if data.category_id is not None:
+        await category_service.require_leaf(session, data.category_id)
+    if data.price is not None:
+        listing.price_amount = require_currency(data.price, settings.currency)
+    if data.shipping_fee is not None:
+        listing.shipping_fee_amount = require_currency(data.shipping_fee, settings.currency)
+    for field in (
+        "title",
+        "description",
+        "quantity",
+        "condition",
+        "category_id",
+        "attributes",
+        "handling_days",
+    ):
+        if field in changes:
+            setattr(listing, field, changes[field])
+    live = (ListingStatus.active, ListingStatus.paused, ListingStatus.sold_out)
+    content_changed = bool(_CONTENT_FIELDS & changes.keys())
+    if listing.status in live and content_changed:
+        texts = [listing.title, listing.description, *map(str, listing.attributes.values())]
+        if (
+            settings.listing_moderation is ModerationMode.required
+            or prohibited_term(settings, texts) is not None
+        ):
+            _apply(listing, ListingAction.resubmit, _SYSTEM)
+            _moderate(settings, listing)
+    _follow_stock(listing)
+    await session.flush()
+    return await _detailed(session, listing.id)
+
+
+async def act(
+    session: AsyncSession,
+    settings: Settings,
+    seller: SellerProfile,
+    listing_id: uuid.UUID,
+    action: ListingAction,
+) -> Listing:
+    """publish / pause / resume / archive by the seller; the table decides what is legal."""
+    listing = await _owned(session, listing_id, seller, lock=True)
+    _apply(listing, action, _SELLER)
+    if listing.status is ListingStatus.pending_review:
+        _moderate(settings, listing)
+    await session.flush()
+    return await _detailed(session, listing.id)
+
+
+async def seller_listings(
+    session: AsyncSession, seller: SellerProfile, status: ListingStatus | None, page: PageParams
+) -> tuple[list[Listing], str | None]:
+    listings = ListingRepository(session)
+    statement = listings.with_details(listings.of_seller(seller.id, status))
+    return await paginate(
+        session, statement, keys=[SortKey(Listing.id, descending=True)], page=page
+    )
+
+
+_MAX_SNIFF = 16
+
+
+async def add_image(
+    session: AsyncSession,
+    settings: Settings,
+    storage: MediaStorage,
+    seller: SellerProfile,
+    listing_id: uuid.UUID,
+    data: bytes,
+) -> Listing:
+    listing = await _owned(session, listing_id, seller, lock=True)
+    if listing.status in _FINAL:
+        raise ListingNotEditable()
+    if len(data) > settings.max_image_bytes:
+        raise ImageTooLarge(f"images may be at most {settings.max_image_bytes} bytes")
+    kind = sniff_image_type(data[:_MAX_SNIFF])
+    if kind is None:
+        raise UnsupportedImageType("the file is not a JPEG, PNG or WebP image")
+    if len(listing.images) >= settings.max_images_per_listing:
+        raise TooManyImages(f"a listing has at most {settings.max_images_per_listing} images")
+    content_type, extension = kind
+    image_id = uuid7()
+    key = f"listings/{listing.id}/{image_id}.{extension}"
+    # Written before the row: a rollback leaves an orphan file (harmless), never a row
+    # pointing at nothing.
+    await storage.save(key, data)
+    listing.images.append(
+        ListingImage(
+            id=image_id,
+            storage_key=key,
+            content_type=content_type,
+            size_bytes=len(data),
+            position=max((i.position for i in listing.images), default=-1) + 1,
+        )
+    )
+    await session.flush()
+    return await _detailed(session, listing.id)
+
+
+async def delete_image(
+    session: AsyncSession,
+    storage: MediaStorage,
+    seller: SellerProfile,
+    listing_id: uuid.UUID,
+    image_id: uuid.UUID,
+) -> None:
+    listing = await _owned(session, listing_id, seller, lock=True)
+    image = next((i for i in listing.images if i.id == image_id), None)
+    if image is None:
+        raise ListingNotFound("no such image on this listing")
+    listing.images.remove(image)
+    await session.flush()
+    await storage.delete(image.storage_key)
+
+
+# --- everyone ---------------------------------------------------------------------------------
+
+
+async def report(
+    session: AsyncSession, user: User, listing_id: uuid.UUID, data: ReportCreate
+) -> ListingReport:
+    await get_visible(session, listing_id, user)
+    entry = ListingReport(
+        listing_id=listing_id, reporter_id=user.id, reason=data.reason, details=data.details
+    )
+    await ReportRepository(session).save_unique(entry, AlreadyReported())
+    await ListingRepository(session).count_report(listing_id)
+    return entry
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    q: str | None,
+    category: str | None,
+    min_price: int | None,
+    max_price: int | None,
+    conditions: list[Condition],
+    seller_id: uuid.UUID | None,
+    sort: SearchSort | None,
+    page: PageParams,
+) -> tuple[list[Listing], str | None]:
+    category_id = None
+    if category is not None:
+        found = await category_service.resolve(session, category)
+        if found is None:
+            return [], None  # an unknown category simply has no listings
+        category_id = found.id
+    effective_sort = sort or (SearchSort.relevance if q else SearchSort.newest)
+    listings = ListingRepository(session)
+    statement, keys = listings.search(
+        SearchFilters(
+            q=q,
+            category_id=category_id,
+            min_price=min_price,
+            max_price=max_price,
+            conditions=conditions,
+            seller_id=seller_id,
+        ),
+        effective_sort,
+        CategoryRepository(session),
+    )
+    return await paginate(session, statement, keys=keys, page=page, tag=effective_sort.value)
+
+
+async def storefront(session: AsyncSession, seller_id: uuid.UUID) -> Storefront:
+    profile = await seller_service.get_public(session, seller_id)
+    assert profile.approved_at is not None  # approved shops have been approved
+    return Storefront(
+        id=profile.id,
+        shop_name=profile.shop_name,
+        slug=profile.slug,
+        description=profile.description,
+        country=profile.country,
+        joined_at=profile.approved_at,
+        active_listing_count=await ListingRepository(session).count_live_of_seller(profile.id),
+        # Reviews arrive with the trust-and-safety work; until then every shop is unrated.
+        rating=RatingSummary(average=0.0, count=0, positive_share=0.0),
+    )
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+
+async def moderation_queue(
+    session: AsyncSession, *, status: ListingStatus | None, reported: bool, page: PageParams
+) -> tuple[list[Listing], str | None]:
+    """Reported listings most-reported first; otherwise oldest first (a review queue)."""
+    listings = ListingRepository(session)
+    statement = listings.with_details(listings.moderation_queue(status=status, reported=reported))
+    keys = (
+        [SortKey(Listing.report_count, descending=True), SortKey(Listing.id, descending=True)]
+        if reported
+        else [SortKey(Listing.id)]
+    )
+    return await paginate(
+        session, statement, keys=keys, page=page, tag="reported" if reported else "queue"
+    )
+
+
+async def moderate(
+    session: AsyncSession,
+    admin: User,
+    listing_id: uuid.UUID,
+    action: ListingAction,
+    reason: str | None,
+) -> Listing:
+    """approve / reject / remove by an admin, audited."""
+    await ListingRepository(session).get_for_update(listing_id)
+    listing = await _detailed(session, listing_id)
+    before = _apply(listing, action, _ADMIN)
+    listing.status_reason = reason
+    await record_audit(
+        session,
+        actor_id=admin.id,
+        action=f"listing.{action.value}",
+        target_type="listing",
+        target_id=listing.id,
+        reason=reason,
+        details={"from": before.value, "to": listing.status.value},
+    )
+    await session.flush()
+    return await _detailed(session, listing.id)
+
+
+async def reports_of(
+    session: AsyncSession, listing_id: uuid.UUID, page: PageParams
+) -> tuple[list[ListingReport], str | None]:
+    await _detailed(session, listing_id)
+    statement = ReportRepository(session).of_listing(listing_id)
+    return await paginate(session, statement, keys=[SortKey(ListingReport.id)], page=page)
+
+
+async def set_seller_visibility(
+    session: AsyncSession, seller_id: uuid.UUID, approved: bool
+) -> None:
+    """A seller's suspension hides all their listings from search and purchase at once;
+    reinstatement brings them back in the state they were in."""
+    await ListingRepository(session).set_seller_approved(seller_id, approved)

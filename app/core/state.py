@@ -1,0 +1,59 @@
+"""State machines as data.
+
+Each aggregate declares one table `{(state, action): Transition(to, actors)}`. From it derive
+both what the API shows (`allowed_actions`) and what it enforces (`target`), so the two can
+never drift apart. Concurrency is the repository's job: it applies the transition with a
+compare-and-set on the from-state.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from app.core.errors import InvalidTransition
+
+StateT = TypeVar("StateT", bound=StrEnum)
+ActionT = TypeVar("ActionT", bound=StrEnum)
+ActorT = TypeVar("ActorT", bound=StrEnum)
+SubjectT = TypeVar("SubjectT")
+
+
+@dataclass(frozen=True, slots=True)
+class Transition(Generic[StateT, ActorT, SubjectT]):
+    to: StateT | Callable[[SubjectT], StateT]
+    """The next state, or a function of the subject when it depends on its data."""
+    actors: frozenset[ActorT]
+    guard: Callable[[SubjectT], bool] = field(default=lambda _subject: True)
+    """An extra precondition on the subject (e.g. stock left); false hides the action."""
+
+
+class StateMachine(Generic[StateT, ActionT, ActorT, SubjectT]):
+    def __init__(
+        self,
+        name: str,
+        table: Mapping[tuple[StateT, ActionT], Transition[StateT, ActorT, SubjectT]],
+    ) -> None:
+        self.name = name
+        self.table = dict(table)
+
+    def allowed_actions(
+        self, state: StateT, actors: Iterable[ActorT], subject: SubjectT
+    ) -> list[ActionT]:
+        roles = set(actors)
+        return [
+            action
+            for (from_state, action), transition in self.table.items()
+            if from_state == state and roles & transition.actors and transition.guard(subject)
+        ]
+
+    def target(
+        self, state: StateT, action: ActionT, actors: Iterable[ActorT], subject: SubjectT
+    ) -> StateT:
+        """The state `action` leads to, or 409 `invalid_transition` if it is not allowed now."""
+        transition = self.table.get((state, action))
+        if transition is None or not set(actors) & transition.actors:
+            raise InvalidTransition(f"cannot {action.value} a {self.name} that is {state.value}")
+        if not transition.guard(subject):
+            raise InvalidTransition(f"cannot {action.value} this {self.name} now")
+        return transition.to(subject) if callable(transition.to) else transition.to

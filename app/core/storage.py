@@ -1,0 +1,64 @@
+"""Where uploaded files live, behind one small interface: local disk now, object storage
+later (an S3 implementation only needs these three methods)."""
+
+import asyncio
+from pathlib import Path
+from typing import Protocol
+
+MEDIA_URL_PREFIX = "/media"
+
+
+class MediaStorage(Protocol):
+    async def save(self, key: str, data: bytes) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    def url(self, key: str) -> str: ...
+
+
+class LocalDiskStorage:
+    """Files under `root`, served by the app at /media/<key>."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        # Keys are built by the app from ids, but never let one escape the media root.
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"storage key escapes the media root: {key!r}")
+        return path
+
+    async def save(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(path.suffix + ".part")
+            temporary.write_bytes(data)
+            temporary.replace(path)  # atomic: a reader never sees half a file
+
+        await asyncio.to_thread(write)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    def url(self, key: str) -> str:
+        return f"{MEDIA_URL_PREFIX}/{key}"
+
+
+_SIGNATURES: tuple[tuple[str, str, int, bytes], ...] = (
+    # (content type, extension, offset, magic bytes)
+    ("image/jpeg", "jpg", 0, b"\xff\xd8\xff"),
+    ("image/png", "png", 0, b"\x89PNG\r\n\x1a\n"),
+)
+
+
+def sniff_image_type(data: bytes) -> tuple[str, str] | None:
+    """(content type, extension) of a JPEG, PNG or WebP judged by its bytes, not its name."""
+    for content_type, extension, offset, magic in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            return content_type, extension
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    return None

@@ -1,0 +1,17 @@
+"""Small text helpers shared by domains."""
+
+import re
+import unicodedata
+
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str, *, max_length: int = 100) -> str:
+    """ASCII, lower-case, hyphen-separated: "Café Noir!" → "cafe-noir". May be empty."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _NON_SLUG.sub("-", ascii_text.lower()).strip("-")[:max_length].rstrip("-")
+
+
+def mask_secret(value: str, *, visible: int = 4) -> str:
+    """ "DE89370400440532013000" → "••••3000": enough to recognise, useless to steal."""
+    return "••••" + value[-visible:] if len(value) > visible else "••••"

@@ -1,0 +1,1 @@
+"""Seller onboarding: applications, admin review, suspension."""

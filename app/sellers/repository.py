@@ -1,0 +1,37 @@
+import uuid
+
+from sqlalchemy import Select, select
+
+from app.core.repository import RepositoryBase
+from app.sellers.models import SellerProfile, SellerStatus
+
+
+class SellerRepository(RepositoryBase[SellerProfile]):
+    model = SellerProfile
+
+    async def get_by_user(self, user_id: uuid.UUID) -> SellerProfile | None:
+        return await self.get_one_or_none(
+            select(SellerProfile).where(SellerProfile.user_id == user_id)
+        )
+
+    async def get_public(self, seller_id: uuid.UUID) -> SellerProfile | None:
+        """Only approved shops have a public face."""
+        return await self.get_one_or_none(
+            select(SellerProfile).where(
+                SellerProfile.id == seller_id, SellerProfile.status == SellerStatus.approved
+            )
+        )
+
+    def review_queue(
+        self, *, status: SellerStatus | None, country: str | None, shop_name: str | None
+    ) -> Select[SellerProfile]:
+        statement = select(SellerProfile)
+        if status is not None:
+            statement = statement.where(SellerProfile.status == status)
+        if country is not None:
+            statement = statement.where(SellerProfile.country == country)
+        if shop_name:
+            statement = statement.where(
+                SellerProfile.slug.contains(shop_name.lower(), autoescape=True)
+            )
+        return statement

@@ -1,0 +1,184 @@
+"""Seller onboarding use cases. Admin decisions are audited in the same transaction."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import service as auth_service
+from app.auth.models import User
+from app.core.audit import record_audit
+from app.core.clock import now
+from app.core.errors import NotFound, UnprocessableEntity
+from app.core.ids import uuid7
+from app.core.pagination import PageParams, SortKey, paginate
+from app.core.text import mask_secret, slugify
+from app.sellers.exceptions import (
+    SellerProfileExists,
+    SellerRequired,
+    SellerSuspended,
+    ShopNameTaken,
+)
+from app.sellers.models import SellerProfile, SellerStatus
+from app.sellers.repository import SellerRepository
+from app.sellers.schemas import SellerApply, SellerRead, SellerUpdate
+from app.sellers.state import SELLER_LIFECYCLE, SellerAction, SellerActor
+
+
+class UnusableShopName(UnprocessableEntity):
+    code, title = "invalid_shop_name", "The shop name needs letters or digits"
+
+
+def to_read(profile: SellerProfile, actors: set[SellerActor]) -> SellerRead:
+    return SellerRead.model_validate(
+        {
+            **{k: getattr(profile, k) for k in SellerRead.model_fields if hasattr(profile, k)},
+            "payout_account_masked": mask_secret(profile.payout_account),
+            "allowed_actions": SELLER_LIFECYCLE.allowed_actions(profile.status, actors, profile),
+        }
+    )
+
+
+def _slug_for(shop_name: str) -> str:
+    slug = slugify(shop_name)
+    if not slug:
+        raise UnusableShopName("the shop name must contain Latin letters or digits")
+    return slug
+
+
+async def _set_status(
+    session: AsyncSession, profile: SellerProfile, status: SellerStatus, reason: str | None
+) -> None:
+    """The one place a seller's status changes: the user's role mirror follows it."""
+    profile.status = status
+    profile.status_reason = reason
+    profile.decided_at = now()
+    if status is SellerStatus.approved and profile.approved_at is None:
+        profile.approved_at = now()
+    await auth_service.set_seller_status(session, profile.user_id, status.value)
+
+
+async def apply(session: AsyncSession, user: User, data: SellerApply) -> SellerProfile:
+    """Apply to sell, or re-apply after a rejection (the same profile goes back to review)."""
+    sellers = SellerRepository(session)
+    profile = await sellers.get_by_user(user.id)
+    fields = data.model_dump(exclude={"payout_account"})
+    fields["payout_account"] = data.payout_account.get_secret_value()
+    fields["slug"] = _slug_for(data.shop_name)
+    if profile is None:
+        profile = SellerProfile(
+            id=uuid7(), user_id=user.id, status=SellerStatus.pending_review, **fields
+        )
+        await sellers.save_unique(profile, ShopNameTaken())
+        await auth_service.set_seller_status(session, user.id, profile.status.value)
+        return profile
+    if profile.status is not SellerStatus.rejected:
+        raise SellerProfileExists(f"your seller profile is {profile.status.value}")
+    target = SELLER_LIFECYCLE.target(
+        profile.status, SellerAction.reapply, {SellerActor.owner}, profile
+    )
+    for key, value in fields.items():
+        setattr(profile, key, value)
+    await _set_status(session, profile, target, None)
+    return await sellers.save_unique(profile, ShopNameTaken())
+
+
+async def get_own(session: AsyncSession, user: User) -> SellerProfile:
+    profile = await SellerRepository(session).get_by_user(user.id)
+    if profile is None:
+        raise NotFound("you have no seller profile; apply with POST /v1/sellers")
+    return profile
+
+
+async def update_own(session: AsyncSession, user: User, data: SellerUpdate) -> SellerProfile:
+    profile = await get_own(session, user)
+    changes = data.model_dump(exclude_unset=True, exclude={"payout_account"})
+    for key, value in changes.items():
+        if value is not None:
+            setattr(profile, key, value)
+    if data.payout_account is not None:
+        profile.payout_account = data.payout_account.get_secret_value()
+    await session.flush()
+    return profile
+
+
+async def require_active_seller(session: AsyncSession, user: User) -> SellerProfile:
+    """The caller's profile if they may sell now: 403 otherwise."""
+    profile = await SellerRepository(session).get_by_user(user.id)
+    if profile is None or profile.status in (SellerStatus.pending_review, SellerStatus.rejected):
+        raise SellerRequired()
+    if profile.status is SellerStatus.suspended:
+        raise SellerSuspended(profile.status_reason)
+    return profile
+
+
+async def get_for_seller_user(session: AsyncSession, user: User) -> SellerProfile:
+    """The caller's profile in any state (a suspended seller still sees their listings)."""
+    profile = await SellerRepository(session).get_by_user(user.id)
+    if profile is None:
+        raise SellerRequired()
+    return profile
+
+
+async def get_public(session: AsyncSession, seller_id: uuid.UUID) -> SellerProfile:
+    profile = await SellerRepository(session).get_public(seller_id)
+    if profile is None:
+        raise NotFound("no such shop")
+    return profile
+
+
+async def get(
+    session: AsyncSession, seller_id: uuid.UUID, *, for_update: bool = False
+) -> SellerProfile:
+    sellers = SellerRepository(session)
+    profile = await (sellers.get_for_update(seller_id) if for_update else sellers.get(seller_id))
+    if profile is None:
+        raise NotFound("no such seller")
+    return profile
+
+
+async def review_queue(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    status: SellerStatus | None,
+    country: str | None,
+    shop_name: str | None,
+) -> tuple[list[SellerProfile], str | None]:
+    """Oldest application first: the order a review queue is worked through."""
+    sellers = SellerRepository(session)
+    statement = sellers.review_queue(status=status, country=country, shop_name=shop_name)
+    return await paginate(session, statement, keys=[SortKey(SellerProfile.id)], page=page)
+
+
+async def decide(
+    session: AsyncSession,
+    admin: User,
+    seller_id: uuid.UUID,
+    action: SellerAction,
+    reason: str | None,
+) -> SellerProfile:
+    """An admin's approve / reject / suspend / reinstate, audited."""
+    # Locked, so of two admins deciding at once the second sees the first's outcome (409).
+    profile = await get(session, seller_id, for_update=True)
+    before = profile.status
+    target = SELLER_LIFECYCLE.target(before, action, {SellerActor.admin}, profile)
+    await _set_status(session, profile, target, reason)
+    await record_audit(
+        session,
+        actor_id=admin.id,
+        action=f"seller.{action.value}",
+        target_type="seller",
+        target_id=profile.id,
+        reason=reason,
+        details={"from": before.value, "to": target.value},
+    )
+    await session.flush()
+    return profile
+
+
+def admin_view(profile: SellerProfile) -> SellerRead:
+    return to_read(profile, {SellerActor.admin})
+
+
+def owner_view(profile: SellerProfile) -> SellerRead:
+    return to_read(profile, {SellerActor.owner})

@@ -1,0 +1,36 @@
+"""Seller profile lifecycle: pending_review → approved | rejected; approved ⇄ suspended;
+a rejected applicant re-applies."""
+
+from enum import StrEnum
+
+from app.core.state import StateMachine, Transition
+from app.sellers.models import SellerProfile
+from app.sellers.models import SellerStatus as S
+
+
+class SellerAction(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    suspend = "suspend"
+    reinstate = "reinstate"
+    reapply = "reapply"
+
+
+class SellerActor(StrEnum):
+    owner = "owner"
+    admin = "admin"
+
+
+_ADMIN = frozenset({SellerActor.admin})
+_OWNER = frozenset({SellerActor.owner})
+
+SELLER_LIFECYCLE: StateMachine[S, SellerAction, SellerActor, SellerProfile] = StateMachine(
+    "seller",
+    {
+        (S.pending_review, SellerAction.approve): Transition(S.approved, _ADMIN),
+        (S.pending_review, SellerAction.reject): Transition(S.rejected, _ADMIN),
+        (S.approved, SellerAction.suspend): Transition(S.suspended, _ADMIN),
+        (S.suspended, SellerAction.reinstate): Transition(S.approved, _ADMIN),
+        (S.rejected, SellerAction.reapply): Transition(S.pending_review, _OWNER),
+    },
+)
