@@ -24,12 +24,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/srv/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    MARKETPLACE_ENVIRONMENT=production
+    MARKETPLACE_ENVIRONMENT=production \
+    MARKETPLACE_MEDIA_DIR=/srv/media
 # A non-root user, and `marketplace <command>` as a shortcut for `python -m app.cli <command>`.
 RUN groupadd --system --gid 10001 marketplace \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /srv/app marketplace \
     && printf '#!/bin/sh\nexec python -m app.cli "$@"\n' > /usr/local/bin/marketplace \
-    && chmod 0755 /usr/local/bin/marketplace
+    && chmod 0755 /usr/local/bin/marketplace \
+    && mkdir -p /srv/media && chown 10001:10001 /srv/media
+# Uploaded images: mount a volume here (or swap LocalDiskStorage for object storage).
+VOLUME ["/srv/media"]
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /srv/app
 # Owned by root and read-only to the app user: the running service never writes its own code.

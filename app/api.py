@@ -3,6 +3,7 @@
 
 from fastapi import APIRouter
 
+from app.admin.ledger import router as admin_ledger_router
 from app.admin.router import router as audit_router
 from app.admin.sellers import router as admin_sellers_router
 from app.auth.router import admin_router as admin_users_router
@@ -10,17 +11,24 @@ from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.catalog.admin_router import router as admin_catalog_router
 from app.catalog.router import categories_router, listings_router, storefront_router
+from app.orders.router import cart_router, checkout_router, orders_router
+from app.payments.router import router as payouts_router
 from app.sellers.router import router as sellers_router
 
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
     me_router,
     sellers_router,
+    payouts_router,
     storefront_router,
     categories_router,
     listings_router,
+    cart_router,
+    checkout_router,
+    orders_router,
     admin_users_router,
     admin_sellers_router,
     admin_catalog_router,
+    admin_ledger_router,
     audit_router,
 )

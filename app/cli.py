@@ -59,17 +59,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from app.core.db import Database
-    from app.worker.runner import run_forever, run_once
+    from app.payments.provider import SandboxProvider
+    from app.worker.runner import WorkerContext, run_forever, run_once
 
     settings = get_settings()
 
     async def main() -> None:
         database = Database(settings)
+        context = WorkerContext(database, settings, SandboxProvider())
         try:
             if args.once:
-                print(json.dumps(await run_once(database, settings)))
+                print(json.dumps(await run_once(context)))
                 return
-            task = asyncio.create_task(run_forever(database, settings))
+            task = asyncio.create_task(run_forever(context))
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, task.cancel)

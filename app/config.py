@@ -1,6 +1,7 @@
 """The one typed settings object. Every knob is an environment variable prefixed MARKETPLACE_."""
 
 from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -87,6 +88,13 @@ class Settings(BaseSettings):
     listing_moderation: ModerationMode = ModerationMode.auto
     # A JSON list in the environment, e.g. MARKETPLACE_PROHIBITED_TERMS='["replica"]'.
     prohibited_terms: tuple[str, ...] = DEFAULT_PROHIBITED_TERMS
+
+    payment_expiry: PositiveDuration = timedelta(minutes=30)
+    ship_by: PositiveDuration = timedelta(days=5)
+    auto_complete_after: PositiveDuration = timedelta(days=14)
+    payout_hold: Annotated[timedelta, BeforeValidator(_seconds_or_iso)] = timedelta(0)
+    commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)
+    commission_fixed: int = Field(default=0, ge=0, description="Minor units per order")
 
     worker_interval: PositiveDuration = timedelta(seconds=5)
     # None means "true in development, false elsewhere" (see worker_runs_in_process).

@@ -21,7 +21,8 @@ from app.core.openapi import build_openapi, operation_id
 from app.core.process import configure_process
 from app.core.storage import MEDIA_URL_PREFIX, LocalDiskStorage
 from app.ops.router import router as ops_router
-from app.worker.runner import run_forever
+from app.payments.provider import SandboxProvider
+from app.worker.runner import WorkerContext, run_forever
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,10 @@ TAGS: list[dict[str, Any]] = [
     {"name": "sellers", "description": "Apply to sell, your seller profile, shop storefronts"},
     {"name": "categories", "description": "The category tree"},
     {"name": "listings", "description": "Search, read and manage listings"},
+    {"name": "cart", "description": "Your cart, grouped by seller"},
+    {"name": "checkout", "description": "Checkout (one order per seller) and payment"},
+    {"name": "orders", "description": "Orders as buyer and seller: ship, confirm, cancel"},
+    {"name": "payouts", "description": "A seller's balance, ledger and payouts"},
     {"name": "admin", "description": "Administration (admin role required)"},
     {"name": "ops", "description": "Health, readiness and metrics"},
 ]
@@ -56,7 +61,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker: asyncio.Task[None] | None = None
         if settings.worker_runs_in_process:
-            worker = asyncio.create_task(run_forever(database, settings), name="worker")
+            context = WorkerContext(database, settings, app.state.payment_provider)
+            worker = asyncio.create_task(run_forever(context), name="worker")
             logger.info("worker running in-process every %s", settings.worker_interval)
         try:
             yield
@@ -82,6 +88,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.metrics = metrics
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.state.storage = LocalDiskStorage(settings.media_dir)
+    app.state.payment_provider = SandboxProvider()
 
     install_error_handlers(app)
     # Added last = outermost: the request context wraps everything, the body limit included.

@@ -4,11 +4,22 @@ from app.auth import models as auth_models
 from app.catalog import models as catalog_models
 from app.core import audit, idempotency
 from app.core.models import Base
+from app.orders import models as order_models
+from app.payments import models as payment_models
 from app.sellers import models as seller_models
 
 metadata = Base.metadata
 
-__all__ = ["audit", "auth_models", "catalog_models", "idempotency", "metadata", "seller_models"]
+__all__ = [
+    "audit",
+    "auth_models",
+    "catalog_models",
+    "idempotency",
+    "metadata",
+    "order_models",
+    "payment_models",
+    "seller_models",
+]
 
 # Schema objects that exist only in the database (PostgreSQL full-text search), created by
 # hand-written migration steps; autogenerate must not propose dropping them.

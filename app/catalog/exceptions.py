@@ -51,3 +51,15 @@ class ImageTooLarge(AppError):
 
 class UnsupportedImageType(AppError):
     status, code, title = 415, "unsupported_image_type", "Only JPEG, PNG and WebP images"
+
+
+class ListingUnavailable(Conflict):
+    code, title = "listing_unavailable", "The listing is not for sale"
+
+
+class InsufficientStock(Conflict):
+    code, title = "insufficient_stock", "Not enough stock"
+
+
+class CannotBuyOwnListing(Conflict):
+    code, title = "cannot_buy_own_listing", "Sellers cannot buy their own listings"

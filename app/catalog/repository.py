@@ -121,6 +121,25 @@ class ListingRepository(RepositoryBase[Listing]):
             .execution_options(synchronize_session="fetch")
         )
 
+    async def take_stock(self, listing_id: uuid.UUID, quantity: int) -> bool:
+        """Compare-and-set decrement of a live listing's stock: of any number of concurrent
+        buyers, only those the stock covers succeed, and it never goes below zero."""
+        result = await self.session.execute(
+            update(Listing)
+            .where(Listing.id == listing_id, Listing.quantity >= quantity, _LIVE)
+            .values(quantity=Listing.quantity - quantity)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def return_stock(self, listing_id: uuid.UUID, quantity: int) -> None:
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.id == listing_id)
+            .values(quantity=Listing.quantity + quantity)
+            .execution_options(synchronize_session=False)
+        )
+
     async def count_report(self, listing_id: uuid.UUID) -> None:
         """Atomic increment: concurrent reports never lose a count."""
         await self.session.execute(

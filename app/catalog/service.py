@@ -6,15 +6,19 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from app.catalog import category_service
 from app.catalog.exceptions import (
     AlreadyReported,
+    CannotBuyOwnListing,
     ImageTooLarge,
+    InsufficientStock,
     ListingNotEditable,
     ListingNotFound,
+    ListingUnavailable,
     TooManyImages,
     UnsupportedImageType,
 )
@@ -415,6 +419,54 @@ async def storefront(session: AsyncSession, seller_id: uuid.UUID) -> Storefront:
         # Reviews arrive with the trust-and-safety work; until then every shop is unrated.
         rating=RatingSummary(average=0.0, count=0, positive_share=0.0),
     )
+
+
+# --- stock (for orders) ---------------------------------------------------------------------
+
+
+async def many(session: AsyncSession, listing_ids: list[uuid.UUID]) -> dict[uuid.UUID, Listing]:
+    """Listings by id with their seller (any state: a cart shows what became unavailable)."""
+    listings = ListingRepository(session)
+    statement = listings.with_details(select(Listing).where(Listing.id.in_(listing_ids)))
+    return {listing.id: listing for listing in (await session.scalars(statement)).unique()}
+
+
+async def purchasable(session: AsyncSession, listing_id: uuid.UUID, buyer: User) -> Listing:
+    """A listing the buyer may put in a cart or buy: live, and not their own."""
+    listing = await _detailed(session, listing_id)
+    if not _is_public(listing):
+        # Someone else's non-live listing is invisible; one's own is simply not for sale.
+        if listing.seller.user_id != buyer.id:
+            raise ListingNotFound()
+        raise ListingUnavailable(f"the listing is {listing.status.value}")
+    if listing.seller.user_id == buyer.id:
+        raise CannotBuyOwnListing()
+    return listing
+
+
+async def reserve_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: int) -> Listing:
+    """Take `quantity` units atomically; the listing sells out when its stock reaches zero."""
+    listings = ListingRepository(session)
+    if not await listings.take_stock(listing_id, quantity):
+        listing = await _detailed(session, listing_id)
+        if not _is_public(listing):
+            raise ListingUnavailable(f"'{listing.title}' is not for sale any more")
+        raise InsufficientStock(
+            f"only {listing.quantity} of '{listing.title}' left",
+            extra={"listing_id": str(listing_id)},
+        )
+    listing = await _detailed(session, listing_id)
+    _follow_stock(listing)
+    await session.flush()
+    return listing
+
+
+async def release_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: int) -> None:
+    """Give reserved units back (an unpaid or cancelled order); a sold-out listing restocks."""
+    await ListingRepository(session).return_stock(listing_id, quantity)
+    listing = await _detailed(session, listing_id)
+    _follow_stock(listing)
+    await session.flush()
 
 
 # --- admin ------------------------------------------------------------------------------------

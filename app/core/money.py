@@ -24,6 +24,13 @@ class Money(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD")
 
 
+class SignedMoney(BaseModel):
+    """A movement of money: positive in, negative out (ledger entries)."""
+
+    amount: int = Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Integer minor units, signed")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
 class CurrencyNotSupported(UnprocessableEntity):
     code, title = "currency_not_supported", "Currency not supported"
 

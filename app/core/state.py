@@ -26,6 +26,21 @@ class Transition(Generic[StateT, ActorT, SubjectT]):
     actors: frozenset[ActorT]
     guard: Callable[[SubjectT], bool] = field(default=lambda _subject: True)
     """An extra precondition on the subject (e.g. stock left); false hides the action."""
+    actor_guards: Mapping[ActorT, Callable[[SubjectT], bool]] = field(default_factory=dict)
+    """Preconditions for one kind of actor only (e.g. a buyer may cancel a paid order only
+    once the seller is late)."""
+
+    def permits(self, actors: Iterable[ActorT], subject: SubjectT) -> bool:
+        if not self.guard(subject):
+            return False
+        return any(
+            actor in self.actors and self.actor_guards.get(actor, _always)(subject)
+            for actor in actors
+        )
+
+
+def _always(_subject: object) -> bool:
+    return True
 
 
 class StateMachine(Generic[StateT, ActionT, ActorT, SubjectT]):
@@ -44,7 +59,7 @@ class StateMachine(Generic[StateT, ActionT, ActorT, SubjectT]):
         return [
             action
             for (from_state, action), transition in self.table.items()
-            if from_state == state and roles & transition.actors and transition.guard(subject)
+            if from_state == state and transition.permits(roles, subject)
         ]
 
     def target(
@@ -52,8 +67,9 @@ class StateMachine(Generic[StateT, ActionT, ActorT, SubjectT]):
     ) -> StateT:
         """The state `action` leads to, or 409 `invalid_transition` if it is not allowed now."""
         transition = self.table.get((state, action))
-        if transition is None or not set(actors) & transition.actors:
+        roles = set(actors)
+        if transition is None or not roles & transition.actors:
             raise InvalidTransition(f"cannot {action.value} a {self.name} that is {state.value}")
-        if not transition.guard(subject):
+        if not transition.permits(roles, subject):
             raise InvalidTransition(f"cannot {action.value} this {self.name} now")
         return transition.to(subject) if callable(transition.to) else transition.to

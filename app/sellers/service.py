@@ -119,6 +119,10 @@ async def get_for_seller_user(session: AsyncSession, user: User) -> SellerProfil
     return profile
 
 
+async def find_for_user(session: AsyncSession, user: User) -> SellerProfile | None:
+    return await SellerRepository(session).get_by_user(user.id)
+
+
 async def get_public(session: AsyncSession, seller_id: uuid.UUID) -> SellerProfile:
     profile = await SellerRepository(session).get_public(seller_id)
     if profile is None:
@@ -134,6 +138,19 @@ async def get(
     if profile is None:
         raise NotFound("no such seller")
     return profile
+
+
+async def lock(session: AsyncSession, seller_id: uuid.UUID) -> SellerProfile:
+    """Row-lock a seller: money operations of one seller (payouts) run one at a time."""
+    profile = await SellerRepository(session).get_for_update(seller_id)
+    if profile is None:
+        raise NotFound("no such seller")
+    return profile
+
+
+async def payout_account(session: AsyncSession, seller_id: uuid.UUID) -> str:
+    """The unmasked payout account, for the payment provider only."""
+    return (await get(session, seller_id)).payout_account
 
 
 async def review_queue(

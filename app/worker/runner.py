@@ -1,9 +1,11 @@
-"""The sweep loop. Each job runs in its own transaction, so killing the process at any moment
-loses at most the unit in flight, which the next sweep redoes."""
+"""The sweep loop. Each unit of work (one checkout, one order, one payout) is one transaction,
+claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers can run at once and
+killing one at any moment loses at most the unit in flight, which the next sweep redoes."""
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,39 +13,80 @@ from app.auth.service import purge_expired as purge_expired_auth
 from app.config import Settings
 from app.core.db import Database
 from app.core.idempotency import purge_expired_records
+from app.orders.tasks import auto_complete_one_order, expire_one_checkout, release_one_hold
+from app.payments.provider import PaymentProvider
+from app.payments.tasks import settle_one_payout
 
 logger = logging.getLogger("app.worker")
 
-Job = Callable[[AsyncSession, Settings], Awaitable[int]]
+# Units per job per sweep: small, so one busy job cannot starve the others.
+BATCH_SIZE = 100
 
 
-async def _purge_idempotency(session: AsyncSession, _settings: Settings) -> int:
-    return await purge_expired_records(session)
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    database: Database
+    settings: Settings
+    provider: PaymentProvider
+
+
+UnitOfWork = Callable[[AsyncSession, Settings, PaymentProvider], Awaitable[bool]]
+"""Claims and handles one due item; False when nothing is due."""
+Job = Callable[[WorkerContext], Awaitable[int]]
+
+
+def drain(unit: UnitOfWork) -> Job:
+    """A job that runs `unit` in its own transaction until nothing is due (or the batch
+    is done)."""
+
+    async def job(context: WorkerContext) -> int:
+        done = 0
+        while done < BATCH_SIZE:
+            async with context.database.session_scope() as session:
+                if not await unit(session, context.settings, context.provider):
+                    break
+            done += 1
+        return done
+
+    return job
+
+
+async def _purge_sessions(context: WorkerContext) -> int:
+    async with context.database.session_scope() as session:
+        return await purge_expired_auth(session, context.settings)
+
+
+async def _purge_idempotency(context: WorkerContext) -> int:
+    async with context.database.session_scope() as session:
+        return await purge_expired_records(session)
 
 
 JOBS: dict[str, Job] = {
-    "purge_expired_sessions": purge_expired_auth,
+    "expire_unpaid_checkouts": drain(expire_one_checkout),
+    "auto_complete_orders": drain(auto_complete_one_order),
+    "release_payout_holds": drain(release_one_hold),
+    "settle_payouts": drain(settle_one_payout),
+    "purge_expired_sessions": _purge_sessions,
     "purge_expired_idempotency_keys": _purge_idempotency,
 }
 
 
-async def run_once(database: Database, settings: Settings) -> dict[str, int]:
+async def run_once(context: WorkerContext) -> dict[str, int]:
     """One sweep of every job; a failing job is logged and does not stop the others."""
     done: dict[str, int] = {}
     for name, job in JOBS.items():
         try:
-            async with database.session_scope() as session:
-                done[name] = await job(session, settings)
+            done[name] = await job(context)
         except Exception:
             logger.exception("worker job %s failed", name)
             done[name] = -1
     return done
 
 
-async def run_forever(database: Database, settings: Settings) -> None:
-    interval = settings.worker_interval.total_seconds()
+async def run_forever(context: WorkerContext) -> None:
+    interval = context.settings.worker_interval.total_seconds()
     while True:
-        done = await run_once(database, settings)
+        done = await run_once(context)
         if any(done.values()):
             logger.info("worker sweep", extra={"jobs": done})
         await asyncio.sleep(interval)

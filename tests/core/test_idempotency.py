@@ -15,7 +15,8 @@ from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from app.core.idempotency import Idempotency, IdempotencyRecord
-from app.worker.runner import run_once
+from app.payments.provider import SandboxProvider
+from app.worker.runner import WorkerContext, run_once
 from tests.factories import DEFAULT_PASSWORD, assert_problem, login
 
 REGISTER = "/v1/auth/register"
@@ -165,7 +166,7 @@ async def test_worker_purges_expired_keys_only(
     old = [str(uuid.uuid4()) for _ in range(2)]
     for key in old:
         assert (await client.post(REGISTER, json=new_account(), headers=keyed(key))).is_success
-    assert (await run_once(database, settings))[PURGE_JOB] == 0
+    assert (await run_once(WorkerContext(database, settings, SandboxProvider())))[PURGE_JOB] == 0
 
     clock.advance(timedelta(hours=23))
     young_body = new_account()
@@ -174,13 +175,13 @@ async def test_worker_purges_expired_keys_only(
     assert young_first.status_code == 201
     clock.advance(timedelta(hours=2))
 
-    done = await run_once(database, settings)
+    done = await run_once(WorkerContext(database, settings, SandboxProvider()))
 
     assert done[PURGE_JOB] == 2
     assert all(count >= 0 for count in done.values()), done
     assert await count_records(session) == 1
     assert await count_records(session, young) == 1
-    assert (await run_once(database, settings))[PURGE_JOB] == 0
+    assert (await run_once(WorkerContext(database, settings, SandboxProvider())))[PURGE_JOB] == 0
     replay = await client.post(REGISTER, json=young_body, headers=keyed(young))
     assert replay.headers.get("idempotent-replayed") == "true"
     assert replay.json() == young_first.json()

@@ -1,0 +1,1 @@
+"""Cart, checkout (one order per seller), escrow orders and their timeline."""

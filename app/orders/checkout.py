@@ -1,0 +1,286 @@
+"""Cart and checkout: from a cart (or explicit items) to one order per seller with stock
+reserved, then one payment that puts every order's money in escrow."""
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.catalog import service as catalog_service
+from app.catalog.exceptions import InsufficientStock
+from app.catalog.models import Listing
+from app.config import Settings
+from app.core.clock import now
+from app.core.errors import Conflict, InvalidTransition, NotFound, UnprocessableEntity
+from app.core.money import Money
+from app.orders import service as order_service
+from app.orders.models import (
+    CartItem,
+    Checkout,
+    CheckoutStatus,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
+from app.orders.repository import CartRepository, CheckoutRepository
+from app.orders.schemas import (
+    CartLine,
+    CartRead,
+    CartSellerGroup,
+    CheckoutCreate,
+    CheckoutItem,
+)
+from app.orders.state import OrderAction, OrderActor
+from app.payments import service as payments
+from app.payments.provider import PaymentProvider
+
+
+class CartEmpty(UnprocessableEntity):
+    code, title = "cart_empty", "Nothing to check out"
+
+
+class CheckoutNotFound(NotFound):
+    code, title = "not_found", "Checkout not found"
+
+
+class CheckoutExpired(Conflict):
+    code, title = "checkout_expired", "The checkout expired; its items were released"
+
+
+# --- cart -------------------------------------------------------------------------------------
+
+
+async def set_cart_quantity(
+    session: AsyncSession, buyer: User, listing_id: uuid.UUID, quantity: int
+) -> None:
+    """Put a listing in the cart (or change its quantity), checked against the stock now."""
+    listing = await catalog_service.purchasable(session, listing_id, buyer)
+    if quantity > listing.quantity:
+        raise InsufficientStock(f"only {listing.quantity} in stock")
+    carts = CartRepository(session)
+    item = await carts.find(buyer.id, listing_id)
+    if item is None:
+        await carts.save_unique(
+            CartItem(buyer_id=buyer.id, listing_id=listing_id, quantity=quantity),
+            Conflict("the cart changed concurrently; retry"),
+        )
+    else:
+        item.quantity = quantity
+        await session.flush()
+
+
+async def remove_from_cart(session: AsyncSession, buyer: User, listing_id: uuid.UUID) -> None:
+    if not await CartRepository(session).remove(buyer.id, [listing_id]):
+        raise NotFound("that listing is not in your cart")
+
+
+def _unavailable_reason(listing: Listing, quantity: int) -> str | None:
+    if listing.status.value != "active" or not listing.seller_approved:
+        return f"no longer for sale ({listing.status.value})"
+    if quantity > listing.quantity:
+        return f"only {listing.quantity} left"
+    return None
+
+
+async def view_cart(session: AsyncSession, settings: Settings, buyer: User) -> CartRead:
+    """The cart grouped by seller. Lines that can no longer be bought stay, marked as such."""
+    items = await CartRepository(session).items(buyer.id)
+    listings = await catalog_service.many(session, [i.listing_id for i in items])
+    groups: dict[uuid.UUID, CartSellerGroup] = {}
+    total = 0
+    currency = settings.currency
+    for item in items:
+        listing = listings[item.listing_id]
+        reason = _unavailable_reason(listing, item.quantity)
+        group = groups.setdefault(
+            listing.seller_id,
+            CartSellerGroup(
+                seller_id=listing.seller_id,
+                shop_name=listing.seller.shop_name,
+                lines=[],
+                subtotal=Money(amount=0, currency=currency),
+            ),
+        )
+        group.lines.append(
+            CartLine(
+                listing_id=listing.id,
+                title=listing.title,
+                unit_price=Money(amount=listing.price_amount, currency=listing.currency),
+                shipping_fee=Money(amount=listing.shipping_fee_amount, currency=listing.currency),
+                quantity=item.quantity,
+                available=reason is None,
+                unavailable_reason=reason,
+                in_stock=listing.quantity,
+            )
+        )
+        if reason is None:
+            line_total = listing.price_amount * item.quantity + listing.shipping_fee_amount
+            group.subtotal = Money(amount=group.subtotal.amount + line_total, currency=currency)
+            total += line_total
+    return CartRead(groups=list(groups.values()), total=Money(amount=total, currency=currency))
+
+
+# --- checkout ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    listing_id: uuid.UUID
+    quantity: int
+
+
+async def _wanted_items(
+    session: AsyncSession, buyer: User, items: list[CheckoutItem] | None
+) -> list[_Wanted]:
+    if items is not None:
+        merged: dict[uuid.UUID, int] = defaultdict(int)
+        for item in items:
+            merged[item.listing_id] += item.quantity
+        return [_Wanted(listing_id, quantity) for listing_id, quantity in merged.items()]
+    cart = await CartRepository(session).items(buyer.id)
+    if not cart:
+        raise CartEmpty("your cart is empty; add items or send `items`")
+    return [_Wanted(i.listing_id, i.quantity) for i in cart]
+
+
+async def create_checkout(
+    session: AsyncSession, settings: Settings, buyer: User, data: CheckoutCreate
+) -> Checkout:
+    """Reserve stock for every item and split the purchase into one order per seller.
+
+    Stock is taken with a compare-and-set per listing, in listing-id order so that two
+    checkouts of the same listings never deadlock; any shortfall aborts the whole checkout.
+    """
+    wanted = sorted(await _wanted_items(session, buyer, data.items), key=lambda w: w.listing_id)
+    reserved: list[tuple[Listing, int]] = []
+    for item in wanted:
+        await catalog_service.purchasable(session, item.listing_id, buyer)
+        reserved.append(
+            (
+                await catalog_service.reserve_stock(session, item.listing_id, item.quantity),
+                item.quantity,
+            )
+        )
+    by_seller: dict[uuid.UUID, list[tuple[Listing, int]]] = defaultdict(list)
+    for listing, quantity in reserved:
+        by_seller[listing.seller_id].append((listing, quantity))
+
+    address = data.shipping_address.model_dump()
+    checkout = Checkout(
+        buyer_id=buyer.id,
+        status=CheckoutStatus.pending_payment,
+        currency=settings.currency,
+        total_amount=0,
+        expires_at=now() + settings.payment_expiry,
+    )
+    session.add(checkout)
+    await session.flush()
+    for seller_id, lines in by_seller.items():
+        items_amount = sum(listing.price_amount * quantity for listing, quantity in lines)
+        shipping_amount = sum(listing.shipping_fee_amount for listing, _ in lines)
+        order = Order(
+            checkout_id=checkout.id,
+            buyer_id=buyer.id,
+            seller_id=seller_id,
+            status=OrderStatus.pending_payment,
+            currency=settings.currency,
+            items_amount=items_amount,
+            shipping_amount=shipping_amount,
+            total_amount=items_amount + shipping_amount,
+            shipping_address=address,
+            lines=[
+                OrderLine(
+                    listing_id=listing.id,
+                    title=listing.title,
+                    unit_price=listing.price_amount,
+                    quantity=quantity,
+                    shipping_fee=listing.shipping_fee_amount,
+                )
+                for listing, quantity in lines
+            ],
+        )
+        session.add(order)
+        await session.flush()
+        session.add(
+            OrderEvent(
+                order_id=order.id,
+                actor_id=buyer.id,
+                actor_role=OrderActor.buyer.value,
+                action="create",
+                from_status=None,
+                to_status=order.status.value,
+            )
+        )
+        checkout.total_amount += order.total_amount
+    await CartRepository(session).remove(buyer.id, [w.listing_id for w in wanted])
+    await session.flush()
+    return await get_checkout(session, buyer, checkout.id)
+
+
+async def get_checkout(
+    session: AsyncSession, buyer: User, checkout_id: uuid.UUID, *, lock: bool = False
+) -> Checkout:
+    checkout = await CheckoutRepository(session).get_with_orders(checkout_id, lock=lock)
+    if checkout is None or checkout.buyer_id != buyer.id:
+        raise CheckoutNotFound()
+    return checkout
+
+
+async def pay(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    settings: Settings,
+    buyer: User,
+    checkout_id: uuid.UUID,
+    token: str,
+) -> Checkout:
+    """Capture the checkout's total once; every order becomes `paid` with its share in
+    escrow. Any failure (declined, provider error) rolls all of it back: retry is safe."""
+    checkout = await get_checkout(session, buyer, checkout_id, lock=True)
+    if checkout.status is CheckoutStatus.pending_payment and checkout.expires_at <= now():
+        raise CheckoutExpired()
+    # Orders the buyer cancelled before paying are not charged.
+    payable = [o for o in checkout.orders if o.status is OrderStatus.pending_payment]
+    if checkout.status is not CheckoutStatus.pending_payment or not payable:
+        raise InvalidTransition(f"the checkout is {checkout.status.value}")
+    await payments.capture_into_escrow(
+        session,
+        provider,
+        token=token,
+        currency=checkout.currency,
+        reference=f"checkout:{checkout.id}",
+        shares=[payments.EscrowShare(o.id, o.total_amount) for o in payable],
+    )
+    checkout.total_amount = sum(o.total_amount for o in payable)
+    paid_at = now()
+    for order in payable:
+        await order_service.transition(
+            session, order, OrderAction.pay, {OrderActor.system}, actor_id=buyer.id
+        )
+        order.paid_at = paid_at
+        order.ship_by = paid_at + settings.ship_by
+    checkout.status = CheckoutStatus.paid
+    checkout.paid_at = paid_at
+    await session.flush()
+    return await get_checkout(session, buyer, checkout.id)
+
+
+async def expire(session: AsyncSession, provider: PaymentProvider, checkout: Checkout) -> None:
+    """Worker: an unpaid checkout past its expiry gives its stock back."""
+    for order in checkout.orders:
+        if order.status is not OrderStatus.pending_payment:
+            continue  # already cancelled by the buyer
+        await order_service.cancel(
+            session,
+            provider,
+            order,
+            OrderAction.expire,
+            {OrderActor.system},
+            actor_id=None,
+            reason="payment not received in time",
+        )
+    checkout.status = CheckoutStatus.cancelled
+    await session.flush()

@@ -1,0 +1,139 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.clock import now
+from app.core.models import Base, IdMixin, TimestampMixin, enum_column
+
+
+class CartItem(IdMixin, TimestampMixin, Base):
+    __tablename__ = "cart_items"
+    __table_args__ = (
+        UniqueConstraint("buyer_id", "listing_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    buyer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"))
+    quantity: Mapped[int]
+
+
+class CheckoutStatus(StrEnum):
+    pending_payment = "pending_payment"
+    paid = "paid"
+    cancelled = "cancelled"
+
+
+class Checkout(IdMixin, TimestampMixin, Base):
+    """One purchase across sellers: paid once, split into one order per seller."""
+
+    __tablename__ = "checkouts"
+    __table_args__ = (Index("ix_checkouts_status_expires_at", "status", "expires_at"),)
+
+    buyer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[CheckoutStatus] = mapped_column(enum_column(CheckoutStatus, "checkout_status"))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    """Sum of its orders' totals, minor units."""
+    expires_at: Mapped[datetime]
+    """Unpaid past this, the worker cancels it and the stock returns."""
+    paid_at: Mapped[datetime | None]
+
+    orders: Mapped[list["Order"]] = relationship(lazy="raise", order_by="Order.id")
+
+
+class OrderStatus(StrEnum):
+    pending_payment = "pending_payment"
+    paid = "paid"
+    shipped = "shipped"
+    completed = "completed"
+    cancelled = "cancelled"
+    disputed = "disputed"
+    refunded = "refunded"
+    partially_refunded = "partially_refunded"
+
+
+class Order(IdMixin, TimestampMixin, Base):
+    """What one buyer bought from one seller, with a snapshot of the goods and the address."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_buyer", "buyer_id", "id"),
+        Index("ix_orders_seller", "seller_id", "id"),
+        Index("ix_orders_status_auto_complete_at", "status", "auto_complete_at"),
+        Index("ix_orders_funds_release_at", "funds_release_at"),
+    )
+
+    checkout_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkouts.id"), index=True)
+    buyer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    seller_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sellers.id"))
+    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus, "order_status"))
+    currency: Mapped[str] = mapped_column(String(3))
+    items_amount: Mapped[int] = mapped_column(BigInteger)
+    """Sum of unit price times quantity, minor units."""
+    shipping_amount: Mapped[int] = mapped_column(BigInteger)
+    """Sum of the lines' shipping fees, minor units."""
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    """items + shipping: what the buyer pays for this order, minor units."""
+    shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None]
+    ship_by: Mapped[datetime | None]
+    """Unshipped past this, the buyer may cancel for a full refund."""
+    shipped_at: Mapped[datetime | None]
+    auto_complete_at: Mapped[datetime | None]
+    """Shipped and not confirmed by then, the worker completes it."""
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    funds_release_at: Mapped[datetime | None]
+    """When the seller's proceeds leave the payout hold (null: not completed, or released)."""
+
+    lines: Mapped[list["OrderLine"]] = relationship(
+        lazy="raise", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+
+
+class OrderLine(IdMixin, Base):
+    """A snapshot of one listing as bought: later edits of the listing do not change it."""
+
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listings.id"))
+    title: Mapped[str] = mapped_column(String(140))
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    """Minor units."""
+    quantity: Mapped[int]
+    shipping_fee: Mapped[int] = mapped_column(BigInteger)
+    """Minor units, for this line."""
+
+
+class OrderEvent(IdMixin, Base):
+    """One step of an order's timeline: who did what, from which state to which."""
+
+    __tablename__ = "order_events"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    actor_id: Mapped[uuid.UUID | None]
+    """The user who acted; null for the system (worker, payment)."""
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=now)

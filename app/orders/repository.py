@@ -1,0 +1,101 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Select, delete, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.core.repository import RepositoryBase
+from app.orders.models import (
+    CartItem,
+    Checkout,
+    CheckoutStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
+
+
+class CartRepository(RepositoryBase[CartItem]):
+    model = CartItem
+
+    async def items(self, buyer_id: uuid.UUID) -> list[CartItem]:
+        statement = select(CartItem).where(CartItem.buyer_id == buyer_id).order_by(CartItem.id)
+        return list((await self.session.scalars(statement)).all())
+
+    async def find(self, buyer_id: uuid.UUID, listing_id: uuid.UUID) -> CartItem | None:
+        return await self.get_one_or_none(
+            select(CartItem).where(CartItem.buyer_id == buyer_id, CartItem.listing_id == listing_id)
+        )
+
+    async def remove(self, buyer_id: uuid.UUID, listing_ids: list[uuid.UUID]) -> int:
+        result = await self.session.execute(
+            delete(CartItem).where(
+                CartItem.buyer_id == buyer_id, CartItem.listing_id.in_(listing_ids)
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class CheckoutRepository(RepositoryBase[Checkout]):
+    model = Checkout
+
+    async def get_with_orders(
+        self, checkout_id: uuid.UUID, *, lock: bool = False
+    ) -> Checkout | None:
+        statement = (
+            select(Checkout)
+            .where(Checkout.id == checkout_id)
+            .options(selectinload(Checkout.orders).selectinload(Order.lines))
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            statement = statement.with_for_update(of=Checkout)
+        return await self.get_one_or_none(statement)
+
+    def due_for_expiry(self, at: datetime) -> Select[Checkout]:
+        return select(Checkout).where(
+            Checkout.status == CheckoutStatus.pending_payment, Checkout.expires_at <= at
+        )
+
+
+class OrderRepository(RepositoryBase[Order]):
+    model = Order
+
+    async def get_with_lines(self, order_id: uuid.UUID, *, lock: bool = False) -> Order | None:
+        statement = (
+            select(Order)
+            .where(Order.id == order_id)
+            .options(selectinload(Order.lines))
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            statement = statement.with_for_update(of=Order)
+        return await self.get_one_or_none(statement)
+
+    def visible_to(
+        self, user_id: uuid.UUID, seller_id: uuid.UUID | None, role: str | None
+    ) -> Select[Order]:
+        """Orders the caller is a party to: as buyer, as seller, or either."""
+        as_buyer = Order.buyer_id == user_id
+        as_seller = Order.seller_id == seller_id if seller_id is not None else None
+        if role == "buyer":
+            condition = as_buyer
+        elif role == "seller":
+            condition = as_seller if as_seller is not None else Order.id.is_(None)
+        else:
+            condition = or_(as_buyer, as_seller) if as_seller is not None else as_buyer
+        return select(Order).where(condition).options(selectinload(Order.lines))
+
+    def due_for_auto_complete(self, at: datetime) -> Select[Order]:
+        return select(Order).where(
+            Order.status == OrderStatus.shipped, Order.auto_complete_at <= at
+        )
+
+    def due_for_fund_release(self, at: datetime) -> Select[Order]:
+        return select(Order).where(Order.funds_release_at <= at)
+
+    async def events(self, order_id: uuid.UUID) -> list[OrderEvent]:
+        statement = (
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+        )
+        return list((await self.session.scalars(statement)).all())

@@ -1,0 +1,257 @@
+"""Order use cases: transitions through the state machine with their timeline events,
+escrow release and refunds, and the worker's time-based steps."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.catalog import service as catalog_service
+from app.config import Settings
+from app.core.clock import now
+from app.core.errors import NotFound
+from app.core.money import Money
+from app.core.pagination import PageParams, SortKey, paginate
+from app.orders.models import Checkout, CheckoutStatus, Order, OrderEvent, OrderStatus
+from app.orders.repository import OrderRepository
+from app.orders.schemas import CheckoutRead, OrderLineRead, OrderRead
+from app.orders.state import ORDER_LIFECYCLE, OrderAction, OrderActor
+from app.payments import service as payments
+from app.payments.provider import PaymentProvider
+from app.sellers.models import SellerProfile
+
+# Which role an event names when the caller holds several (an admin buying, say).
+_ROLE_PRIORITY = (OrderActor.system, OrderActor.buyer, OrderActor.seller, OrderActor.admin)
+
+
+class OrderNotFound(NotFound):
+    code, title = "not_found", "Order not found"
+
+
+def actors_for(order: Order, user: User | None, seller: SellerProfile | None) -> set[OrderActor]:
+    actors: set[OrderActor] = set()
+    if user is not None and order.buyer_id == user.id:
+        actors.add(OrderActor.buyer)
+    if seller is not None and order.seller_id == seller.id:
+        actors.add(OrderActor.seller)
+    if user is not None and user.is_admin:
+        actors.add(OrderActor.admin)
+    return actors
+
+
+def _money(amount: int, currency: str) -> Money:
+    return Money(amount=amount, currency=currency)
+
+
+def to_read(order: Order, actors: set[OrderActor]) -> OrderRead:
+    return OrderRead(
+        id=order.id,
+        checkout_id=order.checkout_id,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
+        status=order.status,
+        lines=[
+            OrderLineRead(
+                listing_id=line.listing_id,
+                title=line.title,
+                unit_price=_money(line.unit_price, order.currency),
+                quantity=line.quantity,
+                shipping_fee=_money(line.shipping_fee, order.currency),
+            )
+            for line in order.lines
+        ],
+        items_total=_money(order.items_amount, order.currency),
+        shipping_total=_money(order.shipping_amount, order.currency),
+        total=_money(order.total_amount, order.currency),
+        shipping_address=order.shipping_address,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        paid_at=order.paid_at,
+        ship_by=order.ship_by,
+        shipped_at=order.shipped_at,
+        auto_complete_at=order.auto_complete_at,
+        completed_at=order.completed_at,
+        cancelled_at=order.cancelled_at,
+        cancel_reason=order.cancel_reason,
+        created_at=order.created_at,
+        allowed_actions=[
+            a.value for a in ORDER_LIFECYCLE.allowed_actions(order.status, actors, order)
+        ],
+    )
+
+
+def checkout_to_read(checkout: Checkout, actors: set[OrderActor]) -> CheckoutRead:
+    return CheckoutRead(
+        id=checkout.id,
+        status=checkout.status,
+        orders=[to_read(o, actors) for o in checkout.orders],
+        total=_money(checkout.total_amount, checkout.currency),
+        expires_at=checkout.expires_at,
+        paid_at=checkout.paid_at,
+    )
+
+
+async def transition(
+    session: AsyncSession,
+    order: Order,
+    action: OrderAction,
+    actors: set[OrderActor],
+    *,
+    actor_id: uuid.UUID | None,
+    details: dict[str, Any] | None = None,
+) -> OrderStatus:
+    """The one way an order changes state: the table decides, and the event is written in
+    the same transaction. Callers hold the order's row lock."""
+    before = order.status
+    order.status = ORDER_LIFECYCLE.target(before, action, actors, order)
+    permitted = actors & ORDER_LIFECYCLE.table[(before, action)].actors
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            actor_id=actor_id,
+            actor_role=min(permitted, key=_ROLE_PRIORITY.index).value,
+            action=action.value,
+            from_status=before.value,
+            to_status=order.status.value,
+            details=details or {},
+        )
+    )
+    await session.flush()
+    return before
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+async def get_for(
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    user: User,
+    seller: SellerProfile | None,
+    *,
+    lock: bool = False,
+) -> tuple[Order, set[OrderActor]]:
+    """An order the caller is a party to (or any, for admins); otherwise 404."""
+    order = await OrderRepository(session).get_with_lines(order_id, lock=lock)
+    actors = actors_for(order, user, seller) if order is not None else set()
+    if order is None or not actors:
+        raise OrderNotFound()
+    return order, actors
+
+
+async def list_for(
+    session: AsyncSession,
+    user: User,
+    seller: SellerProfile | None,
+    *,
+    role: str | None,
+    status: OrderStatus | None,
+    page: PageParams,
+) -> tuple[list[Order], str | None]:
+    statement = OrderRepository(session).visible_to(user.id, seller.id if seller else None, role)
+    if status is not None:
+        statement = statement.where(Order.status == status)
+    return await paginate(session, statement, keys=[SortKey(Order.id, descending=True)], page=page)
+
+
+async def events(session: AsyncSession, order: Order) -> list[OrderEvent]:
+    return await OrderRepository(session).events(order.id)
+
+
+# --- transitions ------------------------------------------------------------------------------
+
+
+async def ship(
+    session: AsyncSession,
+    settings: Settings,
+    order: Order,
+    actors: set[OrderActor],
+    user: User,
+    *,
+    carrier: str,
+    tracking_number: str,
+) -> Order:
+    await transition(
+        session,
+        order,
+        OrderAction.ship,
+        actors,
+        actor_id=user.id,
+        details={"carrier": carrier, "tracking_number": tracking_number},
+    )
+    order.carrier, order.tracking_number = carrier, tracking_number
+    order.shipped_at = now()
+    order.auto_complete_at = order.shipped_at + settings.auto_complete_after
+    await session.flush()
+    return order
+
+
+async def complete(
+    session: AsyncSession,
+    settings: Settings,
+    order: Order,
+    action: OrderAction,
+    actors: set[OrderActor],
+    actor_id: uuid.UUID | None,
+) -> Order:
+    """confirm_receipt (buyer) or auto_complete (worker): escrow goes to the seller minus
+    commission, in the same transaction as the state change."""
+    await transition(session, order, action, actors, actor_id=actor_id)
+    order.completed_at = now()
+    await payments.release_escrow(
+        session, settings, order_id=order.id, seller_id=order.seller_id, currency=order.currency
+    )
+    if settings.payout_hold:
+        order.funds_release_at = order.completed_at + settings.payout_hold
+    await session.flush()
+    return order
+
+
+async def cancel(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    order: Order,
+    action: OrderAction,
+    actors: set[OrderActor],
+    *,
+    actor_id: uuid.UUID | None,
+    reason: str,
+) -> Order:
+    """Cancel before shipping: the stock returns and a paid order is refunded in full."""
+    before = await transition(
+        session, order, action, actors, actor_id=actor_id, details={"reason": reason}
+    )
+    order.cancelled_at = now()
+    order.cancel_reason = reason
+    for line in order.lines:
+        await catalog_service.release_stock(session, line.listing_id, line.quantity)
+    if before is OrderStatus.paid:
+        await payments.refund_escrow(
+            session,
+            provider,
+            order_id=order.id,
+            amount=order.total_amount,
+            currency=order.currency,
+            reference=f"refund:{order.id}:cancel",
+        )
+    await session.flush()
+    return order
+
+
+async def settle_checkout_if_cancelled(session: AsyncSession, checkout: Checkout) -> None:
+    """A checkout whose every order is cancelled is cancelled too."""
+    if checkout.status is CheckoutStatus.pending_payment and all(
+        o.status is OrderStatus.cancelled for o in checkout.orders
+    ):
+        checkout.status = CheckoutStatus.cancelled
+        await session.flush()
+
+
+async def release_held_funds(session: AsyncSession, order: Order) -> int:
+    released = await payments.release_hold(
+        session, order_id=order.id, seller_id=order.seller_id, currency=order.currency
+    )
+    order.funds_release_at = None
+    await session.flush()
+    return released

@@ -1,0 +1,62 @@
+"""Order lifecycle, as API.md: pending_payment → paid → shipped → completed;
+pending_payment → cancelled (buyer, or expiry: stock released); paid → cancelled (refunded).
+Disputes (paid/shipped/completed → disputed → ...) arrive with the trust-and-safety work."""
+
+from enum import StrEnum
+
+from app.core.clock import now
+from app.core.state import StateMachine, Transition
+from app.orders.models import Order
+from app.orders.models import OrderStatus as S
+
+
+class OrderAction(StrEnum):
+    pay = "pay"
+    expire = "expire"
+    cancel = "cancel"
+    ship = "ship"
+    confirm_receipt = "confirm_receipt"
+    auto_complete = "auto_complete"
+
+
+class OrderActor(StrEnum):
+    buyer = "buyer"
+    seller = "seller"
+    admin = "admin"
+    system = "system"
+
+
+def _seller_is_late(order: Order) -> bool:
+    return order.ship_by is not None and order.ship_by <= now()
+
+
+def _auto_complete_due(order: Order) -> bool:
+    return order.auto_complete_at is not None and order.auto_complete_at <= now()
+
+
+ORDER_LIFECYCLE: StateMachine[S, OrderAction, OrderActor, Order] = StateMachine(
+    "order",
+    {
+        (S.pending_payment, OrderAction.pay): Transition(S.paid, frozenset({OrderActor.system})),
+        (S.pending_payment, OrderAction.expire): Transition(
+            S.cancelled, frozenset({OrderActor.system})
+        ),
+        (S.pending_payment, OrderAction.cancel): Transition(
+            S.cancelled, frozenset({OrderActor.buyer, OrderActor.admin})
+        ),
+        # Before shipping the seller may always cancel (with a refund); the buyer only once
+        # the seller has missed the ship-by date.
+        (S.paid, OrderAction.cancel): Transition(
+            S.cancelled,
+            frozenset({OrderActor.seller, OrderActor.buyer, OrderActor.admin}),
+            actor_guards={OrderActor.buyer: _seller_is_late},
+        ),
+        (S.paid, OrderAction.ship): Transition(S.shipped, frozenset({OrderActor.seller})),
+        (S.shipped, OrderAction.confirm_receipt): Transition(
+            S.completed, frozenset({OrderActor.buyer})
+        ),
+        (S.shipped, OrderAction.auto_complete): Transition(
+            S.completed, frozenset({OrderActor.system}), guard=_auto_complete_due
+        ),
+    },
+)

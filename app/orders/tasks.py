@@ -1,0 +1,54 @@
+"""The orders' time-based work, one unit (one checkout, one order) per transaction."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.clock import now
+from app.orders import checkout as checkout_service
+from app.orders import service
+from app.orders.models import Checkout, Order
+from app.orders.repository import CheckoutRepository, OrderRepository
+from app.orders.state import OrderAction, OrderActor
+from app.payments.provider import PaymentProvider
+
+
+async def expire_one_checkout(
+    session: AsyncSession, _settings: Settings, provider: PaymentProvider
+) -> bool:
+    """Cancel one unpaid checkout past its expiry, returning its stock."""
+    statement = CheckoutRepository(session).due_for_expiry(now())
+    claimed = await session.scalar(statement.with_for_update(skip_locked=True).limit(1))
+    if claimed is None:
+        return False
+    checkout = await CheckoutRepository(session).get_with_orders(claimed.id)
+    assert isinstance(checkout, Checkout)
+    await checkout_service.expire(session, provider, checkout)
+    return True
+
+
+async def auto_complete_one_order(
+    session: AsyncSession, settings: Settings, _provider: PaymentProvider
+) -> bool:
+    """Complete one shipped order whose buyer neither confirmed nor complained in time."""
+    statement = OrderRepository(session).due_for_auto_complete(now())
+    claimed = await session.scalar(statement.with_for_update(skip_locked=True).limit(1))
+    if claimed is None:
+        return False
+    order = await OrderRepository(session).get_with_lines(claimed.id)
+    assert isinstance(order, Order)
+    await service.complete(
+        session, settings, order, OrderAction.auto_complete, {OrderActor.system}, None
+    )
+    return True
+
+
+async def release_one_hold(
+    session: AsyncSession, _settings: Settings, _provider: PaymentProvider
+) -> bool:
+    """Make one completed order's proceeds available once the payout hold has passed."""
+    statement = OrderRepository(session).due_for_fund_release(now())
+    claimed = await session.scalar(statement.with_for_update(skip_locked=True).limit(1))
+    if claimed is None:
+        return False
+    await service.release_held_funds(session, claimed)
+    return True

@@ -1,0 +1,109 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.clock import now
+from app.core.models import Base, IdMixin, enum_column
+
+
+class Account(StrEnum):
+    """Ledger accounts, as buckets of money. A movement takes an amount out of one bucket
+    (negative entry) and puts it into others (positive entries); every transaction sums to zero
+    per currency, so the ledger as a whole always does. A bucket's balance is the money in it;
+    `external` is the world outside, negative by what it has paid in."""
+
+    external = "external"
+    """The world outside: payments come from it, refunds and payouts go back to it."""
+    escrow = "escrow"
+    """Buyers' money the platform holds for an order (entries carry the order id)."""
+    seller_pending = "seller_pending"
+    """A seller's proceeds still inside the payout hold."""
+    seller_available = "seller_available"
+    """A seller's money that can be paid out (negative: debt recovered from future sales)."""
+    payouts_in_transit = "payouts_in_transit"
+    """Requested payouts not yet settled by the provider."""
+    platform_commission = "platform_commission"
+    """The platform's revenue."""
+
+
+class LedgerTransaction(IdMixin, Base):
+    """One money movement; its entries sum to zero per currency. Append-only."""
+
+    __tablename__ = "ledger_transactions"
+
+    kind: Mapped[str] = mapped_column(String(32))
+    """payment, completion, release, refund, payout, payout_failed, ..."""
+    order_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    memo: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class LedgerEntry(IdMixin, Base):
+    """One leg of a transaction. Append-only: a correction is a new transaction."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_owner_account", "owner_id", "account", "currency"),
+        Index("ix_ledger_entries_account_order", "account", "order_id"),
+    )
+
+    transaction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transactions.id"), index=True
+    )
+    account: Mapped[Account] = mapped_column(enum_column(Account, "ledger_account"))
+    owner_id: Mapped[uuid.UUID | None]
+    """The seller whose account this is (seller accounts only)."""
+    order_id: Mapped[uuid.UUID | None]
+    """The order the money belongs to (escrow entries always carry it)."""
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """Minor units; positive into the account, negative out of it."""
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class ProviderOperationKind(StrEnum):
+    capture = "capture"
+    refund = "refund"
+    payout = "payout"
+
+
+class ProviderOperation(IdMixin, Base):
+    """The sandbox provider's own book of what it did (what a real provider's dashboard
+    shows); reconciliation compares the ledger against it."""
+
+    __tablename__ = "provider_operations"
+
+    kind: Mapped[ProviderOperationKind] = mapped_column(
+        enum_column(ProviderOperationKind, "provider_operation_kind")
+    )
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    """Our idempotency reference: the same reference never moves money twice."""
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """Minor units, positive."""
+    currency: Mapped[str] = mapped_column(String(3))
+    succeeded: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class PayoutStatus(StrEnum):
+    pending = "pending"
+    paid = "paid"
+    failed = "failed"
+
+
+class Payout(IdMixin, Base):
+    __tablename__ = "payouts"
+    __table_args__ = (Index("ix_payouts_status_id", "status", "id"),)
+
+    seller_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sellers.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """Minor units, positive."""
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[PayoutStatus] = mapped_column(enum_column(PayoutStatus, "payout_status"))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    settled_at: Mapped[datetime | None]

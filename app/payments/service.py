@@ -1,0 +1,252 @@
+"""Money movements between buyers, escrow, sellers and the platform. Each function posts one
+balanced ledger transaction in the caller's unit of work."""
+
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.clock import now
+from app.core.errors import Conflict
+from app.core.pagination import PageParams, SortKey, paginate
+from app.payments import ledger
+from app.payments.ledger import Leg
+from app.payments.models import Account, LedgerEntry, Payout, PayoutStatus
+from app.payments.provider import PaymentProvider
+from app.sellers import service as seller_service
+
+
+class InsufficientBalance(Conflict):
+    code, title = "insufficient_balance", "Not enough available balance"
+
+
+def commission_for(settings: Settings, amount: int) -> int:
+    """The platform's cut of `amount`: percent (rounded half up) plus a fixed fee, never more
+    than the amount itself."""
+    percent = (Decimal(amount) * settings.commission_percent / 100).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    return min(amount, int(percent) + settings.commission_fixed)
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowShare:
+    order_id: uuid.UUID
+    amount: int
+
+
+async def capture_into_escrow(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    *,
+    token: str,
+    currency: str,
+    reference: str,
+    shares: list[EscrowShare],
+) -> None:
+    """Charge the buyer once for all orders of a checkout; each order's share sits in escrow."""
+    total = sum(s.amount for s in shares)
+    await provider.capture(
+        session, token=token, amount=total, currency=currency, reference=reference
+    )
+    await ledger.post(
+        session,
+        "payment",
+        [
+            Leg(Account.external, -total, currency),
+            *(Leg(Account.escrow, s.amount, currency, order_id=s.order_id) for s in shares),
+        ],
+        memo=reference,
+    )
+
+
+async def release_escrow(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    order_id: uuid.UUID,
+    seller_id: uuid.UUID,
+    currency: str,
+) -> int:
+    """Completion: the order's whole escrow goes to the seller minus commission. Returns the
+    seller's net. With no payout hold the money is available at once."""
+    held = await ledger.balance(session, Account.escrow, currency, order_id=order_id)
+    commission = commission_for(settings, held)
+    net = held - commission
+    destination = Account.seller_available if not settings.payout_hold else Account.seller_pending
+    await ledger.post(
+        session,
+        "completion",
+        [
+            Leg(Account.escrow, -held, currency, order_id=order_id),
+            Leg(destination, net, currency, owner_id=seller_id, order_id=order_id),
+            Leg(Account.platform_commission, commission, currency, order_id=order_id),
+        ],
+        order_id=order_id,
+    )
+    return net
+
+
+async def release_hold(
+    session: AsyncSession, *, order_id: uuid.UUID, seller_id: uuid.UUID, currency: str
+) -> int:
+    """After the payout hold: the order's pending proceeds become available."""
+    pending = await ledger.balance(
+        session, Account.seller_pending, currency, owner_id=seller_id, order_id=order_id
+    )
+    if pending:
+        await ledger.post(
+            session,
+            "hold_released",
+            [
+                Leg(
+                    Account.seller_pending,
+                    -pending,
+                    currency,
+                    owner_id=seller_id,
+                    order_id=order_id,
+                ),
+                Leg(
+                    Account.seller_available,
+                    pending,
+                    currency,
+                    owner_id=seller_id,
+                    order_id=order_id,
+                ),
+            ],
+            order_id=order_id,
+        )
+    return pending
+
+
+async def refund_escrow(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    *,
+    order_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    reference: str,
+) -> None:
+    """Give the buyer `amount` back out of the order's escrow, through the provider."""
+    await provider.refund(session, amount=amount, currency=currency, reference=reference)
+    await ledger.post(
+        session,
+        "refund",
+        [
+            Leg(Account.escrow, -amount, currency, order_id=order_id),
+            Leg(Account.external, amount, currency),
+        ],
+        order_id=order_id,
+        memo=reference,
+    )
+
+
+# --- seller balances and payouts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    currency: str
+    pending: int
+    available: int
+    in_transit: int
+
+
+async def balances(session: AsyncSession, seller_id: uuid.UUID) -> list[Balance]:
+    by_account = await ledger.owner_balances(session, seller_id)
+    currencies = sorted({currency for currency, _ in by_account})
+    return [
+        Balance(
+            currency=c,
+            pending=by_account.get((c, Account.seller_pending), 0),
+            available=by_account.get((c, Account.seller_available), 0),
+            in_transit=by_account.get((c, Account.payouts_in_transit), 0),
+        )
+        for c in currencies
+    ]
+
+
+async def seller_entries(
+    session: AsyncSession, seller_id: uuid.UUID, page: PageParams
+) -> tuple[list[LedgerEntry], str | None]:
+    statement = select(LedgerEntry).where(LedgerEntry.owner_id == seller_id)
+    return await paginate(
+        session, statement, keys=[SortKey(LedgerEntry.id, descending=True)], page=page
+    )
+
+
+async def request_payout(
+    session: AsyncSession, settings: Settings, seller_id: uuid.UUID, amount: int
+) -> Payout:
+    """Move available money into transit; the worker settles it with the provider."""
+    # The seller row lock serialises payouts of one seller, so two requests cannot both
+    # spend the same available balance.
+    await seller_service.lock(session, seller_id)
+    currency = settings.currency
+    available = await ledger.balance(
+        session, Account.seller_available, currency, owner_id=seller_id
+    )
+    if amount > available:
+        raise InsufficientBalance(f"available: {available}, requested: {amount}")
+    payout = Payout(
+        seller_id=seller_id, amount=amount, currency=currency, status=PayoutStatus.pending
+    )
+    session.add(payout)
+    await session.flush()
+    await ledger.post(
+        session,
+        "payout_requested",
+        [
+            Leg(Account.seller_available, -amount, currency, owner_id=seller_id),
+            Leg(Account.payouts_in_transit, amount, currency, owner_id=seller_id),
+        ],
+        payout_id=payout.id,
+    )
+    return payout
+
+
+async def settle_payout(session: AsyncSession, provider: PaymentProvider, payout: Payout) -> None:
+    """pending → paid (money leaves) or failed (money returns to available)."""
+    account = await seller_service.payout_account(session, payout.seller_id)
+    paid = await provider.payout(
+        session,
+        account=account,
+        amount=payout.amount,
+        currency=payout.currency,
+        reference=f"payout:{payout.id}",
+    )
+    back_to = Account.external if paid else Account.seller_available
+    await ledger.post(
+        session,
+        "payout_paid" if paid else "payout_failed",
+        [
+            Leg(
+                Account.payouts_in_transit,
+                -payout.amount,
+                payout.currency,
+                owner_id=payout.seller_id,
+            ),
+            Leg(
+                back_to,
+                payout.amount,
+                payout.currency,
+                owner_id=None if paid else payout.seller_id,
+            ),
+        ],
+        payout_id=payout.id,
+    )
+    payout.status = PayoutStatus.paid if paid else PayoutStatus.failed
+    payout.failure_reason = None if paid else "the bank refused the transfer"
+    payout.settled_at = now()
+    await session.flush()
+
+
+async def payouts_of(
+    session: AsyncSession, seller_id: uuid.UUID, page: PageParams
+) -> tuple[list[Payout], str | None]:
+    statement = select(Payout).where(Payout.seller_id == seller_id)
+    return await paginate(session, statement, keys=[SortKey(Payout.id, descending=True)], page=page)

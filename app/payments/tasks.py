@@ -1,0 +1,26 @@
+"""Settling payouts with the provider, one payout per transaction."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.payments import service
+from app.payments.models import Payout, PayoutStatus
+from app.payments.provider import PaymentProvider
+
+
+async def settle_one_payout(
+    session: AsyncSession, _settings: Settings, provider: PaymentProvider
+) -> bool:
+    statement = (
+        select(Payout)
+        .where(Payout.status == PayoutStatus.pending)
+        .order_by(Payout.id)
+        .with_for_update(skip_locked=True)
+        .limit(1)
+    )
+    payout = await session.scalar(statement)
+    if payout is None:
+        return False
+    await service.settle_payout(session, provider, payout)
+    return True
