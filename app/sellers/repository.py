@@ -1,6 +1,6 @@
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from app.core.repository import RepositoryBase
 from app.sellers.models import SellerProfile, SellerStatus
@@ -32,6 +32,6 @@ class SellerRepository(RepositoryBase[SellerProfile]):
             statement = statement.where(SellerProfile.country == country)
         if shop_name:
             statement = statement.where(
-                SellerProfile.slug.contains(shop_name.lower(), autoescape=True)
+                func.lower(SellerProfile.shop_name).contains(shop_name.lower(), autoescape=True)
             )
         return statement

@@ -78,8 +78,10 @@ async def apply(session: AsyncSession, user: User, data: SellerApply) -> SellerP
     )
     for key, value in fields.items():
         setattr(profile, key, value)
+    # Saved before anything can autoflush it, so a taken name is a 409, not a 500.
+    await sellers.save_unique(profile, ShopNameTaken())
     await _set_status(session, profile, target, None)
-    return await sellers.save_unique(profile, ShopNameTaken())
+    return profile
 
 
 async def get_own(session: AsyncSession, user: User) -> SellerProfile:
