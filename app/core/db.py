@@ -51,7 +51,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": settings.database_echo}
+    # hide_parameters: SQL errors get logged, and their parameters may hold secrets
+    # (payout accounts, password hashes).
+    kwargs: dict[str, Any] = {"echo": settings.database_echo, "hide_parameters": True}
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     else:

@@ -141,9 +141,16 @@ async def _wanted_items(
             merged[item.listing_id] += item.quantity
         return [_Wanted(listing_id, quantity) for listing_id, quantity in merged.items()]
     cart = await CartRepository(session).items(buyer.id)
-    if not cart:
-        raise CartEmpty("your cart is empty; add items or send `items`")
-    return [_Wanted(i.listing_id, i.quantity) for i in cart]
+    listings = await catalog_service.many(session, [i.listing_id for i in cart])
+    # Lines the cart shows as unavailable stay in the cart; the rest are bought.
+    wanted = [
+        _Wanted(i.listing_id, i.quantity)
+        for i in cart
+        if _unavailable_reason(listings[i.listing_id], i.quantity) is None
+    ]
+    if not wanted:
+        raise CartEmpty("nothing in your cart can be bought now; add items or send `items`")
+    return wanted
 
 
 async def create_checkout(

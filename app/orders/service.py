@@ -14,7 +14,7 @@ from app.core.errors import NotFound
 from app.core.money import Money
 from app.core.pagination import PageParams, SortKey, paginate
 from app.orders.models import Checkout, CheckoutStatus, Order, OrderEvent, OrderStatus
-from app.orders.repository import OrderRepository
+from app.orders.repository import CheckoutRepository, OrderRepository
 from app.orders.schemas import CheckoutRead, OrderLineRead, OrderRead
 from app.orders.state import ORDER_LIFECYCLE, OrderAction, OrderActor
 from app.payments import service as payments
@@ -235,6 +235,10 @@ async def cancel(
             currency=order.currency,
             reference=f"refund:{order.id}:cancel",
         )
+    else:
+        checkout = await CheckoutRepository(session).get_with_orders(order.checkout_id)
+        assert checkout is not None  # every order belongs to a checkout
+        await settle_checkout_if_cancelled(session, checkout)
     await session.flush()
     return order
 

@@ -1,0 +1,350 @@
+"""A seller's money: balance, ledger entries and payouts settled by the worker."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.clock import clock
+from app.core.db import Database
+from tests.factories import LoggedIn, assert_problem, register_and_login
+from tests.orders.helpers import (
+    BALANCE,
+    FAILING_ACCOUNT,
+    GOOD_IBAN,
+    LEDGER,
+    PAYOUTS,
+    Market,
+    add_to_cart,
+    amounts,
+    approved_seller,
+    balance,
+    checkout,
+    confirm,
+    escrow_of,
+    ledger_kinds,
+    live_listing,
+    market,
+    new_key,
+    paid_order,
+    parse_time,
+    pay,
+    payouts,
+    platform_revenue,
+    post_payout,
+    provider_book,
+    reconcile_ok,
+    relogin,
+    seller_application,
+    seller_ledger,
+    ship,
+    sweep,
+    usd,
+)
+
+
+async def _seller_with_proceeds(
+    client: httpx.AsyncClient, session: AsyncSession, payout_account: str | None = None
+) -> tuple[Market, str]:
+    """A market whose seller completed one order of 1000 + 500 shipping: 1350 available
+    after the 10 % commission of 150. Returns it and the order id."""
+    m = (
+        await market(client, session)
+        if payout_account is None
+        else await market(client, session, payout_account)
+    )
+    _, order = await paid_order(client, m, price=1000, shipping=500)
+    await ship(client, m.seller, order["id"])
+    await confirm(client, m.buyer, order["id"])
+    assert await balance(client, m.seller) == amounts(available=1350)
+    return m, order["id"]
+
+
+async def test_a_new_sellers_balance_is_zero_in_the_platform_currency(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+
+    response = await client.get(BALANCE, headers=m.seller.headers)
+
+    assert response.status_code == 200, response.text
+    zero = {"amount": 0, "currency": "USD"}
+    assert response.json() == [
+        {"currency": "USD", "pending": zero, "available": zero, "debt": zero, "in_transit": zero}
+    ]
+    assert await seller_ledger(client, m.seller) == []
+    assert await payouts(client, m.seller) == []
+
+
+async def test_a_payout_needs_an_idempotency_key(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m, _ = await _seller_with_proceeds(client, session)
+
+    response = await client.post(PAYOUTS, json={"amount": usd(100)}, headers=m.seller.headers)
+
+    assert_problem(response, 400, "idempotency_key_required")
+    assert await balance(client, m.seller) == amounts(available=1350)
+    assert await payouts(client, m.seller) == []
+
+
+@pytest.mark.parametrize(("earned", "requested"), [(False, 1), (True, 1351)])
+async def test_a_payout_over_the_available_balance_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, earned: bool, requested: int
+) -> None:
+    if earned:
+        m, _ = await _seller_with_proceeds(client, session)
+    else:
+        m = await market(client, session)
+    before = await balance(client, m.seller)
+
+    response = await post_payout(client, m.seller, requested)
+
+    assert_problem(response, 409, "insufficient_balance")
+    assert await balance(client, m.seller) == before
+    assert await payouts(client, m.seller) == []
+    await reconcile_ok(client, m.admin)
+
+
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [(usd(0), "validation_error"), ({"amount": 100, "currency": "EUR"}, "currency_not_supported")],
+)
+async def test_a_payout_must_be_positive_and_in_the_platform_currency(
+    client: httpx.AsyncClient, session: AsyncSession, amount: dict[str, object], code: str
+) -> None:
+    m, _ = await _seller_with_proceeds(client, session)
+
+    response = await client.post(
+        PAYOUTS, json={"amount": amount}, headers={**m.seller.headers, "Idempotency-Key": new_key()}
+    )
+
+    assert_problem(response, 422, code)
+    assert await balance(client, m.seller) == amounts(available=1350)
+
+
+async def test_a_payout_moves_money_into_transit_and_the_sweep_pays_it(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m, order_id = await _seller_with_proceeds(client, session)
+
+    response = await post_payout(client, m.seller, 1000)
+
+    assert response.status_code == 201, response.text
+    payout = response.json()
+    assert payout["amount"] == {"amount": 1000, "currency": "USD"}
+    assert (payout["status"], payout["failure_reason"], payout["settled_at"]) == (
+        "pending",
+        None,
+        None,
+    )
+    assert await balance(client, m.seller) == amounts(available=350, in_transit=1000)
+    assert await payouts(client, m.seller) == [payout]
+    await reconcile_ok(client, m.admin)
+
+    done = await sweep(database, settings)
+
+    assert done["settle_payouts"] == 1
+    (settled,) = await payouts(client, m.seller)
+    assert settled["id"] == payout["id"]
+    assert (settled["status"], settled["failure_reason"]) == ("paid", None)
+    assert parse_time(settled["settled_at"]) >= parse_time(settled["created_at"])
+    assert await balance(client, m.seller) == amounts(available=350)
+    assert await provider_book(session) == [
+        ("capture", 1500, True),
+        ("payout", 1000, True),
+    ]
+    assert await ledger_kinds(session) == [
+        "payment",
+        "completion",
+        "payout_requested",
+        "payout_paid",
+    ]
+    # The seller's ledger, newest first, with signed amounts per account.
+    entries = await seller_ledger(client, m.seller)
+    newest = entries[0]
+    assert (newest["account"], newest["amount"]["amount"]) == ("payouts_in_transit", -1000)
+    assert sorted((e["account"], e["amount"]["amount"]) for e in entries) == [
+        ("payouts_in_transit", -1000),
+        ("payouts_in_transit", 1000),
+        ("seller_available", -1000),
+        ("seller_available", 1350),
+    ]
+    assert all(e["amount"]["currency"] == "USD" for e in entries)
+    earned = entries[-1]
+    assert (earned["account"], earned["amount"]["amount"], earned["order_id"]) == (
+        "seller_available",
+        1350,
+        order_id,
+    )
+    assert len({e["transaction_id"] for e in entries}) == 3
+    # Nothing more to settle.
+    assert (await sweep(database, settings))["settle_payouts"] == 0
+    await reconcile_ok(client, m.admin)
+
+
+async def test_a_refused_transfer_fails_the_payout_and_returns_the_money(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m, _ = await _seller_with_proceeds(client, session, payout_account=FAILING_ACCOUNT)
+    created = await post_payout(client, m.seller, 1350)
+    assert created.status_code == 201, created.text
+    assert await balance(client, m.seller) == amounts(in_transit=1350)
+
+    done = await sweep(database, settings)
+
+    assert done["settle_payouts"] == 1
+    (failed,) = await payouts(client, m.seller)
+    assert failed["status"] == "failed"
+    assert failed["failure_reason"]
+    assert failed["settled_at"] is not None
+    assert await balance(client, m.seller) == amounts(available=1350)
+    assert await provider_book(session) == [("capture", 1500, True), ("payout", 1350, False)]
+    assert await ledger_kinds(session) == [
+        "payment",
+        "completion",
+        "payout_requested",
+        "payout_failed",
+    ]
+    await reconcile_ok(client, m.admin)
+
+    # The money can be requested again (after fixing the account, it would be paid).
+    again = await post_payout(client, m.seller, 1350)
+    assert again.status_code == 201, again.text
+    assert await balance(client, m.seller) == amounts(in_transit=1350)
+    await reconcile_ok(client, m.admin)
+
+
+async def test_a_payout_request_is_idempotent(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m, _ = await _seller_with_proceeds(client, session)
+    key = new_key()
+
+    first = await post_payout(client, m.seller, 600, key=key)
+    again = await post_payout(client, m.seller, 600, key=key)
+    other = await post_payout(client, m.seller, 700, key=key)
+
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert_problem(other, 422, "idempotency_key_reused")
+    assert await balance(client, m.seller) == amounts(available=750, in_transit=600)
+    assert len(await payouts(client, m.seller)) == 1
+    # A second payout with its own key may not spend more than what is left.
+    assert_problem(await post_payout(client, m.seller, 751), 409, "insufficient_balance")
+    assert (await post_payout(client, m.seller, 750)).status_code == 201
+    assert await balance(client, m.seller) == amounts(in_transit=1350)
+    await reconcile_ok(client, m.admin)
+
+
+async def _applicant(client: httpx.AsyncClient) -> LoggedIn:
+    """A user whose shop application is still waiting for review."""
+    user = await register_and_login(client)
+    applied = await client.post(
+        "/v1/sellers", json=seller_application(GOOD_IBAN), headers=user.headers
+    )
+    assert applied.status_code == 201, applied.text
+    assert applied.json()["status"] == "pending_review"
+    return user
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", BALANCE), ("GET", LEDGER), ("GET", PAYOUTS), ("POST", PAYOUTS)],
+)
+async def test_a_buyer_without_a_shop_has_no_money_endpoints(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    user = await register_and_login(client)
+    headers = {**user.headers, "Idempotency-Key": new_key()}
+
+    response = await client.request(
+        method, path, headers=headers, json={"amount": usd(1)} if method == "POST" else None
+    )
+
+    assert_problem(response, 403, "seller_required")
+
+
+async def test_an_applicant_not_yet_approved_cannot_request_a_payout(
+    client: httpx.AsyncClient,
+) -> None:
+    applicant = await _applicant(client)
+
+    assert_problem(await post_payout(client, applicant, 1), 403, "seller_required")
+    assert await balance(client, applicant) == amounts()
+
+
+async def test_end_to_end_two_sellers_one_cart_to_payouts(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    """Two sellers' items in one cart → checkout → two orders → pay → ship → one confirmed,
+    one auto-completed by the worker → balances right to the cent → payouts → paid."""
+    m = await market(client, session)
+    other, other_id = await approved_seller(client, session, m.admin)
+    camera = await live_listing(client, m.seller, m.category_id, price=12345, shipping=655)
+    strap = await live_listing(client, m.seller, m.category_id, price=995, shipping=0)
+    lens = await live_listing(client, other, m.category_id, price=20001, shipping=999)
+    await add_to_cart(client, m.buyer, camera["id"], 1)
+    await add_to_cart(client, m.buyer, strap["id"], 3)
+    await add_to_cart(client, m.buyer, lens["id"], 1)
+
+    created = await checkout(client, m.buyer)
+    paid = await pay(client, m.buyer, created["id"])
+
+    orders = {o["seller_id"]: o for o in paid["orders"]}
+    mine, theirs = orders[m.seller_id], orders[other_id]
+    assert mine["total"]["amount"] == 12345 + 3 * 995 + 655 == 15985
+    assert theirs["total"]["amount"] == 20001 + 999 == 21000
+    assert paid["total"]["amount"] == 36985
+    assert await provider_book(session) == [("capture", 36985, True)]
+    assert await escrow_of(session, mine["id"]) == 15985
+    assert await escrow_of(session, theirs["id"]) == 21000
+
+    await ship(client, m.seller, mine["id"])
+    await ship(client, other, theirs["id"])
+    await confirm(client, m.buyer, mine["id"])
+    mine_commission = 1599  # 10 % of 15985 is 1598.5, rounded half up
+    assert await balance(client, m.seller) == amounts(available=15985 - mine_commission)
+    assert await balance(client, other) == amounts()
+    await reconcile_ok(client, m.admin)
+
+    clock.advance(settings.auto_complete_after + timedelta(seconds=1))
+    assert (await sweep(database, settings))["auto_complete_orders"] == 1
+    seller, other = await relogin(client, m.seller), await relogin(client, other)
+    admin = await relogin(client, m.admin)
+    theirs_commission = 2100
+    assert await balance(client, seller) == amounts(available=14386)
+    assert await balance(client, other) == amounts(available=21000 - theirs_commission)
+    assert await platform_revenue(session) == mine_commission + theirs_commission == 3699
+    await reconcile_ok(client, admin)
+
+    assert (await post_payout(client, seller, 14386)).status_code == 201
+    assert (await post_payout(client, other, 18900)).status_code == 201
+    assert (await sweep(database, settings))["settle_payouts"] == 2
+
+    for who in (seller, other):
+        (payout,) = await payouts(client, who)
+        assert payout["status"] == "paid"
+        assert await balance(client, who) == amounts()
+    assert await provider_book(session) == [
+        ("capture", 36985, True),
+        ("payout", 14386, True),
+        ("payout", 18900, True),
+    ]
+    await reconcile_ok(client, admin)
+
+
+@pytest.mark.parametrize("caller", ["buyer", "seller"])
+async def test_only_admins_may_reconcile_the_ledger(
+    client: httpx.AsyncClient, session: AsyncSession, caller: str
+) -> None:
+    m = await market(client, session)
+    who = m.buyer if caller == "buyer" else m.seller
+
+    response = await client.get("/v1/admin/ledger/reconcile", headers=who.headers)
+
+    assert_problem(response, 403, "admin_required")
+    await reconcile_ok(client, m.admin)
