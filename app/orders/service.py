@@ -4,6 +4,7 @@ escrow release and refunds, and the worker's time-based steps."""
 import uuid
 from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -153,6 +154,14 @@ async def list_for(
     if status is not None:
         statement = statement.where(Order.status == status)
     return await paginate(session, statement, keys=[SortKey(Order.id, descending=True)], page=page)
+
+
+_CLOSED = (OrderStatus.completed, OrderStatus.cancelled, OrderStatus.refunded)
+
+
+def closed_order_ids() -> Select[uuid.UUID]:
+    """Orders whose money must have left escrow (reconciliation checks it has)."""
+    return select(Order.id).where(Order.status.in_(_CLOSED))
 
 
 async def events(session: AsyncSession, order: Order) -> list[OrderEvent]:
