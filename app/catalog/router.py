@@ -147,25 +147,11 @@ async def update_listing(
     return service.to_read(listing, user, storage)
 
 
-@listings_router.delete(
-    "/{listing_id}",
-    response_model=ListingRead,
-    responses=error_responses(*_SELLER_ERRORS, InvalidTransition),
-)
-async def archive_listing(
-    listing_id: uuid.UUID,
-    seller: ActiveSeller,
-    user: CurrentUser,
-    session: DbSession,
-    settings: AppSettings,
-    storage: Storage,
-) -> ListingRead:
-    """Archive your listing (it leaves sale for good; orders keep their snapshot)."""
-    listing = await service.act(session, settings, seller, listing_id, ListingAction.archive)
-    return service.to_read(listing, user, storage)
+def _seller_transition(
+    action: ListingAction, summary: str, *, method: str = "POST", path: str | None = None
+) -> None:
+    """Register one seller transition route (they differ only in the action they apply)."""
 
-
-def _seller_transition(action: ListingAction, summary: str) -> None:
     async def transition(
         listing_id: uuid.UUID,
         seller: ActiveSeller,
@@ -179,9 +165,9 @@ def _seller_transition(action: ListingAction, summary: str) -> None:
 
     transition.__doc__ = summary
     listings_router.add_api_route(
-        f"/{{listing_id}}/{action.value}",
+        path or f"/{{listing_id}}/{action.value}",
         transition,
-        methods=["POST"],
+        methods=[method],
         name=f"{action.value}_listing",
         summary=summary.split(".")[0],
         response_model=ListingRead,
@@ -189,6 +175,12 @@ def _seller_transition(action: ListingAction, summary: str) -> None:
     )
 
 
+_seller_transition(
+    ListingAction.archive,
+    "Archive your listing. It leaves sale for good; orders keep their snapshot of it.",
+    method="DELETE",
+    path="/{listing_id}",
+)
 _seller_transition(
     ListingAction.publish,
     "Publish a draft (or a rejected listing after edits). In `auto` moderation it goes live "

@@ -13,6 +13,15 @@ from app.core.models import Base
 ModelT = TypeVar("ModelT", bound=Base)
 
 
+async def claim_one(session: AsyncSession, statement: Select[ModelT]) -> ModelT | None:
+    """The first due row, locked for this transaction. Rows another worker holds are
+    skipped (PostgreSQL), so concurrent workers never take the same unit."""
+    claimed: ModelT | None = await session.scalar(
+        statement.with_for_update(skip_locked=True).limit(1)
+    )
+    return claimed
+
+
 class RepositoryBase(Generic[ModelT]):
     model: ClassVar[type[Any]]
 

@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.clock import now
+from app.core.repository import claim_one
 from app.orders import checkout as checkout_service
 from app.orders import service
 from app.orders.models import Checkout, Order
@@ -17,7 +18,7 @@ async def expire_one_checkout(
 ) -> bool:
     """Cancel one unpaid checkout past its expiry, returning its stock."""
     statement = CheckoutRepository(session).due_for_expiry(now())
-    claimed = await session.scalar(statement.with_for_update(skip_locked=True).limit(1))
+    claimed = await claim_one(session, statement)
     if claimed is None:
         return False
     checkout = await CheckoutRepository(session).get_with_orders(claimed.id)
@@ -31,7 +32,7 @@ async def auto_complete_one_order(
 ) -> bool:
     """Complete one shipped order whose buyer neither confirmed nor complained in time."""
     statement = OrderRepository(session).due_for_auto_complete(now())
-    claimed = await session.scalar(statement.with_for_update(skip_locked=True).limit(1))
+    claimed = await claim_one(session, statement)
     if claimed is None:
         return False
     order = await OrderRepository(session).get_with_lines(claimed.id)
@@ -47,7 +48,7 @@ async def release_one_hold(
 ) -> bool:
     """Make one completed order's proceeds available once the payout hold has passed."""
     statement = OrderRepository(session).due_for_fund_release(now())
-    claimed = await session.scalar(statement.with_for_update(skip_locked=True).limit(1))
+    claimed = await claim_one(session, statement)
     if claimed is None:
         return False
     await service.release_held_funds(session, claimed)
