@@ -110,6 +110,8 @@ class Listing(IdMixin, TimestampMixin, Base):
     """Mirror of "the seller is approved" so search filters one table; kept in step by
     catalog.service.set_seller_visibility whenever a seller is suspended or reinstated."""
     report_count: Mapped[int] = mapped_column(default=0)
+    held_while_paused: Mapped[bool] = mapped_column(default=False)
+    """Sent to review by an edit while paused: approval returns it to `paused`, not to sale."""
     published_at: Mapped[datetime] = mapped_column(default=now)
     """When it last went live (creation time until then): the "newest" sort key."""
 

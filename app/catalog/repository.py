@@ -2,6 +2,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +37,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _LIVE = and_(
     Listing.status == literal_column(f"'{ListingStatus.active.value}'"), Listing.seller_approved
 )
+
+
+_ENGLISH: ColumnElement[Any] = literal_column("'english'::regconfig")
+_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
 
 def search_terms(query: str) -> list[str]:
@@ -177,9 +182,12 @@ class ListingRepository(RepositoryBase[Listing]):
         self, statement: Select[Listing], terms: list[str]
     ) -> tuple[Select[Listing], ColumnElement[Any] | None]:
         if self.session.get_bind().dialect.name == "postgresql":
-            query = func.to_tsquery(
-                literal_column("'english'::regconfig"), literal(" & ".join(f"{t}:*" for t in terms))
-            )
+            # Each word as a prefix, stemmed (english) or as typed (simple); all must match.
+            prefixes = [literal(f"{term}:*") for term in terms]
+            per_term = [
+                func.to_tsquery(_ENGLISH, p).op("||")(func.to_tsquery(_SIMPLE, p)) for p in prefixes
+            ]
+            query = reduce(lambda all_of, one: all_of.op("&&")(one), per_term)
             vector: ColumnElement[Any] = literal_column("listings.search_vector")
             return statement.where(vector.op("@@")(query)), func.ts_rank_cd(
                 vector, query, type_=Float

@@ -14,8 +14,8 @@ MAX_QUANTITY = 1_000_000
 
 Title = Annotated[str, Field(min_length=3, max_length=140, pattern=r"\S")]
 Description = Annotated[str, Field(max_length=10_000)]
-Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
-HandlingDays = Annotated[int, Field(ge=0, le=30, description="Business days to ship")]
+Quantity = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)]
+HandlingDays = Annotated[int, Field(strict=True, ge=0, le=30, description="Business days to ship")]
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]],
     Field(max_length=MAX_ATTRIBUTES, description='Free key/value details, e.g. {"color": "red"}'),

@@ -174,8 +174,10 @@ def prohibited_term(settings: Settings, texts: Iterable[str]) -> str | None:
 def _apply(listing: Listing, action: ListingAction, actors: set[ListingActor]) -> ListingStatus:
     before = listing.status
     listing.status = LISTING_LIFECYCLE.target(listing.status, action, actors, listing)
-    if before is ListingStatus.pending_review and listing.status is ListingStatus.active:
-        listing.published_at = now()  # newly (re)approved: it is news again
+    if before is ListingStatus.pending_review:
+        listing.held_while_paused = False
+        if listing.status is ListingStatus.active:
+            listing.published_at = now()  # newly (re)approved: it is news again
     return before
 
 
@@ -266,6 +268,7 @@ async def update(
             settings.listing_moderation is ModerationMode.required
             or prohibited_term(settings, texts) is not None
         ):
+            listing.held_while_paused = listing.status is ListingStatus.paused
             _apply(listing, ListingAction.resubmit, _SYSTEM)
             _moderate(settings, listing)
     _follow_stock(listing)

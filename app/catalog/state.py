@@ -43,6 +43,10 @@ def _live_or_sold_out(listing: Listing) -> S:
     return S.active if listing.quantity > 0 else S.sold_out
 
 
+def _approved_state(listing: Listing) -> S:
+    return S.paused if listing.held_while_paused else _live_or_sold_out(listing)
+
+
 _NOT_FINAL = (S.draft, S.pending_review, S.active, S.paused, S.sold_out, S.rejected)
 
 LISTING_LIFECYCLE: StateMachine[S, ListingAction, ListingActor, Listing] = StateMachine(
@@ -50,7 +54,7 @@ LISTING_LIFECYCLE: StateMachine[S, ListingAction, ListingActor, Listing] = State
     {
         (S.draft, ListingAction.publish): Transition(S.pending_review, SELLER, _has_stock),
         (S.rejected, ListingAction.publish): Transition(S.pending_review, SELLER, _has_stock),
-        (S.pending_review, ListingAction.approve): Transition(_live_or_sold_out, MODERATOR),
+        (S.pending_review, ListingAction.approve): Transition(_approved_state, MODERATOR),
         (S.pending_review, ListingAction.reject): Transition(S.rejected, ADMIN),
         (S.active, ListingAction.pause): Transition(S.paused, SELLER),
         (S.paused, ListingAction.resume): Transition(_live_or_sold_out, SELLER),

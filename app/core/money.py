@@ -10,7 +10,10 @@ from app.core.errors import UnprocessableEntity
 # so sums over many lines can never overflow a BIGINT.
 MAX_AMOUNT = 10**12
 
-Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Integer minor units (cents)")]
+# strict: an amount is a JSON integer; "1999", 1999.0 and true are refused, not coerced.
+Amount = Annotated[
+    int, Field(strict=True, ge=0, le=MAX_AMOUNT, description="Integer minor units (cents)")
+]
 
 
 class Money(BaseModel):

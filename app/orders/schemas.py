@@ -9,7 +9,7 @@ from app.core.schemas import RequestSchema, Schema
 from app.orders.models import CheckoutStatus, OrderStatus
 
 MAX_LINE_QUANTITY = 1000
-LineQuantity = Annotated[int, Field(ge=1, le=MAX_LINE_QUANTITY)]
+LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)]
 
 
 class ShippingAddress(RequestSchema):

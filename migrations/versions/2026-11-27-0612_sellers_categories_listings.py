@@ -138,6 +138,7 @@ def upgrade() -> None:
         sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("seller_approved", sa.Boolean(), nullable=False),
         sa.Column("report_count", sa.Integer(), nullable=False),
+        sa.Column("held_while_paused", sa.Boolean(), nullable=False),
         sa.Column("published_at", app.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", app.core.models.UTCDateTime(timezone=True), nullable=False),
@@ -164,7 +165,11 @@ def upgrade() -> None:
         op.execute(
             "ALTER TABLE listings ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
             " setweight(to_tsvector('english', coalesce(title, '')), 'A') ||"
-            " setweight(to_tsvector('english', coalesce(description, '')), 'B')) STORED"
+            " setweight(to_tsvector('english', coalesce(description, '')), 'B') ||"
+            # Unstemmed words too, so a typed prefix longer than a stem ("runn") still
+            # matches ("running" is stemmed to "run").
+            " setweight(to_tsvector('simple', coalesce(title, '') || ' ' ||"
+            " coalesce(description, '')), 'D')) STORED"
         )
         op.execute(
             "CREATE INDEX ix_listings_search_vector ON listings USING gin (search_vector)"

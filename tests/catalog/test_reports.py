@@ -1,0 +1,270 @@
+"""Reports: any signed-in user reports a listing they can see, once; admins work through
+the reported listings most-reported first."""
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.catalog.helpers import (
+    ADMIN_LISTINGS,
+    LISTINGS,
+    Json,
+    buyer_user,
+    create_listing,
+    live_listing,
+)
+from tests.factories import LoggedIn, assert_problem
+
+REASONS = ["counterfeit", "ip_infringement", "prohibited", "fraud", "other"]
+
+
+async def _report(
+    client: httpx.AsyncClient, who: LoggedIn | None, listing_id: str, **body: object
+) -> httpx.Response:
+    return await client.post(
+        f"{LISTINGS}/{listing_id}/reports",
+        json={"reason": "counterfeit", **body},
+        headers=who.headers if who is not None else {},
+    )
+
+
+async def _reported_queue(client: httpx.AsyncClient, admin: LoggedIn, **params: object) -> Json:
+    response = await client.get(
+        ADMIN_LISTINGS, params={"reported": "true", **params}, headers=admin.headers
+    )
+    assert response.status_code == 200, response.text
+    page: Json = response.json()
+    return page
+
+
+@pytest.mark.parametrize("who", ["buyer", "other_seller", "admin"])
+@pytest.mark.parametrize("reason", REASONS)
+async def test_any_signed_in_user_reports_a_live_listing(
+    client: httpx.AsyncClient,
+    admin: LoggedIn,
+    seller: LoggedIn,
+    other_seller: LoggedIn,
+    buyer: LoggedIn,
+    category_id: str,
+    who: str,
+    reason: str,
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+    reporter = {"buyer": buyer, "other_seller": other_seller, "admin": admin}[who]
+
+    response = await _report(client, reporter, listing["id"], reason=reason, details="Looks fake")
+
+    assert response.status_code == 201, response.text
+    report = response.json()
+    uuid.UUID(report["id"])
+    assert report["listing_id"] == listing["id"]
+    assert report["reporter_id"] == reporter.user_id
+    assert report["reason"] == reason
+    assert report["details"] == "Looks fake"
+    assert report["created_at"]
+    queue = await _reported_queue(client, admin)
+    assert [(i["id"], i["report_count"]) for i in queue["items"]] == [(listing["id"], 1)]
+
+
+async def test_a_second_report_by_the_same_user_is_409(
+    client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, buyer: LoggedIn, category_id: str
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+    assert (await _report(client, buyer, listing["id"])).status_code == 201
+
+    again = await _report(client, buyer, listing["id"], reason="fraud")
+
+    assert_problem(again, 409, "already_reported")
+    queue = await _reported_queue(client, admin)
+    assert [i["report_count"] for i in queue["items"]] == [1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"reason": "ugly"}, id="unknown-reason"),
+        pytest.param({"reason": None}, id="null-reason"),
+        pytest.param({"reason": "other", "details": "x" * 2001}, id="long-details"),
+        pytest.param({"reason": "other", "details": "a\u0000b"}, id="nul-details"),
+        pytest.param({"reason": "other", "listing_id": str(uuid.uuid4())}, id="extra-field"),
+    ],
+)
+async def test_a_bad_report_is_422(
+    client: httpx.AsyncClient,
+    admin: LoggedIn,
+    seller: LoggedIn,
+    buyer: LoggedIn,
+    category_id: str,
+    body: Json,
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+
+    response = await client.post(
+        f"{LISTINGS}/{listing['id']}/reports", json=body, headers=buyer.headers
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert (await _reported_queue(client, admin))["items"] == []
+
+
+async def test_a_missing_reason_is_422(
+    client: httpx.AsyncClient, seller: LoggedIn, buyer: LoggedIn, category_id: str
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+
+    response = await client.post(
+        f"{LISTINGS}/{listing['id']}/reports", json={"details": "hm"}, headers=buyer.headers
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert ["body", "reason"] in [e["loc"] for e in problem["errors"]]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("state", ["draft", "paused", "unknown"])
+async def test_a_listing_the_reporter_cannot_see_is_404(
+    client: httpx.AsyncClient,
+    admin: LoggedIn,
+    seller: LoggedIn,
+    buyer: LoggedIn,
+    category_id: str,
+    state: str,
+) -> None:
+    if state == "unknown":
+        listing_id = str(uuid.uuid4())
+    else:
+        listing = await create_listing(client, seller, category_id)
+        listing_id = listing["id"]
+        if state == "paused":
+            published = await client.post(
+                f"{LISTINGS}/{listing_id}/publish", headers=seller.headers
+            )
+            assert published.status_code == 200, published.text
+            paused = await client.post(f"{LISTINGS}/{listing_id}/pause", headers=seller.headers)
+            assert paused.json()["status"] == "paused"
+
+    response = await _report(client, buyer, listing_id)
+
+    assert_problem(response, 404, "not_found")
+    assert (await _reported_queue(client, admin))["items"] == []
+
+
+async def test_anonymous_cannot_report(
+    client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+
+    response = await _report(client, None, listing["id"])
+
+    assert_problem(response, 401, "invalid_token")
+    assert (await _reported_queue(client, admin))["items"] == []
+
+
+async def test_the_reported_queue_is_ordered_by_report_count(
+    client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
+) -> None:
+    once = await live_listing(client, seller, category_id, title="Reported once")
+    thrice = await live_listing(client, seller, category_id, title="Reported thrice")
+    never = await live_listing(client, seller, category_id, title="Never reported")
+    twice = await live_listing(client, seller, category_id, title="Reported twice")
+    reporters = [await buyer_user(client) for _ in range(3)]
+    for listing, count in ((once, 1), (thrice, 3), (twice, 2)):
+        for reporter in reporters[:count]:
+            assert (await _report(client, reporter, listing["id"])).status_code == 201
+
+    queue = await _reported_queue(client, admin)
+
+    assert [(i["id"], i["report_count"]) for i in queue["items"]] == [
+        (thrice["id"], 3),
+        (twice["id"], 2),
+        (once["id"], 1),
+    ]
+    assert never["id"] not in [i["id"] for i in queue["items"]]
+    assert queue["next_cursor"] is None
+
+    # The same order page by page.
+    walked: list[str] = []
+    cursor = None
+    for _ in range(5):
+        page = await _reported_queue(
+            client, admin, limit=1, **({"cursor": cursor} if cursor else {})
+        )
+        walked += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == [thrice["id"], twice["id"], once["id"]]
+
+
+async def test_the_reports_of_a_listing_oldest_first(
+    client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+    other = await live_listing(client, seller, category_id)
+    first, second = await buyer_user(client), await buyer_user(client)
+    assert (await _report(client, first, listing["id"], reason="fraud")).status_code == 201
+    assert (
+        await _report(client, second, listing["id"], reason="other", details="odd")
+    ).status_code == 201
+    assert (await _report(client, first, other["id"])).status_code == 201
+
+    response = await client.get(f"{ADMIN_LISTINGS}/{listing['id']}/reports", headers=admin.headers)
+
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [(r["reporter_id"], r["reason"], r["details"]) for r in items] == [
+        (first.user_id, "fraud", None),
+        (second.user_id, "other", "odd"),
+    ]
+    assert all(r["listing_id"] == listing["id"] for r in items)
+
+
+async def test_the_reports_of_an_unknown_listing_are_404(
+    client: httpx.AsyncClient, admin: LoggedIn
+) -> None:
+    response = await client.get(f"{ADMIN_LISTINGS}/{uuid.uuid4()}/reports", headers=admin.headers)
+
+    assert_problem(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("who", ["buyer", "seller", "anonymous"])
+async def test_only_admins_see_reports(
+    client: httpx.AsyncClient,
+    seller: LoggedIn,
+    buyer: LoggedIn,
+    category_id: str,
+    who: str,
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+    assert (await _report(client, buyer, listing["id"])).status_code == 201
+    headers = {"buyer": buyer.headers, "seller": seller.headers, "anonymous": {}}[who]
+
+    queue = await client.get(ADMIN_LISTINGS, params={"reported": "true"}, headers=headers)
+    reports = await client.get(f"{ADMIN_LISTINGS}/{listing['id']}/reports", headers=headers)
+
+    for response in (queue, reports):
+        if who == "anonymous":
+            assert_problem(response, 401, "invalid_token")
+        else:
+            assert_problem(response, 403, "admin_required")
+
+
+async def test_reports_survive_in_the_admin_view(
+    client: httpx.AsyncClient,
+    admin: LoggedIn,
+    seller: LoggedIn,
+    buyer: LoggedIn,
+    category_id: str,
+) -> None:
+    listing = await live_listing(client, seller, category_id)
+    assert (await _report(client, buyer, listing["id"])).status_code == 201
+    removed = await client.post(
+        f"{ADMIN_LISTINGS}/{listing['id']}/remove",
+        json={"reason": "counterfeit confirmed"},
+        headers=admin.headers,
+    )
+    assert removed.status_code == 200, removed.text
+
+    assert removed.json()["report_count"] == 1
+    queue = await _reported_queue(client, admin, status="removed")
+    assert [(i["id"], i["status"]) for i in queue["items"]] == [(listing["id"], "removed")]
