@@ -64,6 +64,7 @@ _SYSTEM = {ListingActor.system}
 # Fields whose change must pass moderation again on a live listing.
 _CONTENT_FIELDS = {"title", "description", "attributes", "category_id"}
 _FINAL = (ListingStatus.archived, ListingStatus.removed)
+_NEVER_PUBLIC = (ListingStatus.draft, ListingStatus.pending_review, ListingStatus.rejected)
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -437,12 +438,14 @@ async def many(session: AsyncSession, listing_ids: list[uuid.UUID]) -> dict[uuid
 async def purchasable(session: AsyncSession, listing_id: uuid.UUID, buyer: User) -> Listing:
     """A listing the buyer may put in a cart or buy: live, and not their own."""
     listing = await _detailed(session, listing_id)
+    own = listing.seller.user_id == buyer.id
     if not _is_public(listing):
-        # Someone else's non-live listing is invisible; one's own is simply not for sale.
-        if listing.seller.user_id != buyer.id:
+        # A listing that was never public stays invisible to others (404); one that was
+        # (sold out, paused, taken down, its shop suspended) is simply not for sale (409).
+        if not own and listing.status in _NEVER_PUBLIC:
             raise ListingNotFound()
-        raise ListingUnavailable(f"the listing is {listing.status.value}")
-    if listing.seller.user_id == buyer.id:
+        raise ListingUnavailable(f"'{listing.title}' is not for sale now")
+    if own:
         raise CannotBuyOwnListing()
     return listing
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from app.catalog import service as catalog_service
 from app.catalog.exceptions import InsufficientStock
-from app.catalog.models import Listing
+from app.catalog.models import Listing, ListingStatus
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Conflict, InvalidTransition, NotFound, UnprocessableEntity
@@ -77,8 +77,12 @@ async def remove_from_cart(session: AsyncSession, buyer: User, listing_id: uuid.
         raise NotFound("that listing is not in your cart")
 
 
+def _for_sale(listing: Listing) -> bool:
+    return listing.status is ListingStatus.active and listing.seller_approved
+
+
 def _unavailable_reason(listing: Listing, quantity: int) -> str | None:
-    if listing.status.value != "active" or not listing.seller_approved:
+    if not _for_sale(listing):
         return f"no longer for sale ({listing.status.value})"
     if quantity > listing.quantity:
         return f"only {listing.quantity} left"
@@ -142,12 +146,9 @@ async def _wanted_items(
         return [_Wanted(listing_id, quantity) for listing_id, quantity in merged.items()]
     cart = await CartRepository(session).items(buyer.id)
     listings = await catalog_service.many(session, [i.listing_id for i in cart])
-    # Lines the cart shows as unavailable stay in the cart; the rest are bought.
-    wanted = [
-        _Wanted(i.listing_id, i.quantity)
-        for i in cart
-        if _unavailable_reason(listings[i.listing_id], i.quantity) is None
-    ]
+    # Lines no longer for sale stay in the cart and the rest are bought; a line asking for
+    # more than the stock fails the checkout (409) so the buyer can decide.
+    wanted = [_Wanted(i.listing_id, i.quantity) for i in cart if _for_sale(listings[i.listing_id])]
     if not wanted:
         raise CartEmpty("nothing in your cart can be bought now; add items or send `items`")
     return wanted
