@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -158,9 +159,16 @@ async def session(database: Database) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@pytest.fixture(scope="session")
+def app(settings: Settings, engine: AsyncEngine) -> FastAPI:
+    """One app for the whole run (building one per test costs time and memory); each test
+    points it at its own rolled-back `database`."""
+    return create_app(settings, database=Database(settings, engine=engine))
+
+
 @pytest.fixture
-async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database=database)
+async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    app.state.database = database
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -182,9 +190,9 @@ async def committed_database(settings: Settings, engine: AsyncEngine) -> AsyncIt
 
 @pytest.fixture
 async def committed_client(
-    settings: Settings, committed_database: Database
+    app: FastAPI, committed_database: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database=committed_database)
+    app.state.database = committed_database
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

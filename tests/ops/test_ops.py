@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
 from tests.conftest import make_settings
@@ -27,6 +28,16 @@ async def database_down_client() -> AsyncIterator[httpx.AsyncClient]:
             yield client
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def fresh_client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own: its metrics start from zero (the shared app's have counted every
+    earlier test's requests)."""
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
 
 
 def samples(text: str, name: str) -> list[Sample]:
@@ -79,7 +90,8 @@ async def test_healthz_does_not_depend_on_the_database(
     assert response.json() == {"status": "ok"}
 
 
-async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+async def test_metrics_count_requests_by_route_template(fresh_client: httpx.AsyncClient) -> None:
+    client = fresh_client
     for _ in range(2):
         failed_login = await client.post(
             "/v1/auth/token", data={"username": "nobody@example.com", "password": "x" * 12}
@@ -118,7 +130,8 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert stray not in text
 
 
-async def test_metrics_have_latency_histograms_by_route(client: httpx.AsyncClient) -> None:
+async def test_metrics_have_latency_histograms_by_route(fresh_client: httpx.AsyncClient) -> None:
+    client = fresh_client
     for _ in range(3):
         assert (await client.get("/healthz")).status_code == 200
 
