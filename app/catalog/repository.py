@@ -15,7 +15,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.types import Float
 
 from app.catalog.models import (
@@ -29,6 +29,8 @@ from app.catalog.schemas import SearchSort
 from app.core.pagination import SortKey
 from app.core.repository import RepositoryBase
 
+# Relevance ranks at most this many of the newest matches (see _rank_newest_matches).
+MAX_RANKED_MATCHES = 1000
 # Text search keeps at most this many words; each is matched as a prefix ("iph" → "iPhone").
 MAX_SEARCH_TERMS = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -176,7 +178,27 @@ class ListingRepository(RepositoryBase[Listing]):
             statement = statement.where(Listing.condition.in_(filters.conditions))
         if filters.seller_id is not None:
             statement = statement.where(Listing.seller_id == filters.seller_id)
+        if sort is SearchSort.relevance and rank is not None:
+            return self._rank_newest_matches(statement, rank)
         return self.with_details(statement), _search_keys(sort, rank)
+
+    def _rank_newest_matches(
+        self, statement: Select[Listing], rank: ColumnElement[Any]
+    ) -> tuple[Select[Listing], list[SortKey]]:
+        """Relevance ranks the newest MAX_RANKED_MATCHES matches, not every match: a common
+        word can match a large share of a million listings, and ranking them all would cost a
+        full scan per page. The newest matches come straight off an index (or a bitmap of the
+        GIN index for rare words), so the cost stays flat as the catalog grows."""
+        newest = (
+            statement.add_columns(rank.label("rank"))
+            .order_by(Listing.published_at.desc(), Listing.id.desc())
+            .limit(MAX_RANKED_MATCHES)
+            .subquery("newest_matches")
+        )
+        match = aliased(Listing, newest)
+        ranked = select(match).options(joinedload(match.seller), selectinload(match.images))
+        keys = [SortKey(newest.c.rank, descending=True), SortKey(match.id, descending=True)]
+        return ranked, keys
 
     def _match(
         self, statement: Select[Listing], terms: list[str]

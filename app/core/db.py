@@ -58,6 +58,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # JIT compilation pays off for long analytical queries, not for short OLTP ones,
+        # whose latency it only adds to.
+        kwargs["connect_args"] = {"server_settings": {"jit": "off"}}
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine)
