@@ -876,7 +876,12 @@ async def benchmark(args: argparse.Namespace, base_url: str) -> str:
             for search in searches:
                 await capture_sql(engine, search)
                 rows.append(await _measure(args, client, connections, search))
-                print(f"  measured {search.name}", flush=True)
+                row = rows[-1]
+                print(
+                    f"  measured {search.name}: api p95 {row.api.percentile(95):.1f} ms,"
+                    f" sql p95 {row.sql.percentile(95):.1f} ms",
+                    flush=True,
+                )
     finally:
         for connection in connections:
             await connection.close()
