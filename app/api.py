@@ -11,8 +11,10 @@ from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.catalog.admin_router import router as admin_catalog_router
 from app.catalog.router import categories_router, listings_router, storefront_router
+from app.disputes.router import admin_disputes_router, disputes_router, returns_router
 from app.orders.router import cart_router, checkout_router, orders_router
 from app.payments.router import router as payouts_router
+from app.reviews.router import admin_reviews_router, profiles_router, reviews_router
 from app.sellers.router import router as sellers_router
 
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
@@ -21,14 +23,20 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     sellers_router,
     payouts_router,
     storefront_router,
+    profiles_router,
     categories_router,
     listings_router,
     cart_router,
     checkout_router,
     orders_router,
+    returns_router,
+    disputes_router,
+    reviews_router,
     admin_users_router,
     admin_sellers_router,
     admin_catalog_router,
     admin_ledger_router,
+    admin_disputes_router,
+    admin_reviews_router,
     audit_router,
 )

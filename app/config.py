@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     ship_by: PositiveDuration = timedelta(days=5)
     auto_complete_after: PositiveDuration = timedelta(days=14)
     payout_hold: Annotated[timedelta, BeforeValidator(_seconds_or_iso)] = timedelta(0)
+    review_window: PositiveDuration = timedelta(days=14)
+    return_window: PositiveDuration = timedelta(days=7)
+    dispute_window: PositiveDuration = timedelta(days=14)
+    dispute_response_time: PositiveDuration = timedelta(days=3)
+    """The seller's time to answer a dispute or a return request."""
+    max_evidence_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)
     commission_fixed: int = Field(default=0, ge=0, description="Minor units per order")
 

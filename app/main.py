@@ -46,6 +46,9 @@ TAGS: list[dict[str, Any]] = [
     {"name": "checkout", "description": "Checkout (one order per seller) and payment"},
     {"name": "orders", "description": "Orders as buyer and seller: ship, confirm, cancel"},
     {"name": "payouts", "description": "A seller's balance, ledger and payouts"},
+    {"name": "returns", "description": "Returns after completion: request, approve, refund"},
+    {"name": "disputes", "description": "Disputes with messages, evidence and a resolution"},
+    {"name": "reviews", "description": "Double-blind reviews, replies and reputation"},
     {"name": "admin", "description": "Administration (admin role required)"},
     {"name": "ops", "description": "Health, readiness and metrics"},
 ]
@@ -86,8 +89,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.metrics = metrics
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
-    app.state.storage = LocalDiskStorage(settings.media_dir)
+    # Listing images are public (served at /media); dispute evidence is private (served only
+    # through the API, to the dispute's parties and admins), so it lives outside what
+    # /media serves.
+    public_media = settings.media_dir / "public"
+    public_media.mkdir(parents=True, exist_ok=True)
+    app.state.storage = LocalDiskStorage(public_media)
+    app.state.private_storage = LocalDiskStorage(settings.media_dir / "private")
     app.state.payment_provider = SandboxProvider()
 
     install_error_handlers(app)
@@ -95,8 +103,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        # Uploads are multipart: room for one image plus the multipart framing.
-        max_multipart_bytes=settings.max_image_bytes + MULTIPART_OVERHEAD_BYTES,
+        # Uploads are multipart: room for one file plus the multipart framing.
+        max_multipart_bytes=max(settings.max_image_bytes, settings.max_evidence_bytes)
+        + MULTIPART_OVERHEAD_BYTES,
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
@@ -104,7 +113,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in DOMAIN_ROUTERS:
         app.include_router(router)
     install_docs(app)
-    app.mount(MEDIA_URL_PREFIX, StaticFiles(directory=settings.media_dir), name="media")
+    app.mount(MEDIA_URL_PREFIX, StaticFiles(directory=public_media), name="media")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -4,8 +4,10 @@ from app.auth import models as auth_models
 from app.catalog import models as catalog_models
 from app.core import audit, idempotency
 from app.core.models import Base
+from app.disputes import models as dispute_models
 from app.orders import models as order_models
 from app.payments import models as payment_models
+from app.reviews import models as review_models
 from app.sellers import models as seller_models
 
 metadata = Base.metadata
@@ -14,10 +16,12 @@ __all__ = [
     "audit",
     "auth_models",
     "catalog_models",
+    "dispute_models",
     "idempotency",
     "metadata",
     "order_models",
     "payment_models",
+    "review_models",
     "seller_models",
 ]
 

@@ -11,6 +11,7 @@ from app.core.db import DbSession
 from app.core.errors import error_responses
 from app.core.routing import API_PREFIX
 from app.orders import service as order_service
+from app.payments.models import Account
 from app.payments.repository import LedgerRepository
 from app.payments.schemas import ReconcileReport, Violation
 
@@ -34,7 +35,13 @@ async def reconcile(session: AsyncSession) -> ReconcileReport:
     ]
     violations += [
         Violation(check="no_escrow_on_closed_orders", detail=f"order {o} still holds {s} {c}")
-        for o, c, s in await ledger.escrow_left_on(order_service.closed_order_ids())
+        for o, c, s in await ledger.money_left_on(Account.escrow, order_service.closed_order_ids())
+    ]
+    violations += [
+        Violation(check="no_reserve_without_dispute", detail=f"order {o} still reserves {s} {c}")
+        for o, c, s in await ledger.money_left_on(
+            Account.seller_reserved, order_service.undisputed_order_ids()
+        )
     ]
     violations += [
         Violation(check="no_negative_balance", detail=f"{a} of seller {o}: {s} {c}")
@@ -58,6 +65,8 @@ async def reconcile(session: AsyncSession) -> ReconcileReport:
 @router.get("/reconcile", response_model=ReconcileReport)
 async def reconcile_ledger(admin: AdminUser, session: DbSession) -> ReconcileReport:
     """Check every ledger invariant: each transaction balanced, the ledger summing to zero,
-    no escrow left on closed orders, no negative seller balance, and the ledger agreeing with
-    the payment provider's records. Lists every violation."""
+    no escrow left on closed orders, no reserve left once a dispute is over, no negative
+    pending, reserved or in-transit balance (available may be negative: a seller's debt after
+    refunds), and the ledger agreeing with the payment provider's records. Lists every
+    violation."""
     return await reconcile(session)

@@ -49,13 +49,13 @@ async def get(session: AsyncSession, category_id: uuid.UUID) -> Category:
     return category
 
 
-async def resolve(session: AsyncSession, reference: str) -> Category | None:
-    """A category by id or by slug (search accepts either)."""
-    categories = CategoryRepository(session)
+async def subtree_ids(session: AsyncSession, reference: str) -> list[uuid.UUID]:
+    """The ids of a category (by id or slug) and of all its descendants; empty if unknown."""
     try:
-        return await categories.get(uuid.UUID(reference))
+        root = Category.id == uuid.UUID(reference)
     except ValueError:
-        return await categories.get_by_slug(reference)
+        root = Category.slug == reference
+    return await CategoryRepository(session).subtree_ids(root)
 
 
 async def require_leaf(session: AsyncSession, category_id: uuid.UUID) -> Category:

@@ -5,9 +5,17 @@ from fastapi import Depends, Request
 from app.core.storage import MediaStorage
 
 
-def get_storage(request: Request) -> MediaStorage:
+async def get_storage(request: Request) -> MediaStorage:
     storage: MediaStorage = request.app.state.storage
     return storage
 
 
 Storage = Annotated[MediaStorage, Depends(get_storage)]
+
+
+async def get_private_storage(request: Request) -> MediaStorage:
+    storage: MediaStorage = request.app.state.private_storage
+    return storage
+
+
+PrivateStorage = Annotated[MediaStorage, Depends(get_private_storage)]

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     func,
     literal,
     literal_column,
@@ -30,7 +31,7 @@ from app.core.pagination import SortKey
 from app.core.repository import RepositoryBase
 
 # Relevance ranks at most this many of the newest matches (see _rank_newest_matches).
-MAX_RANKED_MATCHES = 1000
+MAX_RANKED_MATCHES = 200
 # Text search keeps at most this many words; each is matched as a prefix ("iph" → "iPhone").
 MAX_SEARCH_TERMS = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -69,17 +70,19 @@ class CategoryRepository(RepositoryBase[Category]):
         statement = select(Listing.id).where(Listing.category_id == category_id).limit(1)
         return (await self.session.scalar(statement)) is not None
 
-    def subtree_ids(self, category_id: uuid.UUID) -> Select[Any]:
-        """The category and every descendant, as a recursive query (one round trip)."""
-        tree = select(Category.id).where(Category.id == category_id).cte("subtree", recursive=True)
+    async def subtree_ids(self, root: ColumnElement[bool]) -> list[uuid.UUID]:
+        """The ids of the category `root` selects and of all its descendants (one round trip;
+        empty when no category matches)."""
+        tree = select(Category.id).where(root).cte("subtree", recursive=True)
         tree = tree.union_all(select(Category.id).where(Category.parent_id == tree.c.id))
-        return select(tree.c.id)
+        return list((await self.session.scalars(select(tree.c.id))).all())
 
 
 @dataclass(frozen=True, slots=True)
 class SearchFilters:
     q: str | None = None
-    category_id: uuid.UUID | None = None
+    category_ids: Sequence[uuid.UUID] | None = None
+    """A category subtree (None: any category)."""
     min_price: int | None = None
     max_price: int | None = None
     conditions: Sequence[Condition] = ()
@@ -157,7 +160,7 @@ class ListingRepository(RepositoryBase[Listing]):
         )
 
     def search(
-        self, filters: SearchFilters, sort: SearchSort, categories: CategoryRepository
+        self, filters: SearchFilters, sort: SearchSort
     ) -> tuple[Select[Listing], list[SortKey]]:
         """The search statement and its keyset, built so that PostgreSQL serves each filter
         and sort from a partial index on live listings (see Listing.__table_args__)."""
@@ -166,10 +169,10 @@ class ListingRepository(RepositoryBase[Listing]):
         rank: ColumnElement[Any] | None = None
         if terms:
             statement, rank = self._match(statement, terms)
-        if filters.category_id is not None:
-            statement = statement.where(
-                Listing.category_id.in_(categories.subtree_ids(filters.category_id))
-            )
+        if filters.category_ids is not None:
+            # A list of known ids, not a subquery: the planner then estimates the share of
+            # listings in those categories and can choose the (category_id, …) indexes.
+            statement = statement.where(Listing.category_id.in_(filters.category_ids))
         if filters.min_price is not None:
             statement = statement.where(Listing.price_amount >= filters.min_price)
         if filters.max_price is not None:
@@ -204,12 +207,7 @@ class ListingRepository(RepositoryBase[Listing]):
         self, statement: Select[Listing], terms: list[str]
     ) -> tuple[Select[Listing], ColumnElement[Any] | None]:
         if self.session.get_bind().dialect.name == "postgresql":
-            # Each word as a prefix, stemmed (english) or as typed (simple); all must match.
-            prefixes = [literal(f"{term}:*") for term in terms]
-            per_term = [
-                func.to_tsquery(_ENGLISH, p).op("||")(func.to_tsquery(_SIMPLE, p)) for p in prefixes
-            ]
-            query = reduce(lambda all_of, one: all_of.op("&&")(one), per_term)
+            query = reduce(lambda all_of, one: all_of.op("&&")(one), map(_prefix_query, terms))
             vector: ColumnElement[Any] = literal_column("listings.search_vector")
             return statement.where(vector.op("@@")(query)), func.ts_rank_cd(
                 vector, query, type_=Float
@@ -219,6 +217,17 @@ class ListingRepository(RepositoryBase[Listing]):
         for term in terms:
             statement = statement.where(haystack.contains(term, autoescape=True))
         return statement, None
+
+
+def _prefix_query(term: str) -> ColumnElement[Any]:
+    """One word as a prefix. The english stem's prefix also matches the word as typed, since
+    search_vector holds both the stemmed (english) and the unstemmed (simple) words; a single
+    configuration keeps the planner's match estimate right (an OR of both overestimated it
+    threefold and led it off the GIN index). A stop word has no english stem and falls back
+    to the simple configuration, so "the who" still finds "The Who"."""
+    prefix = literal(f"{term}:*")
+    english = func.to_tsquery(_ENGLISH, prefix)
+    return case((func.numnode(english) == 0, func.to_tsquery(_SIMPLE, prefix)), else_=english)
 
 
 def _search_keys(sort: SearchSort, rank: ColumnElement[Any] | None) -> list[SortKey]:

@@ -26,14 +26,13 @@ from app.catalog.schemas import (
     ReportCreate,
     ReportRead,
     SearchSort,
-    Storefront,
 )
 from app.catalog.state import ListingAction
 from app.core.db import DbSession
-from app.core.errors import InvalidTransition, NotFound, ValidationFailed, error_responses
+from app.core.errors import InvalidTransition, ValidationFailed, error_responses
 from app.core.money import CurrencyNotSupported
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
+from app.core.routing import API_PREFIX, model_response
 from app.core.schemas import Page
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
 from app.sellers.exceptions import SellerRequired, SellerSuspended
@@ -70,7 +69,7 @@ async def search_listings(
     sort: Annotated[
         SearchSort | None, Query(description="Default: relevance with `q`, else newest")
     ] = None,
-) -> Page[ListingRead]:
+) -> Response:
     """Search live listings (active, from approved sellers)."""
     if min_price is not None and max_price is not None and min_price > max_price:
         raise ValidationFailed(["query", "min_price"], "min_price is above max_price")
@@ -85,7 +84,8 @@ async def search_listings(
         sort=sort,
         page=page,
     )
-    return Page(items=[service.to_read(r, None, storage) for r in rows], next_cursor=next_cursor)
+    items = [service.to_read(row, None, storage) for row in rows]
+    return model_response(Page[ListingRead](items=items, next_cursor=next_cursor))
 
 
 @listings_router.post(
@@ -262,11 +262,3 @@ async def list_my_listings(
     """Your listings in every state (newest first), optionally one state only."""
     rows, next_cursor = await service.seller_listings(session, seller, status, page)
     return Page(items=[service.to_read(r, user, storage) for r in rows], next_cursor=next_cursor)
-
-
-@storefront_router.get(
-    "/{seller_id}", response_model=Storefront, responses=error_responses(NotFound)
-)
-async def get_storefront(seller_id: uuid.UUID, session: DbSession) -> Storefront:
-    """A shop's public page: name, joined date, live listing count, rating summary."""
-    return await service.storefront(session, seller_id)

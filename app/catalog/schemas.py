@@ -172,20 +172,3 @@ class ReportRead(Schema):
     reason: ReportReason
     details: str | None
     created_at: datetime
-
-
-class RatingSummary(Schema):
-    average: float = Field(description="Mean rating 1 to 5; 0 until the first review")
-    count: int
-    positive_share: float = Field(description="Share of 4 and 5 star reviews, 0 to 1")
-
-
-class Storefront(Schema):
-    id: uuid.UUID
-    shop_name: str
-    slug: str
-    description: str
-    country: str
-    joined_at: datetime
-    active_listing_count: int
-    rating: RatingSummary

@@ -30,7 +30,6 @@ from app.catalog.models import (
     ListingStatus,
 )
 from app.catalog.repository import (
-    CategoryRepository,
     ListingRepository,
     ReportRepository,
     SearchFilters,
@@ -41,11 +40,9 @@ from app.catalog.schemas import (
     ListingCreate,
     ListingRead,
     ListingUpdate,
-    RatingSummary,
     ReportCreate,
     SearchSort,
     SellerSummary,
-    Storefront,
 )
 from app.catalog.state import LISTING_LIFECYCLE, ListingAction, ListingActor
 from app.config import ModerationMode, Settings
@@ -55,7 +52,6 @@ from app.core.ids import uuid7
 from app.core.money import Money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.storage import MediaStorage, sniff_image_type
-from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile
 
 _SELLER = {ListingActor.seller}
@@ -386,43 +382,29 @@ async def search(
     sort: SearchSort | None,
     page: PageParams,
 ) -> tuple[list[Listing], str | None]:
-    category_id = None
+    category_ids = None
     if category is not None:
-        found = await category_service.resolve(session, category)
-        if found is None:
+        category_ids = await category_service.subtree_ids(session, category)
+        if not category_ids:
             return [], None  # an unknown category simply has no listings
-        category_id = found.id
     effective_sort = sort or (SearchSort.relevance if q else SearchSort.newest)
     listings = ListingRepository(session)
     statement, keys = listings.search(
         SearchFilters(
             q=q,
-            category_id=category_id,
+            category_ids=category_ids,
             min_price=min_price,
             max_price=max_price,
             conditions=conditions,
             seller_id=seller_id,
         ),
         effective_sort,
-        CategoryRepository(session),
     )
     return await paginate(session, statement, keys=keys, page=page, tag=effective_sort.value)
 
 
-async def storefront(session: AsyncSession, seller_id: uuid.UUID) -> Storefront:
-    profile = await seller_service.get_public(session, seller_id)
-    assert profile.approved_at is not None  # approved shops have been approved
-    return Storefront(
-        id=profile.id,
-        shop_name=profile.shop_name,
-        slug=profile.slug,
-        description=profile.description,
-        country=profile.country,
-        joined_at=profile.approved_at,
-        active_listing_count=await ListingRepository(session).count_live_of_seller(profile.id),
-        # Reviews arrive with the trust-and-safety work; until then every shop is unrated.
-        rating=RatingSummary(average=0.0, count=0, positive_share=0.0),
-    )
+async def live_listing_count(session: AsyncSession, seller_id: uuid.UUID) -> int:
+    return await ListingRepository(session).count_live_of_seller(seller_id)
 
 
 # --- stock (for orders) ---------------------------------------------------------------------

@@ -152,7 +152,7 @@ class Idempotency:
         return result
 
 
-def _idempotency(
+async def _idempotency(
     session: DbSession,
     request: Request,
     idempotency_key: Annotated[

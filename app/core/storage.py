@@ -13,11 +13,13 @@ class MediaStorage(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def read(self, key: str) -> bytes: ...
+
     def url(self, key: str) -> str: ...
 
 
 class LocalDiskStorage:
-    """Files under `root`, served by the app at /media/<key>."""
+    """Files under `root` (the public root is served by the app at /media/<key>)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -43,6 +45,9 @@ class LocalDiskStorage:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
+    async def read(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._path(key).read_bytes)
+
     def url(self, key: str) -> str:
         return f"{MEDIA_URL_PREFIX}/{key}"
 
@@ -62,3 +67,10 @@ def sniff_image_type(data: bytes) -> tuple[str, str] | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp", "webp"
     return None
+
+
+def sniff_evidence_type(data: bytes) -> tuple[str, str] | None:
+    """(content type, extension) of dispute evidence: an image as above, or a PDF."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf", "pdf"
+    return sniff_image_type(data)

@@ -102,6 +102,13 @@ class Order(IdMixin, TimestampMixin, Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     funds_release_at: Mapped[datetime | None]
     """When the seller's proceeds leave the payout hold (null: not completed, or released)."""
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Given back to the buyer so far (returns, disputes), minor units; at most the total."""
+    review_deadline: Mapped[datetime | None]
+    return_deadline: Mapped[datetime | None]
+    dispute_deadline: Mapped[datetime | None]
+    """The windows after completion, fixed when the order completes (null before; a dispute
+    may be opened any time from payment until completion)."""
 
     lines: Mapped[list["OrderLine"]] = relationship(
         lazy="raise", order_by="OrderLine.id", cascade="all, delete-orphan"
@@ -123,12 +130,26 @@ class OrderLine(IdMixin, Base):
     """Minor units, for this line."""
 
 
+class EventSubject(StrEnum):
+    order = "order"
+    return_request = "return"
+    dispute = "dispute"
+    review = "review"
+
+
 class OrderEvent(IdMixin, Base):
-    """One step of an order's timeline: who did what, from which state to which."""
+    """One step of an order's timeline: who did what, from which state to which. Steps of
+    the order's returns, disputes and reviews are events of the order too, naming their
+    subject, whose states `from_status` and `to_status` then are."""
 
     __tablename__ = "order_events"
 
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    subject: Mapped[EventSubject] = mapped_column(
+        enum_column(EventSubject, "event_subject"), default=EventSubject.order
+    )
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    """The return, dispute or review the step belongs to (null for the order itself)."""
     actor_id: Mapped[uuid.UUID | None]
     """The user who acted; null for the system (worker, payment)."""
     actor_role: Mapped[str] = mapped_column(String(16))

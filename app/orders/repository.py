@@ -92,10 +92,23 @@ class OrderRepository(RepositoryBase[Order]):
         )
 
     def due_for_fund_release(self, at: datetime) -> Select[Order]:
-        return select(Order).where(Order.funds_release_at <= at)
+        # A disputed order's proceeds are frozen; its hold ends once the dispute is over.
+        return select(Order).where(
+            Order.funds_release_at <= at, Order.status != OrderStatus.disputed
+        )
 
     async def events(self, order_id: uuid.UUID) -> list[OrderEvent]:
         statement = (
             select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
         )
         return list((await self.session.scalars(statement)).all())
+
+    async def subject_events(self, subject_id: uuid.UUID) -> list[OrderEvent]:
+        statement = (
+            select(OrderEvent).where(OrderEvent.subject_id == subject_id).order_by(OrderEvent.id)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def totals(self, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        statement = select(Order.id, Order.total_amount).where(Order.id.in_(order_ids))
+        return {row.id: row.total_amount for row in await self.session.execute(statement)}

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from app.core.money import Money
 from app.core.schemas import RequestSchema, Schema
-from app.orders.models import CheckoutStatus, OrderStatus
+from app.orders.models import CheckoutStatus, EventSubject, OrderStatus
 
 MAX_LINE_QUANTITY = 1000
 LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)]
@@ -83,6 +83,7 @@ class CancelRequest(RequestSchema):
 
 
 class OrderLineRead(Schema):
+    id: uuid.UUID
     listing_id: uuid.UUID
     title: str
     unit_price: Money
@@ -110,6 +111,12 @@ class OrderRead(Schema):
     completed_at: datetime | None
     cancelled_at: datetime | None
     cancel_reason: str | None
+    refunded: Money = Field(description="Given back to the buyer so far (returns, disputes)")
+    review_deadline: datetime | None
+    return_deadline: datetime | None
+    dispute_deadline: datetime | None = Field(
+        description="Null before completion: until then a dispute may be opened any time"
+    )
     created_at: datetime
     allowed_actions: list[str] = Field(description="What the caller may do now")
 
@@ -125,6 +132,10 @@ class CheckoutRead(Schema):
 
 class OrderEventRead(Schema):
     id: uuid.UUID
+    subject: EventSubject = Field(
+        description="What changed: the order, or one of its returns, disputes or reviews"
+    )
+    subject_id: uuid.UUID | None
     actor_id: uuid.UUID | None
     actor_role: str
     action: str

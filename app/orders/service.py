@@ -14,7 +14,14 @@ from app.core.clock import now
 from app.core.errors import NotFound
 from app.core.money import Money
 from app.core.pagination import PageParams, SortKey, paginate
-from app.orders.models import Checkout, CheckoutStatus, Order, OrderEvent, OrderStatus
+from app.orders.models import (
+    Checkout,
+    CheckoutStatus,
+    EventSubject,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
 from app.orders.repository import CheckoutRepository, OrderRepository
 from app.orders.schemas import CheckoutRead, OrderLineRead, OrderRead
 from app.orders.state import ORDER_LIFECYCLE, OrderAction, OrderActor
@@ -54,6 +61,7 @@ def to_read(order: Order, actors: set[OrderActor]) -> OrderRead:
         status=order.status,
         lines=[
             OrderLineRead(
+                id=line.id,
                 listing_id=line.listing_id,
                 title=line.title,
                 unit_price=_money(line.unit_price, order.currency),
@@ -75,6 +83,10 @@ def to_read(order: Order, actors: set[OrderActor]) -> OrderRead:
         completed_at=order.completed_at,
         cancelled_at=order.cancelled_at,
         cancel_reason=order.cancel_reason,
+        refunded=_money(order.refunded_amount, order.currency),
+        review_deadline=order.review_deadline,
+        return_deadline=order.return_deadline,
+        dispute_deadline=order.dispute_deadline,
         created_at=order.created_at,
         allowed_actions=[
             a.value for a in ORDER_LIFECYCLE.allowed_actions(order.status, actors, order)
@@ -107,19 +119,48 @@ async def transition(
     before = order.status
     order.status = ORDER_LIFECYCLE.target(before, action, actors, order)
     permitted = actors & ORDER_LIFECYCLE.table[(before, action)].actors
+    await record_event(
+        session,
+        order.id,
+        EventSubject.order,
+        None,
+        action=action.value,
+        actor_role=min(permitted, key=_ROLE_PRIORITY.index).value,
+        actor_id=actor_id,
+        change=(before.value, order.status.value),
+        details=details,
+    )
+    return before
+
+
+async def record_event(
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    subject: EventSubject,
+    subject_id: uuid.UUID | None,
+    *,
+    action: str,
+    actor_role: str,
+    actor_id: uuid.UUID | None,
+    change: tuple[str | None, str],
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One step in the order's timeline: of the order itself, or of one of its returns,
+    disputes or reviews (`change` is then that subject's from- and to-state)."""
     session.add(
         OrderEvent(
-            order_id=order.id,
+            order_id=order_id,
+            subject=subject,
+            subject_id=subject_id,
             actor_id=actor_id,
-            actor_role=min(permitted, key=_ROLE_PRIORITY.index).value,
-            action=action.value,
-            from_status=before.value,
-            to_status=order.status.value,
+            actor_role=actor_role,
+            action=action,
+            from_status=change[0],
+            to_status=change[1],
             details=details or {},
         )
     )
     await session.flush()
-    return before
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -141,6 +182,15 @@ async def get_for(
     return order, actors
 
 
+async def lock(session: AsyncSession, order_id: uuid.UUID) -> Order:
+    """An order with its lines, row-locked: for returns and disputes, whose own row the
+    caller has locked first (always that order: subject, then order)."""
+    order = await OrderRepository(session).get_with_lines(order_id, lock=True)
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
 async def list_for(
     session: AsyncSession,
     user: User,
@@ -156,7 +206,12 @@ async def list_for(
     return await paginate(session, statement, keys=[SortKey(Order.id, descending=True)], page=page)
 
 
-_CLOSED = (OrderStatus.completed, OrderStatus.cancelled, OrderStatus.refunded)
+_CLOSED = (
+    OrderStatus.completed,
+    OrderStatus.cancelled,
+    OrderStatus.refunded,
+    OrderStatus.partially_refunded,
+)
 
 
 def closed_order_ids() -> Select[uuid.UUID]:
@@ -164,8 +219,23 @@ def closed_order_ids() -> Select[uuid.UUID]:
     return select(Order.id).where(Order.status.in_(_CLOSED))
 
 
+def undisputed_order_ids() -> Select[uuid.UUID]:
+    """Orders that may not hold a dispute reserve (reconciliation checks they do not)."""
+    return select(Order.id).where(Order.status != OrderStatus.disputed)
+
+
 async def events(session: AsyncSession, order: Order) -> list[OrderEvent]:
     return await OrderRepository(session).events(order.id)
+
+
+async def totals(session: AsyncSession, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """{order id: total}, for lists of things about orders."""
+    return await OrderRepository(session).totals(order_ids)
+
+
+async def subject_events(session: AsyncSession, subject_id: uuid.UUID) -> list[OrderEvent]:
+    """The timeline of one return, dispute or review."""
+    return await OrderRepository(session).subject_events(subject_id)
 
 
 # --- transitions ------------------------------------------------------------------------------
@@ -207,14 +277,136 @@ async def complete(
     """confirm_receipt (buyer) or auto_complete (worker): escrow goes to the seller minus
     commission, in the same transaction as the state change."""
     await transition(session, order, action, actors, actor_id=actor_id)
-    order.completed_at = now()
+    await _release_to_seller(session, settings, order)
+    return order
+
+
+async def _release_to_seller(session: AsyncSession, settings: Settings, order: Order) -> None:
+    """The sale is done: what is left in escrow goes to the seller, and the review, return
+    and dispute windows start."""
+    completed_at = order.completed_at = now()
+    order.review_deadline = completed_at + settings.review_window
+    order.return_deadline = completed_at + settings.return_window
+    order.dispute_deadline = completed_at + settings.dispute_window
     await payments.release_escrow(
         session, settings, order_id=order.id, seller_id=order.seller_id, currency=order.currency
     )
     if settings.payout_hold:
-        order.funds_release_at = order.completed_at + settings.payout_hold
+        order.funds_release_at = completed_at + settings.payout_hold
     await session.flush()
-    return order
+
+
+def refundable(order: Order) -> int:
+    """What the buyer paid for the order and has not had back, minor units."""
+    return order.total_amount - order.refunded_amount
+
+
+async def open_dispute(
+    session: AsyncSession,
+    order: Order,
+    actors: set[OrderActor],
+    *,
+    actor_id: uuid.UUID,
+    dispute_id: uuid.UUID,
+) -> None:
+    """The order stops (no auto-completion, no payout of its proceeds) until the dispute
+    is resolved: escrow stays put, and proceeds already released are frozen."""
+    await transition(
+        session,
+        order,
+        OrderAction.open_dispute,
+        actors,
+        actor_id=actor_id,
+        details={"dispute_id": str(dispute_id)},
+    )
+    if order.completed_at is not None:
+        await payments.reserve_proceeds(
+            session, order_id=order.id, seller_id=order.seller_id, currency=order.currency
+        )
+
+
+async def resolve_dispute(
+    session: AsyncSession,
+    settings: Settings,
+    provider: PaymentProvider,
+    order: Order,
+    actors: set[OrderActor],
+    *,
+    refund: int,
+    actor_id: uuid.UUID | None,
+    details: dict[str, Any],
+) -> None:
+    """Give the buyer `refund` (0 … refundable) and the seller the rest, then settle the
+    order: completed, partially_refunded or refunded. Callers hold the order's row lock."""
+    assert 0 <= refund <= refundable(order), "the dispute service checks the amount"
+    reference = f"refund:{order.id}:dispute"
+    if order.completed_at is None:  # the money is still in escrow
+        if refund:
+            await payments.refund_escrow(
+                session,
+                provider,
+                order_id=order.id,
+                amount=refund,
+                currency=order.currency,
+                reference=reference,
+            )
+        order.refunded_amount += refund
+        if refund < order.total_amount:
+            await _release_to_seller(session, settings, order)
+    else:
+        if refund:
+            await _refund_after_completion(session, provider, order, refund, reference)
+        await payments.release_reserve(
+            session,
+            order_id=order.id,
+            seller_id=order.seller_id,
+            currency=order.currency,
+            still_held=order.funds_release_at is not None,
+        )
+    await transition(
+        session, order, OrderAction.resolve_dispute, actors, actor_id=actor_id, details=details
+    )
+
+
+async def refund_return(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    order: Order,
+    actors: set[OrderActor],
+    *,
+    amount: int,
+    actor_id: uuid.UUID | None,
+    return_id: uuid.UUID,
+) -> None:
+    """The seller got the goods back: the buyer gets `amount` back. Callers hold the
+    order's row lock."""
+    assert 0 < amount <= refundable(order), "the returns service checks the amount"
+    await _refund_after_completion(session, provider, order, amount, f"refund:{order.id}:return")
+    await transition(
+        session,
+        order,
+        OrderAction.refund_return,
+        actors,
+        actor_id=actor_id,
+        details={"return_id": str(return_id), "refund": amount},
+    )
+
+
+async def _refund_after_completion(
+    session: AsyncSession, provider: PaymentProvider, order: Order, amount: int, reference: str
+) -> None:
+    await payments.refund_proceeds(
+        session,
+        provider,
+        order_id=order.id,
+        seller_id=order.seller_id,
+        currency=order.currency,
+        amount=amount,
+        refundable=refundable(order),
+        reference=reference,
+    )
+    order.refunded_amount += amount
+    await session.flush()
 
 
 async def cancel(

@@ -1,6 +1,7 @@
 """Order lifecycle, as API.md: pending_payment → paid → shipped → completed;
-pending_payment → cancelled (buyer, or expiry: stock released); paid → cancelled (refunded).
-Disputes (paid/shipped/completed → disputed → ...) arrive with the trust-and-safety work."""
+pending_payment → cancelled (buyer, or expiry: stock released); paid → cancelled (refunded);
+paid/shipped/completed (inside the dispute window) → disputed → completed | refunded |
+partially_refunded; completed → refunded | partially_refunded when a return is refunded."""
 
 from enum import StrEnum
 
@@ -17,6 +18,9 @@ class OrderAction(StrEnum):
     ship = "ship"
     confirm_receipt = "confirm_receipt"
     auto_complete = "auto_complete"
+    open_dispute = "open_dispute"
+    resolve_dispute = "resolve_dispute"
+    refund_return = "refund_return"
 
 
 class OrderActor(StrEnum):
@@ -33,6 +37,19 @@ def _seller_is_late(order: Order) -> bool:
 def _auto_complete_due(order: Order) -> bool:
     return order.auto_complete_at is not None and order.auto_complete_at <= now()
 
+
+def _inside_dispute_window(order: Order) -> bool:
+    return order.dispute_deadline is None or now() < order.dispute_deadline
+
+
+def _settled(order: Order) -> S:
+    """Where a dispute or a return leaves the order, from what the buyer got back."""
+    if order.refunded_amount >= order.total_amount:
+        return S.refunded
+    return S.partially_refunded if order.refunded_amount else S.completed
+
+
+_DISPUTE = Transition(S.disputed, frozenset({OrderActor.buyer}), guard=_inside_dispute_window)
 
 ORDER_LIFECYCLE: StateMachine[S, OrderAction, OrderActor, Order] = StateMachine(
     "order",
@@ -58,5 +75,14 @@ ORDER_LIFECYCLE: StateMachine[S, OrderAction, OrderActor, Order] = StateMachine(
         (S.shipped, OrderAction.auto_complete): Transition(
             S.completed, frozenset({OrderActor.system}), guard=_auto_complete_due
         ),
+        (S.paid, OrderAction.open_dispute): _DISPUTE,
+        (S.shipped, OrderAction.open_dispute): _DISPUTE,
+        (S.completed, OrderAction.open_dispute): _DISPUTE,
+        (S.disputed, OrderAction.resolve_dispute): Transition(
+            _settled, frozenset({OrderActor.admin, OrderActor.system})
+        ),
+        # The system's consequence of the seller receiving a return (not an order action
+        # anyone calls).
+        (S.completed, OrderAction.refund_return): Transition(_settled, frozenset({OrderActor.system})),
     },
 )

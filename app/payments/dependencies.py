@@ -5,7 +5,7 @@ from fastapi import Depends, Request
 from app.payments.provider import PaymentProvider
 
 
-def get_payment_provider(request: Request) -> PaymentProvider:
+async def get_payment_provider(request: Request) -> PaymentProvider:
     provider: PaymentProvider = request.app.state.payment_provider
     return provider
 

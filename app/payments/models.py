@@ -23,6 +23,8 @@ class Account(StrEnum):
     """A seller's proceeds still inside the payout hold."""
     seller_available = "seller_available"
     """A seller's money that can be paid out (negative: debt recovered from future sales)."""
+    seller_reserved = "seller_reserved"
+    """A completed order's proceeds frozen while a dispute about it is open."""
     payouts_in_transit = "payouts_in_transit"
     """Requested payouts not yet settled by the provider."""
     platform_commission = "platform_commission"

@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.payments.models import Account, LedgerEntry, ProviderOperation, ProviderOperationKind
 
-_OWNED_ACCOUNTS = (
-    Account.seller_available,
+# Seller accounts that can never go below zero; seller_available can (a debt after refunds).
+_NEVER_NEGATIVE = (
     Account.seller_pending,
+    Account.seller_reserved,
     Account.payouts_in_transit,
 )
 
@@ -40,27 +41,29 @@ class LedgerRepository:
             )
         ).all()
 
-    async def escrow_left_on(
-        self, order_ids: Select[uuid.UUID]
+    async def money_left_on(
+        self, account: Account, order_ids: Select[uuid.UUID]
     ) -> Sequence[Row[uuid.UUID | None, str, int]]:
-        """(order id, currency, escrow) of the given orders that still hold escrow."""
+        """(order id, currency, balance) of the given orders that still hold money in
+        `account` (escrow, or a dispute's reserve)."""
         total = func.sum(LedgerEntry.amount)
         return (
             await self.session.execute(
                 select(LedgerEntry.order_id, LedgerEntry.currency, total)
-                .where(LedgerEntry.account == Account.escrow, LedgerEntry.order_id.in_(order_ids))
+                .where(LedgerEntry.account == account, LedgerEntry.order_id.in_(order_ids))
                 .group_by(LedgerEntry.order_id, LedgerEntry.currency)
                 .having(total != 0)
             )
         ).all()
 
     async def negative_balances(self) -> Sequence[Row[Account, uuid.UUID | None, str, int]]:
-        """(account, owner, currency, balance) of seller accounts below zero."""
+        """(account, owner, currency, balance) of seller accounts below zero that may not
+        be."""
         total = func.sum(LedgerEntry.amount)
         return (
             await self.session.execute(
                 select(LedgerEntry.account, LedgerEntry.owner_id, LedgerEntry.currency, total)
-                .where(LedgerEntry.account.in_(_OWNED_ACCOUNTS))
+                .where(LedgerEntry.account.in_(_NEVER_NEGATIVE))
                 .group_by(LedgerEntry.account, LedgerEntry.owner_id, LedgerEntry.currency)
                 .having(total < 0)
             )

@@ -52,9 +52,11 @@ def _payout(payout: Payout) -> PayoutRead:
 async def get_balance(
     seller: OwnSellerProfile, session: DbSession, settings: AppSettings
 ) -> list[BalanceRead]:
-    """Your money per currency: pending (in the payout hold), available, in transit."""
+    """Your money per currency: pending (in the payout hold), available (or, after refunds
+    beyond it, a debt recovered from your next sales before any payout), in transit, and
+    reserved (proceeds of orders under dispute)."""
     found = {b.currency: b for b in await service.balances(session, seller.id)}
-    found.setdefault(settings.currency, service.Balance(settings.currency, 0, 0, 0))
+    found.setdefault(settings.currency, service.Balance(settings.currency, 0, 0, 0, 0))
     return [
         BalanceRead(
             currency=b.currency,
@@ -62,6 +64,7 @@ async def get_balance(
             available=Money(amount=max(b.available, 0), currency=b.currency),
             debt=Money(amount=max(-b.available, 0), currency=b.currency),
             in_transit=Money(amount=b.in_transit, currency=b.currency),
+            reserved=Money(amount=b.reserved, currency=b.currency),
         )
         for b in sorted(found.values(), key=lambda b: b.currency)
     ]

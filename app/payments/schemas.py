@@ -14,6 +14,7 @@ class BalanceRead(Schema):
     available: Money = Field(description="Can be paid out")
     debt: Money = Field(description="Owed to the platform (after refunds), recovered from sales")
     in_transit: Money = Field(description="Payouts requested, not yet settled")
+    reserved: Money = Field(description="Proceeds of disputed orders, frozen until resolved")
 
 
 class LedgerEntryRead(Schema):

@@ -145,6 +145,103 @@ async def refund_escrow(
     )
 
 
+# --- disputes and returns after the escrow was released ------------------------------------
+
+
+async def reserve_proceeds(
+    session: AsyncSession, *, order_id: uuid.UUID, seller_id: uuid.UUID, currency: str
+) -> int:
+    """A dispute about a completed order freezes what the seller got for it, wherever it is
+    (pending or available; if already paid out, available goes below zero: a debt)."""
+    legs = [
+        Leg(account, -amount, currency, owner_id=seller_id, order_id=order_id)
+        for account in (Account.seller_pending, Account.seller_available)
+        if (amount := await _order_share(session, account, currency, seller_id, order_id))
+    ]
+    frozen = -sum(leg.amount for leg in legs)
+    if frozen:
+        legs.append(Leg(Account.seller_reserved, frozen, currency, seller_id, order_id))
+        await ledger.post(session, "dispute_reserve", legs, order_id=order_id)
+    return frozen
+
+
+async def release_reserve(
+    session: AsyncSession,
+    *,
+    order_id: uuid.UUID,
+    seller_id: uuid.UUID,
+    currency: str,
+    still_held: bool,
+) -> int:
+    """What a resolved dispute left of the frozen proceeds goes back to the seller: pending
+    if the payout hold has not passed yet, else available."""
+    reserved = await _order_share(session, Account.seller_reserved, currency, seller_id, order_id)
+    if reserved:
+        back_to = Account.seller_pending if still_held else Account.seller_available
+        await ledger.post(
+            session,
+            "dispute_release",
+            [
+                Leg(Account.seller_reserved, -reserved, currency, seller_id, order_id),
+                Leg(back_to, reserved, currency, seller_id, order_id),
+            ],
+            order_id=order_id,
+        )
+    return reserved
+
+
+async def refund_proceeds(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    *,
+    order_id: uuid.UUID,
+    seller_id: uuid.UUID,
+    currency: str,
+    amount: int,
+    refundable: int,
+    reference: str,
+) -> None:
+    """Refund `amount` of a completed order (escrow long released) out of `refundable`, what
+    the buyer paid and has not had back. The platform returns the same share of its
+    remaining commission; the seller pays the rest, from the order's frozen proceeds first,
+    then its pending ones, then the available balance, which may go below zero (a debt that
+    later sales pay off before any payout)."""
+    commission_left = await ledger.balance(
+        session, Account.platform_commission, currency, order_id=order_id
+    )
+    commission_back = _share(commission_left, amount, refundable)
+    owed = amount - commission_back
+    legs = [
+        Leg(Account.external, amount, currency),
+        Leg(Account.platform_commission, -commission_back, currency, order_id=order_id),
+    ]
+    for account in (Account.seller_reserved, Account.seller_pending):
+        share = await _order_share(session, account, currency, seller_id, order_id)
+        taken = min(max(share, 0), owed)
+        legs.append(Leg(account, -taken, currency, seller_id, order_id))
+        owed -= taken
+    legs.append(Leg(Account.seller_available, -owed, currency, seller_id, order_id))
+    await provider.refund(session, amount=amount, currency=currency, reference=reference)
+    await ledger.post(session, "refund", legs, order_id=order_id, memo=reference)
+
+
+def _share(total: int, part: int, whole: int) -> int:
+    """`total` * part / whole, rounded half up; all of `total` when part is the whole."""
+    if part >= whole:
+        return total
+    return int((Decimal(total) * part / whole).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+async def _order_share(
+    session: AsyncSession,
+    account: Account,
+    currency: str,
+    seller_id: uuid.UUID,
+    order_id: uuid.UUID,
+) -> int:
+    return await ledger.balance(session, account, currency, owner_id=seller_id, order_id=order_id)
+
+
 # --- seller balances and payouts ---------------------------------------------------------------
 
 
@@ -154,6 +251,7 @@ class Balance:
     pending: int
     available: int
     in_transit: int
+    reserved: int
 
 
 async def balances(session: AsyncSession, seller_id: uuid.UUID) -> list[Balance]:
@@ -165,6 +263,7 @@ async def balances(session: AsyncSession, seller_id: uuid.UUID) -> list[Balance]
             pending=by_account.get((c, Account.seller_pending), 0),
             available=by_account.get((c, Account.seller_available), 0),
             in_transit=by_account.get((c, Account.payouts_in_transit), 0),
+            reserved=by_account.get((c, Account.seller_reserved), 0),
         )
         for c in currencies
     ]

@@ -1,4 +1,5 @@
-"""The sweep loop. Each unit of work (one checkout, one order, one payout) is one transaction,
+"""The sweep loop. Each unit of work (one checkout, order, payout, return, dispute or order's
+reviews) is one transaction,
 claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers can run at once and
 killing one at any moment loses at most the unit in flight, which the next sweep redoes."""
 
@@ -13,9 +14,11 @@ from app.auth.service import purge_expired as purge_expired_auth
 from app.config import Settings
 from app.core.db import Database
 from app.core.idempotency import purge_expired_records
+from app.disputes.tasks import approve_one_overdue_return, resolve_one_unanswered_dispute
 from app.orders.tasks import auto_complete_one_order, expire_one_checkout, release_one_hold
 from app.payments.provider import PaymentProvider
 from app.payments.tasks import settle_one_payout
+from app.reviews.tasks import publish_one_order_reviews
 
 logger = logging.getLogger("app.worker")
 
@@ -66,6 +69,9 @@ JOBS: dict[str, Job] = {
     "auto_complete_orders": drain(auto_complete_one_order),
     "release_payout_holds": drain(release_one_hold),
     "settle_payouts": drain(settle_one_payout),
+    "approve_overdue_returns": drain(approve_one_overdue_return),
+    "resolve_unanswered_disputes": drain(resolve_one_unanswered_dispute),
+    "publish_due_reviews": drain(publish_one_order_reviews),
     "purge_expired_sessions": _purge_sessions,
     "purge_expired_idempotency_keys": _purge_idempotency,
 }

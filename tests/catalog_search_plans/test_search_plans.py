@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.catalog.models import Condition
+from app.catalog.models import Category, Condition
 from app.catalog.repository import CategoryRepository, ListingRepository, SearchFilters
 from app.catalog.schemas import SearchSort
 from app.core.pagination import PageParams, paginate
@@ -266,12 +266,12 @@ async def _sent_sql(
     """The listings statement the app sends for `shape` (second page: after a real cursor)."""
     filters = dict(shape.filters)
     if "category" in filters:
-        filters["category_id"] = ids[filters.pop("category")]
+        filters["category_ids"] = await CategoryRepository(session).subtree_ids(
+            Category.id == ids[filters.pop("category")]
+        )
     if filters.pop("seller", False):
         filters["seller_id"] = ids["seller"]
-    statement, keys = ListingRepository(session).search(
-        SearchFilters(**filters), shape.sort, CategoryRepository(session)
-    )
+    statement, keys = ListingRepository(session).search(SearchFilters(**filters), shape.sort)
     page = PageParams(limit=20, cursor=None)
     if shape.second_page:
         _, cursor = await paginate(session, statement, keys=keys, page=page, tag=shape.sort.value)

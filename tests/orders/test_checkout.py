@@ -67,9 +67,11 @@ async def test_checkout_of_a_cart_with_two_sellers_makes_one_order_per_seller(
     orders = {o["seller_id"]: o for o in created["orders"]}
     assert set(orders) == {m.seller_id, other_id}
     mine, theirs = orders[m.seller_id], orders[other_id]
-    lines = {line["listing_id"]: line for line in mine["lines"]}
+    assert all(isinstance(line["id"], str) for line in mine["lines"])
+    lines = {line["listing_id"]: {**line, "id": None} for line in mine["lines"]}
     assert lines == {
         mug["id"]: {
+            "id": None,
             "listing_id": mug["id"],
             "title": mug["title"],
             "unit_price": {"amount": 1000, "currency": "USD"},
@@ -77,6 +79,7 @@ async def test_checkout_of_a_cart_with_two_sellers_makes_one_order_per_seller(
             "shipping_fee": {"amount": 500, "currency": "USD"},
         },
         plate["id"]: {
+            "id": None,
             "listing_id": plate["id"],
             "title": plate["title"],
             "unit_price": {"amount": 250, "currency": "USD"},

@@ -180,15 +180,15 @@ async def _order_in_state(
         ("pending_payment", "buyer", ["cancel"]),
         ("pending_payment", "seller", []),
         ("pending_payment", "admin", ["cancel"]),
-        ("paid", "buyer", []),
+        ("paid", "buyer", ["open_dispute"]),
         ("paid", "seller", ["cancel", "ship"]),
         ("paid", "admin", ["cancel"]),
-        ("paid_past_ship_by", "buyer", ["cancel"]),
+        ("paid_past_ship_by", "buyer", ["cancel", "open_dispute"]),
         ("paid_past_ship_by", "seller", ["cancel", "ship"]),
-        ("shipped", "buyer", ["confirm_receipt"]),
+        ("shipped", "buyer", ["confirm_receipt", "open_dispute"]),
         ("shipped", "seller", []),
         ("shipped", "admin", []),
-        ("completed", "buyer", []),
+        ("completed", "buyer", ["open_dispute"]),
         ("completed", "seller", []),
         ("cancelled", "buyer", []),
         ("cancelled", "seller", []),
@@ -279,7 +279,10 @@ async def test_the_seller_ships_with_carrier_and_tracking(
     shipped_at = parse_time(shipped["shipped_at"])
     assert parse_time(shipped["auto_complete_at"]) == shipped_at + settings.auto_complete_after
     assert shipped["allowed_actions"] == []
-    assert (await get_order(client, m.buyer, order["id"]))["allowed_actions"] == ["confirm_receipt"]
+    assert (await get_order(client, m.buyer, order["id"]))["allowed_actions"] == [
+        "confirm_receipt",
+        "open_dispute",
+    ]
     # Shipping moves no money.
     assert await escrow_of(session, order["id"]) == 1500
     assert await balance(client, m.seller) == amounts()
@@ -318,7 +321,7 @@ async def test_confirming_receipt_completes_and_pays_the_seller_minus_commission
     completed = await confirm(client, m.buyer, order["id"])
 
     assert completed["completed_at"] is not None
-    assert completed["allowed_actions"] == []
+    assert completed["allowed_actions"] == ["open_dispute"]  # inside the dispute window
     assert await balance(client, m.seller) == amounts(available=total - commission)
     assert await balance(client, m.seller) == amounts(available=1561)
     assert await platform_revenue(session) == commission

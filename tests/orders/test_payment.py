@@ -64,7 +64,7 @@ async def test_a_successful_payment_pays_every_order_into_escrow(
         assert order["status"] == "paid"
         assert parse_time(order["paid_at"]) == paid_at
         assert parse_time(order["ship_by"]) == paid_at + settings.ship_by
-        assert order["allowed_actions"] == []  # the buyer waits for the seller
+        assert order["allowed_actions"] == ["open_dispute"]  # else the buyer waits
         assert await escrow_of(session, order["id"]) == order["total"]["amount"]
     assert sorted(o["total"]["amount"] for o in paid["orders"]) == [2500, 2600]
     assert await get_checkout(client, m.buyer, str(created["id"])) == paid

@@ -72,7 +72,14 @@ async def test_a_new_sellers_balance_is_zero_in_the_platform_currency(
     assert response.status_code == 200, response.text
     zero = {"amount": 0, "currency": "USD"}
     assert response.json() == [
-        {"currency": "USD", "pending": zero, "available": zero, "debt": zero, "in_transit": zero}
+        {
+            "currency": "USD",
+            "pending": zero,
+            "available": zero,
+            "debt": zero,
+            "in_transit": zero,
+            "reserved": zero,
+        }
     ]
     assert await seller_ledger(client, m.seller) == []
     assert await payouts(client, m.seller) == []

@@ -186,7 +186,18 @@ async def test_storefront_of_an_approved_shop(
         "country": "GB",
         "joined_at": shop["joined_at"],
         "active_listing_count": 0,
-        "rating": {"average": 0, "count": 0, "positive_share": 0},
+        "rating": {
+            "average": 0,
+            "count": 0,
+            "positive_share": 0,
+            "distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
+            "last_12_months": {
+                "average": 0,
+                "count": 0,
+                "positive_share": 0,
+                "distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
+            },
+        },
     }
     assert datetime.fromisoformat(shop["joined_at"]) == datetime.fromisoformat(approved_at)
     # Nothing private leaks onto the public page.

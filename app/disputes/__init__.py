@@ -1,0 +1,1 @@
+"""Returns and disputes: the buyer's ways back when a sale goes wrong."""

@@ -1,0 +1,186 @@
+"""Returns: the buyer sends goods back after completion and gets the items' price back
+(plus their shipping when the seller is at fault) once the seller receives them."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.config import Settings
+from app.core.clock import now
+from app.core.errors import Forbidden
+from app.disputes.common import acting_role, actors_for, record_step
+from app.disputes.exceptions import (
+    InvalidReturnItems,
+    OrderNotCompleted,
+    ReturnExists,
+    ReturnNotFound,
+    ReturnWindowClosed,
+)
+from app.disputes.models import ReturnItem, ReturnRequest, ReturnStatus
+from app.disputes.repository import ReturnRepository
+from app.disputes.schemas import ReturnCreate
+from app.disputes.state import RETURN_LIFECYCLE, Actor, ReturnAction
+from app.orders import service as order_service
+from app.orders.models import EventSubject, Order, OrderStatus
+from app.orders.state import OrderActor
+from app.payments.provider import PaymentProvider
+from app.sellers.models import SellerProfile
+
+
+def allowed_actions(request: ReturnRequest, actors: set[Actor]) -> list[str]:
+    return [a.value for a in RETURN_LIFECYCLE.allowed_actions(request.status, actors, request)]
+
+
+def refund_for(order: Order, data: ReturnCreate) -> int:
+    """The items' price, plus the shipping of their lines when the seller is at fault;
+    422 for lines not in the order or quantities above what was bought."""
+    lines = {line.id: line for line in order.lines}
+    seen: set[uuid.UUID] = set()
+    amount = 0
+    for item in data.items:
+        line = lines.get(item.line_id)
+        if line is None or item.line_id in seen:
+            raise InvalidReturnItems(f"line {item.line_id} is not in this order (or repeated)")
+        if item.quantity > line.quantity:
+            raise InvalidReturnItems(f"line {line.id} has {line.quantity} unit(s)")
+        seen.add(line.id)
+        amount += line.unit_price * item.quantity
+        if data.reason.seller_at_fault:
+            amount += line.shipping_fee
+    return min(amount, order_service.refundable(order))
+
+
+async def request_return(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    seller: SellerProfile | None,
+    order_id: uuid.UUID,
+    data: ReturnCreate,
+) -> ReturnRequest:
+    order, order_actors = await order_service.get_for(session, order_id, user, seller, lock=True)
+    if OrderActor.buyer not in order_actors:
+        raise Forbidden("only the buyer may return an order")
+    if order.status is not OrderStatus.completed:
+        raise OrderNotCompleted(f"the order is {order.status.value}")
+    if order.return_deadline is not None and order.return_deadline <= now():
+        raise ReturnWindowClosed(f"returns closed at {order.return_deadline.isoformat()}")
+    if await ReturnRepository(session).of_order(order.id) is not None:
+        raise ReturnExists()
+    request = ReturnRequest(
+        order_id=order.id,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
+        status=ReturnStatus.requested,
+        reason=data.reason,
+        details=data.details,
+        currency=order.currency,
+        refund_amount=refund_for(order, data),
+        respond_by=now() + settings.dispute_response_time,
+        items=[ReturnItem(order_line_id=i.line_id, quantity=i.quantity) for i in data.items],
+    )
+    # The order's row lock serialises requests; the unique order_id is the last word.
+    await ReturnRepository(session).save_unique(request, ReturnExists())
+    await record_step(
+        session,
+        order.id,
+        EventSubject.return_request,
+        request.id,
+        action="request",
+        actor=Actor.buyer,
+        actor_id=user.id,
+        change=(None, request.status.value),
+        details={"reason": data.reason.value, "refund": request.refund_amount},
+    )
+    return request
+
+
+async def get_for(
+    session: AsyncSession,
+    return_id: uuid.UUID,
+    user: User,
+    seller: SellerProfile | None,
+    *,
+    lock: bool = False,
+) -> tuple[ReturnRequest, set[Actor]]:
+    """A return the caller is a party to (or any, for admins); otherwise 404."""
+    request = await ReturnRepository(session).get_with_items(return_id, lock=lock)
+    actors = actors_for(request.buyer_id, request.seller_id, user, seller) if request else set()
+    if request is None or not actors:
+        raise ReturnNotFound()
+    return request, actors
+
+
+async def step(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    return_id: uuid.UUID,
+    action: ReturnAction,
+    user: User,
+    seller: SellerProfile | None,
+    *,
+    details: dict[str, str],
+) -> tuple[ReturnRequest, set[Actor]]:
+    """approve, reject (details: reason), ship_back (details: carrier, tracking_number) or
+    receive (which refunds). Locks the return, then its order."""
+    request, actors = await get_for(session, return_id, user, seller, lock=True)
+    await _apply(session, provider, request, action, actors, user.id, details)
+    return request, actors
+
+
+async def _apply(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    request: ReturnRequest,
+    action: ReturnAction,
+    actors: set[Actor],
+    actor_id: uuid.UUID | None,
+    details: dict[str, str],
+) -> None:
+    before = request.status
+    request.status = RETURN_LIFECYCLE.target(before, action, actors, request)
+    permitted = actors & RETURN_LIFECYCLE.table[(before, action)].actors
+    order = await order_service.lock(session, request.order_id)
+    if action is ReturnAction.reject:
+        request.rejection_reason = details["reason"]
+    if action in (ReturnAction.approve, ReturnAction.reject):
+        request.respond_by = None
+    if action is ReturnAction.ship_back:
+        request.carrier, request.tracking_number = details["carrier"], details["tracking_number"]
+    if action is ReturnAction.receive:
+        request.received_at = now()
+        await order_service.refund_return(
+            session,
+            provider,
+            order,
+            {OrderActor.system},
+            amount=request.refund_amount,
+            actor_id=actor_id,
+            return_id=request.id,
+        )
+    await session.flush()
+    await record_step(
+        session,
+        order.id,
+        EventSubject.return_request,
+        request.id,
+        action=action.value,
+        actor=acting_role(permitted),
+        actor_id=actor_id,
+        change=(before.value, request.status.value),
+        details=dict(details),
+    )
+
+
+async def approve_overdue(
+    session: AsyncSession, provider: PaymentProvider, request: ReturnRequest
+) -> None:
+    """The seller did not answer in time: the return counts as approved."""
+    await _apply(session, provider, request, ReturnAction.approve, {Actor.system}, None, {})
+
+
+async def dispute_allowed_after(session: AsyncSession, order_id: uuid.UUID) -> bool:
+    """Whether a dispute may be opened as far as returns go: none of this order's returns
+    is still in progress (a rejected one sends the buyer to a dispute)."""
+    return not await ReturnRepository(session).in_progress_for(order_id)

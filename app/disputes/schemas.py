@@ -1,0 +1,203 @@
+import uuid
+from datetime import datetime
+from typing import Self
+
+from pydantic import ConfigDict, Field, model_validator
+
+from app.core.money import Money
+from app.core.schemas import RequestSchema, Schema
+from app.disputes.models import (
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    ReturnReason,
+    ReturnStatus,
+)
+from app.orders.schemas import OrderEventRead, ShipRequest
+
+
+class ReturnItemIn(RequestSchema):
+    line_id: uuid.UUID = Field(description="An `id` from the order's `lines`")
+    quantity: int = Field(strict=True, ge=1, le=10_000)
+
+
+class ReturnCreate(RequestSchema):
+    reason: ReturnReason
+    details: str | None = Field(default=None, max_length=2000)
+    items: list[ReturnItemIn] = Field(min_length=1, max_length=100)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "damaged",
+                    "details": "The screen arrived cracked.",
+                    "items": [{"line_id": "0190f1c2-0000-7000-8000-000000000000", "quantity": 1}],
+                }
+            ]
+        },
+    )
+
+
+class ReturnReject(RequestSchema):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReturnShipBack(ShipRequest):
+    """The carrier and tracking number of the parcel going back to the seller."""
+
+
+class ReturnItemRead(Schema):
+    line_id: uuid.UUID
+    quantity: int
+
+
+class ReturnRead(Schema):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    buyer_id: uuid.UUID
+    seller_id: uuid.UUID
+    status: ReturnStatus
+    reason: ReturnReason
+    details: str | None
+    items: list[ReturnItemRead]
+    refund: Money = Field(
+        description="Refunded when the seller receives the goods: the items, plus their "
+        "shipping when the seller is at fault"
+    )
+    respond_by: datetime | None = Field(description="The seller's deadline; silence approves")
+    rejection_reason: str | None
+    carrier: str | None
+    tracking_number: str | None
+    received_at: datetime | None
+    created_at: datetime
+    allowed_actions: list[str] = Field(description="What the caller may do now")
+    timeline: list[OrderEventRead]
+
+
+class DisputeCreate(RequestSchema):
+    reason: DisputeReason
+    description: str = Field(min_length=1, max_length=5000)
+    requested_outcome: DisputeOutcome = Field(
+        description="`refund_buyer` (everything back) or `partial_refund` (with "
+        "`requested_amount`); granted as asked if the seller does not answer in time"
+    )
+    requested_amount: Money | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "not_received",
+                    "description": "Tracking has not moved for ten days.",
+                    "requested_outcome": "refund_buyer",
+                }
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _amount_matches_outcome(self) -> Self:
+        if self.requested_outcome is DisputeOutcome.release_to_seller:
+            raise ValueError("a buyer asks for refund_buyer or partial_refund")
+        partial = self.requested_outcome is DisputeOutcome.partial_refund
+        if partial != (self.requested_amount is not None):
+            raise ValueError("requested_amount goes with partial_refund, and only with it")
+        if self.requested_amount is not None and self.requested_amount.amount <= 0:
+            raise ValueError("requested_amount must be positive")
+        return self
+
+
+class DisputeMessageCreate(RequestSchema):
+    body: str = Field(min_length=1, max_length=5000)
+    evidence_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Files uploaded to this dispute's `evidence` first",
+    )
+
+
+class DisputeResolve(RequestSchema):
+    outcome: DisputeOutcome
+    refund_amount: Money | None = Field(default=None, description="With partial_refund only")
+    note: str | None = Field(default=None, max_length=5000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "partial_refund",
+                    "refund_amount": {"amount": 1500, "currency": "USD"},
+                    "note": "Item works but was not as described.",
+                }
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _amount_matches_outcome(self) -> Self:
+        partial = self.outcome is DisputeOutcome.partial_refund
+        if partial != (self.refund_amount is not None):
+            raise ValueError("refund_amount goes with partial_refund, and only with it")
+        if self.refund_amount is not None and self.refund_amount.amount <= 0:
+            raise ValueError("refund_amount must be positive")
+        return self
+
+
+class EvidenceRead(Schema):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    url: str = Field(description="Download (parties and admins only)")
+    created_at: datetime
+
+
+class DisputeMessageRead(Schema):
+    id: uuid.UUID
+    author_id: uuid.UUID
+    author_role: str
+    body: str
+    evidence: list[EvidenceRead]
+    created_at: datetime
+
+
+class DisputeRead(Schema):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    buyer_id: uuid.UUID
+    seller_id: uuid.UUID
+    status: DisputeStatus
+    reason: DisputeReason
+    description: str
+    requested_outcome: DisputeOutcome
+    requested_amount: Money | None
+    respond_by: datetime | None = Field(
+        description="While the seller owes an answer: past it the buyer wins by default"
+    )
+    outcome: DisputeOutcome | None
+    refund: Money | None
+    resolution_note: str | None
+    resolved_at: datetime | None
+    created_at: datetime
+    age_seconds: int = Field(description="Time since it was opened")
+    allowed_actions: list[str] = Field(description="What the caller may do now")
+    messages: list[DisputeMessageRead]
+    timeline: list[OrderEventRead]
+
+
+class DisputeSummary(Schema):
+    """A row of the admin queue."""
+
+    id: uuid.UUID
+    order_id: uuid.UUID
+    status: DisputeStatus
+    reason: DisputeReason
+    requested_outcome: DisputeOutcome
+    order_total: Money
+    respond_by: datetime | None
+    created_at: datetime
+    age_seconds: int

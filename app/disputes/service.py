@@ -1,0 +1,394 @@
+"""Disputes: the buyer asks the platform to step in; the seller answers, either side may
+escalate, an admin (or the seller's silence) decides, and the money moves in the same
+transaction as the decision."""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.config import Settings
+from app.core.clock import now
+from app.core.errors import Forbidden
+from app.core.ids import uuid7
+from app.core.money import require_currency
+from app.core.pagination import PageParams, SortKey, paginate
+from app.core.storage import MediaStorage, sniff_evidence_type
+from app.disputes import returns
+from app.disputes.common import acting_role, actors_for, record_step
+from app.disputes.exceptions import (
+    DisputeClosed,
+    DisputeExists,
+    DisputeNotFound,
+    DisputeWindowClosed,
+    EvidenceNotFound,
+    EvidenceTooLarge,
+    OrderNotDisputable,
+    RefundTooLarge,
+    ReturnInProgress,
+    UnknownEvidence,
+    UnsupportedEvidenceType,
+)
+from app.disputes.models import (
+    Dispute,
+    DisputeMessage,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    Evidence,
+)
+from app.disputes.repository import DisputeRepository
+from app.disputes.schemas import DisputeCreate, DisputeResolve
+from app.disputes.state import DISPUTE_LIFECYCLE, Actor, DisputeAction
+from app.orders import service as order_service
+from app.orders.models import EventSubject, Order, OrderStatus
+from app.orders.state import OrderActor
+from app.payments.provider import PaymentProvider
+from app.sellers.models import SellerProfile
+
+_DISPUTABLE = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.completed)
+# Sniffing needs only a file's first bytes.
+_MAX_SNIFF = 64
+
+
+def allowed_actions(dispute: Dispute, actors: set[Actor]) -> list[str]:
+    return [a.value for a in DISPUTE_LIFECYCLE.allowed_actions(dispute.status, actors, dispute)]
+
+
+async def open_dispute(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    seller: SellerProfile | None,
+    order_id: uuid.UUID,
+    data: DisputeCreate,
+) -> Dispute:
+    order, order_actors = await order_service.get_for(session, order_id, user, seller, lock=True)
+    if OrderActor.buyer not in order_actors:
+        raise Forbidden("only the buyer may open a dispute")
+    if await DisputeRepository(session).exists_for(order.id):
+        raise DisputeExists()
+    if order.status not in _DISPUTABLE:
+        raise OrderNotDisputable(f"the order is {order.status.value}")
+    if order.dispute_deadline is not None and order.dispute_deadline <= now():
+        raise DisputeWindowClosed(f"disputes closed at {order.dispute_deadline.isoformat()}")
+    if not await returns.dispute_allowed_after(session, order.id):
+        raise ReturnInProgress("finish or wait for the seller's answer on the return first")
+    requested = None
+    if data.requested_amount is not None:
+        requested = require_currency(data.requested_amount, order.currency)
+        _check_refund(order, requested)
+    dispute = Dispute(
+        id=uuid7(),
+        order_id=order.id,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
+        status=DisputeStatus.open,
+        reason=data.reason,
+        description=data.description,
+        requested_outcome=data.requested_outcome,
+        currency=order.currency,
+        requested_amount=requested,
+        respond_by=now() + settings.dispute_response_time,
+    )
+    await DisputeRepository(session).save_unique(dispute, DisputeExists())
+    await order_service.open_dispute(
+        session, order, order_actors, actor_id=user.id, dispute_id=dispute.id
+    )
+    await record_step(
+        session,
+        order.id,
+        EventSubject.dispute,
+        dispute.id,
+        action="open",
+        actor=Actor.buyer,
+        actor_id=user.id,
+        change=(None, dispute.status.value),
+        details={"reason": data.reason.value, "requested_outcome": data.requested_outcome.value},
+    )
+    return dispute
+
+
+def _check_refund(order: Order, amount: int) -> None:
+    if amount > order_service.refundable(order):
+        raise RefundTooLarge(
+            f"at most {order_service.refundable(order)} can be refunded on this order"
+        )
+
+
+async def get_for(
+    session: AsyncSession,
+    dispute_id: uuid.UUID,
+    user: User,
+    seller: SellerProfile | None,
+    *,
+    lock: bool = False,
+) -> tuple[Dispute, set[Actor]]:
+    """A dispute the caller is a party to (or any, for admins); otherwise 404."""
+    dispute = await DisputeRepository(session).get_detailed(dispute_id, lock=lock)
+    actors = actors_for(dispute.buyer_id, dispute.seller_id, user, seller) if dispute else set()
+    if dispute is None or not actors:
+        raise DisputeNotFound()
+    return dispute, actors
+
+
+async def evidence_of(session: AsyncSession, dispute: Dispute) -> dict[uuid.UUID, Evidence]:
+    return {e.id: e for e in await DisputeRepository(session).evidence_of(dispute.id)}
+
+
+async def add_message(
+    session: AsyncSession,
+    settings: Settings,
+    dispute_id: uuid.UUID,
+    user: User,
+    seller: SellerProfile | None,
+    *,
+    body: str,
+    evidence_ids: list[uuid.UUID],
+) -> tuple[Dispute, set[Actor]]:
+    """A message from a party or an admin. The seller's answer (or the buyer's answer back)
+    moves the dispute on, and decides who owes the next answer."""
+    dispute, actors = await get_for(session, dispute_id, user, seller, lock=True)
+    if dispute.status is DisputeStatus.resolved:
+        raise DisputeClosed()
+    known = await evidence_of(session, dispute)
+    if unknown := [str(i) for i in evidence_ids if i not in known]:
+        raise UnknownEvidence(f"not evidence of this dispute: {', '.join(unknown)}")
+    role = acting_role(actors)
+    message = DisputeMessage(
+        dispute_id=dispute.id,
+        author_id=user.id,
+        author_role=role.value,
+        body=body,
+        evidence_ids=[str(i) for i in evidence_ids],
+    )
+    session.add(message)
+    await session.flush()
+    reply = {Actor.seller: DisputeAction.seller_reply, Actor.buyer: DisputeAction.buyer_reply}
+    action = reply.get(role)
+    before = dispute.status
+    if action is not None and action in DISPUTE_LIFECYCLE.allowed_actions(before, {role}, dispute):
+        dispute.status = DISPUTE_LIFECYCLE.target(before, action, {role}, dispute)
+        # Whoever owes the next answer: the seller again (with a fresh deadline) or the buyer.
+        seller_owes = dispute.status is DisputeStatus.awaiting_seller
+        dispute.respond_by = now() + settings.dispute_response_time if seller_owes else None
+    await _record(
+        session,
+        dispute,
+        action.value if action and dispute.status is not before else "message",
+        role,
+        user.id,
+        before,
+        {"message_id": str(message.id)},
+    )
+    return dispute, actors
+
+
+async def upload_evidence(
+    session: AsyncSession,
+    settings: Settings,
+    storage: MediaStorage,
+    dispute_id: uuid.UUID,
+    user: User,
+    seller: SellerProfile | None,
+    *,
+    filename: str,
+    data: bytes,
+) -> Evidence:
+    dispute, _actors = await get_for(session, dispute_id, user, seller)
+    if dispute.status is DisputeStatus.resolved:
+        raise DisputeClosed()
+    if len(data) > settings.max_evidence_bytes:
+        raise EvidenceTooLarge(f"files may be at most {settings.max_evidence_bytes} bytes")
+    kind = sniff_evidence_type(data[:_MAX_SNIFF])
+    if kind is None:
+        raise UnsupportedEvidenceType("the file is not a JPEG, PNG, WebP image or a PDF")
+    content_type, extension = kind
+    evidence_id = uuid7()
+    key = f"disputes/{dispute.id}/{evidence_id}.{extension}"
+    # Written before the row: a rollback leaves an orphan file, never a row without a file.
+    await storage.save(key, data)
+    evidence = Evidence(
+        id=evidence_id,
+        dispute_id=dispute.id,
+        uploader_id=user.id,
+        storage_key=key,
+        content_type=content_type,
+        filename=filename[-255:] or f"evidence.{extension}",
+        size_bytes=len(data),
+    )
+    session.add(evidence)
+    await session.flush()
+    return evidence
+
+
+async def read_evidence(
+    session: AsyncSession,
+    storage: MediaStorage,
+    dispute_id: uuid.UUID,
+    evidence_id: uuid.UUID,
+    user: User,
+    seller: SellerProfile | None,
+) -> tuple[Evidence, bytes]:
+    dispute, _actors = await get_for(session, dispute_id, user, seller)
+    evidence = (await evidence_of(session, dispute)).get(evidence_id)
+    if evidence is None:
+        raise EvidenceNotFound()
+    return evidence, await storage.read(evidence.storage_key)
+
+
+async def escalate(
+    session: AsyncSession, dispute_id: uuid.UUID, user: User, seller: SellerProfile | None
+) -> tuple[Dispute, set[Actor]]:
+    """Either party asks an admin to decide; no deadline runs any more."""
+    dispute, actors = await get_for(session, dispute_id, user, seller, lock=True)
+    before = dispute.status
+    dispute.status = DISPUTE_LIFECYCLE.target(before, DisputeAction.escalate, actors, dispute)
+    dispute.respond_by = None
+    permitted = actors & DISPUTE_LIFECYCLE.table[(before, DisputeAction.escalate)].actors
+    await _record(session, dispute, "escalate", acting_role(permitted), user.id, before, {})
+    return dispute, actors
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: DisputeOutcome
+    refund_amount: int | None
+    note: str | None
+
+
+async def resolve(
+    session: AsyncSession,
+    settings: Settings,
+    provider: PaymentProvider,
+    dispute_id: uuid.UUID,
+    admin: User,
+    data: DisputeResolve,
+) -> Dispute:
+    """An admin decides. The dispute row lock makes a second, concurrent decision wait and
+    then find the dispute resolved (409): the money moves once."""
+    dispute, actors = await get_for(session, dispute_id, admin, None, lock=True)
+    amount = None
+    if data.refund_amount is not None:
+        amount = require_currency(data.refund_amount, dispute.currency)
+    await _settle(
+        session,
+        settings,
+        provider,
+        dispute,
+        DisputeAction.resolve,
+        actors,
+        admin.id,
+        Decision(data.outcome, amount, data.note),
+    )
+    return dispute
+
+
+async def resolve_unanswered(
+    session: AsyncSession, settings: Settings, provider: PaymentProvider, dispute: Dispute
+) -> None:
+    """The seller let the deadline pass: the buyer gets what they asked for."""
+    decision = Decision(
+        dispute.requested_outcome,
+        dispute.requested_amount,
+        "resolved for the buyer: the seller did not answer in time",
+    )
+    await _settle(
+        session,
+        settings,
+        provider,
+        dispute,
+        DisputeAction.auto_resolve,
+        {Actor.system},
+        None,
+        decision,
+    )
+
+
+async def _settle(
+    session: AsyncSession,
+    settings: Settings,
+    provider: PaymentProvider,
+    dispute: Dispute,
+    action: DisputeAction,
+    actors: set[Actor],
+    actor_id: uuid.UUID | None,
+    decision: Decision,
+) -> None:
+    before = dispute.status
+    dispute.status = DISPUTE_LIFECYCLE.target(before, action, actors, dispute)
+    order = await order_service.lock(session, dispute.order_id)
+    refund = {
+        DisputeOutcome.refund_buyer: order_service.refundable(order),
+        DisputeOutcome.release_to_seller: 0,
+    }.get(decision.outcome, decision.refund_amount or 0)
+    if decision.outcome is DisputeOutcome.partial_refund and action is DisputeAction.resolve:
+        _check_refund(order, refund)
+    refund = min(refund, order_service.refundable(order))
+    role = OrderActor.system if action is DisputeAction.auto_resolve else OrderActor.admin
+    await order_service.resolve_dispute(
+        session,
+        settings,
+        provider,
+        order,
+        {role},
+        refund=refund,
+        actor_id=actor_id,
+        details={"dispute_id": str(dispute.id), "outcome": decision.outcome.value},
+    )
+    dispute.outcome = decision.outcome
+    dispute.refund_amount = refund
+    dispute.resolution_note = decision.note
+    dispute.resolved_by = actor_id
+    dispute.resolved_at = now()
+    dispute.respond_by = None
+    permitted = actors & DISPUTE_LIFECYCLE.table[(before, action)].actors
+    await _record(
+        session,
+        dispute,
+        action.value,
+        acting_role(permitted),
+        actor_id,
+        before,
+        {"outcome": decision.outcome.value, "refund": refund},
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    dispute: Dispute,
+    action: str,
+    role: Actor,
+    actor_id: uuid.UUID | None,
+    before: DisputeStatus,
+    details: dict[str, object],
+) -> None:
+    await session.flush()
+    await record_step(
+        session,
+        dispute.order_id,
+        EventSubject.dispute,
+        dispute.id,
+        action=action,
+        actor=role,
+        actor_id=actor_id,
+        change=(before.value, dispute.status.value),
+        details=details,
+    )
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    status: DisputeStatus | None,
+    reason: DisputeReason | None,
+    page: PageParams,
+) -> tuple[list[Dispute], str | None]:
+    """The admin queue, oldest first (ids are time-ordered)."""
+    statement = DisputeRepository(session).queue(status, reason)
+    return await paginate(session, statement, keys=[SortKey(Dispute.id)], page=page)
+
+
+async def order_totals(session: AsyncSession, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return await order_service.totals(session, order_ids)

@@ -1,0 +1,90 @@
+"""The return and dispute lifecycles, as API.md.
+
+Returns: requested → approved | rejected; approved → shipped_back → received (refunded). A
+seller silent past the deadline approves (the worker acts as `system`).
+
+Disputes: open → awaiting_buyer (the seller answered) ⇄ awaiting_seller (the buyer answered
+back); any of those → escalated (either party); an admin resolves at any point before that;
+the worker resolves for the buyer when the seller owes an answer past the deadline."""
+
+from enum import StrEnum
+
+from app.core.clock import now
+from app.core.state import StateMachine, Transition
+from app.disputes.models import Dispute, DisputeStatus, ReturnRequest, ReturnStatus
+
+
+class Actor(StrEnum):
+    buyer = "buyer"
+    seller = "seller"
+    admin = "admin"
+    system = "system"
+
+
+class ReturnAction(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    ship_back = "ship_back"
+    receive = "receive"
+
+
+class DisputeAction(StrEnum):
+    seller_reply = "seller_reply"
+    buyer_reply = "buyer_reply"
+    escalate = "escalate"
+    resolve = "resolve"
+    auto_resolve = "auto_resolve"
+
+
+def _deadline_passed(subject: ReturnRequest | Dispute) -> bool:
+    return subject.respond_by is not None and subject.respond_by <= now()
+
+
+R = ReturnStatus
+RETURN_LIFECYCLE: StateMachine[ReturnStatus, ReturnAction, Actor, ReturnRequest] = StateMachine(
+    "return",
+    {
+        (R.requested, ReturnAction.approve): Transition(
+            R.approved,
+            frozenset({Actor.seller, Actor.system}),
+            actor_guards={Actor.system: _deadline_passed},
+        ),
+        (R.requested, ReturnAction.reject): Transition(R.rejected, frozenset({Actor.seller})),
+        (R.approved, ReturnAction.ship_back): Transition(R.shipped_back, frozenset({Actor.buyer})),
+        (R.shipped_back, ReturnAction.receive): Transition(R.received, frozenset({Actor.seller})),
+    },
+)
+
+D = DisputeStatus
+_PARTIES = frozenset({Actor.buyer, Actor.seller})
+_ADMIN = frozenset({Actor.admin})
+_SELLER_OWES_ANSWER = (D.open, D.awaiting_seller)
+
+DISPUTE_LIFECYCLE: StateMachine[DisputeStatus, DisputeAction, Actor, Dispute] = StateMachine(
+    "dispute",
+    {
+        **{
+            (state, DisputeAction.seller_reply): Transition(
+                D.awaiting_buyer, frozenset({Actor.seller})
+            )
+            for state in _SELLER_OWES_ANSWER
+        },
+        (D.awaiting_buyer, DisputeAction.buyer_reply): Transition(
+            D.awaiting_seller, frozenset({Actor.buyer})
+        ),
+        **{
+            (state, DisputeAction.escalate): Transition(D.escalated, _PARTIES)
+            for state in (D.open, D.awaiting_buyer, D.awaiting_seller)
+        },
+        **{
+            (state, DisputeAction.resolve): Transition(D.resolved, _ADMIN)
+            for state in (D.open, D.awaiting_buyer, D.awaiting_seller, D.escalated)
+        },
+        **{
+            (state, DisputeAction.auto_resolve): Transition(
+                D.resolved, frozenset({Actor.system}), guard=_deadline_passed
+            )
+            for state in _SELLER_OWES_ANSWER
+        },
+    },
+)

@@ -1,0 +1,1 @@
+"""Double-blind two-sided reviews and the reputation built from them."""
