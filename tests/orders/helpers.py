@@ -374,19 +374,28 @@ async def list_orders(client: httpx.AsyncClient, who: LoggedIn, **params: str) -
 
 
 async def balance(client: httpx.AsyncClient, seller: LoggedIn) -> Json:
-    """The seller's USD balance as {pending, available, debt, in_transit} in minor units."""
+    """The seller's USD balance as {pending, available, debt, in_transit, reserved} in minor
+    units."""
     response = await client.get(BALANCE, headers=seller.headers)
     assert response.status_code == 200, response.text
     (usd_balance,) = [b for b in response.json() if b["currency"] == "USD"]
     amounts: Json = {}
-    for field in ("pending", "available", "debt", "in_transit"):
+    for field in ("pending", "available", "debt", "in_transit", "reserved"):
         assert usd_balance[field]["currency"] == "USD"
         amounts[field] = usd_balance[field]["amount"]
     return amounts
 
 
-def amounts(pending: int = 0, available: int = 0, debt: int = 0, in_transit: int = 0) -> Json:
-    return {"pending": pending, "available": available, "debt": debt, "in_transit": in_transit}
+def amounts(
+    pending: int = 0, available: int = 0, debt: int = 0, in_transit: int = 0, reserved: int = 0
+) -> Json:
+    return {
+        "pending": pending,
+        "available": available,
+        "debt": debt,
+        "in_transit": in_transit,
+        "reserved": reserved,
+    }
 
 
 async def seller_ledger(client: httpx.AsyncClient, seller: LoggedIn) -> list[Json]:
