@@ -1,9 +1,11 @@
 """HTTP helpers for returns, disputes and reviews (built on the order helpers)."""
 
+import dataclasses
+
 import httpx
 
 from tests.factories import LoggedIn
-from tests.orders.helpers import Json, Market, confirm, new_key, paid_order, ship, usd
+from tests.orders.helpers import Json, Market, confirm, new_key, paid_order, relogin, ship, usd
 
 
 async def shipped_order(
@@ -121,4 +123,14 @@ async def post_review(
         f"/v1/orders/{order_id}/review",
         json={"rating": rating, "comment": comment},
         headers=who.headers,
+    )
+
+
+async def relogin_market(client: httpx.AsyncClient, m: Market) -> Market:
+    """The same cast with fresh tokens, for after the clock moved past their lifetime."""
+    return dataclasses.replace(
+        m,
+        admin=await relogin(client, m.admin),
+        seller=await relogin(client, m.seller),
+        buyer=await relogin(client, m.buyer),
     )
