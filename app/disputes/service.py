@@ -163,7 +163,7 @@ async def add_message(
         body=body,
         evidence_ids=[str(i) for i in evidence_ids],
     )
-    session.add(message)
+    dispute.messages.append(message)  # the answer shows it without reloading
     await session.flush()
     reply = {Actor.seller: DisputeAction.seller_reply, Actor.buyer: DisputeAction.buyer_reply}
     action = reply.get(role)
