@@ -83,6 +83,8 @@ ORDER_LIFECYCLE: StateMachine[S, OrderAction, OrderActor, Order] = StateMachine(
         ),
         # The system's consequence of the seller receiving a return (not an order action
         # anyone calls).
-        (S.completed, OrderAction.refund_return): Transition(_settled, frozenset({OrderActor.system})),
+        (S.completed, OrderAction.refund_return): Transition(
+            _settled, frozenset({OrderActor.system})
+        ),
     },
 )
