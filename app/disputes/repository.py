@@ -14,7 +14,9 @@ from app.disputes.models import (
     ReturnStatus,
 )
 
-_RETURN_IN_PROGRESS = (ReturnStatus.requested, ReturnStatus.approved, ReturnStatus.shipped_back)
+# A return the seller still has to decide on, or the buyer still has to send. Once the goods
+# are on their way back, a seller who never confirms receipt can be disputed.
+_RETURN_IN_PROGRESS = (ReturnStatus.requested, ReturnStatus.approved)
 
 
 class ReturnRepository(RepositoryBase[ReturnRequest]):

@@ -181,6 +181,7 @@ async def approve_overdue(
 
 
 async def dispute_allowed_after(session: AsyncSession, order_id: uuid.UUID) -> bool:
-    """Whether a dispute may be opened as far as returns go: none of this order's returns
-    is still in progress (a rejected one sends the buyer to a dispute)."""
+    """Whether a dispute may be opened as far as returns go: no return of this order waits
+    for the seller's decision or the buyer's parcel (a rejected one sends the buyer to a
+    dispute; one shipped back but never confirmed may be disputed)."""
     return not await ReturnRepository(session).in_progress_for(order_id)

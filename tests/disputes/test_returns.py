@@ -12,6 +12,7 @@ from app.core.db import Database
 from tests.disputes.helpers import (
     completed_order,
     post_dispute,
+    post_resolve,
     post_return,
     return_step,
     shipped_order,
@@ -287,9 +288,25 @@ async def test_no_dispute_while_a_return_is_in_progress(
     assert_problem(await post_dispute(client, m.buyer, order["id"]), 409, "return_in_progress")
     await step_ok(client, m.seller, rid, "approve")
     assert_problem(await post_dispute(client, m.buyer, order["id"]), 409, "return_in_progress")
-    await step_ok(client, m.buyer, rid, "ship-back", SHIP_BACK)
-    assert_problem(await post_dispute(client, m.buyer, order["id"]), 409, "return_in_progress")
     assert (await get_order(client, m.buyer, order["id"]))["status"] == "completed"
+
+
+async def test_a_return_shipped_back_but_never_confirmed_can_be_disputed(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    order = await completed_order(client, m)
+    rid = await shipped_back(client, m, order)
+
+    disputed = await post_dispute(client, m.buyer, order["id"], reason="other")
+
+    assert disputed.status_code == 201, disputed.text
+    # The dispute now decides the money: the return can no longer refund a second time.
+    assert_problem(await return_step(client, m.seller, rid, "receive"), 409, "invalid_transition")
+    resolved = await post_resolve(client, m.admin, disputed.json()["id"], "refund_buyer")
+    assert resolved.json()["refund"]["amount"] == 1500
+    assert await balance(client, m.seller) == amounts()
+    await reconcile_ok(client, m.admin)
 
 
 # --- receiving: the refund --------------------------------------------------------------------
