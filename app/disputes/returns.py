@@ -9,7 +9,6 @@ from app.auth.models import User
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Forbidden
-from app.disputes.common import acting_role, actors_for, record_step
 from app.disputes.exceptions import (
     InvalidReturnItems,
     OrderNotCompleted,
@@ -20,7 +19,7 @@ from app.disputes.exceptions import (
 from app.disputes.models import ReturnItem, ReturnRequest, ReturnStatus
 from app.disputes.repository import ReturnRepository
 from app.disputes.schemas import ReturnCreate
-from app.disputes.state import RETURN_LIFECYCLE, Actor, ReturnAction
+from app.disputes.state import RETURN_LIFECYCLE, ReturnAction
 from app.orders import service as order_service
 from app.orders.models import EventSubject, Order, OrderStatus
 from app.orders.state import OrderActor
@@ -28,7 +27,7 @@ from app.payments.provider import PaymentProvider
 from app.sellers.models import SellerProfile
 
 
-def allowed_actions(request: ReturnRequest, actors: set[Actor]) -> list[str]:
+def allowed_actions(request: ReturnRequest, actors: set[OrderActor]) -> list[str]:
     return [a.value for a in RETURN_LIFECYCLE.allowed_actions(request.status, actors, request)]
 
 
@@ -82,13 +81,13 @@ async def request_return(
     )
     # The order's row lock serialises requests; the unique order_id is the last word.
     await ReturnRepository(session).save_unique(request, ReturnExists())
-    await record_step(
+    await order_service.record_event(
         session,
         order.id,
         EventSubject.return_request,
         request.id,
         action="request",
-        actor=Actor.buyer,
+        actor_role=OrderActor.buyer.value,
         actor_id=user.id,
         change=(None, request.status.value),
         details={"reason": data.reason.value, "refund": request.refund_amount},
@@ -103,10 +102,10 @@ async def get_for(
     seller: SellerProfile | None,
     *,
     lock: bool = False,
-) -> tuple[ReturnRequest, set[Actor]]:
+) -> tuple[ReturnRequest, set[OrderActor]]:
     """A return the caller is a party to (or any, for admins); otherwise 404."""
     request = await ReturnRepository(session).get_with_items(return_id, lock=lock)
-    actors = actors_for(request.buyer_id, request.seller_id, user, seller) if request else set()
+    actors = order_service.actors_for(request, user, seller) if request else set()
     if request is None or not actors:
         raise ReturnNotFound()
     return request, actors
@@ -121,7 +120,7 @@ async def step(
     seller: SellerProfile | None,
     *,
     details: dict[str, str],
-) -> tuple[ReturnRequest, set[Actor]]:
+) -> tuple[ReturnRequest, set[OrderActor]]:
     """approve, reject (details: reason), ship_back (details: carrier, tracking_number) or
     receive (which refunds). Locks the return, then its order."""
     request, actors = await get_for(session, return_id, user, seller, lock=True)
@@ -134,7 +133,7 @@ async def _apply(
     provider: PaymentProvider,
     request: ReturnRequest,
     action: ReturnAction,
-    actors: set[Actor],
+    actors: set[OrderActor],
     actor_id: uuid.UUID | None,
     details: dict[str, str],
 ) -> None:
@@ -160,13 +159,13 @@ async def _apply(
             return_id=request.id,
         )
     await session.flush()
-    await record_step(
+    await order_service.record_event(
         session,
         order.id,
         EventSubject.return_request,
         request.id,
         action=action.value,
-        actor=acting_role(permitted),
+        actor_role=order_service.acting_role(permitted).value,
         actor_id=actor_id,
         change=(before.value, request.status.value),
         details=dict(details),
@@ -177,7 +176,7 @@ async def approve_overdue(
     session: AsyncSession, provider: PaymentProvider, request: ReturnRequest
 ) -> None:
     """The seller did not answer in time: the return counts as approved."""
-    await _apply(session, provider, request, ReturnAction.approve, {Actor.system}, None, {})
+    await _apply(session, provider, request, ReturnAction.approve, {OrderActor.system}, None, {})
 
 
 async def dispute_allowed_after(session: AsyncSession, order_id: uuid.UUID) -> bool:

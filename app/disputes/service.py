@@ -16,7 +16,6 @@ from app.core.money import require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.storage import MediaStorage, sniff_evidence_type
 from app.disputes import returns
-from app.disputes.common import acting_role, actors_for, record_step
 from app.disputes.exceptions import (
     DisputeClosed,
     DisputeExists,
@@ -40,7 +39,7 @@ from app.disputes.models import (
 )
 from app.disputes.repository import DisputeRepository
 from app.disputes.schemas import DisputeCreate, DisputeResolve
-from app.disputes.state import DISPUTE_LIFECYCLE, Actor, DisputeAction
+from app.disputes.state import DISPUTE_LIFECYCLE, DisputeAction
 from app.orders import service as order_service
 from app.orders.models import EventSubject, Order, OrderStatus
 from app.orders.state import OrderActor
@@ -52,7 +51,7 @@ _DISPUTABLE = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.completed)
 _MAX_SNIFF = 64
 
 
-def allowed_actions(dispute: Dispute, actors: set[Actor]) -> list[str]:
+def allowed_actions(dispute: Dispute, actors: set[OrderActor]) -> list[str]:
     return [a.value for a in DISPUTE_LIFECYCLE.allowed_actions(dispute.status, actors, dispute)]
 
 
@@ -96,13 +95,13 @@ async def open_dispute(
     await order_service.open_dispute(
         session, order, order_actors, actor_id=user.id, dispute_id=dispute.id
     )
-    await record_step(
+    await order_service.record_event(
         session,
         order.id,
         EventSubject.dispute,
         dispute.id,
         action="open",
-        actor=Actor.buyer,
+        actor_role=OrderActor.buyer.value,
         actor_id=user.id,
         change=(None, dispute.status.value),
         details={"reason": data.reason.value, "requested_outcome": data.requested_outcome.value},
@@ -124,10 +123,10 @@ async def get_for(
     seller: SellerProfile | None,
     *,
     lock: bool = False,
-) -> tuple[Dispute, set[Actor]]:
+) -> tuple[Dispute, set[OrderActor]]:
     """A dispute the caller is a party to (or any, for admins); otherwise 404."""
     dispute = await DisputeRepository(session).get_detailed(dispute_id, lock=lock)
-    actors = actors_for(dispute.buyer_id, dispute.seller_id, user, seller) if dispute else set()
+    actors = order_service.actors_for(dispute, user, seller) if dispute else set()
     if dispute is None or not actors:
         raise DisputeNotFound()
     return dispute, actors
@@ -146,7 +145,7 @@ async def add_message(
     *,
     body: str,
     evidence_ids: list[uuid.UUID],
-) -> tuple[Dispute, set[Actor]]:
+) -> tuple[Dispute, set[OrderActor]]:
     """A message from a party or an admin. The seller's answer (or the buyer's answer back)
     moves the dispute on, and decides who owes the next answer."""
     dispute, actors = await get_for(session, dispute_id, user, seller, lock=True)
@@ -155,7 +154,7 @@ async def add_message(
     known = await evidence_of(session, dispute)
     if unknown := [str(i) for i in evidence_ids if i not in known]:
         raise UnknownEvidence(f"not evidence of this dispute: {', '.join(unknown)}")
-    role = acting_role(actors)
+    role = order_service.acting_role(actors)
     message = DisputeMessage(
         dispute_id=dispute.id,
         author_id=user.id,
@@ -165,7 +164,10 @@ async def add_message(
     )
     dispute.messages.append(message)  # the answer shows it without reloading
     await session.flush()
-    reply = {Actor.seller: DisputeAction.seller_reply, Actor.buyer: DisputeAction.buyer_reply}
+    reply = {
+        OrderActor.seller: DisputeAction.seller_reply,
+        OrderActor.buyer: DisputeAction.buyer_reply,
+    }
     action = reply.get(role)
     before = dispute.status
     if action is not None and action in DISPUTE_LIFECYCLE.allowed_actions(before, {role}, dispute):
@@ -240,14 +242,16 @@ async def read_evidence(
 
 async def escalate(
     session: AsyncSession, dispute_id: uuid.UUID, user: User, seller: SellerProfile | None
-) -> tuple[Dispute, set[Actor]]:
+) -> tuple[Dispute, set[OrderActor]]:
     """Either party asks an admin to decide; no deadline runs any more."""
     dispute, actors = await get_for(session, dispute_id, user, seller, lock=True)
     before = dispute.status
     dispute.status = DISPUTE_LIFECYCLE.target(before, DisputeAction.escalate, actors, dispute)
     dispute.respond_by = None
     permitted = actors & DISPUTE_LIFECYCLE.table[(before, DisputeAction.escalate)].actors
-    await _record(session, dispute, "escalate", acting_role(permitted), user.id, before, {})
+    await _record(
+        session, dispute, "escalate", order_service.acting_role(permitted), user.id, before, {}
+    )
     return dispute, actors
 
 
@@ -300,7 +304,7 @@ async def resolve_unanswered(
         provider,
         dispute,
         DisputeAction.auto_resolve,
-        {Actor.system},
+        {OrderActor.system},
         None,
         decision,
     )
@@ -312,7 +316,7 @@ async def _settle(
     provider: PaymentProvider,
     dispute: Dispute,
     action: DisputeAction,
-    actors: set[Actor],
+    actors: set[OrderActor],
     actor_id: uuid.UUID | None,
     decision: Decision,
 ) -> None:
@@ -348,7 +352,7 @@ async def _settle(
         session,
         dispute,
         action.value,
-        acting_role(permitted),
+        order_service.acting_role(permitted),
         actor_id,
         before,
         {"outcome": decision.outcome.value, "refund": refund},
@@ -359,19 +363,19 @@ async def _record(
     session: AsyncSession,
     dispute: Dispute,
     action: str,
-    role: Actor,
+    role: OrderActor,
     actor_id: uuid.UUID | None,
     before: DisputeStatus,
     details: dict[str, object],
 ) -> None:
     await session.flush()
-    await record_step(
+    await order_service.record_event(
         session,
         dispute.order_id,
         EventSubject.dispute,
         dispute.id,
         action=action,
-        actor=role,
+        actor_role=role.value,
         actor_id=actor_id,
         change=(before.value, dispute.status.value),
         details=details,
@@ -388,7 +392,3 @@ async def queue(
     """The admin queue, oldest first (ids are time-ordered)."""
     statement = DisputeRepository(session).queue(status, reason)
     return await paginate(session, statement, keys=[SortKey(Dispute.id)], page=page)
-
-
-async def order_totals(session: AsyncSession, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    return await order_service.totals(session, order_ids)

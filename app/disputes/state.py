@@ -12,13 +12,7 @@ from enum import StrEnum
 from app.core.clock import now
 from app.core.state import StateMachine, Transition
 from app.disputes.models import Dispute, DisputeStatus, ReturnRequest, ReturnStatus
-
-
-class Actor(StrEnum):
-    buyer = "buyer"
-    seller = "seller"
-    admin = "admin"
-    system = "system"
+from app.orders.state import OrderActor  # a return's or dispute's parties are the order's
 
 
 class ReturnAction(StrEnum):
@@ -41,36 +35,44 @@ def _deadline_passed(subject: ReturnRequest | Dispute) -> bool:
 
 
 R = ReturnStatus
-RETURN_LIFECYCLE: StateMachine[ReturnStatus, ReturnAction, Actor, ReturnRequest] = StateMachine(
-    "return",
-    {
-        (R.requested, ReturnAction.approve): Transition(
-            R.approved,
-            frozenset({Actor.seller, Actor.system}),
-            actor_guards={Actor.system: _deadline_passed},
-        ),
-        (R.requested, ReturnAction.reject): Transition(R.rejected, frozenset({Actor.seller})),
-        (R.approved, ReturnAction.ship_back): Transition(R.shipped_back, frozenset({Actor.buyer})),
-        (R.shipped_back, ReturnAction.receive): Transition(R.received, frozenset({Actor.seller})),
-    },
+RETURN_LIFECYCLE: StateMachine[ReturnStatus, ReturnAction, OrderActor, ReturnRequest] = (
+    StateMachine(
+        "return",
+        {
+            (R.requested, ReturnAction.approve): Transition(
+                R.approved,
+                frozenset({OrderActor.seller, OrderActor.system}),
+                actor_guards={OrderActor.system: _deadline_passed},
+            ),
+            (R.requested, ReturnAction.reject): Transition(
+                R.rejected, frozenset({OrderActor.seller})
+            ),
+            (R.approved, ReturnAction.ship_back): Transition(
+                R.shipped_back, frozenset({OrderActor.buyer})
+            ),
+            (R.shipped_back, ReturnAction.receive): Transition(
+                R.received, frozenset({OrderActor.seller})
+            ),
+        },
+    )
 )
 
 D = DisputeStatus
-_PARTIES = frozenset({Actor.buyer, Actor.seller})
-_ADMIN = frozenset({Actor.admin})
+_PARTIES = frozenset({OrderActor.buyer, OrderActor.seller})
+_ADMIN = frozenset({OrderActor.admin})
 _SELLER_OWES_ANSWER = (D.open, D.awaiting_seller)
 
-DISPUTE_LIFECYCLE: StateMachine[DisputeStatus, DisputeAction, Actor, Dispute] = StateMachine(
+DISPUTE_LIFECYCLE: StateMachine[DisputeStatus, DisputeAction, OrderActor, Dispute] = StateMachine(
     "dispute",
     {
         **{
             (state, DisputeAction.seller_reply): Transition(
-                D.awaiting_buyer, frozenset({Actor.seller})
+                D.awaiting_buyer, frozenset({OrderActor.seller})
             )
             for state in _SELLER_OWES_ANSWER
         },
         (D.awaiting_buyer, DisputeAction.buyer_reply): Transition(
-            D.awaiting_seller, frozenset({Actor.buyer})
+            D.awaiting_seller, frozenset({OrderActor.buyer})
         ),
         **{
             (state, DisputeAction.escalate): Transition(D.escalated, _PARTIES)
@@ -82,7 +84,7 @@ DISPUTE_LIFECYCLE: StateMachine[DisputeStatus, DisputeAction, Actor, Dispute] = 
         },
         **{
             (state, DisputeAction.auto_resolve): Transition(
-                D.resolved, frozenset({Actor.system}), guard=_deadline_passed
+                D.resolved, frozenset({OrderActor.system}), guard=_deadline_passed
             )
             for state in _SELLER_OWES_ANSWER
         },

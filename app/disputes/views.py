@@ -6,7 +6,6 @@ from app.core.clock import now
 from app.core.money import Money
 from app.disputes import returns
 from app.disputes import service as disputes
-from app.disputes.common import timeline
 from app.disputes.models import Dispute, Evidence, ReturnRequest
 from app.disputes.schemas import (
     DisputeMessageRead,
@@ -16,8 +15,9 @@ from app.disputes.schemas import (
     ReturnItemRead,
     ReturnRead,
 )
-from app.disputes.state import Actor
+from app.orders import service as order_service
 from app.orders.schemas import OrderEventRead
+from app.orders.state import OrderActor
 
 
 def _money(amount: int | None, currency: str) -> Money | None:
@@ -29,7 +29,7 @@ def _age_seconds(dispute: Dispute) -> int:
 
 
 async def return_read(
-    session: AsyncSession, request: ReturnRequest, actors: set[Actor]
+    session: AsyncSession, request: ReturnRequest, actors: set[OrderActor]
 ) -> ReturnRead:
     return ReturnRead(
         id=request.id,
@@ -48,7 +48,10 @@ async def return_read(
         received_at=request.received_at,
         created_at=request.created_at,
         allowed_actions=returns.allowed_actions(request, actors),
-        timeline=[OrderEventRead.model_validate(e) for e in await timeline(session, request.id)],
+        timeline=[
+            OrderEventRead.model_validate(e)
+            for e in await order_service.subject_events(session, request.id)
+        ],
     )
 
 
@@ -63,7 +66,9 @@ def evidence_read(evidence: Evidence) -> EvidenceRead:
     )
 
 
-async def dispute_read(session: AsyncSession, dispute: Dispute, actors: set[Actor]) -> DisputeRead:
+async def dispute_read(
+    session: AsyncSession, dispute: Dispute, actors: set[OrderActor]
+) -> DisputeRead:
     evidence = {str(k): v for k, v in (await disputes.evidence_of(session, dispute)).items()}
     return DisputeRead(
         id=dispute.id,
@@ -94,12 +99,15 @@ async def dispute_read(session: AsyncSession, dispute: Dispute, actors: set[Acto
             )
             for m in dispute.messages
         ],
-        timeline=[OrderEventRead.model_validate(e) for e in await timeline(session, dispute.id)],
+        timeline=[
+            OrderEventRead.model_validate(e)
+            for e in await order_service.subject_events(session, dispute.id)
+        ],
     )
 
 
 async def dispute_summaries(session: AsyncSession, rows: list[Dispute]) -> list[DisputeSummary]:
-    totals = await disputes.order_totals(session, [d.order_id for d in rows])
+    totals = await order_service.totals(session, [d.order_id for d in rows])
     return [
         DisputeSummary(
             id=d.id,

@@ -2,7 +2,7 @@
 escrow release and refunds, and the worker's time-based steps."""
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,15 +37,28 @@ class OrderNotFound(NotFound):
     code, title = "not_found", "Order not found"
 
 
-def actors_for(order: Order, user: User | None, seller: SellerProfile | None) -> set[OrderActor]:
+class Parties(Protocol):
+    """An order, or a return or dispute of one: who bought and who sold."""
+
+    buyer_id: uuid.UUID
+    seller_id: uuid.UUID
+
+
+def actors_for(
+    subject: Parties, user: User | None, seller: SellerProfile | None
+) -> set[OrderActor]:
     actors: set[OrderActor] = set()
-    if user is not None and order.buyer_id == user.id:
+    if user is not None and subject.buyer_id == user.id:
         actors.add(OrderActor.buyer)
-    if seller is not None and order.seller_id == seller.id:
+    if seller is not None and subject.seller_id == seller.id:
         actors.add(OrderActor.seller)
     if user is not None and user.is_admin:
         actors.add(OrderActor.admin)
     return actors
+
+
+def acting_role(actors: set[OrderActor]) -> OrderActor:
+    return min(actors, key=_ROLE_PRIORITY.index)
 
 
 def _money(amount: int, currency: str) -> Money:
@@ -125,7 +138,7 @@ async def transition(
         EventSubject.order,
         None,
         action=action.value,
-        actor_role=min(permitted, key=_ROLE_PRIORITY.index).value,
+        actor_role=acting_role(permitted).value,
         actor_id=actor_id,
         change=(before.value, order.status.value),
         details=details,
