@@ -12,6 +12,9 @@ from app.auth.router import router as auth_router
 from app.catalog.admin_router import router as admin_catalog_router
 from app.catalog.router import categories_router, listings_router, storefront_router
 from app.disputes.router import admin_disputes_router, disputes_router, returns_router
+from app.messaging.conversations.router import conversations_router
+from app.messaging.notifications.router import router as notifications_router
+from app.messaging.webhooks.router import router as webhooks_router
 from app.orders.router import cart_router, checkout_router, orders_router
 from app.payments.router import router as payouts_router
 from app.reviews.router import admin_reviews_router, profiles_router, reviews_router
@@ -32,6 +35,9 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     returns_router,
     disputes_router,
     reviews_router,
+    conversations_router,
+    notifications_router,
+    webhooks_router,
     admin_users_router,
     admin_sellers_router,
     admin_catalog_router,

@@ -197,6 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"refusing to start: {problems}", file=sys.stderr)
         return 2
     configure_process(settings)
+    # Every command that changes data (worker, demo seed) must feed notifications and
+    # webhooks the same way the API does.
+    from app.messaging import subscriptions
+
+    subscriptions.install()
     return int(args.handler(args))
 
 

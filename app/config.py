@@ -102,6 +102,23 @@ class Settings(BaseSettings):
     commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)
     commission_fixed: int = Field(default=0, ge=0, description="Minor units per order")
 
+    completion_reminder_before: PositiveDuration = timedelta(days=2)
+    """How long before auto-completion the buyer is reminded to confirm or dispute."""
+
+    message_max_length: int = Field(default=2000, ge=1)
+    message_rate_limit: int = Field(default=20, ge=1)
+    """Messages one person may send per `message_rate_window`, across conversations."""
+    message_rate_window: PositiveDuration = timedelta(minutes=1)
+
+    webhook_timeout: PositiveDuration = timedelta(seconds=5)
+    webhook_retry_base: PositiveDuration = timedelta(minutes=1)
+    """After failed attempt n the next waits base * 2^(n-1): 1 min, 2 min, 4 min, ...; the 13
+    attempts of the default span 4,095 minutes, about three days."""
+    webhook_max_attempts: int = Field(default=13, ge=1)
+    webhook_concurrency: int = Field(default=16, ge=1)
+    # None means "allowed except in production" (see webhooks_may_reach_private_networks).
+    webhook_allow_private_targets: bool | None = None
+
     worker_interval: PositiveDuration = timedelta(seconds=5)
     # None means "true in development, false elsewhere" (see worker_runs_in_process).
     run_worker_in_process: bool | None = None
@@ -112,6 +129,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def webhooks_may_reach_private_networks(self) -> bool:
+        """Loopback and private targets are refused in production (SSRF) unless allowed."""
+        if self.webhook_allow_private_targets is None:
+            return self.environment is not Environment.production
+        return self.webhook_allow_private_targets
 
     @property
     def worker_runs_in_process(self) -> bool:

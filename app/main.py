@@ -20,6 +20,7 @@ from app.core.observability import Metrics
 from app.core.openapi import build_openapi, operation_id
 from app.core.process import configure_process
 from app.core.storage import MEDIA_URL_PREFIX, LocalDiskStorage
+from app.messaging import subscriptions
 from app.ops.router import router as ops_router
 from app.payments.provider import SandboxProvider
 from app.worker.runner import WorkerContext, run_forever
@@ -49,6 +50,9 @@ TAGS: list[dict[str, Any]] = [
     {"name": "returns", "description": "Returns after completion: request, approve, refund"},
     {"name": "disputes", "description": "Disputes with messages, evidence and a resolution"},
     {"name": "reviews", "description": "Double-blind reviews, replies and reputation"},
+    {"name": "messaging", "description": "Buyer-seller conversations"},
+    {"name": "notifications", "description": "In-app notifications"},
+    {"name": "webhooks", "description": "Signed webhooks to a seller's own software"},
     {"name": "admin", "description": "Administration (admin role required)"},
     {"name": "ops", "description": "Health, readiness and metrics"},
 ]
@@ -57,6 +61,7 @@ TAGS: list[dict[str, Any]] = [
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_process(settings)
+    subscriptions.install()
     database = database or Database(settings)
     metrics = Metrics()
 

@@ -2,9 +2,12 @@
 
 from app.auth import models as auth_models
 from app.catalog import models as catalog_models
-from app.core import audit, idempotency
+from app.core import audit, idempotency, outbox
 from app.core.models import Base
 from app.disputes import models as dispute_models
+from app.messaging.conversations import models as conversation_models
+from app.messaging.notifications import models as notification_models
+from app.messaging.webhooks import models as webhook_models
 from app.orders import models as order_models
 from app.payments import models as payment_models
 from app.reviews import models as review_models
@@ -16,13 +19,17 @@ __all__ = [
     "audit",
     "auth_models",
     "catalog_models",
+    "conversation_models",
     "dispute_models",
     "idempotency",
     "metadata",
+    "notification_models",
     "order_models",
+    "outbox",
     "payment_models",
     "review_models",
     "seller_models",
+    "webhook_models",
 ]
 
 # Schema objects that exist only in the database (PostgreSQL full-text search), created by

@@ -1,13 +1,15 @@
-"""Who is calling: `CurrentUser` for any signed-in user, `AdminUser` for admins."""
+"""Who is calling: `CurrentUser` for any signed-in user (by access token or API key),
+`AdminUser` for admins."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.auth import service
+from app.auth import api_keys, service
 from app.auth.exceptions import AdminRequired, InvalidToken
 from app.auth.models import User
+from app.auth.scopes import required_scope
 from app.config import Settings
 from app.core.db import DbSession
 
@@ -23,20 +25,33 @@ async def get_app_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 
+async def _authenticate(
+    request: Request, session: DbSession, settings: AppSettings, token: str
+) -> User:
+    """An access token, or an API key within the scope the matched route needs."""
+    if api_keys.is_api_key(token):
+        tags = getattr(request.scope.get("route"), "tags", None) or []
+        required = required_scope([str(tag) for tag in tags], request.method)
+        return await api_keys.authenticate(session, token, required)
+    return await service.authenticate(session, settings, token)
+
+
 async def get_current_user(
+    request: Request,
     session: DbSession,
     settings: AppSettings,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
     if not token:
         raise InvalidToken("missing bearer token")
-    return await service.authenticate(session, settings, token)
+    return await _authenticate(request, session, settings, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 async def get_optional_user(
+    request: Request,
     session: DbSession,
     settings: AppSettings,
     token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -44,7 +59,7 @@ async def get_optional_user(
     """The caller if a token is sent (a bad token is still a 401), else anonymous."""
     if not token:
         return None
-    return await service.authenticate(session, settings, token)
+    return await _authenticate(request, session, settings, token)
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

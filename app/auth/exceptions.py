@@ -33,3 +33,19 @@ class AdminRequired(Forbidden):
 
 class CannotChangeOwnAdminRole(Conflict):
     code, title = "cannot_change_own_admin_role", "Admins cannot revoke their own admin role"
+
+
+class InsufficientScope(Forbidden):
+    code, title = "insufficient_scope", "The API key's scopes do not allow this"
+
+
+class ApiKeysNeedSeller(Forbidden):
+    code, title = "seller_required", "API keys are for approved sellers"
+
+
+class TooManyApiKeys(Conflict):
+    code, title = "too_many_api_keys", "Revoke an API key before creating another"
+
+
+class ApiKeyNotFound(AppError):
+    status, code, title = 404, "not_found", "API key not found"

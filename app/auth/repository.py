@@ -1,9 +1,9 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 
-from app.auth.models import LoginFailure, RefreshToken, User
+from app.auth.models import ApiKey, LoginFailure, RefreshToken, User
 from app.core.repository import RepositoryBase
 
 
@@ -93,3 +93,24 @@ class LoginFailureRepository(RepositoryBase[LoginFailure]):
             delete(LoginFailure).where(LoginFailure.created_at <= at)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ApiKeyRepository(RepositoryBase[ApiKey]):
+    model = ApiKey
+
+    def of_user(self, user_id: uuid.UUID) -> Select[ApiKey]:
+        return select(ApiKey).where(ApiKey.user_id == user_id)
+
+    async def get_of_user(self, key_id: uuid.UUID, user_id: uuid.UUID) -> ApiKey | None:
+        return await self.get_one_or_none(self.of_user(user_id).where(ApiKey.id == key_id))
+
+    async def get_by_hash(self, key_hash: str) -> ApiKey | None:
+        return await self.get_one_or_none(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+    async def count_active(self, user_id: uuid.UUID, at: datetime) -> int:
+        statement = select(func.count()).where(
+            ApiKey.user_id == user_id,
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > at),
+        )
+        return int(await self.session.scalar(statement) or 0)

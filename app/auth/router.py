@@ -5,19 +5,25 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth import service
+from app.auth import api_keys, service
 from app.auth.dependencies import AdminUser, AppSettings, CurrentUser
 from app.auth.exceptions import (
     AdminRequired,
+    ApiKeyNotFound,
+    ApiKeysNeedSeller,
     CannotChangeOwnAdminRole,
     EmailTaken,
     InvalidCredentials,
     InvalidToken,
     RefreshTokenReused,
+    TooManyApiKeys,
     TooManyLoginAttempts,
     WrongPassword,
 )
 from app.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
     RefreshRequest,
     TokenPair,
     UserAdminUpdate,
@@ -116,6 +122,54 @@ async def update_me(body: UserUpdate, user: CurrentUser, session: DbSession) -> 
     """Change display name, email or password (the last two need `current_password`).
     A new password ends every open session."""
     return UserRead.model_validate(await service.update_me(session, user, body))
+
+
+@me_router.post(
+    "/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=error_responses(ApiKeysNeedSeller, TooManyApiKeys),
+)
+async def create_api_key(
+    body: ApiKeyCreate, user: CurrentUser, session: DbSession
+) -> ApiKeyCreated:
+    """Create a key for your shop's own software. The answer holds the key itself, shown
+    only this once (only its hash is stored). Send it as `Authorization: Bearer <key>`; it
+    can call the operations its scopes name (`<resource>:read` for GET, `<resource>:write`
+    for the rest; write includes read) and never more than you can. A call outside its
+    scopes answers 403 `insufficient_scope`; a revoked or expired key answers 401."""
+    key, plain = await api_keys.create(session, user, body)
+    return ApiKeyCreated.model_validate(
+        {**ApiKeyRead.model_validate(key).model_dump(), "key": plain}
+    )
+
+
+@me_router.get(
+    "/api-keys", response_model=Page[ApiKeyRead], responses=error_responses(InvalidCursor)
+)
+async def list_api_keys(user: CurrentUser, session: DbSession, page: PageQuery) -> Page[ApiKeyRead]:
+    """My API keys, newest first, revoked ones included (never the keys themselves)."""
+    rows, next_cursor = await api_keys.list_for(session, user, page)
+    return Page(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
+
+
+@me_router.get(
+    "/api-keys/{key_id}", response_model=ApiKeyRead, responses=error_responses(ApiKeyNotFound)
+)
+async def get_api_key(key_id: uuid.UUID, user: CurrentUser, session: DbSession) -> ApiKeyRead:
+    """One of my API keys, with when it was last used."""
+    return ApiKeyRead.model_validate(await api_keys.get(session, user, key_id))
+
+
+@me_router.delete(
+    "/api-keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(ApiKeyNotFound),
+)
+async def revoke_api_key(key_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+    """Revoke a key: from now on it answers 401. It stays in the list, marked revoked."""
+    await api_keys.revoke(session, user, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @admin_router.get("", response_model=Page[UserRead], responses=error_responses(InvalidCursor))

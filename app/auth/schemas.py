@@ -4,6 +4,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import ConfigDict, EmailStr, Field, model_validator
 
+from app.auth.scopes import ApiKeyScope
 from app.core.schemas import RequestSchema, Schema
 
 MIN_PASSWORD_LENGTH = 10
@@ -91,3 +92,35 @@ class TokenPair(Schema):
 
 class RefreshRequest(RequestSchema):
     refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class ApiKeyCreate(RequestSchema):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[ApiKeyScope] = Field(min_length=1, max_length=len(ApiKeyScope))
+    expires_at: datetime | None = Field(
+        default=None, description="Optional; the key stops working then"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "warehouse sync", "scopes": ["listings:write", "orders:write"]}]
+        },
+    )
+
+
+class ApiKeyRead(Schema):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    """The key's first characters, to recognise it."""
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str
+    """The key itself, shown only now: send it as `Authorization: Bearer <key>`."""

@@ -103,6 +103,8 @@ class Listing(IdMixin, TimestampMixin, Base):
     condition: Mapped[Condition] = mapped_column(enum_column(Condition, "listing_condition"))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     handling_days: Mapped[int] = mapped_column(default=2)
+    low_stock_threshold: Mapped[int | None]
+    """The seller hears about it when a sale brings the quantity down to this; null: never."""
     status: Mapped[ListingStatus] = mapped_column(enum_column(ListingStatus, "listing_status"))
     status_reason: Mapped[str | None] = mapped_column(Text)
     """Why a moderator rejected or removed it, or why it awaits review."""

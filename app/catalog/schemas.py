@@ -16,6 +16,15 @@ Title = Annotated[str, Field(min_length=3, max_length=140, pattern=r"\S")]
 Description = Annotated[str, Field(max_length=10_000)]
 Quantity = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)]
 HandlingDays = Annotated[int, Field(strict=True, ge=0, le=30, description="Business days to ship")]
+LowStockThreshold = Annotated[
+    int | None,
+    Field(
+        strict=True,
+        ge=0,
+        le=MAX_QUANTITY,
+        description="Notify the seller when the quantity falls to this (null: never)",
+    ),
+]
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]],
     Field(max_length=MAX_ATTRIBUTES, description='Free key/value details, e.g. {"color": "red"}'),
@@ -82,6 +91,7 @@ class ListingCreate(RequestSchema):
     attributes: Attributes = Field(default_factory=dict)
     shipping_fee: Money | None = Field(default=None, description="Omitted means free shipping")
     handling_days: HandlingDays = 2
+    low_stock_threshold: LowStockThreshold = None
 
     _price = field_validator("price")(_positive_price)
 
@@ -99,12 +109,19 @@ class ListingUpdate(RequestSchema):
     attributes: Attributes | None = None
     shipping_fee: Money | None = None
     handling_days: HandlingDays | None = None
+    low_stock_threshold: LowStockThreshold = Field(
+        default=None, description="`null` turns the low-stock notice off"
+    )
 
     _price = field_validator("price")(_positive_price)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:
-        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        nulls = [
+            name
+            for name in self.model_fields_set - {"low_stock_threshold"}
+            if getattr(self, name) is None
+        ]
         if nulls:
             raise ValueError(f"these fields cannot be null: {', '.join(sorted(nulls))}")
         return self
@@ -136,6 +153,7 @@ class ListingRead(Schema):
     condition: Condition
     attributes: dict[str, Any]
     handling_days: int
+    low_stock_threshold: int | None = Field(description="Shown to the seller only")
     status: ListingStatus
     status_reason: str | None = Field(description="Shown to the seller and admins only")
     images: list[ImageRead]

@@ -46,6 +46,7 @@ from app.catalog.schemas import (
 )
 from app.catalog.state import LISTING_LIFECYCLE, ListingAction, ListingActor
 from app.config import ModerationMode, Settings
+from app.core import outbox
 from app.core.audit import record_audit
 from app.core.clock import now
 from app.core.ids import uuid7
@@ -57,6 +58,12 @@ from app.sellers.models import SellerProfile
 _SELLER = {ListingActor.seller}
 _ADMIN = {ListingActor.admin}
 _SYSTEM = {ListingActor.system}
+# What the seller's software hears when an admin decides about a listing.
+_MODERATION_EVENTS = {
+    ListingAction.approve: "listing.approved",
+    ListingAction.reject: "listing.rejected",
+    ListingAction.remove: "listing.removed",
+}
 # Fields whose change must pass moderation again on a live listing.
 _CONTENT_FIELDS = {"title", "description", "attributes", "category_id"}
 _FINAL = (ListingStatus.archived, ListingStatus.removed)
@@ -100,6 +107,7 @@ def _view_fields(listing: Listing, user: User | None, storage: MediaStorage) -> 
         "condition": listing.condition,
         "attributes": listing.attributes,
         "handling_days": listing.handling_days,
+        "low_stock_threshold": listing.low_stock_threshold if insider else None,
         "status": listing.status,
         "status_reason": listing.status_reason if insider else None,
         "images": [
@@ -222,6 +230,7 @@ async def create(
         condition=data.condition,
         attributes=data.attributes,
         handling_days=data.handling_days,
+        low_stock_threshold=data.low_stock_threshold,
         status=ListingStatus.draft,
         seller_approved=True,
     )
@@ -254,6 +263,7 @@ async def update(
         "category_id",
         "attributes",
         "handling_days",
+        "low_stock_threshold",
     ):
         if field in changes:
             setattr(listing, field, changes[field])
@@ -446,6 +456,20 @@ async def reserve_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: 
     listing = await _detailed(session, listing_id)
     _follow_stock(listing)
     await session.flush()
+    threshold = listing.low_stock_threshold
+    if threshold is not None and listing.quantity <= threshold < listing.quantity + quantity:
+        await outbox.emit(
+            session,
+            "listing.low_stock",
+            seller_id=listing.seller_id,
+            data={
+                "listing_id": listing.id,
+                "seller_id": listing.seller_id,
+                "title": listing.title,
+                "quantity": listing.quantity,
+                "low_stock_threshold": threshold,
+            },
+        )
     return listing
 
 
@@ -497,7 +521,18 @@ async def moderate(
         reason=reason,
         details={"from": before.value, "to": listing.status.value},
     )
-    await session.flush()
+    await outbox.emit(
+        session,
+        _MODERATION_EVENTS[action],
+        seller_id=listing.seller_id,
+        data={
+            "listing_id": listing.id,
+            "seller_id": listing.seller_id,
+            "title": listing.title,
+            "status": listing.status,
+            "reason": reason,
+        },
+    )
     return await _detailed(session, listing.id)
 
 

@@ -132,6 +132,12 @@ async def get_for(
     return dispute, actors
 
 
+async def exists_for_order(session: AsyncSession, order_id: uuid.UUID) -> bool:
+    """Whether the order has a dispute, in any state (admins may then read what its parties
+    said to each other)."""
+    return await DisputeRepository(session).exists_for(order_id)
+
+
 async def evidence_of(session: AsyncSession, dispute: Dispute) -> dict[uuid.UUID, Evidence]:
     return {e.id: e for e in await DisputeRepository(session).evidence_of(dispute.id)}
 

@@ -20,8 +20,8 @@ from app.orders.models import (
     CartItem,
     Checkout,
     CheckoutStatus,
+    EventSubject,
     Order,
-    OrderEvent,
     OrderLine,
     OrderStatus,
 )
@@ -212,15 +212,15 @@ async def create_checkout(
         )
         session.add(order)
         await session.flush()
-        session.add(
-            OrderEvent(
-                order_id=order.id,
-                actor_id=buyer.id,
-                actor_role=OrderActor.buyer.value,
-                action="create",
-                from_status=None,
-                to_status=order.status.value,
-            )
+        await order_service.record_event(
+            session,
+            order.id,
+            EventSubject.order,
+            None,
+            action="create",
+            actor_role=OrderActor.buyer.value,
+            actor_id=buyer.id,
+            change=(None, order.status.value),
         )
         checkout.total_amount += order.total_amount
     await CartRepository(session).remove(buyer.id, [w.listing_id for w in wanted])

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import selectinload
@@ -85,6 +85,13 @@ class OrderRepository(RepositoryBase[Order]):
         else:
             condition = or_(as_buyer, as_seller) if as_seller is not None else as_buyer
         return select(Order).where(condition).options(selectinload(Order.lines))
+
+    def due_for_completion_reminder(self, at: datetime, lead: timedelta) -> Select[Order]:
+        return select(Order).where(
+            Order.status == OrderStatus.shipped,
+            Order.auto_complete_at <= at + lead,
+            Order.completion_reminder_sent_at.is_(None),
+        )
 
     def due_for_auto_complete(self, at: datetime) -> Select[Order]:
         return select(Order).where(

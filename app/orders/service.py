@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from app.catalog import service as catalog_service
 from app.config import Settings
+from app.core import outbox
 from app.core.clock import now
 from app.core.errors import NotFound
 from app.core.money import Money
 from app.core.pagination import PageParams, SortKey, paginate
+from app.orders.events import SUBJECT_ID_KEY, event_type
 from app.orders.models import (
     Checkout,
     CheckoutStatus,
@@ -159,7 +161,8 @@ async def record_event(
     details: dict[str, Any] | None = None,
 ) -> None:
     """One step in the order's timeline: of the order itself, or of one of its returns,
-    disputes or reviews (`change` is then that subject's from- and to-state)."""
+    disputes or reviews (`change` is then that subject's from- and to-state); the steps
+    `event_type` names are also emitted to the outbox, in the same transaction."""
     session.add(
         OrderEvent(
             order_id=order_id,
@@ -174,6 +177,62 @@ async def record_event(
         )
     )
     await session.flush()
+    announced = event_type(subject, action, change)
+    if announced is None:
+        return
+    order = await session.get(Order, order_id)
+    assert order is not None  # the timeline belongs to an order that exists
+    subject_key = SUBJECT_ID_KEY.get(subject)
+    await _announce(
+        session,
+        order,
+        announced,
+        actor_role=actor_role,
+        actor_id=actor_id,
+        change=change,
+        details={**(details or {}), **({subject_key: subject_id} if subject_key else {})},
+    )
+
+
+async def _announce(
+    session: AsyncSession,
+    order: Order,
+    event: str,
+    *,
+    actor_role: str,
+    actor_id: uuid.UUID | None,
+    change: tuple[str | None, str],
+    details: dict[str, Any],
+) -> None:
+    """An outbox event about the order: the order's parties, status and total, what
+    changed, and the step's details (ids of the return, dispute or review among them)."""
+    data: dict[str, Any] = {
+        "order_id": order.id,
+        "buyer_id": order.buyer_id,
+        "seller_id": order.seller_id,
+        "order_status": order.status,
+        "total": {"amount": order.total_amount, "currency": order.currency},
+        "actor_role": actor_role,
+        "actor_id": actor_id,
+        "previous_status": change[0],
+        "status": change[1],
+        **details,
+    }
+    await outbox.emit(session, event, seller_id=order.seller_id, data=data)
+
+
+async def remind_completion(session: AsyncSession, order: Order) -> None:
+    """Tell the buyer the order completes on its own soon (once per order)."""
+    order.completion_reminder_sent_at = now()
+    await _announce(
+        session,
+        order,
+        "order.delivery_window_ending",
+        actor_role=OrderActor.system.value,
+        actor_id=None,
+        change=(order.status.value, order.status.value),
+        details={"auto_complete_at": order.auto_complete_at},
+    )
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -27,6 +27,21 @@ async def expire_one_checkout(
     return True
 
 
+async def remind_one_completion(
+    session: AsyncSession, settings: Settings, _provider: PaymentProvider
+) -> bool:
+    """Remind the buyer of one shipped order that completes on its own within
+    `completion_reminder_before`: confirm receipt, or report a problem while it is time."""
+    statement = OrderRepository(session).due_for_completion_reminder(
+        now(), settings.completion_reminder_before
+    )
+    claimed = await claim_one(session, statement)
+    if claimed is None:
+        return False
+    await service.remind_completion(session, claimed)
+    return True
+
+
 async def auto_complete_one_order(
     session: AsyncSession, settings: Settings, _provider: PaymentProvider
 ) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core import outbox
 from app.core.clock import now
 from app.core.errors import Conflict
 from app.core.pagination import PageParams, SortKey, paginate
@@ -342,6 +343,17 @@ async def settle_payout(session: AsyncSession, provider: PaymentProvider, payout
     payout.failure_reason = None if paid else "the bank refused the transfer"
     payout.settled_at = now()
     await session.flush()
+    await outbox.emit(
+        session,
+        "payout.paid" if paid else "payout.failed",
+        seller_id=payout.seller_id,
+        data={
+            "payout_id": payout.id,
+            "seller_id": payout.seller_id,
+            "amount": {"amount": payout.amount, "currency": payout.currency},
+            "failure_reason": payout.failure_reason,
+        },
+    )
 
 
 async def payouts_of(

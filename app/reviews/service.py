@@ -101,6 +101,7 @@ async def publish(session: AsyncSession, order_id: uuid.UUID) -> int:
             actor_role=OrderActor.system.value,
             actor_id=None,
             change=(_WRITTEN, _PUBLISHED),
+            details={"about": review.about.value},
         )
     return len(pending)
 

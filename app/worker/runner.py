@@ -15,7 +15,13 @@ from app.config import Settings
 from app.core.db import Database
 from app.core.idempotency import purge_expired_records
 from app.disputes.tasks import approve_one_overdue_return, resolve_one_unanswered_dispute
-from app.orders.tasks import auto_complete_one_order, expire_one_checkout, release_one_hold
+from app.messaging.webhooks.tasks import deliver_due_webhooks
+from app.orders.tasks import (
+    auto_complete_one_order,
+    expire_one_checkout,
+    release_one_hold,
+    remind_one_completion,
+)
 from app.payments.provider import PaymentProvider
 from app.payments.tasks import settle_one_payout
 from app.reviews.tasks import publish_one_order_reviews
@@ -59,6 +65,10 @@ async def _purge_sessions(context: WorkerContext) -> int:
         return await purge_expired_auth(session, context.settings)
 
 
+async def _deliver_webhooks(context: WorkerContext) -> int:
+    return await deliver_due_webhooks(context.database, context.settings)
+
+
 async def _purge_idempotency(context: WorkerContext) -> int:
     async with context.database.session_scope() as session:
         return await purge_expired_records(session)
@@ -66,12 +76,14 @@ async def _purge_idempotency(context: WorkerContext) -> int:
 
 JOBS: dict[str, Job] = {
     "expire_unpaid_checkouts": drain(expire_one_checkout),
+    "remind_completion_due": drain(remind_one_completion),
     "auto_complete_orders": drain(auto_complete_one_order),
     "release_payout_holds": drain(release_one_hold),
     "settle_payouts": drain(settle_one_payout),
     "approve_overdue_returns": drain(approve_one_overdue_return),
     "resolve_unanswered_disputes": drain(resolve_one_unanswered_dispute),
     "publish_due_reviews": drain(publish_one_order_reviews),
+    "deliver_webhooks": _deliver_webhooks,
     "purge_expired_sessions": _purge_sessions,
     "purge_expired_idempotency_keys": _purge_idempotency,
 }

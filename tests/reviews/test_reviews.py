@@ -407,8 +407,8 @@ async def test_the_timeline_shows_who_wrote_and_when_published_never_the_rating(
     expected: list[tuple[object, ...]] = [
         (by_buyer["id"], "write", "buyer", m.buyer.user_id, None, "written", {}),
         (by_seller["id"], "write", "seller", m.seller.user_id, None, "written", {}),
-        (by_buyer["id"], "publish", "system", None, "written", "published", {}),
-        (by_seller["id"], "publish", "system", None, "written", "published", {}),
+        (by_buyer["id"], "publish", "system", None, "written", "published", {"about": "seller"}),
+        (by_seller["id"], "publish", "system", None, "written", "published", {"about": "buyer"}),
     ]
     for who in (m.buyer, m.seller):
         events = await order_events(client, who, order["id"])
@@ -434,7 +434,7 @@ async def test_the_worker_publication_is_on_the_timeline(
         if e["subject"] == "review"
     ] == [
         (review["id"], "write", "seller", m.seller.user_id, "written", {}),
-        (review["id"], "publish", "system", None, "published", {}),
+        (review["id"], "publish", "system", None, "published", {"about": "buyer"}),
     ]
 
 

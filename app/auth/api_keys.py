@@ -1,0 +1,109 @@
+"""Seller integration keys: created and shown once, stored as a hash, revocable, and
+accepted in place of an access token within their scopes (see `app.auth.scopes`)."""
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.exceptions import (
+    ApiKeyNotFound,
+    ApiKeysNeedSeller,
+    InsufficientScope,
+    InvalidToken,
+    TooManyApiKeys,
+)
+from app.auth.models import ApiKey, User
+from app.auth.repository import ApiKeyRepository, UserRepository
+from app.auth.schemas import ApiKeyCreate
+from app.auth.scopes import grants
+from app.core.clock import now
+from app.core.errors import ValidationFailed
+from app.core.pagination import PageParams, SortKey, paginate
+
+KEY_PREFIX = "mk_"
+"""Access tokens are JWTs (`eyJ…`); this tells a key apart at a glance."""
+SHOWN_PREFIX_LENGTH = 11
+MAX_ACTIVE_KEYS = 20
+# Writing last_used_at on every call would turn each read into a write; a minute's
+# precision is what a "last used" column is for.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def is_api_key(token: str) -> bool:
+    return token.startswith(KEY_PREFIX)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create(session: AsyncSession, user: User, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+    """The new key and its one-time plain text."""
+    if "seller" not in user.roles:
+        raise ApiKeysNeedSeller()
+    if data.expires_at is not None and data.expires_at <= now():
+        raise ValidationFailed(["body", "expires_at"], "must be in the future")
+    keys = ApiKeyRepository(session)
+    if await keys.count_active(user.id, now()) >= MAX_ACTIVE_KEYS:
+        raise TooManyApiKeys(f"at most {MAX_ACTIVE_KEYS} active keys")
+    plain = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = await keys.add(
+        ApiKey(
+            user_id=user.id,
+            name=data.name,
+            prefix=plain[:SHOWN_PREFIX_LENGTH],
+            key_hash=_hash(plain),
+            scopes=sorted({scope.value for scope in data.scopes}),
+            expires_at=data.expires_at,
+            created_at=now(),
+        )
+    )
+    return key, plain
+
+
+async def list_for(
+    session: AsyncSession, user: User, page: PageParams
+) -> tuple[list[ApiKey], str | None]:
+    statement = ApiKeyRepository(session).of_user(user.id)
+    return await paginate(session, statement, keys=[SortKey(ApiKey.id, descending=True)], page=page)
+
+
+async def get(session: AsyncSession, user: User, key_id: uuid.UUID) -> ApiKey:
+    key = await ApiKeyRepository(session).get_of_user(key_id, user.id)
+    if key is None:
+        raise ApiKeyNotFound()
+    return key
+
+
+async def revoke(session: AsyncSession, user: User, key_id: uuid.UUID) -> None:
+    """Revoking twice is harmless; the key stays listed, marked revoked."""
+    key = await get(session, user, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = now()
+        await session.flush()
+
+
+async def authenticate(session: AsyncSession, plain: str, required_scope: str | None) -> User:
+    """The key's owner, if the key is live and its scopes cover `required_scope` (None: the
+    operation is not open to keys). The owner's own roles still apply afterwards, so a key
+    never does more than its owner."""
+    key = await ApiKeyRepository(session).get_by_hash(_hash(plain))
+    at = now()
+    if key is None or key.revoked_at is not None:
+        raise InvalidToken("unknown or revoked API key")
+    if key.expires_at is not None and key.expires_at <= at:
+        raise InvalidToken("expired API key")
+    user = await UserRepository(session).get_active(key.user_id)
+    if user is None:
+        raise InvalidToken("unknown or revoked API key")
+    if required_scope is None:
+        raise InsufficientScope("this operation is not available to API keys")
+    if not grants(key.scopes, required_scope):
+        raise InsufficientScope(f"this operation needs the {required_scope} scope")
+    if key.last_used_at is None or at - key.last_used_at >= LAST_USED_PRECISION:
+        key.last_used_at = at
+        await session.flush()
+    return user

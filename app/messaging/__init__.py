@@ -1,0 +1,1 @@
+"""Talking to people: conversations, notifications and webhooks, fed by outbox events."""

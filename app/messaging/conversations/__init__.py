@@ -1,0 +1,1 @@
+"""Buyer-seller conversations about a listing or an order."""

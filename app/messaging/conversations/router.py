@@ -1,0 +1,187 @@
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from app.auth.dependencies import AppSettings, CurrentUser
+from app.auth.exceptions import InvalidToken
+from app.catalog.exceptions import ListingNotFound
+from app.core.db import DbSession
+from app.core.errors import AppError, error_responses
+from app.core.pagination import InvalidCursor, PageQuery
+from app.core.routing import API_PREFIX
+from app.core.schemas import Page
+from app.messaging.conversations import service
+from app.messaging.conversations.exceptions import (
+    CannotMessageOwnListing,
+    ConversationNotFound,
+    MessageRateLimited,
+    NotAParticipant,
+)
+from app.messaging.conversations.models import Message
+from app.messaging.conversations.schemas import (
+    ConversationRead,
+    ConversationStart,
+    MessageCreate,
+    MessageRead,
+)
+from app.orders.service import OrderNotFound
+from app.sellers.dependencies import MaybeSeller
+
+conversations_router = APIRouter(
+    prefix=f"{API_PREFIX}/conversations",
+    tags=["messaging"],
+    responses=error_responses(InvalidToken),
+)
+
+
+def _sending_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """`error_responses` of a route that sends a message: the rate limit's 429 too, with its
+    `Retry-After` header."""
+    responses = error_responses(*errors, MessageRateLimited)
+    responses[MessageRateLimited.status]["headers"] = {
+        "Retry-After": {
+            "description": "Whole seconds until you may send again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    }
+    return responses
+
+
+def _read(view: service.ConversationView) -> ConversationRead:
+    conversation = view.conversation
+    return ConversationRead(
+        id=conversation.id,
+        listing_id=conversation.listing_id,
+        order_id=conversation.order_id,
+        buyer_id=conversation.buyer_id,
+        seller_id=conversation.seller_id,
+        role=view.role,
+        last_message_at=conversation.last_message_at,
+        last_message_preview=conversation.last_message_preview,
+        unread_count=view.unread_count,
+        created_at=conversation.created_at,
+    )
+
+
+def _message_read(message: Message) -> MessageRead:
+    return MessageRead.model_validate(message)
+
+
+@conversations_router.post(
+    "",
+    summary="Start a conversation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConversationRead,
+    responses={
+        200: {"model": ConversationRead, "description": "Your existing conversation about it"},
+        **_sending_responses(ListingNotFound, OrderNotFound, CannotMessageOwnListing),
+    },
+)
+async def start_conversation(
+    body: ConversationStart,
+    response: Response,
+    user: CurrentUser,
+    seller: MaybeSeller,
+    session: DbSession,
+    settings: AppSettings,
+) -> ConversationRead:
+    """Write to a seller about one of their live listings (`listing_id`), or about an order
+    you bought (`order_id`); exactly one of the two. You have at most one conversation per
+    listing and one per order: if it exists, the message is added to it and the answer is
+    200 instead of 201. Messaging your own listing is refused (409
+    `cannot_message_own_listing`); a listing that is not live, or an order that is not
+    yours, is 404. Sending is rate-limited per person (429 `rate_limited` with
+    `Retry-After`)."""
+    view, created = await service.start(session, settings, user, seller, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _read(view)
+
+
+@conversations_router.get(
+    "",
+    summary="List my conversations",
+    response_model=Page[ConversationRead],
+    responses=error_responses(InvalidCursor),
+)
+async def list_conversations(
+    user: CurrentUser, seller: MaybeSeller, session: DbSession, page: PageQuery
+) -> Page[ConversationRead]:
+    """Your conversations as a buyer and, if you have a shop, as its seller, most recent
+    activity first, each with your role, a preview of the last message and how many
+    messages from the other side you have not read."""
+    views, next_cursor = await service.list_for(session, user, seller, page)
+    return Page(items=[_read(v) for v in views], next_cursor=next_cursor)
+
+
+@conversations_router.get(
+    "/{conversation_id}",
+    summary="Get a conversation",
+    response_model=ConversationRead,
+    responses=error_responses(ConversationNotFound),
+)
+async def get_conversation(
+    conversation_id: uuid.UUID, user: CurrentUser, seller: MaybeSeller, session: DbSession
+) -> ConversationRead:
+    """A conversation you take part in. Admins may read one about an order that has a
+    dispute; any other is 404."""
+    return _read(await service.get_view(session, conversation_id, user, seller))
+
+
+@conversations_router.post(
+    "/{conversation_id}/read",
+    summary="Mark a conversation read",
+    response_model=ConversationRead,
+    responses=error_responses(ConversationNotFound, NotAParticipant),
+)
+async def mark_conversation_read(
+    conversation_id: uuid.UUID, user: CurrentUser, seller: MaybeSeller, session: DbSession
+) -> ConversationRead:
+    """Everything in the conversation up to now counts as read by you (your `unread_count`
+    drops to 0). Sending a message does the same for what came before it."""
+    return _read(await service.mark_read(session, conversation_id, user, seller))
+
+
+@conversations_router.get(
+    "/{conversation_id}/messages",
+    summary="Read messages",
+    response_model=Page[MessageRead],
+    responses=error_responses(ConversationNotFound, InvalidCursor),
+)
+async def list_messages(
+    conversation_id: uuid.UUID,
+    user: CurrentUser,
+    seller: MaybeSeller,
+    session: DbSession,
+    page: PageQuery,
+) -> Page[MessageRead]:
+    """The conversation's messages, newest first; pass `next_cursor` back as `cursor` for
+    older ones. Reading does not mark them read (see `POST .../read`)."""
+    rows, next_cursor = await service.messages(session, conversation_id, user, seller, page)
+    return Page(items=[_message_read(m) for m in rows], next_cursor=next_cursor)
+
+
+@conversations_router.post(
+    "/{conversation_id}/messages",
+    summary="Send a message",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageRead,
+    responses=_sending_responses(ConversationNotFound, NotAParticipant),
+)
+async def send_message(
+    conversation_id: uuid.UUID,
+    body: MessageCreate,
+    user: CurrentUser,
+    seller: MaybeSeller,
+    session: DbSession,
+    settings: AppSettings,
+) -> MessageRead:
+    """The buyer or the seller writes. Until the order is paid (always, in a conversation
+    about a listing), e-mail addresses, phone numbers and links are replaced by `[hidden]`
+    and the message is marked `masked`. Admins reading a disputed order's conversation may
+    not write in it (403 `not_participant`). At most `MARKETPLACE_MESSAGE_RATE_LIMIT`
+    messages per person in `MARKETPLACE_MESSAGE_RATE_WINDOW`; past it, 429 `rate_limited`
+    with `Retry-After`."""
+    message = await service.send(session, settings, conversation_id, user, seller, body.body)
+    return _message_read(message)

@@ -1,0 +1,1 @@
+"""In-app notifications: derived from domain events inside the emitting transaction."""

@@ -1,0 +1,105 @@
+"""Notifications: written by the outbox subscriber in the transaction of the change they
+announce, read and marked read by their recipient."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.core.clock import now
+from app.core.errors import NotFound
+from app.core.outbox import OutboxEvent
+from app.core.pagination import PageParams, SortKey, paginate
+from app.messaging.notifications.models import Notification
+from app.messaging.notifications.repository import NotificationRepository
+from app.messaging.notifications.rules import RULES, Audience
+from app.sellers import service as sellers
+
+
+class NotificationNotFound(NotFound):
+    code, title = "not_found", "Notification not found"
+
+
+def _user_id(data: dict[str, Any], key: str) -> uuid.UUID | None:
+    value = data.get(key)
+    return uuid.UUID(value) if isinstance(value, str) else None
+
+
+async def _seller_user_id(session: AsyncSession, event: OutboxEvent) -> uuid.UUID | None:
+    if event.seller_id is None:
+        return None
+    return (await sellers.get(session, event.seller_id)).user_id
+
+
+async def _recipients(
+    session: AsyncSession, event: OutboxEvent, audience: Audience
+) -> set[uuid.UUID]:
+    buyer = _user_id(event.data, "buyer_id")
+    if audience is Audience.buyer:
+        found = {buyer}
+    elif audience is Audience.seller:
+        found = {await _seller_user_id(session, event)}
+    elif audience is Audience.recipient:
+        found = {_user_id(event.data, "recipient_id")}
+    elif audience is Audience.reviewed:
+        about = event.data.get("about")
+        found = {buyer if about == "buyer" else await _seller_user_id(session, event)}
+    else:
+        found = {buyer, await _seller_user_id(session, event)} - {_user_id(event.data, "actor_id")}
+    return {user_id for user_id in found if user_id is not None}
+
+
+async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
+    """Outbox subscriber: one notification per person the event's rule names."""
+    rule = RULES.get(event.type)
+    if rule is None:
+        return
+    for user_id in sorted(await _recipients(session, event, rule.audience)):
+        session.add(
+            Notification(
+                user_id=user_id,
+                type=event.type,
+                title=rule.title,
+                data=event.data,
+                event_id=event.id,
+                created_at=event.occurred_at,
+            )
+        )
+    await session.flush()
+
+
+async def notify(
+    session: AsyncSession, user_id: uuid.UUID, *, type_: str, title: str, data: dict[str, Any]
+) -> Notification:
+    """A platform notice that is no domain event (e.g. a webhook endpoint was disabled)."""
+    return await NotificationRepository(session).add(
+        Notification(user_id=user_id, type=type_, title=title, data=data, created_at=now())
+    )
+
+
+async def list_for(
+    session: AsyncSession, user: User, page: PageParams, *, unread_only: bool
+) -> tuple[list[Notification], str | None]:
+    statement = NotificationRepository(session).of_user(user.id, unread_only=unread_only)
+    return await paginate(
+        session, statement, keys=[SortKey(Notification.id, descending=True)], page=page
+    )
+
+
+async def unread_count(session: AsyncSession, user: User) -> int:
+    return await NotificationRepository(session).unread_count(user.id)
+
+
+async def mark_read(session: AsyncSession, user: User, notification_id: uuid.UUID) -> Notification:
+    notification = await NotificationRepository(session).get_of_user(notification_id, user.id)
+    if notification is None:
+        raise NotificationNotFound()
+    if notification.read_at is None:
+        notification.read_at = now()
+        await session.flush()
+    return notification
+
+
+async def mark_all_read(session: AsyncSession, user: User) -> int:
+    return await NotificationRepository(session).mark_all_read(user.id, now())

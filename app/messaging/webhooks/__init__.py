@@ -1,0 +1,1 @@
+"""Signed webhooks: a seller's endpoints, fan-out of outbox events, and delivery with retries."""

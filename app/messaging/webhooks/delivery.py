@@ -1,0 +1,207 @@
+"""Sending webhooks: claim due deliveries, POST them signed, record each outcome.
+
+At least once: a claim only leases a delivery (its `next_attempt_at` moves past the
+longest the attempt can take) and commits; the outcome is recorded after the request. A
+worker killed in between leaves the lease to run out, and the next sweep sends again with
+the same `webhook-id`, by which receivers de-duplicate.
+"""
+
+import asyncio
+import json
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.clock import now
+from app.core.outbox import OutboxEvent
+from app.messaging.notifications import service as notifications
+from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
+from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookEndpoint
+from app.messaging.webhooks.repository import DeliveryRepository
+from app.messaging.webhooks.signing import signature
+from app.messaging.webhooks.targets import check_target
+from app.sellers import service as sellers
+
+USER_AGENT = "marketplace-webhooks/1"
+# Room for the bookkeeping around a request on top of its timeout.
+LEASE_MARGIN = timedelta(seconds=5)
+ROUNDS_PER_SWEEP = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    delivery_id: uuid.UUID
+    event_id: str
+    url: str
+    secret: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def payload(event: OutboxEvent) -> bytes:
+    """The request body: the same bytes on every attempt of the event."""
+    document = {
+        "id": str(event.id),
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat(),
+        "data": event.data,
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+def batch_size(settings: Settings) -> int:
+    return settings.webhook_concurrency * ROUNDS_PER_SWEEP
+
+
+def lease(settings: Settings, claimed: int) -> timedelta:
+    """Long enough for every claimed request to run its full timeout, in turns of
+    `webhook_concurrency` at a time."""
+    turns = math.ceil(claimed / settings.webhook_concurrency)
+    return settings.webhook_timeout * turns + LEASE_MARGIN
+
+
+async def claim(session: AsyncSession, settings: Settings) -> list[Outgoing]:
+    rows = await DeliveryRepository(session).claim_due(now(), batch_size(settings))
+    leased_until = now() + lease(settings, len(rows))
+    for delivery, _endpoint, _event in rows:
+        delivery.next_attempt_at = leased_until
+    await session.flush()
+    return [
+        Outgoing(delivery.id, str(event.id), endpoint.url, endpoint.secret, payload(event))
+        for delivery, endpoint, event in rows
+    ]
+
+
+async def send(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing) -> Outcome:
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    try:
+        await check_target(settings, outgoing.url)
+    except WebhookUrlNotAllowed as refused:
+        return Outcome(None, f"not sent: {refused.detail}", elapsed())
+    timestamp = int(now().timestamp())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": outgoing.event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(
+            outgoing.secret, outgoing.event_id, timestamp, outgoing.body
+        ),
+    }
+    try:
+        # Streamed and never read: a receiver cannot make us download a huge answer.
+        async with client.stream(
+            "POST", outgoing.url, content=outgoing.body, headers=headers
+        ) as response:
+            code = response.status_code
+    except httpx.TimeoutException:
+        return Outcome(None, f"timed out after {settings.webhook_timeout}", elapsed())
+    except httpx.HTTPError as error:
+        return Outcome(None, f"{type(error).__name__}: {error}"[:500], elapsed())
+    error_text = None if 200 <= code < 300 else f"answered HTTP {code}"
+    return Outcome(code, error_text, elapsed())
+
+
+async def record(
+    session: AsyncSession, settings: Settings, outgoing: Outgoing, outcome: Outcome
+) -> None:
+    delivery = await DeliveryRepository(session).lock(outgoing.delivery_id)
+    if delivery is None:  # the endpoint was deleted meanwhile
+        return
+    at = now()
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id,
+            attempted_at=at,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
+    )
+    delivery.attempts += 1
+    delivery.last_attempt_at = at
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    if outcome.succeeded:
+        delivery.status = DeliveryStatus.succeeded
+        delivery.delivered_at = at
+        delivery.next_attempt_at = None
+    elif delivery.attempts >= settings.webhook_max_attempts:
+        delivery.status = DeliveryStatus.failed
+        delivery.next_attempt_at = None
+        await _disable_endpoint(session, delivery.endpoint_id, settings)
+    else:
+        delivery.next_attempt_at = at + settings.webhook_retry_base * 2 ** (delivery.attempts - 1)
+    await session.flush()
+
+
+async def _disable_endpoint(
+    session: AsyncSession, endpoint_id: uuid.UUID, settings: Settings
+) -> None:
+    """An endpoint whose delivery failed every attempt (about three days) stops receiving
+    events until its owner re-enables it; the owner is told."""
+    endpoint = await session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+    if endpoint is None or not endpoint.enabled:
+        return
+    endpoint.enabled = False
+    endpoint.disabled_reason = (
+        f"a delivery failed {settings.webhook_max_attempts} attempts in a row"
+    )
+    owner = await sellers.get(session, endpoint.seller_id)
+    await notifications.notify(
+        session,
+        owner.user_id,
+        type_="webhook_endpoint.disabled",
+        title="A webhook endpoint was disabled after repeated failures",
+        data={"endpoint_id": str(endpoint.id), "url": endpoint.url},
+    )
+
+
+OutcomeSink = Callable[[Outgoing, Outcome], Awaitable[None]]
+
+
+async def send_all(
+    settings: Settings,
+    batch: list[Outgoing],
+    on_outcome: OutcomeSink,
+) -> None:
+    """Sends concurrently (at most `webhook_concurrency` at once), handing each outcome to
+    `on_outcome` as soon as it is known, one at a time: a receiver that hangs holds only
+    its own slot, and nobody else's outcome waits for it."""
+    slots = asyncio.Semaphore(settings.webhook_concurrency)
+    outcomes: asyncio.Queue[tuple[Outgoing, Outcome]] = asyncio.Queue()
+
+    async with httpx.AsyncClient(
+        timeout=settings.webhook_timeout.total_seconds(),
+        follow_redirects=False,
+    ) as client:
+
+        async def one(outgoing: Outgoing) -> None:
+            async with slots:
+                outcomes.put_nowait((outgoing, await send(client, settings, outgoing)))
+
+        senders = [asyncio.create_task(one(o)) for o in batch]
+        for _ in batch:
+            await on_outcome(*(await outcomes.get()))
+        await asyncio.gather(*senders)

@@ -1,0 +1,180 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import AppSettings
+from app.auth.exceptions import InvalidToken
+from app.core.db import DbSession
+from app.core.errors import error_responses
+from app.core.pagination import InvalidCursor, PageQuery
+from app.core.routing import API_PREFIX
+from app.core.schemas import Page
+from app.messaging.webhooks import service
+from app.messaging.webhooks.events import EVENT_TYPES
+from app.messaging.webhooks.exceptions import (
+    DeliveryNotFound,
+    EndpointDisabled,
+    EndpointNotFound,
+    WebhookUrlNotAllowed,
+)
+from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from app.messaging.webhooks.schemas import (
+    AttemptRead,
+    DeliveryDetail,
+    DeliveryRead,
+    EndpointCreate,
+    EndpointRead,
+    EndpointUpdate,
+    EndpointWithSecret,
+    EventTypeRead,
+)
+from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
+from app.sellers.exceptions import SellerRequired, SellerSuspended
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/webhooks",
+    tags=["webhooks"],
+    responses=error_responses(InvalidToken, SellerRequired),
+)
+
+
+def _detail(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryDetail:
+    return DeliveryDetail.model_validate(
+        {
+            **DeliveryRead.model_validate(delivery).model_dump(),
+            "attempt_log": [AttemptRead.model_validate(a) for a in attempts],
+        }
+    )
+
+
+@router.get("/event-types", response_model=list[EventTypeRead])
+async def list_event_types(_seller: OwnSellerProfile) -> list[EventTypeRead]:
+    """Every event type an endpoint can subscribe to."""
+    return [EventTypeRead(type=name, description=text) for name, text in EVENT_TYPES.items()]
+
+
+@router.post(
+    "/endpoints",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EndpointWithSecret,
+    responses=error_responses(SellerSuspended, WebhookUrlNotAllowed),
+)
+async def create_endpoint(
+    body: EndpointCreate, seller: ActiveSeller, session: DbSession, settings: AppSettings
+) -> EndpointWithSecret:
+    """Register a URL for the chosen event types. The answer holds the signing `secret`,
+    shown only this once. Requests are signed as the Standard Webhooks spec says:
+    `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`
+    keyed with the base64-decoded part of the secret after `whsec_`."""
+    endpoint = await service.create_endpoint(session, settings, seller, body)
+    return EndpointWithSecret.model_validate(endpoint)
+
+
+@router.get(
+    "/endpoints", response_model=Page[EndpointRead], responses=error_responses(InvalidCursor)
+)
+async def list_endpoints(
+    seller: OwnSellerProfile, session: DbSession, page: PageQuery
+) -> Page[EndpointRead]:
+    """My shop's endpoints, newest first (secrets are never shown again)."""
+    rows, next_cursor = await service.list_endpoints(session, seller, page)
+    return Page(items=[EndpointRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/endpoints/{endpoint_id}",
+    response_model=EndpointRead,
+    responses=error_responses(EndpointNotFound),
+)
+async def get_endpoint(
+    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
+) -> EndpointRead:
+    """One of my endpoints."""
+    return EndpointRead.model_validate(await service.get_endpoint(session, seller, endpoint_id))
+
+
+@router.patch(
+    "/endpoints/{endpoint_id}",
+    response_model=EndpointRead,
+    responses=error_responses(EndpointNotFound, SellerSuspended, WebhookUrlNotAllowed),
+)
+async def update_endpoint(
+    endpoint_id: uuid.UUID,
+    body: EndpointUpdate,
+    seller: ActiveSeller,
+    session: DbSession,
+    settings: AppSettings,
+) -> EndpointRead:
+    """Change the URL, event types or description, or enable/disable the endpoint."""
+    endpoint = await service.update_endpoint(session, settings, seller, endpoint_id, body)
+    return EndpointRead.model_validate(endpoint)
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/rotate-secret",
+    response_model=EndpointWithSecret,
+    responses=error_responses(EndpointNotFound),
+)
+async def rotate_endpoint_secret(
+    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
+) -> EndpointWithSecret:
+    """Replace the signing secret (shown only in this answer); the old one stops at once."""
+    endpoint = await service.rotate_secret(session, seller, endpoint_id)
+    return EndpointWithSecret.model_validate(endpoint)
+
+
+@router.delete(
+    "/endpoints/{endpoint_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(EndpointNotFound),
+)
+async def delete_endpoint(
+    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
+) -> Response:
+    """Delete the endpoint, its pending deliveries and its delivery log."""
+    await service.delete_endpoint(session, seller, endpoint_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/deliveries", response_model=Page[DeliveryRead], responses=error_responses(InvalidCursor)
+)
+async def list_deliveries(
+    seller: OwnSellerProfile,
+    session: DbSession,
+    page: PageQuery,
+    endpoint_id: Annotated[uuid.UUID | None, Query(description="Only this endpoint's")] = None,
+    delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+) -> Page[DeliveryRead]:
+    """The delivery log of my endpoints, newest first."""
+    rows, next_cursor = await service.list_deliveries(
+        session, seller, page, endpoint_id=endpoint_id, status=delivery_status
+    )
+    return Page(items=[DeliveryRead.model_validate(d) for d in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/deliveries/{delivery_id}",
+    response_model=DeliveryDetail,
+    responses=error_responses(DeliveryNotFound),
+)
+async def get_delivery(
+    delivery_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
+) -> DeliveryDetail:
+    """One delivery with every attempt: time, HTTP status, error, duration."""
+    return _detail(*await service.get_delivery(session, seller, delivery_id))
+
+
+@router.post(
+    "/deliveries/{delivery_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryDetail,
+    responses=error_responses(DeliveryNotFound, EndpointDisabled),
+)
+async def redeliver(
+    delivery_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
+) -> DeliveryDetail:
+    """Queue the event again for its endpoint, now, with a fresh round of retries. It keeps
+    its `webhook-id`, so a receiver that already processed it can tell."""
+    return _detail(*await service.redeliver(session, seller, delivery_id))

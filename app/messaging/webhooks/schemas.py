@@ -1,0 +1,102 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, HttpUrl, field_validator
+
+from app.core.schemas import RequestSchema, Schema
+from app.messaging.webhooks.events import EVENT_TYPES
+from app.messaging.webhooks.models import DeliveryStatus
+
+WebhookUrl = Annotated[HttpUrl, Field(max_length=2048)]
+EventTypes = Annotated[list[str], Field(min_length=1, max_length=len(EVENT_TYPES))]
+
+
+def _known_event_types(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    unknown = sorted(set(value) - EVENT_TYPES.keys())
+    if unknown:
+        raise ValueError(f"unknown event types: {', '.join(unknown)}")
+    return sorted(set(value))
+
+
+class EndpointCreate(RequestSchema):
+    url: WebhookUrl
+    event_types: EventTypes
+    """Which events to receive (see the `webhooks_event_types` operation)."""
+    description: Annotated[str | None, Field(max_length=200)] = None
+
+    _check_types = field_validator("event_types")(_known_event_types)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://shop.example.com/hooks/marketplace",
+                    "event_types": ["order.paid", "order.cancelled", "dispute.opened"],
+                    "description": "order sync",
+                }
+            ]
+        },
+    )
+
+
+class EndpointUpdate(RequestSchema):
+    url: WebhookUrl | None = None
+    event_types: EventTypes | None = None
+    description: Annotated[str | None, Field(max_length=200)] = None
+    enabled: bool | None = None
+    """`true` re-enables an endpoint the platform disabled after repeated failures."""
+
+    _check_types = field_validator("event_types")(_known_event_types)
+
+
+class EndpointRead(Schema):
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointWithSecret(EndpointRead):
+    secret: str
+    """The signing secret, shown only now: store it to verify signatures."""
+
+
+class EventTypeRead(Schema):
+    type: str
+    description: str
+
+
+class AttemptRead(Schema):
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryRead(Schema):
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    """The `webhook-id` header: the same on every attempt, for de-duplication."""
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class DeliveryDetail(DeliveryRead):
+    attempt_log: list[AttemptRead]
+    """Every request of this delivery, newest first."""

@@ -1,0 +1,159 @@
+"""A seller's webhook endpoints and delivery log, and the outbox subscriber that queues one
+delivery per matching endpoint in the transaction of the event."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.clock import now
+from app.core.outbox import OutboxEvent
+from app.core.pagination import PageParams, SortKey, paginate
+from app.messaging.webhooks import signing
+from app.messaging.webhooks.exceptions import DeliveryNotFound, EndpointDisabled, EndpointNotFound
+from app.messaging.webhooks.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from app.messaging.webhooks.repository import DeliveryRepository, EndpointRepository
+from app.messaging.webhooks.schemas import EndpointCreate, EndpointUpdate
+from app.messaging.webhooks.targets import check_target
+from app.sellers.models import SellerProfile
+
+
+async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
+    """Outbox subscriber: queue the event for each of its shop's endpoints that want it."""
+    if event.seller_id is None:
+        return
+    for endpoint in await EndpointRepository(session).enabled_of_seller(event.seller_id):
+        if event.type in endpoint.event_types:
+            session.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint.id,
+                    seller_id=event.seller_id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    status=DeliveryStatus.pending,
+                    next_attempt_at=event.occurred_at,
+                    created_at=event.occurred_at,
+                )
+            )
+    await session.flush()
+
+
+async def create_endpoint(
+    session: AsyncSession, settings: Settings, seller: SellerProfile, data: EndpointCreate
+) -> WebhookEndpoint:
+    url = str(data.url)
+    await check_target(settings, url)
+    return await EndpointRepository(session).add(
+        WebhookEndpoint(
+            seller_id=seller.id,
+            url=url,
+            description=data.description,
+            event_types=list(data.event_types),
+            secret=signing.new_secret(),
+        )
+    )
+
+
+async def list_endpoints(
+    session: AsyncSession, seller: SellerProfile, page: PageParams
+) -> tuple[list[WebhookEndpoint], str | None]:
+    statement = EndpointRepository(session).of_seller(seller.id)
+    return await paginate(
+        session, statement, keys=[SortKey(WebhookEndpoint.id, descending=True)], page=page
+    )
+
+
+async def get_endpoint(
+    session: AsyncSession, seller: SellerProfile, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    endpoint = await EndpointRepository(session).get_of_seller(endpoint_id, seller.id)
+    if endpoint is None:
+        raise EndpointNotFound()
+    return endpoint
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    settings: Settings,
+    seller: SellerProfile,
+    endpoint_id: uuid.UUID,
+    data: EndpointUpdate,
+) -> WebhookEndpoint:
+    endpoint = await get_endpoint(session, seller, endpoint_id)
+    if data.url is not None:
+        endpoint.url = str(data.url)
+        await check_target(settings, endpoint.url)
+    if data.event_types is not None:
+        endpoint.event_types = list(data.event_types)
+    if "description" in data.model_fields_set:
+        endpoint.description = data.description
+    if data.enabled is not None:
+        endpoint.enabled = data.enabled
+        endpoint.disabled_reason = None if data.enabled else "disabled by the seller"
+    await session.flush()
+    return endpoint
+
+
+async def rotate_secret(
+    session: AsyncSession, seller: SellerProfile, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    """A new secret signs every request from now on; the old one stops working at once."""
+    endpoint = await get_endpoint(session, seller, endpoint_id)
+    endpoint.secret = signing.new_secret()
+    await session.flush()
+    return endpoint
+
+
+async def delete_endpoint(
+    session: AsyncSession, seller: SellerProfile, endpoint_id: uuid.UUID
+) -> None:
+    """Deletes the endpoint with its queue and delivery log."""
+    endpoint = await get_endpoint(session, seller, endpoint_id)
+    await session.delete(endpoint)
+    await session.flush()
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    seller: SellerProfile,
+    page: PageParams,
+    *,
+    endpoint_id: uuid.UUID | None,
+    status: DeliveryStatus | None,
+) -> tuple[list[WebhookDelivery], str | None]:
+    statement = DeliveryRepository(session).of_seller(
+        seller.id, endpoint_id=endpoint_id, status=status
+    )
+    return await paginate(
+        session, statement, keys=[SortKey(WebhookDelivery.id, descending=True)], page=page
+    )
+
+
+async def get_delivery(
+    session: AsyncSession, seller: SellerProfile, delivery_id: uuid.UUID, *, lock: bool = False
+) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
+    deliveries = DeliveryRepository(session)
+    delivery = await deliveries.get_of_seller(delivery_id, seller.id, lock=lock)
+    if delivery is None:
+        raise DeliveryNotFound()
+    return delivery, await deliveries.attempts_of(delivery.id)
+
+
+async def redeliver(
+    session: AsyncSession, seller: SellerProfile, delivery_id: uuid.UUID
+) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
+    """Send the event again now, with a fresh round of retries (same `webhook-id`)."""
+    delivery, attempts = await get_delivery(session, seller, delivery_id, lock=True)
+    endpoint = await get_endpoint(session, seller, delivery.endpoint_id)
+    if not endpoint.enabled:
+        raise EndpointDisabled("re-enable the endpoint first")
+    delivery.status = DeliveryStatus.pending
+    delivery.attempts = 0
+    delivery.next_attempt_at = now()
+    await session.flush()
+    return delivery, attempts
