@@ -70,12 +70,14 @@ _ERRORS = error_responses(NotFound, InvalidTransition)
 
 @router.post("/{seller_id}/approve", response_model=SellerRead, responses=_ERRORS)
 async def approve_seller(
-    seller_id: uuid.UUID, admin: AdminUser, session: DbSession, body: SellerDecision | None = None
+    seller_id: uuid.UUID,
+    admin: AdminUser,
+    session: DbSession,
+    body: SellerDecision = SellerDecision(),
 ) -> SellerRead:
     """Approve an application: the user gets the seller role and may list goods."""
-    reason = body.reason if body else None
     return seller_service.admin_view(
-        await decide(session, admin, seller_id, SellerAction.approve, reason)
+        await decide(session, admin, seller_id, SellerAction.approve, body.reason)
     )
 
 
@@ -101,10 +103,12 @@ async def suspend_seller(
 
 @router.post("/{seller_id}/reinstate", response_model=SellerRead, responses=_ERRORS)
 async def reinstate_seller(
-    seller_id: uuid.UUID, admin: AdminUser, session: DbSession, body: SellerDecision | None = None
+    seller_id: uuid.UUID,
+    admin: AdminUser,
+    session: DbSession,
+    body: SellerDecision = SellerDecision(),
 ) -> SellerRead:
     """Lift a suspension: the shop and its listings are back."""
-    reason = body.reason if body else None
     return seller_service.admin_view(
-        await decide(session, admin, seller_id, SellerAction.reinstate, reason)
+        await decide(session, admin, seller_id, SellerAction.reinstate, body.reason)
     )

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import ConfigDict, EmailStr, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, EmailStr, Field, model_validator
 
 from app.auth.scopes import ApiKeyScope
 from app.core.schemas import RequestSchema, Schema
@@ -97,8 +97,8 @@ class RefreshRequest(RequestSchema):
 class ApiKeyCreate(RequestSchema):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[ApiKeyScope] = Field(min_length=1, max_length=len(ApiKeyScope))
-    expires_at: datetime | None = Field(
-        default=None, description="Optional; the key stops working then"
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="Optional, with a time zone; the key stops working then"
     )
 
     model_config = ConfigDict(

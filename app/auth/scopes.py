@@ -7,8 +7,22 @@ cannot mint keys, change the password, buy, or act as an admin."""
 from collections.abc import Collection, Sequence
 from enum import StrEnum
 
+from pydantic import GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
 
 class ApiKeyScope(StrEnum):
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Names for generated clients' enum members (`LISTINGS_READ`): the values'
+        colons cannot be part of an identifier."""
+        schema = handler(core_schema)
+        schema["x-enum-varnames"] = [member.name.upper() for member in cls]
+        return schema
+
     listings_read = "listings:read"
     listings_write = "listings:write"
     orders_read = "orders:read"
@@ -28,7 +42,8 @@ class ApiKeyScope(StrEnum):
     webhooks_read = "webhooks:read"
     webhooks_write = "webhooks:write"
     shop_read = "shop:read"
-    shop_write = "shop:write"
+    # No shop:write: the shop profile holds the payout account, and a leaked key must not
+    # be able to redirect payouts.
 
 
 RESOURCE_OF_TAG: dict[str, str] = {

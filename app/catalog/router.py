@@ -32,7 +32,7 @@ from app.core.db import DbSession
 from app.core.errors import InvalidTransition, ValidationFailed, error_responses
 from app.core.money import CurrencyNotSupported
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX, model_response
+from app.core.routing import API_PREFIX, BINARY, model_response
 from app.core.schemas import Page
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
 from app.sellers.exceptions import SellerRequired, SellerSuspended
@@ -203,7 +203,7 @@ _seller_transition(
 )
 async def upload_listing_image(
     listing_id: uuid.UUID,
-    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP", json_schema_extra=BINARY)],
     seller: ActiveSeller,
     user: CurrentUser,
     session: DbSession,

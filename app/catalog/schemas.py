@@ -153,7 +153,7 @@ class ListingRead(Schema):
     condition: Condition
     attributes: dict[str, Any]
     handling_days: int
-    low_stock_threshold: int | None = Field(description="Shown to the seller only")
+    low_stock_threshold: int | None = Field(description="Shown to the seller and admins only")
     status: ListingStatus
     status_reason: str | None = Field(description="Shown to the seller and admins only")
     images: list[ImageRead]

@@ -68,13 +68,23 @@ async def purge_expired_records(session: AsyncSession) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+REQUIRED_MARKER = "x-idempotency-key-required"
+IDEMPOTENCY_KEY_REQUIRED: dict[str, Any] = {REQUIRED_MARKER: True}
+"""`openapi_extra` of a route that refuses to run without a key (400
+`idempotency_key_required`, not a validation error): the one declaration both the check
+and the OpenAPI document (where the header becomes required) read."""
+
+
 class Idempotency:
     """Request-scoped helper: `await idempotency.run(scope, status_code, produce)`."""
 
-    def __init__(self, session: AsyncSession, request: Request, key: str | None) -> None:
+    def __init__(
+        self, session: AsyncSession, request: Request, key: str | None, *, required: bool
+    ) -> None:
         self.session = session
         self.request = request
         self.key = key
+        self.required = required
 
     async def _fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -108,12 +118,11 @@ class Idempotency:
         status_code: int,
         response_model: type[ResponseT],
         produce: Callable[[], Awaitable[Any]],
-        required: bool = False,
     ) -> ResponseT | JSONResponse:
         """Run `produce` once per key; its result, validated as `response_model`, is stored
         and returned, and a retry gets the stored response back."""
         if self.key is None:
-            if required:
+            if self.required:
                 raise IdempotencyKeyRequired()
             return response_model.model_validate(await produce())
         fingerprint = await self._fingerprint()
@@ -165,7 +174,9 @@ async def _idempotency(
         ),
     ] = None,
 ) -> Idempotency:
-    return Idempotency(session, request, idempotency_key)
+    route_extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
+    required = bool(route_extra.get(REQUIRED_MARKER))
+    return Idempotency(session, request, idempotency_key, required=required)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

@@ -7,6 +7,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
+from app.core.idempotency import IDEMPOTENCY_HEADER, REQUIRED_MARKER
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -34,7 +35,20 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             _document_common_errors(operation)
+            _require_idempotency_key(operation)
     return schema
+
+
+def _require_idempotency_key(operation: dict[str, Any]) -> None:
+    """The key is optional to FastAPI (a missing one answers 400 `idempotency_key_required`,
+    not a validation error) but required by these operations: say so, so that generated
+    clients make it a required argument."""
+    if not operation.pop(REQUIRED_MARKER, False):
+        return
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] == IDEMPOTENCY_HEADER:
+            parameter["required"] = True
+            parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 255}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -57,4 +71,11 @@ def _document_common_errors(operation: dict[str, Any]) -> None:
         responses.setdefault(
             "415", _problem("`unsupported_media_type`: the body is not of the expected type")
         )
+    if "security" in operation:
+        # Any authenticated operation may be called with an API key outside its scopes.
+        scope = "`insufficient_scope`: the API key's scopes do not allow this"
+        if "403" in responses:
+            responses["403"]["description"] += f" / {scope}"
+        else:
+            responses["403"] = _problem(scope)
     responses.setdefault("500", _problem("`internal_error`: quote the request_id when reporting"))

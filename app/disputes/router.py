@@ -9,10 +9,15 @@ from app.auth.exceptions import AdminRequired, InvalidToken
 from app.catalog.dependencies import PrivateStorage
 from app.core.db import DbSession
 from app.core.errors import Forbidden, InvalidTransition, error_responses
-from app.core.idempotency import IdempotencyDep, IdempotencyKeyRequired, IdempotencyKeyReused
+from app.core.idempotency import (
+    IDEMPOTENCY_KEY_REQUIRED,
+    IdempotencyDep,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+)
 from app.core.money import CurrencyNotSupported
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
+from app.core.routing import API_PREFIX, BINARY
 from app.core.schemas import Page
 from app.disputes import returns, views
 from app.disputes import service as disputes
@@ -176,6 +181,7 @@ async def ship_back_return(
 
 @returns_router.post(
     "/returns/{return_id}/receive",
+    openapi_extra=IDEMPOTENCY_KEY_REQUIRED,
     response_model=ReturnRead,
     responses=error_responses(
         ReturnNotFound, InvalidTransition, IdempotencyKeyRequired, IdempotencyKeyReused
@@ -203,7 +209,6 @@ async def receive_return(
         status_code=200,
         response_model=ReturnRead,
         produce=produce,
-        required=True,
     )
 
 
@@ -293,7 +298,9 @@ async def post_dispute_message(
 )
 async def upload_dispute_evidence(
     dispute_id: uuid.UUID,
-    file: Annotated[UploadFile, File(description="JPEG, PNG, WebP or PDF")],
+    file: Annotated[
+        UploadFile, File(description="JPEG, PNG, WebP or PDF", json_schema_extra=BINARY)
+    ],
     user: CurrentUser,
     seller: MaybeSeller,
     session: DbSession,
@@ -320,7 +327,10 @@ async def upload_dispute_evidence(
     "/disputes/{dispute_id}/evidence/{evidence_id}",
     response_class=Response,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+        200: {
+            "content": {"application/octet-stream": {"schema": BINARY}},
+            "description": "The file",
+        },
         **error_responses(DisputeNotFound, EvidenceNotFound),
     },
 )
@@ -375,6 +385,7 @@ async def list_disputes(
 
 @admin_disputes_router.post(
     "/{dispute_id}/resolve",
+    openapi_extra=IDEMPOTENCY_KEY_REQUIRED,
     response_model=DisputeRead,
     responses=error_responses(
         DisputeNotFound,
@@ -410,5 +421,4 @@ async def resolve_dispute(
         status_code=200,
         response_model=DisputeRead,
         produce=produce,
-        required=True,
     )

@@ -44,7 +44,12 @@ async def readyz(request: Request) -> Health:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            "description": "Prometheus text",
+        }
+    },
 )
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: request counts and latency histograms by route template."""

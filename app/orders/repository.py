@@ -89,6 +89,7 @@ class OrderRepository(RepositoryBase[Order]):
     def due_for_completion_reminder(self, at: datetime, lead: timedelta) -> Select[Order]:
         return select(Order).where(
             Order.status == OrderStatus.shipped,
+            Order.auto_complete_at > at,  # completing now: too late to remind
             Order.auto_complete_at <= at + lead,
             Order.completion_reminder_sent_at.is_(None),
         )

@@ -14,7 +14,12 @@ from app.catalog.exceptions import (
 )
 from app.core.db import DbSession
 from app.core.errors import InvalidTransition, NotFound, error_responses
-from app.core.idempotency import IdempotencyDep, IdempotencyKeyRequired, IdempotencyKeyReused
+from app.core.idempotency import (
+    IDEMPOTENCY_KEY_REQUIRED,
+    IdempotencyDep,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+)
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
@@ -98,6 +103,7 @@ async def remove_cart_item(
 
 @checkout_router.post(
     "/checkout",
+    openapi_extra=IDEMPOTENCY_KEY_REQUIRED,
     status_code=status.HTTP_201_CREATED,
     response_model=CheckoutRead,
     responses=error_responses(
@@ -129,7 +135,6 @@ async def create_checkout(
         status_code=201,
         response_model=CheckoutRead,
         produce=produce,
-        required=True,
     )
 
 
@@ -148,6 +153,7 @@ async def get_checkout(
 
 @checkout_router.post(
     "/checkouts/{checkout_id}/pay",
+    openapi_extra=IDEMPOTENCY_KEY_REQUIRED,
     response_model=CheckoutRead,
     responses=error_responses(
         IdempotencyKeyRequired,
@@ -184,7 +190,6 @@ async def pay_checkout(
         status_code=200,
         response_model=CheckoutRead,
         produce=produce,
-        required=True,
     )
 
 

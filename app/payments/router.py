@@ -7,7 +7,12 @@ from app.auth.dependencies import AppSettings
 from app.auth.exceptions import InvalidToken
 from app.core.db import DbSession
 from app.core.errors import error_responses
-from app.core.idempotency import IdempotencyDep, IdempotencyKeyRequired, IdempotencyKeyReused
+from app.core.idempotency import (
+    IDEMPOTENCY_KEY_REQUIRED,
+    IdempotencyDep,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+)
 from app.core.money import CurrencyNotSupported, Money, SignedMoney, require_currency
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
@@ -83,6 +88,7 @@ async def list_ledger_entries(
 
 @router.post(
     "/payouts",
+    openapi_extra=IDEMPOTENCY_KEY_REQUIRED,
     status_code=status.HTTP_201_CREATED,
     response_model=PayoutRead,
     responses=error_responses(
@@ -113,7 +119,6 @@ async def request_payout(
         status_code=201,
         response_model=PayoutRead,
         produce=produce,
-        required=True,
     )
 
 

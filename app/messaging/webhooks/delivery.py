@@ -96,9 +96,23 @@ async def send(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing
         return round((time.monotonic() - started) * 1000)
 
     try:
-        await check_target(settings, outgoing.url)
+        # One deadline for the whole attempt, name lookup included: httpx's own timeouts
+        # bound each read, and a receiver trickling bytes would never trip them (nor may an
+        # attempt outlive the lease its claim took).
+        async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
+            code = await _post(client, settings, outgoing)
     except WebhookUrlNotAllowed as refused:
         return Outcome(None, f"not sent: {refused.detail}", elapsed())
+    except (TimeoutError, httpx.TimeoutException):
+        return Outcome(None, f"timed out after {settings.webhook_timeout}", elapsed())
+    except httpx.HTTPError as error:
+        return Outcome(None, f"{type(error).__name__}: {error}"[:500], elapsed())
+    error_text = None if 200 <= code < 300 else f"answered HTTP {code}"
+    return Outcome(code, error_text, elapsed())
+
+
+async def _post(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing) -> int:
+    await check_target(settings, outgoing.url)
     timestamp = int(now().timestamp())
     headers = {
         "content-type": "application/json",
@@ -109,18 +123,11 @@ async def send(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing
             outgoing.secret, outgoing.event_id, timestamp, outgoing.body
         ),
     }
-    try:
-        # Streamed and never read: a receiver cannot make us download a huge answer.
-        async with client.stream(
-            "POST", outgoing.url, content=outgoing.body, headers=headers
-        ) as response:
-            code = response.status_code
-    except httpx.TimeoutException:
-        return Outcome(None, f"timed out after {settings.webhook_timeout}", elapsed())
-    except httpx.HTTPError as error:
-        return Outcome(None, f"{type(error).__name__}: {error}"[:500], elapsed())
-    error_text = None if 200 <= code < 300 else f"answered HTTP {code}"
-    return Outcome(code, error_text, elapsed())
+    # Streamed and never read: a receiver cannot make us download a huge answer.
+    async with client.stream(
+        "POST", outgoing.url, content=outgoing.body, headers=headers
+    ) as response:
+        return response.status_code
 
 
 async def record(

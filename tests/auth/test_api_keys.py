@@ -1,0 +1,868 @@
+"""Seller API keys over HTTP: created and shown once, stored as a SHA-256 hash, listed and
+revoked by their owner; used as a bearer token they act as the owner within their scopes
+(`<resource>:read` for GET, `<resource>:write` for the rest, write includes read), never
+beyond what the owner may do, and never on accounts, keys, cart, checkout or admin routes."""
+
+import hashlib
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import ApiKey
+from app.auth.scopes import ApiKeyScope
+from app.core.clock import clock
+from tests.factories import LoggedIn, assert_problem, create_user, login, register_and_login
+from tests.orders.helpers import (
+    LISTINGS,
+    ORDERS,
+    Json,
+    Market,
+    approved_seller,
+    draft_listing,
+    get_order,
+    live_listing,
+    market,
+    paid_order,
+    parse_time,
+    post_ship,
+    relogin,
+    seller_application,
+)
+from tests.sellers.helpers import decide_ok, make_seller_in_state
+
+API_KEYS = "/v1/me/api-keys"
+MY_LISTINGS = "/v1/sellers/me/listings"
+ALL_SCOPES = sorted(scope.value for scope in ApiKeyScope)
+KEY_FIELDS = {
+    "id",
+    "name",
+    "prefix",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+}
+NOT_FOR_KEYS = "this operation is not available to API keys"
+
+
+def needs(scope: str) -> str:
+    return f"this operation needs the {scope} scope"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def with_key(owner: LoggedIn, key: str) -> LoggedIn:
+    """The owner's identity presenting `key` as its bearer token, so every HTTP helper of the
+    other test packages can be called with a key instead of an access token."""
+    return LoggedIn(user_id=owner.user_id, email=owner.email, access_token=key, refresh_token="")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def post_key(client: httpx.AsyncClient, who: LoggedIn, body: Json) -> httpx.Response:
+    return await client.post(API_KEYS, json=body, headers=who.headers)
+
+
+async def create_key(
+    client: httpx.AsyncClient,
+    who: LoggedIn,
+    scopes: list[str],
+    *,
+    name: str = "warehouse sync",
+    expires_at: str | None = None,
+) -> Json:
+    """A new key of `who`: the 201 body, which alone holds the plain `key`."""
+    body: Json = {"name": name, "scopes": scopes}
+    if expires_at is not None:
+        body["expires_at"] = expires_at
+    response = await post_key(client, who, body)
+    assert response.status_code == 201, response.text
+    created: Json = response.json()
+    return created
+
+
+async def list_keys(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
+    response = await client.get(API_KEYS, params={"limit": 100}, headers=who.headers)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["next_cursor"] is None
+    items: list[Json] = page["items"]
+    return items
+
+
+async def get_key(client: httpx.AsyncClient, who: LoggedIn, key_id: str) -> Json:
+    response = await client.get(f"{API_KEYS}/{key_id}", headers=who.headers)
+    assert response.status_code == 200, response.text
+    found: Json = response.json()
+    return found
+
+
+async def revoke(client: httpx.AsyncClient, who: LoggedIn, key_id: str) -> httpx.Response:
+    return await client.delete(f"{API_KEYS}/{key_id}", headers=who.headers)
+
+
+async def stored_key(session: AsyncSession, key_id: str) -> ApiKey:
+    """The row as committed by the app, not a copy cached in this session."""
+    row = await session.scalar(
+        select(ApiKey)
+        .where(ApiKey.id == uuid.UUID(key_id))
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
+def error_locs(problem: dict[str, object]) -> list[object]:
+    errors = problem["errors"]
+    assert isinstance(errors, list)
+    return [error["loc"] for error in errors]
+
+
+def public_view(created: Json) -> Json:
+    """What list and get show of a key: everything of the creation answer but the key."""
+    return {name: value for name, value in created.items() if name != "key"}
+
+
+async def my_listing_ids(client: httpx.AsyncClient, seller: LoggedIn) -> list[str]:
+    response = await client.get(MY_LISTINGS, params={"limit": 100}, headers=seller.headers)
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+async def seller_order_ids(client: httpx.AsyncClient, who: LoggedIn) -> list[str]:
+    response = await client.get(
+        ORDERS, params={"role": "seller", "limit": 100}, headers=who.headers
+    )
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+async def admin_and_seller(client: httpx.AsyncClient, session: AsyncSession, m: Market) -> LoggedIn:
+    """An admin who also runs an approved shop (approved by another admin)."""
+    user = await create_user(session, is_admin=True, display_name="Admin Seller")
+    owner = await login(client, user.email)
+    applied = await client.post(
+        "/v1/sellers", json=seller_application("DE89370400440532013000"), headers=owner.headers
+    )
+    assert applied.status_code == 201, applied.text
+    await decide_ok(client, m.admin, applied.json()["id"], "approve")
+    me = await client.get("/v1/me", headers=owner.headers)
+    assert me.json()["roles"] == ["buyer", "seller", "admin"]
+    return owner
+
+
+@pytest.fixture
+async def m(client: httpx.AsyncClient, session: AsyncSession) -> Market:
+    return await market(client, session)
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+
+async def test_create_shows_the_key_once_and_stores_only_its_hash(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market
+) -> None:
+    clock.freeze()
+    response = await post_key(
+        client,
+        m.seller,
+        {"name": "warehouse sync", "scopes": ["orders:write", "listings:read", "orders:write"]},
+    )
+
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert set(created) == KEY_FIELDS | {"key"}
+    key = created["key"]
+    assert key.startswith("mk_")
+    assert len(key) > 40
+    assert created["prefix"] == key[:11]
+    assert created["name"] == "warehouse sync"
+    assert created["scopes"] == ["listings:read", "orders:write"]
+    assert parse_time(created["created_at"]) == clock.now()
+    assert created["expires_at"] is None
+    assert created["last_used_at"] is None
+    assert created["revoked_at"] is None
+
+    listed = await client.get(API_KEYS, headers=m.seller.headers)
+    assert listed.status_code == 200
+    assert listed.json() == {"items": [public_view(created)], "next_cursor": None}
+    assert key not in listed.text
+    one = await client.get(f"{API_KEYS}/{created['id']}", headers=m.seller.headers)
+    assert one.status_code == 200
+    assert one.json() == public_view(created)
+    assert key not in one.text
+
+    row = await stored_key(session, created["id"])
+    assert row.key_hash != key
+    assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert row.prefix == key[:11]
+    assert row.scopes == ["listings:read", "orders:write"]
+    assert str(row.user_id) == m.seller.user_id
+    assert key not in (row.name, row.prefix, row.key_hash)
+
+
+async def test_every_key_is_different(client: httpx.AsyncClient, m: Market) -> None:
+    first = await create_key(client, m.seller, ["orders:read"])
+    second = await create_key(client, m.seller, ["orders:read"])
+
+    assert first["key"] != second["key"]
+    assert first["id"] != second["id"]
+    assert [k["id"] for k in await list_keys(client, m.seller)] == sorted(
+        [first["id"], second["id"]], reverse=True
+    )
+
+
+async def test_create_with_expiry_and_every_scope(client: httpx.AsyncClient, m: Market) -> None:
+    expires = clock.now() + timedelta(days=30)
+
+    created = await create_key(
+        client, m.seller, list(reversed(ALL_SCOPES)), expires_at=expires.isoformat()
+    )
+
+    assert created["scopes"] == ALL_SCOPES
+    assert parse_time(created["expires_at"]) == expires
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        pytest.param(
+            {"name": "x", "scopes": ["listings:delete"]}, ["body", "scopes", 0], id="unknown-scope"
+        ),
+        pytest.param(
+            {"name": "x", "scopes": ["orders"]}, ["body", "scopes", 0], id="scope-without-access"
+        ),
+        pytest.param(
+            {"name": "x", "scopes": ["admin:write"]}, ["body", "scopes", 0], id="admin-scope"
+        ),
+        pytest.param({"name": "x", "scopes": []}, ["body", "scopes"], id="empty-scopes"),
+        pytest.param({"name": "x"}, ["body", "scopes"], id="no-scopes"),
+        pytest.param({"scopes": ["orders:read"]}, ["body", "name"], id="no-name"),
+        pytest.param({"name": "", "scopes": ["orders:read"]}, ["body", "name"], id="empty-name"),
+        pytest.param(
+            {"name": "x" * 101, "scopes": ["orders:read"]}, ["body", "name"], id="long-name"
+        ),
+        pytest.param(
+            {"name": "x", "scopes": ["orders:read"], "user_id": str(uuid.uuid4())},
+            ["body", "user_id"],
+            id="extra-field",
+        ),
+        pytest.param(
+            {"name": "x", "scopes": ["orders:read"], "key": "mk_chosen-by-me"},
+            ["body", "key"],
+            id="chosen-key",
+        ),
+        pytest.param(
+            {"name": "x", "scopes": ["orders:read"], "expires_at": "tomorrow"},
+            ["body", "expires_at"],
+            id="expires-at-not-a-time",
+        ),
+    ],
+)
+async def test_bad_body_is_422(
+    client: httpx.AsyncClient, m: Market, body: Json, loc: list[str | int]
+) -> None:
+    response = await post_key(client, m.seller, body)
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert loc in error_locs(problem), problem
+    assert await list_keys(client, m.seller) == []
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [
+        pytest.param(timedelta(seconds=-1), id="a-second-ago"),
+        pytest.param(timedelta(days=-400), id="last-year"),
+        pytest.param(timedelta(0), id="now"),
+    ],
+)
+async def test_expiry_not_in_the_future_is_422(
+    client: httpx.AsyncClient, m: Market, offset: timedelta
+) -> None:
+    clock.freeze()
+
+    response = await post_key(
+        client,
+        m.seller,
+        {"name": "x", "scopes": ["orders:read"], "expires_at": (clock.now() + offset).isoformat()},
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"] == [{"loc": ["body", "expires_at"], "msg": "must be in the future"}]
+    assert await list_keys(client, m.seller) == []
+
+
+async def test_expiry_without_a_time_zone_is_422(client: httpx.AsyncClient, m: Market) -> None:
+    """`2030-01-01T00:00:00` names no instant; it must be refused, not compared with an aware
+    time (which raises)."""
+    response = await post_key(
+        client,
+        m.seller,
+        {"name": "x", "scopes": ["orders:read"], "expires_at": "2030-01-01T00:00:00"},
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert error_locs(problem) == [["body", "expires_at"]]
+
+
+@pytest.mark.parametrize("state", ["none", "pending_review", "rejected", "suspended"])
+async def test_only_approved_sellers_create_keys(
+    client: httpx.AsyncClient, m: Market, state: str
+) -> None:
+    user, _ = await make_seller_in_state(client, m.admin, state)
+
+    response = await post_key(client, user, {"name": "x", "scopes": ["orders:read"]})
+
+    assert_problem(response, 403, "seller_required")
+    assert await list_keys(client, user) == []
+
+
+async def test_an_admin_without_a_shop_cannot_create_keys(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    response = await post_key(client, m.admin, {"name": "x", "scopes": ["orders:read"]})
+
+    assert_problem(response, 403, "seller_required")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", API_KEYS),
+        ("GET", API_KEYS),
+        ("GET", f"{API_KEYS}/{uuid.uuid4()}"),
+        ("DELETE", f"{API_KEYS}/{uuid.uuid4()}"),
+    ],
+)
+async def test_key_management_needs_a_token(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    body = {"name": "x", "scopes": ["orders:read"]} if method == "POST" else None
+
+    response = await client.request(method, path, json=body)
+
+    assert_problem(response, 401, "invalid_token")
+
+
+async def test_at_most_twenty_active_keys(client: httpx.AsyncClient, m: Market) -> None:
+    soon = (clock.now() + timedelta(hours=1)).isoformat()
+    expiring = await create_key(client, m.seller, ["orders:read"], expires_at=soon)
+    kept = [await create_key(client, m.seller, ["orders:read"]) for _ in range(19)]
+
+    refused = await post_key(client, m.seller, {"name": "x", "scopes": ["orders:read"]})
+    problem = assert_problem(refused, 409, "too_many_api_keys")
+    assert problem["detail"] == "at most 20 active keys"
+
+    # An expired key is no longer active.
+    clock.advance(timedelta(hours=1, seconds=1))
+    seller = await relogin(client, m.seller)
+    await create_key(client, seller, ["orders:read"])
+    assert_problem(
+        await post_key(client, seller, {"name": "x", "scopes": ["orders:read"]}),
+        409,
+        "too_many_api_keys",
+    )
+
+    # Nor is a revoked one.
+    assert (await revoke(client, seller, kept[0]["id"])).status_code == 204
+    await create_key(client, seller, ["orders:read"])
+    assert len(await list_keys(client, seller)) == 22
+    assert expiring["id"] in [k["id"] for k in await list_keys(client, seller)]
+
+
+# --- using a key: scopes ----------------------------------------------------------------------
+
+
+async def test_listings_write_creates_and_publishes_the_owners_listing(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    created = await create_key(client, m.seller, ["listings:write"])
+    integration = with_key(m.seller, created["key"])
+
+    listing = await live_listing(client, integration, m.category_id, price=2500, quantity=3)
+
+    assert listing["seller"]["id"] == m.seller_id
+    assert listing["price"] == {"amount": 2500, "currency": "USD"}
+    assert listing["quantity"] == 3
+    assert await my_listing_ids(client, m.seller) == [listing["id"]]
+    as_owner = await client.get(f"{LISTINGS}/{listing['id']}", headers=m.seller.headers)
+    assert as_owner.status_code == 200
+    assert as_owner.json()["status"] == "active"
+    assert as_owner.json()["seller"]["id"] == m.seller_id
+
+
+async def test_listings_read_cannot_create_or_publish(client: httpx.AsyncClient, m: Market) -> None:
+    created = await create_key(client, m.seller, ["listings:read"])
+    draft = await draft_listing(client, m.seller, m.category_id)
+
+    create = await client.post(
+        LISTINGS,
+        json={
+            "title": "Made by a read-only key",
+            "description": "Should never exist",
+            "price": {"amount": 1000, "currency": "USD"},
+            "quantity": 1,
+            "condition": "good",
+            "category_id": m.category_id,
+            "shipping_fee": {"amount": 500, "currency": "USD"},
+        },
+        headers=bearer(created["key"]),
+    )
+    publish = await client.post(f"{LISTINGS}/{draft['id']}/publish", headers=bearer(created["key"]))
+
+    assert assert_problem(create, 403, "insufficient_scope")["detail"] == needs("listings:write")
+    assert assert_problem(publish, 403, "insufficient_scope")["detail"] == needs("listings:write")
+    assert await my_listing_ids(client, m.seller) == [draft["id"]]
+    still = await client.get(f"{LISTINGS}/{draft['id']}", headers=m.seller.headers)
+    assert still.json()["status"] == "draft"
+
+
+async def test_orders_read_lists_the_sellers_orders_but_cannot_ship(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    _, order = await paid_order(client, m)
+    created = await create_key(client, m.seller, ["orders:read"])
+    integration = with_key(m.seller, created["key"])
+
+    assert await seller_order_ids(client, integration) == [order["id"]]
+    seen = await get_order(client, integration, order["id"])
+    assert seen["status"] == "paid"
+
+    refused = await post_ship(client, integration, order["id"])
+
+    assert assert_problem(refused, 403, "insufficient_scope")["detail"] == needs("orders:write")
+    assert (await get_order(client, m.seller, order["id"]))["status"] == "paid"
+
+
+async def test_orders_write_ships(client: httpx.AsyncClient, m: Market) -> None:
+    _, order = await paid_order(client, m)
+    created = await create_key(client, m.seller, ["orders:write"])
+
+    shipped = await post_ship(client, with_key(m.seller, created["key"]), order["id"])
+
+    assert shipped.status_code == 200, shipped.text
+    assert shipped.json()["status"] == "shipped"
+    assert (await get_order(client, m.buyer, order["id"]))["status"] == "shipped"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "expected"),
+    [
+        pytest.param(["orders:read"], 200, id="read"),
+        pytest.param(["orders:write"], 200, id="write-includes-read"),
+        pytest.param(["listings:write", "returns:write"], 403, id="other-resources"),
+        pytest.param(["listings:read"], 403, id="other-resource-read"),
+    ],
+)
+async def test_reading_needs_read_or_write_of_that_resource(
+    client: httpx.AsyncClient, m: Market, scopes: list[str], expected: int
+) -> None:
+    _, order = await paid_order(client, m)
+    created = await create_key(client, m.seller, scopes)
+
+    response = await client.get(f"{ORDERS}/{order['id']}", headers=bearer(created["key"]))
+
+    if expected == 200:
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == order["id"]
+    else:
+        assert_problem(response, 403, "insufficient_scope")
+        assert response.json()["detail"] == needs("orders:read")
+
+
+async def test_write_of_one_resource_does_not_write_another(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    _, order = await paid_order(client, m)
+    created = await create_key(client, m.seller, ["listings:write"])
+
+    refused = await post_ship(client, with_key(m.seller, created["key"]), order["id"])
+
+    assert_problem(refused, 403, "insufficient_scope")
+    assert (await get_order(client, m.seller, order["id"]))["status"] == "paid"
+
+
+async def test_a_key_with_another_resources_scope_is_refused_on_a_public_read(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """A key is checked wherever it is presented, also where no sign-in is needed."""
+    listing = await live_listing(client, m.seller, m.category_id)
+    orders_only = await create_key(client, m.seller, ["orders:read"])
+    listings_read = await create_key(client, m.seller, ["listings:read"])
+
+    refused = await client.get(f"{LISTINGS}/{listing['id']}", headers=bearer(orders_only["key"]))
+    allowed = await client.get(f"{LISTINGS}/{listing['id']}", headers=bearer(listings_read["key"]))
+
+    assert assert_problem(refused, 403, "insufficient_scope")["detail"] == needs("listings:read")
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["id"] == listing["id"]
+
+
+async def test_public_search_does_not_look_at_the_header(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """GET /v1/listings identifies nobody: any key (or none) reads the same public page."""
+    listing = await live_listing(client, m.seller, m.category_id)
+    orders_only = await create_key(client, m.seller, ["orders:read"])
+    params = {"seller": m.seller_id}
+
+    anonymous = await client.get(LISTINGS, params=params)
+    with_other_scope = await client.get(LISTINGS, params=params, headers=bearer(orders_only["key"]))
+
+    assert anonymous.status_code == with_other_scope.status_code == 200
+    assert [item["id"] for item in with_other_scope.json()["items"]] == [listing["id"]]
+    assert with_other_scope.json() == anonymous.json()
+
+
+async def test_the_shop_profile_cannot_be_changed_with_a_key(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """The shop profile holds the payout account: no scope lets a key change it."""
+    refused = await client.post(
+        "/v1/me/api-keys",
+        json={"name": "x", "scopes": ["shop:write"]},
+        headers=m.seller.headers,
+    )
+    assert_problem(refused, 422, "validation_error")
+    reader = await create_key(client, m.seller, ["shop:read"])
+    patched = await client.patch(
+        "/v1/sellers/me",
+        json={"payout_account": "DE89370400440532013000"},
+        headers=bearer(reader["key"]),
+    )
+    assert assert_problem(patched, 403, "insufficient_scope")["detail"] == needs("shop:write")
+    own = await client.get("/v1/sellers/me", headers=bearer(reader["key"]))
+    assert own.status_code == 200, own.text
+
+
+# --- a key never does more than its owner -----------------------------------------------------
+
+
+async def test_a_suspended_sellers_key_gets_the_owners_refusal(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    created = await create_key(client, m.seller, ["listings:write", "orders:write"])
+    integration = with_key(m.seller, created["key"])
+    draft = await draft_listing(client, integration, m.category_id)
+
+    await decide_ok(client, m.admin, m.seller_id, "suspend", "Counterfeit goods reported")
+
+    body: Json = {
+        "title": "Listed while suspended",
+        "description": "Should never exist",
+        "price": {"amount": 1000, "currency": "USD"},
+        "quantity": 1,
+        "condition": "good",
+        "category_id": m.category_id,
+        "shipping_fee": {"amount": 500, "currency": "USD"},
+    }
+    for method, path, json in [
+        ("POST", LISTINGS, body),
+        ("POST", f"{LISTINGS}/{draft['id']}/publish", None),
+    ]:
+        by_key = await client.request(method, path, json=json, headers=integration.headers)
+        by_owner = await client.request(method, path, json=json, headers=m.seller.headers)
+        key_problem = assert_problem(by_key, 403, "seller_suspended")
+        owner_problem = assert_problem(by_owner, 403, "seller_suspended")
+        assert key_problem["detail"] == owner_problem["detail"] == "Counterfeit goods reported"
+    assert await my_listing_ids(client, m.seller) == [draft["id"]]
+
+    # Reinstated, the owner may sell again, and so may the key.
+    await decide_ok(client, m.admin, m.seller_id, "reinstate", "Appeal upheld")
+    published = await client.post(f"{LISTINGS}/{draft['id']}/publish", headers=integration.headers)
+    assert published.status_code == 200, published.text
+    assert published.json()["status"] == "active"
+
+
+async def test_a_key_cannot_reach_orders_its_owner_did_not_sell(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market
+) -> None:
+    """The key's owner did not sell this order: it is not found, as for the owner."""
+    other_seller, _ = await approved_seller(client, session, m.admin)
+    _, order = await paid_order(client, m)
+    created = await create_key(client, other_seller, ["orders:write"])
+
+    by_key = await post_ship(client, with_key(other_seller, created["key"]), order["id"])
+    by_owner = await post_ship(client, other_seller, order["id"])
+
+    assert by_key.status_code == by_owner.status_code == 404
+    assert by_key.json()["code"] == by_owner.json()["code"]
+    assert await seller_order_ids(client, with_key(other_seller, created["key"])) == []
+
+
+UNMAPPED_ROUTES = [
+    pytest.param("GET", "/v1/me", None, id="get-me"),
+    pytest.param("PATCH", "/v1/me", {"display_name": "Mallory"}, id="patch-me"),
+    pytest.param("GET", API_KEYS, None, id="list-keys"),
+    pytest.param("POST", API_KEYS, {"name": "minted", "scopes": ["orders:read"]}, id="mint-key"),
+    pytest.param("GET", API_KEYS + "/{key_id}", None, id="get-key"),
+    pytest.param("DELETE", API_KEYS + "/{key_id}", None, id="revoke-key"),
+    pytest.param("GET", "/v1/cart", None, id="cart"),
+    pytest.param("PUT", "/v1/cart/items/{listing_id}", {"quantity": 1}, id="cart-put"),
+    pytest.param(
+        "POST",
+        "/v1/checkout",
+        {"items": [{"listing_id": "{listing_id}", "quantity": 1}]},
+        id="checkout",
+    ),
+    pytest.param("GET", "/v1/checkouts/{uuid}", None, id="get-checkout"),
+    pytest.param("POST", "/v1/checkouts/{uuid}/pay", {"payment_token": "tok_success"}, id="pay"),
+    pytest.param("GET", "/v1/admin/users", None, id="admin-users"),
+    pytest.param("PATCH", "/v1/admin/users/{user_id}", {"is_admin": True}, id="admin-grant"),
+    pytest.param("GET", "/v1/admin/sellers", None, id="admin-sellers"),
+    pytest.param(
+        "POST", "/v1/admin/sellers/{seller_id}/suspend", {"reason": "x"}, id="admin-suspend"
+    ),
+    pytest.param("POST", "/v1/admin/categories", {"name": "Minted"}, id="admin-category"),
+    pytest.param("GET", "/v1/admin/listings", None, id="admin-listings"),
+    pytest.param("GET", "/v1/admin/ledger/reconcile", None, id="admin-reconcile"),
+    pytest.param("GET", "/v1/admin/audit-log", None, id="admin-audit"),
+    pytest.param("GET", "/v1/admin/disputes", None, id="admin-disputes"),
+]
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(("method", "path", "body"), UNMAPPED_ROUTES)
+async def test_accounts_keys_cart_checkout_and_admin_are_closed_to_keys(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    m: Market,
+    method: str,
+    path: str,
+    body: Json | None,
+) -> None:
+    """Even a key with every scope, of an owner who is an admin and a seller."""
+    owner = await admin_and_seller(client, session, m)
+    created = await create_key(client, owner, ALL_SCOPES)
+    listing = await live_listing(client, m.seller, m.category_id)
+    ids = {
+        "key_id": created["id"],
+        "listing_id": listing["id"],
+        "uuid": str(uuid.uuid4()),
+        "user_id": m.buyer.user_id,
+        "seller_id": m.seller_id,
+    }
+    headers = {**bearer(created["key"]), "Idempotency-Key": f"key-{uuid.uuid4().hex}"}
+
+    response = await client.request(
+        method, _fill(path, ids), json=_fill(body, ids), headers=headers
+    )
+
+    assert assert_problem(response, 403, "insufficient_scope")["detail"] == NOT_FOR_KEYS
+    # Nothing happened: the key is the only one and not revoked, the name is unchanged,
+    # nothing is in the cart, the buyer is no admin and the seller is not suspended.
+    (only,) = await list_keys(client, owner)
+    assert only["id"] == created["id"]
+    assert only["revoked_at"] is None
+    me = await client.get("/v1/me", headers=owner.headers)
+    assert me.json()["display_name"] == "Admin Seller"
+    assert (await client.get("/v1/cart", headers=owner.headers)).json()["groups"] == []
+    users = await client.get(
+        "/v1/admin/users", params={"email": m.buyer.email}, headers=owner.headers
+    )
+    assert [u["roles"] for u in users.json()["items"]] == [["buyer"]]
+    seller = await client.get(f"/v1/admin/sellers/{m.seller_id}", headers=owner.headers)
+    assert seller.json()["status"] == "approved"
+
+
+async def test_the_owner_of_closed_routes_may_use_them_by_access_token(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market
+) -> None:
+    """The refusals above come from the key, not from the owner lacking rights."""
+    owner = await admin_and_seller(client, session, m)
+    created = await create_key(client, owner, ALL_SCOPES)
+
+    for path in ("/v1/me", API_KEYS, "/v1/cart", "/v1/admin/users", "/v1/admin/audit-log"):
+        by_owner = await client.get(path, headers=owner.headers)
+        by_key = await client.get(path, headers=bearer(created["key"]))
+        assert by_owner.status_code == 200, (path, by_owner.text)
+        assert_problem(by_key, 403, "insufficient_scope")
+
+
+# --- revoked, expired, unknown ----------------------------------------------------------------
+
+
+async def test_a_revoked_key_is_401_and_stays_listed(client: httpx.AsyncClient, m: Market) -> None:
+    created = await create_key(client, m.seller, ["orders:read"])
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+    clock.freeze()
+
+    first = await revoke(client, m.seller, created["id"])
+
+    assert first.status_code == 204
+    assert first.content == b""
+    refused = await client.get(ORDERS, headers=bearer(created["key"]))
+    assert assert_problem(refused, 401, "invalid_token")["detail"] == "unknown or revoked API key"
+    (listed,) = await list_keys(client, m.seller)
+    assert listed["id"] == created["id"]
+    assert parse_time(listed["revoked_at"]) == clock.now()
+    assert "key" not in listed
+
+    clock.advance(timedelta(minutes=5))
+    second = await revoke(client, m.seller, created["id"])
+
+    assert second.status_code == 204
+    again = await get_key(client, m.seller, created["id"])
+    assert again == listed  # the first revocation time is kept
+    assert_problem(await client.get(ORDERS, headers=bearer(created["key"])), 401, "invalid_token")
+
+
+async def test_revoking_one_key_leaves_the_others_working(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    revoked = await create_key(client, m.seller, ["orders:read"])
+    kept = await create_key(client, m.seller, ["orders:read"])
+
+    assert (await revoke(client, m.seller, revoked["id"])).status_code == 204
+
+    assert (await client.get(ORDERS, headers=bearer(kept["key"]))).status_code == 200
+    assert (await get_key(client, m.seller, kept["id"]))["revoked_at"] is None
+
+
+@pytest.mark.parametrize("caller", ["other_seller", "buyer", "admin"])
+async def test_someone_elses_key_is_not_found(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market, caller: str
+) -> None:
+    created = await create_key(client, m.seller, ["orders:read"])
+    if caller == "other_seller":
+        who, _ = await approved_seller(client, session, m.admin)
+    else:
+        who = m.buyer if caller == "buyer" else m.admin
+
+    read = await client.get(f"{API_KEYS}/{created['id']}", headers=who.headers)
+    revoked = await revoke(client, who, created["id"])
+
+    assert_problem(read, 404, "not_found")
+    assert_problem(revoked, 404, "not_found")
+    assert await list_keys(client, who) == []
+    assert (await get_key(client, m.seller, created["id"]))["revoked_at"] is None
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+
+
+async def test_unknown_key_id_is_404_and_a_malformed_one_422(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    assert_problem(await revoke(client, m.seller, str(uuid.uuid4())), 404, "not_found")
+    assert_problem(
+        await client.get(f"{API_KEYS}/{uuid.uuid4()}", headers=m.seller.headers), 404, "not_found"
+    )
+    assert_problem(await revoke(client, m.seller, "not-a-uuid"), 422, "validation_error")
+
+
+async def test_an_expired_key_is_401(client: httpx.AsyncClient, m: Market) -> None:
+    clock.freeze()
+    expires = clock.now() + timedelta(hours=1)
+    created = await create_key(client, m.seller, ["orders:read"], expires_at=expires.isoformat())
+
+    clock.advance(timedelta(minutes=59, seconds=59))
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+
+    clock.advance(timedelta(seconds=1))
+    at_expiry = await client.get(ORDERS, headers=bearer(created["key"]))
+    assert assert_problem(at_expiry, 401, "invalid_token")["detail"] == "expired API key"
+
+    clock.advance(timedelta(days=1))
+    assert_problem(await client.get(ORDERS, headers=bearer(created["key"])), 401, "invalid_token")
+    seller = await relogin(client, m.seller)
+    (listed,) = await list_keys(client, seller)
+    assert parse_time(listed["expires_at"]) == expires
+    assert listed["revoked_at"] is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("mk_", id="bare-prefix"),
+        pytest.param("mk_" + "A" * 43, id="made-up"),
+        pytest.param("mk_not a key at all", id="garbage"),
+    ],
+)
+async def test_an_unknown_key_is_401(client: httpx.AsyncClient, m: Market, token: str) -> None:
+    await create_key(client, m.seller, ["orders:read"])
+
+    for path in (ORDERS, LISTINGS + f"/{uuid.uuid4()}"):
+        response = await client.get(path, headers=bearer(token))
+        assert assert_problem(response, 401, "invalid_token")["detail"] == (
+            "unknown or revoked API key"
+        )
+
+
+async def test_a_tampered_key_is_401(client: httpx.AsyncClient, m: Market) -> None:
+    created = await create_key(client, m.seller, ["orders:read"])
+    key: str = created["key"]
+    tampered = key[:-1] + ("B" if key[-1] != "B" else "C")
+
+    for token in (tampered, key[:-1], key + "x", created["prefix"]):
+        assert_problem(await client.get(ORDERS, headers=bearer(token)), 401, "invalid_token")
+    assert (await client.get(ORDERS, headers=bearer(key))).status_code == 200
+
+
+# --- last_used_at -----------------------------------------------------------------------------
+
+
+async def test_last_used_at_is_kept_to_the_minute(client: httpx.AsyncClient, m: Market) -> None:
+    clock.freeze()
+    created = await create_key(client, m.seller, ["orders:read"])
+    assert (await get_key(client, m.seller, created["id"]))["last_used_at"] is None
+
+    clock.advance(timedelta(seconds=10))
+    first_use = clock.now()
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+    assert parse_time((await get_key(client, m.seller, created["id"]))["last_used_at"]) == first_use
+
+    clock.advance(timedelta(seconds=59))
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+    assert parse_time((await get_key(client, m.seller, created["id"]))["last_used_at"]) == first_use
+
+    clock.advance(timedelta(minutes=1, seconds=30))
+    later_use = clock.now()
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+    assert parse_time((await get_key(client, m.seller, created["id"]))["last_used_at"]) == later_use
+
+
+async def test_last_used_at_of_one_key_leaves_the_others_alone(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    used = await create_key(client, m.seller, ["orders:read"])
+    unused = await create_key(client, m.seller, ["orders:read"])
+
+    assert (await client.get(ORDERS, headers=bearer(used["key"]))).status_code == 200
+
+    assert (await get_key(client, m.seller, used["id"]))["last_used_at"] is not None
+    assert (await get_key(client, m.seller, unused["id"]))["last_used_at"] is None
+
+
+async def test_a_key_of_a_buyer_made_seller_works_from_its_first_call(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """Newly approved sellers (not only those built by `market`) can use keys at once."""
+    user = await register_and_login(client, display_name="Fresh Seller")
+    applied = await client.post(
+        "/v1/sellers", json=seller_application("DE89370400440532013000"), headers=user.headers
+    )
+    assert applied.status_code == 201, applied.text
+    await decide_ok(client, m.admin, applied.json()["id"], "approve")
+    created = await create_key(client, user, ["listings:write"])
+
+    listing = await live_listing(client, with_key(user, created["key"]), m.category_id)
+
+    assert listing["seller"]["id"] == applied.json()["id"]
