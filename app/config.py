@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     attempts of the default span 4,095 minutes, about three days."""
     webhook_max_attempts: int = Field(default=13, ge=1)
     webhook_concurrency: int = Field(default=16, ge=1)
+    event_retention: PositiveDuration = timedelta(days=30)
+    """How long finished webhook deliveries (with their log), read notifications and domain
+    events no pending delivery needs are kept."""
     # None means "allowed except in production" (see webhooks_may_reach_private_networks).
     webhook_allow_private_targets: bool | None = None
 

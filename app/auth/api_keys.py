@@ -86,10 +86,13 @@ async def revoke(session: AsyncSession, user: User, key_id: uuid.UUID) -> None:
         await session.flush()
 
 
-async def authenticate(session: AsyncSession, plain: str, required_scope: str | None) -> User:
-    """The key's owner, if the key is live and its scopes cover `required_scope` (None: the
-    operation is not open to keys). The owner's own roles still apply afterwards, so a key
-    never does more than its owner."""
+async def authenticate(
+    session: AsyncSession, plain: str, required_scope: str | None
+) -> tuple[User, frozenset[str]]:
+    """The key's owner and the key's scopes, if the key is live and they cover
+    `required_scope` (None: the operation is not open to keys). The owner's own roles still
+    apply afterwards, narrowed to the seller's (see `acting_through_api_key`), so a key never
+    does more than its owner, nor anything as its owner's buyer or admin self."""
     key = await ApiKeyRepository(session).get_by_hash(_hash(plain))
     at = now()
     if key is None or key.revoked_at is not None:
@@ -104,6 +107,8 @@ async def authenticate(session: AsyncSession, plain: str, required_scope: str | 
     if not grants(key.scopes, required_scope):
         raise InsufficientScope(f"this operation needs the {required_scope} scope")
     if key.last_used_at is None or at - key.last_used_at >= LAST_USED_PRECISION:
+        # In the request's transaction: on PostgreSQL concurrent calls with one key may
+        # queue on this row once a minute, for as long as one request takes.
         key.last_used_at = at
         await session.flush()
-    return user
+    return user, frozenset(key.scopes)

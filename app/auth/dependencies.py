@@ -9,9 +9,11 @@ from fastapi.security import OAuth2PasswordBearer
 from app.auth import api_keys, service
 from app.auth.exceptions import AdminRequired, InvalidToken
 from app.auth.models import User
+from app.auth.principal import acts_as_admin
 from app.auth.scopes import required_scope
 from app.config import Settings
 from app.core.db import DbSession
+from app.core.request_context import set_api_key_scopes
 
 # Wires Swagger's "Authorize" button to the password flow.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -32,7 +34,9 @@ async def _authenticate(
     if api_keys.is_api_key(token):
         tags = getattr(request.scope.get("route"), "tags", None) or []
         required = required_scope([str(tag) for tag in tags], request.method)
-        return await api_keys.authenticate(session, token, required)
+        user, scopes = await api_keys.authenticate(session, token, required)
+        set_api_key_scopes(scopes)
+        return user
     return await service.authenticate(session, settings, token)
 
 
@@ -66,7 +70,7 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 
 async def get_admin_user(user: CurrentUser) -> User:
-    if not user.is_admin:
+    if not acts_as_admin(user):
         raise AdminRequired()
     return user
 

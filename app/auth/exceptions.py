@@ -1,4 +1,4 @@
-from app.core.errors import AppError, Conflict, Forbidden, TooManyRequests, Unauthorized
+from app.core.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -47,5 +47,5 @@ class TooManyApiKeys(Conflict):
     code, title = "too_many_api_keys", "Revoke an API key before creating another"
 
 
-class ApiKeyNotFound(AppError):
-    status, code, title = 404, "not_found", "API key not found"
+class ApiKeyNotFound(NotFound):
+    code, title = "not_found", "API key not found"

@@ -35,8 +35,6 @@ class ApiKeyScope(StrEnum):
     reviews_write = "reviews:write"
     messages_read = "messages:read"
     messages_write = "messages:write"
-    notifications_read = "notifications:read"
-    notifications_write = "notifications:write"
     payouts_read = "payouts:read"
     payouts_write = "payouts:write"
     webhooks_read = "webhooks:read"
@@ -54,7 +52,6 @@ RESOURCE_OF_TAG: dict[str, str] = {
     "disputes": "disputes",
     "reviews": "reviews",
     "messaging": "messages",
-    "notifications": "notifications",
     "payouts": "payouts",
     "webhooks": "webhooks",
     "sellers": "shop",

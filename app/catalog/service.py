@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
+from app.auth.principal import acts_as_admin
 from app.catalog import category_service
 from app.catalog.exceptions import (
     AlreadyReported,
@@ -77,7 +78,7 @@ def actors_for(listing: Listing, user: User | None) -> set[ListingActor]:
     actors: set[ListingActor] = set()
     if user is not None and listing.seller.user_id == user.id:
         actors.add(ListingActor.seller)
-    if user is not None and user.is_admin:
+    if acts_as_admin(user):
         actors.add(ListingActor.admin)
     return actors
 

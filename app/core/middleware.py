@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PayloadTooLarge, internal_error_response, render_error
 from app.core.observability import Metrics
-from app.core.request_context import set_request_id
+from app.core.request_context import set_api_key_scopes, set_request_id
 
 access_logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.errors")
@@ -33,6 +33,7 @@ class RequestContextMiddleware:
         incoming = Request(scope).headers.get("x-request-id", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         set_request_id(request_id)
+        set_api_key_scopes(None)  # until authentication says otherwise
         status = 500
         response_started = False
         started = time.perf_counter()
@@ -75,6 +76,7 @@ class RequestContextMiddleware:
                 },
             )
             set_request_id(None)
+            set_api_key_scopes(None)
 
 
 class BodyLimitMiddleware:

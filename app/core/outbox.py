@@ -25,9 +25,9 @@ class OutboxEvent(IdMixin, Base):
 
     __tablename__ = "outbox_events"
 
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
     """Dotted `<resource>.<what happened>`, e.g. `order.paid`."""
-    seller_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    seller_id: Mapped[uuid.UUID | None]
     """The shop the event concerns (whose webhooks receive it); null for none."""
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(default=now, index=True)

@@ -96,9 +96,9 @@ class Order(IdMixin, TimestampMixin, Base):
     """Unshipped past this, the buyer may cancel for a full refund."""
     shipped_at: Mapped[datetime | None]
     auto_complete_at: Mapped[datetime | None]
+    """Shipped and not confirmed by then, the worker completes it."""
     completion_reminder_sent_at: Mapped[datetime | None]
     """When the buyer was told the order is about to complete on its own."""
-    """Shipped and not confirmed by then, the worker completes it."""
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)

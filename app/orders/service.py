@@ -8,6 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
+from app.auth.principal import acts_as_admin
 from app.catalog import service as catalog_service
 from app.config import Settings
 from app.core import outbox
@@ -15,6 +16,7 @@ from app.core.clock import now
 from app.core.errors import NotFound
 from app.core.money import Money
 from app.core.pagination import PageParams, SortKey, paginate
+from app.core.request_context import acting_through_api_key
 from app.orders.events import SUBJECT_ID_KEY, event_type
 from app.orders.models import (
     Checkout,
@@ -54,8 +56,10 @@ def actors_for(
         actors.add(OrderActor.buyer)
     if seller is not None and subject.seller_id == seller.id:
         actors.add(OrderActor.seller)
-    if user is not None and user.is_admin:
+    if acts_as_admin(user):
         actors.add(OrderActor.admin)
+    if acting_through_api_key():
+        actors.discard(OrderActor.buyer)
     return actors
 
 
@@ -180,7 +184,7 @@ async def record_event(
     announced = event_type(subject, action, change)
     if announced is None:
         return
-    order = await session.get(Order, order_id)
+    order = await OrderRepository(session).get(order_id)
     assert order is not None  # the timeline belongs to an order that exists
     subject_key = SUBJECT_ID_KEY.get(subject)
     await _announce(
@@ -272,6 +276,8 @@ async def list_for(
     status: OrderStatus | None,
     page: PageParams,
 ) -> tuple[list[Order], str | None]:
+    if acting_through_api_key():
+        role = "seller"  # a shop's integration sees the shop's sales, not its owner's purchases
     statement = OrderRepository(session).visible_to(user.id, seller.id if seller else None, role)
     if status is not None:
         statement = statement.where(Order.status == status)

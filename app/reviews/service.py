@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.models import User
+from app.auth.principal import acts_as_admin
 from app.catalog import service as catalog_service
 from app.core.audit import record_audit
 from app.core.clock import now
@@ -114,7 +115,7 @@ def _visible_to(review: Review, user: User | None) -> bool:
         return False
     if review.hidden_at is None:
         return True
-    return user is not None and (user.is_admin or review.subject_user_id == user.id)
+    return user is not None and (acts_as_admin(user) or review.subject_user_id == user.id)
 
 
 async def get_for(session: AsyncSession, review_id: uuid.UUID, user: User | None) -> Review:

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.core.db import Database
 from app.core.idempotency import purge_expired_records
 from app.disputes.tasks import approve_one_overdue_return, resolve_one_unanswered_dispute
+from app.messaging.tasks import purge_expired as purge_expired_messaging
 from app.messaging.webhooks.tasks import deliver_due_webhooks
 from app.orders.tasks import (
     auto_complete_one_order,
@@ -69,10 +70,17 @@ async def _deliver_webhooks(context: WorkerContext) -> int:
     return await deliver_due_webhooks(context.database, context.settings)
 
 
+async def _purge_messaging(context: WorkerContext) -> int:
+    async with context.database.session_scope() as session:
+        return await purge_expired_messaging(session, context.settings)
+
+
 async def _purge_idempotency(context: WorkerContext) -> int:
     async with context.database.session_scope() as session:
         return await purge_expired_records(session)
 
+
+DELIVER_WEBHOOKS = "deliver_webhooks"
 
 JOBS: dict[str, Job] = {
     "expire_unpaid_checkouts": drain(expire_one_checkout),
@@ -83,16 +91,18 @@ JOBS: dict[str, Job] = {
     "approve_overdue_returns": drain(approve_one_overdue_return),
     "resolve_unanswered_disputes": drain(resolve_one_unanswered_dispute),
     "publish_due_reviews": drain(publish_one_order_reviews),
-    "deliver_webhooks": _deliver_webhooks,
+    DELIVER_WEBHOOKS: _deliver_webhooks,
     "purge_expired_sessions": _purge_sessions,
     "purge_expired_idempotency_keys": _purge_idempotency,
+    "purge_expired_events": _purge_messaging,
 }
 
 
-async def run_once(context: WorkerContext) -> dict[str, int]:
-    """One sweep of every job; a failing job is logged and does not stop the others."""
+async def run_once(context: WorkerContext, jobs: dict[str, Job] | None = None) -> dict[str, int]:
+    """One sweep of every job (or of `jobs`); a failing job is logged and does not stop the
+    others."""
     done: dict[str, int] = {}
-    for name, job in JOBS.items():
+    for name, job in (JOBS if jobs is None else jobs).items():
         try:
             done[name] = await job(context)
         except Exception:
@@ -101,10 +111,28 @@ async def run_once(context: WorkerContext) -> dict[str, int]:
     return done
 
 
-async def run_forever(context: WorkerContext) -> None:
+async def _sweep_forever(context: WorkerContext, jobs: dict[str, Job]) -> None:
     interval = context.settings.worker_interval.total_seconds()
     while True:
-        done = await run_once(context)
+        done = await run_once(context, jobs)
         if any(done.values()):
             logger.info("worker sweep", extra={"jobs": done})
         await asyncio.sleep(interval)
+
+
+async def _deliver_forever(context: WorkerContext) -> None:
+    """Webhooks drain their queue batch after batch, resting only when nothing is due."""
+    interval = context.settings.worker_interval.total_seconds()
+    while True:
+        sent = (await run_once(context, {DELIVER_WEBHOOKS: JOBS[DELIVER_WEBHOOKS]}))[
+            DELIVER_WEBHOOKS
+        ]
+        if sent <= 0:
+            await asyncio.sleep(interval)
+
+
+async def run_forever(context: WorkerContext) -> None:
+    """The sweep loop and, beside it, the webhook sender: slow receivers must not hold up
+    expiry, completion or payouts, and a busy queue must not wait a sweep between batches."""
+    sweeps = {name: job for name, job in JOBS.items() if name != DELIVER_WEBHOOKS}
+    await asyncio.gather(_sweep_forever(context, sweeps), _deliver_forever(context))

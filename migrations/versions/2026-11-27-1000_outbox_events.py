@@ -28,13 +28,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
     )
-    op.create_index(op.f("ix_outbox_events_type"), "outbox_events", ["type"])
-    op.create_index(op.f("ix_outbox_events_seller_id"), "outbox_events", ["seller_id"])
     op.create_index(op.f("ix_outbox_events_occurred_at"), "outbox_events", ["occurred_at"])
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_outbox_events_occurred_at"), table_name="outbox_events")
-    op.drop_index(op.f("ix_outbox_events_seller_id"), table_name="outbox_events")
-    op.drop_index(op.f("ix_outbox_events_type"), table_name="outbox_events")
     op.drop_table("outbox_events")

@@ -108,6 +108,7 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", app.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claim_id", sa.Uuid(), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("last_attempt_at", app.core.models.UTCDateTime(timezone=True), nullable=True),

@@ -1,7 +1,8 @@
 """Seller API keys over HTTP: created and shown once, stored as a SHA-256 hash, listed and
-revoked by their owner; used as a bearer token they act as the owner within their scopes
-(`<resource>:read` for GET, `<resource>:write` for the rest, write includes read), never
-beyond what the owner may do, and never on accounts, keys, cart, checkout or admin routes."""
+revoked by their owner; used as a bearer token they act for the owner's shop within their
+scopes (`<resource>:read` for GET, `<resource>:write` for the rest, write includes read), never
+beyond what the owner may do, never as the owner's admin or buyer self, and never on accounts,
+keys, notifications, cart, checkout or admin routes."""
 
 import hashlib
 import uuid
@@ -16,22 +17,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import ApiKey
 from app.auth.scopes import ApiKeyScope
 from app.core.clock import clock
+from tests.disputes.helpers import get_dispute, post_dispute
+from tests.disputes.helpers import post_message as post_dispute_message
 from tests.factories import LoggedIn, assert_problem, create_user, login, register_and_login
+from tests.messaging.test_webhooks import ENDPOINTS, get_endpoint, patch_endpoint, post_endpoint
 from tests.orders.helpers import (
     LISTINGS,
     ORDERS,
     Json,
     Market,
     approved_seller,
+    checkout,
     draft_listing,
+    get_listing,
     get_order,
+    list_orders,
     live_listing,
     market,
     paid_order,
     parse_time,
+    pay,
+    post_cancel,
+    post_confirm,
     post_ship,
+    reconcile_ok,
     relogin,
     seller_application,
+    ship,
 )
 from tests.sellers.helpers import decide_ok, make_seller_in_state
 
@@ -88,6 +100,11 @@ async def create_key(
     assert response.status_code == 201, response.text
     created: Json = response.json()
     return created
+
+
+async def integration_of(client: httpx.AsyncClient, owner: LoggedIn, scopes: list[str]) -> LoggedIn:
+    """The owner presenting a new key with `scopes` (see `with_key`)."""
+    return with_key(owner, (await create_key(client, owner, scopes))["key"])
 
 
 async def list_keys(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
@@ -265,6 +282,16 @@ async def test_create_with_expiry_and_every_scope(client: httpx.AsyncClient, m: 
             {"name": "x", "scopes": ["orders:read"], "expires_at": "tomorrow"},
             ["body", "expires_at"],
             id="expires-at-not-a-time",
+        ),
+        pytest.param(
+            {"name": "x", "scopes": ["notifications:read"]},
+            ["body", "scopes", 0],
+            id="notifications-read-is-no-scope",
+        ),
+        pytest.param(
+            {"name": "x", "scopes": ["orders:read", "notifications:write"]},
+            ["body", "scopes", 1],
+            id="notifications-write-is-no-scope",
         ),
     ],
 )
@@ -598,6 +625,224 @@ async def test_a_key_cannot_reach_orders_its_owner_did_not_sell(
     assert by_key.status_code == by_owner.status_code == 404
     assert by_key.json()["code"] == by_owner.json()["code"]
     assert await seller_order_ids(client, with_key(other_seller, created["key"])) == []
+
+
+# --- a key is the shop's, never its owner's admin or buyer self --------------------------------
+
+
+async def bought_and_shipped(client: httpx.AsyncClient, m: Market, who: LoggedIn) -> Json:
+    """An order of `who` from the market's seller, paid and shipped."""
+    listing = await live_listing(client, m.seller, m.category_id)
+    created = await checkout(client, who, [{"listing_id": listing["id"], "quantity": 1}])
+    (order,) = (await pay(client, who, created["id"]))["orders"]
+    return await ship(client, m.seller, order["id"])
+
+
+async def test_an_orders_key_reaches_the_shops_sales_only_not_its_admin_or_buyer_owners(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market
+) -> None:
+    """The owner is an admin, runs a shop and bought from another one. Their JWT reaches all
+    three kinds of order; an `orders:write` key only the shop's sales."""
+    owner = await admin_and_seller(client, session, m)
+    integration = await integration_of(client, owner, ["orders:write"])
+    own_listing = await live_listing(client, owner, m.category_id)
+    sold = await checkout(client, m.buyer, [{"listing_id": own_listing["id"], "quantity": 1}])
+    (sale,) = (await pay(client, m.buyer, sold["id"]))["orders"]
+    purchase = await bought_and_shipped(client, m, owner)
+    _, foreign = await paid_order(client, m)  # another shop's, which an admin may cancel
+
+    # Another shop's order: the admin's powers are not the key's.
+    assert_problem(
+        await client.get(f"{ORDERS}/{foreign['id']}", headers=integration.headers), 404, "not_found"
+    )
+    assert_problem(
+        await post_cancel(client, integration, foreign["id"], "by the key"), 404, "not_found"
+    )
+    # The owner's own purchase: the key does not buy, nor confirm what was bought.
+    assert_problem(
+        await client.get(f"{ORDERS}/{purchase['id']}", headers=integration.headers),
+        404,
+        "not_found",
+    )
+    assert_problem(await post_confirm(client, integration, purchase["id"]), 404, "not_found")
+    # The shop's sale is the key's to see and act on.
+    seen = await get_order(client, integration, sale["id"])
+    assert seen["status"] == "paid"
+    assert seen["buyer_id"] == m.buyer.user_id
+    # Listing, with or without asking for the buyer's side, shows the sales only.
+    assert [o["id"] for o in await list_orders(client, integration)] == [sale["id"]]
+    assert [o["id"] for o in await list_orders(client, integration, role="buyer")] == [sale["id"]]
+    assert [o["id"] for o in await list_orders(client, integration, role="seller")] == [sale["id"]]
+    # Nothing changed.
+    assert (await get_order(client, m.seller, foreign["id"]))["status"] == "paid"
+    assert (await get_order(client, m.seller, purchase["id"]))["status"] == "shipped"
+
+    # The owner's JWT reaches all of it: as admin, as buyer and as seller.
+    assert [o["id"] for o in await list_orders(client, owner)] == [purchase["id"], sale["id"]]
+    assert [o["id"] for o in await list_orders(client, owner, role="buyer")] == [purchase["id"]]
+    assert (await get_order(client, owner, foreign["id"]))["status"] == "paid"
+    cancelled = await post_cancel(client, owner, foreign["id"], "cancelled by an admin")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await get_order(client, owner, purchase["id"]))["status"] == "shipped"
+    confirmed = await post_confirm(client, owner, purchase["id"])
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "completed"
+    await reconcile_ok(client, m.admin)
+
+
+async def test_a_listings_key_does_not_see_other_shops_drafts_as_its_admin_owner_does(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market
+) -> None:
+    owner = await admin_and_seller(client, session, m)
+    reader = await integration_of(client, owner, ["listings:read"])
+    theirs = await draft_listing(client, m.seller, m.category_id)
+    mine = await draft_listing(client, owner, m.category_id)
+
+    assert_problem(
+        await client.get(f"{LISTINGS}/{theirs['id']}", headers=reader.headers), 404, "not_found"
+    )
+    assert (await get_listing(client, reader, mine["id"]))["status"] == "draft"
+    as_admin = await get_listing(client, owner, theirs["id"])
+    assert as_admin["status"] == "draft"
+    assert as_admin["seller"]["id"] == m.seller_id
+
+
+async def test_a_disputes_key_reads_no_dispute_as_its_admin_or_buyer_owner(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market
+) -> None:
+    """Another shop's dispute (the owner is an admin) and the owner's own as a buyer: neither
+    is the shop's, so a `disputes:write` key finds neither."""
+    owner = await admin_and_seller(client, session, m)
+    integration = await integration_of(client, owner, ["disputes:write"])
+    foreign_order = await bought_and_shipped(client, m, m.buyer)
+    own_order = await bought_and_shipped(client, m, owner)
+    disputes = []
+    for who, order in ((m.buyer, foreign_order), (owner, own_order)):
+        opened = await post_dispute(client, who, order["id"])
+        assert opened.status_code == 201, opened.text
+        disputes.append(opened.json())
+
+    for dispute in disputes:
+        assert_problem(await get_dispute(client, integration, dispute["id"]), 404, "not_found")
+        written = await post_dispute_message(client, integration, dispute["id"], "from the key")
+        assert_problem(written, 404, "not_found")
+        by_owner = await get_dispute(client, owner, dispute["id"])
+        assert by_owner.status_code == 200, by_owner.text
+        assert by_owner.json()["status"] == "open"
+        assert by_owner.json()["messages"] == dispute["messages"]
+
+
+# --- notifications are the person's, not the shop's -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scopes",
+    [
+        pytest.param(ALL_SCOPES, id="every-scope"),
+        pytest.param(["messages:read"], id="messages-read"),
+        pytest.param(["orders:write"], id="orders-write"),
+    ],
+)
+async def test_notifications_are_closed_to_every_key(
+    client: httpx.AsyncClient, m: Market, scopes: list[str]
+) -> None:
+    """An owner's inbox (purchases, admin notices) is no shop integration's business; no
+    scope opens it, and `notifications:*` are not scopes any more (see test_bad_body_is_422)."""
+    await paid_order(client, m)  # "order.created" and "order.paid" for the seller
+    created = await create_key(client, m.seller, scopes)
+    before = await client.get("/v1/notifications", headers=m.seller.headers)
+    assert before.status_code == 200, before.text
+    unread = [n for n in before.json()["items"] if n["read_at"] is None]
+    assert unread
+
+    for method, path in [
+        ("GET", "/v1/notifications"),
+        ("GET", "/v1/notifications/summary"),
+        ("POST", "/v1/notifications/read-all"),
+        ("POST", f"/v1/notifications/{unread[0]['id']}/read"),
+    ]:
+        response = await client.request(method, path, headers=bearer(created["key"]))
+        assert assert_problem(response, 403, "insufficient_scope")["detail"] == NOT_FOR_KEYS
+
+    after = await client.get("/v1/notifications", headers=m.seller.headers)
+    assert after.json() == before.json()  # nothing was marked read
+
+
+# --- webhooks subscribed with a key -----------------------------------------------------------
+
+HOOK_URL = "https://shop.example.com/hooks"
+
+
+async def test_a_key_subscribes_only_to_events_whose_resource_it_may_read(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """Webhooks are no way around a key's scopes: each event type needs `<resource>:read`
+    (or `write`) of what the event carries."""
+    hooks_only = await integration_of(client, m.seller, ["webhooks:write"])
+    refused = await post_endpoint(client, hooks_only, HOOK_URL, ["order.paid"])
+    assert assert_problem(refused, 403, "insufficient_scope")["detail"] == (
+        "these event types need the orders:read scope(s)"
+    )
+    several = await post_endpoint(
+        client, hooks_only, HOOK_URL, ["order.paid", "message.created", "dispute.opened"]
+    )
+    assert assert_problem(several, 403, "insufficient_scope")["detail"] == (
+        "these event types need the disputes:read, messages:read, orders:read scope(s)"
+    )
+    assert (await client.get(ENDPOINTS, headers=m.seller.headers)).json()["items"] == []
+
+    orders_reader = await integration_of(client, m.seller, ["webhooks:write", "orders:read"])
+    created = await post_endpoint(client, orders_reader, HOOK_URL, ["order.paid", "order.shipped"])
+    assert created.status_code == 201, created.text
+    endpoint = created.json()
+    assert endpoint["event_types"] == ["order.paid", "order.shipped"]
+    # `write` of a resource includes its `read`.
+    orders_writer = await integration_of(client, m.seller, ["webhooks:write", "orders:write"])
+    other = await post_endpoint(client, orders_writer, HOOK_URL, ["order.cancelled"])
+    assert other.status_code == 201, other.text
+
+    # Adding an event type the key may not read is refused, and changes nothing.
+    widened = await patch_endpoint(
+        client, orders_reader, endpoint["id"], event_types=["order.paid", "message.created"]
+    )
+    assert assert_problem(widened, 403, "insufficient_scope")["detail"] == (
+        "these event types need the messages:read scope(s)"
+    )
+    kept = await get_endpoint(client, m.seller, endpoint["id"])
+    assert kept["event_types"] == ["order.paid", "order.shipped"]
+    narrowed = await patch_endpoint(
+        client, orders_reader, endpoint["id"], event_types=["order.paid"]
+    )
+    assert narrowed.status_code == 200, narrowed.text
+    assert narrowed.json()["event_types"] == ["order.paid"]
+
+    # The owner's JWT has no such limit.
+    mine = await post_endpoint(client, m.seller, HOOK_URL, ["message.created", "dispute.opened"])
+    assert mine.status_code == 201, mine.text
+    widened = await patch_endpoint(
+        client, m.seller, endpoint["id"], event_types=["order.paid", "message.created"]
+    )
+    assert widened.status_code == 200, widened.text
+    assert widened.json()["event_types"] == ["message.created", "order.paid"]
+
+
+async def test_a_key_cannot_redirect_an_endpoint_to_events_it_may_not_read(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """Pointing an existing subscription to `message.created` at another URL hands that URL
+    every message: the same as subscribing, so the same scopes are needed."""
+    endpoint = (
+        await post_endpoint(client, m.seller, HOOK_URL, ["message.created", "order.paid"])
+    ).json()
+    hooks_only = await integration_of(client, m.seller, ["webhooks:write"])
+
+    moved = await patch_endpoint(
+        client, hooks_only, endpoint["id"], url="https://collector.example.net/hooks"
+    )
+
+    assert_problem(moved, 403, "insufficient_scope")
+    assert (await get_endpoint(client, m.seller, endpoint["id"]))["url"] == HOOK_URL
 
 
 UNMAPPED_ROUTES = [

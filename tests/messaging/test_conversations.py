@@ -15,6 +15,7 @@ from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from app.core.outbox import OutboxEvent
+from tests.auth.test_api_keys import integration_of
 from tests.disputes.helpers import post_dispute
 from tests.factories import LoggedIn, assert_problem, create_user, login, register_and_login
 from tests.orders.helpers import (
@@ -431,6 +432,73 @@ async def test_conversations_need_a_signed_in_caller(client: httpx.AsyncClient) 
         401,
         "invalid_token",
     )
+
+
+# --- through an API key -----------------------------------------------------------------------
+
+
+async def test_a_messages_key_speaks_for_the_shop_never_for_its_owner_as_a_buyer(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The market's seller also buys from another shop. Its `messages:write` key sees and
+    answers the shop's conversations; those where the owner is the buyer do not exist for it,
+    and starting one (a buyer's act) is refused."""
+    m = await market(client, session)
+    other_seller, _ = await approved_seller(client, session, m.admin)
+    theirs = await live_listing(client, other_seller, m.category_id)
+    as_buyer = await start(client, m.seller, listing_id=theirs["id"], message="Any scratches?")
+    await send(client, other_seller, as_buyer["id"], "None at all")
+    ours = await live_listing(client, m.seller, m.category_id)
+    as_seller = await start(client, m.buyer, listing_id=ours["id"])
+    integration = await integration_of(client, m.seller, ["messages:write"])
+
+    # The owner's JWT sees both sides, each with one unread message.
+    assert [(c["id"], c["role"], c["unread_count"]) for c in await mine(client, m.seller)] == [
+        (as_seller["id"], "seller", 1),
+        (as_buyer["id"], "buyer", 1),
+    ]
+
+    # The key: the shop's side only, unread counts of the shop's side only.
+    assert [(c["id"], c["role"], c["unread_count"]) for c in await mine(client, integration)] == [
+        (as_seller["id"], "seller", 1)
+    ]
+    seen = await get_conversation(client, integration, as_seller["id"])
+    assert (seen["role"], seen["unread_count"]) == ("seller", 1)
+    reply = await send(client, integration, as_seller["id"], "Yes, still here")
+    assert reply["sender_id"] == m.seller.user_id
+    assert reply["sender_role"] == "seller"
+    assert (await mark_read(client, integration, as_seller["id"]))["unread_count"] == 0
+    assert [msg["body"] for msg in await all_messages(client, m.buyer, as_seller["id"])] == [
+        "Yes, still here",
+        "Is it still available?",
+    ]
+
+    path = f"{CONVERSATIONS}/{as_buyer['id']}"
+    for response in [
+        await client.get(path, headers=integration.headers),
+        await client.get(f"{path}/messages", headers=integration.headers),
+        await client.post(f"{path}/read", headers=integration.headers),
+        await post_message(client, integration, as_buyer["id"], "sent by the key"),
+    ]:
+        assert_problem(response, 404, "not_found")
+
+    # Starting one, even about a listing the owner already asked about (which would add to
+    # that conversation), is the buyer's act.
+    for subject in (theirs, await live_listing(client, other_seller, m.category_id)):
+        refused = await post_start(client, integration, listing_id=subject["id"], message="Hi")
+        assert assert_problem(refused, 403, "insufficient_scope")["detail"] == (
+            "starting a conversation is a buyer's action, not a shop's"
+        )
+
+    # The buyer side is as the owner left it: nothing sent, nothing marked read.
+    assert [msg["body"] for msg in await all_messages(client, m.seller, as_buyer["id"])] == [
+        "None at all",
+        "Any scratches?",
+    ]
+    assert [(c["id"], c["unread_count"]) for c in await mine(client, m.seller)] == [
+        (as_seller["id"], 0),
+        (as_buyer["id"], 1),
+    ]
 
 
 # --- pages ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ test settings allow such private targets, the SSRF tests build settings that do 
 
 import asyncio
 import base64
+import ipaddress
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -27,7 +28,9 @@ from app.core.clock import clock
 from app.core.db import Database
 from app.core.outbox import OutboxEvent, emit
 from app.main import create_app
+from app.messaging.notifications.models import Notification
 from app.messaging.webhooks import delivery as delivery_module
+from app.messaging.webhooks import targets as targets_module
 from app.messaging.webhooks.delivery import Outcome, Outgoing
 from app.messaging.webhooks.events import EVENT_TYPES
 from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
@@ -35,6 +38,7 @@ from app.messaging.webhooks.models import WebhookAttempt, WebhookDelivery, Webho
 from app.messaging.webhooks.targets import check_target
 from app.messaging.webhooks.tasks import deliver_due_webhooks
 from tests.conftest import make_settings
+from tests.disputes.helpers import relogin_market
 from tests.factories import LoggedIn, assert_problem, register_and_login
 from tests.integration.harness import (
     ReceivedRequest,
@@ -731,6 +735,51 @@ async def test_ipv6_forms_of_internal_ipv4_addresses_are_refused(
         await check_target(production_settings(settings), url)
 
 
+@pytest.mark.parametrize(
+    "host", ["a..b.com", "a" * 64 + ".example.com"], ids=["empty-label", "64-character-label"]
+)
+async def test_a_host_name_idna_cannot_encode_is_refused_not_a_crash(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    receiver: WebhookReceiver,
+    host: str,
+) -> None:
+    """The resolver raises UnicodeError (not OSError) for such names: at registration it must
+    still be a 422, and at send time a recorded failure, never a 500 or a crashed sweep."""
+    url = f"https://{host}/h"
+    with pytest.raises(WebhookUrlNotAllowed) as refused:
+        await check_target(refusing_private(settings), url)
+    assert refused.value.detail == f"the host {host!r} does not resolve"
+
+    clock.freeze()
+    m = await market(client, session)
+    async with client_with(database, refusing_private(settings)) as refusing:
+        problem = assert_problem(
+            await post_endpoint(refusing, m.seller, url), 422, "webhook_url_not_allowed"
+        )
+        assert problem["detail"] == f"the host {host!r} does not resolve"
+        public = await create_endpoint(refusing, m.seller, f"https://{PUBLIC_IPV4}/hooks")
+        assert_problem(
+            await patch_endpoint(refusing, m.seller, public["id"], url=url),
+            422,
+            "webhook_url_not_allowed",
+        )
+        assert (await get_endpoint(refusing, m.seller, public["id"]))["url"] == public["url"]
+        deleted = await refusing.delete(f"{ENDPOINTS}/{public['id']}", headers=m.seller.headers)
+        assert deleted.status_code == 204, deleted.text  # the delivery below is the only one
+
+    # Registered where internal targets are allowed (no lookup then), sent where refused.
+    endpoint = await create_endpoint(client, m.seller, url)
+    await new_order(client, m)
+    assert await deliver_due_webhooks(database, refusing_private(settings)) == 1
+    found = await only_delivery(client, m.seller, endpoint["id"])
+    assert found["status"] == "pending"
+    assert found["last_error"] == f"not sent: the host {host!r} does not resolve"
+    assert at(found["next_attempt_at"]) == clock.now() + settings.webhook_retry_base
+
+
 async def test_a_target_refused_at_send_time_is_not_sent_and_retried_later(
     client: httpx.AsyncClient,
     session: AsyncSession,
@@ -775,6 +824,107 @@ async def test_a_target_refused_at_send_time_is_not_sent_and_retried_later(
     assert found["status"] == "succeeded"
     assert found["attempts"] == 2
     assert request.event_id == found["event_id"]
+
+
+PINNED_SECRET = "whsec_" + base64.b64encode(b"pinned-secret-24-bytes!!").decode()
+
+
+def outgoing_to(url: str) -> Outgoing:
+    return Outgoing(uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4()), url, PINNED_SECRET, b'{"a":1}')
+
+
+async def post_through_mock(settings: Settings, outgoing: Outgoing) -> httpx.Request:
+    """`_post` of `outgoing` through a transport that records the request and answers 204."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        assert await delivery_module._post(http, settings, outgoing) == 204
+    (request,) = seen
+    return request
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "sent_to", "host_header"),
+    [
+        (
+            "https://hooks.example.com/h?x=1",
+            "93.184.216.34",
+            "https://93.184.216.34/h?x=1",
+            "hooks.example.com",
+        ),
+        (
+            "https://hooks.example.com:8443/h",
+            "93.184.216.34",
+            "https://93.184.216.34:8443/h",
+            "hooks.example.com:8443",
+        ),
+        (
+            "https://hooks.example.com:443/h",
+            "93.184.216.34",
+            "https://93.184.216.34/h",
+            "hooks.example.com",
+        ),
+        (
+            "https://hooks.example.com/h",
+            PUBLIC_IPV6,
+            f"https://[{PUBLIC_IPV6}]/h",
+            "hooks.example.com",
+        ),
+    ],
+    ids=["default-port", "own-port", "explicit-443", "ipv6"],
+)
+async def test_the_request_goes_to_the_vetted_address_with_the_name_in_host_and_sni(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    address: str,
+    sent_to: str,
+    host_header: str,
+) -> None:
+    """DNS rebinding: the name resolved to a public address when checked; connecting by name
+    again could reach an internal one. The request connects to the checked address."""
+    looked_up: list[str] = []
+
+    async def resolve(host: str) -> list[targets_module.IPAddress]:
+        looked_up.append(host)
+        return [ipaddress.ip_address(address)]
+
+    monkeypatch.setattr(targets_module, "_addresses", resolve)
+    clock.freeze()
+    outgoing = outgoing_to(url)
+
+    request = await post_through_mock(refusing_private(settings), outgoing)
+
+    assert looked_up == ["hooks.example.com"]
+    assert str(request.url) == sent_to
+    assert request.url.host == address
+    assert request.headers["host"] == host_header
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    assert request.method == "POST"
+    assert request.content == outgoing.body
+    assert request.headers["webhook-id"] == outgoing.event_id
+    assert request.headers["webhook-timestamp"] == unix_now()
+    verify(PINNED_SECRET, dict(request.headers), request.content, now=clock.now().timestamp())
+
+
+async def test_where_internal_targets_are_allowed_the_name_is_used_as_is(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def resolve(host: str) -> list[targets_module.IPAddress]:
+        raise AssertionError(f"{host} looked up although nothing is checked")
+
+    monkeypatch.setattr(targets_module, "_addresses", resolve)
+
+    request = await post_through_mock(settings, outgoing_to("https://hooks.example.com:8443/h"))
+
+    assert str(request.url) == "https://hooks.example.com:8443/h"
+    assert request.headers["host"] == "hooks.example.com:8443"
+    assert "sni_hostname" not in request.extensions
+    verify(PINNED_SECRET, dict(request.headers), request.content, now=clock.now().timestamp())
 
 
 # --- delivery -----------------------------------------------------------------------------------
@@ -1021,6 +1171,59 @@ async def test_a_hanging_receiver_times_out_without_delaying_the_others(
     assert len(receiver.requests) == 1
 
 
+async def test_an_unexpected_error_sending_one_delivery_fails_only_that_one(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in `send` for one delivery must neither hang the sweep (it waits for an outcome
+    per claimed delivery) nor lose the others' outcomes; that one is retried later."""
+    clock.freeze()
+    start = clock.now()
+    m = await market(client, session)
+    first = await create_endpoint(client, m.seller, receiver.url_for("/first"))
+    broken = await create_endpoint(client, m.seller, receiver.url_for("/broken"))
+    last = await create_endpoint(client, m.seller, receiver.url_for("/last"))
+    await new_order(client, m)
+    original_send = delivery_module.send
+
+    async def send_unless_broken(
+        http: httpx.AsyncClient, settings: Settings, outgoing: Outgoing
+    ) -> Outcome:
+        if outgoing.url == broken["url"]:
+            raise RuntimeError("a bug in the sender")
+        return await original_send(http, settings, outgoing)
+
+    monkeypatch.setattr(delivery_module, "send", send_unless_broken)
+
+    assert await asyncio.wait_for(deliver_due_webhooks(database, settings), 10) == 3
+
+    assert sorted(r.path for r in receiver.requests) == ["/first", "/last"]
+    for endpoint in (first, last):
+        assert (await only_delivery(client, m.seller, endpoint["id"]))["status"] == "succeeded"
+    failed = await only_delivery(client, m.seller, broken["id"])
+    assert failed["status"] == "pending"
+    assert failed["attempts"] == 1
+    assert failed["last_status_code"] is None
+    assert failed["last_error"] == "internal error: RuntimeError"
+    assert at(failed["next_attempt_at"]) == start + settings.webhook_retry_base
+    (attempt,) = failed["attempt_log"]
+    assert attempt["error"].startswith("internal error:")
+    assert attempt["status_code"] is None
+
+    monkeypatch.setattr(delivery_module, "send", original_send)
+    clock.advance(settings.webhook_retry_base)
+    assert await deliver_due_webhooks(database, settings) == 1
+    retried = await only_delivery(client, m.seller, broken["id"])
+    assert retried["status"] == "succeeded"
+    assert retried["attempts"] == 2
+    assert [a["status_code"] for a in retried["attempt_log"]] == [204, None]
+    assert receiver.requests[-1].path == "/broken"
+
+
 class RawServer(ABC):
     """A hand-written HTTP answer on a free port, for what the shared receiver cannot do."""
 
@@ -1187,6 +1390,90 @@ async def test_a_worker_killed_mid_delivery_leaves_a_lease_that_runs_out(
     assert found["attempts"] == 1
 
 
+async def test_an_attempt_overtaken_by_a_redelivery_records_nothing(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    receiver: WebhookReceiver,
+) -> None:
+    """Compare-and-set on the claim: redelivering while an attempt is in flight starts a
+    fresh round, which that attempt's late outcome must not spend or end."""
+    clock.freeze()
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
+    await new_order(client, m)
+    async with database.session_scope() as claiming:
+        (in_flight,) = await delivery_module.claim(claiming, settings)
+    (listed,) = await list_deliveries(client, m.seller, endpoint_id=endpoint["id"])
+
+    clock.advance(timedelta(seconds=2))
+    response = await post_redeliver(client, m.seller, listed["id"])
+    assert response.status_code == 202, response.text
+    async with database.session_scope() as recording:
+        await delivery_module.record(
+            recording, settings, in_flight, Outcome(500, "answered HTTP 500", 5)
+        )
+
+    found = await get_delivery(client, m.seller, listed["id"])
+    assert found["status"] == "pending"
+    assert found["attempts"] == 0
+    assert found["last_status_code"] is None
+    assert found["last_error"] is None
+    assert found["last_attempt_at"] is None
+    assert at(found["next_attempt_at"]) == clock.now()
+    assert found["attempt_log"] == []
+    assert await count(session, WebhookAttempt) == 0
+
+    # The redelivery's own attempt is the one that counts.
+    assert await deliver_due_webhooks(database, settings) == 1
+    found = await get_delivery(client, m.seller, listed["id"])
+    assert found["status"] == "succeeded"
+    assert found["attempts"] == 1
+    assert [a["status_code"] for a in found["attempt_log"]] == [204]
+
+
+async def test_an_attempt_whose_lease_ran_out_and_was_claimed_again_records_nothing(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    receiver: WebhookReceiver,
+) -> None:
+    clock.freeze()
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
+    await new_order(client, m)
+    async with database.session_scope() as claiming:
+        (slow,) = await delivery_module.claim(claiming, settings)
+    clock.advance(delivery_module.lease(settings, 1))
+    async with database.session_scope() as claiming:
+        (again,) = await delivery_module.claim(claiming, settings)
+    assert again.delivery_id == slow.delivery_id
+    assert again.claim_id != slow.claim_id
+
+    async def record(outgoing: Outgoing, outcome: Outcome) -> None:
+        async with database.session_scope() as recording:
+            await delivery_module.record(recording, settings, outgoing, outcome)
+
+    await record(slow, Outcome(500, "answered HTTP 500", 5))
+    found = await only_delivery(client, m.seller, endpoint["id"])
+    assert found["status"] == "pending"
+    assert found["attempts"] == 0
+    assert found["attempt_log"] == []
+    assert await count(session, WebhookAttempt) == 0
+
+    await record(again, Outcome(204, None, 3))
+    # The first attempt's outcome arriving later still changes nothing.
+    await record(slow, Outcome(500, "answered HTTP 500", 5))
+    found = await only_delivery(client, m.seller, endpoint["id"])
+    assert found["status"] == "succeeded"
+    assert found["attempts"] == 1
+    assert found["last_status_code"] == 204
+    assert [a["status_code"] for a in found["attempt_log"]] == [204]
+    assert await count(session, WebhookAttempt) == 1
+
+
 async def test_a_failed_connection_is_recorded_and_retried(
     client: httpx.AsyncClient,
     session: AsyncSession,
@@ -1259,13 +1546,15 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_endpoint_is_dis
     buyer_notices = await client.get("/v1/notifications", headers=m.buyer.headers)
     assert all(n["type"] != "webhook_endpoint.disabled" for n in buyer_notices.json()["items"])
 
-    # Nothing more is sent, and new events are not queued for it.
+    # Nothing more is sent; new events are queued (nothing is lost) but wait.
     clock.advance(timedelta(hours=1))
     seller = await relogin(client, m.seller)
     m = Market(m.admin, seller, m.seller_id, m.category_id, await relogin(client, m.buyer))
     assert await deliver_due_webhooks(database, three) == 0
     await new_order(client, m)
-    assert len(await list_deliveries(client, seller, endpoint_id=endpoint["id"])) == 1
+    waiting = await list_deliveries(client, seller, endpoint_id=endpoint["id"], status="pending")
+    assert [d["event_type"] for d in waiting] == ["order.created"]
+    assert await deliver_due_webhooks(database, three) == 0
     assert len(receiver.requests) == 3
 
     assert_problem(await post_redeliver(client, seller, found["id"]), 409, "endpoint_disabled")
@@ -1283,14 +1572,76 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_endpoint_is_dis
     assert len(queued["attempt_log"]) == 3  # the history stays
 
     receiver.respond_with(204)
-    assert await deliver_due_webhooks(database, three) == 1
+    assert await deliver_due_webhooks(database, three) == 2  # the redelivery and the waiting one
     found = await get_delivery(client, seller, found["id"])
     assert found["status"] == "succeeded"
     assert found["attempts"] == 1
     assert found["last_status_code"] == 204
     assert [a["status_code"] for a in found["attempt_log"]] == [204, 500, 500, 500]
-    assert list(receiver.by_event_id()) == [found["event_id"]]
-    assert len(receiver.requests) == 4
+    assert set(receiver.by_event_id()) == {found["event_id"], waiting[0]["event_id"]}
+    assert len(receiver.requests) == 5
+
+
+async def disabled_notices(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
+    response = await client.get("/v1/notifications", params={"limit": 100}, headers=who.headers)
+    assert response.status_code == 200, response.text
+    return [n for n in response.json()["items"] if n["type"] == "webhook_endpoint.disabled"]
+
+
+async def test_an_endpoint_that_succeeded_meanwhile_is_not_disabled_by_one_failed_delivery(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    receiver: WebhookReceiver,
+) -> None:
+    """One event the receiver keeps refusing (a bug on its side for that payload, say) while
+    it takes the others: that delivery fails, the endpoint stays. Only failing everything for
+    as long as the delivery was retried disables it."""
+    clock.freeze()
+    three = with_settings(settings, webhook_max_attempts=3)
+    base = settings.webhook_retry_base
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
+    await new_order(client, m)
+    receiver.respond_with(500)
+    assert await deliver_due_webhooks(database, three) == 1  # the first event: attempt 1
+
+    clock.advance(timedelta(seconds=1))
+    await new_order(client, m)
+    receiver.respond_with(204)
+    assert await deliver_due_webhooks(database, three) == 1  # the second event: delivered
+
+    receiver.respond_with(500)
+    clock.advance(base)
+    assert await deliver_due_webhooks(database, three) == 1  # the first event: attempt 2
+    clock.advance(2 * base)
+    assert await deliver_due_webhooks(database, three) == 1  # the first event: attempt 3
+
+    refused, delivered = sorted(
+        await list_deliveries(client, m.seller, endpoint_id=endpoint["id"]),
+        key=lambda d: d["created_at"],
+    )
+    assert refused["status"] == "failed"
+    assert refused["attempts"] == 3
+    assert delivered["status"] == "succeeded"
+    kept = await get_endpoint(client, m.seller, endpoint["id"])
+    assert kept["enabled"] is True
+    assert kept["disabled_reason"] is None
+    assert await disabled_notices(client, m.seller) == []
+
+    # A later event failing every attempt with no success since it was created does.
+    await new_order(client, m)
+    assert await deliver_due_webhooks(database, three) == 1
+    clock.advance(base)
+    assert await deliver_due_webhooks(database, three) == 1
+    clock.advance(2 * base)
+    assert await deliver_due_webhooks(database, three) == 1
+    assert len(await list_deliveries(client, m.seller, status="failed")) == 2
+    disabled = await get_endpoint(client, m.seller, endpoint["id"])
+    assert disabled["enabled"] is False
+    assert disabled["disabled_reason"] == "a delivery failed 3 attempts in a row"
+    assert len(await disabled_notices(client, m.seller)) == 1
 
 
 async def test_other_pending_deliveries_wait_while_their_endpoint_is_disabled(
@@ -1554,3 +1905,110 @@ async def test_a_delivery_exists_exactly_when_its_event_does(
         await emit_then_fail()
     assert await count(session, OutboxEvent) == events_before
     assert await count(session, WebhookDelivery) == deliveries_before
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+async def ids_of(session: AsyncSession, column: Any, *where: Any) -> set[uuid.UUID]:
+    return set(await session.scalars(select(column).where(*where)))
+
+
+async def test_a_sweep_purges_what_outlived_the_retention_and_keeps_what_is_still_needed(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    receiver: WebhookReceiver,
+    second_receiver: WebhookReceiver,
+) -> None:
+    """Older than `event_retention`: finished deliveries go with their attempts, read
+    notifications go, events go once no delivery refers to them. A pending delivery (of a
+    paused endpoint) keeps its event; unread notifications stay; younger rows stay."""
+    clock.freeze()
+    retention = settings.event_retention
+    assert retention == timedelta(days=30)
+    one_attempt = with_settings(settings, webhook_max_attempts=1)
+    m = await market(client, session)
+    working = await create_endpoint(client, m.seller, receiver.url_for("/working"))
+    failing = await create_endpoint(client, m.seller, second_receiver.url_for("/failing"))
+    paused = await create_endpoint(client, m.seller, receiver.url_for("/paused"))
+    response = await patch_endpoint(client, m.seller, paused["id"], enabled=False)
+    assert response.status_code == 200, response.text
+    second_receiver.respond_with(500)
+
+    # Old: an order.created for each endpoint, sent once each: one succeeds, one fails for
+    # good (and disables its endpoint), the paused one waits.
+    old_order = await new_order(client, m)
+    assert await deliver_due_webhooks(database, one_attempt) == 2
+    old = {d["endpoint_id"]: d for d in await list_deliveries(client, m.seller)}
+    assert {e: d["status"] for e, d in old.items()} == {
+        working["id"]: "succeeded",
+        failing["id"]: "failed",
+        paused["id"]: "pending",
+    }
+    read = await client.post("/v1/notifications/read-all", headers=m.seller.headers)
+    assert read.status_code == 200, read.text
+    assert read.json()["marked"] >= 2  # order.created and webhook_endpoint.disabled at least
+    await pay(client, m.buyer, old_order["checkout_id"])  # order.paid: unread, no webhook
+
+    # A second short of the retention nothing is old enough.
+    clock.advance(retention - timedelta(seconds=1))
+    assert (await sweep(database, settings))["purge_expired_events"] == 0
+
+    clock.advance(timedelta(seconds=2))
+    m = await relogin_market(client, m)
+    await new_order(client, m)  # young: sent to the working endpoint, waiting for the others
+    assert await deliver_due_webhooks(database, settings) == 1
+    (young_notice,) = [
+        n
+        for n in (await client.get("/v1/notifications", headers=m.seller.headers)).json()["items"]
+        if n["read_at"] is None and n["type"] == "order.created"
+    ]
+    marked = await client.post(
+        f"/v1/notifications/{young_notice['id']}/read", headers=m.seller.headers
+    )
+    assert marked.status_code == 200, marked.text
+
+    cutoff = clock.now() - retention
+    deliveries_before = await ids_of(session, WebhookDelivery.id)
+    assert len(deliveries_before) == 6  # three old, three young
+    assert await count(session, WebhookAttempt) == 3  # old succeeded, old failed, young
+    finished_old = {uuid.UUID(old[working["id"]]["id"]), uuid.UUID(old[failing["id"]]["id"])}
+    notifications_before = await ids_of(session, Notification.id)
+    old_read = await ids_of(
+        session,
+        Notification.id,
+        Notification.read_at.is_not(None),
+        Notification.created_at < cutoff,
+    )
+    assert len(notifications_before) == 4
+    assert set(
+        await session.scalars(select(Notification.type).where(Notification.id.in_(old_read)))
+    ) == {"order.created", "webhook_endpoint.disabled"}
+    events_before = await ids_of(session, OutboxEvent.id)
+    old_events = await ids_of(session, OutboxEvent.id, OutboxEvent.occurred_at < cutoff)
+    assert len(events_before) == 3  # old order.created and order.paid, young order.created
+    assert len(old_events) == 2
+    still_queued = uuid.UUID(old[paused["id"]]["event_id"])
+    assert still_queued in old_events
+
+    done = await sweep(database, settings)
+
+    assert done["deliver_webhooks"] == 0
+    # Two deliveries, two notifications, one event (the attempts go with their deliveries).
+    assert done["purge_expired_events"] == 5
+    assert await ids_of(session, WebhookDelivery.id) == deliveries_before - finished_old
+    assert await count(session, WebhookDelivery) == 4
+    assert await count(session, WebhookAttempt) == 1  # the young delivery's
+    assert await ids_of(session, Notification.id) == notifications_before - old_read
+    assert await count(session, Notification) == 2  # old unread order.paid, young read one
+    assert await ids_of(session, OutboxEvent.id) == events_before - (old_events - {still_queued})
+    assert await count(session, OutboxEvent) == 2
+    # What is left still works: the paused endpoint, re-enabled, gets its old event.
+    response = await patch_endpoint(client, m.seller, paused["id"], enabled=True)
+    assert response.status_code == 200, response.text
+    assert await deliver_due_webhooks(database, settings) == 2
+    paused_events = [r.event_id for r in receiver.requests if r.path == "/paused"]
+    assert len(paused_events) == 2
+    assert str(still_queued) in paused_events

@@ -1,10 +1,15 @@
-"""The worker's sweep: purges what has expired, and one failing job does not stop the rest."""
+"""The worker's sweep: purges what has expired, and one failing job does not stop the rest;
+webhooks are sent beside the sweep, not within it."""
 
+import asyncio
+import contextlib
+import time
 from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import LoginFailure, RefreshToken
 from app.config import Settings
@@ -13,6 +18,9 @@ from app.core.db import Database
 from app.payments.provider import SandboxProvider
 from app.worker import runner
 from tests.factories import register_and_login
+from tests.integration.harness import WebhookReceiver
+from tests.messaging.test_webhooks import create_endpoint, list_deliveries, new_order
+from tests.orders.helpers import market
 
 
 async def _count(database: Database, model: type[RefreshToken] | type[LoginFailure]) -> int:
@@ -58,3 +66,64 @@ async def test_a_failing_job_is_reported_and_the_others_still_run(
 
     assert done == {"broken": -1, "healthy": 3}
     assert ran == ["healthy"]
+
+
+async def test_webhooks_are_delivered_beside_a_slow_sweep_not_after_it(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`run_forever` sends webhooks in a loop of their own: a sweep job taking 5 s does not
+    hold up a due delivery. Real time (short), since this is about the loop's scheduling.
+    The sweep keeps only the slow job, and the sender parks once it has delivered, so that
+    nothing else uses the test's one connection while the task runs or is cancelled."""
+    sweep_started = asyncio.Event()
+    sweep_finished = asyncio.Event()
+    delivered = asyncio.Event()
+    deliver = runner.JOBS[runner.DELIVER_WEBHOOKS]
+
+    async def slow_sweep_job(_context: runner.WorkerContext) -> int:
+        sweep_started.set()
+        await asyncio.sleep(5)
+        sweep_finished.set()
+        return 0
+
+    async def deliver_then_park(context: runner.WorkerContext) -> int:
+        sent = await deliver(context)
+        if sent:
+            delivered.set()
+            await asyncio.Event().wait()  # until cancelled
+        return sent
+
+    monkeypatch.setattr(
+        runner,
+        "JOBS",
+        {"expire_unpaid_checkouts": slow_sweep_job, runner.DELIVER_WEBHOOKS: deliver_then_park},
+    )
+    quick = settings.model_copy(update={"worker_interval": timedelta(milliseconds=50)})
+    m = await market(client, session)
+    with WebhookReceiver() as receiver:
+        endpoint = await create_endpoint(client, m.seller, receiver.url_for())
+        await new_order(client, m)
+
+        began = time.monotonic()
+        worker = asyncio.create_task(
+            runner.run_forever(runner.WorkerContext(database, quick, SandboxProvider()))
+        )
+        try:
+            (request,) = await receiver.wait_for_async(lambda seen: len(seen) >= 1, timeout=3)
+            await asyncio.wait_for(delivered.wait(), 3)  # its outcome is recorded too
+            took = time.monotonic() - began
+            assert sweep_started.is_set()
+            assert not sweep_finished.is_set()
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    assert took < 2
+    (found,) = await list_deliveries(client, m.seller, endpoint_id=endpoint["id"])
+    assert found["status"] == "succeeded"
+    assert found["event_id"] == request.event_id

@@ -2,7 +2,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -13,12 +13,20 @@ from app.messaging.conversations.models import Conversation, Message, Side
 class ConversationRepository(RepositoryBase[Conversation]):
     model = Conversation
 
-    def visible_to(self, user_id: uuid.UUID, seller_id: uuid.UUID | None) -> Select[Conversation]:
-        """The caller's conversations: as the buyer, and as the seller if they have a shop."""
-        mine: ColumnElement[bool] = Conversation.buyer_id == user_id
-        if seller_id is not None:
-            mine = or_(mine, Conversation.seller_id == seller_id)
-        return select(Conversation).where(mine)
+    def visible_to(
+        self, buyer_id: uuid.UUID | None, seller_id: uuid.UUID | None
+    ) -> Select[Conversation]:
+        """The caller's conversations: as the buyer (`buyer_id`), and as the seller if they
+        have a shop (`seller_id`)."""
+        sides = [
+            condition
+            for condition in (
+                Conversation.buyer_id == buyer_id if buyer_id is not None else None,
+                Conversation.seller_id == seller_id if seller_id is not None else None,
+            )
+            if condition is not None
+        ]
+        return select(Conversation).where(or_(false(), *sides))
 
     async def get(self, id_: uuid.UUID, *, lock: bool = False) -> Conversation | None:
         return await self._one(Conversation.id == id_, lock=lock)
@@ -61,7 +69,7 @@ class ConversationRepository(RepositoryBase[Conversation]):
     async def unread_counts(
         self,
         conversation_ids: Sequence[uuid.UUID],
-        user_id: uuid.UUID,
+        user_id: uuid.UUID | None,
         seller_id: uuid.UUID | None,
     ) -> dict[uuid.UUID, int]:
         """{conversation id: messages from the other side newer than the caller's read
@@ -69,9 +77,13 @@ class ConversationRepository(RepositoryBase[Conversation]):
         seller; conversations without unread messages are absent."""
         if not conversation_ids:
             return {}
-        unread = [
-            _unread_by(Conversation.buyer_id == user_id, Side.seller, Conversation.buyer_read_up_to)
-        ]
+        unread = []
+        if user_id is not None:
+            unread.append(
+                _unread_by(
+                    Conversation.buyer_id == user_id, Side.seller, Conversation.buyer_read_up_to
+                )
+            )
         if seller_id is not None:
             unread.append(
                 _unread_by(

@@ -11,13 +11,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.exceptions import InsufficientScope
 from app.auth.models import User
+from app.auth.principal import acts_as_admin
 from app.catalog import service as catalog_service
 from app.config import Settings
 from app.core import outbox
 from app.core.clock import now
 from app.core.errors import ValidationFailed
 from app.core.pagination import PageParams, SortKey, paginate
+from app.core.request_context import acting_through_api_key
 from app.disputes import service as disputes_service
 from app.messaging.conversations.exceptions import (
     CannotMessageOwnListing,
@@ -55,7 +58,8 @@ class ConversationView:
 
 def _side_of(conversation: Conversation, user: User, seller: SellerProfile | None) -> Side | None:
     # Nobody is both: a seller cannot start one about their own listing or buy from themself.
-    if conversation.buyer_id == user.id:
+    # An API key speaks for the shop only, never for its owner's purchases.
+    if conversation.buyer_id == user.id and not acting_through_api_key():
         return Side.buyer
     if seller is not None and conversation.seller_id == seller.id:
         return Side.seller
@@ -79,7 +83,7 @@ async def _get_for(
     if side is not None:
         return conversation, ConversationRole(side.value)
     if (
-        user.is_admin
+        acts_as_admin(user)
         and conversation.order_id is not None
         and await disputes_service.exists_for_order(session, conversation.order_id)
     ):
@@ -182,6 +186,8 @@ async def start(
 ) -> tuple[ConversationView, bool]:
     """Start a conversation with a listing's or an order's seller, or, if the caller already
     has one about it, append the message to that one: (the conversation, created)."""
+    if acting_through_api_key():
+        raise InsufficientScope("starting a conversation is a buyer's action, not a shop's")
     text = _checked_body(settings, data.message, ["body", "message"])
     if data.listing_id is not None:
         listing = await catalog_service.get_visible(session, data.listing_id, None)
@@ -218,15 +224,16 @@ async def list_for(
     """The caller's conversations as buyer and as seller, most recent activity first."""
     repository = ConversationRepository(session)
     seller_id = seller.id if seller is not None else None
+    buyer_id = None if acting_through_api_key() else user.id
     rows: list[Conversation]
     rows, cursor = await paginate(
         session,
-        repository.visible_to(user.id, seller_id),
+        repository.visible_to(buyer_id, seller_id),
         keys=_BY_ACTIVITY,
         page=page,
         tag="activity",
     )
-    unread = await repository.unread_counts([c.id for c in rows], user.id, seller_id)
+    unread = await repository.unread_counts([c.id for c in rows], buyer_id, seller_id)
     views = []
     for conversation in rows:
         side = _side_of(conversation, user, seller)

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 
 from app.core.repository import RepositoryBase
 from app.messaging.notifications.models import Notification
@@ -30,6 +30,14 @@ class NotificationRepository(RepositoryBase[Notification]):
             Notification.user_id == user_id, Notification.read_at.is_(None)
         )
         return int(await self.session.scalar(statement) or 0)
+
+    async def purge_read_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(
+            delete(Notification)
+            .where(Notification.read_at.is_not(None), Notification.created_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def mark_all_read(self, user_id: uuid.UUID, at: datetime) -> int:
         result = await self.session.execute(

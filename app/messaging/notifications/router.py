@@ -11,6 +11,7 @@ from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
 from app.messaging.notifications import service
+from app.messaging.notifications.exceptions import NotificationNotFound
 from app.messaging.notifications.schemas import MarkedRead, NotificationRead, NotificationSummary
 
 router = APIRouter(
@@ -41,7 +42,7 @@ async def notification_summary(user: CurrentUser, session: DbSession) -> Notific
 @router.post(
     "/{notification_id}/read",
     response_model=NotificationRead,
-    responses=error_responses(service.NotificationNotFound),
+    responses=error_responses(NotificationNotFound),
 )
 async def mark_notification_read(
     notification_id: uuid.UUID, user: CurrentUser, session: DbSession

@@ -8,17 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from app.core.clock import now
-from app.core.errors import NotFound
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
+from app.messaging.notifications.exceptions import NotificationNotFound
 from app.messaging.notifications.models import Notification
 from app.messaging.notifications.repository import NotificationRepository
 from app.messaging.notifications.rules import RULES, Audience
 from app.sellers import service as sellers
-
-
-class NotificationNotFound(NotFound):
-    code, title = "not_found", "Notification not found"
 
 
 def _user_id(data: dict[str, Any], key: str) -> uuid.UUID | None:

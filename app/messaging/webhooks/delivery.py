@@ -8,26 +8,31 @@ the same `webhook-id`, by which receivers de-duplicate.
 
 import asyncio
 import json
+import logging
 import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.clock import now
+from app.core.ids import uuid7
 from app.core.outbox import OutboxEvent
 from app.messaging.notifications import service as notifications
 from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
-from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookEndpoint
-from app.messaging.webhooks.repository import DeliveryRepository
+from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt
+from app.messaging.webhooks.repository import DeliveryRepository, EndpointRepository
 from app.messaging.webhooks.signing import signature
 from app.messaging.webhooks.targets import check_target
 from app.sellers import service as sellers
+
+logger = logging.getLogger("app.webhooks")
 
 USER_AGENT = "marketplace-webhooks/1"
 # Room for the bookkeeping around a request on top of its timeout.
@@ -38,6 +43,8 @@ ROUNDS_PER_SWEEP = 4
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     delivery_id: uuid.UUID
+    claim_id: uuid.UUID
+    """Whose outcome counts: a redelivery or a later claim makes this one's stale."""
     event_id: str
     url: str
     secret: str
@@ -82,10 +89,19 @@ async def claim(session: AsyncSession, settings: Settings) -> list[Outgoing]:
     leased_until = now() + lease(settings, len(rows))
     for delivery, _endpoint, _event in rows:
         delivery.next_attempt_at = leased_until
+        delivery.claim_id = uuid7()
     await session.flush()
     return [
-        Outgoing(delivery.id, str(event.id), endpoint.url, endpoint.secret, payload(event))
+        Outgoing(
+            delivery.id,
+            delivery.claim_id,
+            str(event.id),
+            endpoint.url,
+            endpoint.secret,
+            payload(event),
+        )
         for delivery, endpoint, event in rows
+        if delivery.claim_id is not None
     ]
 
 
@@ -112,7 +128,9 @@ async def send(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing
 
 
 async def _post(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing) -> int:
-    await check_target(settings, outgoing.url)
+    vetted = await check_target(settings, outgoing.url)
+    url = httpx.URL(outgoing.url)
+    extensions: dict[str, Any] = {}
     timestamp = int(now().timestamp())
     headers = {
         "content-type": "application/json",
@@ -123,9 +141,17 @@ async def _post(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoin
             outgoing.secret, outgoing.event_id, timestamp, outgoing.body
         ),
     }
+    if vetted:
+        # Connect to the address that was checked, not to whatever the name resolves to a
+        # moment later (DNS rebinding); the name still goes in Host and TLS SNI, so virtual
+        # hosting and certificate checks work as usual.
+        headers["host"] = url.netloc.decode()
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.host
+        url = url.copy_with(host=str(vetted[0]))
     # Streamed and never read: a receiver cannot make us download a huge answer.
     async with client.stream(
-        "POST", outgoing.url, content=outgoing.body, headers=headers
+        "POST", url, content=outgoing.body, headers=headers, extensions=extensions
     ) as response:
         return response.status_code
 
@@ -133,9 +159,13 @@ async def _post(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoin
 async def record(
     session: AsyncSession, settings: Settings, outgoing: Outgoing, outcome: Outcome
 ) -> None:
-    delivery = await DeliveryRepository(session).lock(outgoing.delivery_id)
-    if delivery is None:  # the endpoint was deleted meanwhile
+    deliveries = DeliveryRepository(session)
+    delivery = await deliveries.lock(outgoing.delivery_id)
+    # Gone with its endpoint, redelivered meanwhile, or re-claimed after its lease ran out:
+    # another attempt's outcome is the one that counts (compare-and-set on the claim).
+    if delivery is None or delivery.claim_id != outgoing.claim_id:
         return
+    delivery.claim_id = None
     at = now()
     session.add(
         WebhookAttempt(
@@ -157,7 +187,9 @@ async def record(
     elif delivery.attempts >= settings.webhook_max_attempts:
         delivery.status = DeliveryStatus.failed
         delivery.next_attempt_at = None
-        await _disable_endpoint(session, delivery.endpoint_id, settings)
+        # Failing for as long as this delivery was retried, without one success meanwhile.
+        if not await deliveries.any_succeeded_since(delivery.endpoint_id, delivery.created_at):
+            await _disable_endpoint(session, delivery.endpoint_id, settings)
     else:
         delivery.next_attempt_at = at + settings.webhook_retry_base * 2 ** (delivery.attempts - 1)
     await session.flush()
@@ -166,9 +198,10 @@ async def record(
 async def _disable_endpoint(
     session: AsyncSession, endpoint_id: uuid.UUID, settings: Settings
 ) -> None:
-    """An endpoint whose delivery failed every attempt (about three days) stops receiving
-    events until its owner re-enables it; the owner is told."""
-    endpoint = await session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+    """An endpoint that failed every attempt of a delivery (about three days) with no success
+    meanwhile stops being sent to until its owner re-enables it (its events keep being
+    queued, so nothing is lost); the owner is told."""
+    endpoint = await EndpointRepository(session).lock(endpoint_id)
     if endpoint is None or not endpoint.enabled:
         return
     endpoint.enabled = False
@@ -206,7 +239,14 @@ async def send_all(
 
         async def one(outgoing: Outgoing) -> None:
             async with slots:
-                outcomes.put_nowait((outgoing, await send(client, settings, outgoing)))
+                try:
+                    outcome = await send(client, settings, outgoing)
+                except Exception as error:  # every claimed delivery must get an outcome
+                    logger.exception(
+                        "webhook delivery %s failed unexpectedly", outgoing.delivery_id
+                    )
+                    outcome = Outcome(None, f"internal error: {type(error).__name__}", 0)
+                outcomes.put_nowait((outgoing, outcome))
 
         senders = [asyncio.create_task(one(o)) for o in batch]
         for _ in batch:

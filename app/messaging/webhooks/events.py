@@ -28,3 +28,18 @@ EVENT_TYPES: dict[str, str] = {
     "listing.removed": "An admin removed a listing.",
     "message.created": "A message was written in one of the shop's conversations.",
 }
+
+# The API-key resource whose `read` scope an event discloses (by the part before the dot).
+RESOURCE_OF_EVENT = {
+    "order": "orders",
+    "return": "returns",
+    "dispute": "disputes",
+    "review": "reviews",
+    "payout": "payouts",
+    "listing": "listings",
+    "message": "messages",
+}
+
+
+def read_scope_of(event_type: str) -> str:
+    return f"{RESOURCE_OF_EVENT[event_type.partition('.')[0]]}:read"

@@ -57,6 +57,8 @@ class WebhookDelivery(IdMixin, Base):
     """Attempts since it was created or last redelivered."""
     next_attempt_at: Mapped[datetime | None]
     """When a worker may (re)try it; while an attempt is in flight, the end of its lease."""
+    claim_id: Mapped[uuid.UUID | None]
+    """Set by the claim of the attempt in flight; only that attempt's outcome is recorded."""
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_attempt_at: Mapped[datetime | None]

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, func, select
 
 from app.core.outbox import OutboxEvent
 from app.core.repository import RepositoryBase
@@ -26,9 +26,20 @@ class EndpointRepository(RepositoryBase[WebhookEndpoint]):
             self.of_seller(seller_id).where(WebhookEndpoint.id == endpoint_id)
         )
 
-    async def enabled_of_seller(self, seller_id: uuid.UUID) -> list[WebhookEndpoint]:
-        statement = self.of_seller(seller_id).where(WebhookEndpoint.enabled.is_(True))
-        return list((await self.session.scalars(statement)).all())
+    async def subscriptions_of(self, seller_id: uuid.UUID) -> list[tuple[uuid.UUID, list[str]]]:
+        """(endpoint id, event types) of every endpoint of the shop, disabled ones included."""
+        statement = select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
+            WebhookEndpoint.seller_id == seller_id
+        )
+        return [(id_, types) for id_, types in (await self.session.execute(statement)).all()]
+
+    async def lock(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+        return await self.get_one_or_none(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
 
 
 class DeliveryRepository(RepositoryBase[WebhookDelivery]):
@@ -57,6 +68,38 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
         if lock:
             statement = statement.with_for_update()
         return await self.get_one_or_none(statement)
+
+    async def purge_finished_before(self, cutoff: datetime) -> int:
+        """Deliveries delivered or given up before `cutoff` (their attempts go with them)."""
+        finished_at = func.coalesce(WebhookDelivery.last_attempt_at, WebhookDelivery.created_at)
+        result = await self.session.execute(
+            delete(WebhookDelivery)
+            .where(WebhookDelivery.status != DeliveryStatus.pending, finished_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def purge_events_before(self, cutoff: datetime) -> int:
+        """Domain events older than `cutoff` that no delivery still refers to."""
+        still_queued = select(WebhookDelivery.id).where(WebhookDelivery.event_id == OutboxEvent.id)
+        result = await self.session.execute(
+            delete(OutboxEvent)
+            .where(OutboxEvent.occurred_at < cutoff, ~still_queued.exists())
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def any_succeeded_since(self, endpoint_id: uuid.UUID, since: datetime) -> bool:
+        statement = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.endpoint_id == endpoint_id,
+                WebhookDelivery.status == DeliveryStatus.succeeded,
+                WebhookDelivery.delivered_at >= since,
+            )
+            .limit(1)
+        )
+        return await self.session.scalar(statement) is not None
 
     async def attempts_of(self, delivery_id: uuid.UUID) -> list[WebhookAttempt]:
         statement = (

@@ -5,11 +5,15 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.exceptions import InsufficientScope
+from app.auth.scopes import grants
 from app.config import Settings
 from app.core.clock import now
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
+from app.core.request_context import api_key_scopes
 from app.messaging.webhooks import signing
+from app.messaging.webhooks.events import read_scope_of
 from app.messaging.webhooks.exceptions import DeliveryNotFound, EndpointDisabled, EndpointNotFound
 from app.messaging.webhooks.models import (
     DeliveryStatus,
@@ -22,32 +26,64 @@ from app.messaging.webhooks.schemas import EndpointCreate, EndpointUpdate
 from app.messaging.webhooks.targets import check_target
 from app.sellers.models import SellerProfile
 
+_SUBSCRIPTIONS = "webhook_subscriptions"
+"""Per-transaction cache (in `session.info`): a checkout emits several events for one shop."""
+
+
+async def _subscribed_endpoints(
+    session: AsyncSession, seller_id: uuid.UUID, event_type: str
+) -> list[uuid.UUID]:
+    cache: dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]] = session.info.setdefault(
+        _SUBSCRIPTIONS, {}
+    )
+    if seller_id not in cache:
+        cache[seller_id] = await EndpointRepository(session).subscriptions_of(seller_id)
+    return [endpoint_id for endpoint_id, types in cache[seller_id] if event_type in types]
+
+
+def _forget_subscriptions(session: AsyncSession) -> None:
+    session.info.pop(_SUBSCRIPTIONS, None)
+
 
 async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
-    """Outbox subscriber: queue the event for each of its shop's endpoints that want it."""
+    """Outbox subscriber: queue the event for each of its shop's endpoints that want it —
+    disabled ones too, which are not sent to until re-enabled, so that nothing is lost."""
     if event.seller_id is None:
         return
-    for endpoint in await EndpointRepository(session).enabled_of_seller(event.seller_id):
-        if event.type in endpoint.event_types:
-            session.add(
-                WebhookDelivery(
-                    endpoint_id=endpoint.id,
-                    seller_id=event.seller_id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    status=DeliveryStatus.pending,
-                    next_attempt_at=event.occurred_at,
-                    created_at=event.occurred_at,
-                )
+    for endpoint_id in await _subscribed_endpoints(session, event.seller_id, event.type):
+        session.add(
+            WebhookDelivery(
+                endpoint_id=endpoint_id,
+                seller_id=event.seller_id,
+                event_id=event.id,
+                event_type=event.type,
+                status=DeliveryStatus.pending,
+                next_attempt_at=event.occurred_at,
+                created_at=event.occurred_at,
             )
-    await session.flush()
+        )
+
+
+def _check_key_may_read(event_types: list[str]) -> None:
+    """A key subscribing to events must be allowed to read what they carry: webhooks are
+    not a way around its scopes."""
+    scopes = api_key_scopes()
+    if scopes is None:
+        return
+    missing = sorted(
+        {read_scope_of(t) for t in event_types if not grants(scopes, read_scope_of(t))}
+    )
+    if missing:
+        raise InsufficientScope(f"these event types need the {', '.join(missing)} scope(s)")
 
 
 async def create_endpoint(
     session: AsyncSession, settings: Settings, seller: SellerProfile, data: EndpointCreate
 ) -> WebhookEndpoint:
+    _check_key_may_read(data.event_types)
     url = str(data.url)
     await check_target(settings, url)
+    _forget_subscriptions(session)
     return await EndpointRepository(session).add(
         WebhookEndpoint(
             seller_id=seller.id,
@@ -85,11 +121,15 @@ async def update_endpoint(
     data: EndpointUpdate,
 ) -> WebhookEndpoint:
     endpoint = await get_endpoint(session, seller, endpoint_id)
+    # Whatever a key changes (the URL above all), it may not leave an endpoint sending it
+    # events it may not read.
+    _check_key_may_read(data.event_types or endpoint.event_types)
     if data.url is not None:
         endpoint.url = str(data.url)
         await check_target(settings, endpoint.url)
     if data.event_types is not None:
         endpoint.event_types = list(data.event_types)
+        _forget_subscriptions(session)
     if "description" in data.model_fields_set:
         endpoint.description = data.description
     if data.enabled is not None:
@@ -114,6 +154,7 @@ async def delete_endpoint(
 ) -> None:
     """Deletes the endpoint with its queue and delivery log."""
     endpoint = await get_endpoint(session, seller, endpoint_id)
+    _forget_subscriptions(session)
     await session.delete(endpoint)
     await session.flush()
 
@@ -155,5 +196,6 @@ async def redeliver(
     delivery.status = DeliveryStatus.pending
     delivery.attempts = 0
     delivery.next_attempt_at = now()
+    delivery.claim_id = None  # an attempt in flight now records nothing
     await session.flush()
     return delivery, attempts

@@ -55,22 +55,26 @@ async def _addresses(host: str) -> list[IPAddress]:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_SECONDS
         )
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, UnicodeError) as error:  # UnicodeError: a bad IDNA name
         raise WebhookUrlNotAllowed(f"the host {host!r} does not resolve") from error
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-async def check_target(settings: Settings, url: str) -> None:
-    """Raises `WebhookUrlNotAllowed` unless this deployment may send requests to `url`."""
+async def check_target(settings: Settings, url: str) -> list[IPAddress]:
+    """Raises `WebhookUrlNotAllowed` unless this deployment may send requests to `url`;
+    returns the vetted addresses to connect to (none to check where internal ones are
+    allowed)."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise WebhookUrlNotAllowed("the URL must be http(s) with a host")
     if parts.username or parts.password:
         raise WebhookUrlNotAllowed("credentials do not belong in a webhook URL")
     if settings.webhooks_may_reach_private_networks:
-        return
+        return []
     if parts.scheme != "https":
         raise WebhookUrlNotAllowed("webhook URLs must use https")
-    for address in await _addresses(parts.hostname):
+    addresses = await _addresses(parts.hostname)
+    for address in addresses:
         if _internal(address):
             raise WebhookUrlNotAllowed(f"{parts.hostname} is an internal address ({address})")
+    return addresses
