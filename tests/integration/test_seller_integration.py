@@ -183,6 +183,7 @@ def test_a_seller_integration_runs_on_the_generated_client_alone(
             url=webhook_receiver.url_for("/marketplace"), event_types=["order.paid"]
         ),
     )
+    assert isinstance(endpoint, models.EndpointWithSecret), endpoint
     assert endpoint.secret.startswith("whsec_")
     listing = live_listing(market, integration, category.id)
 
@@ -237,7 +238,9 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
     models = market.models
     admin = market.admin()
     owner = market.approved_seller(admin)
-    integration = market.bearer(market.api_key(owner, "listings:write", "webhooks:write").key)
+    integration = market.bearer(
+        market.api_key(owner, "listings:write", "orders:read", "webhooks:write").key
+    )
     endpoint = market.call(
         "webhooks",
         "webhooks_create_endpoint",
@@ -246,6 +249,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
             url=webhook_receiver.url_for(), event_types=["order.created", "order.paid"]
         ),
     )
+    assert isinstance(endpoint, models.EndpointWithSecret), endpoint
     listing = live_listing(market, integration, market.category(admin).id)
     _, buyer = market.register("buyer")
     orders = [market.buy(buyer, listing.id).orders[0].id for _ in range(3)]
