@@ -48,6 +48,7 @@ from app.cli import migrate
 from app.config import Environment, Settings
 from app.core.db import create_engine
 from app.core.pagination import PageParams
+from app.core.storage import LocalDiskStorage
 from app.models_registry import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -665,6 +666,7 @@ async def capture_sql(engine: AsyncEngine, search: Search) -> None:
                 seller_id=uuid.UUID(params["seller"]) if "seller" in params else None,
                 sort=SearchSort(params["sort"]) if "sort" in params else None,
                 page=PageParams(limit=PAGE_SIZE, cursor=params.get("cursor")),
+                storage=LocalDiskStorage(Path(tempfile.gettempdir())),
             )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -16,19 +16,21 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload, selectinload
 from sqlalchemy.types import Float
 
 from app.catalog.models import (
     Category,
     Condition,
     Listing,
+    ListingImage,
     ListingReport,
     ListingStatus,
 )
 from app.catalog.schemas import SearchSort
 from app.core.pagination import SortKey
 from app.core.repository import RepositoryBase
+from app.sellers.models import SellerProfile
 
 # Relevance ranks at most this many of the newest matches (see _rank_newest_matches).
 MAX_RANKED_MATCHES = 200
@@ -41,6 +43,27 @@ _LIVE = and_(
     Listing.status == literal_column(f"'{ListingStatus.active.value}'"), Listing.seller_approved
 )
 
+
+# What a public search result shows of a listing (see service.search): read as plain rows,
+# not ORM objects, since a page is built on every search and never changed.
+CARD_COLUMNS = (
+    Listing.id,
+    Listing.seller_id,
+    Listing.category_id,
+    Listing.title,
+    Listing.description,
+    Listing.price_amount,
+    Listing.currency,
+    Listing.shipping_fee_amount,
+    Listing.quantity,
+    Listing.condition,
+    Listing.attributes,
+    Listing.handling_days,
+    Listing.status,
+    Listing.published_at,
+    Listing.created_at,
+    Listing.updated_at,
+)
 
 _ENGLISH: ColumnElement[Any] = literal_column("'english'::regconfig")
 _SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
@@ -159,12 +182,11 @@ class ListingRepository(RepositoryBase[Listing]):
             .execution_options(synchronize_session=False)
         )
 
-    def search(
-        self, filters: SearchFilters, sort: SearchSort
-    ) -> tuple[Select[Listing], list[SortKey]]:
-        """The search statement and its keyset, built so that PostgreSQL serves each filter
-        and sort from a partial index on live listings (see Listing.__table_args__)."""
-        statement = self.live()
+    def search(self, filters: SearchFilters, sort: SearchSort) -> tuple[Select[Any], list[SortKey]]:
+        """The search statement (CARD_COLUMNS, then the shop's name and slug) and its keyset,
+        built so that PostgreSQL serves each filter and sort from a partial index on live
+        listings (see Listing.__table_args__)."""
+        statement: Select[Any] = select(*CARD_COLUMNS).where(_LIVE)
         terms = search_terms(filters.q or "")
         rank: ColumnElement[Any] | None = None
         if terms:
@@ -183,11 +205,11 @@ class ListingRepository(RepositoryBase[Listing]):
             statement = statement.where(Listing.seller_id == filters.seller_id)
         if sort is SearchSort.relevance and rank is not None:
             return self._rank_newest_matches(statement, rank)
-        return self.with_details(statement), _search_keys(sort, rank)
+        return _with_shop(statement, Listing.seller_id), _search_keys(sort, rank)
 
     def _rank_newest_matches(
-        self, statement: Select[Listing], rank: ColumnElement[Any]
-    ) -> tuple[Select[Listing], list[SortKey]]:
+        self, statement: Select[Any], rank: ColumnElement[Any]
+    ) -> tuple[Select[Any], list[SortKey]]:
         """Relevance ranks the newest MAX_RANKED_MATCHES matches, not every match: a common
         word can match a large share of a million listings, and ranking them all would cost a
         full scan per page. The newest matches come straight off an index (or a bitmap of the
@@ -198,14 +220,31 @@ class ListingRepository(RepositoryBase[Listing]):
             .limit(MAX_RANKED_MATCHES)
             .subquery("newest_matches")
         )
-        match = aliased(Listing, newest)
-        ranked = select(match).options(joinedload(match.seller), selectinload(match.images))
-        keys = [SortKey(newest.c.rank, descending=True), SortKey(match.id, descending=True)]
+        ranked = _with_shop(
+            select(*(newest.c[column.key] for column in CARD_COLUMNS)), newest.c.seller_id
+        )
+        keys = [SortKey(newest.c.rank, descending=True), SortKey(newest.c.id, descending=True)]
         return ranked, keys
 
+    async def card_images(self, listing_ids: Sequence[uuid.UUID]) -> Sequence[Any]:
+        """The images of a page of search results, in one query, in display order."""
+        statement = (
+            select(
+                ListingImage.listing_id,
+                ListingImage.id,
+                ListingImage.storage_key,
+                ListingImage.content_type,
+                ListingImage.size_bytes,
+                ListingImage.position,
+            )
+            .where(ListingImage.listing_id.in_(listing_ids))
+            .order_by(ListingImage.listing_id, ListingImage.position, ListingImage.id)
+        )
+        return (await self.session.execute(statement)).all()
+
     def _match(
-        self, statement: Select[Listing], terms: list[str]
-    ) -> tuple[Select[Listing], ColumnElement[Any] | None]:
+        self, statement: Select[Any], terms: list[str]
+    ) -> tuple[Select[Any], ColumnElement[Any] | None]:
         if self.session.get_bind().dialect.name == "postgresql":
             query = reduce(lambda all_of, one: all_of.op("&&")(one), map(_prefix_query, terms))
             vector: ColumnElement[Any] = literal_column("listings.search_vector")
@@ -228,6 +267,15 @@ def _prefix_query(term: str) -> ColumnElement[Any]:
     prefix = literal(f"{term}:*")
     english = func.to_tsquery(_ENGLISH, prefix)
     return case((func.numnode(english) == 0, func.to_tsquery(_SIMPLE, prefix)), else_=english)
+
+
+def _with_shop(
+    statement: Select[Any], seller_id: ColumnElement[Any] | InstrumentedAttribute[Any]
+) -> Select[Any]:
+    """A search statement with the shop's name and slug, which every result card shows."""
+    return statement.add_columns(SellerProfile.shop_name, SellerProfile.slug).join(
+        SellerProfile, SellerProfile.id == seller_id
+    )
 
 
 def _search_keys(sort: SearchSort, rank: ColumnElement[Any] | None) -> list[SortKey]:

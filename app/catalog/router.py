@@ -73,7 +73,7 @@ async def search_listings(
     """Search live listings (active, from approved sellers)."""
     if min_price is not None and max_price is not None and min_price > max_price:
         raise ValidationFailed(["query", "min_price"], "min_price is above max_price")
-    rows, next_cursor = await service.search(
+    found = await service.search(
         session,
         q=q,
         category=category,
@@ -83,9 +83,9 @@ async def search_listings(
         seller_id=seller,
         sort=sort,
         page=page,
+        storage=storage,
     )
-    items = [service.to_read(row, None, storage) for row in rows]
-    return model_response(Page[ListingRead](items=items, next_cursor=next_cursor))
+    return model_response(found)
 
 
 @listings_router.post(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -36,14 +36,12 @@ from app.catalog.repository import (
     SearchFilters,
 )
 from app.catalog.schemas import (
-    ImageRead,
     ListingAdminRead,
     ListingCreate,
     ListingRead,
     ListingUpdate,
     ReportCreate,
     SearchSort,
-    SellerSummary,
 )
 from app.catalog.state import LISTING_LIFECYCLE, ListingAction, ListingActor
 from app.config import ModerationMode, Settings
@@ -51,8 +49,9 @@ from app.core import outbox
 from app.core.audit import record_audit
 from app.core.clock import now
 from app.core.ids import uuid7
-from app.core.money import Money, require_currency
+from app.core.money import require_currency
 from app.core.pagination import PageParams, SortKey, paginate
+from app.core.schemas import Page
 from app.core.storage import MediaStorage, sniff_image_type
 from app.sellers.models import SellerProfile
 
@@ -96,37 +95,55 @@ def to_admin_read(listing: Listing, admin: User, storage: MediaStorage) -> Listi
 def _view_fields(listing: Listing, user: User | None, storage: MediaStorage) -> dict[str, Any]:
     actors = actors_for(listing, user)
     insider = bool(actors)  # the seller or an admin
-    fields = {
-        "id": listing.id,
-        "seller": SellerSummary.model_validate(listing.seller),
-        "category_id": listing.category_id,
-        "title": listing.title,
-        "description": listing.description,
-        "price": Money(amount=listing.price_amount, currency=listing.currency),
-        "shipping_fee": Money(amount=listing.shipping_fee_amount, currency=listing.currency),
-        "quantity": listing.quantity,
-        "condition": listing.condition,
-        "attributes": listing.attributes,
-        "handling_days": listing.handling_days,
+    seller = listing.seller
+    return {
+        **_card_fields(
+            listing,
+            {"id": seller.id, "shop_name": seller.shop_name, "slug": seller.slug},
+            [_image_fields(image, storage) for image in listing.images],
+        ),
         "low_stock_threshold": listing.low_stock_threshold if insider else None,
-        "status": listing.status,
         "status_reason": listing.status_reason if insider else None,
-        "images": [
-            ImageRead(
-                id=i.id,
-                url=storage.url(i.storage_key),
-                content_type=i.content_type,
-                size_bytes=i.size_bytes,
-                position=i.position,
-            )
-            for i in listing.images
-        ],
-        "published_at": listing.published_at,
-        "created_at": listing.created_at,
-        "updated_at": listing.updated_at,
         "allowed_actions": LISTING_LIFECYCLE.allowed_actions(listing.status, actors, listing),
     }
-    return fields
+
+
+def _image_fields(image: ListingImage | Row[Any], storage: MediaStorage) -> dict[str, Any]:
+    return {
+        "id": image.id,
+        "url": storage.url(image.storage_key),
+        "content_type": image.content_type,
+        "size_bytes": image.size_bytes,
+        "position": image.position,
+    }
+
+
+def _card_fields(
+    columns: Listing | Row[Any], seller: dict[str, Any], images: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What anyone may see of a listing, from the ORM object or from a search row (which
+    has the same column names), as plain data for `ListingRead` to validate."""
+    return {
+        "id": columns.id,
+        "seller": seller,
+        "category_id": columns.category_id,
+        "title": columns.title,
+        "description": columns.description,
+        "price": {"amount": columns.price_amount, "currency": columns.currency},
+        "shipping_fee": {"amount": columns.shipping_fee_amount, "currency": columns.currency},
+        "quantity": columns.quantity,
+        "condition": columns.condition,
+        "attributes": columns.attributes,
+        "handling_days": columns.handling_days,
+        "low_stock_threshold": None,
+        "status": columns.status,
+        "status_reason": None,
+        "images": images,
+        "published_at": columns.published_at,
+        "created_at": columns.created_at,
+        "updated_at": columns.updated_at,
+        "allowed_actions": [],
+    }
 
 
 # --- lookups ----------------------------------------------------------------------------------
@@ -392,12 +409,17 @@ async def search(
     seller_id: uuid.UUID | None,
     sort: SearchSort | None,
     page: PageParams,
-) -> tuple[list[Listing], str | None]:
+    storage: MediaStorage,
+) -> Page[ListingRead]:
+    """A page of live listings as the public sees them: two queries (the listings with their
+    shops, then their images), plus one for a category's subtree, read as plain rows and
+    validated as one page (a page is built on every search; ORM objects and a model per
+    listing cost more than the query)."""
     category_ids = None
     if category is not None:
         category_ids = await category_service.subtree_ids(session, category)
         if not category_ids:
-            return [], None  # an unknown category simply has no listings
+            return Page[ListingRead](items=[], next_cursor=None)  # an unknown category
     effective_sort = sort or (SearchSort.relevance if q else SearchSort.newest)
     listings = ListingRepository(session)
     statement, keys = listings.search(
@@ -411,7 +433,19 @@ async def search(
         ),
         effective_sort,
     )
-    return await paginate(session, statement, keys=keys, page=page, tag=effective_sort.value)
+    rows, cursor = await paginate(
+        session, statement, keys=keys, page=page, tag=effective_sort.value
+    )
+    images: dict[uuid.UUID, list[dict[str, Any]]] = {row.id: [] for row in rows}
+    for image in await listings.card_images(list(images)):
+        images[image.listing_id].append(_image_fields(image, storage))
+    cards = [
+        _card_fields(
+            row, {"id": row.seller_id, "shop_name": row.shop_name, "slug": row.slug}, images[row.id]
+        )
+        for row in rows
+    ]
+    return Page[ListingRead].model_validate({"items": cards, "next_cursor": cursor})
 
 
 async def live_listing_count(session: AsyncSession, seller_id: uuid.UUID) -> int:

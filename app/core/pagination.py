@@ -129,16 +129,20 @@ async def paginate(
     page: PageParams,
     tag: str = "",
 ) -> tuple[list[Any], str | None]:
-    """One page of `statement` (which selects one ORM entity) in the order of `keys`, whose
-    last key must be unique. `tag` names the ordering, so a cursor of one sort order is
+    """One page of `statement` in the order of `keys`, whose last key must be unique: its
+    objects if it selects one ORM entity (or column), else its rows (with the key values
+    after the selected columns). `tag` names the ordering, so a cursor of one sort order is
     refused by another."""
+    single = len(statement.column_descriptions) == 1
     if page.cursor is not None:
         statement = statement.where(_after(keys, decode_cursor(page.cursor, keys, tag)))
     order = [k.expression.desc() if k.descending else k.expression.asc() for k in keys]
     labelled = [k.expression.label(f"_page_key_{i}") for i, k in enumerate(keys)]
     statement = statement.add_columns(*labelled).order_by(*order).limit(page.limit + 1)
-    rows = list((await session.execute(statement)).unique().all())
-    items = [row[0] for row in rows[: page.limit]]
+    result = await session.execute(statement)
+    # Joined eager loads repeat an entity per related row; plain rows are already distinct.
+    rows = list(result.unique().all() if single else result.all())
+    items = [row[0] if single else row for row in rows[: page.limit]]
     if len(rows) <= page.limit:
         return items, None
-    return items, encode_cursor(list(rows[page.limit - 1][1:]), tag)
+    return items, encode_cursor(list(rows[page.limit - 1][-len(keys) :]), tag)
