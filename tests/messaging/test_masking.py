@@ -91,3 +91,31 @@ def test_hidden_marker_is_not_masked_again() -> None:
     once, _masked = mask_contact_details("a@b.com 5551234567 example.com")
     assert mask_contact_details(once) == (once, False)
     assert once.count(HIDDEN) == 3
+
+
+AT = "\N{FULLWIDTH COMMERCIAL AT}"
+DOT = "\N{FULLWIDTH FULL STOP}"
+W = "\N{FULLWIDTH LATIN SMALL LETTER W}"
+WIDE_M = "\N{FULLWIDTH LATIN CAPITAL LETTER M}"
+
+
+def _wide_digits(digits: str) -> str:
+    return "".join(chr(ord(d) - ord("0") + ord("\N{FULLWIDTH DIGIT ZERO}")) for d in digits)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"mail john{AT}gmail{DOT}com please", "mail [hidden] please"),
+        (f"{W * 3}{DOT}example{DOT}com", "[hidden]"),
+        (f"call {_wide_digits('0176')} {_wide_digits('1234567')}", "call [hidden]"),
+    ],
+)
+def test_look_alike_characters_are_caught(text: str, expected: str) -> None:
+    assert mask_contact_details(text) == (expected, True)
+
+
+def test_text_without_contact_details_keeps_its_own_characters() -> None:
+    # Full-width letters and digits, as Japanese text writes them, with nothing to hide.
+    text = f"size {WIDE_M}, {_wide_digits('2')} left"
+    assert mask_contact_details(text) == (text, False)

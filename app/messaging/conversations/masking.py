@@ -10,6 +10,7 @@ Pure functions only: no I/O, no settings.
 """
 
 import re
+import unicodedata
 
 HIDDEN = "[hidden]"
 
@@ -80,9 +81,14 @@ def _hide_phones(text: str) -> str:
 
 def mask_contact_details(text: str) -> tuple[str, bool]:
     """`text` with e-mail addresses, URLs, bare domains and phone numbers replaced by
-    `[hidden]`, and whether anything was replaced."""
-    masked = _EMAIL.sub(HIDDEN, text)
+    `[hidden]`, and whether anything was replaced. Matching runs on the NFKC form, so
+    look-alikes such as full-width "＠" and "．" are caught; the text is returned in that
+    form only when something was hidden, and untouched otherwise."""
+    normalized = unicodedata.normalize("NFKC", text)
+    masked = _EMAIL.sub(HIDDEN, normalized)
     masked = _URL.sub(HIDDEN, masked)
     masked = _BARE_DOMAIN.sub(HIDDEN, masked)
     masked = _hide_phones(masked)
-    return masked, masked != text
+    if masked == normalized:
+        return text, False
+    return masked, True
