@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     attempts of the default span 4,095 minutes, about three days."""
     webhook_max_attempts: int = Field(default=13, ge=1)
     webhook_concurrency: int = Field(default=16, ge=1)
+    webhook_secret_overlap: Annotated[timedelta, BeforeValidator(_seconds_or_iso)] = timedelta(
+        hours=24
+    )
+    """After a rotation, requests are signed with the previous secret too for this long, so
+    a receiver can switch secrets without rejecting anything (0: the old one stops at once)."""
     event_retention: PositiveDuration = timedelta(days=30)
     """How long finished webhook deliveries (with their log), read notifications and domain
     events no pending delivery needs are kept."""

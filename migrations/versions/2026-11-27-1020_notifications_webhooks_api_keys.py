@@ -69,6 +69,10 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=200), nullable=True),
         sa.Column("event_types", sa.JSON(), nullable=False),
         sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("previous_secret", sa.String(length=64), nullable=True),
+        sa.Column(
+            "previous_secret_until", app.core.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("disabled_reason", sa.String(length=200), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),

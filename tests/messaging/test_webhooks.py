@@ -266,6 +266,7 @@ async def test_create_shows_the_secret_once_and_never_again(
         "description": "order sync",
         "enabled": True,
         "disabled_reason": None,
+        "previous_secret_until": None,
         "created_at": created["created_at"],
         "updated_at": created["updated_at"],
     }
@@ -285,20 +286,23 @@ async def test_create_shows_the_secret_once_and_never_again(
     assert all("secret" not in e for e in listed.json()["items"])
 
 
-async def test_rotating_the_secret_returns_a_new_one_that_alone_signs_from_then_on(
+async def test_rotating_the_secret_signs_with_both_until_the_overlap_ends(
     client: httpx.AsyncClient,
     session: AsyncSession,
     database: Database,
     settings: Settings,
     receiver: WebhookReceiver,
 ) -> None:
+    clock.freeze()
     m = await market(client, session)
     endpoint = await create_endpoint(client, m.seller, receiver.url_for("/hooks"))
     old = endpoint["secret"]
+    assert endpoint["previous_secret_until"] is None
     await new_order(client, m)
     assert await deliver_due_webhooks(database, settings) == 1
     (first,) = receiver.requests
     assert verifies(old, first)
+    assert first.headers["webhook-signature"].count("v1,") == 1
 
     await new_order(client, m)  # queued before the rotation, sent after it
     rotated = await rotate(client, m.seller, endpoint["id"])
@@ -307,15 +311,30 @@ async def test_rotating_the_secret_returns_a_new_one_that_alone_signs_from_then_
     assert new != old
     assert rotated["id"] == endpoint["id"]
     assert rotated["url"] == endpoint["url"]
+    assert at(rotated["previous_secret_until"]) == clock.now() + settings.webhook_secret_overlap
     assert "secret" not in await get_endpoint(client, m.seller, endpoint["id"])
 
+    # During the overlap each request carries both signatures: either secret verifies.
     assert await deliver_due_webhooks(database, settings) == 1
     _, second = receiver.requests
     assert second.event_id != first.event_id
     assert verifies(new, second)
-    assert not verifies(old, second)
-    assert second.headers["webhook-signature"] == sign(
-        new, second.headers["webhook-id"], second.headers["webhook-timestamp"], second.body
+    assert verifies(old, second)
+    timestamp = second.headers["webhook-timestamp"]
+    assert second.headers["webhook-signature"] == " ".join(
+        sign(secret, second.headers["webhook-id"], timestamp, second.body) for secret in (new, old)
+    )
+
+    # Afterwards only the new secret signs.
+    clock.advance(settings.webhook_secret_overlap)
+    m = await relogin_market(client, m)
+    await new_order(client, m)
+    assert await deliver_due_webhooks(database, settings) == 1
+    third = receiver.requests[-1]
+    assert verifies(new, third)
+    assert not verifies(old, third)
+    assert third.headers["webhook-signature"] == sign(
+        new, third.headers["webhook-id"], third.headers["webhook-timestamp"], third.body
     )
 
 
@@ -830,7 +849,9 @@ PINNED_SECRET = "whsec_" + base64.b64encode(b"pinned-secret-24-bytes!!").decode(
 
 
 def outgoing_to(url: str) -> Outgoing:
-    return Outgoing(uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4()), url, PINNED_SECRET, b'{"a":1}')
+    return Outgoing(
+        uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4()), url, (PINNED_SECRET,), b'{"a":1}'
+    )
 
 
 async def post_through_mock(settings: Settings, outgoing: Outgoing) -> httpx.Request:

@@ -82,7 +82,7 @@ def _hide_phones(text: str) -> str:
 def mask_contact_details(text: str) -> tuple[str, bool]:
     """`text` with e-mail addresses, URLs, bare domains and phone numbers replaced by
     `[hidden]`, and whether anything was replaced. Matching runs on the NFKC form, so
-    look-alikes such as full-width "＠" and "．" are caught; the text is returned in that
+    look-alikes such as full-width at signs and full stops are caught; the text is returned in that
     form only when something was hidden, and untouched otherwise."""
     normalized = unicodedata.normalize("NFKC", text)
     masked = _EMAIL.sub(HIDDEN, normalized)

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from app.core.ids import uuid7
 from app.core.outbox import OutboxEvent
 from app.messaging.notifications import service as notifications
 from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
-from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt
+from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookEndpoint
 from app.messaging.webhooks.repository import DeliveryRepository, EndpointRepository
 from app.messaging.webhooks.signing import signature
 from app.messaging.webhooks.targets import check_target
@@ -47,7 +47,8 @@ class Outgoing:
     """Whose outcome counts: a redelivery or a later claim makes this one's stale."""
     event_id: str
     url: str
-    secret: str
+    secrets: tuple[str, ...]
+    """The current secret, and the previous one while a rotation's overlap lasts."""
     body: bytes
 
 
@@ -86,7 +87,8 @@ def lease(settings: Settings, claimed: int) -> timedelta:
 
 async def claim(session: AsyncSession, settings: Settings) -> list[Outgoing]:
     rows = await DeliveryRepository(session).claim_due(now(), batch_size(settings))
-    leased_until = now() + lease(settings, len(rows))
+    at = now()
+    leased_until = at + lease(settings, len(rows))
     for delivery, _endpoint, _event in rows:
         delivery.next_attempt_at = leased_until
         delivery.claim_id = uuid7()
@@ -97,12 +99,20 @@ async def claim(session: AsyncSession, settings: Settings) -> list[Outgoing]:
             delivery.claim_id,
             str(event.id),
             endpoint.url,
-            endpoint.secret,
+            _signing_secrets(endpoint, at),
             payload(event),
         )
         for delivery, endpoint, event in rows
         if delivery.claim_id is not None
     ]
+
+
+def _signing_secrets(endpoint: WebhookEndpoint, at: datetime) -> tuple[str, ...]:
+    previous = endpoint.previous_secret
+    until = endpoint.previous_secret_until
+    if previous is not None and until is not None and at < until:
+        return (endpoint.secret, previous)
+    return (endpoint.secret,)
 
 
 async def send(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing) -> Outcome:
@@ -137,8 +147,10 @@ async def _post(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoin
         "user-agent": USER_AGENT,
         "webhook-id": outgoing.event_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(
-            outgoing.secret, outgoing.event_id, timestamp, outgoing.body
+        # Standard Webhooks: several space-separated signatures, any one of which verifies.
+        "webhook-signature": " ".join(
+            signature(secret, outgoing.event_id, timestamp, outgoing.body)
+            for secret in outgoing.secrets
         ),
     }
     if vetted:

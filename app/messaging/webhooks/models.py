@@ -23,6 +23,9 @@ class WebhookEndpoint(IdMixin, TimestampMixin, Base):
     secret: Mapped[str] = mapped_column(String(64))
     """`whsec_<base64>`; kept in clear because every request is signed with it, shown to
     the seller only when created or rotated."""
+    previous_secret: Mapped[str | None] = mapped_column(String(64))
+    """The secret before the last rotation, which still signs until `previous_secret_until`."""
+    previous_secret_until: Mapped[datetime | None]
     enabled: Mapped[bool] = mapped_column(default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
 

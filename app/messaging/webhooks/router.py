@@ -117,10 +117,12 @@ async def update_endpoint(
     responses=error_responses(EndpointNotFound),
 )
 async def rotate_endpoint_secret(
-    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
+    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession, settings: AppSettings
 ) -> EndpointWithSecret:
-    """Replace the signing secret (shown only in this answer); the old one stops at once."""
-    endpoint = await service.rotate_secret(session, seller, endpoint_id)
+    """Replace the signing secret (shown only in this answer). For
+    `MARKETPLACE_WEBHOOK_SECRET_OVERLAP` (24 h by default) requests carry a signature made
+    with the previous secret as well, so the receiver can switch without rejecting any."""
+    endpoint = await service.rotate_secret(session, settings, seller, endpoint_id)
     return EndpointWithSecret.model_validate(endpoint)
 
 

@@ -60,6 +60,8 @@ class EndpointRead(Schema):
     description: str | None
     enabled: bool
     disabled_reason: str | None
+    previous_secret_until: datetime | None
+    """After a rotation: until then requests are signed with the previous secret as well."""
     created_at: datetime
     updated_at: datetime
 

@@ -140,10 +140,13 @@ async def update_endpoint(
 
 
 async def rotate_secret(
-    session: AsyncSession, seller: SellerProfile, endpoint_id: uuid.UUID
+    session: AsyncSession, settings: Settings, seller: SellerProfile, endpoint_id: uuid.UUID
 ) -> WebhookEndpoint:
-    """A new secret signs every request from now on; the old one stops working at once."""
+    """A new secret signs every request from now on; the old one signs them too (a second
+    signature in the same header) for `webhook_secret_overlap`, while the receiver switches."""
     endpoint = await get_endpoint(session, seller, endpoint_id)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_until = now() + settings.webhook_secret_overlap
     endpoint.secret = signing.new_secret()
     await session.flush()
     return endpoint
