@@ -28,7 +28,7 @@ from app.catalog.schemas import (
     SearchSort,
 )
 from app.catalog.state import ListingAction
-from app.core.db import DbSession
+from app.core.db import DbSession, ReadSession
 from app.core.errors import InvalidTransition, ValidationFailed, error_responses
 from app.core.money import CurrencyNotSupported
 from app.core.pagination import InvalidCursor, PageQuery
@@ -45,14 +45,14 @@ _SELLER_ERRORS = (InvalidToken, SellerRequired, SellerSuspended, ListingNotFound
 
 
 @categories_router.get("", response_model=list[CategoryNode])
-async def list_categories(session: DbSession) -> list[CategoryNode]:
+async def list_categories(session: ReadSession) -> list[CategoryNode]:
     """The whole category tree in one call; list listings under leaves."""
     return await category_service.tree(session)
 
 
 @listings_router.get("", response_model=Page[ListingRead], responses=error_responses(InvalidCursor))
 async def search_listings(
-    session: DbSession,
+    session: ReadSession,
     storage: Storage,
     page: PageQuery,
     q: Annotated[

@@ -87,6 +87,12 @@ class Database:
         self.engine = engine or create_engine(settings)
         # Tests pass a sessionmaker bound to one connection inside a rolled-back transaction.
         self.sessionmaker = sessionmaker or async_sessionmaker(self.engine, expire_on_commit=False)
+        # Public reads (search, a listing) change nothing and need no snapshot spanning their
+        # statements: in autocommit mode they skip the BEGIN and COMMIT round trips. Tests
+        # read inside their one transaction instead.
+        self.read_sessionmaker = sessionmaker or async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:
@@ -117,6 +123,13 @@ class Database:
         await self.engine.dispose()
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a request that only reads: each statement commits on its own."""
+    database: Database = request.app.state.database
+    async with database.read_sessionmaker() as session:
+        yield session
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work (used with `Depends(..., scope="function")`)."""
     database: Database = request.app.state.database
@@ -125,3 +138,4 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
