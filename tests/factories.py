@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,6 +74,12 @@ async def register_and_login(
     )
     assert response.status_code == 201, response.text
     return await login(client, email, password)
+
+
+def json_ok(response: httpx.Response, status: int = 200) -> Any:
+    """The JSON body of a response that must have this (success) status."""
+    assert response.status_code == status, response.text
+    return response.json()
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:

@@ -495,8 +495,9 @@ def verify(
     *,
     tolerance: timedelta = DEFAULT_TOLERANCE,
     now: float | None = None,
-) -> None:
-    """Check a Standard Webhooks request; raise WebhookVerificationError unless authentic.
+) -> str:
+    """Check a Standard Webhooks request and return its `webhook-id` (the receiver's
+    de-duplication key); raise WebhookVerificationError unless authentic.
 
     `headers` are matched case-insensitively; `webhook-signature` may carry several
     space-separated `<version>,<base64>` entries (during secret rotation): one matching `v1`
@@ -520,7 +521,7 @@ def verify(
     expected = sign(secret, message_id, timestamp_text, body).encode()
     for entry in signatures.split():
         if entry.startswith("v1,") and hmac.compare_digest(entry.encode(), expected):
-            return
+            return message_id
     raise WebhookVerificationError("no v1 signature matches")
 
 
@@ -546,8 +547,8 @@ class ReceivedRequest:
     def json(self) -> Any:
         return json.loads(self.body)
 
-    def verify(self, secret: str, *, tolerance: timedelta = DEFAULT_TOLERANCE) -> None:
-        verify(secret, self.headers, self.body, tolerance=tolerance)
+    def verify(self, secret: str, *, tolerance: timedelta = DEFAULT_TOLERANCE) -> str:
+        return verify(secret, self.headers, self.body, tolerance=tolerance)
 
 
 class WebhookReceiver:

@@ -45,22 +45,25 @@ def test_sign_reproduces_the_reference_vector() -> None:
 
 
 def test_verify_accepts_the_reference_vector() -> None:
-    verify(SECRET, HEADERS, BODY, now=TIMESTAMP)
+    assert verify(SECRET, HEADERS, BODY, now=TIMESTAMP) == MESSAGE_ID
 
 
 def test_verify_matches_header_names_case_insensitively() -> None:
-    verify(SECRET, {k.title(): v for k, v in HEADERS.items()}, BODY, now=TIMESTAMP)
+    titled = {k.title(): v for k, v in HEADERS.items()}
+    assert verify(SECRET, titled, BODY, now=TIMESTAMP) == MESSAGE_ID
 
 
 def test_one_matching_v1_entry_among_several_suffices() -> None:
     entries = f"v2,{SIGNATURE[3:]} v1,{'A' * 43}= {SIGNATURE}"
-    verify(SECRET, {**HEADERS, "webhook-signature": entries}, BODY, now=TIMESTAMP)
+    headers = {**HEADERS, "webhook-signature": entries}
+    assert verify(SECRET, headers, BODY, now=TIMESTAMP) == MESSAGE_ID
 
 
 def test_the_tolerance_is_inclusive_both_ways() -> None:
-    verify(SECRET, HEADERS, BODY, now=TIMESTAMP + 300)
-    verify(SECRET, HEADERS, BODY, now=TIMESTAMP - 300)
-    verify(SECRET, HEADERS, BODY, now=TIMESTAMP + 10, tolerance=timedelta(seconds=10))
+    ten_seconds = timedelta(seconds=10)
+    assert verify(SECRET, HEADERS, BODY, now=TIMESTAMP + 300) == MESSAGE_ID
+    assert verify(SECRET, HEADERS, BODY, now=TIMESTAMP - 300) == MESSAGE_ID
+    assert verify(SECRET, HEADERS, BODY, now=TIMESTAMP + 10, tolerance=ten_seconds) == MESSAGE_ID
 
 
 def test_verify_uses_the_current_time_by_default() -> None:

@@ -32,7 +32,7 @@ from tests.disputes.helpers import (
     return_step,
     shipped_order,
 )
-from tests.factories import LoggedIn, assert_problem, create_user, register_and_login
+from tests.factories import LoggedIn, assert_problem, create_user, json_ok, register_and_login
 from tests.orders.helpers import (
     FAILING_ACCOUNT,
     LISTINGS,
@@ -205,8 +205,7 @@ async def step(
 
 
 async def ok(response: httpx.Response, status: int = 201) -> Json:
-    assert response.status_code == status, response.text
-    body: Json = response.json()
+    body: Json = json_ok(response, status)
     return body
 
 

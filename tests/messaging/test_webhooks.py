@@ -39,7 +39,7 @@ from app.messaging.webhooks.targets import check_target
 from app.messaging.webhooks.tasks import deliver_due_webhooks
 from tests.conftest import make_settings
 from tests.disputes.helpers import relogin_market
-from tests.factories import LoggedIn, assert_problem, register_and_login
+from tests.factories import LoggedIn, assert_problem, json_ok, register_and_login
 from tests.integration.harness import (
     ReceivedRequest,
     WebhookReceiver,
@@ -130,10 +130,8 @@ async def create_endpoint(
 
 
 async def get_endpoint(client: httpx.AsyncClient, who: LoggedIn, endpoint_id: str) -> Json:
-    response = await client.get(f"{ENDPOINTS}/{endpoint_id}", headers=who.headers)
-    assert response.status_code == 200, response.text
-    endpoint: Json = response.json()
-    return endpoint
+    found: Json = json_ok(await client.get(f"{ENDPOINTS}/{endpoint_id}", headers=who.headers))
+    return found
 
 
 async def patch_endpoint(
@@ -143,10 +141,10 @@ async def patch_endpoint(
 
 
 async def rotate(client: httpx.AsyncClient, who: LoggedIn, endpoint_id: str) -> Json:
-    response = await client.post(f"{ENDPOINTS}/{endpoint_id}/rotate-secret", headers=who.headers)
-    assert response.status_code == 200, response.text
-    endpoint: Json = response.json()
-    return endpoint
+    found: Json = json_ok(
+        await client.post(f"{ENDPOINTS}/{endpoint_id}/rotate-secret", headers=who.headers)
+    )
+    return found
 
 
 async def list_deliveries(client: httpx.AsyncClient, who: LoggedIn, **params: str) -> list[Json]:
@@ -159,9 +157,7 @@ async def list_deliveries(client: httpx.AsyncClient, who: LoggedIn, **params: st
 
 
 async def get_delivery(client: httpx.AsyncClient, who: LoggedIn, delivery_id: str) -> Json:
-    response = await client.get(f"{DELIVERIES}/{delivery_id}", headers=who.headers)
-    assert response.status_code == 200, response.text
-    found: Json = response.json()
+    found: Json = json_ok(await client.get(f"{DELIVERIES}/{delivery_id}", headers=who.headers))
     return found
 
 
@@ -1553,13 +1549,7 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_endpoint_is_dis
     assert disabled["enabled"] is False
     assert disabled["disabled_reason"] == "a delivery failed 3 attempts in a row"
 
-    response = await client.get(
-        "/v1/notifications", params={"limit": 100}, headers=m.seller.headers
-    )
-    assert response.status_code == 200, response.text
-    notices = [n for n in response.json()["items"] if n["type"] == "webhook_endpoint.disabled"]
-    assert len(notices) == 1
-    (notice,) = notices
+    (notice,) = await disabled_notices(client, m.seller)
     assert notice["title"] == "A webhook endpoint was disabled after repeated failures"
     assert notice["data"] == {"endpoint_id": endpoint["id"], "url": endpoint["url"]}
     assert notice["read_at"] is None

@@ -86,25 +86,26 @@ def lease(settings: Settings, claimed: int) -> timedelta:
 
 
 async def claim(session: AsyncSession, settings: Settings) -> list[Outgoing]:
-    rows = await DeliveryRepository(session).claim_due(now(), batch_size(settings))
     at = now()
+    rows = await DeliveryRepository(session).claim_due(at, batch_size(settings))
     leased_until = at + lease(settings, len(rows))
-    for delivery, _endpoint, _event in rows:
+    claimed = []
+    for delivery, endpoint, event in rows:
+        claim_id = uuid7()
         delivery.next_attempt_at = leased_until
-        delivery.claim_id = uuid7()
-    await session.flush()
-    return [
-        Outgoing(
-            delivery.id,
-            delivery.claim_id,
-            str(event.id),
-            endpoint.url,
-            _signing_secrets(endpoint, at),
-            payload(event),
+        delivery.claim_id = claim_id
+        claimed.append(
+            Outgoing(
+                delivery.id,
+                claim_id,
+                str(event.id),
+                endpoint.url,
+                _signing_secrets(endpoint, at),
+                payload(event),
+            )
         )
-        for delivery, endpoint, event in rows
-        if delivery.claim_id is not None
-    ]
+    await session.flush()
+    return claimed
 
 
 def _signing_secrets(endpoint: WebhookEndpoint, at: datetime) -> tuple[str, ...]:
