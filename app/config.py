@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_images_per_listing: int = Field(default=10, ge=1)
 
+    category_tree_ttl: PositiveDuration = timedelta(seconds=10)
+    """How stale a process's in-memory category tree may get after another process changes
+    the tree (changes made through the same process show at once)."""
+
     listing_moderation: ModerationMode = ModerationMode.auto
     # A JSON list in the environment, e.g. MARKETPLACE_PROHIBITED_TERMS='["replica"]'.
     prohibited_terms: tuple[str, ...] = DEFAULT_PROHIBITED_TERMS

@@ -13,6 +13,7 @@ from app.auth.repository import UserRepository
 from app.auth.schemas import UserRegister
 from app.catalog import category_service
 from app.catalog import service as catalog_service
+from app.catalog.category_tree import CategoryTreeCache
 from app.catalog.models import Condition
 from app.catalog.schemas import CategoryCreate, ListingCreate
 from app.catalog.state import ListingAction
@@ -224,13 +225,19 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> bool:
     if seller_user.seller_status is not None:  # the shop and its catalog exist already
         return any(created for _, created in users.values())
 
+    # Seeding runs in a process that serves nothing: no app's in-memory tree to keep current
+    # (servers load theirs from the database).
+    tree = CategoryTreeCache(settings.category_tree_ttl)
     for root_position, (root_name, leaves) in enumerate(CATEGORY_TREE):
         root = await category_service.create(
-            session, admin, CategoryCreate(name=root_name, position=root_position)
+            session, tree, admin, CategoryCreate(name=root_name, position=root_position)
         )
         for position, leaf in enumerate(leaves):
             await category_service.create(
-                session, admin, CategoryCreate(name=leaf, parent_id=root.id, position=position)
+                session,
+                tree,
+                admin,
+                CategoryCreate(name=leaf, parent_id=root.id, position=position),
             )
 
     profile = await seller_service.apply(

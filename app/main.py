@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api import DOMAIN_ROUTERS
+from app.catalog.category_tree import CategoryTreeCache
 from app.config import Settings, get_settings
 from app.core.db import Database
 from app.core.docs import install_docs
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.storage = LocalDiskStorage(public_media)
     app.state.private_storage = LocalDiskStorage(settings.media_dir / "private")
     app.state.payment_provider = SandboxProvider()
+    app.state.category_tree = CategoryTreeCache(settings.category_tree_ttl)
 
     install_error_handlers(app)
     # Added last = outermost: the request context wraps everything, the body limit included.

@@ -5,12 +5,14 @@
     python scripts/bench_search.py --listings 1000000 --keep   # reuse a loaded database
 
 It (re)creates a PostgreSQL database, runs the Alembic migrations, bulk-loads sellers, a
-category tree and N listings with server-side SQL (INSERT ... SELECT generate_series), starts
-the API with uvicorn in a subprocess and, for five representative searches, measures latency
-percentiles and throughput with concurrent HTTP clients. Beside each it runs the very SQL the
-API sends for that search (captured from the app's own `catalog.service.search`, same text and
-parameters) through asyncpg at the same concurrency, and prints whether the EXPLAIN plan of
-that SQL scans `listings` sequentially.
+category tree and N listings (with 1-4 images each) with server-side SQL (INSERT ... SELECT
+generate_series), starts
+the API with uvicorn in a subprocess and, for seven representative searches, measures latency
+percentiles and throughput with concurrent HTTP clients (lean keep-alive connections, see
+KeepAliveClient; next to the floor any request pays, GET /healthz). Beside each it runs the
+very SQL the API sends for that search (captured from the app's own `catalog.service.search`,
+same text and parameters) through asyncpg at the same concurrency, and prints whether the
+EXPLAIN plan of that SQL scans `listings` sequentially.
 
 Aim (issue 3): API p95 <= 2 x SQL p95 + 5 ms; text search p95 < 50 ms at 1M listings.
 """
@@ -30,11 +32,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
@@ -43,6 +47,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from app.catalog import service as catalog_service
+from app.catalog.category_tree import CategoryTreeCache
 from app.catalog.schemas import SearchSort
 from app.cli import migrate
 from app.config import Environment, Settings
@@ -211,7 +216,8 @@ def data_fingerprint(listings: int) -> str:
     for path in sorted((ROOT / "migrations" / "versions").glob("*.py")):
         digest.update(path.read_bytes())
     generator = (CATALOG, ADJECTIVES, VARIANTS, SENTENCES, SELLERS, SUSPENDED_SELLERS)
-    digest.update(repr((generator, _LISTINGS_SQL, _USERS_SQL, _SELLERS_SQL)).encode())
+    statements = (_LISTINGS_SQL, _IMAGES_SQL, _USERS_SQL, _SELLERS_SQL)
+    digest.update(repr((generator, statements)).encode())
     return f"bench_search listings={listings} data={digest.hexdigest()[:16]}"
 
 
@@ -256,7 +262,7 @@ async def load_data(url: str, listings: int) -> None:
         index_rows = await connection.fetch(
             "SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition"
             " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-            " WHERE x.indrelid = 'listings'::regclass"
+            " WHERE x.indrelid IN ('listings'::regclass, 'listing_images'::regclass)"
             " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)"
         )
         for row in index_rows:
@@ -268,11 +274,17 @@ async def load_data(url: str, listings: int) -> None:
                 f"  loaded {end:,}/{listings:,} listings ({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
+        await connection.execute(
+            with_model_defaults(_IMAGES_SQL, metadata.tables["listing_images"])
+        )
+        print(f"  loaded their images ({time.perf_counter() - started:.0f} s)", flush=True)
         for row in index_rows:
             await connection.execute(row["definition"])
         print(f"  indexes rebuilt ({time.perf_counter() - started:.0f} s)", flush=True)
         # VACUUM sets the visibility map as autovacuum would on a settled table.
-        await connection.execute("VACUUM (ANALYZE) users, sellers, categories, listings")
+        await connection.execute(
+            "VACUUM (ANALYZE) users, sellers, categories, listings, listing_images"
+        )
         # Flush the load's dirty pages now rather than in a checkpoint during the measurements.
         with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
             await connection.execute("CHECKPOINT")
@@ -283,6 +295,15 @@ async def load_data(url: str, listings: int) -> None:
         await connection.close()
 
 
+# One to four photos per listing (as search cards show them), the count drawn from the id.
+_IMAGES_SQL = """
+INSERT INTO listing_images (id, listing_id, storage_key, content_type, size_bytes, position,
+    created_at /*extra_columns*/)
+SELECT gen_random_uuid(), l.id, 'bench/' || l.id || '/' || n || '.jpg', 'image/jpeg',
+    40000 + get_byte(uuid_send(l.id), 14) * 1000, n, l.created_at
+    /*extra_values*/
+FROM listings l CROSS JOIN LATERAL generate_series(0, get_byte(uuid_send(l.id), 15) % 4) AS n
+"""
 _USERS_SQL = """
 INSERT INTO users (id, email, password_hash, display_name, is_admin, seller_status, deleted_at,
     created_at, updated_at /*extra_columns*/)
@@ -385,7 +406,7 @@ SELECT gen_random_uuid(),
     concat_ws(' ', w.adjectives[d.adjective], w.items[d.item], w.variants[d.variant]),
     'Selling my ' || lower(w.items[d.item]) || ' (' || w.variants[d.variant] || '). '
         || w.sentences[d.s1] || ' ' || w.sentences[d.s2] || ' ' || w.sentences[d.s3] || ' '
-        || w.sentences[d.s4],
+        || w.sentences[d.s4] || ' Part numbers kx' || d.part1 || ', kx' || d.part2 || '.',
     d.price,
     'USD',
     d.shipping,
@@ -412,6 +433,10 @@ FROM (
         1 + floor(random() * cardinality($6::text[]))::int AS s2,
         1 + floor(random() * cardinality($6::text[]))::int AS s3,
         1 + floor(random() * cardinality($6::text[]))::int AS s4,
+        -- a long tail of rare words, as real descriptions have (model and part numbers):
+        -- Zipf-like, part k about as frequent as 1/k, so a few are common and most are rare
+        floor(exp(random() * ln(20000)))::int AS part1,
+        floor(exp(random() * ln(20000)))::int AS part2,
         -- log-uniform between $5 and $5,000: many cheap things, few expensive ones
         (500 * exp(random() * ln(1000)))::bigint AS price,
         (floor(random() * 16) * 100)::bigint AS shipping,
@@ -594,6 +619,48 @@ class Load:
         return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
 
 
+class KeepAliveClient:
+    """GET over one HTTP/1.1 keep-alive connection, with no more client-side work than a
+    request needs. The API side is timed through this, not httpx: httpx spends about 0.6 ms
+    of its own per request (measured against GET /healthz), which is the client's cost, not
+    the API's, and the SQL side has no such cost in asyncpg."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, base_url: str) -> "KeepAliveClient":
+        url = httpx.URL(base_url)
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        return cls(reader, writer)
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        """The status and body of GET `target` (a path with its query string)."""
+        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in header_lines if line)
+        if "content-length" not in headers:  # the API sends whole bodies, never chunked
+            raise RuntimeError(f"no Content-Length in the response to {target}: {head!r}")
+        body = await self.reader.readexactly(int(headers["content-length"]))
+        return int(status_line.split(" ", 2)[1]), body
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def keep_alive_clients(base_url: str, count: int) -> AsyncIterator[list[KeepAliveClient]]:
+    """`count` fresh connections (uvicorn closes idle ones after a few seconds)."""
+    clients = [await KeepAliveClient.connect(base_url) for _ in range(count)]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            await client.close()
+
+
 @dataclass
 class Plan:
     seq_scan_custom: bool
@@ -667,6 +734,7 @@ async def capture_sql(engine: AsyncEngine, search: Search) -> None:
                 sort=SearchSort(params["sort"]) if "sort" in params else None,
                 page=PageParams(limit=PAGE_SIZE, cursor=params.get("cursor")),
                 storage=LocalDiskStorage(Path(tempfile.gettempdir())),
+                category_tree=CategoryTreeCache(timedelta(seconds=60)),
             )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
@@ -778,7 +846,9 @@ def aim_met(row: Row, listings: int) -> str:
     return "yes" if not misses else "NO " + ",".join(misses)
 
 
-def render(rows: Sequence[Row], args: argparse.Namespace, targets: dict[str, str]) -> str:
+def render(
+    rows: Sequence[Row], args: argparse.Namespace, targets: dict[str, str], floor: Load
+) -> str:
     header = (
         "query",
         "api p50",
@@ -818,6 +888,9 @@ def render(rows: Sequence[Row], args: argparse.Namespace, targets: dict[str, str
         f"{amount} per query and side, {args.workers} uvicorn worker(s), "
         f"{os.cpu_count()} CPUs (load average now {load}); latencies in ms",
         f"code: {args.code_version}",
+        f"HTTP floor, GET /healthz through the same client: p50 {floor.percentile(50):.1f},"
+        f" p95 {floor.percentile(95):.1f}, p99 {floor.percentile(99):.1f} ms,"
+        f" {floor.rate:.0f} req/s",
         line(table[0]),
         "-+-".join("-" * w for w in widths),
         *(line(r) for r in table[1:]),
@@ -850,10 +923,16 @@ async def benchmark(args: argparse.Namespace, base_url: str) -> str:
         for _ in range(args.concurrency)
     ]
     try:
+        # Rare-ish words read thousands of heap pages; whether they are in PostgreSQL's own
+        # buffers or only in the OS cache shows in their SQL times.
+        shared_buffers = await connections[0].fetchval("SHOW shared_buffers")
+        floor = await _measure_floor(args, base_url)
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
             searches = [
                 Search("text: q=iphone", {"q": "iphone"}, text=True),
                 Search("text, rarer word: q=stratocaster", {"q": "stratocaster"}, text=True),
+                # About ten listings carry this part number: the GIN index finds them directly.
+                Search("text, rare part number: q=kx19997", {"q": "kx19997"}, text=True),
                 Search(
                     f"text+category: q=leather&category={fashion}",
                     {"q": "leather", "category": fashion},
@@ -877,7 +956,7 @@ async def benchmark(args: argparse.Namespace, base_url: str) -> str:
             rows = []
             for search in searches:
                 await capture_sql(engine, search)
-                rows.append(await _measure(args, client, connections, search))
+                rows.append(await _measure(args, client, base_url, connections, search))
                 row = rows[-1]
                 print(
                     f"  measured {search.name}: api p95 {row.api.percentile(95):.1f} ms,"
@@ -890,12 +969,37 @@ async def benchmark(args: argparse.Namespace, base_url: str) -> str:
         await engine.dispose()
     targets = {"seller": seller, "root categories": f"{fashion}, {electronics}"}
     targets["app session settings"] = str(session_settings or "none")
-    return render(rows, args, targets)
+    targets["PostgreSQL shared_buffers"] = shared_buffers
+    return render(rows, args, targets, floor)
+
+
+async def _measure_floor(args: argparse.Namespace, base_url: str) -> Load:
+    """GET /healthz (no database, no dependencies): what any request costs through uvicorn,
+    the middleware and routing, and the client."""
+    async with keep_alive_clients(base_url, args.concurrency) as http:
+        return await _time_gets(args, http, "/healthz")
+
+
+async def _time_gets(args: argparse.Namespace, http: list[KeepAliveClient], target: str) -> Load:
+    """A warm-up, then timed GETs of `target` (each must answer 200). The warm-up also lets
+    every pooled database connection of the API prepare its statements (and PostgreSQL
+    settle on its plans), as in steady-state traffic."""
+
+    async def get(index: int) -> None:
+        status_code, body = await http[index].get(target)
+        if status_code != 200:
+            raise RuntimeError(f"{target}: HTTP {status_code}: {body[:300]!r}")
+
+    await run_load(get, requests=2 * args.concurrency, concurrency=args.concurrency, duration=None)
+    return await run_load(
+        get, requests=args.requests, concurrency=args.concurrency, duration=args.duration
+    )
 
 
 async def _measure(
     args: argparse.Namespace,
     client: httpx.AsyncClient,
+    base_url: str,
     connections: list[asyncpg.Connection],
     search: Search,
 ) -> Row:
@@ -907,22 +1011,18 @@ async def _measure(
     if api_ids != sql_ids[:PAGE_SIZE] or not api_ids:
         raise RuntimeError(f"{search.name}: API and SQL disagree ({api_ids} vs {sql_ids})")
 
-    async def api_call(_index: int) -> None:
-        reply = await client.get("/v1/listings", params=search.params)
-        if reply.status_code != 200:
-            raise RuntimeError(f"{search.name}: HTTP {reply.status_code}: {reply.text[:300]}")
+    async with keep_alive_clients(base_url, args.concurrency) as http:
+        api = await _time_gets(args, http, f"/v1/listings?{urlencode(search.params)}")
 
     async def sql_call(index: int) -> None:
         await connections[index].fetch(search.sql, *search.args)
 
-    warmup = 2 * args.concurrency
-    options = {"concurrency": args.concurrency, "duration": args.duration}
-    # Warm-up also lets every pooled connection prepare the statement (and PostgreSQL settle
-    # on a custom or generic plan after five executions), as in steady-state traffic.
-    await run_load(api_call, requests=warmup, **options | {"duration": None})
-    api = await run_load(api_call, requests=args.requests, **options)
-    await run_load(sql_call, requests=warmup, **options | {"duration": None})
-    sql = await run_load(sql_call, requests=args.requests, **options)
+    await run_load(
+        sql_call, requests=2 * args.concurrency, concurrency=args.concurrency, duration=None
+    )
+    sql = await run_load(
+        sql_call, requests=args.requests, concurrency=args.concurrency, duration=args.duration
+    )
     plan = await explain(connections[0], search)
     return Row(search, api, sql, plan)
 

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.catalog.category_tree import CategoryTreeCache
 from app.cli import migrate
 from app.config import Environment, Settings
 from app.core.clock import clock
@@ -166,9 +167,15 @@ def app(settings: Settings, engine: AsyncEngine) -> FastAPI:
     return create_app(settings, database=Database(settings, engine=engine))
 
 
+def _point_app_at(app: FastAPI, database: Database) -> None:
+    """The app now serves `database`: what it keeps in memory of the last one goes."""
+    app.state.database = database
+    app.state.category_tree = CategoryTreeCache(app.state.settings.category_tree_ttl)
+
+
 @pytest.fixture
 async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app.state.database = database
+    _point_app_at(app, database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -192,7 +199,7 @@ async def committed_database(settings: Settings, engine: AsyncEngine) -> AsyncIt
 async def committed_client(
     app: FastAPI, committed_database: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app.state.database = committed_database
+    _point_app_at(app, committed_database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

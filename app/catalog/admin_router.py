@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.auth.dependencies import AdminUser
 from app.auth.exceptions import AdminRequired, InvalidToken
 from app.catalog import category_service, service
-from app.catalog.dependencies import Storage
+from app.catalog.dependencies import CategoryTree, Storage
 from app.catalog.exceptions import (
     CategoryCycle,
     CategoryHasChildren,
@@ -48,10 +48,10 @@ router = APIRouter(
     responses=error_responses(UnknownCategory, CategorySlugTaken, CategoryHasListings),
 )
 async def create_category(
-    body: CategoryCreate, admin: AdminUser, session: DbSession
+    body: CategoryCreate, admin: AdminUser, session: DbSession, tree: CategoryTree
 ) -> CategoryRead:
     """Add a category (a root, or a child of a category that holds no listings)."""
-    return CategoryRead.model_validate(await category_service.create(session, admin, body))
+    return CategoryRead.model_validate(await category_service.create(session, tree, admin, body))
 
 
 @router.patch(
@@ -62,10 +62,14 @@ async def create_category(
     ),
 )
 async def update_category(
-    category_id: uuid.UUID, body: CategoryUpdate, admin: AdminUser, session: DbSession
+    category_id: uuid.UUID,
+    body: CategoryUpdate,
+    admin: AdminUser,
+    session: DbSession,
+    tree: CategoryTree,
 ) -> CategoryRead:
     """Rename, re-slug, reorder or move a category (never under its own subtree)."""
-    category = await category_service.update(session, admin, category_id, body)
+    category = await category_service.update(session, tree, admin, category_id, body)
     return CategoryRead.model_validate(category)
 
 
@@ -74,9 +78,11 @@ async def update_category(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(CategoryNotFound, CategoryHasChildren, CategoryHasListings),
 )
-async def delete_category(category_id: uuid.UUID, admin: AdminUser, session: DbSession) -> Response:
+async def delete_category(
+    category_id: uuid.UUID, admin: AdminUser, session: DbSession, tree: CategoryTree
+) -> Response:
     """Delete an empty leaf category (one with listings or children is refused with 409)."""
-    await category_service.delete(session, admin, category_id)
+    await category_service.delete(session, tree, admin, category_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,4 +1,4 @@
-"""The category tree: read in one call, managed by admins (audited)."""
+"""The category tree managed by admins (audited); public reads go through `category_tree`."""
 
 import uuid
 
@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
+from app.catalog.category_tree import CategoryTreeCache
 from app.catalog.exceptions import (
     CategoryCycle,
     CategoryHasChildren,
@@ -17,25 +18,10 @@ from app.catalog.exceptions import (
 )
 from app.catalog.models import Category
 from app.catalog.repository import CategoryRepository
-from app.catalog.schemas import CategoryCreate, CategoryNode, CategoryUpdate
+from app.catalog.schemas import CategoryCreate, CategoryUpdate
 from app.core.audit import record_audit
 from app.core.errors import ValidationFailed
 from app.core.text import slugify
-
-
-async def tree(session: AsyncSession) -> list[CategoryNode]:
-    """Every category, nested, siblings in `position` order (one query)."""
-    nodes = {
-        c.id: CategoryNode(
-            id=c.id, name=c.name, slug=c.slug, parent_id=c.parent_id, position=c.position
-        )
-        for c in await CategoryRepository(session).all()
-    }
-    roots: list[CategoryNode] = []
-    for node in nodes.values():  # already ordered, so children lists come out ordered too
-        parent = nodes.get(node.parent_id) if node.parent_id else None
-        (parent.children if parent else roots).append(node)
-    return roots
 
 
 async def all_categories(session: AsyncSession) -> list[Category]:
@@ -47,15 +33,6 @@ async def get(session: AsyncSession, category_id: uuid.UUID) -> Category:
     if category is None:
         raise CategoryNotFound()
     return category
-
-
-async def subtree_ids(session: AsyncSession, reference: str) -> list[uuid.UUID]:
-    """The ids of a category (by id or slug) and of all its descendants; empty if unknown."""
-    try:
-        root = Category.id == uuid.UUID(reference)
-    except ValueError:
-        root = Category.slug == reference
-    return await CategoryRepository(session).subtree_ids(root)
 
 
 async def require_leaf(session: AsyncSession, category_id: uuid.UUID) -> Category:
@@ -86,8 +63,11 @@ async def _check_parent(
             ancestor = await categories.get(ancestor.parent_id) if ancestor.parent_id else None
 
 
-async def create(session: AsyncSession, admin: User, data: CategoryCreate) -> Category:
+async def create(
+    session: AsyncSession, tree: CategoryTreeCache, admin: User, data: CategoryCreate
+) -> Category:
     categories = CategoryRepository(session)
+    tree.drop_on_commit(session)
     if data.parent_id is not None:
         await _check_parent(categories, data.parent_id, moving=None)
     slug = data.slug or slugify(data.name)
@@ -112,9 +92,14 @@ async def create(session: AsyncSession, admin: User, data: CategoryCreate) -> Ca
 
 
 async def update(
-    session: AsyncSession, admin: User, category_id: uuid.UUID, data: CategoryUpdate
+    session: AsyncSession,
+    tree: CategoryTreeCache,
+    admin: User,
+    category_id: uuid.UUID,
+    data: CategoryUpdate,
 ) -> Category:
     categories = CategoryRepository(session)
+    tree.drop_on_commit(session)
     category = await get(session, category_id)
     changes = data.model_dump(exclude_unset=True)
     if "parent_id" in changes and changes["parent_id"] != category.parent_id:
@@ -136,8 +121,11 @@ async def update(
     return category
 
 
-async def delete(session: AsyncSession, admin: User, category_id: uuid.UUID) -> None:
+async def delete(
+    session: AsyncSession, tree: CategoryTreeCache, admin: User, category_id: uuid.UUID
+) -> None:
     categories = CategoryRepository(session)
+    tree.drop_on_commit(session)
     category = await get(session, category_id)
     if await categories.has_children(category_id):
         raise CategoryHasChildren()

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.catalog.category_tree import CategoryTreeCache
 from app.core.storage import MediaStorage
 
 
@@ -19,3 +20,11 @@ async def get_private_storage(request: Request) -> MediaStorage:
 
 
 PrivateStorage = Annotated[MediaStorage, Depends(get_private_storage)]
+
+
+async def get_category_tree(request: Request) -> CategoryTreeCache:
+    tree: CategoryTreeCache = request.app.state.category_tree
+    return tree
+
+
+CategoryTree = Annotated[CategoryTreeCache, Depends(get_category_tree)]

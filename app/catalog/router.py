@@ -5,8 +5,8 @@ from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from app.auth.dependencies import AppSettings, CurrentUser, OptionalUser
 from app.auth.exceptions import InvalidToken
-from app.catalog import category_service, service
-from app.catalog.dependencies import Storage
+from app.catalog import service
+from app.catalog.dependencies import CategoryTree, Storage
 from app.catalog.exceptions import (
     AlreadyReported,
     CategoryNotLeaf,
@@ -45,15 +45,16 @@ _SELLER_ERRORS = (InvalidToken, SellerRequired, SellerSuspended, ListingNotFound
 
 
 @categories_router.get("", response_model=list[CategoryNode])
-async def list_categories(session: ReadSession) -> list[CategoryNode]:
+async def list_categories(session: ReadSession, tree: CategoryTree) -> list[CategoryNode]:
     """The whole category tree in one call; list listings under leaves."""
-    return await category_service.tree(session)
+    return (await tree.get(session)).roots
 
 
 @listings_router.get("", response_model=Page[ListingRead], responses=error_responses(InvalidCursor))
 async def search_listings(
     session: ReadSession,
     storage: Storage,
+    category_tree: CategoryTree,
     page: PageQuery,
     q: Annotated[
         str | None, Query(max_length=200, description="Words to find (prefixes match)")
@@ -84,6 +85,7 @@ async def search_listings(
         sort=sort,
         page=page,
         storage=storage,
+        category_tree=category_tree,
     )
     return model_response(found)
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from app.auth.principal import acts_as_admin
 from app.catalog import category_service
+from app.catalog.category_tree import CategoryTreeCache
 from app.catalog.exceptions import (
     AlreadyReported,
     CannotBuyOwnListing,
@@ -31,6 +32,7 @@ from app.catalog.models import (
     ListingStatus,
 )
 from app.catalog.repository import (
+    CardImage,
     ListingRepository,
     ReportRepository,
     SearchFilters,
@@ -108,7 +110,11 @@ def _view_fields(listing: Listing, user: User | None, storage: MediaStorage) -> 
     }
 
 
-def _image_fields(image: ListingImage | Row[Any], storage: MediaStorage) -> dict[str, Any]:
+def _display_order(image: CardImage) -> tuple[int, uuid.UUID]:
+    return image.position, image.id
+
+
+def _image_fields(image: ListingImage | CardImage, storage: MediaStorage) -> dict[str, Any]:
     return {
         "id": image.id,
         "url": storage.url(image.storage_key),
@@ -410,14 +416,15 @@ async def search(
     sort: SearchSort | None,
     page: PageParams,
     storage: MediaStorage,
+    category_tree: CategoryTreeCache,
 ) -> Page[ListingRead]:
-    """A page of live listings as the public sees them: two queries (the listings with their
-    shops, then their images), plus one for a category's subtree, read as plain rows and
+    """A page of live listings as the public sees them: one query (the listings with their
+    shops and images; a category's subtree comes from memory), read as plain rows and
     validated as one page (a page is built on every search; ORM objects and a model per
     listing cost more than the query)."""
     category_ids = None
     if category is not None:
-        category_ids = await category_service.subtree_ids(session, category)
+        category_ids = (await category_tree.get(session)).subtree_ids(category)
         if not category_ids:
             return Page[ListingRead](items=[], next_cursor=None)  # an unknown category
     effective_sort = sort or (SearchSort.relevance if q else SearchSort.newest)
@@ -436,12 +443,14 @@ async def search(
     rows, cursor = await paginate(
         session, statement, keys=keys, page=page, tag=effective_sort.value
     )
-    images: dict[uuid.UUID, list[dict[str, Any]]] = {row.id: [] for row in rows}
-    for image in await listings.card_images(list(images)):
-        images[image.listing_id].append(_image_fields(image, storage))
     cards = [
         _card_fields(
-            row, {"id": row.seller_id, "shop_name": row.shop_name, "slug": row.slug}, images[row.id]
+            row,
+            {"id": row.seller_id, "shop_name": row.shop_name, "slug": row.slug},
+            [
+                _image_fields(image, storage)
+                for image in sorted(map(CardImage.from_json, row.images or ()), key=_display_order)
+            ],
         )
         for row in rows
     ]

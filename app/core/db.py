@@ -45,8 +45,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # a read session: each statement is its own transaction, and takes no lock
         # Read-only work (the readiness probe) must not queue behind writers.
-        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        read_only = options.get(READ_ONLY_OPTION, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.models import ListingImage
 from app.config import Settings
 from app.core.db import Database
 from tests.catalog.helpers import (
@@ -104,6 +105,37 @@ async def test_images_keep_their_upload_order_and_show_on_the_public_listing(
     ]
     assert [i["position"] for i in public["images"]] == [0, 1, 2]
     assert len({i["url"] for i in public["images"]}) == 3
+
+
+async def test_search_results_carry_each_listings_images_in_display_order(
+    client: httpx.AsyncClient, session: AsyncSession, seller: LoggedIn, category_id: str
+) -> None:
+    pictured = await live_listing(client, seller, category_id, title="Pictured teapot")
+    bare = await live_listing(client, seller, category_id, title="Bare teapot")
+    # Stored out of display order (as after a reordering), so the order has to be made.
+    for position in (2, 0, 1):
+        session.add(
+            ListingImage(
+                listing_id=uuid.UUID(pictured["id"]),
+                storage_key=f"listings/{pictured['id']}/{position}.png",
+                content_type="image/png",
+                size_bytes=100 + position,
+                position=position,
+            )
+        )
+    await session.flush()
+    expected = (await get_listing(client, pictured["id"])).json()["images"]
+    assert [i["position"] for i in expected] == [0, 1, 2]
+
+    # The plain search statement (by seller) and, on PostgreSQL, the ranked one (by words).
+    for params in ({"seller": pictured["seller"]["id"]}, {"q": "teapot"}):
+        response = await client.get(LISTINGS, params=params)
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        assert sorted(card["id"] for card in items) == sorted([pictured["id"], bare["id"]])
+        cards = {card["id"]: card for card in items}
+        assert cards[pictured["id"]]["images"] == expected, params
+        assert cards[bare["id"]]["images"] == [], params
 
 
 @pytest.mark.parametrize(

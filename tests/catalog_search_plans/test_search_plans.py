@@ -23,8 +23,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.catalog.models import Category, Condition
-from app.catalog.repository import CategoryRepository, ListingRepository, SearchFilters
+from app.catalog.category_tree import load_tree
+from app.catalog.models import Condition
+from app.catalog.repository import ListingRepository, SearchFilters
 from app.catalog.schemas import SearchSort
 from app.core.pagination import PageParams, paginate
 from app.models_registry import metadata
@@ -266,8 +267,8 @@ async def _sent_sql(
     """The listings statement the app sends for `shape` (second page: after a real cursor)."""
     filters = dict(shape.filters)
     if "category" in filters:
-        filters["category_ids"] = await CategoryRepository(session).subtree_ids(
-            Category.id == ids[filters.pop("category")]
+        filters["category_ids"] = (await load_tree(session)).subtree_ids(
+            str(ids[filters.pop("category")])
         )
     if filters.pop("seller", False):
         filters["seller_id"] = ids["seller"]
