@@ -17,12 +17,14 @@ from app.messaging.notifications.router import router as notifications_router
 from app.messaging.webhooks.router import router as webhooks_router
 from app.orders.router import cart_router, checkout_router, orders_router
 from app.payments.router import router as payouts_router
+from app.privacy.router import router as privacy_router
 from app.reviews.router import admin_reviews_router, profiles_router, reviews_router
 from app.sellers.router import router as sellers_router
 
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
     me_router,
+    privacy_router,
     sellers_router,
     payouts_router,
     storefront_router,

@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     {"disputes", "reviews"},
     {"messaging"},
     {"admin", "ops", "demo", "worker", "models_registry"},
+    {"privacy"},
     {"api"},
     {"main"},
     {"cli"},

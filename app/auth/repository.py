@@ -98,6 +98,14 @@ class LoginFailureRepository(RepositoryBase[LoginFailure]):
 class ApiKeyRepository(RepositoryBase[ApiKey]):
     model = ApiKey
 
+    async def revoke_all_for_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
     def of_user(self, user_id: uuid.UUID) -> Select[ApiKey]:
         return select(ApiKey).where(ApiKey.user_id == user_id)
 

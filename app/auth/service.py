@@ -15,7 +15,12 @@ from app.auth.exceptions import (
     WrongPassword,
 )
 from app.auth.models import LoginFailure, RefreshToken, User
-from app.auth.repository import LoginFailureRepository, RefreshTokenRepository, UserRepository
+from app.auth.repository import (
+    ApiKeyRepository,
+    LoginFailureRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from app.auth.schemas import TokenPair, UserAdminUpdate, UserRegister, UserUpdate
 from app.config import Settings
 from app.core import security
@@ -178,8 +183,7 @@ async def authenticate(session: AsyncSession, settings: Settings, access_token: 
 async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User:
     if data.email is not None or data.new_password is not None:
         assert data.current_password is not None  # enforced by UserUpdate
-        if not security.verify_password(user.password_hash, data.current_password):
-            raise WrongPassword()
+        require_password(user, data.current_password)
         # "The password is not the email" must hold for the resulting pair.
         email = (data.email or user.email).lower()
         password = data.new_password or data.current_password
@@ -195,6 +199,29 @@ async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User
         # A changed password ends every session, the attacker's included.
         await RefreshTokenRepository(session).revoke_all_for_user(user.id, now())
     return await UserRepository(session).save_unique(user, EmailTaken())
+
+
+def require_password(user: User, password: str) -> None:
+    if not security.verify_password(user.password_hash, password):
+        raise WrongPassword()
+
+
+DELETED_DISPLAY_NAME = "Deleted user"
+
+
+async def erase_account(session: AsyncSession, user: User) -> None:
+    """The account's part of its deletion: nothing left that names or reaches the person, no
+    way in (sessions and API keys revoked, no password), and the email free for a new
+    account. The row stays, for what refers to it (orders, reviews, messages)."""
+    at = now()
+    await LoginFailureRepository(session).clear(user.email)
+    await RefreshTokenRepository(session).revoke_all_for_user(user.id, at)
+    await ApiKeyRepository(session).revoke_all_for_user(user.id, at)
+    user.email = f"deleted-{user.id}@deleted.invalid"
+    user.display_name = DELETED_DISPLAY_NAME
+    user.password_hash = None
+    user.deleted_at = at
+    await session.flush()
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:

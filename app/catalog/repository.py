@@ -167,6 +167,15 @@ class ListingRepository(RepositoryBase[Listing]):
             .execution_options(synchronize_session="fetch")
         )
 
+    async def archive_all_of_seller(self, seller_id: uuid.UUID, *, reason: str) -> None:
+        final = (ListingStatus.archived, ListingStatus.removed)
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.seller_id == seller_id, Listing.status.not_in(final))
+            .values(status=ListingStatus.archived, status_reason=reason)
+            .execution_options(synchronize_session="fetch")
+        )
+
     async def take_stock(self, listing_id: uuid.UUID, quantity: int) -> bool:
         """Compare-and-set decrement of a live listing's stock: of any number of concurrent
         buyers, only those the stock covers succeed, and it never goes below zero."""

@@ -594,3 +594,11 @@ async def set_seller_visibility(
     """A seller's suspension hides all their listings from search and purchase at once;
     reinstatement brings them back in the state they were in."""
     await ListingRepository(session).set_seller_approved(seller_id, approved)
+
+
+async def withdraw_all_of_seller(session: AsyncSession, seller_id: uuid.UUID) -> None:
+    """A closed shop's listings leave the catalog for good: archived (kept for the orders
+    that refer to them), and hidden as a suspended seller's are."""
+    listings = ListingRepository(session)
+    await listings.set_seller_approved(seller_id, False)
+    await listings.archive_all_of_seller(seller_id, reason="the shop closed")

@@ -13,6 +13,8 @@ class SellerStatus(StrEnum):
     approved = "approved"
     rejected = "rejected"
     suspended = "suspended"
+    closed = "closed"
+    """The owner deleted their account: the shop is gone for good (its orders are kept)."""
 
 
 class SellerType(StrEnum):

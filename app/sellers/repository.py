@@ -9,10 +9,11 @@ from app.sellers.models import SellerProfile, SellerStatus
 class SellerRepository(RepositoryBase[SellerProfile]):
     model = SellerProfile
 
-    async def get_by_user(self, user_id: uuid.UUID) -> SellerProfile | None:
-        return await self.get_one_or_none(
-            select(SellerProfile).where(SellerProfile.user_id == user_id)
-        )
+    async def get_by_user(
+        self, user_id: uuid.UUID, *, for_update: bool = False
+    ) -> SellerProfile | None:
+        statement = select(SellerProfile).where(SellerProfile.user_id == user_id)
+        return await self.get_one_or_none(statement.with_for_update() if for_update else statement)
 
     async def get_public(self, seller_id: uuid.UUID) -> SellerProfile | None:
         """Only approved shops have a public face."""

@@ -57,6 +57,10 @@ async def _set_status(
     await auth_service.set_seller_status(session, profile.user_id, status.value)
 
 
+CLOSED_SHOP_NAME = "Closed shop"
+ERASED = "erased"
+
+
 async def apply(session: AsyncSession, user: User, data: SellerApply) -> SellerProfile:
     """Apply to sell, or re-apply after a rejection (the same profile goes back to review)."""
     sellers = SellerRepository(session)
@@ -191,6 +195,27 @@ async def decide(
         reason=reason,
         details={"from": before.value, "to": target.value},
     )
+    await session.flush()
+    return profile
+
+
+async def close_for_deleted_account(session: AsyncSession, user: User) -> SellerProfile | None:
+    """The shop of an account being deleted, closed for good: what named or reached the person
+    (names, contacts, the payout account) is erased; the id stays, for the orders that keep it."""
+    profile = await SellerRepository(session).get_by_user(user.id, for_update=True)
+    if profile is None:
+        return None
+    target = SELLER_LIFECYCLE.target(
+        profile.status, SellerAction.close, {SellerActor.account_deletion}, profile
+    )
+    await _set_status(session, profile, target, "the owner deleted their account")
+    profile.shop_name = CLOSED_SHOP_NAME
+    profile.slug = f"closed-{profile.id}"
+    profile.description = ""
+    profile.legal_name = ERASED
+    profile.contact_email = ERASED
+    profile.contact_phone = ERASED
+    profile.payout_account = ERASED
     await session.flush()
     return profile
 

@@ -1,5 +1,5 @@
 """Seller profile lifecycle: pending_review → approved | rejected; approved ⇄ suspended;
-a rejected applicant re-applies."""
+a rejected applicant re-applies; any shop closes (for good) when its owner deletes the account."""
 
 from enum import StrEnum
 
@@ -14,15 +14,19 @@ class SellerAction(StrEnum):
     suspend = "suspend"
     reinstate = "reinstate"
     reapply = "reapply"
+    close = "close"
 
 
 class SellerActor(StrEnum):
     owner = "owner"
     admin = "admin"
+    account_deletion = "account_deletion"
+    """The owner deleting their account: never an actor of a view, so no view offers it."""
 
 
 _ADMIN = frozenset({SellerActor.admin})
 _OWNER = frozenset({SellerActor.owner})
+_ACCOUNT_DELETION = frozenset({SellerActor.account_deletion})
 
 SELLER_LIFECYCLE: StateMachine[S, SellerAction, SellerActor, SellerProfile] = StateMachine(
     "seller",
@@ -32,5 +36,9 @@ SELLER_LIFECYCLE: StateMachine[S, SellerAction, SellerActor, SellerProfile] = St
         (S.approved, SellerAction.suspend): Transition(S.suspended, _ADMIN),
         (S.suspended, SellerAction.reinstate): Transition(S.approved, _ADMIN),
         (S.rejected, SellerAction.reapply): Transition(S.pending_review, _OWNER),
+        **{
+            (status, SellerAction.close): Transition(S.closed, _ACCOUNT_DELETION)
+            for status in (S.pending_review, S.approved, S.rejected, S.suspended)
+        },
     },
 )

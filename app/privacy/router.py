@@ -1,0 +1,34 @@
+from fastapi import APIRouter, Response, status
+
+from app.auth.dependencies import CurrentUser
+from app.auth.exceptions import InvalidToken, WrongPassword
+from app.core.db import DbSession
+from app.core.errors import error_responses
+from app.core.routing import API_PREFIX
+from app.privacy import service
+from app.privacy.exceptions import AccountInUse
+from app.privacy.schemas import AccountDeletion, AccountExport
+
+router = APIRouter(prefix=f"{API_PREFIX}/me", tags=["me"], responses=error_responses(InvalidToken))
+
+
+@router.get("/export", response_model=AccountExport)
+async def export_account(user: CurrentUser, session: DbSession) -> AccountExport:
+    """All personal data of the caller, as JSON: the account, the shop, and every row of
+    every table tied to them or to their shop (orders, messages, reviews, notifications...)."""
+    return await service.export(session, user)
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(WrongPassword, AccountInUse),
+)
+async def delete_account(body: AccountDeletion, user: CurrentUser, session: DbSession) -> Response:
+    """Delete your account (confirm with your password). Personal data is erased at once:
+    you can no longer log in, your sessions and API keys stop working, your shop closes and
+    its listings leave the catalog. Orders, the ledger, reviews and messages are kept, shown
+    as from "Deleted user". Refused with 409 `account_in_use` while an order, return or
+    dispute is still open or your shop holds money not yet paid out."""
+    await service.delete(session, user, body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,210 @@
+"""DELETE /v1/me: the current password confirms it; business in progress (open orders,
+unfinished returns, disputes, money the shop still holds) refuses it; a deletion signs the
+user out for good, frees the email, closes the shop and anonymises the buyer's address on
+the orders kept for the other party, and the admin audit log and the ledger stay whole."""
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.db import Database
+from tests.auth.test_api_keys import ALL_SCOPES, NOT_FOR_KEYS, bearer, create_key
+from tests.disputes.helpers import completed_order, post_return, return_step
+from tests.disputes.test_returns import SHIP_BACK
+from tests.factories import DEFAULT_PASSWORD, assert_problem, json_ok, register_and_login
+from tests.orders.helpers import (
+    ORDERS,
+    Json,
+    amounts,
+    balance,
+    get_order,
+    list_orders,
+    live_listing,
+    market,
+    post_payout,
+    reconcile_ok,
+    search_ids,
+    sweep,
+)
+from tests.privacy.helpers import (
+    ANONYMISED_ADDRESS,
+    FULL_ADDRESS,
+    ME,
+    completed_order_to,
+    delete_me,
+    deleted,
+    deletion_entries,
+    order_in_status,
+    refused_as_in_use,
+    signed_out_for_good,
+    still_works,
+    storefront,
+)
+
+# --- refusals that change nothing -------------------------------------------------------------
+
+
+async def test_a_wrong_password_is_refused_and_changes_nothing(client: httpx.AsyncClient) -> None:
+    who = await register_and_login(client)
+
+    response = await delete_me(client, who, password="not-" + DEFAULT_PASSWORD)
+
+    assert_problem(response, 403, "wrong_password")
+    await still_works(client, who)
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": who.refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(None, id="no-body"),
+        pytest.param({}, id="no-password"),
+        pytest.param({"password": DEFAULT_PASSWORD, "confirm": True}, id="extra-field"),
+    ],
+)
+async def test_a_malformed_body_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, body: Json | None
+) -> None:
+    who = await register_and_login(client)
+
+    response = await client.request("DELETE", ME, json=body, headers=who.headers)
+
+    assert_problem(response, 422, "validation_error")
+    await still_works(client, who)
+
+
+async def test_deletion_needs_an_access_token_not_an_api_key(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    created = await create_key(client, m.seller, ALL_SCOPES)
+    body = {"password": DEFAULT_PASSWORD}
+
+    by_key = await client.request("DELETE", ME, json=body, headers=bearer(created["key"]))
+    anonymous = await client.request("DELETE", ME, json=body)
+
+    assert assert_problem(by_key, 403, "insufficient_scope")["detail"] == NOT_FOR_KEYS
+    assert_problem(anonymous, 401, "invalid_token")
+    await still_works(client, m.seller)
+    json_ok(await storefront(client, m.seller_id))
+
+
+@pytest.mark.parametrize("status", ["pending_payment", "paid", "shipped", "disputed"])
+@pytest.mark.parametrize("side", ["buyer", "seller"])
+async def test_an_open_order_keeps_its_buyer_and_its_seller(
+    client: httpx.AsyncClient, session: AsyncSession, side: str, status: str
+) -> None:
+    m = await market(client, session)
+    order = await order_in_status(client, m, status)
+
+    await refused_as_in_use(client, m.buyer if side == "buyer" else m.seller)
+
+    kept = await get_order(client, m.seller, order["id"])
+    assert kept["status"] == status
+    assert kept["shipping_address"] == order["shipping_address"]
+
+
+@pytest.mark.parametrize(
+    ("steps", "status"),
+    [
+        pytest.param([], "requested", id="requested"),
+        pytest.param(["approve"], "approved", id="approved"),
+        pytest.param(["approve", "ship-back"], "shipped_back", id="shipped-back"),
+    ],
+)
+async def test_an_unfinished_return_keeps_the_buyer(
+    client: httpx.AsyncClient, session: AsyncSession, steps: list[str], status: str
+) -> None:
+    m = await market(client, session)
+    order = await completed_order(client, m)
+    the_return = json_ok(await post_return(client, m.buyer, order), 201)
+    for step in steps:
+        who, body = (m.seller, None) if step == "approve" else (m.buyer, SHIP_BACK)
+        json_ok(await return_step(client, who, the_return["id"], step, body))
+    # The order itself is completed: the return alone is what is unfinished.
+    assert (await get_order(client, m.buyer, order["id"]))["status"] == "completed"
+
+    await refused_as_in_use(client, m.buyer)
+
+    found = json_ok(await client.get(f"/v1/returns/{the_return['id']}", headers=m.buyer.headers))
+    assert found["status"] == status
+
+
+# --- deletions --------------------------------------------------------------------------------
+
+
+async def test_a_seller_holding_money_is_refused_until_it_is_paid_out(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m = await market(client, session)
+    order = await completed_order(client, m)
+    (line,) = order["lines"]
+    assert await balance(client, m.seller) == amounts(available=1350)
+    await refused_as_in_use(client, m.seller)
+    json_ok(await post_payout(client, m.seller, 1350), 201)
+    assert await balance(client, m.seller) == amounts(in_transit=1350)
+    await refused_as_in_use(client, m.seller)
+    assert (await sweep(database, settings))["settle_payouts"] == 1
+    assert await balance(client, m.seller) == amounts()
+    assert line["listing_id"] in await search_ids(client, m.seller_id)
+
+    await deleted(client, m.seller)
+
+    await signed_out_for_good(client, m.seller)
+    kept = await get_order(client, m.buyer, order["id"])
+    assert kept["status"] == "completed"
+    assert (kept["total"], kept["shipping_address"]) == (order["total"], order["shipping_address"])
+    assert await search_ids(client, m.seller_id) == []
+    assert_problem(await storefront(client, m.seller_id), 404, "not_found")
+    assert await deletion_entries(client, m.admin, m.seller.user_id)
+    await reconcile_ok(client, m.admin)
+
+
+async def test_a_deleted_buyer_is_signed_out_and_anonymised_on_the_kept_order(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    order = await completed_order_to(client, m, FULL_ADDRESS)
+    assert order["shipping_address"]["line2"] == "Flat 3"
+
+    await deleted(client, m.buyer)
+
+    await signed_out_for_good(client, m.buyer)
+    read = await client.get(f"{ORDERS}/{order['id']}", headers=m.seller.headers)
+    kept = json_ok(read)
+    assert (kept["status"], kept["total"]) == ("completed", order["total"])
+    address = kept["shipping_address"]
+    assert set(address) <= set(ANONYMISED_ADDRESS)
+    assert {field: address.get(field) for field in ANONYMISED_ADDRESS} == ANONYMISED_ADDRESS
+    for personal in ("Grace Hopper", "1 Harbour Street", "Flat 3", "20095", "+49 40 123456"):
+        assert personal not in read.text
+    # The email is free again, for a new account that inherits nothing.
+    again = await register_and_login(client, email=m.buyer.email)
+    assert again.user_id != m.buyer.user_id
+    assert await list_orders(client, again) == []
+    assert await deletion_entries(client, m.admin, m.buyer.user_id)
+    await reconcile_ok(client, m.admin)
+
+
+async def test_a_deleted_sellers_shop_leaves_search_and_its_api_keys_stop_working(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    listing = await live_listing(client, m.seller, m.category_id)
+    created = await create_key(client, m.seller, ["orders:read"])
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+    assert await search_ids(client, m.seller_id) == [listing["id"]]
+    json_ok(await storefront(client, m.seller_id))
+
+    await deleted(client, m.seller)
+
+    by_key = await client.get(ORDERS, headers=bearer(created["key"]))
+    assert by_key.status_code == 401, by_key.text
+    assert by_key.headers["content-type"].startswith("application/problem+json")
+    assert await search_ids(client, m.seller_id) == []
+    assert_problem(await storefront(client, m.seller_id), 404, "not_found")
+    await signed_out_for_good(client, m.seller)
+    assert await deletion_entries(client, m.admin, m.seller.user_id)
+    await reconcile_ok(client, m.admin)
