@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Select, delete, func, or_, select, update
@@ -15,6 +16,10 @@ class UserRepository(RepositoryBase[User]):
 
     async def get_active(self, user_id: uuid.UUID) -> User | None:
         return await self.get_one_or_none(self.active().where(User.id == user_id))
+
+    async def active_among(self, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        statement = select(User.id).where(User.id.in_(list(user_ids)), User.deleted_at.is_(None))
+        return set((await self.session.scalars(statement)).all())
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(self.active().where(User.email == email.lower()))

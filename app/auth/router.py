@@ -33,7 +33,7 @@ from app.auth.schemas import (
 )
 from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
-from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
+from app.core.idempotency import ANONYMOUS_SCOPE, IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
@@ -60,7 +60,7 @@ async def register(
 ) -> UserRead | JSONResponse:
     """Create an account. Every account can buy; selling needs an approved seller profile."""
     return await idempotency.run(
-        scope="anonymous",
+        scope=ANONYMOUS_SCOPE,
         status_code=status.HTTP_201_CREATED,
         response_model=UserRead,
         produce=lambda: service.register(session, body),

@@ -2,6 +2,7 @@
 
 import math
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -201,6 +202,11 @@ async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User
     return await UserRepository(session).save_unique(user, EmailTaken())
 
 
+async def lock(session: AsyncSession, user: User) -> None:
+    """Row-lock the account (PostgreSQL) and refresh the session's copy of it."""
+    await UserRepository(session).get_for_update(user.id)
+
+
 def require_password(user: User, password: str) -> None:
     if not security.verify_password(user.password_hash, password):
         raise WrongPassword()
@@ -222,6 +228,11 @@ async def erase_account(session: AsyncSession, user: User) -> None:
     user.password_hash = None
     user.deleted_at = at
     await session.flush()
+
+
+async def active_among(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `user_ids` whose accounts exist and are not deleted."""
+    return await UserRepository(session).active_among(user_ids)
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:

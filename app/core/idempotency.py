@@ -9,6 +9,7 @@ proceeds as the first. On SQLite writers are serialised by `BEGIN IMMEDIATE` to 
 
 import hashlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -16,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import String, Text, UniqueConstraint, delete, select
+from sqlalchemy import String, Text, UniqueConstraint, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +45,10 @@ class IdempotencyKeyInProgress(Conflict):
     code, title = "idempotency_key_in_progress", "A request with this key is still in progress"
 
 
+ANONYMOUS_SCOPE = "anonymous"
+"""The scope of requests that identify nobody (registration)."""
+
+
 class IdempotencyRecord(IdMixin, Base):
     """A stored POST response, replayed for retries with the same key."""
 
@@ -66,6 +71,22 @@ async def purge_expired_records(session: AsyncSession) -> int:
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Every stored response of, or about, one user (their account is being deleted: responses
+    such as a checkout's hold their address, the registration's their email)."""
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            or_(
+                IdempotencyRecord.scope == str(user_id),
+                and_(
+                    IdempotencyRecord.scope == ANONYMOUS_SCOPE,
+                    IdempotencyRecord.response_body.contains(str(user_id)),
+                ),
+            )
+        )
+    )
 
 
 REQUIRED_MARKER = "x-idempotency-key-required"

@@ -2,9 +2,10 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.disputes.models import Dispute, DisputeStatus, ReturnRequest, ReturnStatus
@@ -22,6 +23,8 @@ OPEN_ORDER_STATES = (
     OrderStatus.disputed,
 )
 OPEN_RETURN_STATES = (ReturnStatus.requested, ReturnStatus.approved, ReturnStatus.shipped_back)
+# ... and in these, a buyer may still return or dispute it until its deadlines.
+SETTLED_ORDER_STATES = (OrderStatus.completed, OrderStatus.partially_refunded)
 
 ERASED_ADDRESS_FIELDS: dict[str, Any] = {
     "name": "Deleted user",
@@ -57,9 +60,11 @@ class PrivacyRepository:
         return [dict(row) for row in (await self.session.execute(statement)).mappings()]
 
     async def business_in_progress(
-        self, user_id: uuid.UUID, shop_id: uuid.UUID | None
+        self, user_id: uuid.UUID, shop_id: uuid.UUID | None, at: datetime
     ) -> list[str]:
-        """What still needs the person, as (count, kind) phrases; empty when nothing does."""
+        """What still needs the person, as "<count> <kind>" phrases; empty when nothing does.
+        A shop is also needed while its buyers may still return or dispute a completed order
+        (a refund then comes out of the shop's proceeds)."""
 
         def party(model: type[Order] | type[ReturnRequest] | type[Dispute]) -> Any:
             return or_(model.buyer_id == user_id, model.seller_id == shop_id)
@@ -74,6 +79,13 @@ class PrivacyRepository:
             "unresolved disputes": select(func.count())
             .select_from(Dispute)
             .where(party(Dispute), Dispute.status != DisputeStatus.resolved),
+            "sold orders still open to a return or dispute": select(func.count())
+            .select_from(Order)
+            .where(
+                Order.seller_id == shop_id,
+                Order.status.in_(SETTLED_ORDER_STATES),
+                or_(Order.return_deadline > at, Order.dispute_deadline > at),
+            ),
         }
         found = []
         for kind, statement in checks.items():
@@ -94,17 +106,9 @@ class PrivacyRepository:
                 "country": order.shipping_address.get("country"),
             }
 
-    async def disable_webhooks(self, shop_id: uuid.UUID) -> None:
-        """A closed shop's integration stops: no more deliveries, and its secrets go."""
+    async def delete_webhooks(self, shop_id: uuid.UUID) -> None:
+        """A closed shop's integration goes: its endpoints (URLs, secrets) and, with them,
+        their deliveries (the foreign key cascades)."""
         await self.session.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.seller_id == shop_id)
-            .values(
-                enabled=False,
-                disabled_reason="the shop closed",
-                secret="erased",
-                previous_secret=None,
-                previous_secret_until=None,
-            )
-            .execution_options(synchronize_session=False)
+            delete(WebhookEndpoint).where(WebhookEndpoint.seller_id == shop_id)
         )

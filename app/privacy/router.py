@@ -27,8 +27,9 @@ async def export_account(user: CurrentUser, session: DbSession) -> AccountExport
 async def delete_account(body: AccountDeletion, user: CurrentUser, session: DbSession) -> Response:
     """Delete your account (confirm with your password). Personal data is erased at once:
     you can no longer log in, your sessions and API keys stop working, your shop closes and
-    its listings leave the catalog. Orders, the ledger, reviews and messages are kept, shown
-    as from "Deleted user". Refused with 409 `account_in_use` while an order, return or
-    dispute is still open or your shop holds money not yet paid out."""
+    its listings leave the catalog. Orders, the ledger, reviews and messages are kept, tied
+    to an account whose name reads "Deleted user". Refused with 409 `account_in_use` while
+    an order, return or dispute is still open, a buyer may still return or dispute one of
+    your shop's sales, or your shop holds (or owes) money."""
     await service.delete(session, user, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,7 @@
 """Export and deletion of an account. Deletion erases what names or reaches the person and
 keeps what others rely on: orders (their buyer or seller id stays, the address is erased), the
-ledger, reviews and messages (shown as from "Deleted user")."""
+ledger, reviews, messages, dispute texts and evidence (tied to an account named "Deleted
+user")."""
 
 import uuid
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.catalog import service as catalog_service
+from app.core import idempotency
 from app.core.audit import record_audit
 from app.core.clock import now
 from app.core.text import mask_secret
@@ -43,19 +45,25 @@ async def delete(session: AsyncSession, user: User, password: str) -> None:
     """Refused (409) while orders, returns or disputes still need the person or their shop
     holds money; otherwise the account is erased at once."""
     auth_service.require_password(user, password)
-    shop = await sellers_service.find_for_user(session, user)
-    shop_id = shop.id if shop is not None else None
+    # One consistent decision: the account's and the shop's rows are locked first, and the
+    # shop's listings leave the catalog before the checks, so that a checkout still holding a
+    # listing's lock commits first and its order is then seen (and refuses the deletion);
+    # a refusal rolls the withdrawal back.
+    await auth_service.lock(session, user)
+    shop = await sellers_service.lock_for_user(session, user)
+    if shop is not None:
+        await catalog_service.withdraw_all_of_seller(session, shop.id)
     privacy = PrivacyRepository(session)
-    in_progress = await privacy.business_in_progress(user.id, shop_id)
-    if shop_id is not None and await _holds_money(session, shop_id):
-        in_progress.append("a balance not yet paid out (request a payout first)")
+    in_progress = await privacy.business_in_progress(user.id, shop.id if shop else None, now())
+    if shop is not None:
+        in_progress += await _money_held(session, shop.id)
     if in_progress:
         raise AccountInUse(f"first finish: {', '.join(in_progress)}")
-    if shop_id is not None:
-        await sellers_service.close_for_deleted_account(session, user)
-        await catalog_service.withdraw_all_of_seller(session, shop_id)
-        await privacy.disable_webhooks(shop_id)
+    if shop is not None:
+        await sellers_service.close_for_deleted_account(session, shop)
+        await privacy.delete_webhooks(shop.id)
     await privacy.erase_buyer_traces(user.id)
+    await idempotency.forget_user(session, user.id)
     await auth_service.erase_account(session, user)
     await record_audit(
         session,
@@ -63,12 +71,15 @@ async def delete(session: AsyncSession, user: User, password: str) -> None:
         action="account.deleted",
         target_type="user",
         target_id=user.id,
-        details={"shop_closed": str(shop_id) if shop_id else None},
+        details={"shop_closed": str(shop.id) if shop else None},
     )
 
 
-async def _holds_money(session: AsyncSession, shop_id: uuid.UUID) -> bool:
-    return any(
-        balance.pending or balance.available or balance.in_transit or balance.reserved
-        for balance in await payments_service.balances(session, shop_id)
-    )
+async def _money_held(session: AsyncSession, shop_id: uuid.UUID) -> list[str]:
+    held = []
+    for balance in await payments_service.balances(session, shop_id):
+        if balance.pending or balance.available > 0 or balance.in_transit or balance.reserved:
+            held.append(f"{balance.currency} not yet paid out (request a payout)")
+        if balance.available < 0:
+            held.append(f"a {balance.currency} debt to the platform (recovered from sales)")
+    return held

@@ -13,7 +13,9 @@ class SellerRepository(RepositoryBase[SellerProfile]):
         self, user_id: uuid.UUID, *, for_update: bool = False
     ) -> SellerProfile | None:
         statement = select(SellerProfile).where(SellerProfile.user_id == user_id)
-        return await self.get_one_or_none(statement.with_for_update() if for_update else statement)
+        if for_update:  # locked, and fresher than any copy already in the session
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return await self.get_one_or_none(statement)
 
     async def get_public(self, seller_id: uuid.UUID) -> SellerProfile | None:
         """Only approved shops have a public face."""

@@ -110,10 +110,10 @@ async def update_own(session: AsyncSession, user: User, data: SellerUpdate) -> S
 async def require_active_seller(session: AsyncSession, user: User) -> SellerProfile:
     """The caller's profile if they may sell now: 403 otherwise."""
     profile = await SellerRepository(session).get_by_user(user.id)
-    if profile is None or profile.status in (SellerStatus.pending_review, SellerStatus.rejected):
-        raise SellerRequired()
-    if profile.status is SellerStatus.suspended:
+    if profile is not None and profile.status is SellerStatus.suspended:
         raise SellerSuspended(profile.status_reason)
+    if profile is None or profile.status is not SellerStatus.approved:
+        raise SellerRequired()
     return profile
 
 
@@ -199,12 +199,14 @@ async def decide(
     return profile
 
 
-async def close_for_deleted_account(session: AsyncSession, user: User) -> SellerProfile | None:
+async def lock_for_user(session: AsyncSession, user: User) -> SellerProfile | None:
+    return await SellerRepository(session).get_by_user(user.id, for_update=True)
+
+
+async def close_for_deleted_account(session: AsyncSession, profile: SellerProfile) -> None:
     """The shop of an account being deleted, closed for good: what named or reached the person
-    (names, contacts, the payout account) is erased; the id stays, for the orders that keep it."""
-    profile = await SellerRepository(session).get_by_user(user.id, for_update=True)
-    if profile is None:
-        return None
+    (names, contacts, the payout account) is erased; the id stays, for the orders that keep it.
+    The caller holds the profile's row lock."""
     target = SELLER_LIFECYCLE.target(
         profile.status, SellerAction.close, {SellerActor.account_deletion}, profile
     )
@@ -217,7 +219,6 @@ async def close_for_deleted_account(session: AsyncSession, user: User) -> Seller
     profile.contact_phone = ERASED
     profile.payout_account = ERASED
     await session.flush()
-    return profile
 
 
 def admin_view(profile: SellerProfile) -> SellerRead:

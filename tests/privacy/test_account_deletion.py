@@ -3,11 +3,14 @@ unfinished returns, disputes, money the shop still holds) refuses it; a deletion
 user out for good, frees the email, closes the shop and anonymises the buyer's address on
 the orders kept for the other party, and the admin audit log and the ledger stay whole."""
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.clock import clock
 from app.core.db import Database
 from tests.auth.test_api_keys import ALL_SCOPES, NOT_FOR_KEYS, bearer, create_key
 from tests.disputes.helpers import completed_order, post_return, return_step
@@ -24,6 +27,7 @@ from tests.orders.helpers import (
     market,
     post_payout,
     reconcile_ok,
+    relogin,
     search_ids,
     sweep,
 )
@@ -135,7 +139,7 @@ async def test_an_unfinished_return_keeps_the_buyer(
 # --- deletions --------------------------------------------------------------------------------
 
 
-async def test_a_seller_holding_money_is_refused_until_it_is_paid_out(
+async def test_a_seller_is_refused_until_paid_out_and_past_the_buyers_return_windows(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
@@ -148,18 +152,24 @@ async def test_a_seller_holding_money_is_refused_until_it_is_paid_out(
     await refused_as_in_use(client, m.seller)
     assert (await sweep(database, settings))["settle_payouts"] == 1
     assert await balance(client, m.seller) == amounts()
+    # Paid out, but the buyer may still return or dispute the order (a refund would come
+    # out of the shop): still refused, until both windows have closed.
+    assert_problem(await delete_me(client, m.seller), 409, "account_in_use")
+    clock.advance(max(settings.return_window, settings.dispute_window) + timedelta(seconds=1))
+    seller = await relogin(client, m.seller)
     assert line["listing_id"] in await search_ids(client, m.seller_id)
 
-    await deleted(client, m.seller)
+    await deleted(client, seller)
 
-    await signed_out_for_good(client, m.seller)
-    kept = await get_order(client, m.buyer, order["id"])
+    await signed_out_for_good(client, seller)
+    buyer, admin = await relogin(client, m.buyer), await relogin(client, m.admin)
+    kept = await get_order(client, buyer, order["id"])
     assert kept["status"] == "completed"
     assert (kept["total"], kept["shipping_address"]) == (order["total"], order["shipping_address"])
     assert await search_ids(client, m.seller_id) == []
     assert_problem(await storefront(client, m.seller_id), 404, "not_found")
-    assert await deletion_entries(client, m.admin, m.seller.user_id)
-    await reconcile_ok(client, m.admin)
+    assert await deletion_entries(client, admin, m.seller.user_id)
+    await reconcile_ok(client, admin)
 
 
 async def test_a_deleted_buyer_is_signed_out_and_anonymised_on_the_kept_order(

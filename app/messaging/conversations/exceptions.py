@@ -13,5 +13,9 @@ class NotAParticipant(Forbidden):
     code, title = "not_participant", "Only the buyer and the seller take part in a conversation"
 
 
+class ParticipantGone(Conflict):
+    code, title = "participant_gone", "The other party has left the marketplace"
+
+
 class MessageRateLimited(TooManyRequests):
     code, title = "rate_limited", "Too many messages; try again later"

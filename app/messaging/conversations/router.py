@@ -17,6 +17,7 @@ from app.messaging.conversations.exceptions import (
     ConversationNotFound,
     MessageRateLimited,
     NotAParticipant,
+    ParticipantGone,
 )
 from app.messaging.conversations.models import Message
 from app.messaging.conversations.schemas import (
@@ -38,7 +39,7 @@ conversations_router = APIRouter(
 def _sending_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """`error_responses` of a route that sends a message: the rate limit's 429 too, with its
     `Retry-After` header."""
-    responses = error_responses(*errors, MessageRateLimited)
+    responses = error_responses(*errors, ParticipantGone, MessageRateLimited)
     responses[MessageRateLimited.status]["headers"] = {
         "Retry-After": {
             "description": "Whole seconds until you may send again",

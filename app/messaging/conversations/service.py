@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import service as auth_service
 from app.auth.exceptions import InsufficientScope
 from app.auth.models import User
 from app.auth.principal import acts_as_admin
@@ -27,6 +28,7 @@ from app.messaging.conversations.exceptions import (
     ConversationNotFound,
     MessageRateLimited,
     NotAParticipant,
+    ParticipantGone,
 )
 from app.messaging.conversations.masking import mask_contact_details
 from app.messaging.conversations.models import Conversation, Message, Side
@@ -139,6 +141,12 @@ async def _post(
     activity, and emit `message.created` in the same transaction. Sending reads the
     conversation for the sender: their read marker moves to their own message. The caller
     holds the conversation's row lock, so its messages are appended one at a time."""
+    if side is Side.buyer:
+        recipient_id = (await sellers_service.get(session, conversation.seller_id)).user_id
+    else:
+        recipient_id = conversation.buyer_id
+    if not await auth_service.active_among(session, {recipient_id}):
+        raise ParticipantGone("their account was deleted; the conversation stays readable")
     body, masked = (text, False) if contact_details_allowed else mask_contact_details(text)
     message = Message(
         conversation_id=conversation.id,
@@ -153,10 +161,8 @@ async def _post(
     conversation.last_message_preview = _preview(body)
     if side is Side.buyer:
         conversation.buyer_read_up_to = message.id
-        recipient_id = (await sellers_service.get(session, conversation.seller_id)).user_id
     else:
         conversation.seller_read_up_to = message.id
-        recipient_id = conversation.buyer_id
     await session.flush()
     await outbox.emit(
         session,

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import service as auth_service
 from app.auth.models import User
 from app.core.clock import now
 from app.core.outbox import OutboxEvent
@@ -43,7 +44,8 @@ async def _recipients(
         found = {buyer if about == "buyer" else await _seller_user_id(session, event)}
     else:
         found = {buyer, await _seller_user_id(session, event)} - {_user_id(event.data, "actor_id")}
-    return {user_id for user_id in found if user_id is not None}
+    # A deleted account gets nothing more.
+    return await auth_service.active_among(session, {u for u in found if u is not None})
 
 
 async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
