@@ -17,6 +17,17 @@ class UserRepository(RepositoryBase[User]):
     async def get_active(self, user_id: uuid.UUID) -> User | None:
         return await self.get_one_or_none(self.active().where(User.id == user_id))
 
+    async def lock_no_key(self, user_id: uuid.UUID) -> User | None:
+        """FOR NO KEY UPDATE: rows that refer to the user (orders, messages...) may still be
+        written meanwhile (their foreign key check takes KEY SHARE, which this allows)."""
+        statement = (
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        return await self.get_one_or_none(statement)
+
     async def active_among(self, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         statement = select(User.id).where(User.id.in_(list(user_ids)), User.deleted_at.is_(None))
         return set((await self.session.scalars(statement)).all())

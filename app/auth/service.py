@@ -204,7 +204,7 @@ async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User
 
 async def lock(session: AsyncSession, user: User) -> None:
     """Row-lock the account (PostgreSQL) and refresh the session's copy of it."""
-    await UserRepository(session).get_for_update(user.id)
+    await UserRepository(session).lock_no_key(user.id)
 
 
 def require_password(user: User, password: str) -> None:

@@ -13,8 +13,13 @@ class SellerRepository(RepositoryBase[SellerProfile]):
         self, user_id: uuid.UUID, *, for_update: bool = False
     ) -> SellerProfile | None:
         statement = select(SellerProfile).where(SellerProfile.user_id == user_id)
-        if for_update:  # locked, and fresher than any copy already in the session
-            statement = statement.with_for_update().execution_options(populate_existing=True)
+        if for_update:
+            # FOR NO KEY UPDATE: it still lets rows that refer to the shop be written (their
+            # foreign key check takes KEY SHARE), so a checkout holding a listing's lock is
+            # not deadlocked against it; fresher than any copy already in the session.
+            statement = statement.with_for_update(key_share=True).execution_options(
+                populate_existing=True
+            )
         return await self.get_one_or_none(statement)
 
     async def get_public(self, seller_id: uuid.UUID) -> SellerProfile | None:
