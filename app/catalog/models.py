@@ -152,7 +152,7 @@ class ListingReport(IdMixin, Base):
     __table_args__ = (UniqueConstraint("listing_id", "reporter_id"),)
 
     listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"))
-    reporter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    reporter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     reason: Mapped[ReportReason] = mapped_column(enum_column(ReportReason, "report_reason"))
     details: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=now)

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.core.request_context import current_request_id
 
@@ -202,14 +203,34 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400 and _is_json_content_type(request.headers.get("content-type", "")):
         return _malformed_json(request)
     phrase = HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem_response(
         request,
         status=exc.status_code,
         code=_HTTP_CODES.get(exc.status_code, "http_error"),
         title=phrase,
         detail=str(exc.detail) if exc.detail else phrase,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. The router's own 405 names only the
+    methods of the first route that matched the path, and one path may be served by routes of
+    several routers (`/v1/me`: the account's GET and PATCH, privacy's DELETE)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -147,7 +147,7 @@ class DisputeMessage(IdMixin, Base):
     __tablename__ = "dispute_messages"
 
     dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"), index=True)
-    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     author_role: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     evidence_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -161,7 +161,7 @@ class Evidence(IdMixin, Base):
     __tablename__ = "dispute_evidence"
 
     dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"), index=True)
-    uploader_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    uploader_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     storage_key: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(32))
     filename: Mapped[str] = mapped_column(String(255))

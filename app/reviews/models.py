@@ -48,7 +48,7 @@ class Review(IdMixin, Base):
     )
 
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
-    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     subject_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     """The reviewed person (a seller's user, for reviews of sellers)."""
     about: Mapped[ReviewedRole] = mapped_column(enum_column(ReviewedRole, "reviewed_role"))

@@ -170,6 +170,9 @@ async def test_unknown_resource_is_404_not_found(
         ("DELETE", "/healthz", {"GET"}),
         ("PUT", REGISTER, {"POST"}),
         ("DELETE", "/v1/auth/token", {"POST"}),
+        # One path, routes of two routers: the account's GET and PATCH, privacy's DELETE.
+        ("PUT", "/v1/me", {"GET", "PATCH", "DELETE"}),
+        ("PUT", f"/v1/listings/{uuid.uuid4()}", {"GET", "PATCH", "DELETE"}),
     ],
 )
 async def test_wrong_method_is_405_with_allow_header(
