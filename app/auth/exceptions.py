@@ -25,6 +25,7 @@ class EmailTaken(Conflict):
 
 class WrongPassword(AppError):
     status, code, title = 403, "wrong_password", "The current password is wrong"
+    keeps_changes = True  # the failure is counted towards the lockout, as a failed login is
 
 
 class AdminRequired(Forbidden):

@@ -116,12 +116,14 @@ async def get_me(user: CurrentUser) -> UserRead:
 @me_router.patch(
     "",
     response_model=UserRead,
-    responses=error_responses(EmailTaken, WrongPassword),
+    responses=error_responses(EmailTaken, WrongPassword, TooManyLoginAttempts),
 )
-async def update_me(body: UserUpdate, user: CurrentUser, session: DbSession) -> UserRead:
+async def update_me(
+    body: UserUpdate, user: CurrentUser, session: DbSession, settings: AppSettings
+) -> UserRead:
     """Change display name, email or password (the last two need `current_password`).
     A new password ends every open session."""
-    return UserRead.model_validate(await service.update_me(session, user, body))
+    return UserRead.model_validate(await service.update_me(session, settings, user, body))
 
 
 @me_router.post(

@@ -99,17 +99,25 @@ async def _issue_pair(
     )
 
 
+async def _refuse_if_locked_out(
+    failures: LoginFailureRepository, settings: Settings, email: str
+) -> None:
+    """429 after too many wrong passwords for one email within the window (the same count
+    for logins and for the password confirmations of a signed-in user)."""
+    window_start = now() - settings.login_failure_window
+    count, oldest = await failures.recent(email, window_start)
+    if count >= settings.login_max_failures and oldest is not None:
+        retry_after = (oldest + settings.login_failure_window - now()).total_seconds()
+        raise TooManyLoginAttempts(retry_after_seconds=math.ceil(retry_after))
+
+
 async def login(
     session: AsyncSession, settings: Settings, *, email: str, password: str
 ) -> TokenPair:
     """Password login. Unknown email and wrong password look the same to the caller."""
     email = email.strip().lower()
     failures = LoginFailureRepository(session)
-    window_start = now() - settings.login_failure_window
-    count, oldest = await failures.recent(email, window_start)
-    if count >= settings.login_max_failures and oldest is not None:
-        retry_after = (oldest + settings.login_failure_window - now()).total_seconds()
-        raise TooManyLoginAttempts(retry_after_seconds=math.ceil(retry_after))
+    await _refuse_if_locked_out(failures, settings, email)
 
     users = UserRepository(session)
     user = await users.get_by_email(email)
@@ -181,10 +189,12 @@ async def authenticate(session: AsyncSession, settings: Settings, access_token: 
     return user
 
 
-async def update_me(session: AsyncSession, user: User, data: UserUpdate) -> User:
+async def update_me(
+    session: AsyncSession, settings: Settings, user: User, data: UserUpdate
+) -> User:
     if data.email is not None or data.new_password is not None:
         assert data.current_password is not None  # enforced by UserUpdate
-        require_password(user, data.current_password)
+        await require_password(session, settings, user, data.current_password)
         # "The password is not the email" must hold for the resulting pair.
         email = (data.email or user.email).lower()
         password = data.new_password or data.current_password
@@ -207,8 +217,16 @@ async def lock(session: AsyncSession, user: User) -> None:
     await UserRepository(session).lock_no_key(user.id)
 
 
-def require_password(user: User, password: str) -> None:
+async def require_password(
+    session: AsyncSession, settings: Settings, user: User, password: str
+) -> None:
+    """The signed-in user confirms a sensitive change with their password; wrong guesses
+    count towards the same lockout as failed logins, so a stolen access token cannot be
+    used to find the password."""
+    failures = LoginFailureRepository(session)
+    await _refuse_if_locked_out(failures, settings, user.email)
     if not security.verify_password(user.password_hash, password):
+        await failures.add(LoginFailure(email=user.email))
         raise WrongPassword()
 
 

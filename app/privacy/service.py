@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.catalog import service as catalog_service
+from app.config import Settings
 from app.core import idempotency
 from app.core.audit import record_audit
 from app.core.clock import now
@@ -41,10 +42,10 @@ def _shown(entry: PersonalTable, row: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-async def delete(session: AsyncSession, user: User, password: str) -> None:
+async def delete(session: AsyncSession, settings: Settings, user: User, password: str) -> None:
     """Refused (409) while orders, returns or disputes still need the person or their shop
     holds money; otherwise the account is erased at once."""
-    auth_service.require_password(user, password)
+    await auth_service.require_password(session, settings, user, password)
     # One consistent decision: the account's and the shop's rows are locked first, and the
     # shop's listings leave the catalog before the checks, so that a checkout still holding a
     # listing's lock commits first and its order is then seen (and refuses the deletion);

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from tests.factories import DEFAULT_PASSWORD, LoggedIn, assert_problem, create_user, login
 
 ME = "/v1/me"
@@ -331,3 +332,37 @@ async def test_email_change_is_rolled_back_with_the_rest_of_a_refused_patch(
 
     assert_problem(response, 409, "email_taken")
     assert (await _get(client, ada))["display_name"] == "Ada"
+
+
+async def test_wrong_current_passwords_lock_out_like_failed_logins(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """A stolen access token must not let anyone guess the password through the changes
+    that ask for it (email, password, account deletion)."""
+    user = await create_user(session)
+    me = await login(client, user.email)
+    for _ in range(settings.login_max_failures):
+        wrong = await client.patch(
+            ME,
+            json={"email": "elsewhere@example.com", "current_password": "not-the-password"},
+            headers=me.headers,
+        )
+        assert_problem(wrong, 403, "wrong_password")
+
+    # Even the right password is refused now, here, on deletion and at login.
+    for locked in (
+        await client.patch(
+            ME,
+            json={"email": "elsewhere@example.com", "current_password": DEFAULT_PASSWORD},
+            headers=me.headers,
+        ),
+        await client.request("DELETE", ME, json={"password": DEFAULT_PASSWORD}, headers=me.headers),
+        await client.post(
+            "/v1/auth/token", data={"username": user.email, "password": DEFAULT_PASSWORD}
+        ),
+    ):
+        assert_problem(locked, 429, "too_many_login_attempts")
+        assert int(locked.headers["retry-after"]) > 0
+    unchanged = await client.get(ME, headers=me.headers)
+    assert unchanged.status_code == 200, unchanged.text
+    assert unchanged.json()["email"] == user.email
