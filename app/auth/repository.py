@@ -2,7 +2,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, Update, delete, func, or_, select, update
 
 from app.auth.models import ApiKey, LoginFailure, RefreshToken, User
 from app.core.repository import RepositoryBase
@@ -17,19 +17,11 @@ class UserRepository(RepositoryBase[User]):
     async def get_active(self, user_id: uuid.UUID) -> User | None:
         return await self.get_one_or_none(self.active().where(User.id == user_id))
 
-    async def lock_no_key(self, user_id: uuid.UUID) -> User | None:
-        """FOR NO KEY UPDATE: rows that refer to the user (orders, messages...) may still be
-        written meanwhile (their foreign key check takes KEY SHARE, which this allows)."""
-        statement = (
-            select(User)
-            .where(User.id == user_id)
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        )
-        return await self.get_one_or_none(statement)
-
     async def active_among(self, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-        statement = select(User.id).where(User.id.in_(list(user_ids)), User.deleted_at.is_(None))
+        ids = list(user_ids)
+        if not ids:
+            return set()
+        statement = select(User.id).where(User.id.in_(ids), User.deleted_at.is_(None))
         return set((await self.session.scalars(statement)).all())
 
     async def get_by_email(self, email: str) -> User | None:
@@ -76,12 +68,7 @@ class RefreshTokenRepository(RepositoryBase[RefreshToken]):
         )
 
     async def revoke_all_for_user(self, user_id: uuid.UUID, at: datetime) -> None:
-        await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=at)
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(_revoke_all_of_user(RefreshToken, user_id, at))
 
     async def purge_expired(self, at: datetime) -> int:
         result = await self.session.execute(
@@ -115,12 +102,7 @@ class ApiKeyRepository(RepositoryBase[ApiKey]):
     model = ApiKey
 
     async def revoke_all_for_user(self, user_id: uuid.UUID, at: datetime) -> None:
-        await self.session.execute(
-            update(ApiKey)
-            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=at)
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(_revoke_all_of_user(ApiKey, user_id, at))
 
     def of_user(self, user_id: uuid.UUID) -> Select[ApiKey]:
         return select(ApiKey).where(ApiKey.user_id == user_id)
@@ -138,3 +120,15 @@ class ApiKeyRepository(RepositoryBase[ApiKey]):
             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > at),
         )
         return int(await self.session.scalar(statement) or 0)
+
+
+def _revoke_all_of_user(
+    model: type[RefreshToken] | type[ApiKey], user_id: uuid.UUID, at: datetime
+) -> Update:
+    """A user's tokens or API keys that are still live, revoked at `at`."""
+    return (
+        update(model)
+        .where(model.user_id == user_id, model.revoked_at.is_(None))
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )

@@ -214,7 +214,7 @@ async def update_me(
 
 async def lock(session: AsyncSession, user: User) -> None:
     """Row-lock the account (PostgreSQL) and refresh the session's copy of it."""
-    await UserRepository(session).lock_no_key(user.id)
+    await UserRepository(session).get_for_update(user.id, key_share=True)
 
 
 async def require_password(

@@ -71,6 +71,21 @@ CARD_COLUMNS = (
     _listing.updated_at,
 )
 
+# A card's images as one JSON array of CardImage fields (built once: searches reuse it).
+_CARD_IMAGE_PAIRS = [
+    part
+    for column in (
+        _image.id,
+        _image.storage_key,
+        _image.content_type,
+        _image.size_bytes,
+        _image.position,
+    )
+    for part in (literal_column(f"'{column.key}'"), column)
+]
+_CARD_IMAGES_PG = func.json_agg(func.json_build_object(*_CARD_IMAGE_PAIRS), type_=JSON)
+_CARD_IMAGES_SQLITE = func.json_group_array(func.json_object(*_CARD_IMAGE_PAIRS), type_=JSON)
+
 _ENGLISH: ColumnElement[Any] = literal_column("'english'::regconfig")
 _SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
@@ -261,22 +276,8 @@ class ListingRepository(RepositoryBase[Listing]):
         (one join) and the listing's images as one JSON array (`images`: CardImage fields, in
         no particular order, null when there are none). One statement for the whole page: an
         images query of its own cost a round trip and its own execution on every search."""
-        image_fields = {
-            "id": _image.id,
-            "storage_key": _image.storage_key,
-            "content_type": _image.content_type,
-            "size_bytes": _image.size_bytes,
-            "position": _image.position,
-        }
-        pairs = [
-            part
-            for key, column in image_fields.items()
-            for part in (literal_column(f"'{key}'"), column)
-        ]
-        if self.session.get_bind().dialect.name == "postgresql":
-            images = func.json_agg(func.json_build_object(*pairs), type_=JSON)
-        else:
-            images = func.json_group_array(func.json_object(*pairs), type_=JSON)
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
+        images = _CARD_IMAGES_PG if postgresql else _CARD_IMAGES_SQLITE
         images_of_listing = (
             select(images).where(_image.listing_id == listing_id).scalar_subquery().label("images")
         )

@@ -13,6 +13,14 @@ from app.core.models import Base
 ModelT = TypeVar("ModelT", bound=Base)
 
 
+def locked(statement: Select[ModelT], *, key_share: bool = False) -> Select[ModelT]:
+    """Row-locked (PostgreSQL; SQLite's writers are serialised anyway), refreshing any stale
+    copy in the session. `key_share` takes FOR NO KEY UPDATE: rows that refer to the locked one
+    may still be written meanwhile (their foreign key check takes KEY SHARE), so a lock held
+    across other writes cannot deadlock against, say, a checkout inserting an order."""
+    return statement.with_for_update(key_share=key_share).execution_options(populate_existing=True)
+
+
 async def claim_one(session: AsyncSession, statement: Select[ModelT]) -> ModelT | None:
     """The first due row, locked for this transaction. Rows another worker holds are
     skipped (PostgreSQL), so concurrent workers never take the same unit."""
@@ -35,16 +43,10 @@ class RepositoryBase(Generic[ModelT]):
         result: ModelT | None = await self.session.get(self.model, id_)
         return result
 
-    async def get_for_update(self, id_: uuid.UUID) -> ModelT | None:
-        """Load and row-lock (PostgreSQL; SQLite's writers are serialised anyway), refreshing
-        any stale copy in the session."""
-        statement = (
-            select(self.model)
-            .where(self.model.id == id_)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+    async def get_for_update(self, id_: uuid.UUID, *, key_share: bool = False) -> ModelT | None:
+        return await self.get_one_or_none(
+            locked(select(self.model).where(self.model.id == id_), key_share=key_share)
         )
-        return await self.get_one_or_none(statement)
 
     async def get_one_or_none(self, statement: Select[ModelT]) -> ModelT | None:
         return (await self.session.scalars(statement.limit(1))).first()

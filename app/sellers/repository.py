@@ -2,7 +2,7 @@ import uuid
 
 from sqlalchemy import Select, func, select
 
-from app.core.repository import RepositoryBase
+from app.core.repository import RepositoryBase, locked
 from app.sellers.models import SellerProfile, SellerStatus
 
 
@@ -13,14 +13,10 @@ class SellerRepository(RepositoryBase[SellerProfile]):
         self, user_id: uuid.UUID, *, for_update: bool = False
     ) -> SellerProfile | None:
         statement = select(SellerProfile).where(SellerProfile.user_id == user_id)
-        if for_update:
-            # FOR NO KEY UPDATE: it still lets rows that refer to the shop be written (their
-            # foreign key check takes KEY SHARE), so a checkout holding a listing's lock is
-            # not deadlocked against it; fresher than any copy already in the session.
-            statement = statement.with_for_update(key_share=True).execution_options(
-                populate_existing=True
-            )
-        return await self.get_one_or_none(statement)
+        # NO KEY: a checkout holding a listing's lock may still insert an order for the shop.
+        return await self.get_one_or_none(
+            locked(statement, key_share=True) if for_update else statement
+        )
 
     async def get_public(self, seller_id: uuid.UUID) -> SellerProfile | None:
         """Only approved shops have a public face."""

@@ -182,6 +182,23 @@ async def new_order(client: httpx.AsyncClient, m: Market) -> Json:
     return result
 
 
+async def market_with_an_order_for(
+    client: httpx.AsyncClient, session: AsyncSession, receiver: WebhookReceiver
+) -> tuple[Market, Json]:
+    """A market whose seller has an endpoint at `receiver`, and one new order for it."""
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
+    await new_order(client, m)
+    return m, endpoint
+
+
+async def claim_only(database: Database, settings: Settings) -> Outgoing:
+    """What one claim (committed, as the worker's) leases: exactly one delivery."""
+    async with database.session_scope() as claiming:
+        (outgoing,) = await delivery_module.claim(claiming, settings)
+    return outgoing
+
+
 async def events_of(session: AsyncSession, seller_id: str) -> list[OutboxEvent]:
     rows = await session.scalars(
         select(OutboxEvent)
@@ -554,11 +571,8 @@ async def test_an_endpoint_deleted_while_its_request_is_in_flight_is_not_recorde
     settings: Settings,
     receiver: WebhookReceiver,
 ) -> None:
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
-    async with database.session_scope() as claiming:
-        (outgoing,) = await delivery_module.claim(claiming, settings)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
+    outgoing = await claim_only(database, settings)
     response = await client.delete(f"{ENDPOINTS}/{endpoint['id']}", headers=m.seller.headers)
     assert response.status_code == 204, response.text
     async with database.session_scope() as recording:
@@ -1055,9 +1069,7 @@ async def test_a_500_is_retried_with_doubling_backoff_under_the_same_webhook_id(
     start = clock.now()
     base = settings.webhook_retry_base
     assert base == timedelta(minutes=1)
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
     receiver.respond_with(500)
 
     assert await deliver_due_webhooks(database, settings) == 1
@@ -1381,11 +1393,8 @@ async def test_a_worker_killed_mid_delivery_leaves_a_lease_that_runs_out(
     receiver: WebhookReceiver,
 ) -> None:
     clock.freeze()
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
-    async with database.session_scope() as claiming:
-        (claimed,) = await delivery_module.claim(claiming, settings)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
+    claimed = await claim_only(database, settings)
     # ... and the worker dies before sending or recording anything.
     lease = settings.webhook_timeout + delivery_module.LEASE_MARGIN
     assert lease == timedelta(seconds=10)
@@ -1417,11 +1426,8 @@ async def test_an_attempt_overtaken_by_a_redelivery_records_nothing(
     """Compare-and-set on the claim: redelivering while an attempt is in flight starts a
     fresh round, which that attempt's late outcome must not spend or end."""
     clock.freeze()
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
-    async with database.session_scope() as claiming:
-        (in_flight,) = await delivery_module.claim(claiming, settings)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
+    in_flight = await claim_only(database, settings)
     (listed,) = await list_deliveries(client, m.seller, endpoint_id=endpoint["id"])
 
     clock.advance(timedelta(seconds=2))
@@ -1458,14 +1464,10 @@ async def test_an_attempt_whose_lease_ran_out_and_was_claimed_again_records_noth
     receiver: WebhookReceiver,
 ) -> None:
     clock.freeze()
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
-    async with database.session_scope() as claiming:
-        (slow,) = await delivery_module.claim(claiming, settings)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
+    slow = await claim_only(database, settings)
     clock.advance(delivery_module.lease(settings, 1))
-    async with database.session_scope() as claiming:
-        (again,) = await delivery_module.claim(claiming, settings)
+    again = await claim_only(database, settings)
     assert again.delivery_id == slow.delivery_id
     assert again.claim_id != slow.claim_id
 
@@ -1523,9 +1525,7 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_endpoint_is_dis
     start = clock.now()
     three = with_settings(settings, webhook_max_attempts=3)
     base = settings.webhook_retry_base
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
     receiver.respond_with(500)
 
     assert await deliver_due_webhooks(database, three) == 1
@@ -1612,9 +1612,7 @@ async def test_an_endpoint_that_succeeded_meanwhile_is_not_disabled_by_one_faile
     clock.freeze()
     three = with_settings(settings, webhook_max_attempts=3)
     base = settings.webhook_retry_base
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
     receiver.respond_with(500)
     assert await deliver_due_webhooks(database, three) == 1  # the first event: attempt 1
 
@@ -1713,9 +1711,7 @@ async def test_redelivering_a_succeeded_delivery_sends_it_again_with_the_same_id
     receiver: WebhookReceiver,
 ) -> None:
     clock.freeze()
-    m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
+    m, endpoint = await market_with_an_order_for(client, session, receiver)
     assert await deliver_due_webhooks(database, settings) == 1
     done = await only_delivery(client, m.seller, endpoint["id"])
     assert done["status"] == "succeeded"
