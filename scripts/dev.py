@@ -5,12 +5,17 @@
     python3 scripts/dev.py test    # install, lint, type-check, run the whole suite (SQLite)
     python3 scripts/dev.py test --postgres [--postgres-url URL]   # the suite on PostgreSQL
 
+`test` runs the in-process suite, then the outside checks (tests/outside): the product run as
+its users run it, in its own processes: a fresh install from the runtime lock, the README's
+`serve`, the admin console in headless Chromium, the schemathesis fuzzer.
+
 Everything is installed into ./.venv from the pinned lock files; nothing global is touched.
 """
 
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -67,6 +72,26 @@ def serve(args: argparse.Namespace) -> None:
     )
 
 
+BROWSER_PACKAGES = ("chromium", "chromium-driver")
+
+
+def ensure_browser() -> None:
+    """The console test drives Debian's Chromium through its driver: install both when
+    missing and we may (root with apt-get, as on CI), otherwise say what is needed."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        quiet_apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        run("apt-get", "update", "-qq", env=quiet_apt)
+        run("apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES, env=quiet_apt)
+        return
+    sys.exit(
+        "The browser test needs Chromium and ChromeDriver on PATH "
+        f"(Debian: apt-get install {' '.join(BROWSER_PACKAGES)}); "
+        "or pass --no-outside to skip the outside checks."
+    )
+
+
 def test(args: argparse.Namespace) -> None:
     ensure_venv(dev=True)
     env = dict(os.environ)
@@ -78,7 +103,15 @@ def test(args: argparse.Namespace) -> None:
         run(BIN / "ruff", "format", "--check", ".")
         run(BIN / "mypy")
         run(PYTHON, "scripts/check_imports.py")
-    run(PYTHON, "-m", "pytest", *args.pytest_args, env=env)
+    if args.pytest_args:  # the caller chose what to run
+        run(PYTHON, "-m", "pytest", *args.pytest_args, env=env)
+        return
+    run(PYTHON, "-m", "pytest", "-m", "not outside", env=env)
+    if not args.no_outside:
+        ensure_browser()
+        # -s: their progress (installs, servers, the browser, the fuzzer's summary per role)
+        # is the log a reader of CI needs.
+        run(PYTHON, "-m", "pytest", "-m", "outside", "-s", "-v", "tests/outside", env=env)
 
 
 def lock(_args: argparse.Namespace) -> None:
@@ -127,6 +160,11 @@ def main() -> None:
         help=f"the server for --postgres (default {DEFAULT_POSTGRES_URL})",
     )
     test_parser.add_argument("--no-lint", action="store_true", help="skip ruff and mypy")
+    test_parser.add_argument(
+        "--no-outside",
+        action="store_true",
+        help="skip the outside checks (fresh install, real server, browser, fuzzer)",
+    )
     test_parser.add_argument("pytest_args", nargs="*", help="passed on to pytest")
     test_parser.set_defaults(handler=test)
     sub.add_parser("lock", help="re-pin the lock files").set_defaults(handler=lock)

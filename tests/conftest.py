@@ -42,8 +42,16 @@ def pytest_report_header() -> str:
     return f"database: {'PostgreSQL ' + POSTGRES_URL if POSTGRES_URL else 'SQLite'}"
 
 
+OUTSIDE_TESTS = Path(__file__).parent / "outside"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL-only tests (real concurrency) are deselected on SQLite, not skipped."""
+    """Tests under tests/outside are marked `outside` (scripts/dev.py runs them after the
+    in-process suite). PostgreSQL-only tests (real concurrency) are deselected on SQLite, not
+    skipped."""
+    for item in items:
+        if item.path.is_relative_to(OUTSIDE_TESTS):
+            item.add_marker(pytest.mark.outside)
     if POSTGRES_URL:
         return
     selected = [i for i in items if i.get_closest_marker("postgres_only") is None]
