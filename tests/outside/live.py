@@ -81,8 +81,15 @@ class LiveServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-                + list(extra_args),
+                [
+                    *self.command,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    *extra_args,
+                ],
                 cwd=self.cwd,
                 env=dict(self.env),
                 stdout=log,
