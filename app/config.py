@@ -1,5 +1,7 @@
 """The one typed settings object. Every knob is an environment variable prefixed MARKETPLACE_."""
 
+import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -7,8 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Deliberately recognisable so production can refuse it.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
@@ -22,6 +24,39 @@ def _seconds_or_iso(value: object) -> object:
         return float(value)
     return value
 
+
+def _comma_separated(value: object) -> object:
+    """A list setting from the environment: a JSON list or plain comma-separated text."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+# scheme://host[:port] and nothing else: a browser's Origin never has a path or a trailing
+# slash, so such an entry would silently match nothing.
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+def _valid_origins(origins: list[str]) -> list[str]:
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], or *)")
+    return origins
+
+
+CorsOrigins = Annotated[
+    list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_valid_origins)
+]
+
+# The usual dev servers of web frontends (Vite, create-react-app, Angular, Next.js).
+DEVELOPMENT_CORS_ORIGINS = tuple(
+    f"http://{host}:{port}"
+    for port in (3000, 4200, 5173, 8080)
+    for host in ("localhost", "127.0.0.1")
+)
 
 # OWASP's floor for argon2id.
 MIN_PRODUCTION_HASH_MEMORY_KIB = 19 * 1024
@@ -63,6 +98,9 @@ class Settings(BaseSettings):
     environment: Environment = Environment.development
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     database_echo: bool = False
+    database_connect_timeout: PositiveDuration = timedelta(seconds=5)
+    """How long a new PostgreSQL connection may take before the request answers 503
+    `database_unavailable` (asyncpg's own default is a minute)."""
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_ttl: PositiveDuration = timedelta(minutes=15)
@@ -135,6 +173,11 @@ class Settings(BaseSettings):
     # None means "true in development, false elsewhere" (see worker_runs_in_process).
     run_worker_in_process: bool | None = None
 
+    cors_origins: CorsOrigins | None = None
+    """Browser origins allowed to call the API (JSON list or comma-separated; `*` for any,
+    then without credentials). None: the usual localhost dev servers in development, none
+    elsewhere."""
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -148,6 +191,14 @@ class Settings(BaseSettings):
         if self.webhook_allow_private_targets is None:
             return self.environment is not Environment.production
         return self.webhook_allow_private_targets
+
+    @property
+    def allowed_cors_origins(self) -> tuple[str, ...]:
+        if self.cors_origins is None:
+            if self.environment is Environment.development:
+                return DEVELOPMENT_CORS_ORIGINS
+            return ()
+        return tuple(self.cors_origins)
 
     @property
     def worker_runs_in_process(self) -> bool:

@@ -8,19 +8,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from app.api import DOMAIN_ROUTERS
 from app.catalog.category_tree import CategoryTreeCache
-from app.config import Settings, get_settings
+from app.config import Environment, Settings, get_settings
+from app.core.browser import ProblemCORSMiddleware, SecurityHeadersMiddleware
 from app.core.db import Database
-from app.core.docs import install_docs
+from app.core.docs import DOCS_PATH, STATIC_PREFIX, install_docs
 from app.core.errors import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.observability import Metrics
 from app.core.openapi import build_openapi, operation_id
 from app.core.process import configure_process
-from app.core.storage import MEDIA_URL_PREFIX, LocalDiskStorage
+from app.core.storage import MEDIA_URL_PREFIX, ImmutableFiles, LocalDiskStorage
 from app.messaging import subscriptions
 from app.ops.router import router as ops_router
 from app.payments.provider import SandboxProvider
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.category_tree = CategoryTreeCache(settings.category_tree_ttl)
 
     install_error_handlers(app)
-    # Added last = outermost: the request context wraps everything, the body limit included.
+    # Added later = further out: the request context wraps the body limit.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -115,12 +115,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         + MULTIPART_OVERHEAD_BYTES,
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    # Outermost: every answer, the last-resort ones included, carries these headers.
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        docs_prefixes=(DOCS_PATH, STATIC_PREFIX),
+        strict_transport=settings.environment is Environment.production,
+    )
+    app.add_middleware(ProblemCORSMiddleware, origins=settings.allowed_cors_origins)
 
     app.include_router(ops_router)
     for router in DOMAIN_ROUTERS:
         app.include_router(router)
     install_docs(app)
-    app.mount(MEDIA_URL_PREFIX, StaticFiles(directory=public_media), name="media")
+    app.mount(MEDIA_URL_PREFIX, ImmutableFiles(directory=public_media), name="media")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

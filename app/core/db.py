@@ -9,8 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import event, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,9 +24,57 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
-from app.core.errors import AppError
+from app.core.errors import AppError, ServiceUnavailable
 
 READ_ONLY_OPTION = "marketplace_read_only"
+RETRY_AFTER_OUTAGE_SECONDS = 5
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code, title = "database_unavailable", "Database unreachable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(
+            detail or "The database cannot be reached at the moment; retry shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_OUTAGE_SECONDS)},
+        )
+
+
+# What a failed attempt to connect raises: the network (refused, reset, unreachable, DNS),
+# the connect timeout, and a server that is up but not taking connections (starting up,
+# shutting down, out of connection slots). asyncpg raises these as they are, not as DBAPI
+# errors, so nothing downstream could tell them from a bug.
+_CONNECT_FAILURES = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def _refuse_when_unreachable(engine: AsyncEngine) -> None:
+    """A connection that cannot be made becomes `DatabaseUnavailable` (503), not a 500."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except _CONNECT_FAILURES as error:
+            raise DatabaseUnavailable() from error
+
+
+def database_unavailable(error: BaseException) -> DatabaseUnavailable | None:
+    """The 503 to answer for `error` if it means "the database is out of reach": a connection
+    lost mid-request (SQLAlchemy invalidates the pool, so the next request reconnects) or no
+    pooled connection free in time."""
+    if isinstance(error, DatabaseUnavailable):
+        return error
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return DatabaseUnavailable()
+    if isinstance(error, PoolTimeout):
+        return DatabaseUnavailable("No database connection became free in time; retry shortly.")
+    return None
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -70,11 +122,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # PostgreSQL may switch to a generic plan that ignores the actual values; on skewed
         # data (a search word in 4 % of listings or in 0.01 %) that picks the wrong index.
         kwargs["connect_args"] = {
-            "server_settings": {"jit": "off", "plan_cache_mode": "force_custom_plan"}
+            "server_settings": {"jit": "off", "plan_cache_mode": "force_custom_plan"},
+            "timeout": settings.database_connect_timeout.total_seconds(),
         }
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine)
+    else:
+        _refuse_when_unreachable(engine)
     return engine
 
 

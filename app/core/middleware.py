@@ -9,6 +9,7 @@ import uuid
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.db import database_unavailable
 from app.core.errors import PayloadTooLarge, internal_error_response, render_error
 from app.core.observability import Metrics
 from app.core.request_context import set_api_key_scopes, set_request_id
@@ -20,7 +21,8 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestContextMiddleware:
-    """Request id in and out, access log, metrics by route template, and the last-resort 500."""
+    """Request id in and out, access log, metrics by route template, and the last-resort
+    answer: 503 when the database is out of reach, otherwise 500."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -50,11 +52,22 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            error_logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+        except Exception as error:
+            unavailable = database_unavailable(error)
+            if unavailable is None:
+                error_logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            else:
+                error_logger.warning(
+                    "database unreachable on %s %s: %r", scope["method"], scope["path"], error
+                )
             if response_started:
                 raise
-            await internal_error_response(Request(scope)).__call__(scope, receive, send_with_id)
+            answer = (
+                internal_error_response(Request(scope))
+                if unavailable is None
+                else render_error(Request(scope), unavailable)
+            )
+            await answer(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

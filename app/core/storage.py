@@ -3,9 +3,14 @@ later (an S3 implementation only needs these three methods)."""
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 MEDIA_URL_PREFIX = "/media"
+# Stored names are new UUIDs and a file is never rewritten under its name.
+MEDIA_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 class MediaStorage(Protocol):
@@ -74,3 +79,12 @@ def sniff_evidence_type(data: bytes) -> tuple[str, str] | None:
     if data.startswith(b"%PDF-"):
         return "application/pdf", "pdf"
     return sniff_image_type(data)
+
+
+class ImmutableFiles(StaticFiles):
+    """Serves stored media with a far-future, immutable Cache-Control."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = MEDIA_CACHE_CONTROL
+        return response

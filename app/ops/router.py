@@ -5,8 +5,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from app.core.db import Database
-from app.core.errors import ServiceUnavailable, error_responses
+from app.core.db import Database, DatabaseUnavailable
+from app.core.errors import error_responses
 
 logger = logging.getLogger(__name__)
 
@@ -17,10 +17,6 @@ READINESS_TIMEOUT_SECONDS = 2.0
 
 class Health(BaseModel):
     status: str
-
-
-class DatabaseUnavailable(ServiceUnavailable):
-    code, title = "database_unavailable", "Database unreachable"
 
 
 @router.get("/healthz", response_model=Health)

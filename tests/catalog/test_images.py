@@ -84,6 +84,8 @@ async def test_upload_stores_and_serves_the_exact_bytes(
     served = await client.get(image["url"])
     assert served.status_code == 200
     assert served.content == data
+    # A stored name is never reused for other bytes, so browsers and CDNs may keep it.
+    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
     reread = (await get_listing(client, listing["id"], seller)).json()
     assert reread["images"] == [image]
 
