@@ -22,7 +22,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
 
 
+class MissingMigrations(RuntimeError):
+    """The migrations ship beside the `app` package, in the source tree (as in the image),
+    not inside a wheel."""
+
+
 def alembic_config(settings: Settings) -> Config:
+    if not (PROJECT_ROOT / "alembic.ini").is_file() or not (PROJECT_ROOT / "migrations").is_dir():
+        raise MissingMigrations(
+            f"alembic.ini and migrations/ are not beside the app package in {PROJECT_ROOT}: "
+            "run the marketplace command from the source tree (an editable install, or "
+            "PYTHONPATH=<the tree> as the Docker image does)"
+        )
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.attributes["settings"] = settings
@@ -193,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as error:
         # e.g. production with the default secret: say what is wrong, without a traceback.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        print(f"refusing to start: {problems}", file=sys.stderr)
+        print(f"refusing to start: {_describe(error)}", file=sys.stderr)
         return 2
     configure_process(settings)
     # Every command that changes data (worker, demo seed) must feed notifications and
@@ -202,7 +212,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.messaging import subscriptions
 
     subscriptions.install()
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except MissingMigrations as error:
+        print(f"cannot migrate: {error}", file=sys.stderr)
+        return 2
+
+
+def _describe(error: ValidationError) -> str:
+    """"database_url: ..." for a field's error; a rule across fields has no location, and
+    pydantic's "Value error, " prefix says nothing to an operator."""
+    problems = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        location = ".".join(map(str, problem["loc"]))
+        problems.append(f"{location}: {message}" if location else message)
+    return "; ".join(problems)
 
 
 if __name__ == "__main__":

@@ -183,3 +183,37 @@ def test_production_with_the_default_secret_refuses_to_start(cli: Cli) -> None:
     assert result.returncode != 0
     assert "MARKETPLACE_JWT_SECRET must be set in production" in result.stderr
     assert not cli.database.exists()
+
+
+def test_production_refusal_names_the_rule_without_pydantic_noise(cli: Cli) -> None:
+    result = cli.run("migrate", MARKETPLACE_ENVIRONMENT="production")
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "refusing to start: MARKETPLACE_JWT_SECRET must be set in production"
+    )
+
+
+def test_migrate_without_the_migrations_beside_the_package_fails_clearly(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A wheel holds only the `app` package: migrating from such an install must fail loudly
+    (exit status and reason), not half-work."""
+    installed = tmp_path / "site-packages"
+    shutil.copytree(PROJECT_ROOT / "app", installed / "app")
+    cli.env["PYTHONPATH"] = str(installed)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        cwd=tmp_path,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "alembic.ini and migrations/ are not beside the app package" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not cli.database.exists()

@@ -7,6 +7,7 @@ answers fails the test with the tail of its log.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -170,3 +171,65 @@ def login(base_url: str, role: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+# What makes a process use one particular virtualenv rather than the interpreter it names.
+PYTHON_SELECTION_VARIABLES = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
+
+
+def system_environment(**overrides: str) -> dict[str, str]:
+    """`base_environment` as a newcomer's shell has it: no virtualenv activated and no
+    PYTHONPATH, so `python3` is the system's and nothing of the test run's `.venv` or source
+    tree can leak into what is checked; plus `overrides`."""
+    env = base_environment()
+    for name in PYTHON_SELECTION_VARIABLES:
+        env.pop(name, None)
+    env["PATH"] = os.pathsep.join(
+        entry
+        for entry in env.get("PATH", "").split(os.pathsep)
+        if entry and not (Path(entry).parent / "pyvenv.cfg").exists()
+    )
+    env.update(overrides)
+    return env
+
+
+def system_python3() -> Path:
+    """The `python3` a newcomer's shell finds on PATH (never a virtualenv's)."""
+    found = shutil.which("python3", path=system_environment()["PATH"])
+    assert found is not None, "no python3 on PATH (outside any virtualenv)"
+    return Path(found)
+
+
+def copy_tracked_files(destination: Path, *, only: Sequence[str] = ()) -> int:
+    """Copy what a clean clone would hold into `destination`: the files git tracks, with
+    their working-tree contents (so uncommitted edits are checked too), and nothing untracked
+    (.venv, marketplace.db, media/, caches). `only` limits the copy to these paths (files, or
+    folders with a trailing slash). Returns the number of files copied.
+
+    A new file that was never `git add`ed is left out, as a clone would leave it out."""
+    listing = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files", "-z"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout.decode()
+    copied = 0
+    for relative in filter(None, listing.split("\0")):
+        if only and not any(
+            relative == wanted or (wanted.endswith("/") and relative.startswith(wanted))
+            for wanted in only
+        ):
+            continue
+        source = REPO_ROOT / relative
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the working tree, not yet in the index: a clone won't have it
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+        copied += 1
+    return copied
+
+
+def progress(message: str) -> None:
+    """One line of the outside checks' log (they run with `pytest -s`, so CI shows it)."""
+    print(message, flush=True)  # noqa: T201 - this log is the report a reader of CI needs
