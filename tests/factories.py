@@ -23,7 +23,7 @@ async def create_user(
 ) -> User:
     user = User(
         email=(email or f"user-{uuid.uuid4().hex[:10]}@example.com").lower(),
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         display_name=display_name,
         is_admin=is_admin,
     )

@@ -38,7 +38,7 @@ async def register(session: AsyncSession, data: UserRegister) -> User:
         raise EmailTaken()
     user = User(
         email=data.email.lower(),
-        password_hash=security.hash_password(data.password),
+        password_hash=await security.hash_password(data.password),
         display_name=data.display_name,
     )
     return await users.save_unique(user, EmailTaken())
@@ -121,14 +121,17 @@ async def login(
 
     users = UserRepository(session)
     user = await users.get_by_email(email)
-    if not security.verify_password(user.password_hash if user else None, password) or user is None:
+    if (
+        not await security.verify_password(user.password_hash if user else None, password)
+        or user is None
+    ):
         await failures.add(LoginFailure(email=email))
         raise InvalidCredentials()
 
     await failures.clear(email)
     assert user.password_hash is not None  # verified above
     if security.password_needs_rehash(user.password_hash):
-        user.password_hash = security.hash_password(password)
+        user.password_hash = await security.hash_password(password)
     return await _issue_pair(session, settings, user, family_id=uuid7())
 
 
@@ -206,7 +209,7 @@ async def update_me(
     if data.email is not None:
         user.email = data.email.lower()
     if data.new_password is not None:
-        user.password_hash = security.hash_password(data.new_password)
+        user.password_hash = await security.hash_password(data.new_password)
         # A changed password ends every session, the attacker's included.
         await RefreshTokenRepository(session).revoke_all_for_user(user.id, now())
     return await UserRepository(session).save_unique(user, EmailTaken())
@@ -225,7 +228,7 @@ async def require_password(
     used to find the password."""
     failures = LoginFailureRepository(session)
     await _refuse_if_locked_out(failures, settings, user.email)
-    if not security.verify_password(user.password_hash, password):
+    if not await security.verify_password(user.password_hash, password):
         await failures.add(LoginFailure(email=user.email))
         raise WrongPassword()
 

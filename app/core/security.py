@@ -1,8 +1,11 @@
 """Password hashing (argon2id) and JWTs. The only module that imports `jose`."""
 
+import asyncio
 import hashlib
+import os
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -45,11 +48,37 @@ def configure_password_hashing(*, time_cost: int, memory_kib: int, parallelism: 
         )
 
 
-def hash_password(password: str) -> str:
-    return _hashing.hasher.hash(password)
+# argon2id is memory-hard on purpose: one hash takes a core for a noticeable time. Run in
+# the event loop, a flood of logins would stall every other request; run in unbounded
+# threads, it would take every core. So hashes run in worker threads (argon2 releases the
+# GIL), at most one per core at a time: a flood queues behind itself while the event loop
+# keeps serving.
+HASHING_CONCURRENCY = max(1, os.cpu_count() or 1)
+_hashing_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def _slots() -> asyncio.Semaphore:
+    """The running loop's semaphore (the CLI and tests run more than one loop per process)."""
+    loop = asyncio.get_running_loop()
+    slots = _hashing_slots.get(loop)
+    if slots is None:
+        slots = _hashing_slots[loop] = asyncio.Semaphore(HASHING_CONCURRENCY)
+    return slots
+
+
+async def hash_password(password: str) -> str:
+    async with _slots():
+        return await asyncio.to_thread(_hashing.hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    async with _slots():
+        return await asyncio.to_thread(_verify, password_hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         verified = _hashing.hasher.verify(password_hash or _hashing.dummy_hash, password)
     except (VerificationError, InvalidHashError):

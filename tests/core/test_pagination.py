@@ -1,5 +1,6 @@
 """Opaque keyset cursors: the codec on its own, then walking GET /v1/admin/users."""
 
+import asyncio
 import base64
 import json
 import re
@@ -18,7 +19,7 @@ from tests.factories import LoggedIn, assert_problem, create_user, login
 
 USERS = "/v1/admin/users"
 # One hash shared by the many rows the listing tests insert (argon2 is slow on purpose).
-_SHARED_HASH = hash_password("a-long-test-password")
+_SHARED_HASH = asyncio.run(hash_password("a-long-test-password"))
 
 
 def raw_cursor(values: Any) -> str:

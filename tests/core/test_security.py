@@ -1,8 +1,11 @@
 """Password hashing and JWTs, unit-tested; expiry is driven by app.core.clock."""
 
+import asyncio
 import base64
 import hashlib
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +13,7 @@ from typing import Any
 import pytest
 from jose import jwt
 
+from app.core import security
 from app.core.clock import clock
 from app.core.security import (
     InvalidToken,
@@ -52,25 +56,70 @@ def claims_of(token: str) -> dict[str, Any]:
 # --- passwords ---------------------------------------------------------------------------
 
 
-def test_password_hash_is_argon2id_salted_and_verifies() -> None:
-    first, second = hash_password(PASSWORD), hash_password(PASSWORD)
+async def test_password_hash_is_argon2id_salted_and_verifies() -> None:
+    first, second = await hash_password(PASSWORD), await hash_password(PASSWORD)
 
     assert first.startswith("$argon2id$")
     assert PASSWORD not in first
     assert first != second  # a fresh salt each time
-    assert verify_password(first, PASSWORD)
-    assert verify_password(second, PASSWORD)
+    assert await verify_password(first, PASSWORD)
+    assert await verify_password(second, PASSWORD)
     assert not password_needs_rehash(first)
 
 
 @pytest.mark.parametrize("attempt", ["wrong password", PASSWORD.upper(), PASSWORD + " ", ""])
-def test_wrong_password_does_not_verify(attempt: str) -> None:
-    assert not verify_password(hash_password(PASSWORD), attempt)
+async def test_wrong_password_does_not_verify(attempt: str) -> None:
+    assert not await verify_password(await hash_password(PASSWORD), attempt)
 
 
 @pytest.mark.parametrize("stored", [None, "", "not-a-hash", "$argon2id$v=19$broken"])
-def test_missing_or_corrupt_hash_never_verifies(stored: str | None) -> None:
-    assert verify_password(stored, PASSWORD) is False
+async def test_missing_or_corrupt_hash_never_verifies(stored: str | None) -> None:
+    assert await verify_password(stored, PASSWORD) is False
+
+
+async def test_hashing_runs_off_the_event_loop_one_per_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While hashes run, the event loop keeps turning, and no more hashes run at once than
+    there are cores (a login flood queues behind itself instead of stalling the server)."""
+    running = 0
+    most_at_once = 0
+    guard = threading.Lock()
+    real_hasher = security._hashing.hasher
+
+    class SlowHasher:
+        def hash(self, password: str) -> str:
+            return slow_hash(password)
+
+    def slow_hash(password: str) -> str:
+        nonlocal running, most_at_once
+        with guard:
+            running += 1
+            most_at_once = max(most_at_once, running)
+        time.sleep(0.05)  # a real hash takes a core this long or longer
+        with guard:
+            running -= 1
+        return real_hasher.hash(password)
+
+    monkeypatch.setattr(security._hashing, "hasher", SlowHasher())
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        hashes = await asyncio.gather(*(hash_password(PASSWORD) for _ in range(8)))
+    finally:
+        beating.cancel()
+
+    assert all(h.startswith("$argon2id$") for h in hashes)
+    assert most_at_once == min(8, security.HASHING_CONCURRENCY)
+    # 8 hashes at 50 ms, HASHING_CONCURRENCY at a time: the loop ticked all along.
+    assert ticks >= 8 * 50 / 5 / security.HASHING_CONCURRENCY / 2
 
 
 def test_token_digest_is_sha256_hex() -> None:
