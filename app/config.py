@@ -1,6 +1,7 @@
 """The one typed settings object. Every knob is an environment variable prefixed MARKETPLACE_."""
 
 import json
+import math
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from zxcvbn import zxcvbn
 
 # Deliberately recognisable so production can refuse it.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
@@ -57,6 +59,16 @@ DEVELOPMENT_CORS_ORIGINS = tuple(
     for port in (3000, 4200, 5173, 8080)
     for host in ("localhost", "127.0.0.1")
 )
+
+# zxcvbn's estimate of a secret's guessability, in bits. It credits a random character with
+# about 3.3 bits (a random 32-character hex or base64 string scores 100-110), and a phrase, a
+# repeat or a keyboard walk with far less, whatever its length.
+MIN_PRODUCTION_SECRET_BITS = 100
+
+
+def secret_strength_bits(secret: str) -> float:
+    return float(zxcvbn(secret)["guesses_log10"]) * math.log2(10)
+
 
 # OWASP's floor for argon2id.
 MIN_PRODUCTION_HASH_MEMORY_KIB = 19 * 1024
@@ -178,6 +190,11 @@ class Settings(BaseSettings):
     then without credentials). None: the usual localhost dev servers in development, none
     elsewhere."""
 
+    metrics_token: SecretStr | None = None
+    """Bearer token that GET /metrics requires (`Authorization: Bearer <token>`). Unset: open
+    outside production, and absent (404) in production, where request counts per route and
+    failed logins would tell an attacker too much."""
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -213,6 +230,15 @@ class Settings(BaseSettings):
                 raise ValueError("MARKETPLACE_JWT_SECRET must be set in production")
             if len(self.jwt_secret.get_secret_value()) < 32:
                 raise ValueError("MARKETPLACE_JWT_SECRET must be at least 32 characters")
+            if secret_strength_bits(self.jwt_secret.get_secret_value()) < (
+                MIN_PRODUCTION_SECRET_BITS
+            ):
+                raise ValueError(
+                    "MARKETPLACE_JWT_SECRET is too guessable (a repeat, a phrase or a pattern): "
+                    "use a random one, e.g. python3 -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'"
+                )
+
             if self.password_hash_memory_kib < MIN_PRODUCTION_HASH_MEMORY_KIB:
                 raise ValueError("password hashing below 19 MiB of memory is too weak")
             if self.is_sqlite:

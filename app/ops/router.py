@@ -1,12 +1,14 @@
 import asyncio
 import logging
+import secrets
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from app.config import Environment, Settings
 from app.core.db import Database, DatabaseUnavailable
-from app.core.errors import error_responses
+from app.core.errors import NotFound, Unauthorized, error_responses
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,25 @@ async def readyz(request: Request) -> Health:
     return Health(status="ok")
 
 
+class InvalidMetricsToken(Unauthorized):
+    code, title = "invalid_metrics_token", "The metrics token is missing or wrong"
+
+
+def _check_metrics_access(settings: Settings, authorization: str) -> None:
+    """With MARKETPLACE_METRICS_TOKEN set, only its bearer reads the metrics; unset, they are
+    open outside production and absent in production."""
+    expected = settings.metrics_token
+    if expected is None:
+        if settings.environment is Environment.production:
+            raise NotFound()
+        return
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(
+        presented.encode(), expected.get_secret_value().encode()
+    ):
+        raise InvalidMetricsToken()
+
+
 @router.get(
     "/metrics",
     response_class=Response,
@@ -44,11 +65,16 @@ async def readyz(request: Request) -> Health:
         200: {
             "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
             "description": "Prometheus text",
-        }
+        },
+        **error_responses(InvalidMetricsToken, NotFound),
     },
 )
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics: request counts and latency histograms by route template."""
+    """Prometheus metrics: request counts and latency histograms by route template.
+
+    Needs `Authorization: Bearer <MARKETPLACE_METRICS_TOKEN>` when that setting is set; in
+    production without it, there are no metrics (404)."""
+    _check_metrics_access(request.app.state.settings, request.headers.get("authorization", ""))
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

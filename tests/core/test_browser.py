@@ -1,7 +1,8 @@
 """What a browser frontend needs: CORS for the configured origins only, security headers on
 every response (errors included), HSTS in production, and the origins setting's parsing."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import httpx
 import pytest
@@ -147,7 +148,7 @@ async def test_production_adds_hsts(database: Database) -> None:
     production = make_settings(
         "postgresql+asyncpg://unused@127.0.0.1:1/unused",
         environment=Environment.production,
-        jwt_secret="x" * 48,
+        jwt_secret="kV9-rL2qT7sW4yB1nM6pX3cZ8aF5dH0jK2gE7uR4tY9",
         password_hash_memory_kib=19 * 1024,
     )
     async for client in _client(production, database):
@@ -182,3 +183,22 @@ def test_default_origins_are_local_dev_servers_in_development_only() -> None:
     assert development.allowed_cors_origins == DEVELOPMENT_CORS_ORIGINS
     assert "http://localhost:5173" in development.allowed_cors_origins
     assert test.allowed_cors_origins == ()
+
+
+async def test_the_app_starts_up_and_shuts_down_through_the_cors_layer(settings: Settings) -> None:
+    """A lifespan scope has no headers: the CORS layer read them anyway, the startup failed
+    and `serve` ran without its in-process worker (uvicorn only logs "ASGI 'lifespan'
+    protocol appears unsupported")."""
+    app = create_app(make_settings(settings.database_url, cors_origins=[FRONTEND]))
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return incoming.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from app.config import DEV_JWT_SECRET, Environment, Settings
 
 POSTGRES = "postgresql+asyncpg://app:pw@db.internal:5432/marketplace"
-STRONG_SECRET = "s" * 32
+STRONG_SECRET = "kV9-rL2qT7sW4yB1nM6pX3cZ8aF5dH0j"
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +39,22 @@ def test_production_refuses_the_default_jwt_secret() -> None:
 def test_production_refuses_a_short_jwt_secret() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
         Settings(environment=Environment.production, database_url=POSTGRES, jwt_secret="s" * 31)
+
+
+@pytest.mark.parametrize(
+    "guessable",
+    [
+        "a" * 40,
+        "password1234567890password1234567890",
+        "my company jwt secret for production 2026",
+        "qwertyuiopasdfghjklzxcvbnm1234567890",
+    ],
+)
+def test_production_refuses_a_long_but_guessable_jwt_secret(guessable: str) -> None:
+    with pytest.raises(ValidationError, match="too guessable") as caught:
+        Settings(environment=Environment.production, database_url=POSTGRES, jwt_secret=guessable)
+
+    assert guessable not in str(caught.value)
 
 
 def test_refusal_does_not_echo_the_secret() -> None:

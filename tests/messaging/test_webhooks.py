@@ -66,7 +66,7 @@ EVENT_TYPES_PATH = f"{WEBHOOKS}/event-types"
 ENDPOINTS = f"{WEBHOOKS}/endpoints"
 DELIVERIES = f"{WEBHOOKS}/deliveries"
 
-STRONG_JWT_SECRET = "a-production-grade-secret-of-40-characters"
+STRONG_JWT_SECRET = "kV9-rL2qT7sW4yB1nM6pX3cZ8aF5dH0jK2gE7uR4tY9"
 PUBLIC_IPV4 = "93.184.215.14"  # a global address: allowed everywhere, no DNS needed
 PUBLIC_IPV6 = "2606:4700:4700::1111"
 
@@ -396,6 +396,48 @@ async def test_invalid_endpoints_are_refused(
     assert any(field in error["loc"] for error in errors), errors
     listed = await client.get(ENDPOINTS, headers=m.seller.headers)
     assert listed.json()["items"] == []
+
+
+async def test_the_spec_lists_the_event_types_of_the_registry(client: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: `event_types` were free strings in the spec, so any string was
+    schema-valid and answered 422."""
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+
+    for name in ("EndpointCreate", "EndpointUpdate"):
+        event_types = schemas[name]["properties"]["event_types"]
+        items = event_types["items"] if "items" in event_types else event_types["anyOf"][0]["items"]
+        assert items["enum"] == list(EVENT_TYPES), name
+
+
+async def test_the_longest_url_the_spec_allows_is_accepted(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Found by the fuzzer: a URL of the spec's maximum length grew by its normalisation (a
+    trailing slash) past the limit and was refused."""
+    m = await market(client, session)
+    spec = (await client.get("/openapi.json")).json()
+    longest = spec["components"]["schemas"]["EndpointCreate"]["properties"]["url"]["maxLength"]
+    url = "https://" + "a" * (longest - len("https://.com")) + ".com"
+    assert len(url) == longest
+
+    endpoint = await create_endpoint(client, m.seller, url)
+
+    assert endpoint["url"] == url + "/"
+    too_long = await post_endpoint(client, m.seller, "https://a" + url.removeprefix("https://"))
+    assert_problem(too_long, 422, "validation_error")
+
+
+@pytest.mark.parametrize("flag", [1, 0, "true", "false", "no"])
+async def test_enabled_is_a_json_boolean(
+    client: httpx.AsyncClient, session: AsyncSession, flag: object
+) -> None:
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
+
+    response = await patch_endpoint(client, m.seller, endpoint["id"], enabled=flag)
+
+    assert_problem(response, 422, "validation_error")
+    assert (await get_endpoint(client, m.seller, endpoint["id"]))["enabled"] is True
 
 
 async def test_credentials_in_the_url_are_refused(

@@ -160,3 +160,50 @@ async def test_each_app_has_its_own_metrics(client: httpx.AsyncClient) -> None:
     await other.state.database.dispose()
 
     assert not [s for s in samples(text, "http_requests_total") if s.labels["route"] == "/healthz"]
+
+
+METRICS_TOKEN = "metrics-reader-token-Zq8x"
+PRODUCTION_SECRET = "kV9-rL2qT7sW4yB1nM6pX3cZ8aF5dH0jK2gE7uR4tY9"
+
+
+async def _metrics_answer(database: Database, headers: dict[str, str], **overrides: object) -> int:
+    # The settings name another URL (production refuses SQLite); the app uses `database`.
+    settings = make_settings(UNREACHABLE, **overrides)
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/metrics", headers=headers)
+    if response.status_code != 200:
+        assert response.headers["content-type"].startswith("application/problem+json")
+    return response.status_code
+
+
+PRODUCTION = {
+    "environment": "production",
+    "jwt_secret": PRODUCTION_SECRET,
+    "password_hash_memory_kib": 19 * 1024,
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "headers", "status"),
+    [
+        # Production without a token: no metrics at all.
+        (PRODUCTION, {}, 404),
+        # With a token, only its bearer reads them, in production and elsewhere.
+        ({**PRODUCTION, "metrics_token": METRICS_TOKEN}, {}, 401),
+        ({**PRODUCTION, "metrics_token": METRICS_TOKEN}, {"Authorization": "Bearer nope"}, 401),
+        (
+            {**PRODUCTION, "metrics_token": METRICS_TOKEN},
+            {"Authorization": f"Bearer {METRICS_TOKEN}"},
+            200,
+        ),
+        ({"metrics_token": METRICS_TOKEN}, {"Authorization": f"Basic {METRICS_TOKEN}"}, 401),
+        # Outside production without a token: open, for a developer's Prometheus.
+        ({}, {}, 200),
+    ],
+)
+async def test_metrics_need_the_metrics_token(
+    database: Database, overrides: dict[str, object], headers: dict[str, str], status: int
+) -> None:
+    assert await _metrics_answer(database, headers, **overrides) == status
