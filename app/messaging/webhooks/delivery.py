@@ -10,11 +10,13 @@ import asyncio
 import json
 import logging
 import math
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -50,6 +52,31 @@ class Outgoing:
     secrets: tuple[str, ...]
     """The current secret, and the previous one while a rotation's overlap lasts."""
     body: bytes
+
+
+class DeliveryError(StrEnum):
+    """What went wrong with an attempt, as recorded in a delivery's `last_error` and log.
+
+    Categories, never the network library's text: that text ("All connection attempts
+    failed", "[Errno 111] Connect call failed ('10.0.0.5', 8080)", the address an internal
+    name resolves to) would let a seller map the platform's network through their endpoint.
+    Refused, unreachable and unresolvable targets are one category for the same reason.
+    """
+
+    target_not_allowed = "target_not_allowed"
+    """The target guard refused the URL (a non-public address, or plain http where https is
+    required); why is said when the endpoint is registered."""
+    connection_failed = "connection_failed"
+    timeout = "timeout"
+    tls = "tls"
+    protocol_error = "protocol_error"
+    """The receiver answered something that is not HTTP, or closed mid-answer."""
+    internal_error = "internal_error"
+
+
+def http_error(status_code: int) -> str:
+    """The category of a non-2xx answer: `http_<status>`."""
+    return f"http_{status_code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +155,31 @@ async def send(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing
         # attempt outlive the lease its claim took).
         async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
             code = await _post(client, settings, outgoing)
-    except WebhookUrlNotAllowed as refused:
-        return Outcome(None, f"not sent: {refused.detail}", elapsed())
+    except WebhookUrlNotAllowed:
+        return Outcome(None, DeliveryError.target_not_allowed, elapsed())
     except (TimeoutError, httpx.TimeoutException):
-        return Outcome(None, f"timed out after {settings.webhook_timeout}", elapsed())
+        return Outcome(None, DeliveryError.timeout, elapsed())
     except httpx.HTTPError as error:
-        return Outcome(None, f"{type(error).__name__}: {error}"[:500], elapsed())
-    error_text = None if 200 <= code < 300 else f"answered HTTP {code}"
-    return Outcome(code, error_text, elapsed())
+        return Outcome(None, _category(error), elapsed())
+    return Outcome(code, None if 200 <= code < 300 else http_error(code), elapsed())
+
+
+def _category(error: httpx.HTTPError) -> DeliveryError:
+    if _caused_by_tls(error):
+        return DeliveryError.tls
+    if isinstance(error, httpx.ConnectError):
+        return DeliveryError.connection_failed
+    return DeliveryError.protocol_error
+
+
+def _caused_by_tls(error: BaseException) -> bool:
+    """httpx wraps the ssl module's errors (certificate, handshake) in its own."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError | ssl.CertificateError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def _post(client: httpx.AsyncClient, settings: Settings, outgoing: Outgoing) -> int:
@@ -254,11 +298,11 @@ async def send_all(
             async with slots:
                 try:
                     outcome = await send(client, settings, outgoing)
-                except Exception as error:  # every claimed delivery must get an outcome
+                except Exception:  # every claimed delivery must get an outcome
                     logger.exception(
                         "webhook delivery %s failed unexpectedly", outgoing.delivery_id
                     )
-                    outcome = Outcome(None, f"internal error: {type(error).__name__}", 0)
+                    outcome = Outcome(None, DeliveryError.internal_error, 0)
                 outcomes.put_nowait((outgoing, outcome))
 
         senders = [asyncio.create_task(one(o)) for o in batch]
