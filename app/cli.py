@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _describe(error: ValidationError) -> str:
-    """"database_url: ..." for a field's error; a rule across fields has no location, and
+    """Each problem as `field: message`; a rule across fields has no location, and
     pydantic's "Value error, " prefix says nothing to an operator."""
     problems = []
     for problem in error.errors():

@@ -10,7 +10,7 @@ from app.core.db import DbSession
 from app.core.errors import error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import NO_NUL_PATTERN, Page
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/admin",
@@ -26,8 +26,8 @@ async def list_audit_log(
     _admin: AdminUser,
     session: DbSession,
     page: PageQuery,
-    target_type: Annotated[str | None, Query(max_length=32)] = None,
-    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    target_type: Annotated[str | None, Query(max_length=32, pattern=NO_NUL_PATTERN)] = None,
+    target_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)] = None,
 ) -> Page[AuditEntryRead]:
     """Every admin decision, newest first: who, what, on whom, why, when."""
     rows, next_cursor = await service.list_audit_entries(

@@ -16,7 +16,7 @@ from app.core.db import DbSession
 from app.core.errors import InvalidTransition, NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import NO_NUL_PATTERN, Page
 from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile, SellerStatus
 from app.sellers.schemas import SellerDecision, SellerDecisionRequired, SellerRead
@@ -50,7 +50,9 @@ async def list_sellers(
     page: PageQuery,
     status: Annotated[SellerStatus | None, Query(description="e.g. pending_review")] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-    shop_name: Annotated[str | None, Query(max_length=80, description="Part of the name")] = None,
+    shop_name: Annotated[
+        str | None, Query(max_length=80, pattern=NO_NUL_PATTERN, description="Part of the name")
+    ] = None,
 ) -> Page[SellerRead]:
     """The review queue: applications oldest first, filtered by status, country or name."""
     rows, next_cursor = await seller_service.review_queue(

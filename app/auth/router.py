@@ -3,7 +3,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import api_keys, service
 from app.auth.dependencies import AdminUser, AppSettings, CurrentUser
@@ -24,6 +23,7 @@ from app.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    PasswordLoginForm,
     RefreshRequest,
     TokenPair,
     UserAdminUpdate,
@@ -36,7 +36,7 @@ from app.core.errors import NotFound, error_responses
 from app.core.idempotency import ANONYMOUS_SCOPE, IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import NO_NUL_PATTERN, Page
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 me_router = APIRouter(
@@ -73,7 +73,7 @@ async def register(
     responses=error_responses(InvalidCredentials, TooManyLoginAttempts),
 )
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordLoginForm, Depends()],
     session: DbSession,
     settings: AppSettings,
 ) -> TokenPair:
@@ -179,7 +179,9 @@ async def list_users(
     _admin: AdminUser,
     session: DbSession,
     page: PageQuery,
-    email: Annotated[str | None, Query(max_length=320, description="Email prefix")] = None,
+    email: Annotated[
+        str | None, Query(max_length=320, pattern=NO_NUL_PATTERN, description="Email prefix")
+    ] = None,
 ) -> Page[UserRead]:
     """Accounts, newest first, optionally filtered by email prefix."""
     rows, next_cursor = await service.list_users(session, page, email_prefix=email)

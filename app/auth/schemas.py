@@ -1,11 +1,27 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, ConfigDict, EmailStr, Field, model_validator
+from fastapi import Form
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    model_validator,
+)
 
 from app.auth.scopes import ApiKeyScope
-from app.core.schemas import RequestSchema, Schema
+from app.core.schemas import (
+    NO_NUL_PATTERN,
+    NOT_BLANK_PATTERN,
+    Email,
+    RequestSchema,
+    Schema,
+    given_whenever,
+)
 
 MIN_PASSWORD_LENGTH = 10
 # argon2 would hash anything, but an unbounded password is a cheap denial of service.
@@ -19,7 +35,7 @@ Password = Annotated[
         description=f"At least {MIN_PASSWORD_LENGTH} characters, and not the email address",
     ),
 ]
-DisplayName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK_PATTERN)]
 
 
 def _password_is_not_email(password: str | None, email: str | None) -> None:
@@ -28,7 +44,7 @@ def _password_is_not_email(password: str | None, email: str | None) -> None:
 
 
 class UserRegister(RequestSchema):
-    email: EmailStr = Field(examples=["ada@example.com"])
+    email: Email = Field(examples=["ada@example.com"])
     password: Password
     display_name: DisplayName
 
@@ -53,17 +69,78 @@ class UserRegister(RequestSchema):
 class UserUpdate(RequestSchema):
     """Changing the email or the password needs the current password."""
 
+    model_config = ConfigDict(
+        json_schema_extra=given_whenever("current_password", any_of=("email", "new_password"))
+    )
+
     display_name: DisplayName | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     new_password: Password | None = None
-    current_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
+    # An empty one is refused rather than read as absent, so the schema can say `minLength`.
+    current_password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if (self.email is not None or self.new_password is not None) and not self.current_password:
+        changes_credentials = self.email is not None or self.new_password is not None
+        if changes_credentials and self.current_password is None:
             raise ValueError("current_password is required to change the email or password")
         _password_is_not_email(self.new_password, self.email)
         return self
+
+
+def _optional_form_field(**constraints: Any) -> Any:
+    """An optional form field: left out, not null (a form cannot say null), so the spec
+    describes the string alone; validation keeps the plain `str | None` (one error, not one per
+    branch of a union)."""
+    return WithJsonSchema({"type": "string", **constraints})
+
+
+class PasswordLoginForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form (what Swagger UI's "Authorize" sends), its fields held to what
+    a JSON body's are: not empty (an empty form field counts as missing), bounded, and without
+    NUL, which PostgreSQL cannot even compare."""
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[
+            str | None,
+            Form(pattern="^password$"),
+            _optional_form_field(pattern="^password$"),
+        ] = None,
+        username: Annotated[
+            str,
+            Form(min_length=1, max_length=320, pattern=NO_NUL_PATTERN, description="The email"),
+        ],
+        password: Annotated[
+            str,
+            Form(
+                min_length=1,
+                max_length=MAX_PASSWORD_LENGTH,
+                pattern=NO_NUL_PATTERN,
+                json_schema_extra={"format": "password"},
+            ),
+        ],
+        scope: Annotated[str, Form(max_length=1000, pattern=NO_NUL_PATTERN)] = "",
+        client_id: Annotated[
+            str | None,
+            Form(max_length=255, pattern=NO_NUL_PATTERN),
+            _optional_form_field(maxLength=255, pattern=NO_NUL_PATTERN),
+        ] = None,
+        client_secret: Annotated[
+            str | None,
+            Form(max_length=255, pattern=NO_NUL_PATTERN),
+            _optional_form_field(maxLength=255, pattern=NO_NUL_PATTERN, format="password"),
+        ] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
 
 
 class UserRead(Schema):
@@ -78,7 +155,7 @@ class UserRead(Schema):
 
 
 class UserAdminUpdate(RequestSchema):
-    is_admin: bool = Field(description="Grant or revoke the admin role")
+    is_admin: StrictBool = Field(description="Grant or revoke the admin role")
     reason: str | None = Field(default=None, max_length=1000)
 
 

@@ -32,7 +32,7 @@ from app.core.db import DbSession
 from app.core.errors import InvalidTransition, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, QueryBool
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/admin",
@@ -95,7 +95,9 @@ async def list_listings_for_moderation(
     storage: Storage,
     page: PageQuery,
     status: Annotated[ListingStatus | None, Query()] = None,
-    reported: Annotated[bool, Query(description="Only reported ones, most reported first")] = False,
+    reported: Annotated[
+        QueryBool, Query(description="`true`: only reported ones, most reported first")
+    ] = False,
 ) -> Page[ListingAdminRead]:
     """The moderation queue: by state (oldest first), or reported listings by report count."""
     rows, next_cursor = await service.moderation_queue(

@@ -30,10 +30,10 @@ from app.catalog.schemas import (
 from app.catalog.state import ListingAction
 from app.core.db import DbSession, ReadSession
 from app.core.errors import InvalidTransition, ValidationFailed, error_responses
-from app.core.money import CurrencyNotSupported
+from app.core.money import CurrencyNotSupported, QueryAmount
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX, BINARY, model_response
-from app.core.schemas import Page
+from app.core.schemas import NO_NUL_PATTERN, Page
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
 from app.sellers.exceptions import SellerRequired, SellerSuspended
 
@@ -57,14 +57,19 @@ async def search_listings(
     category_tree: CategoryTree,
     page: PageQuery,
     q: Annotated[
-        str | None, Query(max_length=200, description="Words to find (prefixes match)")
+        str | None,
+        Query(max_length=200, pattern=NO_NUL_PATTERN, description="Words to find (prefixes match)"),
     ] = None,
     category: Annotated[
         str | None,
-        Query(max_length=100, description="Category id or slug; includes sub-categories"),
+        Query(
+            max_length=100,
+            pattern=NO_NUL_PATTERN,
+            description="Category id or slug; includes sub-categories",
+        ),
     ] = None,
-    min_price: Annotated[int | None, Query(ge=0, description="Minor units")] = None,
-    max_price: Annotated[int | None, Query(ge=0, description="Minor units")] = None,
+    min_price: Annotated[QueryAmount | None, Query(description="Minor units")] = None,
+    max_price: Annotated[QueryAmount | None, Query(description="Minor units")] = None,
     condition: Annotated[list[Condition] | None, Query(description="Repeat for several")] = None,
     seller: Annotated[uuid.UUID | None, Query(description="Seller id")] = None,
     sort: Annotated[

@@ -3,38 +3,31 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.catalog.models import Condition, ListingStatus, ReportReason
-from app.core.money import Money
-from app.core.schemas import RequestSchema, Schema
+from app.core.money import Money, MoneyAboveZero, MoneyIn
+from app.core.schemas import NOT_BLANK_PATTERN, WHOLE_NUMBER, RequestSchema, Schema
 
 MAX_ATTRIBUTES = 30
 MAX_QUANTITY = 1_000_000
 
-Title = Annotated[str, Field(min_length=3, max_length=140, pattern=r"\S")]
+Title = Annotated[str, Field(min_length=3, max_length=140, pattern=NOT_BLANK_PATTERN)]
 Description = Annotated[str, Field(max_length=10_000)]
-Quantity = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)]
-HandlingDays = Annotated[int, Field(strict=True, ge=0, le=30, description="Business days to ship")]
-LowStockThreshold = Annotated[
-    int | None,
-    Field(
-        strict=True,
-        ge=0,
-        le=MAX_QUANTITY,
-        description="Notify the seller when the quantity falls to this (null: never)",
-    ),
+Quantity = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY), WHOLE_NUMBER]
+HandlingDays = Annotated[
+    int, Field(strict=True, ge=0, le=30, description="Business days to ship"), WHOLE_NUMBER
 ]
+LowStockThreshold = Annotated[
+    Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY), WHOLE_NUMBER] | None,
+    Field(description="Notify the seller when the quantity falls to this (null: never)"),
+]
+CategoryPosition = Annotated[int, Field(strict=True, ge=0, le=10_000), WHOLE_NUMBER]
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]],
     Field(max_length=MAX_ATTRIBUTES, description='Free key/value details, e.g. {"color": "red"}'),
 ]
-
-
-def _positive_price(money: Money | None) -> Money | None:
-    if money is not None and money.amount == 0:
-        raise ValueError("the price must be positive")
-    return money
 
 
 # --- categories -------------------------------------------------------------------------------
@@ -58,7 +51,7 @@ class CategoryRead(Schema):
 
 
 class CategoryCreate(RequestSchema):
-    name: str = Field(min_length=1, max_length=80, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=80, pattern=NOT_BLANK_PATTERN)
     slug: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
@@ -66,16 +59,16 @@ class CategoryCreate(RequestSchema):
         description="Derived from the name when omitted",
     )
     parent_id: uuid.UUID | None = None
-    position: int = Field(default=0, ge=0, le=10_000)
+    position: CategoryPosition = 0
 
 
 class CategoryUpdate(RequestSchema):
     """Send `parent_id: null` to make it a root; moving under its own subtree is refused."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=80, pattern=r"\S")
+    name: str | None = Field(default=None, min_length=1, max_length=80, pattern=NOT_BLANK_PATTERN)
     slug: str | None = Field(default=None, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)
     parent_id: uuid.UUID | None = None
-    position: int | None = Field(default=None, ge=0, le=10_000)
+    position: CategoryPosition | None = None
 
 
 # --- listings ---------------------------------------------------------------------------------
@@ -84,36 +77,35 @@ class CategoryUpdate(RequestSchema):
 class ListingCreate(RequestSchema):
     title: Title
     description: Description = ""
-    price: Money
+    price: MoneyAboveZero
     quantity: Quantity = 1
     condition: Condition
     category_id: uuid.UUID
     attributes: Attributes = Field(default_factory=dict)
-    shipping_fee: Money | None = Field(default=None, description="Omitted means free shipping")
+    shipping_fee: MoneyIn | None = Field(default=None, description="Omitted means free shipping")
     handling_days: HandlingDays = 2
     low_stock_threshold: LowStockThreshold = None
-
-    _price = field_validator("price")(_positive_price)
 
 
 class ListingUpdate(RequestSchema):
     """Any subset of fields. Setting `quantity` to 0 sells a live listing out; raising it
-    again restocks it."""
+    again restocks it. Only `low_stock_threshold` may be `null`; the others may be left out
+    but not nulled."""
 
-    title: Title | None = None
-    description: Description | None = None
-    price: Money | None = None
-    quantity: Quantity | None = None
-    condition: Condition | None = None
-    category_id: uuid.UUID | None = None
-    attributes: Attributes | None = None
-    shipping_fee: Money | None = None
-    handling_days: HandlingDays | None = None
+    # SkipJsonSchema: absent (None here) is fine, an explicit null is refused below, so the
+    # spec must not call these fields nullable.
+    title: Title | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    price: MoneyAboveZero | SkipJsonSchema[None] = None
+    quantity: Quantity | SkipJsonSchema[None] = None
+    condition: Condition | SkipJsonSchema[None] = None
+    category_id: uuid.UUID | SkipJsonSchema[None] = None
+    attributes: Attributes | SkipJsonSchema[None] = None
+    shipping_fee: MoneyIn | SkipJsonSchema[None] = None
+    handling_days: HandlingDays | SkipJsonSchema[None] = None
     low_stock_threshold: LowStockThreshold = Field(
         default=None, description="`null` turns the low-stock notice off"
     )
-
-    _price = field_validator("price")(_positive_price)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:

@@ -56,10 +56,14 @@ class ProblemCORSMiddleware(CORSMiddleware):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            # A lifespan scope has no headers: reading them failed the app's startup, so
+            # `serve` ran without its in-process worker.
+            await super().__call__(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         is_preflight = (
-            scope["type"] == "http"
-            and scope["method"] == "OPTIONS"
+            scope["method"] == "OPTIONS"
             and "origin" in headers
             and "access-control-request-method" in headers
         )

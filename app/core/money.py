@@ -1,19 +1,56 @@
 """Money: integer minor units plus an ISO 4217 currency. Never a float."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from app.core.errors import UnprocessableEntity
+from app.core.schemas import WHOLE_NUMBER
 
 # 10^12 minor units (ten billion dollars): far above any real listing, far below int64 limits,
 # so sums over many lines can never overflow a BIGINT.
 MAX_AMOUNT = 10**12
 
-# strict: an amount is a JSON integer; "1999", 1999.0 and true are refused, not coerced.
+# The columns are BIGINT: `int64` tells generated clients which integer type to use.
+_INT64: dict[str, object] = {"format": "int64"}
+
+# An amount is a JSON integer: "1999", 1999.5 and true are refused, not coerced.
 Amount = Annotated[
-    int, Field(strict=True, ge=0, le=MAX_AMOUNT, description="Integer minor units (cents)")
+    int,
+    Field(
+        strict=True,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Integer minor units (cents)",
+        json_schema_extra=_INT64,
+    ),
+    WHOLE_NUMBER,
 ]
+PositiveAmount = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=1,
+        le=MAX_AMOUNT,
+        description="Integer minor units (cents), above zero",
+        json_schema_extra=_INT64,
+    ),
+    WHOLE_NUMBER,
+]
+SignedAmount = Annotated[
+    int,
+    Field(
+        ge=-MAX_AMOUNT,
+        le=MAX_AMOUNT,
+        description="Integer minor units, signed",
+        json_schema_extra=_INT64,
+    ),
+]
+# A bound in a query string (text, so not strict), as bounded as a body's amount: past the
+# int64 range a database refuses the comparison.
+QueryAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, json_schema_extra=_INT64)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD")]
 
 
 class Money(BaseModel):
@@ -24,14 +61,59 @@ class Money(BaseModel):
     )
 
     amount: Amount
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD")
+    currency: Currency
+
+
+PLATFORM_CURRENCY_MARKER = "x-platform-currency"
+"""Marks the currency of money a client sends: app.core.openapi replaces it with an `enum` of
+the one currency the deployment settles in (`MARKETPLACE_CURRENCY`), which the services
+require (422 `currency_not_supported`)."""
+
+
+class PlatformMoney(Money):
+    """Money a client sends: in the platform's currency."""
+
+    currency: Annotated[Currency, Field(json_schema_extra={PLATFORM_CURRENCY_MARKER: True})]
+
+
+class PositiveMoney(PlatformMoney):
+    """Money a client sends that must be more than zero: a price, a payout, a partial refund."""
+
+    amount: PositiveAmount
+
+
+class _ValidatedAs:
+    """`Annotated[Money, _ValidatedAs(Sub)]`: validated and documented as the subclass `Sub`,
+    typed as `Money` so that Python callers (the demo seed) may pass any Money, which is
+    then checked as if it had come as JSON."""
+
+    def __init__(self, model: type[Money]) -> None:
+        self.model = model
+
+    def _plain(self, value: object) -> object:
+        if isinstance(value, Money) and not isinstance(value, self.model):
+            return value.model_dump()
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(
+            self._plain, handler.generate_schema(self.model)
+        )
+
+
+MoneyIn = Annotated[Money, _ValidatedAs(PlatformMoney)]
+"""The type of a request field of money."""
+MoneyAboveZero = Annotated[Money, _ValidatedAs(PositiveMoney)]
+"""The type of a request field of money that must be more than zero."""
 
 
 class SignedMoney(BaseModel):
     """A movement of money: positive in, negative out (ledger entries)."""
 
-    amount: int = Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Integer minor units, signed")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: SignedAmount
+    currency: Currency
 
 
 class CurrencyNotSupported(UnprocessableEntity):

@@ -8,8 +8,14 @@ from fastapi.routing import APIRoute
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
 from app.core.idempotency import IDEMPOTENCY_HEADER, REQUIRED_MARKER
+from app.core.money import PLATFORM_CURRENCY_MARKER
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_RETRY_AFTER = {
+    "description": "Whole seconds until the request may be tried again",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 
 def operation_id(route: APIRoute) -> str:
@@ -32,11 +38,25 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     # FastAPI documents its 422 with its own schema; ours is a problem document.
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+    _pin_platform_currency(components, app.state.settings.currency)
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             _document_common_errors(operation)
             _require_idempotency_key(operation)
     return schema
+
+
+def _pin_platform_currency(components: dict[str, Any], currency: str) -> None:
+    """Money a client sends must be in the deployment's currency: the served spec names it
+    (and its examples use it)."""
+    for component in components.values():
+        properties = component.get("properties", {})
+        if properties.get("currency", {}).pop(PLATFORM_CURRENCY_MARKER, False):
+            properties["currency"]["enum"] = [currency]
+            if "examples" in component:  # shared with the model's config: replaced, not edited
+                component["examples"] = [
+                    {**example, "currency": currency} for example in component["examples"]
+                ]
 
 
 def _require_idempotency_key(operation: dict[str, Any]) -> None:
@@ -79,3 +99,6 @@ def _document_common_errors(operation: dict[str, Any]) -> None:
         else:
             responses["403"] = _problem(scope)
     responses.setdefault("500", _problem("`internal_error`: quote the request_id when reporting"))
+    if "429" in responses:
+        # Every 429 is a TooManyRequests, which always says when to come back.
+        responses["429"].setdefault("headers", {})["Retry-After"] = _RETRY_AFTER

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import AppError
+from app.core.schemas import NO_NUL_PATTERN
 
 MAX_LIMIT = 100
 
@@ -37,7 +38,12 @@ class PageParams:
 async def _page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+        str | None,
+        Query(
+            max_length=512,
+            pattern=NO_NUL_PATTERN,
+            description="`next_cursor` of the previous page",
+        ),
     ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)

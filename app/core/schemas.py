@@ -1,8 +1,80 @@
-"""Pydantic bases shared by every domain."""
+"""Pydantic bases and strict scalar types shared by every domain."""
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterator
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+# What the schema says of every request string the `RequestSchema` base refuses NUL in.
+# A string with its own `pattern` must exclude NUL itself (tests/ops checks the whole spec).
+NO_NUL_PATTERN = r"^[^\x00]*$"
+# White space as any of the regex engines involved has it (pydantic's, Python's, the
+# ECMA-262 one JSON Schema names), spelled out so that they all agree on what is blank.
+_BLANK = (
+    r"\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0"
+    r"\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+# At least one character that is neither blank nor NUL, and no NUL anywhere.
+NOT_BLANK_PATTERN = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+# email-validator refuses addresses in the special-use domains (RFC 6761: `.test`, `.local`,
+# ...; mail there never arrives), which `format: email` alone admits: the spec says so.
+Email = Annotated[
+    EmailStr,
+    Field(
+        json_schema_extra={
+            "not": {"pattern": rf"\.(?:{'|'.join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES))})$"}
+        }
+    ),
+]
+
+
+def _whole_number(value: object) -> object:
+    """`1` and `1.0` are the same JSON number (JSON Schema's `integer` admits both), so a
+    whole float becomes an int; strict validation still refuses strings, booleans and
+    fractions."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+"""The last metadata of every request integer, after its strict `Field`:
+`Annotated[int, Field(strict=True, ge=1), WHOLE_NUMBER]` is an integer as JSON has it, never
+coerced from `"5"` or `true`. (Constraints written after it would not reach the spec.)"""
+
+
+def _query_bool(value: object) -> object:
+    """A query string carries text, so `true`/`false` (how OpenAPI clients write a boolean
+    parameter) are read as booleans; "1", "yes", "on" and the like are refused, as a
+    boolean in a body must be a JSON boolean."""
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    if isinstance(value, bool):
+        return value
+    raise ValueError("Input should be `true` or `false`")
+
+
+QueryBool = Annotated[StrictBool, BeforeValidator(_query_bool)]
 
 
 class Schema(BaseModel):
@@ -11,19 +83,97 @@ class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def _string_schemas(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every string schema inside one field's schema, nested models aside (they are `$ref`s,
+    documented where they are defined)."""
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _string_schemas(item)
+    elif isinstance(schema, dict):
+        if schema.get("type") == "string":
+            yield schema
+        if isinstance(schema.get("additionalProperties"), dict):
+            # A dict: its keys are strings too, whether or not the schema says anything of them.
+            yield schema.setdefault("propertyNames", {})
+        for key, sub in schema.items():
+            if key not in ("examples", "default", "const", "enum"):
+                yield from _string_schemas(sub)
+
+
+def _admits_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    return (
+        kind == "null"
+        or (isinstance(kind, list) and "null" in kind)
+        or any(_admits_null(branch) for branch in schema.get("anyOf", ()))
+    )
+
+
 class RequestSchema(BaseModel):
     """Base of request bodies: unknown fields are refused (so nobody slips `"role": "admin"`
-    into a PATCH), and NUL characters too (PostgreSQL text cannot store them). Nothing is
-    stripped or rewritten silently."""
+    into a PATCH), and NUL characters too, anywhere in the body (PostgreSQL text and jsonb
+    cannot store them), which the schema says as a `pattern` on each free string. Nothing is
+    stripped or rewritten silently. Booleans and integers are strict: `StrictBool`, and
+    `WHOLE_NUMBER` after a strict `Field` (tests/core/test_schemas.py checks every body)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
     def _reject_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
+        if _contains_nul(value):
             raise ValueError("NUL characters are not allowed")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler.resolve_ref_schema(handler(core_schema))
+        properties: dict[str, Any] = json_schema.get("properties", {})
+        for prop in properties.values():
+            for string in _string_schemas(prop):
+                if not string.keys() & {"pattern", "format", "enum", "const"}:
+                    string["pattern"] = NO_NUL_PATTERN
+            # An optional field that may be left out but not nulled (`X | SkipJsonSchema[None]
+            # = None`): null is not its default, it is refused.
+            if "default" in prop and prop["default"] is None and not _admits_null(prop):
+                del prop["default"]
+        return json_schema
+
+
+def given_whenever(field: str, *, any_of: tuple[str, ...]) -> dict[str, Any]:
+    """JSON Schema (for a model's `json_schema_extra`) of a rule its validator enforces:
+    `field` is given, and not null, whenever one of `any_of` is."""
+    return {
+        "allOf": [
+            {
+                "if": {"properties": {trigger: {"not": {"type": "null"}}}, "required": [trigger]},
+                "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}},
+            }
+            for trigger in any_of
+        ]
+    }
+
+
+def given_exactly_when(field: str, *, when: str, equals: str) -> dict[str, Any]:
+    """JSON Schema (for a model's `json_schema_extra`) of a rule its validator enforces:
+    `field` is given, and not null, exactly when `when` is `equals`."""
+    return {
+        "if": {"properties": {when: {"const": equals}}, "required": [when]},
+        "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}},
+        "else": {"properties": {field: {"type": "null"}}},
+    }
 
 
 ItemT = TypeVar("ItemT")

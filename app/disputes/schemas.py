@@ -1,11 +1,11 @@
 import uuid
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
-from app.core.money import Money
-from app.core.schemas import RequestSchema, Schema
+from app.core.money import Money, MoneyAboveZero
+from app.core.schemas import WHOLE_NUMBER, RequestSchema, Schema, given_exactly_when
 from app.disputes.models import (
     DisputeOutcome,
     DisputeReason,
@@ -18,7 +18,7 @@ from app.orders.schemas import OrderEventRead, ShipRequest
 
 class ReturnItemIn(RequestSchema):
     line_id: uuid.UUID = Field(description="An `id` from the order's `lines`")
-    quantity: int = Field(strict=True, ge=1, le=10_000)
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000), WHOLE_NUMBER]
 
 
 class ReturnCreate(RequestSchema):
@@ -76,14 +76,24 @@ class ReturnRead(Schema):
     timeline: list[OrderEventRead]
 
 
+BUYER_OUTCOMES = (DisputeOutcome.refund_buyer, DisputeOutcome.partial_refund)
+
+
 class DisputeCreate(RequestSchema):
     reason: DisputeReason
     description: str = Field(min_length=1, max_length=5000)
-    requested_outcome: DisputeOutcome = Field(
+    # A buyer may not ask for `release_to_seller`: the spec lists what they may ask for (the
+    # validator below refuses the rest with a message naming them).
+    requested_outcome: Annotated[
+        DisputeOutcome,
+        WithJsonSchema({"type": "string", "enum": [o.value for o in BUYER_OUTCOMES]}),
+    ] = Field(
         description="`refund_buyer` (everything back) or `partial_refund` (with "
         "`requested_amount`); granted as asked if the seller does not answer in time"
     )
-    requested_amount: Money | None = None
+    requested_amount: MoneyAboveZero | None = Field(
+        default=None, description="With partial_refund only"
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -94,19 +104,20 @@ class DisputeCreate(RequestSchema):
                     "description": "Tracking has not moved for ten days.",
                     "requested_outcome": "refund_buyer",
                 }
-            ]
+            ],
+            **given_exactly_when(
+                "requested_amount", when="requested_outcome", equals="partial_refund"
+            ),
         },
     )
 
     @model_validator(mode="after")
     def _amount_matches_outcome(self) -> Self:
-        if self.requested_outcome is DisputeOutcome.release_to_seller:
+        if self.requested_outcome not in BUYER_OUTCOMES:
             raise ValueError("a buyer asks for refund_buyer or partial_refund")
         partial = self.requested_outcome is DisputeOutcome.partial_refund
         if partial != (self.requested_amount is not None):
             raise ValueError("requested_amount goes with partial_refund, and only with it")
-        if self.requested_amount is not None and self.requested_amount.amount <= 0:
-            raise ValueError("requested_amount must be positive")
         return self
 
 
@@ -121,7 +132,9 @@ class DisputeMessageCreate(RequestSchema):
 
 class DisputeResolve(RequestSchema):
     outcome: DisputeOutcome
-    refund_amount: Money | None = Field(default=None, description="With partial_refund only")
+    refund_amount: MoneyAboveZero | None = Field(
+        default=None, description="With partial_refund only"
+    )
     note: str | None = Field(default=None, max_length=5000)
 
     model_config = ConfigDict(
@@ -133,7 +146,8 @@ class DisputeResolve(RequestSchema):
                     "refund_amount": {"amount": 1500, "currency": "USD"},
                     "note": "Item works but was not as described.",
                 }
-            ]
+            ],
+            **given_exactly_when("refund_amount", when="outcome", equals="partial_refund"),
         },
     )
 
@@ -142,8 +156,6 @@ class DisputeResolve(RequestSchema):
         partial = self.outcome is DisputeOutcome.partial_refund
         if partial != (self.refund_amount is not None):
             raise ValueError("refund_amount goes with partial_refund, and only with it")
-        if self.refund_amount is not None and self.refund_amount.amount <= 0:
-            raise ValueError("refund_amount must be positive")
         return self
 
 

@@ -5,11 +5,11 @@ from typing import Annotated
 from pydantic import Field
 
 from app.core.money import Money
-from app.core.schemas import RequestSchema, Schema
+from app.core.schemas import WHOLE_NUMBER, RequestSchema, Schema
 from app.orders.models import CheckoutStatus, EventSubject, OrderStatus
 
 MAX_LINE_QUANTITY = 1000
-LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)]
+LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]
 
 
 class ShippingAddress(RequestSchema):

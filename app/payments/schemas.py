@@ -1,9 +1,9 @@
 import uuid
 from datetime import datetime
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from app.core.money import Money, SignedMoney
+from app.core.money import Money, MoneyAboveZero, SignedMoney
 from app.core.schemas import RequestSchema, Schema
 from app.payments.models import Account, PayoutStatus
 
@@ -27,14 +27,7 @@ class LedgerEntryRead(Schema):
 
 
 class PayoutCreate(RequestSchema):
-    amount: Money
-
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, value: Money) -> Money:
-        if value.amount <= 0:
-            raise ValueError("a payout must be positive")
-        return value
+    amount: MoneyAboveZero
 
 
 class PayoutRead(Schema):

@@ -1,14 +1,15 @@
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
-from app.core.schemas import RequestSchema, Schema
+from app.core.schemas import WHOLE_NUMBER, RequestSchema, Schema
 from app.reviews.models import ReviewedRole
 
 
 class ReviewCreate(RequestSchema):
-    rating: int = Field(strict=True, ge=1, le=5, examples=[5])
+    rating: Annotated[int, Field(strict=True, ge=1, le=5, examples=[5]), WHOLE_NUMBER]
     comment: str = Field(min_length=1, max_length=2000, examples=["Fast shipping, as described."])
 
 

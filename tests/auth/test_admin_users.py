@@ -380,6 +380,39 @@ async def test_admin_revokes_admin_and_it_is_audited(
     assert entry["reason"] == "left the company"
 
 
+@pytest.mark.parametrize("flag", [0, "no", "false", "0", ""])
+async def test_only_false_revokes_admin(
+    client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn, flag: object
+) -> None:
+    """Found by the fuzzer: 0, "no" and "false" revoked admin."""
+    other_admin = await login(client, (await create_user(session, is_admin=True)).email)
+
+    response = await client.patch(
+        f"{USERS}/{other_admin.user_id}", json={"is_admin": flag}, headers=admin.headers
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert await _roles(client, other_admin) == ["buyer", "admin"]
+    assert await _audit_for(client, admin, other_admin.user_id) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (USERS, {"email": "root\x00"}),
+        (AUDIT, {"target_type": "user\x00"}),
+        (AUDIT, {"target_id": "\x00"}),
+    ],
+)
+async def test_nul_in_a_query_string_is_422_not_a_database_error(
+    client: httpx.AsyncClient, admin: LoggedIn, path: str, params: dict[str, str]
+) -> None:
+    """PostgreSQL cannot compare text holding NUL: it was a 500 there."""
+    response = await client.get(path, params=params, headers=admin.headers)
+
+    assert_problem(response, 422, "validation_error")
+
+
 async def test_granting_admin_twice_is_idempotent_and_audited_once(
     client: httpx.AsyncClient, admin: LoggedIn, buyer: LoggedIn
 ) -> None:
@@ -435,6 +468,11 @@ async def test_malformed_user_id_is_422(
         {},
         {"reason": "no flag"},
         {"is_admin": "maybe"},
+        # Found by the fuzzer: these granted admin. The schema says boolean, and means it.
+        {"is_admin": 1},
+        {"is_admin": "true"},
+        {"is_admin": "yes"},
+        {"is_admin": None},
         {"is_admin": True, "is_seller": True},
         {"is_admin": True, "reason": "x" * 1001},
         {"is_admin": True, "reason": "nul\x00byte"},

@@ -150,6 +150,31 @@ async def test_missing_form_fields_are_validation_errors(
         assert ("body", field) in locs, locs
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"username": "ada\x00@example.com", "password": DEFAULT_PASSWORD},
+        {"username": "ada@example.com", "password": "x\x00" * 6},
+        {"username": "", "password": DEFAULT_PASSWORD},
+        {"username": "ada@example.com", "password": ""},
+        {"username": "a" * 321, "password": DEFAULT_PASSWORD},
+    ],
+    ids=["nul-in-username", "nul-in-password", "empty-username", "empty-password", "long"],
+)
+async def test_bad_form_fields_are_validation_errors_and_not_failures(
+    client: httpx.AsyncClient, session: AsyncSession, form: dict[str, str]
+) -> None:
+    """NUL in the username was a 500 on PostgreSQL (the lockout's query cannot compare it);
+    the form's fields are held to what the spec says, like a JSON body's, and a refused form
+    is not a failed login."""
+    await create_user(session, email="ada@example.com")
+
+    for _ in range(MAX_FAILURES):
+        assert_problem(await client.post(TOKEN, data=form), 422, "validation_error")
+
+    assert (await _login(client, "ada@example.com", DEFAULT_PASSWORD)).status_code == 200
+
+
 async def test_five_failures_lock_the_email_even_for_the_right_password(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:

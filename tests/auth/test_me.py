@@ -149,6 +149,18 @@ async def test_password_change_without_current_password_is_422(
     assert await _login_status(client, ada.email, NEW_PASSWORD) == 401
 
 
+async def test_the_spec_says_when_current_password_is_needed(client: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: an empty current_password was schema-valid but read as absent."""
+    spec = (await client.get("/openapi.json")).json()
+    update = spec["components"]["schemas"]["UserUpdate"]
+
+    assert update["properties"]["current_password"]["anyOf"][0]["minLength"] == 1
+    required_with = {
+        next(iter(rule["if"]["required"])): rule["then"]["required"] for rule in update["allOf"]
+    }
+    assert required_with == {"email": ["current_password"], "new_password": ["current_password"]}
+
+
 async def test_password_change_with_wrong_current_password_is_403(
     client: httpx.AsyncClient, ada: LoggedIn
 ) -> None:

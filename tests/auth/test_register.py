@@ -1,5 +1,6 @@
 """POST /v1/auth/register: the created account, uniqueness of emails and input validation."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -190,6 +191,31 @@ async def test_malformed_email_is_refused(client: httpx.AsyncClient, email: str)
 
     problem = assert_problem(response, 422, "validation_error")
     assert ("body", "email") in _error_locs(problem)
+
+
+@pytest.mark.parametrize(
+    ("email", "accepted"),
+    [
+        ("ada@mail.test", False),
+        ("ada@printer.LOCAL", False),
+        ("ada@x.onion", False),
+        ("ada@example.invalid", False),
+        ("ada@test.example.com", True),
+        ("ada@tested.org", True),
+    ],
+)
+async def test_the_spec_states_which_domains_cannot_receive_mail(
+    client: httpx.AsyncClient, email: str, accepted: bool
+) -> None:
+    """Found by the fuzzer: `format: email` alone admits `x@y.test`, which the API refuses
+    (RFC 6761 special-use domains never receive mail)."""
+    spec = (await client.get("/openapi.json")).json()
+    schema = spec["components"]["schemas"]["UserRegister"]["properties"]["email"]
+
+    response = await client.post(REGISTER, json=_body(email=email))
+
+    assert (re.search(schema["not"]["pattern"], email) is None) is accepted
+    assert response.status_code == (201 if accepted else 422), response.text
 
 
 @pytest.mark.parametrize("display_name", ["", "   ", "x" * 101])

@@ -125,6 +125,10 @@ async def test_a_duplicate_slug_is_409(
         pytest.param({"name": "Ok", "position": -1}, id="negative-position"),
         pytest.param({"name": "Ok", "extra": 1}, id="unknown-field"),
         pytest.param({"name": "O\u0000k"}, id="nul"),
+        # A position is a JSON integer, strict as every other one (it was coerced).
+        pytest.param({"name": "Ok", "position": "5"}, id="numeric-string-position"),
+        pytest.param({"name": "Ok", "position": True}, id="boolean-position"),
+        pytest.param({"name": "Ok", "position": 1.5}, id="fractional-position"),
     ],
 )
 async def test_create_rejects_bad_input(

@@ -196,6 +196,19 @@ async def test_the_reported_queue_is_ordered_by_report_count(
     assert walked == [thrice["id"], twice["id"], once["id"]]
 
 
+@pytest.mark.parametrize("spelling", ["1", "yes", "on", "True"])
+async def test_the_reported_filter_takes_true_or_false_only(
+    client: httpx.AsyncClient, admin: LoggedIn, spelling: str
+) -> None:
+    """A query-string boolean is `true` or `false`, as OpenAPI clients write it."""
+    response = await client.get(
+        ADMIN_LISTINGS, params={"reported": spelling}, headers=admin.headers
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert (await _reported_queue(client, admin))["items"] == []
+
+
 async def test_the_reports_of_a_listing_oldest_first(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:

@@ -197,6 +197,29 @@ async def test_the_requested_amount_must_match_the_outcome(
     assert all_of_it["requested_amount"] == {"amount": 1500, "currency": "USD"}
 
 
+async def test_the_spec_states_which_amount_goes_with_which_outcome(
+    client: httpx.AsyncClient,
+) -> None:
+    """Found by the fuzzer: `requested_amount` with `refund_buyer` (and `refund_amount` with
+    anything but `partial_refund`) was schema-valid and refused; a buyer's
+    `release_to_seller` too."""
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+
+    opening = schemas["DisputeCreate"]
+    assert opening["properties"]["requested_outcome"]["enum"] == ["refund_buyer", "partial_refund"]
+    for name, outcome, amount in (
+        ("DisputeCreate", "requested_outcome", "requested_amount"),
+        ("DisputeResolve", "outcome", "refund_amount"),
+    ):
+        rule = schemas[name]
+        assert rule["if"]["properties"] == {outcome: {"const": "partial_refund"}}, name
+        assert rule["then"]["required"] == [amount], name
+        assert rule["else"]["properties"] == {amount: {"type": "null"}}, name
+        assert schemas[name]["properties"][amount]["anyOf"][0] == {
+            "$ref": "#/components/schemas/PositiveMoney"
+        }
+
+
 async def test_a_disputed_shipped_order_no_longer_auto_completes(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:

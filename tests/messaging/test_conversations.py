@@ -238,6 +238,16 @@ async def test_only_live_listings_and_known_orders_can_be_asked_about(
     assert await mine(client, m.buyer) == []
 
 
+async def test_the_spec_says_exactly_one_of_listing_and_order(client: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: both ids, or neither, were schema-valid and refused."""
+    start = (await client.get("/openapi.json")).json()["components"]["schemas"]["ConversationStart"]
+
+    assert sorted(branch["required"] for branch in start["oneOf"]) == [["listing_id"], ["order_id"]]
+    for branch in start["oneOf"]:
+        (name,) = branch["required"]
+        assert branch["properties"] == {name: {"not": {"type": "null"}}}
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -247,6 +257,8 @@ async def test_only_live_listings_and_known_orders_can_be_asked_about(
         {"listing_id": str(uuid.uuid4())},
         {"listing_id": str(uuid.uuid4()), "message": ""},
         {"listing_id": str(uuid.uuid4()), "message": " \n\t "},
+        # Blank to every engine reading the spec's pattern (Python's and ECMA's \s differ).
+        {"listing_id": str(uuid.uuid4()), "message": "\x1c\x85\ufeff\u3000"},
         {"listing_id": str(uuid.uuid4()), "message": 42},
         {"listing_id": "not-a-uuid", "message": "Hello"},
         {"listing_id": str(uuid.uuid4()), "message": "Hello", "role": "admin"},

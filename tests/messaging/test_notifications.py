@@ -984,6 +984,22 @@ async def test_notifications_come_newest_first_in_pages(
     )
 
 
+@pytest.mark.parametrize("spelling", ["1", "0", "yes", "no", "True", ""])
+async def test_the_unread_filter_takes_true_or_false_only(
+    client: httpx.AsyncClient, spelling: str
+) -> None:
+    """A query-string boolean is `true` or `false`, as OpenAPI clients write it; `1` and
+    `yes` were read as true, `0` and `no` as false."""
+    who = await register_and_login(client)
+
+    response = await client.get(NOTIFICATIONS, params={"unread": spelling}, headers=who.headers)
+
+    assert_problem(response, 422, "validation_error")
+    for accepted in ("true", "false"):
+        listed = await client.get(NOTIFICATIONS, params={"unread": accepted}, headers=who.headers)
+        assert listed.status_code == 200, listed.text
+
+
 async def test_notifications_need_a_signed_in_caller(client: httpx.AsyncClient) -> None:
     notification_id = uuid.uuid4()
     for response in (

@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -228,3 +229,116 @@ def test_register_documents_idempotency_key_reuse(spec: dict[str, Any]) -> None:
     assert any(
         p["name"] == "Idempotency-Key" and p["in"] == "header" for p in register["parameters"]
     )
+
+
+# --- what the fuzzer holds the spec to -------------------------------------------------------
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every schema object (every dict) under `node`."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
+def _request_components(spec: dict[str, Any]) -> set[str]:
+    """The components a request body reaches, transitively."""
+    refs = re.compile(r'"#/components/schemas/([^"]+)"')
+    bodies = [op["requestBody"] for _, _, op in operations(spec) if "requestBody" in op]
+    found: set[str] = set()
+    pending = set(refs.findall(json.dumps(bodies)))
+    while pending:
+        name = pending.pop()
+        found.add(name)
+        component = spec["components"]["schemas"][name]
+        pending |= set(refs.findall(json.dumps(component))) - found
+    return found
+
+
+def test_every_429_documents_its_retry_after_header(spec: dict[str, Any]) -> None:
+    limited = [op for _, _, op in operations(spec) if "429" in op["responses"]]
+
+    assert len(limited) >= 4  # the login lockout and the message rate limit
+    for operation in limited:
+        header = operation["responses"]["429"]["headers"]["Retry-After"]
+        assert header["required"] is True, operation["operationId"]
+        assert header["schema"] == {"type": "integer", "minimum": 1}
+
+
+def test_every_integer_query_parameter_is_bounded(spec: dict[str, Any]) -> None:
+    checked = 0
+    for method, path, operation in operations(spec):
+        for parameter in operation.get("parameters", []):
+            for schema in _walk(parameter["schema"]):
+                if schema.get("type") == "integer":
+                    where = f"{method.upper()} {path} {parameter['name']}"
+                    assert "minimum" in schema, where
+                    assert "maximum" in schema, where
+                    checked += 1
+    assert checked >= 2
+
+
+def test_money_amounts_are_int64_and_bounded(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    for name in ("Money", "PlatformMoney", "PositiveMoney", "SignedMoney"):
+        amount = schemas[name]["properties"]["amount"]
+        assert amount["type"] == "integer", name
+        assert amount["format"] == "int64", name
+        assert -(2**63) <= amount["minimum"] <= amount["maximum"] <= 2**63 - 1, name
+    assert schemas["PositiveMoney"]["properties"]["amount"]["minimum"] == 1
+    search = spec["paths"]["/v1/listings"]["get"]["parameters"]
+    for bound in (p for p in search if p["name"] in ("min_price", "max_price")):
+        assert {"type": "integer", "format": "int64"}.items() <= bound["schema"]["anyOf"][0].items()
+
+
+def test_no_validation_constraint_is_left_unspelled(spec: dict[str, Any]) -> None:
+    """A constraint pydantic cannot turn into JSON Schema comes out under its Python name
+    (`ge`, `le`, ...), which no client reads."""
+    for schema in _walk(spec["components"]["schemas"]):
+        assert not {"ge", "le", "gt", "lt"} & schema.keys(), schema
+
+
+def test_money_a_client_sends_is_in_the_platform_currency() -> None:
+    spec = create_app(Settings(environment="test", currency="EUR")).openapi()
+    schemas = spec["components"]["schemas"]
+
+    for name in ("PlatformMoney", "PositiveMoney"):
+        assert schemas[name]["properties"]["currency"]["enum"] == ["EUR"], name
+        assert {e["currency"] for e in schemas[name]["examples"]} == {"EUR"}, name
+        assert "x-platform-currency" not in json.dumps(schemas[name])
+    # Money read back (balances, ledger, orders) is not restricted to it.
+    assert "enum" not in schemas["Money"]["properties"]["currency"]
+    assert {e["currency"] for e in schemas["Money"]["examples"]} == {"USD"}
+
+
+# Formats whose values cannot hold a NUL anyway (or are files, where NUL is data).
+_NUL_FREE_FORMATS = {"uuid", "date-time", "uri", "email", "binary"}
+
+
+def _free_strings(node: Any) -> Iterator[dict[str, Any]]:
+    for schema in _walk(node):
+        if schema.get("type") == "string" or "propertyNames" in schema:
+            string = schema.get("propertyNames", schema)
+            if "enum" not in string and string.get("format") not in _NUL_FREE_FORMATS:
+                yield string
+
+
+def test_request_strings_refuse_nul_in_the_spec_as_the_api_does(spec: dict[str, Any]) -> None:
+    """Every string a request carries (body, form or query string) has a pattern, and every
+    such pattern refuses NUL, as the API does everywhere (PostgreSQL cannot store NUL)."""
+    names = _request_components(spec)
+    assert {"ListingCreate", "UserRegister", "ShippingAddress", "Body_auth_token"} <= names
+    strings = [s for name in names for s in _free_strings(spec["components"]["schemas"][name])]
+    for _, _, operation in operations(spec):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query":
+                strings.extend(_free_strings(parameter["schema"]))
+
+    assert len(strings) > 50
+    for string in strings:
+        assert "pattern" in string, string
+        assert re.search(string["pattern"], "a\x00b") is None, string

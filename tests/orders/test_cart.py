@@ -170,6 +170,26 @@ async def test_a_quantity_outside_1_to_1000_is_a_validation_error(
     assert (await get_cart(client, m.buyer))["groups"] == []
 
 
+@pytest.mark.parametrize(("quantity", "status"), [(3.0, 200), ("3", 422), (True, 422), (2.5, 422)])
+async def test_a_quantity_is_a_json_integer(
+    client: httpx.AsyncClient, session: AsyncSession, quantity: object, status: int
+) -> None:
+    """3 and 3.0 are the same JSON number (JSON Schema's `integer` admits both: the fuzzer
+    sends both); a string, a boolean or a fraction is not an integer."""
+    m = await market(client, session)
+    listing = await live_listing(client, m.seller, m.category_id, quantity=10)
+
+    response = await client.put(
+        f"{CART}/items/{listing['id']}", json={"quantity": quantity}, headers=m.buyer.headers
+    )
+
+    assert response.status_code == status, response.text
+    lines = [
+        line for group in (await get_cart(client, m.buyer))["groups"] for line in group["lines"]
+    ]
+    assert [line["quantity"] for line in lines] == ([3] if status == 200 else [])
+
+
 async def test_removing_an_item_that_is_not_in_the_cart_is_not_found(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:

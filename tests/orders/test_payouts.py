@@ -132,6 +132,21 @@ async def test_a_payout_must_be_positive_and_in_the_platform_currency(
     assert await balance(client, m.seller) == amounts(available=1350)
 
 
+async def test_the_spec_says_a_payout_is_positive_and_in_the_platform_currency(
+    client: httpx.AsyncClient,
+) -> None:
+    """Found by the fuzzer: a payout of 0 was schema-valid (Money allows 0) but refused."""
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+
+    assert schemas["PayoutCreate"]["properties"]["amount"] == {
+        "$ref": "#/components/schemas/PositiveMoney"
+    }
+    amount = schemas["PositiveMoney"]["properties"]["amount"]
+    assert (amount["minimum"], amount["format"]) == (1, "int64")
+    assert schemas["PositiveMoney"]["properties"]["currency"]["enum"] == ["USD"]
+
+
 async def test_a_payout_moves_money_into_transit_and_the_sweep_pays_it(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:

@@ -181,6 +181,9 @@ async def test_queue_filters_by_country_and_shop_name(
     # LIKE wildcards in the filter are literal characters, not patterns.
     assert await names(shop_name="%") == []
     assert await names(shop_name="_") == []
+    # NUL was a 500 on PostgreSQL (it cannot compare such text); refused like a body's.
+    response = await client.get(ADMIN_SELLERS, params={"shop_name": "a\x00"}, headers=admin.headers)
+    assert_problem(response, 422, "validation_error")
 
 
 async def test_queue_shop_name_filter_matches_the_name_as_written(

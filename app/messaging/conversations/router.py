@@ -37,16 +37,9 @@ conversations_router = APIRouter(
 
 
 def _sending_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """`error_responses` of a route that sends a message: the rate limit's 429 too, with its
-    `Retry-After` header."""
-    responses = error_responses(*errors, ParticipantGone, MessageRateLimited)
-    responses[MessageRateLimited.status]["headers"] = {
-        "Retry-After": {
-            "description": "Whole seconds until you may send again",
-            "schema": {"type": "integer", "minimum": 1},
-        }
-    }
-    return responses
+    """`error_responses` of a route that sends a message: the rate limit's 429 too (its
+    `Retry-After` header is documented with every 429, by app.core.openapi)."""
+    return error_responses(*errors, ParticipantGone, MessageRateLimited)
 
 
 def _read(view: service.ConversationView) -> ConversationRead:

@@ -3,9 +3,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Self
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from app.core.schemas import RequestSchema, Schema
+from app.core.schemas import NOT_BLANK_PATTERN, RequestSchema, Schema
 from app.messaging.conversations.models import Side
 
 _BODY_DESCRIPTION = (
@@ -13,12 +13,6 @@ _BODY_DESCRIPTION = (
     "the order is paid (always, about a listing), e-mail addresses, phone numbers and links "
     "are replaced by `[hidden]` before the message is stored."
 )
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
 
 
 class ConversationRole(StrEnum):
@@ -37,7 +31,11 @@ class ConversationStart(RequestSchema):
     order_id: uuid.UUID | None = Field(
         default=None, description="An order you bought (exactly one of the two ids)"
     )
-    message: str = Field(min_length=1, description=f"The first message. {_BODY_DESCRIPTION}")
+    message: str = Field(
+        min_length=1,
+        pattern=NOT_BLANK_PATTERN,
+        description=f"The first message. {_BODY_DESCRIPTION}",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -47,11 +45,14 @@ class ConversationStart(RequestSchema):
                     "listing_id": "0190f1c2-0000-7000-8000-000000000000",
                     "message": "Is the leather case included?",
                 }
-            ]
+            ],
+            # Exactly one of the two ids, given and not null.
+            "oneOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("listing_id", "order_id")
+            ],
         },
     )
-
-    _message_not_blank = field_validator("message")(_not_blank)
 
     @model_validator(mode="after")
     def _about_one_subject(self) -> Self:
@@ -61,14 +62,12 @@ class ConversationStart(RequestSchema):
 
 
 class MessageCreate(RequestSchema):
-    body: str = Field(min_length=1, description=_BODY_DESCRIPTION)
+    body: str = Field(min_length=1, pattern=NOT_BLANK_PATTERN, description=_BODY_DESCRIPTION)
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"body": "Could you ship it on Monday?"}]},
     )
-
-    _body_not_blank = field_validator("body")(_not_blank)
 
 
 class ConversationRead(Schema):

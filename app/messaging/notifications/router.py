@@ -9,7 +9,7 @@ from app.core.db import DbSession
 from app.core.errors import error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, QueryBool
 from app.messaging.notifications import service
 from app.messaging.notifications.exceptions import NotificationNotFound
 from app.messaging.notifications.schemas import MarkedRead, NotificationRead, NotificationSummary
@@ -26,7 +26,7 @@ async def list_notifications(
     user: CurrentUser,
     session: DbSession,
     page: PageQuery,
-    unread: Annotated[bool, Query(description="Only the unread ones")] = False,
+    unread: Annotated[QueryBool, Query(description="`true`: only the unread ones")] = False,
 ) -> Page[NotificationRead]:
     """My notifications, newest first."""
     rows, next_cursor = await service.list_for(session, user, page, unread_only=unread)
