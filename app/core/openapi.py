@@ -71,6 +71,10 @@ def _require_idempotency_key(operation: dict[str, Any]) -> None:
             parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 255}
 
 
+# Liveness and metrics are answered from the process alone.
+_NEEDS_NO_DATABASE = {"ops_healthz", "ops_metrics"}
+
+
 def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
 
@@ -99,6 +103,12 @@ def _document_common_errors(operation: dict[str, Any]) -> None:
         else:
             responses["403"] = _problem(scope)
     responses.setdefault("500", _problem("`internal_error`: quote the request_id when reporting"))
+    if operation.get("operationId") not in _NEEDS_NO_DATABASE:
+        # While the database is out of reach, the answer says when to come back.
+        outage = responses.setdefault(
+            "503", _problem("`database_unavailable`: the database cannot be reached")
+        )
+        outage.setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
     if "429" in responses:
         # Every 429 is a TooManyRequests, which always says when to come back.
         responses["429"].setdefault("headers", {})["Retry-After"] = _RETRY_AFTER

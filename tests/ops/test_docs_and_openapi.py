@@ -269,6 +269,18 @@ def test_every_429_documents_its_retry_after_header(spec: dict[str, Any]) -> Non
         assert header["schema"] == {"type": "integer", "minimum": 1}
 
 
+def test_every_operation_that_needs_the_database_documents_its_outage(
+    spec: dict[str, Any],
+) -> None:
+    for _, _, operation in operations(spec):
+        responses = operation["responses"]
+        if operation["operationId"] in {"ops_healthz", "ops_metrics"}:
+            assert "503" not in responses  # answered from the process alone
+            continue
+        assert "database_unavailable" in responses["503"]["description"], operation["operationId"]
+        assert responses["503"]["headers"]["Retry-After"]["required"] is True
+
+
 def test_every_integer_query_parameter_is_bounded(spec: dict[str, Any]) -> None:
     checked = 0
     for method, path, operation in operations(spec):
