@@ -62,7 +62,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the proxies the operator names (uvicorn would
+        # otherwise trust any loopback peer, and a client there could pick its own address
+        # and so its own rate-limit budget).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxies] or None,
         log_config=None,  # our JSON logging, configured by create_app
     )
     return 0

@@ -10,7 +10,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from zxcvbn import zxcvbn
 
@@ -52,6 +60,32 @@ def _valid_origins(origins: list[str]) -> list[str]:
 CorsOrigins = Annotated[
     list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_valid_origins)
 ]
+
+
+def _one_rate_limit(value: str) -> str:
+    """Exactly one `limits` expression ("10/minute", "5 per hour"): checked at startup, so a
+    typo fails the deployment instead of silently limiting nothing."""
+    items = parse_many(value)  # ValueError on anything it cannot read
+    if len(items) != 1:
+        raise ValueError(f"{value!r}: give one limit, not {len(items)}")
+    if items[0].amount < 1:
+        raise ValueError(f"{value!r}: a limit must allow at least one request")
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_one_rate_limit)]
+
+TrustedProxies = Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(_comma_separated)]
+
+
+def _redis_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("redis://", "rediss://")):
+        raise ValueError("a Redis URL starts with redis:// or rediss://")
+    return value
+
+
+RedisUrl = Annotated[str | None, AfterValidator(_redis_url)]
+
 
 # The usual dev servers of web frontends (Vite, create-react-app, Angular, Next.js).
 DEVELOPMENT_CORS_ORIGINS = tuple(
@@ -194,6 +228,29 @@ class Settings(BaseSettings):
     """Bearer token that GET /metrics requires (`Authorization: Bearer <token>`). Unset: open
     outside production, and absent (404) in production, where request counts per route and
     failed logins would tell an attacker too much."""
+
+    rate_limits_enabled: bool = True
+    """Per-client request budgets (app/core/ratelimit.py). Off only where one client makes
+    every request on purpose: the test suite."""
+    redis_url: RedisUrl = Field(default=None, repr=False)  # may hold a password
+    """Shared state of all the deployment's processes (today: the rate-limit budgets).
+    Unset: each process keeps its own budgets in memory, so N processes allow N times the
+    limit."""
+    rate_limit_key_prefix: str = Field(default="marketplace", min_length=1)
+    """Redis keys start with it, so that deployments sharing one Redis keep apart."""
+    trusted_proxies: TrustedProxies = []
+    """Addresses or networks (JSON list or comma-separated) of the reverse proxies in front
+    of the app. Only a request from one of them has its client taken from X-Forwarded-For
+    (the right-most address that is not a trusted proxy); empty, the connecting peer is the
+    client, since anyone can write that header."""
+    # One `limits` expression ("10/minute") per rule of app/core/ratelimit.py, whose table
+    # says which endpoints each covers and who counts as one client.
+    rate_limit_login: RateLimit = "10/minute"
+    rate_limit_registration: RateLimit = "10/hour"
+    rate_limit_password: RateLimit = "20/hour"
+    rate_limit_session: RateLimit = "60/minute"
+    rate_limit_search: RateLimit = "120/minute"
+    rate_limit_writes: RateLimit = "120/minute"
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.api import DOMAIN_ROUTERS
+from app.auth.api_keys import KEY_PREFIX
 from app.catalog.category_tree import CategoryTreeCache
 from app.config import Environment, Settings, get_settings
 from app.core.browser import ProblemCORSMiddleware, SecurityHeadersMiddleware
@@ -20,6 +21,7 @@ from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.observability import Metrics
 from app.core.openapi import build_openapi, operation_id
 from app.core.process import configure_process
+from app.core.ratelimit import RateLimitMiddleware
 from app.core.storage import MEDIA_URL_PREFIX, ImmutableFiles, LocalDiskStorage
 from app.messaging import subscriptions
 from app.ops.router import router as ops_router
@@ -114,6 +116,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_multipart_bytes=max(settings.max_image_bytes, settings.max_evidence_bytes)
         + MULTIPART_OVERHEAD_BYTES,
     )
+    if settings.rate_limits_enabled:
+        # Inside the request context (a 429 has a request id, an access-log line and CORS
+        # and security headers like any answer), outside the body limit (a client over its
+        # budget is refused before its body is read).
+        app.add_middleware(RateLimitMiddleware, settings=settings, api_key_prefix=KEY_PREFIX)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     # Outermost: every answer, the last-resort ones included, carries these headers.
     app.add_middleware(

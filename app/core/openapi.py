@@ -9,13 +9,9 @@ from fastapi.routing import APIRoute
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
 from app.core.idempotency import IDEMPOTENCY_HEADER, REQUIRED_MARKER
 from app.core.money import PLATFORM_CURRENCY_MARKER
+from app.core.ratelimit import RETRY_AFTER_HEADER, document_rate_limits
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-_RETRY_AFTER = {
-    "description": "Whole seconds until the request may be tried again",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1},
-}
 
 
 def operation_id(route: APIRoute) -> str:
@@ -39,6 +35,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     _pin_platform_currency(components, app.state.settings.currency)
+    document_rate_limits(schema, app.state.settings)
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             _document_common_errors(operation)
@@ -108,7 +105,7 @@ def _document_common_errors(operation: dict[str, Any]) -> None:
         outage = responses.setdefault(
             "503", _problem("`database_unavailable`: the database cannot be reached")
         )
-        outage.setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
+        outage.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
     if "429" in responses:
         # Every 429 is a TooManyRequests, which always says when to come back.
-        responses["429"].setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
+        responses["429"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER

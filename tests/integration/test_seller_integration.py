@@ -182,7 +182,8 @@ def test_a_seller_integration_runs_on_the_generated_client_alone(
         "webhooks_create_endpoint",
         client=integration,
         body=models.EndpointCreate(
-            url=webhook_receiver.url_for("/marketplace"), event_types=["order.paid"]
+            url=webhook_receiver.url_for("/marketplace"),
+            event_types=[models.EndpointCreateEventTypesItem("order.paid")],
         ),
     )
     assert isinstance(endpoint, models.EndpointWithSecret), endpoint
@@ -248,7 +249,11 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
         "webhooks_create_endpoint",
         client=integration,
         body=models.EndpointCreate(
-            url=webhook_receiver.url_for(), event_types=["order.created", "order.paid"]
+            url=webhook_receiver.url_for(),
+            event_types=[
+                models.EndpointCreateEventTypesItem(name)
+                for name in ("order.created", "order.paid")
+            ],
         ),
     )
     assert isinstance(endpoint, models.EndpointWithSecret), endpoint
