@@ -1,5 +1,9 @@
-"""Seller integration keys: created and shown once, stored as a hash, revocable, and
-accepted in place of an access token within their scopes (see `app.auth.scopes`)."""
+"""Seller integration keys: created and shown once, stored as a hash, expiring, revocable,
+and accepted in place of an access token within their scopes (see `app.auth.scopes`).
+
+A key is lasting access to a shop, so an access token alone (perhaps stolen) must not be
+enough to make one: creating a key takes the owner's current password, every key expires
+(90 days unless asked otherwise, at most 365), and the owner is notified of each new key."""
 
 import hashlib
 import secrets
@@ -8,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import service
 from app.auth.exceptions import (
     ApiKeyNotFound,
     ApiKeysNeedSeller,
@@ -15,10 +20,12 @@ from app.auth.exceptions import (
     InvalidToken,
     TooManyApiKeys,
 )
+from app.auth.lockout import PasswordAttempts
 from app.auth.models import ApiKey, User
 from app.auth.repository import ApiKeyRepository, UserRepository
-from app.auth.schemas import ApiKeyCreate
+from app.auth.schemas import API_KEY_DEFAULT_TTL_DAYS, API_KEY_MAX_TTL_DAYS, ApiKeyCreate
 from app.auth.scopes import grants
+from app.core import outbox
 from app.core.clock import now
 from app.core.errors import ValidationFailed
 from app.core.pagination import PageParams, SortKey, paginate
@@ -30,6 +37,12 @@ MAX_ACTIVE_KEYS = 20
 # Writing last_used_at on every call would turn each read into a write; a minute's
 # precision is what a "last used" column is for.
 LAST_USED_PRECISION = timedelta(minutes=1)
+DEFAULT_TTL = timedelta(days=API_KEY_DEFAULT_TTL_DAYS)
+MAX_TTL = timedelta(days=API_KEY_MAX_TTL_DAYS)
+
+API_KEY_CREATED = "api_key.created"
+"""Notifies the owner. Emitted for no shop, so it is never a webhook event: a shop's
+software has no business learning of the shop's other keys."""
 
 
 def is_api_key(token: str) -> bool:
@@ -40,15 +53,25 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create(session: AsyncSession, user: User, data: ApiKeyCreate) -> tuple[ApiKey, str]:
-    """The new key and its one-time plain text."""
+async def create(
+    session: AsyncSession, attempts: PasswordAttempts, user: User, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
+    """The new key and its one-time plain text. Needs the owner's password (checked last,
+    after the refusals that cost no password attempt)."""
     if "seller" not in user.roles:
         raise ApiKeysNeedSeller()
-    if data.expires_at is not None and data.expires_at <= now():
+    at = now()
+    expires_at = data.expires_at or at + DEFAULT_TTL
+    if expires_at <= at:
         raise ValidationFailed(["body", "expires_at"], "must be in the future")
+    if expires_at > at + MAX_TTL:
+        raise ValidationFailed(
+            ["body", "expires_at"], f"must be at most {API_KEY_MAX_TTL_DAYS} days from now"
+        )
     keys = ApiKeyRepository(session)
-    if await keys.count_active(user.id, now()) >= MAX_ACTIVE_KEYS:
+    if await keys.count_active(user.id, at) >= MAX_ACTIVE_KEYS:
         raise TooManyApiKeys(f"at most {MAX_ACTIVE_KEYS} active keys")
+    await service.require_password(session, attempts, user, data.password)
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     key = await keys.add(
         ApiKey(
@@ -57,9 +80,22 @@ async def create(session: AsyncSession, user: User, data: ApiKeyCreate) -> tuple
             prefix=plain[:SHOWN_PREFIX_LENGTH],
             key_hash=_hash(plain),
             scopes=sorted({scope.value for scope in data.scopes}),
-            expires_at=data.expires_at,
-            created_at=now(),
+            expires_at=expires_at,
+            created_at=at,
         )
+    )
+    await outbox.emit(
+        session,
+        API_KEY_CREATED,
+        seller_id=None,
+        data={
+            "recipient_id": user.id,
+            "api_key_id": key.id,
+            "name": key.name,
+            "prefix": key.prefix,
+            "scopes": key.scopes,
+            "expires_at": key.expires_at,
+        },
     )
     return key, plain
 
@@ -76,6 +112,11 @@ async def get(session: AsyncSession, user: User, key_id: uuid.UUID) -> ApiKey:
     if key is None:
         raise ApiKeyNotFound()
     return key
+
+
+async def revoke_all(session: AsyncSession, user: User) -> int:
+    """Every key of the user that is not revoked yet; how many."""
+    return await ApiKeyRepository(session).revoke_all_for_user(user.id, now())
 
 
 async def revoke(session: AsyncSession, user: User, key_id: uuid.UUID) -> None:
@@ -97,7 +138,7 @@ async def authenticate(
     at = now()
     if key is None or key.revoked_at is not None:
         raise InvalidToken("unknown or revoked API key")
-    if key.expires_at is not None and key.expires_at <= at:
+    if key.expires_at <= at:
         raise InvalidToken("expired API key")
     user = await UserRepository(session).get_active(key.user_id)
     if user is None:

@@ -1,5 +1,5 @@
 """Who is calling: `CurrentUser` for any signed-in user (by access token or API key),
-`AdminUser` for admins."""
+`AdminUser` for admins; and `PasswordAttemptsDep`, the lockout's record of password checks."""
 
 from typing import Annotated
 
@@ -8,11 +8,12 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.auth import api_keys, service
 from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.lockout import PasswordAttempts
 from app.auth.models import User
 from app.auth.principal import acts_as_admin
 from app.auth.scopes import required_scope
 from app.config import Settings
-from app.core.db import DbSession
+from app.core.db import Database, DbSession
 from app.core.request_context import set_api_key_scopes
 
 # Wires Swagger's "Authorize" button to the password flow.
@@ -25,6 +26,16 @@ async def get_app_settings(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def get_password_attempts(request: Request, settings: AppSettings) -> PasswordAttempts:
+    """The lockout's record, with the app's database for a login's attempt, which commits in
+    a transaction of its own (see `app.auth.lockout`)."""
+    database: Database = request.app.state.database
+    return PasswordAttempts(settings, database.session_scope)
+
+
+PasswordAttemptsDep = Annotated[PasswordAttempts, Depends(get_password_attempts)]
 
 
 async def _authenticate(

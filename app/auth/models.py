@@ -34,8 +34,27 @@ class User(IdMixin, TimestampMixin, Base):
         return roles
 
 
+class AuthSession(Base):
+    """One login, from the password to logout: the refresh-token family and every access
+    token issued in it (their `sid` claim). Every authenticated request joins its row, so
+    revoking it ends those access tokens at once instead of when they expire."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    """The refresh-token family id (`fam` in refresh tokens, `sid` in access tokens)."""
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    revoked_at: Mapped[datetime | None]
+    """Set by logout, refresh-token reuse, a password change, an admin role change or the
+    account's deletion."""
+
+
 class RefreshToken(Base):
-    """One issued refresh token. Rotation spends it; a family is one login's chain of tokens."""
+    """One issued refresh token. Rotation spends it; a family is one login's chain of tokens
+    (one `AuthSession`)."""
 
     __tablename__ = "refresh_tokens"
 
@@ -53,7 +72,10 @@ class RefreshToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed password login, counted per email for the lockout window."""
+    """A password check for an email (a login, or a signed-in user's confirmation), counted
+    for the lockout window. Recorded and committed *before* the password is checked, so that
+    concurrent guesses see each other; a right password removes it again, so what stays are
+    the failures."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_email_created_at", "email", "created_at"),)
@@ -79,6 +101,8 @@ class ApiKey(IdMixin, Base):
     enough; a slow one would cost every API call."""
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=now)
-    expires_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    """Every key expires (a default when none is asked for, and a cap), so a leaked one
+    does not stay a way in for good."""
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -2,9 +2,9 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Select, Update, delete, func, or_, select, update
+from sqlalchemy import Select, Update, delete, exists, func, select, update
 
-from app.auth.models import ApiKey, LoginFailure, RefreshToken, User
+from app.auth.models import ApiKey, AuthSession, LoginFailure, RefreshToken, User
 from app.core.repository import RepositoryBase
 
 
@@ -16,6 +16,19 @@ class UserRepository(RepositoryBase[User]):
 
     async def get_active(self, user_id: uuid.UUID) -> User | None:
         return await self.get_one_or_none(self.active().where(User.id == user_id))
+
+    async def get_in_live_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
+        """The user, if active and `session_id` is one of their sessions that has not ended:
+        one query (a join), since every authenticated request asks."""
+        return await self.get_one_or_none(
+            self.active()
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                User.id == user_id,
+                AuthSession.id == session_id,
+                AuthSession.revoked_at.is_(None),
+            )
+        )
 
     async def active_among(self, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         ids = list(user_ids)
@@ -39,6 +52,28 @@ class UserRepository(RepositoryBase[User]):
             )
             statement = statement.where(User.email.like(f"{escaped}%", escape="\\"))
         return statement
+
+
+class AuthSessionRepository(RepositoryBase[AuthSession]):
+    model = AuthSession
+
+    async def revoke(self, session_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def revoke_all_for_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(_revoke_all_of_user(AuthSession, user_id, at))
+
+    async def purge_without_tokens(self) -> int:
+        """Sessions none of whose refresh tokens are left (run after those are purged): their
+        access tokens, issued with a refresh token and shorter-lived, are expired too."""
+        tokens_left = exists().where(RefreshToken.family_id == AuthSession.id)
+        result = await self.session.execute(delete(AuthSession).where(~tokens_left))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class RefreshTokenRepository(RepositoryBase[RefreshToken]):
@@ -91,6 +126,9 @@ class LoginFailureRepository(RepositoryBase[LoginFailure]):
     async def clear(self, email: str) -> None:
         await self.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
 
+    async def remove(self, attempt_id: int) -> None:
+        await self.session.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
+
     async def purge_older_than(self, at: datetime) -> int:
         result = await self.session.execute(
             delete(LoginFailure).where(LoginFailure.created_at <= at)
@@ -101,8 +139,9 @@ class LoginFailureRepository(RepositoryBase[LoginFailure]):
 class ApiKeyRepository(RepositoryBase[ApiKey]):
     model = ApiKey
 
-    async def revoke_all_for_user(self, user_id: uuid.UUID, at: datetime) -> None:
-        await self.session.execute(_revoke_all_of_user(ApiKey, user_id, at))
+    async def revoke_all_for_user(self, user_id: uuid.UUID, at: datetime) -> int:
+        result = await self.session.execute(_revoke_all_of_user(ApiKey, user_id, at))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def of_user(self, user_id: uuid.UUID) -> Select[ApiKey]:
         return select(ApiKey).where(ApiKey.user_id == user_id)
@@ -113,19 +152,23 @@ class ApiKeyRepository(RepositoryBase[ApiKey]):
     async def get_by_hash(self, key_hash: str) -> ApiKey | None:
         return await self.get_one_or_none(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
+    def _active(self, user_id: uuid.UUID, at: datetime) -> Select[ApiKey]:
+        return self.of_user(user_id).where(ApiKey.revoked_at.is_(None), ApiKey.expires_at > at)
+
     async def count_active(self, user_id: uuid.UUID, at: datetime) -> int:
-        statement = select(func.count()).where(
-            ApiKey.user_id == user_id,
-            ApiKey.revoked_at.is_(None),
-            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > at),
-        )
+        statement = select(func.count()).select_from(self._active(user_id, at).subquery())
         return int(await self.session.scalar(statement) or 0)
+
+    async def list_active(self, user_id: uuid.UUID, at: datetime) -> list[ApiKey]:
+        """Newest first (ids are time-ordered); at most `MAX_ACTIVE_KEYS` of them."""
+        statement = self._active(user_id, at).order_by(ApiKey.id.desc())
+        return list((await self.session.scalars(statement)).all())
 
 
 def _revoke_all_of_user(
-    model: type[RefreshToken] | type[ApiKey], user_id: uuid.UUID, at: datetime
+    model: type[RefreshToken] | type[ApiKey] | type[AuthSession], user_id: uuid.UUID, at: datetime
 ) -> Update:
-    """A user's tokens or API keys that are still live, revoked at `at`."""
+    """A user's sessions, tokens or API keys that are still live, revoked at `at`."""
     return (
         update(model)
         .where(model.user_id == user_id, model.revoked_at.is_(None))

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth import api_keys, service
-from app.auth.dependencies import AdminUser, AppSettings, CurrentUser
+from app.auth.dependencies import AdminUser, AppSettings, CurrentUser, PasswordAttemptsDep
 from app.auth.exceptions import (
     AdminRequired,
     ApiKeyNotFound,
@@ -20,6 +20,7 @@ from app.auth.exceptions import (
     WrongPassword,
 )
 from app.auth.schemas import (
+    AccountUpdated,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
@@ -76,13 +77,18 @@ async def token(
     form: Annotated[PasswordLoginForm, Depends()],
     session: DbSession,
     settings: AppSettings,
+    attempts: PasswordAttemptsDep,
 ) -> TokenPair:
-    """Log in with the OAuth2 password form (`username` is the email).
+    """Log in with the OAuth2 password form (`username` is the email): a new session.
 
-    Answers the same 401 for an unknown email and a wrong password; after too many failures
-    for one email it answers 429 with `Retry-After`.
+    Answers the same 401 for an unknown email and a wrong password. After too many wrong
+    passwords for one email (logins and password confirmations together, unknown emails
+    too) it answers 429 with `Retry-After`, even to the right password, however many
+    guesses arrive at once.
     """
-    return await service.login(session, settings, email=form.username, password=form.password)
+    return await service.login(
+        session, settings, attempts, email=form.username, password=form.password
+    )
 
 
 @router.post(
@@ -102,7 +108,9 @@ async def refresh(body: RefreshRequest, session: DbSession, settings: AppSetting
     responses=error_responses(InvalidToken),
 )
 async def logout(body: RefreshRequest, session: DbSession, settings: AppSettings) -> Response:
-    """Revoke the session the refresh token belongs to. Access tokens expire on their own."""
+    """End the session the refresh token belongs to: its refresh tokens and, at once, its
+    access tokens (401 `invalid_token` from the next request on). Other sessions (other
+    devices) stay."""
     await service.logout(session, settings, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -115,32 +123,49 @@ async def get_me(user: CurrentUser) -> UserRead:
 
 @me_router.patch(
     "",
-    response_model=UserRead,
+    response_model=AccountUpdated,
     responses=error_responses(EmailTaken, WrongPassword, TooManyLoginAttempts),
 )
 async def update_me(
-    body: UserUpdate, user: CurrentUser, session: DbSession, settings: AppSettings
-) -> UserRead:
+    body: UserUpdate, user: CurrentUser, session: DbSession, attempts: PasswordAttemptsDep
+) -> AccountUpdated:
     """Change display name, email or password (the last two need `current_password`).
-    A new password ends every open session."""
-    return UserRead.model_validate(await service.update_me(session, settings, user, body))
+
+    A new password ends every session at once, this one included: every access token and
+    refresh token of the account is refused from then on, so log in again. API keys are
+    not sessions and keep working (they run the shop's software): the answer lists those
+    still active in `active_api_keys`, and `DELETE /v1/me/api-keys` revokes them all."""
+    change = await service.update_me(session, attempts, user, body)
+    keys = change.active_api_keys
+    return AccountUpdated(
+        **UserRead.model_validate(change.user).model_dump(),
+        active_api_keys=None if keys is None else [ApiKeyRead.model_validate(k) for k in keys],
+    )
 
 
 @me_router.post(
     "/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
-    responses=error_responses(ApiKeysNeedSeller, TooManyApiKeys),
+    responses=error_responses(
+        ApiKeysNeedSeller, WrongPassword, TooManyApiKeys, TooManyLoginAttempts
+    ),
 )
 async def create_api_key(
-    body: ApiKeyCreate, user: CurrentUser, session: DbSession
+    body: ApiKeyCreate, user: CurrentUser, session: DbSession, attempts: PasswordAttemptsDep
 ) -> ApiKeyCreated:
-    """Create a key for your shop's own software. The answer holds the key itself, shown
-    only this once (only its hash is stored). Send it as `Authorization: Bearer <key>`; it
-    can call the operations its scopes name (`<resource>:read` for GET, `<resource>:write`
-    for the rest; write includes read) and never more than you can. A call outside its
-    scopes answers 403 `insufficient_scope`; a revoked or expired key answers 401."""
-    key, plain = await api_keys.create(session, user, body)
+    """Create a key for your shop's own software. It needs your current `password`: a key
+    is lasting access, so an access token alone is not enough (a wrong password answers 403
+    `wrong_password` and counts towards the login lockout).
+
+    The answer holds the key itself, shown only this once (only its hash is stored). Send it
+    as `Authorization: Bearer <key>`; it can call the operations its scopes name
+    (`<resource>:read` for GET, `<resource>:write` for the rest; write includes read) and
+    never more than you can. A call outside its scopes answers 403 `insufficient_scope`; a
+    revoked or expired key answers 401. Every key expires: `expires_at` defaults to 90 days
+    from now and may be at most 365 days ahead. You get a notification (`api_key.created`)
+    for every new key."""
+    key, plain = await api_keys.create(session, attempts, user, body)
     return ApiKeyCreated.model_validate(
         {**ApiKeyRead.model_validate(key).model_dump(), "key": plain}
     )
@@ -153,6 +178,14 @@ async def list_api_keys(user: CurrentUser, session: DbSession, page: PageQuery) 
     """My API keys, newest first, revoked ones included (never the keys themselves)."""
     rows, next_cursor = await api_keys.list_for(session, user, page)
     return Page(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
+
+
+@me_router.delete("/api-keys", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_all_api_keys(user: CurrentUser, session: DbSession) -> Response:
+    """Revoke every one of your API keys at once (after a leak, with a password change):
+    from now on they all answer 401. They stay in the list, marked revoked."""
+    await api_keys.revoke_all(session, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @me_router.get(
@@ -196,5 +229,6 @@ async def list_users(
 async def update_user(
     user_id: uuid.UUID, body: UserAdminUpdate, admin: AdminUser, session: DbSession
 ) -> UserRead:
-    """Grant or revoke the admin role (audited)."""
+    """Grant or revoke the admin role (audited). A change ends every session of the user at
+    once (their access tokens answer 401); they log in again with the new role."""
     return UserRead.model_validate(await service.set_admin_role(session, admin, user_id, body))

@@ -9,10 +9,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from app.auth.passwords import weakness
 from app.auth.scopes import ApiKeyScope
 from app.core.schemas import (
     NO_NUL_PATTERN,
@@ -32,8 +35,17 @@ Password = Annotated[
     Field(
         min_length=MIN_PASSWORD_LENGTH,
         max_length=MAX_PASSWORD_LENGTH,
-        description=f"At least {MIN_PASSWORD_LENGTH} characters, and not the email address",
+        description=(
+            f"At least {MIN_PASSWORD_LENGTH} characters, not the email address, and not easy "
+            "to guess: common passwords, repeats, sequences, keyboard walks and words of the "
+            "account's email or name are refused (zxcvbn score 3 or more of 4)"
+        ),
     ),
+]
+CurrentPassword = Annotated[
+    str,
+    # An empty one is refused rather than read as absent, so the schema can say `minLength`.
+    Field(min_length=1, max_length=MAX_PASSWORD_LENGTH),
 ]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK_PATTERN)]
 
@@ -41,6 +53,23 @@ DisplayName = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLA
 def _password_is_not_email(password: str | None, email: str | None) -> None:
     if password and email and password.strip().lower() == email.strip().lower():
         raise ValueError("the password must not be the email address")
+
+
+def refuse_weak_password(password: str, *, field: str, user_inputs: list[str | None]) -> None:
+    """A validation error on `field` (not on the whole body) saying why the password is too
+    easy to guess; pydantic reports it at `["body", field]` like the field's other errors."""
+    reason = weakness(password, user_inputs=user_inputs)
+    if reason is not None:
+        raise ValidationError.from_exception_data(
+            "password",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("weak_password", reason),
+                    loc=(field,),
+                    input=password,
+                )
+            ],
+        )
 
 
 class UserRegister(RequestSchema):
@@ -63,11 +92,15 @@ class UserRegister(RequestSchema):
     @model_validator(mode="after")
     def _check_password(self) -> Self:
         _password_is_not_email(self.password, self.email)
+        refuse_weak_password(
+            self.password, field="password", user_inputs=[self.email, self.display_name]
+        )
         return self
 
 
 class UserUpdate(RequestSchema):
-    """Changing the email or the password needs the current password."""
+    """Changing the email or the password needs the current password. A new password is
+    judged against the account's words by the service, which knows them."""
 
     model_config = ConfigDict(
         json_schema_extra=given_whenever("current_password", any_of=("email", "new_password"))
@@ -76,8 +109,7 @@ class UserUpdate(RequestSchema):
     display_name: DisplayName | None = None
     email: Email | None = None
     new_password: Password | None = None
-    # An empty one is refused rather than read as absent, so the schema can say `minLength`.
-    current_password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    current_password: CurrentPassword | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -171,17 +203,34 @@ class RefreshRequest(RequestSchema):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
+API_KEY_DEFAULT_TTL_DAYS = 90
+API_KEY_MAX_TTL_DAYS = 365
+
+
 class ApiKeyCreate(RequestSchema):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[ApiKeyScope] = Field(min_length=1, max_length=len(ApiKeyScope))
     expires_at: AwareDatetime | None = Field(
-        default=None, description="Optional, with a time zone; the key stops working then"
+        default=None,
+        description=f"With a time zone; the key stops working then. At most "
+        f"{API_KEY_MAX_TTL_DAYS} days ahead; left out, {API_KEY_DEFAULT_TTL_DAYS} days from now",
+    )
+    password: CurrentPassword = Field(
+        description="Your current password. A key is lasting access to your shop, so making "
+        "one takes a fresh proof that it is you, not only an access token; wrong passwords "
+        "count towards the login lockout"
     )
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"name": "warehouse sync", "scopes": ["listings:write", "orders:write"]}]
+            "examples": [
+                {
+                    "name": "warehouse sync",
+                    "scopes": ["listings:write", "orders:write"],
+                    "password": "correct horse battery",
+                }
+            ]
         },
     )
 
@@ -193,7 +242,7 @@ class ApiKeyRead(Schema):
     """The key's first characters, to recognise it."""
     scopes: list[str]
     created_at: datetime
-    expires_at: datetime | None
+    expires_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
 
@@ -201,3 +250,12 @@ class ApiKeyRead(Schema):
 class ApiKeyCreated(ApiKeyRead):
     key: str
     """The key itself, shown only now: send it as `Authorization: Bearer <key>`."""
+
+
+class AccountUpdated(UserRead):
+    active_api_keys: list[ApiKeyRead] | None = Field(
+        description="After a password change (null otherwise): your API keys that still work. "
+        "A new password ends every session, but not your API keys: they are your shop's "
+        "integrations, and revoking them would stop its software. If you changed the password "
+        "because it may have leaked, revoke them all with `DELETE /v1/me/api-keys`."
+    )

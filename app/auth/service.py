@@ -1,8 +1,9 @@
 """Account and session use cases. Services flush; the request boundary commits."""
 
-import math
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,12 +13,14 @@ from app.auth.exceptions import (
     InvalidCredentials,
     InvalidToken,
     RefreshTokenReused,
-    TooManyLoginAttempts,
     WrongPassword,
 )
-from app.auth.models import LoginFailure, RefreshToken, User
+from app.auth.lockout import PasswordAttempts
+from app.auth.models import ApiKey, AuthSession, RefreshToken, User
+from app.auth.passwords import weakness
 from app.auth.repository import (
     ApiKeyRepository,
+    AuthSessionRepository,
     LoginFailureRepository,
     RefreshTokenRepository,
     UserRepository,
@@ -30,6 +33,9 @@ from app.core.clock import now
 from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import uuid7
 from app.core.pagination import PageParams, SortKey, paginate
+
+SESSION_CLAIM = "sid"
+"""The access token's claim naming its session (the refresh-token family of its login)."""
 
 
 async def register(session: AsyncSession, data: UserRegister) -> User:
@@ -52,6 +58,9 @@ async def create_admin(session: AsyncSession, *, email: str, password: str, name
         user = await register(
             session, UserRegister(email=email, password=password, display_name=name)
         )
+    elif not user.is_admin:
+        # A role change ends the sessions opened before it (see `set_admin_role`).
+        await end_all_sessions(session, user.id)
     user.is_admin = True
     await record_audit(
         session,
@@ -68,6 +77,8 @@ async def create_admin(session: AsyncSession, *, email: str, password: str, name
 async def _issue_pair(
     session: AsyncSession, settings: Settings, user: User, family_id: uuid.UUID
 ) -> TokenPair:
+    """A refresh token of the session `family_id`, and an access token naming the session
+    (`sid`), so that ending the session ends the access token too."""
     secret = settings.jwt_secret.get_secret_value()
     refresh_id = uuid7()
     await RefreshTokenRepository(session).add(
@@ -85,6 +96,7 @@ async def _issue_pair(
             token_type=security.TokenType.access,
             ttl=settings.access_token_ttl,
             token_id=uuid7(),
+            extra={SESSION_CLAIM: str(family_id)},
         ),
         refresh_token=security.encode_token(
             secret,
@@ -99,40 +111,32 @@ async def _issue_pair(
     )
 
 
-async def _refuse_if_locked_out(
-    failures: LoginFailureRepository, settings: Settings, email: str
-) -> None:
-    """429 after too many wrong passwords for one email within the window (the same count
-    for logins and for the password confirmations of a signed-in user)."""
-    window_start = now() - settings.login_failure_window
-    count, oldest = await failures.recent(email, window_start)
-    if count >= settings.login_max_failures and oldest is not None:
-        retry_after = (oldest + settings.login_failure_window - now()).total_seconds()
-        raise TooManyLoginAttempts(retry_after_seconds=math.ceil(retry_after))
-
-
 async def login(
-    session: AsyncSession, settings: Settings, *, email: str, password: str
+    session: AsyncSession,
+    settings: Settings,
+    attempts: PasswordAttempts,
+    *,
+    email: str,
+    password: str,
 ) -> TokenPair:
-    """Password login. Unknown email and wrong password look the same to the caller."""
-    email = email.strip().lower()
-    failures = LoginFailureRepository(session)
-    await _refuse_if_locked_out(failures, settings, email)
-
-    users = UserRepository(session)
-    user = await users.get_by_email(email)
+    """Password login: a new session. Unknown email and wrong password look the same to the
+    caller, and count the same towards the lockout."""
+    attempt = await attempts.begin_login(email)
+    user = await UserRepository(session).get_by_email(attempt.email)
     if (
         not await security.verify_password(user.password_hash if user else None, password)
         or user is None
     ):
-        await failures.add(LoginFailure(email=email))
-        raise InvalidCredentials()
-
-    await failures.clear(email)
+        raise InvalidCredentials()  # the attempt stays recorded: a failure
+    await PasswordAttempts.succeeded(session, attempt, reset=True)
     assert user.password_hash is not None  # verified above
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = await security.hash_password(password)
-    return await _issue_pair(session, settings, user, family_id=uuid7())
+    family_id = uuid7()
+    await AuthSessionRepository(session).add(
+        AuthSession(id=family_id, user_id=user.id, created_at=now())
+    )
+    return await _issue_pair(session, settings, user, family_id=family_id)
 
 
 async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:
@@ -148,23 +152,43 @@ async def refresh(session: AsyncSession, settings: Settings, refresh_token: str)
         stored = await tokens.get(claims.token_id)
         if stored is None or (stored.revoked_at is not None and stored.spent_at is None):
             raise InvalidToken("the refresh token was revoked")
-        await tokens.revoke_family(stored.family_id, at)
+        await _end_session(session, stored.family_id, at)
         raise RefreshTokenReused()
     stored = await tokens.get(claims.token_id)
-    user = await UserRepository(session).get_active(uuid.UUID(claims.subject))
-    if stored is None or user is None:
+    if stored is None:
+        raise InvalidToken()
+    # Its session must still be live and its user active: ending a session is what ends
+    # its access tokens, so it must end its refreshing too, whatever happened to the token.
+    user = await UserRepository(session).get_in_live_session(
+        uuid.UUID(claims.subject), stored.family_id
+    )
+    if user is None:
         raise InvalidToken()
     return await _issue_pair(session, settings, user, family_id=stored.family_id)
 
 
 async def logout(session: AsyncSession, settings: Settings, refresh_token: str) -> None:
-    """End the session the refresh token belongs to (its whole family). Idempotent."""
+    """End the session the refresh token belongs to: its whole family of refresh tokens and,
+    at once, every access token issued in it. Idempotent."""
     claims = _decode_refresh(settings, refresh_token)
-    tokens = RefreshTokenRepository(session)
-    stored = await tokens.get(claims.token_id)
+    stored = await RefreshTokenRepository(session).get(claims.token_id)
     if stored is None:
         raise InvalidToken()
-    await tokens.revoke_family(stored.family_id, now())
+    await _end_session(session, stored.family_id, now())
+
+
+async def _end_session(session: AsyncSession, family_id: uuid.UUID, at: datetime) -> None:
+    await RefreshTokenRepository(session).revoke_family(family_id, at)
+    await AuthSessionRepository(session).revoke(family_id, at)
+
+
+async def end_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Every session of the user ends now, on every device: their access tokens (refused from
+    the next request on, see `authenticate`) and their refresh tokens. API keys are not
+    sessions and stay (`api_keys.revoke_all` ends those)."""
+    at = now()
+    await AuthSessionRepository(session).revoke_all_for_user(user_id, at)
+    await RefreshTokenRepository(session).revoke_all_for_user(user_id, at)
 
 
 def _decode_refresh(settings: Settings, token: str) -> security.TokenClaims:
@@ -177,6 +201,10 @@ def _decode_refresh(settings: Settings, token: str) -> security.TokenClaims:
 
 
 async def authenticate(session: AsyncSession, settings: Settings, access_token: str) -> User:
+    """The user of a valid access token whose session has not ended (one query).
+
+    Tokens without a session claim were issued before sessions were tracked; they are
+    refused (401 `invalid_token`), and the client refreshes or logs in again."""
     try:
         claims = security.decode_token(
             settings.jwt_secret.get_secret_value(),
@@ -184,35 +212,59 @@ async def authenticate(session: AsyncSession, settings: Settings, access_token: 
             expected_type=security.TokenType.access,
         )
         user_id = uuid.UUID(claims.subject)
+        session_id = uuid.UUID(str(claims.extra[SESSION_CLAIM]))
     except (security.InvalidToken, ValueError) as error:
         raise InvalidToken() from error
-    user = await UserRepository(session).get_active(user_id)
+    except KeyError as error:
+        raise InvalidToken("the token names no session; log in again") from error
+    user = await UserRepository(session).get_in_live_session(user_id, session_id)
     if user is None:
         raise InvalidToken()
     return user
 
 
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    user: User
+    active_api_keys: list[ApiKey] | None
+    """After a password change: the keys that still work (null otherwise)."""
+
+
 async def update_me(
-    session: AsyncSession, settings: Settings, user: User, data: UserUpdate
-) -> User:
+    session: AsyncSession, attempts: PasswordAttempts, user: User, data: UserUpdate
+) -> AccountChange:
+    """Display name, email, password. A new password ends every session, the attacker's
+    included, but leaves API keys alone: they are the shop's integrations, and a password
+    change (often routine) must not stop its software. The answer lists the keys that still
+    work, so that an owner who fears a leak sees them and can revoke them all at once."""
     if data.email is not None or data.new_password is not None:
         assert data.current_password is not None  # enforced by UserUpdate
-        await require_password(session, settings, user, data.current_password)
-        # "The password is not the email" must hold for the resulting pair.
+        await require_password(session, attempts, user, data.current_password)
+        # "The password is not the email" and "not guessable from the account" must hold
+        # for the resulting account (a right current password counts as no failure, so these
+        # refusals cost the lockout nothing).
         email = (data.email or user.email).lower()
         password = data.new_password or data.current_password
         if password.strip().lower() == email:
             field = "new_password" if data.new_password else "email"
             raise ValidationFailed(["body", field], "the password must not be the email address")
+        if data.new_password is not None:
+            reason = weakness(
+                data.new_password, user_inputs=[email, data.display_name or user.display_name]
+            )
+            if reason is not None:
+                raise ValidationFailed(["body", "new_password"], reason)
     if data.display_name is not None:
         user.display_name = data.display_name
     if data.email is not None:
         user.email = data.email.lower()
+    active_api_keys = None
     if data.new_password is not None:
         user.password_hash = await security.hash_password(data.new_password)
-        # A changed password ends every session, the attacker's included.
-        await RefreshTokenRepository(session).revoke_all_for_user(user.id, now())
-    return await UserRepository(session).save_unique(user, EmailTaken())
+        await end_all_sessions(session, user.id)
+        active_api_keys = await ApiKeyRepository(session).list_active(user.id, now())
+    user = await UserRepository(session).save_unique(user, EmailTaken())
+    return AccountChange(user=user, active_api_keys=active_api_keys)
 
 
 async def lock(session: AsyncSession, user: User) -> None:
@@ -221,16 +273,16 @@ async def lock(session: AsyncSession, user: User) -> None:
 
 
 async def require_password(
-    session: AsyncSession, settings: Settings, user: User, password: str
+    session: AsyncSession, attempts: PasswordAttempts, user: User, password: str
 ) -> None:
-    """The signed-in user confirms a sensitive change with their password; wrong guesses
-    count towards the same lockout as failed logins, so a stolen access token cannot be
-    used to find the password."""
-    failures = LoginFailureRepository(session)
-    await _refuse_if_locked_out(failures, settings, user.email)
+    """The signed-in user confirms a sensitive change with their password (a fresh proof of
+    the person, which an access token alone is not); wrong guesses count towards the same
+    lockout as failed logins, so a stolen access token cannot be used to find the
+    password."""
+    attempt = await attempts.begin_confirmation(session, user.id, user.email)
     if not await security.verify_password(user.password_hash, password):
-        await failures.add(LoginFailure(email=user.email))
-        raise WrongPassword()
+        raise WrongPassword()  # keeps the request's changes: the attempt stays, a failure
+    await PasswordAttempts.succeeded(session, attempt, reset=False)
 
 
 DELETED_DISPLAY_NAME = "Deleted user"
@@ -242,7 +294,7 @@ async def erase_account(session: AsyncSession, user: User) -> None:
     account. The row stays, for what refers to it (orders, reviews, messages)."""
     at = now()
     await LoginFailureRepository(session).clear(user.email)
-    await RefreshTokenRepository(session).revoke_all_for_user(user.id, at)
+    await end_all_sessions(session, user.id)
     await ApiKeyRepository(session).revoke_all_for_user(user.id, at)
     user.email = f"deleted-{user.id}@deleted.invalid"
     user.display_name = DELETED_DISPLAY_NAME
@@ -282,11 +334,16 @@ async def list_users(
 async def set_admin_role(
     session: AsyncSession, actor: User, user_id: uuid.UUID, data: UserAdminUpdate
 ) -> User:
+    """Grant or revoke the admin role. Either way every session of the user ends: a revoked
+    admin (perhaps a compromised account) keeps no open session, and a new one starts
+    afresh with the role. An admin cannot revoke their own role, so this never ends the
+    acting admin's session; granting it to themselves changes nothing."""
     user = await get_user(session, user_id)
     if user.id == actor.id and not data.is_admin:
         raise CannotChangeOwnAdminRole()
     if user.is_admin != data.is_admin:
         user.is_admin = data.is_admin
+        await end_all_sessions(session, user.id)
         await record_audit(
             session,
             actor_id=actor.id,
@@ -300,9 +357,11 @@ async def set_admin_role(
 
 
 async def purge_expired(session: AsyncSession, settings: Settings) -> int:
-    """Worker job: drop refresh tokens past expiry and login failures past the window."""
+    """Worker job: drop refresh tokens past expiry, the sessions left without any, and login
+    failures past the window."""
     at = now()
     purged = await RefreshTokenRepository(session).purge_expired(at)
+    purged += await AuthSessionRepository(session).purge_without_tokens()
     purged += await LoginFailureRepository(session).purge_older_than(
         at - settings.login_failure_window
     )

@@ -95,7 +95,7 @@ RULES: tuple[Rule, ...] = (
         "password",
         KeyKind.address,
         lambda s: s.rate_limit_password,
-        ("POST /v1/auth/password-reset*", "PATCH /v1/me", "DELETE /v1/me"),
+        ("POST /v1/auth/password-reset*", "PATCH /v1/me", "DELETE /v1/me", "POST /v1/me/api-keys"),
     ),
     # Each presents a token that a guesser would enumerate.
     Rule(

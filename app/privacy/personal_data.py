@@ -48,6 +48,7 @@ USER, SHOP = OwnerKind.user, OwnerKind.shop
 
 PERSONAL_DATA: tuple[PersonalTable, ...] = (
     PersonalTable("users", (Owner("id"),), hidden=frozenset({"password_hash", "deleted_at"})),
+    PersonalTable("auth_sessions", (Owner("user_id"),)),
     PersonalTable("refresh_tokens", (Owner("user_id"),), hidden=frozenset({"id"})),
     PersonalTable("api_keys", (Owner("user_id"),), hidden=frozenset({"key_hash"})),
     PersonalTable("sellers", (Owner("user_id"),), masked=frozenset({"payout_account"})),

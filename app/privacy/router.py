@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response, status
 
-from app.auth.dependencies import AppSettings, CurrentUser
+from app.auth.dependencies import CurrentUser, PasswordAttemptsDep
 from app.auth.exceptions import InvalidToken, TooManyLoginAttempts, WrongPassword
 from app.core.db import DbSession
 from app.core.errors import error_responses
@@ -25,7 +25,7 @@ async def export_account(user: CurrentUser, session: DbSession) -> AccountExport
     responses=error_responses(WrongPassword, TooManyLoginAttempts, AccountInUse),
 )
 async def delete_account(
-    body: AccountDeletion, user: CurrentUser, session: DbSession, settings: AppSettings
+    body: AccountDeletion, user: CurrentUser, session: DbSession, attempts: PasswordAttemptsDep
 ) -> Response:
     """Delete your account (confirm with your password). Personal data is erased at once:
     you can no longer log in, your sessions and API keys stop working, your shop closes and
@@ -33,5 +33,5 @@ async def delete_account(
     to an account whose name reads "Deleted user". Refused with 409 `account_in_use` while
     an order, return or dispute is still open, a buyer may still return or dispute one of
     your shop's sales, or your shop holds (or owes) money."""
-    await service.delete(session, settings, user, body.password)
+    await service.delete(session, attempts, user, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

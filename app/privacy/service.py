@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
+from app.auth.lockout import PasswordAttempts
 from app.auth.models import User
 from app.catalog import service as catalog_service
-from app.config import Settings
 from app.core import idempotency
 from app.core.audit import record_audit
 from app.core.clock import now
@@ -42,10 +42,13 @@ def _shown(entry: PersonalTable, row: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-async def delete(session: AsyncSession, settings: Settings, user: User, password: str) -> None:
+async def delete(
+    session: AsyncSession, attempts: PasswordAttempts, user: User, password: str
+) -> None:
     """Refused (409) while orders, returns or disputes still need the person or their shop
-    holds money; otherwise the account is erased at once."""
-    await auth_service.require_password(session, settings, user, password)
+    holds money; otherwise the account is erased at once, every session and API key with
+    it."""
+    await auth_service.require_password(session, attempts, user, password)
     # One consistent decision: the account's and the shop's rows are locked first, and the
     # shop's listings leave the catalog before the checks, so that a checkout still holding a
     # listing's lock commits first and its order is then seen (and refuses the deletion);

@@ -343,10 +343,16 @@ async def test_admin_grants_admin_and_it_is_audited(
     assert response.status_code == 200, response.text
     assert response.json()["id"] == buyer.user_id
     assert "admin" in response.json()["roles"]
-    # The grantee's existing token now carries the role: roles are read live.
-    assert "admin" in await _roles(client, buyer)
-    listed = await client.get(USERS, headers=buyer.headers)
+    # A role change ends the grantee's sessions at once; the role comes with a new one.
+    assert_problem(await client.get("/v1/me", headers=buyer.headers), 401, "invalid_token")
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": buyer.refresh_token})
+    assert_problem(refreshed, 401, "invalid_token")
+    grantee = await login(client, buyer.email)
+    assert "admin" in await _roles(client, grantee)
+    listed = await client.get(USERS, headers=grantee.headers)
     assert listed.status_code == 200, listed.text
+    # The granting admin's own session is untouched.
+    assert (await client.get("/v1/me", headers=admin.headers)).status_code == 200
 
     entries = await _audit_for(client, admin, buyer.user_id)
     assert len(entries) == 1
@@ -372,8 +378,12 @@ async def test_admin_revokes_admin_and_it_is_audited(
 
     assert response.status_code == 200, response.text
     assert "admin" not in response.json()["roles"]
-    assert await _roles(client, other_admin) == ["buyer"]
-    assert_problem(await client.get(USERS, headers=other_admin.headers), 403, "admin_required")
+    # Issue 13: the revoked admin's open session (perhaps a thief's) ends at once.
+    for path in ("/v1/me", USERS):
+        assert_problem(await client.get(path, headers=other_admin.headers), 401, "invalid_token")
+    again = await login(client, other_admin.email)
+    assert await _roles(client, again) == ["buyer"]
+    assert_problem(await client.get(USERS, headers=again.headers), 403, "admin_required")
     [entry] = await _audit_for(client, admin, other_admin.user_id)
     assert entry["action"] == "user.admin_revoked"
     assert entry["actor_id"] == admin.user_id
@@ -422,7 +432,10 @@ async def test_granting_admin_twice_is_idempotent_and_audited_once(
         )
         assert response.status_code == 200, response.text
         assert response.json()["roles"].count("admin") == 1
+        # Sessions opened after the grant outlive a repeated grant: no role changed.
+        buyer = await login(client, buyer.email)
 
+    assert (await client.get("/v1/me", headers=buyer.headers)).status_code == 200
     entries = await _audit_for(client, admin, buyer.user_id)
     assert [entry["action"] for entry in entries] == ["user.admin_granted"]
     assert entries[0]["reason"] is None

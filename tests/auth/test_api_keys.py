@@ -1,5 +1,6 @@
-"""Seller API keys over HTTP: created and shown once, stored as a SHA-256 hash, listed and
-revoked by their owner; used as a bearer token they act for the owner's shop within their
+"""Seller API keys over HTTP: created (with the owner's password) and shown once, stored as a
+SHA-256 hash, always expiring, announced to their owner, listed and revoked by their owner
+(one by one or all at once); used as a bearer token they act for the owner's shop within their
 scopes (`<resource>:read` for GET, `<resource>:write` for the rest, write includes read), never
 beyond what the owner may do, never as the owner's admin or buyer self, and never on accounts,
 keys, notifications, cart, checkout or admin routes."""
@@ -16,11 +17,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
 from app.auth.scopes import ApiKeyScope
+from app.config import Settings
 from app.core.clock import clock
 from tests.disputes.helpers import get_dispute, post_dispute
 from tests.disputes.helpers import post_message as post_dispute_message
-from tests.factories import LoggedIn, assert_problem, create_user, login, register_and_login
-from tests.messaging.test_webhooks import ENDPOINTS, get_endpoint, patch_endpoint, post_endpoint
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    LoggedIn,
+    assert_problem,
+    create_user,
+    login,
+    register_and_login,
+)
+from tests.messaging.test_webhooks import (
+    ENDPOINTS,
+    EVENT_TYPES_PATH,
+    get_endpoint,
+    list_deliveries,
+    patch_endpoint,
+    post_endpoint,
+)
 from tests.orders.helpers import (
     LISTINGS,
     ORDERS,
@@ -80,7 +96,12 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def post_key(client: httpx.AsyncClient, who: LoggedIn, body: Json) -> httpx.Response:
+async def post_key(
+    client: httpx.AsyncClient, who: LoggedIn, body: Json, *, password: str | None = DEFAULT_PASSWORD
+) -> httpx.Response:
+    """POST `body` with the owner's `password` added (None: sent as it is)."""
+    if password is not None:
+        body = {"password": password, **body}
     return await client.post(API_KEYS, json=body, headers=who.headers)
 
 
@@ -205,7 +226,7 @@ async def test_create_shows_the_key_once_and_stores_only_its_hash(
     assert created["name"] == "warehouse sync"
     assert created["scopes"] == ["listings:read", "orders:write"]
     assert parse_time(created["created_at"]) == clock.now()
-    assert created["expires_at"] is None
+    assert parse_time(created["expires_at"]) == clock.now() + timedelta(days=90)
     assert created["last_used_at"] is None
     assert created["revoked_at"] is None
 
@@ -405,6 +426,181 @@ async def test_at_most_twenty_active_keys(client: httpx.AsyncClient, m: Market) 
     await create_key(client, seller, ["orders:read"])
     assert len(await list_keys(client, seller)) == 22
     assert expiring["id"] in [k["id"] for k in await list_keys(client, seller)]
+
+
+# --- a fresh proof of the person, expiry, notice (issue 13) -----------------------------------
+
+
+async def test_a_stolen_access_token_alone_cannot_mint_a_key(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """Issue 13: a stolen access token became lasting access through a key. Minting one
+    takes the current password, which the token's thief does not have."""
+    missing = await post_key(
+        client, m.seller, {"name": "x", "scopes": ["orders:read"]}, password=None
+    )
+    problem = assert_problem(missing, 422, "validation_error")
+    assert error_locs(problem) == [["body", "password"]]
+
+    wrong = await post_key(
+        client, m.seller, {"name": "x", "scopes": ["orders:read"]}, password="not-the-password"
+    )
+
+    assert_problem(wrong, 403, "wrong_password")
+    assert await list_keys(client, m.seller) == []
+
+
+async def test_wrong_passwords_for_keys_lock_out_like_failed_logins(
+    client: httpx.AsyncClient, m: Market, settings: Settings
+) -> None:
+    for _ in range(settings.login_max_failures):
+        wrong = await post_key(
+            client, m.seller, {"name": "x", "scopes": ["orders:read"]}, password="guess-guess"
+        )
+        assert_problem(wrong, 403, "wrong_password")
+
+    locked = await post_key(client, m.seller, {"name": "x", "scopes": ["orders:read"]})
+    assert_problem(locked, 429, "too_many_login_attempts")
+    login_form = {"username": m.seller.email, "password": DEFAULT_PASSWORD}
+    assert_problem(
+        await client.post("/v1/auth/token", data=login_form), 429, "too_many_login_attempts"
+    )
+    assert await list_keys(client, m.seller) == []
+
+
+async def test_a_right_password_for_a_key_is_no_failure(
+    client: httpx.AsyncClient, m: Market, settings: Settings
+) -> None:
+    for _ in range(settings.login_max_failures + 1):
+        await create_key(client, m.seller, ["orders:read"])
+
+    # Had each confirmation counted, the email would be locked by now.
+    login_form = {"username": m.seller.email, "password": DEFAULT_PASSWORD}
+    assert (await client.post("/v1/auth/token", data=login_form)).status_code == 200
+
+
+async def test_keys_expire_in_90_days_unless_asked_otherwise(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    clock.freeze()
+    created = await create_key(client, m.seller, ["orders:read"])
+    assert parse_time(created["expires_at"]) == clock.now() + timedelta(days=90)
+
+    clock.advance(timedelta(days=90) - timedelta(seconds=1))
+    assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
+    clock.advance(timedelta(seconds=1))
+    assert_problem(await client.get(ORDERS, headers=bearer(created["key"])), 401, "invalid_token")
+
+
+async def test_an_expiry_up_to_365_days_ahead_is_allowed_and_no_further(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    clock.freeze()
+    furthest = clock.now() + timedelta(days=365)
+
+    created = await create_key(client, m.seller, ["orders:read"], expires_at=furthest.isoformat())
+    assert parse_time(created["expires_at"]) == furthest
+
+    for too_far in (furthest + timedelta(seconds=1), clock.now() + timedelta(days=3650)):
+        response = await post_key(
+            client,
+            m.seller,
+            {"name": "x", "scopes": ["orders:read"], "expires_at": too_far.isoformat()},
+        )
+        problem = assert_problem(response, 422, "validation_error")
+        assert problem["errors"] == [
+            {"loc": ["body", "expires_at"], "msg": "must be at most 365 days from now"}
+        ]
+    assert len(await list_keys(client, m.seller)) == 1
+
+
+async def test_the_owner_is_notified_of_every_new_key(client: httpx.AsyncClient, m: Market) -> None:
+    created = await create_key(client, m.seller, ["orders:read", "listings:write"], name="erp")
+
+    response = await client.get("/v1/notifications", headers=m.seller.headers)
+    assert response.status_code == 200, response.text
+    [notice] = [n for n in response.json()["items"] if n["type"] == "api_key.created"]
+    assert notice["title"] == "A new API key was created: if it was not you, revoke it"
+    assert notice["read_at"] is None
+    assert notice["data"]["api_key_id"] == created["id"]
+    assert notice["data"]["name"] == "erp"
+    assert notice["data"]["prefix"] == created["prefix"]
+    assert notice["data"]["scopes"] == ["listings:write", "orders:read"]
+    assert parse_time(notice["data"]["expires_at"]) == parse_time(created["expires_at"])
+    assert created["key"] not in response.text
+    # Nobody else hears of it.
+    others = await client.get("/v1/notifications", headers=m.buyer.headers)
+    assert all(n["type"] != "api_key.created" for n in others.json()["items"])
+
+
+async def test_a_new_key_is_no_webhook_event(client: httpx.AsyncClient, m: Market) -> None:
+    """A shop's software has no business learning of the shop's other keys."""
+    event_types = [
+        e["type"] for e in (await client.get(EVENT_TYPES_PATH, headers=m.seller.headers)).json()
+    ]
+    assert "api_key.created" not in event_types
+    refused = await post_endpoint(client, m.seller, HOOK_URL, ["api_key.created"])
+    assert_problem(refused, 422, "validation_error")
+    everything = await post_endpoint(client, m.seller, HOOK_URL, event_types)
+    assert everything.status_code == 201, everything.text
+
+    await create_key(client, m.seller, ["orders:read"])
+
+    assert await list_deliveries(client, m.seller) == []
+
+
+async def test_a_password_change_lists_the_keys_that_survive_it(
+    client: httpx.AsyncClient, m: Market
+) -> None:
+    """Keys are the shop's integrations: a password change leaves them working (and says
+    which); `DELETE /v1/me/api-keys` is the one call that ends them all."""
+    clock.freeze()
+    revoked = await create_key(client, m.seller, ["orders:read"], name="old")
+    assert (await revoke(client, m.seller, revoked["id"])).status_code == 204
+    expiring = (clock.now() + timedelta(hours=1)).isoformat()
+    await create_key(client, m.seller, ["orders:read"], name="short", expires_at=expiring)
+    first = await create_key(client, m.seller, ["orders:read"], name="erp")
+    second = await create_key(client, m.seller, ["listings:write"], name="shop sync")
+    clock.advance(timedelta(hours=1))
+    seller = await relogin(client, m.seller)
+
+    changed = await client.patch(
+        "/v1/me",
+        json={"new_password": "a-brand-new-password", "current_password": DEFAULT_PASSWORD},
+        headers=seller.headers,
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["active_api_keys"] == [public_view(second), public_view(first)]
+    assert (await client.get(ORDERS, headers=bearer(first["key"]))).status_code == 200
+    assert_problem(await client.get("/v1/me", headers=seller.headers), 401, "invalid_token")
+
+
+async def test_one_call_revokes_every_key(
+    client: httpx.AsyncClient, session: AsyncSession, m: Market
+) -> None:
+    clock.freeze()
+    keys = [await create_key(client, m.seller, ["orders:read"]) for _ in range(3)]
+    assert (await revoke(client, m.seller, keys[0]["id"])).status_code == 204
+    first_revoked_at = (await get_key(client, m.seller, keys[0]["id"]))["revoked_at"]
+    other_seller, _ = await approved_seller(client, session, m.admin)
+    others = await create_key(client, other_seller, ["orders:read"])
+    clock.advance(timedelta(minutes=1))
+
+    response = await client.delete(API_KEYS, headers=m.seller.headers)
+
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    for key in keys:
+        refused = await client.get(ORDERS, headers=bearer(key["key"]))
+        assert_problem(refused, 401, "invalid_token")
+    listed = {k["id"]: k for k in await list_keys(client, m.seller)}
+    assert set(listed) == {k["id"] for k in keys}
+    assert listed[keys[0]["id"]]["revoked_at"] == first_revoked_at
+    assert [parse_time(listed[k["id"]]["revoked_at"]) for k in keys[1:]] == [clock.now()] * 2
+    # Another shop's keys are untouched; revoking nothing is no error.
+    assert (await client.get(ORDERS, headers=bearer(others["key"]))).status_code == 200
+    assert (await client.delete(API_KEYS, headers=m.seller.headers)).status_code == 204
 
 
 # --- using a key: scopes ----------------------------------------------------------------------
@@ -849,7 +1045,13 @@ UNMAPPED_ROUTES = [
     pytest.param("GET", "/v1/me", None, id="get-me"),
     pytest.param("PATCH", "/v1/me", {"display_name": "Mallory"}, id="patch-me"),
     pytest.param("GET", API_KEYS, None, id="list-keys"),
-    pytest.param("POST", API_KEYS, {"name": "minted", "scopes": ["orders:read"]}, id="mint-key"),
+    pytest.param(
+        "POST",
+        API_KEYS,
+        {"name": "minted", "scopes": ["orders:read"], "password": DEFAULT_PASSWORD},
+        id="mint-key",
+    ),
+    pytest.param("DELETE", API_KEYS, None, id="revoke-all-keys"),
     pytest.param("GET", API_KEYS + "/{key_id}", None, id="get-key"),
     pytest.param("DELETE", API_KEYS + "/{key_id}", None, id="revoke-key"),
     pytest.param("GET", "/v1/cart", None, id="cart"),

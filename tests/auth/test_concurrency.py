@@ -5,7 +5,8 @@ import asyncio
 import httpx
 import pytest
 
-from tests.factories import register_and_login
+from app.config import Settings
+from tests.factories import DEFAULT_PASSWORD, register_and_login
 
 pytestmark = pytest.mark.postgres_only
 
@@ -48,3 +49,61 @@ async def test_concurrent_registrations_of_one_email_create_one_account(
     assert statuses.count(201) == 1, statuses
     assert statuses.count(409) == 5, [r.text for r in responses]
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"email_taken"}
+
+
+async def test_concurrent_wrong_logins_for_one_email_check_at_most_the_limit(
+    committed_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Issue 13: the count was read before the check and written after it, so 40 wrong
+    passwords sent at once got 7 to 10 of them checked before the 429s began."""
+    me = await register_and_login(committed_client)
+
+    responses = await asyncio.gather(
+        *(
+            committed_client.post(
+                "/v1/auth/token", data={"username": me.email, "password": f"guess-{n}"}
+            )
+            for n in range(40)
+        )
+    )
+
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= settings.login_max_failures, statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 429} == {
+        "too_many_login_attempts"
+    }
+    # Refused guesses are not failures, so once the checked ones fill the window, it is they
+    # that lock the email, for its whole length.
+    right = await committed_client.post(
+        "/v1/auth/token", data={"username": me.email, "password": DEFAULT_PASSWORD}
+    )
+    if statuses.count(401) == settings.login_max_failures:
+        assert right.status_code == 429, right.text
+    else:
+        assert right.status_code == 200, right.text
+
+
+async def test_concurrent_wrong_password_confirmations_check_at_most_the_limit(
+    committed_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The confirmations a stolen access token could send (here: an email change) are held
+    to the same limit, all at once too."""
+    me = await register_and_login(committed_client)
+
+    responses = await asyncio.gather(
+        *(
+            committed_client.patch(
+                "/v1/me",
+                json={"email": "elsewhere@example.com", "current_password": f"guess-{n}"},
+                headers=me.headers,
+            )
+            for n in range(40)
+        )
+    )
+
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(403) == settings.login_max_failures, statuses
+    assert statuses.count(429) == 40 - settings.login_max_failures, statuses
+    unchanged = await committed_client.get("/v1/me", headers=me.headers)
+    assert unchanged.json()["email"] == me.email.lower()

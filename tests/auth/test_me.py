@@ -84,7 +84,7 @@ async def test_patch_with_empty_body_changes_nothing(
     response = await _patch(client, ada, {})
 
     assert response.status_code == 200, response.text
-    assert response.json() == before
+    assert response.json() == {**before, "active_api_keys": None}
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,9 @@ async def test_password_change_with_wrong_current_password_is_403(
     assert refreshed.status_code == 200, refreshed.text
 
 
-@pytest.mark.parametrize("new_password", ["", "short", "123456789", "p" * 257])
+@pytest.mark.parametrize(
+    "new_password", ["", "short", "123456789", "p" * 257, "aaaaaaaaaa", "1234567890"]
+)
 async def test_weak_new_password_is_422(
     client: httpx.AsyncClient, ada: LoggedIn, new_password: str
 ) -> None:
@@ -235,6 +237,108 @@ async def test_password_change_switches_the_password_and_ends_every_session(
     for refresh_token in (ada.refresh_token, other_device.refresh_token):
         refused = await client.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
         assert_problem(refused, 401, "invalid_token")
+
+
+async def test_password_change_ends_every_access_token_at_once(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    """Issue 13: the access tokens of the sessions opened before a password change (a thief's
+    included) still read the account, `/v1/me/export` too, until they expired."""
+    other_device = await login(client, ada.email)
+    for who in (ada, other_device):
+        assert (await client.get(f"{ME}/export", headers=who.headers)).status_code == 200
+
+    changed = await _patch(
+        client, ada, {"new_password": NEW_PASSWORD, "current_password": DEFAULT_PASSWORD}
+    )
+    assert changed.status_code == 200, changed.text
+
+    for who in (ada, other_device):
+        for path in (ME, f"{ME}/export"):
+            assert_problem(await client.get(path, headers=who.headers), 401, "invalid_token")
+    fresh = await login(client, ada.email, NEW_PASSWORD)
+    assert (await client.get(f"{ME}/export", headers=fresh.headers)).status_code == 200
+
+
+async def test_a_refused_password_change_ends_no_session(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    wrong = {"new_password": NEW_PASSWORD, "current_password": "not-the-password"}
+    weak = {"new_password": "aaaaaaaaaa", "current_password": DEFAULT_PASSWORD}
+
+    assert_problem(await _patch(client, ada, wrong), 403, "wrong_password")
+    assert_problem(await _patch(client, ada, weak), 422, "validation_error")
+
+    assert (await client.get(ME, headers=ada.headers)).status_code == 200
+
+
+async def test_display_name_and_email_changes_end_no_session(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    changed = await _patch(
+        client,
+        ada,
+        {
+            "display_name": "Countess",
+            "email": "countess@example.com",
+            "current_password": DEFAULT_PASSWORD,
+        },
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["active_api_keys"] is None
+    assert (await _get(client, ada))["email"] == "countess@example.com"
+
+
+@pytest.mark.parametrize(
+    ("new_password", "why"),
+    [
+        pytest.param("aaaaaaaaaa", "Repeats", id="repeat"),
+        pytest.param("1234567890", "common password", id="top-100"),
+        pytest.param("ada@example.com2024", "your email address or name", id="the-email"),
+        pytest.param("Lovelace2024!", "your email address or name", id="the-name"),
+    ],
+)
+async def test_guessable_new_password_is_422_with_the_reason_and_counts_no_failure(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    new_password: str,
+    why: str,
+) -> None:
+    user = await create_user(session, email="ada@example.com", display_name="Ada Lovelace")
+    me = await login(client, user.email)
+
+    for _ in range(settings.login_max_failures + 1):
+        response = await _patch(
+            client, me, {"new_password": new_password, "current_password": DEFAULT_PASSWORD}
+        )
+        problem = assert_problem(response, 422, "validation_error")
+        [error] = problem["errors"]
+        assert error["loc"] == ["body", "new_password"]
+        assert error["msg"].startswith("this password is too easy to guess"), error
+        assert why in error["msg"]
+
+    # The current password was right each time: nothing counted towards the lockout.
+    assert await _login_status(client, user.email, DEFAULT_PASSWORD) == 200
+
+
+async def test_the_new_password_is_judged_against_the_new_email(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    response = await _patch(
+        client,
+        ada,
+        {
+            "email": "zephyrine@oakhollow.org",
+            "new_password": "oakhollow2024",
+            "current_password": DEFAULT_PASSWORD,
+        },
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert [e["loc"] for e in problem["errors"]] == [["body", "new_password"]]
+    assert (await _get(client, ada))["email"] == "ada@example.com"
 
 
 async def test_sessions_opened_after_a_password_change_work(

@@ -116,9 +116,51 @@ async def test_password_shorter_than_10_characters_is_refused(
 
 
 async def test_password_of_exactly_10_characters_is_accepted(client: httpx.AsyncClient) -> None:
-    response = await client.post(REGISTER, json=_body(password="0123456789"))
+    response = await client.post(REGISTER, json=_body(password="7rq-Fje-9X"))
 
     assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        pytest.param("aaaaaaaaaa", "Repeats", id="repeat"),
+        pytest.param("1234567890", "common password", id="top-100"),
+        pytest.param("0123456789", "Sequences", id="sequence"),
+        pytest.param("qwertyuiop", "common password", id="keyboard-row"),
+        pytest.param("password123", "common password", id="common"),
+        pytest.param("Password1!", "similar to a commonly used password", id="decorated-common"),
+        pytest.param("alice@example.com1", "your email address", id="the-email-and-a-digit"),
+        pytest.param("alicealice12", "Repeats", id="the-name-twice"),
+    ],
+)
+async def test_guessable_passwords_are_refused_with_the_reason(
+    client: httpx.AsyncClient, password: str, why: str
+) -> None:
+    """Length alone let `aaaaaaaaaa` and `1234567890` in (issue 13). The account's own words
+    count as guessable: the email and the display name."""
+    response = await client.post(
+        REGISTER, json=_body(email="alice@example.com", password=password, display_name="Alice")
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    [error] = problem["errors"]
+    assert error["loc"] == ["body", "password"]
+    assert error["msg"].startswith("this password is too easy to guess"), error
+    assert why in error["msg"]
+    assert password not in response.text
+    assert await _can_register(client, "alice@example.com")
+
+
+async def test_the_display_name_as_password_is_refused(client: httpx.AsyncClient) -> None:
+    """The same password is fine for an account it says nothing about."""
+    name = "Zephyrine Oakhollow"
+    weak = _body(email="z@example.com", password=name, display_name=name)
+
+    problem = assert_problem(await client.post(REGISTER, json=weak), 422, "validation_error")
+    assert [e["loc"] for e in problem["errors"]] == [["body", "password"]]
+    other = _body(email="z@example.com", password=name, display_name="Ada")
+    assert (await client.post(REGISTER, json=other)).status_code == 201
 
 
 async def test_overlong_password_is_refused(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,5 @@
-"""Access and refresh tokens: what the API refuses, and that it refuses it with 401.
+"""Access and refresh tokens: what the API refuses, and that it refuses it with 401; and
+sessions, which end their access tokens at once.
 
 Forged tokens are built with python-jose and the test settings' secret; a positive control
 (`test_forged_token_with_every_claim_right_is_accepted`) proves the forging helper makes
@@ -46,7 +47,15 @@ def _b64url_json(value: dict[str, Any]) -> str:
     return _b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
-def _claims(subject: str, token_type: str = "access", **overrides: Any) -> dict[str, Any]:
+def _session_of(who: LoggedIn) -> str:
+    """The session (`sid`) a real access token of `who` names."""
+    sid: str = jwt.get_unverified_claims(who.access_token)["sid"]
+    return sid
+
+
+def _claims(
+    subject: str, token_type: str = "access", *, sid: str | None = None, **overrides: Any
+) -> dict[str, Any]:
     issued = now()
     claims: dict[str, Any] = {
         "sub": subject,
@@ -54,6 +63,7 @@ def _claims(subject: str, token_type: str = "access", **overrides: Any) -> dict[
         "jti": str(uuid7()),
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(minutes=15)).timestamp()),
+        "sid": sid,
     }
     claims.update(overrides)
     return {key: value for key, value in claims.items() if value is not None}
@@ -139,7 +149,9 @@ async def test_valid_access_token_is_accepted(client: httpx.AsyncClient, ada: Lo
 async def test_forged_token_with_every_claim_right_is_accepted(
     client: httpx.AsyncClient, settings: Settings, ada: LoggedIn
 ) -> None:
-    response = await _me(client, _sign(_claims(ada.user_id), _secret(settings)))
+    token = _sign(_claims(ada.user_id, sid=_session_of(ada)), _secret(settings))
+
+    response = await _me(client, token)
 
     assert response.status_code == 200, response.text
     assert response.json()["id"] == ada.user_id
@@ -178,7 +190,9 @@ async def test_tampered_payload_cannot_impersonate_another_user(
 async def test_token_signed_with_another_secret_is_401(
     client: httpx.AsyncClient, ada: LoggedIn
 ) -> None:
-    token = _sign(_claims(ada.user_id), "some-other-secret-of-sufficient-length-123")
+    token = _sign(
+        _claims(ada.user_id, sid=_session_of(ada)), "some-other-secret-of-sufficient-length-123"
+    )
 
     _assert_invalid_token(await _me(client, token))
 
@@ -189,7 +203,7 @@ async def test_alg_none_token_is_401(
     client: httpx.AsyncClient, ada: LoggedIn, alg: str, keep_signature: bool
 ) -> None:
     header = _b64url_json({"alg": alg, "typ": "JWT"})
-    payload = _b64url_json(_claims(ada.user_id))
+    payload = _b64url_json(_claims(ada.user_id, sid=_session_of(ada)))
     signature = ada.access_token.split(".")[2] if keep_signature else ""
 
     _assert_invalid_token(await _me(client, f"{header}.{payload}.{signature}"))
@@ -199,7 +213,9 @@ async def test_alg_none_token_is_401(
 async def test_token_with_another_algorithm_is_401_even_with_the_right_secret(
     client: httpx.AsyncClient, settings: Settings, ada: LoggedIn, algorithm: str
 ) -> None:
-    token = _sign(_claims(ada.user_id), _secret(settings), algorithm=algorithm)
+    token = _sign(
+        _claims(ada.user_id, sid=_session_of(ada)), _secret(settings), algorithm=algorithm
+    )
 
     _assert_invalid_token(await _me(client, token))
 
@@ -207,11 +223,13 @@ async def test_token_with_another_algorithm_is_401_even_with_the_right_secret(
 # --- claims --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("missing", ["jti", "sub", "exp", "iat", "type"])
+@pytest.mark.parametrize("missing", ["jti", "sub", "exp", "iat", "type", "sid"])
 async def test_token_missing_a_required_claim_is_401(
     client: httpx.AsyncClient, settings: Settings, ada: LoggedIn, missing: str
 ) -> None:
-    claims = _claims(ada.user_id)
+    """Without `sid` among them: access tokens issued before sessions were tracked are
+    refused, and their clients refresh or log in again."""
+    claims = _claims(ada.user_id, sid=_session_of(ada))
     del claims[missing]
 
     _assert_invalid_token(await _me(client, _sign(claims, _secret(settings))))
@@ -227,12 +245,15 @@ async def test_token_missing_a_required_claim_is_401(
         {"type": "ACCESS"},
         {"exp": "tomorrow"},
         {"iat": "yesterday"},
+        {"sid": "not-a-uuid"},
+        {"sid": 12345},
     ],
 )
 async def test_token_with_malformed_claims_is_401(
     client: httpx.AsyncClient, settings: Settings, ada: LoggedIn, overrides: dict[str, Any]
 ) -> None:
-    token = _sign(_claims(ada.user_id, **overrides), _secret(settings))
+    claims = {**_claims(ada.user_id, sid=_session_of(ada)), **overrides}
+    token = _sign(claims, _secret(settings))
 
     _assert_invalid_token(await _me(client, token))
 
@@ -240,7 +261,26 @@ async def test_token_with_malformed_claims_is_401(
 async def test_token_for_a_user_that_does_not_exist_is_401(
     client: httpx.AsyncClient, settings: Settings, ada: LoggedIn
 ) -> None:
-    token = _sign(_claims(str(uuid7())), _secret(settings))
+    token = _sign(_claims(str(uuid7()), sid=_session_of(ada)), _secret(settings))
+
+    _assert_invalid_token(await _me(client, token))
+
+
+async def test_token_naming_a_session_that_does_not_exist_is_401(
+    client: httpx.AsyncClient, settings: Settings, ada: LoggedIn
+) -> None:
+    token = _sign(_claims(ada.user_id, sid=str(uuid7())), _secret(settings))
+
+    _assert_invalid_token(await _me(client, token))
+
+
+async def test_token_naming_another_users_session_is_401(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, ada: LoggedIn
+) -> None:
+    """A session is its user's: a token for ada cannot ride grace's live session."""
+    grace = await login(client, (await create_user(session, email="grace@example.com")).email)
+
+    token = _sign(_claims(ada.user_id, sid=_session_of(grace)), _secret(settings))
 
     _assert_invalid_token(await _me(client, token))
 
@@ -249,7 +289,7 @@ async def test_token_with_exp_in_the_past_is_401(
     client: httpx.AsyncClient, settings: Settings, ada: LoggedIn
 ) -> None:
     past = int((now() - timedelta(seconds=5)).timestamp())
-    token = _sign(_claims(ada.user_id, exp=past), _secret(settings))
+    token = _sign(_claims(ada.user_id, sid=_session_of(ada), exp=past), _secret(settings))
 
     _assert_invalid_token(await _me(client, token))
 
@@ -381,6 +421,55 @@ async def test_rotated_pair_keeps_rotating(client: httpx.AsyncClient, ada: Logge
         assert token not in seen
         seen.add(token)
         assert (await _me(client, response.json()["access_token"])).status_code == 200
+
+
+async def test_logout_ends_the_sessions_access_token_at_once(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    """Issue 13: after logout (204) the session's access token still read `/v1/me` (200)
+    until it expired."""
+    assert (await _me(client, ada.access_token)).status_code == 200
+
+    assert (await client.post(LOGOUT, json={"refresh_token": ada.refresh_token})).status_code == 204
+
+    _assert_invalid_token(await _me(client, ada.access_token))
+    _assert_invalid_token(await client.get("/v1/me/export", headers=_bearer(ada.access_token)))
+
+
+async def test_logout_ends_the_access_tokens_rotated_in_the_session(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    rotated = (await client.post(REFRESH, json={"refresh_token": ada.refresh_token})).json()
+    assert (await _me(client, rotated["access_token"])).status_code == 200
+
+    logout = await client.post(LOGOUT, json={"refresh_token": rotated["refresh_token"]})
+
+    assert logout.status_code == 204
+    for token in (ada.access_token, rotated["access_token"]):
+        _assert_invalid_token(await _me(client, token))
+
+
+async def test_logout_leaves_the_access_tokens_of_other_sessions_alone(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    other_device = await login(client, ada.email)
+
+    assert (await client.post(LOGOUT, json={"refresh_token": ada.refresh_token})).status_code == 204
+
+    assert (await _me(client, other_device.access_token)).status_code == 200
+
+
+async def test_refresh_token_reuse_ends_the_sessions_access_tokens_too(
+    client: httpx.AsyncClient, ada: LoggedIn
+) -> None:
+    """Reuse means a refresh token leaked: whoever holds the session's newer tokens, access
+    tokens included, is out."""
+    rotated = (await client.post(REFRESH, json={"refresh_token": ada.refresh_token})).json()
+
+    reused = await client.post(REFRESH, json={"refresh_token": ada.refresh_token})
+
+    assert_problem(reused, 401, "refresh_token_reused")
+    _assert_invalid_token(await _me(client, rotated["access_token"]))
 
 
 async def test_logout_twice_is_fine_and_ends_the_session(

@@ -110,7 +110,9 @@ class Marketplace:
             "me_create_api_key",
             client=owner,
             body=self.models.ApiKeyCreate(
-                name="shop software", scopes=[self.models.ApiKeyScope(s) for s in scopes]
+                name="shop software",
+                scopes=[self.models.ApiKeyScope(s) for s in scopes],
+                password=PASSWORD,
             ),
         )
         assert isinstance(key, self.models.ApiKeyCreated), key

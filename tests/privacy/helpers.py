@@ -40,6 +40,7 @@ HOOK_URL = "https://shop.example.com/hooks"
 
 TABLES = (
     "users",
+    "auth_sessions",
     "refresh_tokens",
     "api_keys",
     "sellers",

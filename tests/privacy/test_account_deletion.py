@@ -3,19 +3,28 @@ unfinished returns, disputes, money the shop still holds) refuses it; a deletion
 user out for good, frees the email, closes the shop and anonymises the buyer's address on
 the orders kept for the other party, and the admin audit log and the ledger stay whole."""
 
+import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.models import AuthSession
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from tests.auth.test_api_keys import ALL_SCOPES, NOT_FOR_KEYS, bearer, create_key
 from tests.disputes.helpers import completed_order, post_return, return_step
 from tests.disputes.test_returns import SHIP_BACK
-from tests.factories import DEFAULT_PASSWORD, assert_problem, json_ok, register_and_login
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    assert_problem,
+    json_ok,
+    login,
+    register_and_login,
+)
 from tests.orders.helpers import (
     ORDERS,
     Json,
@@ -196,6 +205,29 @@ async def test_a_deleted_buyer_is_signed_out_and_anonymised_on_the_kept_order(
     assert await list_orders(client, again) == []
     assert await deletion_entries(client, m.admin, m.buyer.user_id)
     await reconcile_ok(client, m.admin)
+
+
+async def test_a_deletion_ends_every_session_of_the_account(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Not only refused because the account is gone: each session (each device's login) is
+    ended, as a password change ends them."""
+    who = await register_and_login(client)
+    other_device = await login(client, who.email)
+
+    await deleted(client, who)
+
+    for device in (who, other_device):
+        await signed_out_for_good(client, device)
+    sessions = (
+        await session.scalars(
+            select(AuthSession)
+            .where(AuthSession.user_id == uuid.UUID(who.user_id))
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert len(sessions) == 2
+    assert all(s.revoked_at is not None for s in sessions)
 
 
 async def test_a_deleted_sellers_shop_leaves_search_and_its_api_keys_stop_working(

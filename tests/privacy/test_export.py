@@ -50,6 +50,10 @@ async def test_the_export_holds_exactly_the_callers_rows_of_every_table(
     assert user["id"] == t.me.user_id
     assert data["refresh_tokens"]
     assert {token["user_id"] for token in data["refresh_tokens"]} == {t.me.user_id}
+    assert {s["id"] for s in data["auth_sessions"]} == {
+        token["family_id"] for token in data["refresh_tokens"]
+    }
+    assert {s["user_id"] for s in data["auth_sessions"]} == {t.me.user_id}
     assert ids(body, "api_keys") == {t.api_key["id"]}
     assert ids(body, "sellers") == {t.seller_id}
     my_listings = set(await my_listing_ids(client, t.me))
@@ -253,10 +257,13 @@ async def test_a_new_account_exports_itself_and_its_session_only(
         "Ada",
         False,
     )
+    (login_session,) = data["auth_sessions"]
+    assert (login_session["user_id"], login_session["revoked_at"]) == (who.user_id, None)
     (token,) = data["refresh_tokens"]
     assert (token["user_id"], token["spent_at"], token["revoked_at"]) == (who.user_id, None, None)
+    assert token["family_id"] == login_session["id"]
     assert parse_time(token["expires_at"]) > parse_time(token["created_at"])
-    for table in TABLES[2:]:
+    for table in TABLES[3:]:
         assert data[table] == [], table
 
 

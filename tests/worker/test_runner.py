@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import LoginFailure, RefreshToken
+from app.auth.models import AuthSession, LoginFailure, RefreshToken
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
@@ -23,7 +23,9 @@ from tests.messaging.test_webhooks import create_endpoint, list_deliveries, new_
 from tests.orders.helpers import market
 
 
-async def _count(database: Database, model: type[RefreshToken] | type[LoginFailure]) -> int:
+async def _count(
+    database: Database, model: type[RefreshToken] | type[LoginFailure] | type[AuthSession]
+) -> int:
     async with database.session_scope() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -43,8 +45,10 @@ async def test_sweep_purges_expired_sessions_and_old_login_failures(
     clock.advance(settings.refresh_token_ttl + timedelta(seconds=1))
     second = await runner.run_once(runner.WorkerContext(database, settings, SandboxProvider()))
 
-    assert second["purge_expired_sessions"] == 2
+    # The refresh token, the session it belonged to, the login failure.
+    assert second["purge_expired_sessions"] == 3
     assert await _count(database, RefreshToken) == 0
+    assert await _count(database, AuthSession) == 0
     assert await _count(database, LoginFailure) == 0
 
 

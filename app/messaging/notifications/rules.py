@@ -12,7 +12,7 @@ class Audience(StrEnum):
     reviewed = "reviewed"
     """The person a published review is about (`about` in the event)."""
     recipient = "recipient"
-    """The user named by `recipient_id` (a message's addressee)."""
+    """The user named by `recipient_id` (a message's addressee, a new API key's owner)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +47,9 @@ RULES: dict[str, Rule] = {
     "listing.rejected": Rule(Audience.seller, "Listing rejected"),
     "listing.removed": Rule(Audience.seller, "Listing removed by the platform"),
     "message.created": Rule(Audience.recipient, "New message"),
+    # A security notice: a key is lasting access to the shop, so its owner hears of every
+    # new one at once (a webhook never does: the event names no shop).
+    "api_key.created": Rule(
+        Audience.recipient, "A new API key was created: if it was not you, revoke it"
+    ),
 }
