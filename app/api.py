@@ -6,11 +6,14 @@ from fastapi import APIRouter
 from app.admin.ledger import router as admin_ledger_router
 from app.admin.router import router as audit_router
 from app.admin.sellers import router as admin_sellers_router
+from app.auth.dependencies import get_current_user, get_optional_user
 from app.auth.router import admin_router as admin_users_router
-from app.auth.router import me_router
+from app.auth.router import create_api_key, me_router, refresh, token
 from app.auth.router import router as auth_router
 from app.catalog.admin_router import router as admin_catalog_router
 from app.catalog.router import categories_router, listings_router, storefront_router
+from app.core.idempotency import accept_idempotency_keys
+from app.core.routing import refuse_unknown_query_parameters
 from app.disputes.router import admin_disputes_router, disputes_router, returns_router
 from app.messaging.conversations.router import conversations_router
 from app.messaging.notifications.router import router as notifications_router
@@ -48,3 +51,14 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     admin_reviews_router,
     audit_router,
 )
+
+for _router in DOMAIN_ROUTERS:
+    # Any POST may send an Idempotency-Key (API.md), a new one included. Logging in,
+    # refreshing and creating an API key answer with credentials the database keeps only
+    # hashed: their answers are never stored for replay.
+    accept_idempotency_keys(
+        _router,
+        key_owners=(get_current_user, get_optional_user),
+        never_stored={token, refresh, create_api_key},
+    )
+    refuse_unknown_query_parameters(_router)

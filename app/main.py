@@ -35,7 +35,8 @@ A multi-vendor marketplace: sellers list goods, buyers buy them, and the platfor
 money in escrow until the goods arrive.
 
 Errors are `application/problem+json` documents with a stable `code`. Lists are paginated with
-`limit` and an opaque `cursor`. POSTs may carry an `Idempotency-Key`.
+`limit` and an opaque `cursor`. Any POST may carry an `Idempotency-Key`. Listings, the shop
+profile and webhook endpoints carry an `ETag`: send it in `If-Match` to edit only what you read.
 """
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024

@@ -30,6 +30,15 @@ from app.catalog.schemas import (
 from app.catalog.state import ListingAction
 from app.core.db import DbSession, ReadSession
 from app.core.errors import InvalidTransition, ValidationFailed, error_responses
+from app.core.etag import (
+    ETAG_HEADER,
+    TAGGED_READ,
+    TAGGED_WRITE,
+    IfMatch,
+    IfNoneMatch,
+    PreconditionFailed,
+    tagged,
+)
 from app.core.money import CurrencyNotSupported, QueryAmount
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX, BINARY, model_response
@@ -70,7 +79,11 @@ async def search_listings(
     ] = None,
     min_price: Annotated[QueryAmount | None, Query(description="Minor units")] = None,
     max_price: Annotated[QueryAmount | None, Query(description="Minor units")] = None,
-    condition: Annotated[list[Condition] | None, Query(description="Repeat for several")] = None,
+    condition: Annotated[
+        list[Condition] | None,
+        # Bounded like every list a client sends: more than one per condition is no use.
+        Query(max_length=len(Condition), description="Repeat for several"),
+    ] = None,
     seller: Annotated[uuid.UUID | None, Query(description="Seller id")] = None,
     sort: Annotated[
         SearchSort | None, Query(description="Default: relevance with `q`, else newest")
@@ -122,22 +135,41 @@ async def create_listing(
 
 
 @listings_router.get(
-    "/{listing_id}", response_model=ListingRead, responses=error_responses(ListingNotFound)
+    "/{listing_id}",
+    response_model=ListingRead,
+    responses={**TAGGED_READ, **error_responses(ListingNotFound)},
 )
 async def get_listing(
-    listing_id: uuid.UUID, user: OptionalUser, session: DbSession, storage: Storage
-) -> ListingRead:
-    """A live listing, or one of your own in any state."""
+    listing_id: uuid.UUID,
+    user: OptionalUser,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> ListingRead | Response:
+    """A live listing, or one of your own in any state. The `ETag` header tags it as you
+    see it: send it back in `If-Match` to edit only what you read, or in `If-None-Match` to
+    be told 304 when it has not changed."""
     listing = await service.get_visible(session, listing_id, user)
-    return service.to_read(listing, user, storage)
+    view = service.to_read(listing, user, storage)
+    return tagged(response, service.entity_tag_of(settings, listing, view), view, if_none_match)
 
 
 @listings_router.patch(
     "/{listing_id}",
     response_model=ListingRead,
-    responses=error_responses(
-        *_SELLER_ERRORS, ListingNotEditable, UnknownCategory, CategoryNotLeaf, CurrencyNotSupported
-    ),
+    responses={
+        **TAGGED_WRITE,
+        **error_responses(
+            *_SELLER_ERRORS,
+            ListingNotEditable,
+            UnknownCategory,
+            CategoryNotLeaf,
+            CurrencyNotSupported,
+            PreconditionFailed,
+        ),
+    },
 )
 async def update_listing(
     listing_id: uuid.UUID,
@@ -147,11 +179,20 @@ async def update_listing(
     session: DbSession,
     settings: AppSettings,
     storage: Storage,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ListingRead:
     """Edit your listing. Quantity 0 sells it out, a restock brings it back; changing the
-    content of a live listing may send it back to moderation."""
-    listing = await service.update(session, settings, seller, listing_id, body)
-    return service.to_read(listing, user, storage)
+    content of a live listing may send it back to moderation. With `If-Match` (the `ETag`
+    of your last read) the edit applies only if nobody changed the listing since (412
+    `precondition_failed` otherwise, and nothing changes); the answer carries the new
+    `ETag`."""
+    listing = await service.update(
+        session, settings, seller, listing_id, body, if_match=if_match, viewer=user, storage=storage
+    )
+    view = service.to_read(listing, user, storage)
+    response.headers[ETAG_HEADER] = service.entity_tag_of(settings, listing, view)
+    return view
 
 
 def _seller_transition(

@@ -50,6 +50,7 @@ from app.config import ModerationMode, Settings
 from app.core import outbox
 from app.core.audit import record_audit
 from app.core.clock import now
+from app.core.etag import entity_tag, require_if_match
 from app.core.ids import uuid7
 from app.core.money import require_currency
 from app.core.pagination import PageParams, SortKey, paginate
@@ -86,6 +87,11 @@ def actors_for(listing: Listing, user: User | None) -> set[ListingActor]:
 
 def to_read(listing: Listing, user: User | None, storage: MediaStorage) -> ListingRead:
     return ListingRead(**_view_fields(listing, user, storage))
+
+
+def entity_tag_of(settings: Settings, listing: Listing, view: ListingRead) -> str:
+    """The ETag of `view`, one caller's view of `listing` (see app.core.etag)."""
+    return entity_tag(settings.jwt_secret, view, listing)
 
 
 def to_admin_read(listing: Listing, admin: User, storage: MediaStorage) -> ListingAdminRead:
@@ -268,8 +274,18 @@ async def update(
     seller: SellerProfile,
     listing_id: uuid.UUID,
     data: ListingUpdate,
+    *,
+    if_match: str | None,
+    viewer: User,
+    storage: MediaStorage,
 ) -> Listing:
+    """Apply a seller's edit. With `if_match`, only to the listing as `viewer` last read it
+    (412 otherwise): the tag is compared under the row lock the edit holds, so of two
+    editors with the same tag the second sees the first's committed edit."""
     listing = await _owned(session, listing_id, seller, lock=True)
+    if if_match is not None:
+        current = entity_tag_of(settings, listing, to_read(listing, viewer, storage))
+        require_if_match(if_match, current)
     if listing.status in _FINAL:
         raise ListingNotEditable()
     changes = data.model_dump(exclude_unset=True)

@@ -1,9 +1,18 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
-from app.auth.dependencies import CurrentUser
+from app.auth.dependencies import AppSettings, CurrentUser
 from app.auth.exceptions import InvalidToken
 from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
+from app.core.etag import (
+    ETAG_HEADER,
+    TAGGED_READ,
+    TAGGED_WRITE,
+    IfMatch,
+    IfNoneMatch,
+    PreconditionFailed,
+    tagged,
+)
 from app.core.routing import API_PREFIX
 from app.sellers import service
 from app.sellers.exceptions import SellerProfileExists, ShopNameTaken
@@ -27,16 +36,43 @@ async def apply_to_sell(body: SellerApply, user: CurrentUser, session: DbSession
     return service.owner_view(await service.apply(session, user, body))
 
 
-@router.get("/me", response_model=SellerRead, responses=error_responses(NotFound))
-async def get_my_seller_profile(user: CurrentUser, session: DbSession) -> SellerRead:
+@router.get(
+    "/me", response_model=SellerRead, responses={**TAGGED_READ, **error_responses(NotFound)}
+)
+async def get_my_seller_profile(
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> SellerRead | Response:
     """Your seller profile, with its status and, after a rejection or suspension, the reason.
-    The payout account is shown masked."""
-    return service.owner_view(await service.get_own(session, user))
+    The payout account is shown masked. The `ETag` header tags it: send it back in
+    `If-Match` to edit only what you read, or in `If-None-Match` to be told 304 when it has
+    not changed."""
+    profile = await service.get_own(session, user)
+    view = service.owner_view(profile)
+    return tagged(response, service.entity_tag_of(settings, profile, view), view, if_none_match)
 
 
-@router.patch("/me", response_model=SellerRead, responses=error_responses(NotFound))
+@router.patch(
+    "/me",
+    response_model=SellerRead,
+    responses={**TAGGED_WRITE, **error_responses(NotFound, PreconditionFailed)},
+)
 async def update_my_seller_profile(
-    body: SellerUpdate, user: CurrentUser, session: DbSession
+    body: SellerUpdate,
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> SellerRead:
-    """Change description, contact details or payout account (no new review needed)."""
-    return service.owner_view(await service.update_own(session, user, body))
+    """Change description, contact details or payout account (no new review needed). With
+    `If-Match` (the `ETag` of your last read) the change applies only if the profile has
+    not changed since (412 `precondition_failed` otherwise, and nothing changes); the
+    answer carries the new `ETag`."""
+    profile = await service.update_own(session, settings, user, body, if_match=if_match)
+    view = service.owner_view(profile)
+    response.headers[ETAG_HEADER] = service.entity_tag_of(settings, profile, view)
+    return view

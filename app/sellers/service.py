@@ -6,9 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.models import User
+from app.config import Settings
 from app.core.audit import record_audit
 from app.core.clock import now
 from app.core.errors import NotFound, UnprocessableEntity
+from app.core.etag import entity_tag, require_if_match
 from app.core.ids import uuid7
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.text import mask_secret, slugify
@@ -88,15 +90,38 @@ async def apply(session: AsyncSession, user: User, data: SellerApply) -> SellerP
     return profile
 
 
+def _no_profile() -> NotFound:
+    return NotFound("you have no seller profile; apply with POST /v1/sellers")
+
+
 async def get_own(session: AsyncSession, user: User) -> SellerProfile:
     profile = await SellerRepository(session).get_by_user(user.id)
     if profile is None:
-        raise NotFound("you have no seller profile; apply with POST /v1/sellers")
+        raise _no_profile()
     return profile
 
 
-async def update_own(session: AsyncSession, user: User, data: SellerUpdate) -> SellerProfile:
-    profile = await get_own(session, user)
+def entity_tag_of(settings: Settings, profile: SellerProfile, view: SellerRead) -> str:
+    """The ETag of `view` of `profile` (see app.core.etag)."""
+    return entity_tag(settings.jwt_secret, view, profile)
+
+
+async def update_own(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    data: SellerUpdate,
+    *,
+    if_match: str | None,
+) -> SellerProfile:
+    """The owner's edit; with `if_match`, only to the profile as last read (412 otherwise),
+    compared under the row lock the edit holds so that of two editors with the same tag
+    exactly one wins."""
+    profile = await lock_for_user(session, user)
+    if profile is None:
+        raise _no_profile()
+    if if_match is not None:
+        require_if_match(if_match, entity_tag_of(settings, profile, owner_view(profile)))
     changes = data.model_dump(exclude_unset=True, exclude={"payout_account"})
     for key, value in changes.items():
         if value is not None:

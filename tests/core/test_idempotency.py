@@ -1,12 +1,15 @@
-"""Idempotency-Key on POST /v1/auth/register: replay, reuse, expiry, purge and concurrency."""
+"""Idempotency-Key: on POST /v1/auth/register (replay, reuse, expiry, purge, concurrency),
+and on every other POST, which honours one without asking for it."""
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,10 +17,31 @@ from app.auth.models import User
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
+from app.core.errors import AppError
 from app.core.idempotency import Idempotency, IdempotencyRecord
 from app.payments.provider import SandboxProvider
 from app.worker.runner import WorkerContext, run_once
-from tests.factories import DEFAULT_PASSWORD, assert_problem, login
+from tests.catalog.helpers import (
+    MY_LISTINGS,
+    PNG_1X1,
+    Json,
+    admin_user,
+    apply_to_sell,
+    approved_seller,
+    buyer_user,
+    leaf_category,
+    listing_body,
+    live_listing,
+)
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    LoggedIn,
+    assert_problem,
+    create_user,
+    json_ok,
+    login,
+    register_and_login,
+)
 
 REGISTER = "/v1/auth/register"
 PURGE_JOB = "purge_expired_idempotency_keys"
@@ -250,3 +274,271 @@ async def test_duplicate_that_looked_before_the_first_committed_still_replays(
     assert late.headers.get("idempotent-replayed") == "true"
     assert late.json() == first.json()
     assert await _count_committed_users(committed_database, body["email"]) == 1
+
+
+# --- every POST: the key is honoured without the route asking for it -----------------------
+
+LISTINGS = "/v1/listings"
+ENDPOINTS = "/v1/webhooks/endpoints"
+CONVERSATIONS = "/v1/conversations"
+PUBLIC_IPV4 = "93.184.215.14"  # a global address: a webhook target without DNS
+
+
+@dataclass(frozen=True)
+class Shop:
+    admin: LoggedIn
+    seller: LoggedIn
+    category_id: str
+
+
+@pytest.fixture
+async def shop(client: httpx.AsyncClient, session: AsyncSession) -> Shop:
+    admin = await admin_user(client, session)
+    seller, _ = await approved_seller(client, session, admin)
+    return Shop(admin, seller, await leaf_category(client, admin))
+
+
+async def seller_approved_by(client: httpx.AsyncClient, admin: LoggedIn) -> LoggedIn:
+    user = await register_and_login(client, display_name="Seller")
+    seller_id = await apply_to_sell(client, user)
+    json_ok(await client.post(f"/v1/admin/sellers/{seller_id}/approve", headers=admin.headers))
+    return user
+
+
+def with_key(who: LoggedIn, key: str) -> dict[str, str]:
+    return {**who.headers, "Idempotency-Key": key}
+
+
+async def items(client: httpx.AsyncClient, who: LoggedIn, path: str) -> list[Json]:
+    found: list[Json] = json_ok(await client.get(path, headers=who.headers))["items"]
+    return found
+
+
+def assert_replayed(first: httpx.Response, retry: httpx.Response, status: int) -> None:
+    assert first.status_code == status, first.text
+    assert "idempotent-replayed" not in first.headers
+    assert retry.status_code == status, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.content == first.content
+
+
+@dataclass(frozen=True)
+class Case:
+    """One POST that creates something, and how to count what it created."""
+
+    path: str
+    body: Json
+    other_body: Json
+    status: int
+    count_path: str
+
+
+async def case_for(name: str, client: httpx.AsyncClient, shop: Shop) -> tuple[Case, LoggedIn]:
+    """The request, and who sends it."""
+    if name == "listing":
+        body = listing_body(shop.category_id)
+        case = Case(LISTINGS, body, {**body, "title": "Another mug"}, 201, MY_LISTINGS)
+        return case, shop.seller
+    if name == "webhook endpoint":
+        body = {"url": f"https://{PUBLIC_IPV4}/hooks", "event_types": ["order.paid"]}
+        case = Case(ENDPOINTS, body, {**body, "description": "other"}, 201, ENDPOINTS)
+        return case, shop.seller
+    assert name == "conversation"
+    listing = await live_listing(client, shop.seller, shop.category_id)
+    body = {"listing_id": listing["id"], "message": "Is it still available?"}
+    case = Case(CONVERSATIONS, body, {**body, "message": "Hello?"}, 201, CONVERSATIONS)
+    return case, await buyer_user(client)
+
+
+CREATING_POSTS = ["listing", "webhook endpoint", "conversation"]
+
+
+@pytest.mark.parametrize("name", CREATING_POSTS)
+async def test_a_creating_post_retried_with_its_key_creates_once(
+    client: httpx.AsyncClient, shop: Shop, name: str
+) -> None:
+    case, who = await case_for(name, client, shop)
+    key = str(uuid.uuid4())
+
+    first = await client.post(case.path, json=case.body, headers=with_key(who, key))
+    retry = await client.post(case.path, json=case.body, headers=with_key(who, key))
+
+    assert_replayed(first, retry, case.status)
+    created = await items(client, who, case.count_path)
+    assert [item["id"] for item in created] == [first.json()["id"]]
+    # Without a key the same request is a new one (here: one more of it, or the
+    # conversation's second message), as before.
+    again = await client.post(case.path, json=case.body, headers=who.headers)
+    assert again.is_success, again.text
+    assert "idempotent-replayed" not in again.headers
+
+
+@pytest.mark.parametrize("name", CREATING_POSTS)
+async def test_a_creating_posts_key_with_another_body_is_refused(
+    client: httpx.AsyncClient, shop: Shop, name: str
+) -> None:
+    case, who = await case_for(name, client, shop)
+    key = str(uuid.uuid4())
+    first = await client.post(case.path, json=case.body, headers=with_key(who, key))
+    assert first.status_code == case.status, first.text
+
+    reused = await client.post(case.path, json=case.other_body, headers=with_key(who, key))
+
+    assert_problem(reused, 422, "idempotency_key_reused")
+    assert len(await items(client, who, case.count_path)) == 1
+
+
+async def test_a_conversations_retry_does_not_send_its_message_twice(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    """Without the key a second start adds the message to the conversation (200); the retry
+    of the first gets the first answer (201) and adds nothing."""
+    case, buyer = await case_for("conversation", client, shop)
+    key = str(uuid.uuid4())
+    first = await client.post(case.path, json=case.body, headers=with_key(buyer, key))
+    retry = await client.post(case.path, json=case.body, headers=with_key(buyer, key))
+
+    assert_replayed(first, retry, 201)
+    messages = f"{CONVERSATIONS}/{first.json()['id']}/messages"
+    assert len(await items(client, buyer, messages)) == 1
+
+
+async def test_keys_of_different_callers_never_meet(client: httpx.AsyncClient, shop: Shop) -> None:
+    other = await seller_approved_by(client, shop.admin)
+    key = str(uuid.uuid4())
+    body = listing_body(shop.category_id)
+
+    mine = await client.post(LISTINGS, json=body, headers=with_key(shop.seller, key))
+    theirs = await client.post(LISTINGS, json=body, headers=with_key(other, key))
+
+    assert mine.status_code == theirs.status_code == 201
+    assert "idempotent-replayed" not in theirs.headers
+    assert mine.json()["id"] != theirs.json()["id"]
+
+
+async def test_a_retried_upload_is_the_same_request_whatever_its_multipart_boundary(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    listing = json_ok(
+        await client.post(
+            LISTINGS, json=listing_body(shop.category_id), headers=shop.seller.headers
+        ),
+        201,
+    )
+    images = f"{LISTINGS}/{listing['id']}/images"
+    key = str(uuid.uuid4())
+
+    def upload(content: bytes) -> dict[str, tuple[str, bytes, str]]:
+        return {"file": ("mug.png", content, "image/png")}
+
+    # httpx draws a new boundary for every request, so the two bodies differ in bytes.
+    first = await client.post(images, files=upload(PNG_1X1), headers=with_key(shop.seller, key))
+    retry = await client.post(images, files=upload(PNG_1X1), headers=with_key(shop.seller, key))
+    other = await client.post(
+        images, files=upload(PNG_1X1 + b"\0"), headers=with_key(shop.seller, key)
+    )
+
+    assert_replayed(first, retry, 201)
+    assert len(retry.json()["images"]) == 1
+    assert_problem(other, 422, "idempotency_key_reused")
+
+
+async def test_a_refused_post_is_not_stored_and_its_key_stays_free(
+    client: httpx.AsyncClient, session: AsyncSession, shop: Shop
+) -> None:
+    key = str(uuid.uuid4())
+    body = listing_body(str(uuid.uuid4()))  # no such category
+    refused = await client.post(LISTINGS, json=body, headers=with_key(shop.seller, key))
+    assert_problem(refused, 422, "unknown_category")
+    assert await count_records(session, key) == 0
+
+    fixed = listing_body(shop.category_id)
+    created = await client.post(LISTINGS, json=fixed, headers=with_key(shop.seller, key))
+    assert created.status_code == 201, created.text
+
+
+class _CountedRefusal(AppError):
+    status, code, title = 403, "counted", "Refused, and the attempt is counted"
+    keeps_changes = True
+
+
+async def test_a_refusal_that_keeps_its_changes_does_not_keep_the_key(
+    app: FastAPI, session: AsyncSession
+) -> None:
+    """Such a refusal commits the request's transaction (a wrong password is counted): the
+    key's pending record must not be committed with it, or every retry would be "in
+    progress" until the key expires."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    request = Request(
+        {"type": "http", "method": "POST", "path": "/v1/x", "headers": [], "app": app}, receive
+    )
+    key = str(uuid.uuid4())
+    idempotency = Idempotency(session, request, Response(), key, required=False)
+
+    async def refuse() -> Response:
+        raise _CountedRefusal()
+
+    with pytest.raises(_CountedRefusal):
+        await idempotency.respond(scope="someone", produce=refuse)
+    assert await count_records(session, key) == 0
+
+
+async def test_answers_holding_credentials_are_never_stored(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A login's tokens are kept only hashed: the key is ignored rather than the tokens
+    written in clear into the replay store."""
+    user = await create_user(session)
+    form = {"username": user.email, "password": DEFAULT_PASSWORD}
+    key = str(uuid.uuid4())
+
+    first = await client.post("/v1/auth/token", data=form, headers=keyed(key))
+    second = await client.post("/v1/auth/token", data=form, headers=keyed(key))
+
+    assert first.status_code == second.status_code == 200
+    assert "idempotent-replayed" not in second.headers
+    assert first.json()["refresh_token"] != second.json()["refresh_token"]
+    assert await count_records(session, key) == 0
+
+
+async def test_every_post_documents_the_optional_key(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    never_stored = {"/v1/auth/token", "/v1/auth/refresh", "/v1/me/api-keys"}
+    posts = [(path, item["post"]) for path, item in spec["paths"].items() if "post" in item]
+
+    assert len(posts) > 30
+    for path, operation in posts:
+        keys = [p for p in operation.get("parameters", []) if p["name"] == "Idempotency-Key"]
+        if path in never_stored:
+            assert keys == [], path
+            continue
+        assert [key["in"] for key in keys] == ["header"], path
+        assert "`idempotency_key_reused`" in operation["responses"]["422"]["description"], path
+
+
+@pytest.mark.postgres_only
+async def test_concurrent_duplicates_of_any_post_create_once(
+    committed_client: httpx.AsyncClient, committed_database: Database
+) -> None:
+    async with committed_database.session_scope() as session:
+        admin_account = await create_user(session, is_admin=True)
+    admin = await login(committed_client, admin_account.email)
+    seller = await seller_approved_by(committed_client, admin)
+    category_id = await leaf_category(committed_client, admin)
+    body = listing_body(category_id)
+    key = str(uuid.uuid4())
+
+    responses = await asyncio.gather(
+        *(
+            committed_client.post(LISTINGS, json=body, headers=with_key(seller, key))
+            for _ in range(5)
+        )
+    )
+
+    assert [r.status_code for r in responses] == [201] * 5, [r.text for r in responses]
+    assert len({r.content for r in responses}) == 1
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 4
+    assert len(await items(committed_client, seller, MY_LISTINGS)) == 1

@@ -30,6 +30,7 @@ from app.core.outbox import OutboxEvent, emit
 from app.main import create_app
 from app.messaging.notifications.models import Notification
 from app.messaging.webhooks import delivery as delivery_module
+from app.messaging.webhooks import service as webhooks_service
 from app.messaging.webhooks import targets as targets_module
 from app.messaging.webhooks.delivery import Outcome, Outgoing
 from app.messaging.webhooks.events import EVENT_TYPES
@@ -38,8 +39,23 @@ from app.messaging.webhooks.models import WebhookAttempt, WebhookDelivery, Webho
 from app.messaging.webhooks.targets import check_target
 from app.messaging.webhooks.tasks import deliver_due_webhooks
 from tests.conftest import make_settings
+from tests.core.conditional import (
+    assert_conditional_edits,
+    assert_conditional_reads,
+    assert_one_of_two_editors_wins,
+    etag_of,
+)
+from tests.core.conditional import patch as conditional_patch
+from tests.core.conditional import read as conditional_read
 from tests.disputes.helpers import relogin_market
-from tests.factories import LoggedIn, assert_problem, json_ok, register_and_login
+from tests.factories import (
+    LoggedIn,
+    assert_problem,
+    create_user,
+    json_ok,
+    login,
+    register_and_login,
+)
 from tests.integration.harness import (
     ReceivedRequest,
     WebhookReceiver,
@@ -2096,3 +2112,92 @@ async def test_a_sweep_purges_what_outlived_the_retention_and_keeps_what_is_stil
     paused_events = [r.event_id for r in receiver.requests if r.path == "/paused"]
     assert len(paused_events) == 2
     assert str(still_queued) in paused_events
+
+
+# --- concurrent edits: ETag and If-Match (API.md) ----------------------------------------------
+
+ENDPOINT_EDITS: list[Json] = [
+    {"description": "order sync"},
+    {"event_types": ["order.paid", "order.shipped"]},
+    {"enabled": False},
+    {"url": "https://new.example.com/hooks"},
+]
+
+
+async def test_an_endpoint_is_edited_only_as_last_read(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
+    url = f"{ENDPOINTS}/{endpoint['id']}"
+
+    await assert_conditional_reads(client, url, m.seller.headers)
+    await assert_conditional_edits(client, url, m.seller.headers, ENDPOINT_EDITS)
+
+
+async def test_rotating_the_secret_makes_the_tag_stale(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The secret is never shown again, but a rotation is a change all the same."""
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
+    url = f"{ENDPOINTS}/{endpoint['id']}"
+    tag = etag_of(await conditional_read(client, url, m.seller.headers))
+
+    await rotate(client, m.seller, endpoint["id"])
+
+    refused = await conditional_patch(
+        client, url, m.seller.headers, {"description": "late"}, if_match=tag
+    )
+    assert_problem(refused, 412, "precondition_failed")
+    assert (await get_endpoint(client, m.seller, endpoint["id"]))["description"] is None
+
+
+async def test_another_shops_endpoint_stays_not_found_whatever_the_tag(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
+    other, _ = await approved_seller(client, session, m.admin)
+    url = f"{ENDPOINTS}/{endpoint['id']}"
+    tag = etag_of(await conditional_read(client, url, m.seller.headers))
+
+    for if_match in (tag, "*"):
+        response = await conditional_patch(
+            client, url, other.headers, {"description": "x"}, if_match
+        )
+        assert_problem(response, 404, "not_found")
+
+
+async def test_the_spec_documents_the_endpoint_tag_and_precondition(
+    client: httpx.AsyncClient,
+) -> None:
+    item = (await client.get("/openapi.json")).json()["paths"][f"{ENDPOINTS}/{{endpoint_id}}"]
+
+    assert "ETag" in item["get"]["responses"]["200"]["headers"]
+    assert "304" in item["get"]["responses"]
+    assert "ETag" in item["patch"]["responses"]["200"]["headers"]
+    assert "`precondition_failed`" in item["patch"]["responses"]["412"]["description"]
+    assert "If-Match" in [p["name"] for p in item["patch"]["parameters"]]
+
+
+@pytest.mark.postgres_only
+async def test_of_two_editors_of_an_endpoint_with_the_same_tag_exactly_one_wins(
+    committed_client: httpx.AsyncClient,
+    committed_database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with committed_database.session_scope() as session:
+        admin_account = await create_user(session, is_admin=True)
+    admin = await login(committed_client, admin_account.email)
+    seller, _ = await approved_seller(committed_client, session, admin)  # session: unused
+    endpoint = await create_endpoint(committed_client, seller, "https://shop.example.com/")
+
+    await assert_one_of_two_editors_wins(
+        committed_client,
+        f"{ENDPOINTS}/{endpoint['id']}",
+        seller.headers,
+        ({"description": "first editor"}, {"event_types": ["order.shipped"]}),
+        webhooks_service,
+        monkeypatch,
+    )

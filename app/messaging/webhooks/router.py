@@ -7,6 +7,15 @@ from app.auth.dependencies import AppSettings
 from app.auth.exceptions import InvalidToken
 from app.core.db import DbSession
 from app.core.errors import error_responses
+from app.core.etag import (
+    ETAG_HEADER,
+    TAGGED_READ,
+    TAGGED_WRITE,
+    IfMatch,
+    IfNoneMatch,
+    PreconditionFailed,
+    tagged,
+)
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
@@ -85,19 +94,32 @@ async def list_endpoints(
 @router.get(
     "/endpoints/{endpoint_id}",
     response_model=EndpointRead,
-    responses=error_responses(EndpointNotFound),
+    responses={**TAGGED_READ, **error_responses(EndpointNotFound)},
 )
 async def get_endpoint(
-    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
-) -> EndpointRead:
-    """One of my endpoints."""
-    return EndpointRead.model_validate(await service.get_endpoint(session, seller, endpoint_id))
+    endpoint_id: uuid.UUID,
+    seller: OwnSellerProfile,
+    session: DbSession,
+    settings: AppSettings,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> EndpointRead | Response:
+    """One of my endpoints. The `ETag` header tags it: send it back in `If-Match` to edit
+    only what you read, or in `If-None-Match` to be told 304 when it has not changed."""
+    endpoint = await service.get_endpoint(session, seller, endpoint_id)
+    view = EndpointRead.model_validate(endpoint)
+    return tagged(response, service.entity_tag_of(settings, endpoint, view), view, if_none_match)
 
 
 @router.patch(
     "/endpoints/{endpoint_id}",
     response_model=EndpointRead,
-    responses=error_responses(EndpointNotFound, SellerSuspended, WebhookUrlNotAllowed),
+    responses={
+        **TAGGED_WRITE,
+        **error_responses(
+            EndpointNotFound, SellerSuspended, WebhookUrlNotAllowed, PreconditionFailed
+        ),
+    },
 )
 async def update_endpoint(
     endpoint_id: uuid.UUID,
@@ -105,10 +127,19 @@ async def update_endpoint(
     seller: ActiveSeller,
     session: DbSession,
     settings: AppSettings,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> EndpointRead:
-    """Change the URL, event types or description, or enable/disable the endpoint."""
-    endpoint = await service.update_endpoint(session, settings, seller, endpoint_id, body)
-    return EndpointRead.model_validate(endpoint)
+    """Change the URL, event types or description, or enable/disable the endpoint. With
+    `If-Match` (the `ETag` of your last read) the change applies only if the endpoint has
+    not changed since (412 `precondition_failed` otherwise, and nothing changes); the
+    answer carries the new `ETag`."""
+    endpoint = await service.update_endpoint(
+        session, settings, seller, endpoint_id, body, if_match=if_match
+    )
+    view = EndpointRead.model_validate(endpoint)
+    response.headers[ETAG_HEADER] = service.entity_tag_of(settings, endpoint, view)
+    return view
 
 
 @router.post(

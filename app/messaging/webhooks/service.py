@@ -9,6 +9,7 @@ from app.auth.exceptions import InsufficientScope
 from app.auth.scopes import grants
 from app.config import Settings
 from app.core.clock import now
+from app.core.etag import entity_tag, require_if_match
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.request_context import api_key_scopes
@@ -22,7 +23,7 @@ from app.messaging.webhooks.models import (
     WebhookEndpoint,
 )
 from app.messaging.webhooks.repository import DeliveryRepository, EndpointRepository
-from app.messaging.webhooks.schemas import EndpointCreate, EndpointUpdate
+from app.messaging.webhooks.schemas import EndpointCreate, EndpointRead, EndpointUpdate
 from app.messaging.webhooks.targets import check_target
 from app.sellers.models import SellerProfile
 
@@ -113,14 +114,29 @@ async def get_endpoint(
     return endpoint
 
 
+def entity_tag_of(settings: Settings, endpoint: WebhookEndpoint, view: EndpointRead) -> str:
+    """The ETag of `view` of `endpoint` (see app.core.etag)."""
+    return entity_tag(settings.jwt_secret, view, endpoint)
+
+
 async def update_endpoint(
     session: AsyncSession,
     settings: Settings,
     seller: SellerProfile,
     endpoint_id: uuid.UUID,
     data: EndpointUpdate,
+    *,
+    if_match: str | None,
 ) -> WebhookEndpoint:
-    endpoint = await get_endpoint(session, seller, endpoint_id)
+    """The seller's edit; with `if_match`, only to the endpoint as last read (412
+    otherwise), compared under the row lock the edit holds so that of two editors with the
+    same tag exactly one wins."""
+    endpoint = await EndpointRepository(session).lock(endpoint_id)
+    if endpoint is None or endpoint.seller_id != seller.id:
+        raise EndpointNotFound()
+    if if_match is not None:
+        view = EndpointRead.model_validate(endpoint)
+        require_if_match(if_match, entity_tag_of(settings, endpoint, view))
     # Whatever a key changes (the URL above all), it may not leave an endpoint sending it
     # events it may not read.
     _check_key_may_read(data.event_types or endpoint.event_types)
