@@ -61,10 +61,15 @@ class PasswordAttempts:
         self._settings = settings
         self._own_transaction = own_transaction
 
-    async def begin_login(self, email: str) -> PasswordAttempt:
+    async def begin_login(self, email: str) -> tuple[PasswordAttempt, str | None]:
         """Record a login's check of a password for `email`, committed at once; 429 if the
         window holds more than `login_max_failures` attempts with this one. Must come before
-        the request's own session touches the database."""
+        the request's own session touches the database.
+
+        Also returns the account's password hash (None: no such account), read in the same
+        short transaction, so that the password is checked while the request holds no
+        database connection: a flood of logins queueing for a hashing slot must not hold
+        every pooled connection and stall everyone else's requests."""
         email = email.strip().lower()
         async with self._own_transaction() as session:
             failures = LoginFailureRepository(session)
@@ -75,9 +80,11 @@ class PasswordAttempts:
             retry_after = await self._retry_after_if_over(failures, email)
             if retry_after is not None:
                 await failures.remove(row.id)
+            user = await UserRepository(session).get_by_email(email)
+            password_hash = user.password_hash if user is not None else None
         if retry_after is not None:
             raise TooManyLoginAttempts(retry_after_seconds=retry_after)
-        return PasswordAttempt(id=row.id, email=email)
+        return PasswordAttempt(id=row.id, email=email), password_hash
 
     async def begin_confirmation(
         self, session: AsyncSession, user_id: uuid.UUID, email: str

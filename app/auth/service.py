@@ -121,13 +121,12 @@ async def login(
 ) -> TokenPair:
     """Password login: a new session. Unknown email and wrong password look the same to the
     caller, and count the same towards the lockout."""
-    attempt = await attempts.begin_login(email)
-    user = await UserRepository(session).get_by_email(attempt.email)
-    if (
-        not await security.verify_password(user.password_hash if user else None, password)
-        or user is None
-    ):
+    attempt, password_hash = await attempts.begin_login(email)
+    if not await security.verify_password(password_hash, password):
         raise InvalidCredentials()  # the attempt stays recorded: a failure
+    user = await UserRepository(session).get_by_email(attempt.email)
+    if user is None or user.password_hash != password_hash:
+        raise InvalidCredentials()  # deleted or given a new password meanwhile
     await PasswordAttempts.succeeded(session, attempt, reset=True)
     assert user.password_hash is not None  # verified above
     if security.password_needs_rehash(user.password_hash):
