@@ -86,6 +86,8 @@ async def test_upload_stores_and_serves_the_exact_bytes(
     assert served.content == data
     # A stored name is never reused for other bytes, so browsers and CDNs may keep it.
     assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # Uploaded bytes are judged by content on the way in; a browser must not re-judge them.
+    assert served.headers["x-content-type-options"] == "nosniff"
     reread = (await get_listing(client, listing["id"], seller)).json()
     assert reread["images"] == [image]
 

@@ -15,6 +15,7 @@ from tests.conftest import make_settings
 from tests.factories import assert_problem
 
 FRONTEND = "https://shop.example"
+PASSWORD = "a-long-test-password"
 PREFLIGHT = {"Access-Control-Request-Method": "POST"}
 
 
@@ -127,6 +128,23 @@ async def test_api_answers_carry_security_headers(
     assert response.headers["cache-control"] == "no-store"
     # Outside production there is no HSTS (a developer's http://localhost must keep working).
     assert "strict-transport-security" not in response.headers
+
+
+async def test_token_answers_are_never_stored_by_a_cache(client: httpx.AsyncClient) -> None:
+    """RFC 6749 section 5.1: a response carrying tokens says no-store."""
+    await client.post(
+        "/v1/auth/register",
+        json={"email": "cache@example.com", "password": PASSWORD, "display_name": "Cache"},
+    )
+
+    response = await client.post(
+        "/v1/auth/token", data={"username": "cache@example.com", "password": PASSWORD}
+    )
+
+    assert response.status_code == 200, response.text
+    assert "access_token" in response.json()
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_the_console_may_be_framed_by_itself_and_loads_only_its_own_files(
