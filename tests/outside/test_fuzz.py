@@ -15,6 +15,7 @@ The configuration (tests/outside/schemathesis.toml) fixes the seed and bounds th
 the few checks it turns off, it turns off for one operation each, saying why.
 """
 
+import os
 import subprocess
 import sys
 import time
@@ -87,6 +88,11 @@ def test_the_fuzzer_finds_nothing(
             ],
             # Its reports and caches land in the test's own directory, not the working tree.
             cwd=tmp_path,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(REPO_ROOT),
+                "SCHEMATHESIS_HOOKS": "tests.outside.schemathesis_hooks",
+            },
             capture_output=True,
             text=True,
             timeout=FUZZ_TIMEOUT_SECONDS,
