@@ -14,6 +14,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -128,6 +129,20 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         **overrides,
     }
     return Settings.model_validate(values)
+
+
+@asynccontextmanager
+async def client_of_own_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An app with its own engine and pool on `settings` (not the run's shared test
+    database), for tests of how the app meets its database: unreachable, cut, restored."""
+    database = Database(settings)
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture(scope="session")

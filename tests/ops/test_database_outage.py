@@ -14,8 +14,7 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.core.db import RETRY_AFTER_OUTAGE_SECONDS, Database
-from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import client_of_own_app, make_settings
 from tests.factories import assert_problem
 
 pytestmark = pytest.mark.postgres_only
@@ -87,14 +86,8 @@ async def proxied_client(
     proxied = make_settings(
         proxied_url.render_as_string(hide_password=False), database_connect_timeout=2
     )
-    database = Database(proxied)
-    app = create_app(proxied, database=database)
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-    finally:
-        await database.dispose()
+    async with client_of_own_app(proxied) as client:
+        yield client
 
 
 PASSWORD = "correct horse battery"

@@ -11,7 +11,7 @@ from prometheus_client.samples import Sample
 from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import client_of_own_app, make_settings
 from tests.factories import assert_problem
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/nope"
@@ -19,15 +19,8 @@ UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/nope"
 
 @pytest.fixture
 async def database_down_client() -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(UNREACHABLE)
-    database = Database(settings)
-    app = create_app(settings, database=database)
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-    finally:
-        await database.dispose()
+    async with client_of_own_app(make_settings(UNREACHABLE)) as client:
+        yield client
 
 
 @pytest.fixture
