@@ -63,20 +63,7 @@ class LiveServer:
 
     def run(self, *args: str) -> str:
         """Run one CLI command to completion; its stdout, or a failure with its output."""
-        result = subprocess.run(
-            [*self.command, *args],
-            cwd=self.cwd,
-            env=dict(self.env),
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
-            check=False,
-        )
-        assert result.returncode == 0, (
-            f"`marketplace {' '.join(args)}` exited {result.returncode}:\n"
-            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-        return result.stdout
+        return check_run([*self.command, *args], cwd=self.cwd, env=self.env)
 
     def start(self, *extra_args: str) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +100,30 @@ class LiveServer:
             yield self
         finally:
             self.stop()
+
+
+def check_run(
+    command: Sequence[str | Path],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float = COMMAND_TIMEOUT_SECONDS,
+) -> str:
+    """Run to completion; its stdout, or a failure that shows its output."""
+    result = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} exited {result.returncode}:\n"
+        f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result.stdout
 
 
 def read_tail(path: Path, chars: int = 4000) -> str:

@@ -42,6 +42,9 @@ from tests.outside.live import (
     system_environment,
     system_python3,
 )
+from tests.outside.live import (
+    check_run as run_to_completion,
+)
 
 if TYPE_CHECKING:
     from tests.conftest import ScratchDatabases
@@ -90,20 +93,7 @@ class Workspace:
 
 def check_run(command: Sequence[str | Path], *, cwd: Path, timeout: float) -> str:
     """Run to completion with the system environment; its stdout, or a failure with output."""
-    result = subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=system_environment(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"{' '.join(map(str, command))} exited {result.returncode}:\n"
-        f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    )
-    return result.stdout
+    return run_to_completion(command, cwd=cwd, env=system_environment(), timeout=timeout)
 
 
 def open_to_everyone(path: Path) -> bool:
