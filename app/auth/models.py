@@ -22,6 +22,10 @@ class User(IdMixin, TimestampMixin, Base):
     seller_status: Mapped[str | None] = mapped_column(String(32))
     """Mirror of the user's seller profile status (null: never applied), kept in step by the
     sellers service so that roles need no cross-domain query."""
+    shop_id: Mapped[uuid.UUID | None]
+    """Mirror of the user's seller profile id (null: never applied), kept in step by the
+    sellers service with `seller_status`, so that the caller's principal needs no
+    cross-domain query."""
     deleted_at: Mapped[datetime | None]
 
     @property

@@ -314,10 +314,12 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def set_seller_status(session: AsyncSession, user_id: uuid.UUID, status: str) -> None:
-    """Called by the sellers service whenever the user's shop changes state."""
+async def set_shop(
+    session: AsyncSession, user_id: uuid.UUID, shop_id: uuid.UUID, status: str
+) -> None:
+    """Called by the sellers service whenever the user's shop is created or changes state."""
     user = await get_user(session, user_id)
-    user.seller_status = status
+    user.shop_id, user.seller_status = shop_id, status
     await session.flush()
 
 

@@ -1,8 +1,9 @@
 """State machines as data.
 
-Each aggregate declares one table `{(state, action): Transition(to, actors)}`. From it derive
-both what the API shows (`allowed_actions`) and what it enforces (`target`), so the two can
-never drift apart. Concurrency is the repository's job: it applies the transition with a
+Each aggregate declares one table `{(state, action): Transition(to, actors, event=...)}`.
+From it derive what the API shows (`allowed_actions`), what it enforces (`target`) and what
+the outside world hears (`event_of`), so the three can never drift apart.
+Concurrency is the repository's job: it applies the transition with a
 compare-and-set on the from-state.
 """
 
@@ -29,6 +30,10 @@ class Transition(Generic[StateT, ActorT, SubjectT]):
     actor_guards: Mapping[ActorT, Callable[[SubjectT], bool]] = field(default_factory=dict)
     """Preconditions for one kind of actor only (e.g. a buyer may cancel a paid order only
     once the seller is late)."""
+    event: str | Callable[[StateT], str | None] | None = None
+    """The domain event this transition emits (one of the owning domain's event types), or
+    a function of the state it led to when that decides (a dispute settling an order as
+    completed or refunded); None: the step is not announced."""
 
     def permits(self, actors: Iterable[ActorT], subject: SubjectT) -> bool:
         if not self.guard(subject):
@@ -61,6 +66,11 @@ class StateMachine(Generic[StateT, ActionT, ActorT, SubjectT]):
             for (from_state, action), transition in self.table.items()
             if from_state == state and transition.permits(roles, subject)
         ]
+
+    def event_of(self, state: StateT, action: ActionT, reached: StateT) -> str | None:
+        """The event the transition `(state, action)` emits on reaching `reached`."""
+        event = self.table[(state, action)].event
+        return event(reached) if callable(event) else event
 
     def target(
         self, state: StateT, action: ActionT, actors: Iterable[ActorT], subject: SubjectT

@@ -53,7 +53,7 @@ from app.disputes.schemas import (
     ReturnShipBack,
 )
 from app.disputes.state import ReturnAction
-from app.orders.service import OrderNotFound
+from app.orders.exceptions import OrderNotFound
 from app.payments.dependencies import Provider
 from app.sellers.dependencies import MaybeSeller
 

@@ -13,9 +13,10 @@ from app.catalog.exceptions import InsufficientStock
 from app.catalog.models import Listing, ListingStatus
 from app.config import Settings
 from app.core.clock import now
-from app.core.errors import Conflict, InvalidTransition, NotFound, UnprocessableEntity
+from app.core.errors import Conflict, InvalidTransition, NotFound
 from app.core.money import Money
 from app.orders import service as order_service
+from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound
 from app.orders.models import (
     CartItem,
     Checkout,
@@ -36,19 +37,6 @@ from app.orders.schemas import (
 from app.orders.state import OrderAction, OrderActor
 from app.payments import service as payments
 from app.payments.provider import PaymentProvider
-
-
-class CartEmpty(UnprocessableEntity):
-    code, title = "cart_empty", "Nothing to check out"
-
-
-class CheckoutNotFound(NotFound):
-    code, title = "not_found", "Checkout not found"
-
-
-class CheckoutExpired(Conflict):
-    code, title = "checkout_expired", "The checkout expired; its items were released"
-
 
 # --- cart -------------------------------------------------------------------------------------
 

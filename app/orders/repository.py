@@ -1,9 +1,10 @@
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import Select, delete, false, or_, select
 from sqlalchemy.orm import selectinload
 
+from app.auth.principal import Principal
 from app.core.repository import RepositoryBase
 from app.orders.models import (
     CartItem,
@@ -72,19 +73,39 @@ class OrderRepository(RepositoryBase[Order]):
             statement = statement.with_for_update(of=Order)
         return await self.get_one_or_none(statement)
 
-    def visible_to(
-        self, user_id: uuid.UUID, seller_id: uuid.UUID | None, role: str | None
-    ) -> Select[Order]:
-        """Orders the caller is a party to: as buyer, as seller, or either."""
-        as_buyer = Order.buyer_id == user_id
-        as_seller = Order.seller_id == seller_id if seller_id is not None else None
-        if role == "buyer":
-            condition = as_buyer
-        elif role == "seller":
-            condition = as_seller if as_seller is not None else Order.id.is_(None)
-        else:
-            condition = or_(as_buyer, as_seller) if as_seller is not None else as_buyer
-        return select(Order).where(condition).options(selectinload(Order.lines))
+    def of_party(self, principal: Principal, role: str | None = None) -> Select[Order]:
+        """Orders the caller is a party to: as buyer, as seller, or either (`role`); an API
+        key acts for its shop only, so it sees the shop's sales and no purchases."""
+        as_buyer = Order.buyer_id == principal.user_id if principal.acts_as_buyer else None
+        shop_id = principal.shop_id
+        as_seller = Order.seller_id == shop_id if shop_id is not None else None
+        held = [
+            condition
+            for condition, side in ((as_buyer, "buyer"), (as_seller, "seller"))
+            if condition is not None and role in (None, side)
+        ]
+        return (
+            select(Order).where(or_(*held) if held else false()).options(selectinload(Order.lines))
+        )
+
+    def visible_to(self, principal: Principal) -> Select[Order]:
+        """Orders the caller may open: their own, or any for an admin."""
+        if principal.is_admin:
+            return select(Order).options(selectinload(Order.lines))
+        return self.of_party(principal)
+
+    async def get_visible(
+        self, principal: Principal, order_id: uuid.UUID, *, lock: bool
+    ) -> Order | None:
+        """One order, only if the caller may see it (decided in the query)."""
+        statement = (
+            self.visible_to(principal)
+            .where(Order.id == order_id)
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            statement = statement.with_for_update(of=Order)
+        return await self.get_one_or_none(statement)
 
     def due_for_completion_reminder(self, at: datetime, lead: timedelta) -> Select[Order]:
         return select(Order).where(

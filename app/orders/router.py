@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import AppSettings, CurrentUser
+from app.auth.dependencies import AppSettings, CurrentPrincipal, CurrentUser
 from app.auth.exceptions import InvalidToken
 from app.catalog.exceptions import (
     CannotBuyOwnListing,
@@ -25,7 +25,7 @@ from app.core.routing import API_PREFIX
 from app.core.schemas import Page
 from app.orders import checkout as checkout_service
 from app.orders import service
-from app.orders.checkout import CartEmpty, CheckoutExpired, CheckoutNotFound
+from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound, OrderNotFound
 from app.orders.models import OrderStatus
 from app.orders.schemas import (
     CancelRequest,
@@ -38,7 +38,6 @@ from app.orders.schemas import (
     PayRequest,
     ShipRequest,
 )
-from app.orders.service import OrderNotFound
 from app.orders.state import OrderAction, OrderActor
 from app.payments.dependencies import Provider
 from app.payments.provider import (
@@ -195,8 +194,7 @@ async def pay_checkout(
 
 @orders_router.get("", response_model=Page[OrderRead], responses=error_responses(InvalidCursor))
 async def list_orders(
-    user: CurrentUser,
-    seller: MaybeSeller,
+    principal: CurrentPrincipal,
     session: DbSession,
     page: PageQuery,
     role: Annotated[str | None, Query(pattern="^(buyer|seller)$")] = None,
@@ -204,10 +202,10 @@ async def list_orders(
 ) -> Page[OrderRead]:
     """Your orders, newest first: as buyer, as seller, or both."""
     rows, next_cursor = await service.list_for(
-        session, user, seller, role=role, status=status, page=page
+        session, principal, role=role, status=status, page=page
     )
     return Page(
-        items=[service.to_read(o, service.actors_for(o, user, seller)) for o in rows],
+        items=[service.to_read(o, service.roles_of(o, principal)) for o in rows],
         next_cursor=next_cursor,
     )
 

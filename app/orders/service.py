@@ -2,22 +2,24 @@
 escrow release and refunds, and the worker's time-based steps."""
 
 import uuid
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
-from app.auth.principal import acts_as_admin
+from app.auth.principal import Principal, acts_as_admin
 from app.catalog import service as catalog_service
 from app.config import Settings
 from app.core import outbox
 from app.core.clock import now
-from app.core.errors import NotFound
+from app.core.guards import Guarded
 from app.core.money import Money
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.request_context import acting_through_api_key
 from app.orders.events import SUBJECT_ID_KEY, event_type
+from app.orders.exceptions import OrderNotFound
 from app.orders.models import (
     Checkout,
     CheckoutStatus,
@@ -35,10 +37,6 @@ from app.sellers.models import SellerProfile
 
 # Which role an event names when the caller holds several (an admin buying, say).
 _ROLE_PRIORITY = (OrderActor.system, OrderActor.buyer, OrderActor.seller, OrderActor.admin)
-
-
-class OrderNotFound(NotFound):
-    code, title = "not_found", "Order not found"
 
 
 class Parties(Protocol):
@@ -63,6 +61,18 @@ def actors_for(
     return actors
 
 
+def roles_of(subject: Parties, principal: Principal) -> frozenset[OrderActor]:
+    """The caller's roles on an order, or on a return or dispute of one."""
+    roles: set[OrderActor] = set()
+    if principal.acts_as_buyer and subject.buyer_id == principal.user_id:
+        roles.add(OrderActor.buyer)
+    if principal.shop_id is not None and subject.seller_id == principal.shop_id:
+        roles.add(OrderActor.seller)
+    if principal.is_admin:
+        roles.add(OrderActor.admin)
+    return frozenset(roles)
+
+
 def acting_role(actors: set[OrderActor]) -> OrderActor:
     return min(actors, key=_ROLE_PRIORITY.index)
 
@@ -71,7 +81,7 @@ def _money(amount: int, currency: str) -> Money:
     return Money(amount=amount, currency=currency)
 
 
-def to_read(order: Order, actors: set[OrderActor]) -> OrderRead:
+def to_read(order: Order, actors: AbstractSet[OrderActor]) -> OrderRead:
     return OrderRead(
         id=order.id,
         checkout_id=order.checkout_id,
@@ -113,7 +123,7 @@ def to_read(order: Order, actors: set[OrderActor]) -> OrderRead:
     )
 
 
-def checkout_to_read(checkout: Checkout, actors: set[OrderActor]) -> CheckoutRead:
+def checkout_to_read(checkout: Checkout, actors: AbstractSet[OrderActor]) -> CheckoutRead:
     return CheckoutRead(
         id=checkout.id,
         status=checkout.status,
@@ -258,6 +268,17 @@ async def get_for(
     return order, actors
 
 
+async def get_visible(
+    session: AsyncSession, principal: Principal, order_id: uuid.UUID, *, lock: bool = False
+) -> Guarded[Order, OrderActor]:
+    """An order the caller may see (a party, or an admin), with their roles on it; 404
+    otherwise, decided by the query. `lock` holds its row for the rest of the transaction."""
+    order = await OrderRepository(session).get_visible(principal, order_id, lock=lock)
+    if order is None:
+        raise OrderNotFound()
+    return Guarded(order, roles_of(order, principal))
+
+
 async def lock(session: AsyncSession, order_id: uuid.UUID) -> Order:
     """An order with its lines, row-locked: for returns and disputes, whose own row the
     caller has locked first (always that order: subject, then order)."""
@@ -269,16 +290,13 @@ async def lock(session: AsyncSession, order_id: uuid.UUID) -> Order:
 
 async def list_for(
     session: AsyncSession,
-    user: User,
-    seller: SellerProfile | None,
+    principal: Principal,
     *,
     role: str | None,
     status: OrderStatus | None,
     page: PageParams,
 ) -> tuple[list[Order], str | None]:
-    if acting_through_api_key():
-        role = "seller"  # a shop's integration sees the shop's sales, not its owner's purchases
-    statement = OrderRepository(session).visible_to(user.id, seller.id if seller else None, role)
+    statement = OrderRepository(session).of_party(principal, role)
     if status is not None:
         statement = statement.where(Order.status == status)
     return await paginate(session, statement, keys=[SortKey(Order.id, descending=True)], page=page)

@@ -9,7 +9,7 @@ from app.core.errors import NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
-from app.orders.service import OrderNotFound
+from app.orders.exceptions import OrderNotFound
 from app.reviews import service
 from app.reviews.exceptions import (
     AlreadyReplied,

@@ -56,7 +56,7 @@ async def _set_status(
     profile.decided_at = now()
     if status is SellerStatus.approved and profile.approved_at is None:
         profile.approved_at = now()
-    await auth_service.set_seller_status(session, profile.user_id, status.value)
+    await auth_service.set_shop(session, profile.user_id, profile.id, status.value)
 
 
 CLOSED_SHOP_NAME = "Closed shop"
@@ -75,7 +75,7 @@ async def apply(session: AsyncSession, user: User, data: SellerApply) -> SellerP
             id=uuid7(), user_id=user.id, status=SellerStatus.pending_review, **fields
         )
         await sellers.save_unique(profile, ShopNameTaken())
-        await auth_service.set_seller_status(session, user.id, profile.status.value)
+        await auth_service.set_shop(session, user.id, profile.id, profile.status.value)
         return profile
     if profile.status is not SellerStatus.rejected:
         raise SellerProfileExists(f"your seller profile is {profile.status.value}")

@@ -26,7 +26,7 @@ from app.messaging.conversations.schemas import (
     MessageCreate,
     MessageRead,
 )
-from app.orders.service import OrderNotFound
+from app.orders.exceptions import OrderNotFound
 from app.sellers.dependencies import MaybeSeller
 
 conversations_router = APIRouter(

@@ -35,7 +35,7 @@ from app.messaging.conversations.models import Conversation, Message, Side
 from app.messaging.conversations.repository import ConversationRepository, MessageRepository
 from app.messaging.conversations.schemas import ConversationRole, ConversationStart
 from app.orders import service as order_service
-from app.orders.service import OrderNotFound
+from app.orders.exceptions import OrderNotFound
 from app.orders.state import OrderActor
 from app.sellers import service as sellers_service
 from app.sellers.models import SellerProfile

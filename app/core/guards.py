@@ -1,0 +1,30 @@
+"""Resource guards: what a domain's `dependencies.py` hands a handler once it has loaded an
+aggregate through a query scoped to the caller (not theirs: 404, decided in SQL).
+
+The guard, not the handler, decides locking: a request that writes (any method but GET,
+HEAD, OPTIONS) gets the row locked for the rest of its transaction, so that a new write
+handler cannot forget it."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from starlette.requests import Request
+
+SubjectT = TypeVar("SubjectT")
+RoleT = TypeVar("RoleT", bound=StrEnum)
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Guarded(Generic[SubjectT, RoleT]):
+    """An aggregate the caller may see, with the role(s) they hold on it."""
+
+    subject: SubjectT
+    roles: frozenset[RoleT]
+
+
+def writes(request: Request) -> bool:
+    """Whether the request's operation changes state (its guard then locks the row)."""
+    return request.method.upper() not in _READS
