@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from app.admin.ledger import router as admin_ledger_router
 from app.admin.router import router as audit_router
 from app.admin.sellers import router as admin_sellers_router
-from app.auth.dependencies import get_current_user, get_optional_user
+from app.auth.dependencies import get_optional_principal, get_principal
 from app.auth.router import admin_router as admin_users_router
 from app.auth.router import create_api_key, me_router, refresh, token
 from app.auth.router import router as auth_router
@@ -58,7 +58,7 @@ for _router in DOMAIN_ROUTERS:
     # hashed: their answers are never stored for replay.
     accept_idempotency_keys(
         _router,
-        key_owners=(get_current_user, get_optional_user),
+        key_owners=(get_principal, get_optional_principal),
         never_stored={token, refresh, create_api_key},
     )
     refuse_unknown_query_parameters(_router)

@@ -22,6 +22,12 @@ class Principal:
         return self.user.id
 
     @property
+    def id(self) -> uuid.UUID:
+        """What the caller is known by where a key or record belongs to a caller
+        (idempotency keys): the user, whether they come in person or by API key."""
+        return self.user.id
+
+    @property
     def shop_id(self) -> uuid.UUID | None:
         """The caller's shop in any state (pending, approved, suspended, closed); None when
         they never applied to sell."""
