@@ -3,25 +3,21 @@
 
 from fastapi import APIRouter
 
-from app.admin.ledger import router as admin_ledger_router
-from app.admin.router import router as audit_router
-from app.admin.sellers import router as admin_sellers_router
+from app.admin.router import ADMIN_ROUTERS
 from app.auth.dependencies import get_optional_principal, get_principal
-from app.auth.router import admin_router as admin_users_router
 from app.auth.router import create_api_key, me_router, refresh, token
 from app.auth.router import router as auth_router
-from app.catalog.admin_router import router as admin_catalog_router
 from app.catalog.router import categories_router, listings_router, storefront_router
+from app.conversations.router import conversations_router
 from app.core.idempotency import accept_idempotency_keys
 from app.core.routing import refuse_unknown_query_parameters
-from app.disputes.router import admin_disputes_router, disputes_router, returns_router
-from app.messaging.conversations.router import conversations_router
+from app.disputes.router import disputes_router, returns_router
 from app.messaging.notifications.router import router as notifications_router
 from app.messaging.webhooks.router import router as webhooks_router
 from app.orders.router import cart_router, checkout_router, orders_router
 from app.payments.router import router as payouts_router
 from app.privacy.router import router as privacy_router
-from app.reviews.router import admin_reviews_router, profiles_router, reviews_router
+from app.reviews.router import profiles_router, reviews_router
 from app.sellers.router import router as sellers_router
 
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
@@ -43,13 +39,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     conversations_router,
     notifications_router,
     webhooks_router,
-    admin_users_router,
-    admin_sellers_router,
-    admin_catalog_router,
-    admin_ledger_router,
-    admin_disputes_router,
-    admin_reviews_router,
-    audit_router,
+    *ADMIN_ROUTERS,
 )
 
 for _router in DOMAIN_ROUTERS:

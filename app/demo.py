@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.admin.sellers import decide as decide_seller
 from app.auth import service as auth_service
 from app.auth.models import User
+from app.auth.principal import Principal
 from app.auth.repository import UserRepository
 from app.auth.schemas import UserRegister
 from app.catalog import category_service
@@ -228,21 +228,24 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> bool:
     # Seeding runs in a process that serves nothing: no app's in-memory tree to keep current
     # (servers load theirs from the database).
     tree = CategoryTreeCache(settings.category_tree_ttl)
+    # Seeding acts as these two people would through the API (the seller's principal sees
+    # the shop once `apply` has mirrored it onto the user).
+    as_admin, as_seller = Principal(admin), Principal(seller_user)
     for root_position, (root_name, leaves) in enumerate(CATEGORY_TREE):
         root = await category_service.create(
-            session, tree, admin, CategoryCreate(name=root_name, position=root_position)
+            session, tree, as_admin, CategoryCreate(name=root_name, position=root_position)
         )
         for position, leaf in enumerate(leaves):
             await category_service.create(
                 session,
                 tree,
-                admin,
+                as_admin,
                 CategoryCreate(name=leaf, parent_id=root.id, position=position),
             )
 
     profile = await seller_service.apply(
         session,
-        seller_user,
+        as_seller,
         SellerApply(
             shop_name="Demo Vintage & Tech",
             description="Pre-loved electronics, clothes and household goods.",
@@ -254,12 +257,13 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> bool:
             payout_account=SecretStr("DE89370400440532013000"),
         ),
     )
-    await decide_seller(session, admin, profile.id, SellerAction.approve, "demo shop")
+    await seller_service.decide(session, as_admin, profile.id, SellerAction.approve, "demo shop")
     slugs = {c.slug: c.id for c in await category_service.all_categories(session)}
     for slug, title, description, price, quantity, condition in LISTINGS:
         listing = await catalog_service.create(
             session,
             settings,
+            as_seller,
             profile,
             ListingCreate(
                 title=title,
@@ -271,5 +275,5 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> bool:
                 shipping_fee=Money(amount=490, currency=settings.currency),
             ),
         )
-        await catalog_service.act(session, settings, profile, listing.id, ListingAction.publish)
+        await catalog_service.act(session, settings, listing, ListingAction.publish)
     return True

@@ -2,10 +2,10 @@
 
 from app.auth import models as auth_models
 from app.catalog import models as catalog_models
+from app.conversations import models as conversation_models
 from app.core import audit, idempotency, outbox
 from app.core.models import Base
 from app.disputes import models as dispute_models
-from app.messaging.conversations import models as conversation_models
 from app.messaging.notifications import models as notification_models
 from app.messaging.webhooks import models as webhook_models
 from app.orders import models as order_models

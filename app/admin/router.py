@@ -1,36 +1,25 @@
-from typing import Annotated
+"""The admin face: every admin operation of every domain is found from here.
 
-from fastapi import APIRouter, Query
+The rule: a domain keeps its admin routes in its own `admin_router.py` (next to the service
+they call), and this module mounts them all, in the order the API documents them. The audit
+log, which spans every domain, is the admin package's own."""
 
-from app.admin import service
-from app.admin.schemas import AuditEntryRead
-from app.auth.dependencies import AdminUser
-from app.auth.exceptions import AdminRequired, InvalidToken
-from app.core.db import DbSession
-from app.core.errors import error_responses
-from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
-from app.core.schemas import NO_NUL_PATTERN, Page
+from fastapi import APIRouter
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
+from app.admin.audit_router import router as audit_router
+from app.auth.admin_router import router as users_router
+from app.catalog.admin_router import router as catalog_router
+from app.disputes.admin_router import router as disputes_router
+from app.orders.admin_router import router as ledger_router
+from app.reviews.admin_router import router as reviews_router
+from app.sellers.admin_router import router as sellers_router
+
+ADMIN_ROUTERS: tuple[APIRouter, ...] = (
+    users_router,
+    sellers_router,
+    catalog_router,
+    ledger_router,
+    disputes_router,
+    reviews_router,
+    audit_router,
 )
-
-
-@router.get(
-    "/audit-log", response_model=Page[AuditEntryRead], responses=error_responses(InvalidCursor)
-)
-async def list_audit_log(
-    _admin: AdminUser,
-    session: DbSession,
-    page: PageQuery,
-    target_type: Annotated[str | None, Query(max_length=32, pattern=NO_NUL_PATTERN)] = None,
-    target_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)] = None,
-) -> Page[AuditEntryRead]:
-    """Every admin decision, newest first: who, what, on whom, why, when."""
-    rows, next_cursor = await service.list_audit_entries(
-        session, page, target_type=target_type, target_id=target_id
-    )
-    return Page(items=[AuditEntryRead.model_validate(e) for e in rows], next_cursor=next_cursor)

@@ -22,6 +22,7 @@ from app.auth.exceptions import (
 )
 from app.auth.lockout import PasswordAttempts
 from app.auth.models import ApiKey, User
+from app.auth.principal import Principal
 from app.auth.repository import ApiKeyRepository, UserRepository
 from app.auth.schemas import API_KEY_DEFAULT_TTL_DAYS, API_KEY_MAX_TTL_DAYS, ApiKeyCreate
 from app.auth.scopes import grants
@@ -54,10 +55,11 @@ def _hash(key: str) -> str:
 
 
 async def create(
-    session: AsyncSession, attempts: PasswordAttempts, user: User, data: ApiKeyCreate
+    session: AsyncSession, principal: Principal, data: ApiKeyCreate, *, attempts: PasswordAttempts
 ) -> tuple[ApiKey, str]:
     """The new key and its one-time plain text. Needs the owner's password (checked last,
     after the refusals that cost no password attempt)."""
+    user = principal.user
     if "seller" not in user.roles:
         raise ApiKeysNeedSeller()
     at = now()
@@ -101,27 +103,29 @@ async def create(
 
 
 async def list_for(
-    session: AsyncSession, user: User, page: PageParams
+    session: AsyncSession, principal: Principal, page: PageParams
 ) -> tuple[list[ApiKey], str | None]:
-    statement = ApiKeyRepository(session).of_user(user.id)
+    statement = ApiKeyRepository(session).of_user(principal.user_id)
     return await paginate(session, statement, keys=[SortKey(ApiKey.id, descending=True)], page=page)
 
 
-async def get(session: AsyncSession, user: User, key_id: uuid.UUID) -> ApiKey:
-    key = await ApiKeyRepository(session).get_of_user(key_id, user.id)
+async def get_own(
+    session: AsyncSession, principal: Principal, key_id: uuid.UUID, *, lock: bool = False
+) -> ApiKey:
+    """One of the caller's keys; 404 for anyone else's, decided by the query."""
+    key = await ApiKeyRepository(session).get_of_user(key_id, principal.user_id, lock=lock)
     if key is None:
         raise ApiKeyNotFound()
     return key
 
 
-async def revoke_all(session: AsyncSession, user: User) -> int:
-    """Every key of the user that is not revoked yet; how many."""
-    return await ApiKeyRepository(session).revoke_all_for_user(user.id, now())
+async def revoke_all(session: AsyncSession, principal: Principal) -> int:
+    """Every key of the caller that is not revoked yet; how many."""
+    return await ApiKeyRepository(session).revoke_all_for_user(principal.user_id, now())
 
 
-async def revoke(session: AsyncSession, user: User, key_id: uuid.UUID) -> None:
+async def revoke(session: AsyncSession, key: ApiKey) -> None:
     """Revoking twice is harmless; the key stays listed, marked revoked."""
-    key = await get(session, user, key_id)
     if key.revoked_at is None:
         key.revoked_at = now()
         await session.flush()
@@ -132,8 +136,8 @@ async def authenticate(
 ) -> tuple[User, frozenset[str]]:
     """The key's owner and the key's scopes, if the key is live and they cover
     `required_scope` (None: the operation is not open to keys). The owner's own roles still
-    apply afterwards, narrowed to the seller's (see `acting_through_api_key`), so a key never
-    does more than its owner, nor anything as its owner's buyer or admin self."""
+    apply afterwards, narrowed to the seller's (see `app.auth.principal.Principal`), so a
+    key never does more than its owner, nor anything as its owner's buyer or admin self."""
     key = await ApiKeyRepository(session).get_by_hash(_hash(plain))
     at = now()
     if key is None or key.revoked_at is not None:

@@ -1,6 +1,9 @@
-"""Who is calling: `CurrentUser` for any signed-in user (by access token or API key),
-`AdminUser` for admins; and `PasswordAttemptsDep`, the lockout's record of password checks."""
+"""Who is calling, decided once per request: `CurrentPrincipal` for any signed-in caller (a
+person by access token, or a shop's API key), `OptionalPrincipal` where signing in is
+optional, `AdminPrincipal` for admins; the API key guard; and `PasswordAttemptsDep`, the
+lockout's record of password checks."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,12 +12,12 @@ from fastapi.security import OAuth2PasswordBearer
 from app.auth import api_keys, service
 from app.auth.exceptions import AdminRequired, InvalidToken
 from app.auth.lockout import PasswordAttempts
-from app.auth.models import User
+from app.auth.models import ApiKey
 from app.auth.principal import Principal
 from app.auth.scopes import required_scope
 from app.config import Settings
 from app.core.db import Database, DbSession
-from app.core.request_context import set_api_key_scopes
+from app.core.guards import writes
 
 # Wires Swagger's "Authorize" button to the password flow.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -46,7 +49,6 @@ async def _authenticate(
         tags = getattr(request.scope.get("route"), "tags", None) or []
         required = required_scope([str(tag) for tag in tags], request.method)
         user, scopes = await api_keys.authenticate(session, token, required)
-        set_api_key_scopes(scopes)
         return Principal(user, key_scopes=scopes)
     return Principal(await service.authenticate(session, settings, token))
 
@@ -90,25 +92,12 @@ async def get_admin_principal(principal: CurrentPrincipal) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(get_admin_principal)]
 
 
-# --- transitional: the pieces the principal replaces, until every handler takes it -------
+async def guard_api_key(
+    key_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> ApiKey:
+    return await api_keys.get_own(session, principal, key_id, lock=writes(request))
 
 
-async def get_current_user(principal: CurrentPrincipal) -> User:
-    return principal.user
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-async def get_optional_user(principal: OptionalPrincipal) -> User | None:
-    return principal.user if principal is not None else None
-
-
-OptionalUser = Annotated[User | None, Depends(get_optional_user)]
-
-
-async def get_admin_user(principal: AdminPrincipal) -> User:
-    return principal.user
-
-
-AdminUser = Annotated[User, Depends(get_admin_user)]
+ApiKeyGuard = Annotated[ApiKey, Depends(guard_api_key)]
+"""One of the caller's own API keys (another user's: 404, decided in SQL); its only role is
+its owner's."""

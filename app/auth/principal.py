@@ -45,10 +45,3 @@ class Principal:
     @property
     def acts_as_buyer(self) -> bool:
         return not self.via_api_key
-
-
-def acts_as_admin(user: User | None) -> bool:
-    """Transitional, until every service takes a `Principal` (issue 14)."""
-    from app.core.request_context import acting_through_api_key
-
-    return user is not None and user.is_admin and not acting_through_api_key()

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Select, Update, delete, exists, func, select, update
 
 from app.auth.models import ApiKey, AuthSession, LoginFailure, RefreshToken, User
-from app.core.repository import RepositoryBase
+from app.core.repository import RepositoryBase, locked
 
 
 class UserRepository(RepositoryBase[User]):
@@ -146,8 +146,11 @@ class ApiKeyRepository(RepositoryBase[ApiKey]):
     def of_user(self, user_id: uuid.UUID) -> Select[ApiKey]:
         return select(ApiKey).where(ApiKey.user_id == user_id)
 
-    async def get_of_user(self, key_id: uuid.UUID, user_id: uuid.UUID) -> ApiKey | None:
-        return await self.get_one_or_none(self.of_user(user_id).where(ApiKey.id == key_id))
+    async def get_of_user(
+        self, key_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+    ) -> ApiKey | None:
+        statement = self.of_user(user_id).where(ApiKey.id == key_id)
+        return await self.get_one_or_none(locked(statement) if lock else statement)
 
     async def get_by_hash(self, key_hash: str) -> ApiKey | None:
         return await self.get_one_or_none(select(ApiKey).where(ApiKey.key_hash == key_hash))

@@ -1,16 +1,13 @@
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth import api_keys, service
-from app.auth.dependencies import AdminUser, AppSettings, CurrentUser, PasswordAttemptsDep
+from app.auth import api_keys, service, views
+from app.auth.dependencies import ApiKeyGuard, AppSettings, CurrentPrincipal, PasswordAttemptsDep
 from app.auth.exceptions import (
-    AdminRequired,
     ApiKeyNotFound,
     ApiKeysNeedSeller,
-    CannotChangeOwnAdminRole,
     EmailTaken,
     InvalidCredentials,
     InvalidToken,
@@ -27,26 +24,20 @@ from app.auth.schemas import (
     PasswordLoginForm,
     RefreshRequest,
     TokenPair,
-    UserAdminUpdate,
     UserRead,
     UserRegister,
     UserUpdate,
 )
 from app.core.db import DbSession
-from app.core.errors import NotFound, error_responses
+from app.core.errors import error_responses
 from app.core.idempotency import ANONYMOUS_SCOPE, IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import NO_NUL_PATTERN, Page
+from app.core.schemas import Page
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 me_router = APIRouter(
     prefix=f"{API_PREFIX}/me", tags=["me"], responses=error_responses(InvalidToken)
-)
-admin_router = APIRouter(
-    prefix=f"{API_PREFIX}/admin/users",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
 )
 
 
@@ -116,9 +107,9 @@ async def logout(body: RefreshRequest, session: DbSession, settings: AppSettings
 
 
 @me_router.get("", response_model=UserRead)
-async def get_me(user: CurrentUser) -> UserRead:
+async def get_me(principal: CurrentPrincipal) -> UserRead:
     """The caller, with roles."""
-    return UserRead.model_validate(user)
+    return views.user_read(principal.user)
 
 
 @me_router.patch(
@@ -127,7 +118,10 @@ async def get_me(user: CurrentUser) -> UserRead:
     responses=error_responses(EmailTaken, WrongPassword, TooManyLoginAttempts),
 )
 async def update_me(
-    body: UserUpdate, user: CurrentUser, session: DbSession, attempts: PasswordAttemptsDep
+    body: UserUpdate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    attempts: PasswordAttemptsDep,
 ) -> AccountUpdated:
     """Change display name, email or password (the last two need `current_password`).
 
@@ -135,12 +129,8 @@ async def update_me(
     refresh token of the account is refused from then on, so log in again. API keys are
     not sessions and keep working (they run the shop's software): the answer lists those
     still active in `active_api_keys`, and `DELETE /v1/me/api-keys` revokes them all."""
-    change = await service.update_me(session, attempts, user, body)
-    keys = change.active_api_keys
-    return AccountUpdated(
-        **UserRead.model_validate(change.user).model_dump(),
-        active_api_keys=None if keys is None else [ApiKeyRead.model_validate(k) for k in keys],
-    )
+    change = await service.update_me(session, principal, body, attempts=attempts)
+    return views.account_updated(change)
 
 
 @me_router.post(
@@ -152,7 +142,10 @@ async def update_me(
     ),
 )
 async def create_api_key(
-    body: ApiKeyCreate, user: CurrentUser, session: DbSession, attempts: PasswordAttemptsDep
+    body: ApiKeyCreate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    attempts: PasswordAttemptsDep,
 ) -> ApiKeyCreated:
     """Create a key for your shop's own software. It needs your current `password`: a key
     is lasting access, so an access token alone is not enough (a wrong password answers 403
@@ -165,35 +158,34 @@ async def create_api_key(
     revoked or expired key answers 401. Every key expires: `expires_at` defaults to 90 days
     from now and may be at most 365 days ahead. You get a notification (`api_key.created`)
     for every new key."""
-    key, plain = await api_keys.create(session, attempts, user, body)
-    return ApiKeyCreated.model_validate(
-        {**ApiKeyRead.model_validate(key).model_dump(), "key": plain}
-    )
+    key, plain = await api_keys.create(session, principal, body, attempts=attempts)
+    return views.api_key_created(key, plain)
 
 
 @me_router.get(
     "/api-keys", response_model=Page[ApiKeyRead], responses=error_responses(InvalidCursor)
 )
-async def list_api_keys(user: CurrentUser, session: DbSession, page: PageQuery) -> Page[ApiKeyRead]:
+async def list_api_keys(
+    principal: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[ApiKeyRead]:
     """My API keys, newest first, revoked ones included (never the keys themselves)."""
-    rows, next_cursor = await api_keys.list_for(session, user, page)
-    return Page(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
+    return views.api_key_page(*await api_keys.list_for(session, principal, page))
 
 
 @me_router.delete("/api-keys", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_all_api_keys(user: CurrentUser, session: DbSession) -> Response:
+async def revoke_all_api_keys(principal: CurrentPrincipal, session: DbSession) -> Response:
     """Revoke every one of your API keys at once (after a leak, with a password change):
     from now on they all answer 401. They stay in the list, marked revoked."""
-    await api_keys.revoke_all(session, user)
+    await api_keys.revoke_all(session, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @me_router.get(
     "/api-keys/{key_id}", response_model=ApiKeyRead, responses=error_responses(ApiKeyNotFound)
 )
-async def get_api_key(key_id: uuid.UUID, user: CurrentUser, session: DbSession) -> ApiKeyRead:
+async def get_api_key(key: ApiKeyGuard) -> ApiKeyRead:
     """One of my API keys, with when it was last used."""
-    return ApiKeyRead.model_validate(await api_keys.get(session, user, key_id))
+    return views.api_key_read(key)
 
 
 @me_router.delete(
@@ -201,34 +193,7 @@ async def get_api_key(key_id: uuid.UUID, user: CurrentUser, session: DbSession) 
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(ApiKeyNotFound),
 )
-async def revoke_api_key(key_id: uuid.UUID, user: CurrentUser, session: DbSession) -> Response:
+async def revoke_api_key(key: ApiKeyGuard, session: DbSession) -> Response:
     """Revoke a key: from now on it answers 401. It stays in the list, marked revoked."""
-    await api_keys.revoke(session, user, key_id)
+    await api_keys.revoke(session, key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@admin_router.get("", response_model=Page[UserRead], responses=error_responses(InvalidCursor))
-async def list_users(
-    _admin: AdminUser,
-    session: DbSession,
-    page: PageQuery,
-    email: Annotated[
-        str | None, Query(max_length=320, pattern=NO_NUL_PATTERN, description="Email prefix")
-    ] = None,
-) -> Page[UserRead]:
-    """Accounts, newest first, optionally filtered by email prefix."""
-    rows, next_cursor = await service.list_users(session, page, email_prefix=email)
-    return Page(items=[UserRead.model_validate(u) for u in rows], next_cursor=next_cursor)
-
-
-@admin_router.patch(
-    "/{user_id}",
-    response_model=UserRead,
-    responses=error_responses(NotFound, CannotChangeOwnAdminRole),
-)
-async def update_user(
-    user_id: uuid.UUID, body: UserAdminUpdate, admin: AdminUser, session: DbSession
-) -> UserRead:
-    """Grant or revoke the admin role (audited). A change ends every session of the user at
-    once (their access tokens answer 401); they log in again with the new role."""
-    return UserRead.model_validate(await service.set_admin_role(session, admin, user_id, body))

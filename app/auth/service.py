@@ -18,6 +18,7 @@ from app.auth.exceptions import (
 from app.auth.lockout import PasswordAttempts
 from app.auth.models import ApiKey, AuthSession, RefreshToken, User
 from app.auth.passwords import weakness
+from app.auth.principal import Principal
 from app.auth.repository import (
     ApiKeyRepository,
     AuthSessionRepository,
@@ -230,12 +231,13 @@ class AccountChange:
 
 
 async def update_me(
-    session: AsyncSession, attempts: PasswordAttempts, user: User, data: UserUpdate
+    session: AsyncSession, principal: Principal, data: UserUpdate, *, attempts: PasswordAttempts
 ) -> AccountChange:
     """Display name, email, password. A new password ends every session, the attacker's
     included, but leaves API keys alone: they are the shop's integrations, and a password
     change (often routine) must not stop its software. The answer lists the keys that still
     work, so that an owner who fears a leak sees them and can revoke them all at once."""
+    user = principal.user
     if data.email is not None or data.new_password is not None:
         assert data.current_password is not None  # enforced by UserUpdate
         await require_password(session, attempts, user, data.current_password)
@@ -333,21 +335,21 @@ async def list_users(
 
 
 async def set_admin_role(
-    session: AsyncSession, actor: User, user_id: uuid.UUID, data: UserAdminUpdate
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: UserAdminUpdate
 ) -> User:
     """Grant or revoke the admin role. Either way every session of the user ends: a revoked
     admin (perhaps a compromised account) keeps no open session, and a new one starts
     afresh with the role. An admin cannot revoke their own role, so this never ends the
     acting admin's session; granting it to themselves changes nothing."""
     user = await get_user(session, user_id)
-    if user.id == actor.id and not data.is_admin:
+    if user.id == principal.user_id and not data.is_admin:
         raise CannotChangeOwnAdminRole()
     if user.is_admin != data.is_admin:
         user.is_admin = data.is_admin
         await end_all_sessions(session, user.id)
         await record_audit(
             session,
-            actor_id=actor.id,
+            actor_id=principal.user_id,
             action="user.admin_granted" if data.is_admin else "user.admin_revoked",
             target_type="user",
             target_id=user.id,

@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth.dependencies import AdminUser
+from app.auth.dependencies import AdminPrincipal
 from app.auth.exceptions import AdminRequired, InvalidToken
-from app.catalog import category_service, service
+from app.catalog import category_service, service, views
 from app.catalog.dependencies import CategoryTree, Storage
 from app.catalog.exceptions import (
     CategoryCycle,
@@ -48,7 +48,7 @@ router = APIRouter(
     responses=error_responses(UnknownCategory, CategorySlugTaken, CategoryHasListings),
 )
 async def create_category(
-    body: CategoryCreate, admin: AdminUser, session: DbSession, tree: CategoryTree
+    body: CategoryCreate, admin: AdminPrincipal, session: DbSession, tree: CategoryTree
 ) -> CategoryRead:
     """Add a category (a root, or a child of a category that holds no listings)."""
     return CategoryRead.model_validate(await category_service.create(session, tree, admin, body))
@@ -64,7 +64,7 @@ async def create_category(
 async def update_category(
     category_id: uuid.UUID,
     body: CategoryUpdate,
-    admin: AdminUser,
+    admin: AdminPrincipal,
     session: DbSession,
     tree: CategoryTree,
 ) -> CategoryRead:
@@ -79,7 +79,7 @@ async def update_category(
     responses=error_responses(CategoryNotFound, CategoryHasChildren, CategoryHasListings),
 )
 async def delete_category(
-    category_id: uuid.UUID, admin: AdminUser, session: DbSession, tree: CategoryTree
+    category_id: uuid.UUID, admin: AdminPrincipal, session: DbSession, tree: CategoryTree
 ) -> Response:
     """Delete an empty leaf category (one with listings or children is refused with 409)."""
     await category_service.delete(session, tree, admin, category_id)
@@ -90,7 +90,7 @@ async def delete_category(
     "/listings", response_model=Page[ListingAdminRead], responses=error_responses(InvalidCursor)
 )
 async def list_listings_for_moderation(
-    admin: AdminUser,
+    admin: AdminPrincipal,
     session: DbSession,
     storage: Storage,
     page: PageQuery,
@@ -101,12 +101,9 @@ async def list_listings_for_moderation(
 ) -> Page[ListingAdminRead]:
     """The moderation queue: by state (oldest first), or reported listings by report count."""
     rows, next_cursor = await service.moderation_queue(
-        session, status=status, reported=reported, page=page
+        session, admin, status=status, reported=reported, page=page
     )
-    return Page(
-        items=[service.to_admin_read(r, admin, storage) for r in rows],
-        next_cursor=next_cursor,
-    )
+    return views.admin_page(rows, next_cursor, storage)
 
 
 @router.get(
@@ -115,29 +112,29 @@ async def list_listings_for_moderation(
     responses=error_responses(ListingNotFound, InvalidCursor),
 )
 async def list_listing_reports(
-    listing_id: uuid.UUID, admin: AdminUser, session: DbSession, page: PageQuery
+    listing_id: uuid.UUID, admin: AdminPrincipal, session: DbSession, page: PageQuery
 ) -> Page[ReportRead]:
     """What users reported about a listing, oldest first."""
     rows, next_cursor = await service.reports_of(session, listing_id, page)
-    return Page(items=[ReportRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return views.report_page(rows, next_cursor)
 
 
 def _moderation_route(action: ListingAction, summary: str, *, reason_required: bool) -> None:
     async def moderate(
         listing_id: uuid.UUID,
         body: ModerationDecision,
-        admin: AdminUser,
+        admin: AdminPrincipal,
         session: DbSession,
         storage: Storage,
     ) -> ListingAdminRead:
         listing = await service.moderate(session, admin, listing_id, action, body.reason)
-        return service.to_admin_read(listing, admin, storage)
+        return views.to_admin_read(listing, storage)
 
     async def moderate_without_reason(
-        listing_id: uuid.UUID, admin: AdminUser, session: DbSession, storage: Storage
+        listing_id: uuid.UUID, admin: AdminPrincipal, session: DbSession, storage: Storage
     ) -> ListingAdminRead:
         listing = await service.moderate(session, admin, listing_id, action, None)
-        return service.to_admin_read(listing, admin, storage)
+        return views.to_admin_read(listing, storage)
 
     endpoint = moderate if reason_required else moderate_without_reason
     endpoint.__doc__ = summary

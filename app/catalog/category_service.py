@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth.principal import Principal
 from app.catalog.category_tree import CategoryTreeCache
 from app.catalog.exceptions import (
     CategoryCycle,
@@ -64,7 +64,7 @@ async def _check_parent(
 
 
 async def create(
-    session: AsyncSession, tree: CategoryTreeCache, admin: User, data: CategoryCreate
+    session: AsyncSession, tree: CategoryTreeCache, admin: Principal, data: CategoryCreate
 ) -> Category:
     categories = CategoryRepository(session)
     tree.drop_on_commit(session)
@@ -82,7 +82,7 @@ async def create(
     await categories.save_unique(category, CategorySlugTaken())
     await record_audit(
         session,
-        actor_id=admin.id,
+        actor_id=admin.user_id,
         action="category.created",
         target_type="category",
         target_id=category.id,
@@ -94,7 +94,7 @@ async def create(
 async def update(
     session: AsyncSession,
     tree: CategoryTreeCache,
-    admin: User,
+    admin: Principal,
     category_id: uuid.UUID,
     data: CategoryUpdate,
 ) -> Category:
@@ -112,7 +112,7 @@ async def update(
     await categories.save_unique(category, CategorySlugTaken())
     await record_audit(
         session,
-        actor_id=admin.id,
+        actor_id=admin.user_id,
         action="category.updated",
         target_type="category",
         target_id=category.id,
@@ -122,7 +122,7 @@ async def update(
 
 
 async def delete(
-    session: AsyncSession, tree: CategoryTreeCache, admin: User, category_id: uuid.UUID
+    session: AsyncSession, tree: CategoryTreeCache, admin: Principal, category_id: uuid.UUID
 ) -> None:
     categories = CategoryRepository(session)
     tree.drop_on_commit(session)
@@ -138,7 +138,7 @@ async def delete(
         raise CategoryHasListings() from error
     await record_audit(
         session,
-        actor_id=admin.id,
+        actor_id=admin.user_id,
         action="category.deleted",
         target_type="category",
         target_id=category_id,

@@ -1,9 +1,20 @@
+"""Catalog dependencies: the app's media storages and category tree, and the guard of a
+seller's own listing."""
+
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.auth.dependencies import CurrentPrincipal
+from app.catalog import service
 from app.catalog.category_tree import CategoryTreeCache
+from app.catalog.models import Listing
+from app.catalog.state import ListingActor
+from app.core.db import DbSession
+from app.core.guards import Guarded, writes
 from app.core.storage import MediaStorage
+from app.sellers.dependencies import ActiveSeller
 
 
 async def get_storage(request: Request) -> MediaStorage:
@@ -28,3 +39,19 @@ async def get_category_tree(request: Request) -> CategoryTreeCache:
 
 
 CategoryTree = Annotated[CategoryTreeCache, Depends(get_category_tree)]
+
+
+async def guard_own_listing(
+    listing_id: uuid.UUID,
+    request: Request,
+    _seller: ActiveSeller,
+    principal: CurrentPrincipal,
+    session: DbSession,
+) -> Guarded[Listing, ListingActor]:
+    # The shop must be allowed to sell now (403) before its listing is looked for (404).
+    return await service.get_own(session, principal, listing_id, lock=writes(request))
+
+
+OwnListing = Annotated[Guarded[Listing, ListingActor], Depends(guard_own_listing)]
+"""A listing of the caller's shop, which may sell now (403 otherwise); another shop's
+listing is a 404. Locked when the request writes."""

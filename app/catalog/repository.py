@@ -10,15 +10,18 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    false,
     func,
     literal,
     literal_column,
+    or_,
     select,
     update,
 )
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.types import JSON, Float
 
+from app.auth.principal import Principal
 from app.catalog.models import (
     Category,
     Condition,
@@ -146,13 +149,41 @@ class ListingRepository(RepositoryBase[Listing]):
     def with_details(self, statement: Select[Listing]) -> Select[Listing]:
         return statement.options(joinedload(Listing.seller), selectinload(Listing.images))
 
-    async def get_detailed(self, listing_id: uuid.UUID) -> Listing | None:
-        statement = self.with_details(select(Listing).where(Listing.id == listing_id))
+    async def get_detailed(
+        self,
+        listing_id: uuid.UUID,
+        *,
+        within: Select[Listing] | None = None,
+        lock: bool = False,
+    ) -> Listing | None:
+        """The listing with its shop and images, if `within` (a scope such as `visible_to`;
+        default: every listing) holds it. `lock` holds its row for the rest of the
+        transaction."""
+        scope = within if within is not None else select(Listing)
+        statement = self.with_details(scope.where(Listing.id == listing_id))
+        if lock:
+            # Only the listing's row: its shop is joined in, and is not this lock's business.
+            statement = statement.with_for_update(of=Listing)
         return await self.get_one_or_none(statement.execution_options(populate_existing=True))
 
     def live(self) -> Select[Listing]:
         """What the public may see: active listings of approved sellers."""
         return select(Listing).where(_LIVE)
+
+    def visible_to(self, principal: Principal | None) -> Select[Listing]:
+        """What the caller may see: live listings, and every listing of their own shop; an
+        admin sees them all."""
+        if principal is not None and principal.is_admin:
+            return select(Listing)
+        if principal is None or principal.shop_id is None:
+            return self.live()
+        return select(Listing).where(or_(_LIVE, Listing.seller_id == principal.shop_id))
+
+    def of_shop(self, principal: Principal) -> Select[Listing]:
+        """The listings of the caller's own shop (none without one)."""
+        if principal.shop_id is None:
+            return select(Listing).where(false())
+        return select(Listing).where(Listing.seller_id == principal.shop_id)
 
     def of_seller(self, seller_id: uuid.UUID, status: ListingStatus | None) -> Select[Listing]:
         statement = select(Listing).where(Listing.seller_id == seller_id)

@@ -3,10 +3,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
-from app.auth.dependencies import AppSettings, CurrentUser, OptionalUser
+from app.auth.dependencies import AppSettings, CurrentPrincipal, OptionalPrincipal
 from app.auth.exceptions import InvalidToken
-from app.catalog import service
-from app.catalog.dependencies import CategoryTree, Storage
+from app.catalog import service, views
+from app.catalog.dependencies import CategoryTree, OwnListing, Storage
 from app.catalog.exceptions import (
     AlreadyReported,
     CategoryNotLeaf,
@@ -124,14 +124,13 @@ async def search_listings(
 async def create_listing(
     body: ListingCreate,
     seller: ActiveSeller,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
     storage: Storage,
 ) -> ListingRead:
     """Create a draft listing; `publish` puts it up for sale."""
-    listing = await service.create(session, settings, seller, body)
-    return service.to_read(listing, user, storage)
+    return views.to_read(await service.create(session, settings, principal, seller, body), storage)
 
 
 @listings_router.get(
@@ -141,7 +140,7 @@ async def create_listing(
 )
 async def get_listing(
     listing_id: uuid.UUID,
-    user: OptionalUser,
+    principal: OptionalPrincipal,
     session: DbSession,
     settings: AppSettings,
     storage: Storage,
@@ -151,9 +150,9 @@ async def get_listing(
     """A live listing, or one of your own in any state. The `ETag` header tags it as you
     see it: send it back in `If-Match` to edit only what you read, or in `If-None-Match` to
     be told 304 when it has not changed."""
-    listing = await service.get_visible(session, listing_id, user)
-    view = service.to_read(listing, user, storage)
-    return tagged(response, service.entity_tag_of(settings, listing, view), view, if_none_match)
+    listing = await service.get_visible(session, principal, listing_id)
+    view, etag = views.tagged_read(settings, listing, storage)
+    return tagged(response, etag, view, if_none_match)
 
 
 @listings_router.patch(
@@ -172,10 +171,8 @@ async def get_listing(
     },
 )
 async def update_listing(
-    listing_id: uuid.UUID,
     body: ListingUpdate,
-    seller: ActiveSeller,
-    user: CurrentUser,
+    listing: OwnListing,
     session: DbSession,
     settings: AppSettings,
     storage: Storage,
@@ -187,11 +184,11 @@ async def update_listing(
     of your last read) the edit applies only if nobody changed the listing since (412
     `precondition_failed` otherwise, and nothing changes); the answer carries the new
     `ETag`."""
-    listing = await service.update(
-        session, settings, seller, listing_id, body, if_match=if_match, viewer=user, storage=storage
+    updated = await service.update(
+        session, settings, listing, body, if_match=if_match, storage=storage
     )
-    view = service.to_read(listing, user, storage)
-    response.headers[ETAG_HEADER] = service.entity_tag_of(settings, listing, view)
+    view, etag = views.tagged_read(settings, updated, storage)
+    response.headers[ETAG_HEADER] = etag
     return view
 
 
@@ -201,15 +198,9 @@ def _seller_transition(
     """Register one seller transition route (they differ only in the action they apply)."""
 
     async def transition(
-        listing_id: uuid.UUID,
-        seller: ActiveSeller,
-        user: CurrentUser,
-        session: DbSession,
-        settings: AppSettings,
-        storage: Storage,
+        listing: OwnListing, session: DbSession, settings: AppSettings, storage: Storage
     ) -> ListingRead:
-        listing = await service.act(session, settings, seller, listing_id, action)
-        return service.to_read(listing, user, storage)
+        return views.to_read(await service.act(session, settings, listing, action), storage)
 
     transition.__doc__ = summary
     listings_router.add_api_route(
@@ -250,18 +241,17 @@ _seller_transition(
     ),
 )
 async def upload_listing_image(
-    listing_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP", json_schema_extra=BINARY)],
-    seller: ActiveSeller,
-    user: CurrentUser,
+    listing: OwnListing,
     session: DbSession,
     settings: AppSettings,
     storage: Storage,
 ) -> ListingRead:
     """Add an image. Its type is judged by its content, not its name or declared type."""
     data = await file.read(settings.max_image_bytes + 1)
-    listing = await service.add_image(session, settings, storage, seller, listing_id, data)
-    return service.to_read(listing, user, storage)
+    return views.to_read(
+        await service.add_image(session, settings, storage, listing, data), storage
+    )
 
 
 @listings_router.delete(
@@ -270,14 +260,14 @@ async def upload_listing_image(
     responses=error_responses(*_SELLER_ERRORS),
 )
 async def delete_listing_image(
-    listing_id: uuid.UUID,
+    listing_id: uuid.UUID,  # the guard's; declared first so the spec lists the path's ids in order
     image_id: uuid.UUID,
-    seller: ActiveSeller,
+    listing: OwnListing,
     session: DbSession,
     storage: Storage,
 ) -> Response:
     """Remove an image from your listing."""
-    await service.delete_image(session, storage, seller, listing_id, image_id)
+    await service.delete_image(session, storage, listing, image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -288,10 +278,10 @@ async def delete_listing_image(
     responses=error_responses(InvalidToken, ListingNotFound, AlreadyReported),
 )
 async def report_listing(
-    listing_id: uuid.UUID, body: ReportCreate, user: CurrentUser, session: DbSession
+    listing_id: uuid.UUID, body: ReportCreate, principal: CurrentPrincipal, session: DbSession
 ) -> ReportRead:
     """Report a listing to the moderators (once per listing)."""
-    return ReportRead.model_validate(await service.report(session, user, listing_id, body))
+    return ReportRead.model_validate(await service.report(session, principal, listing_id, body))
 
 
 @storefront_router.get(
@@ -301,12 +291,12 @@ async def report_listing(
 )
 async def list_my_listings(
     seller: OwnSellerProfile,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     storage: Storage,
     page: PageQuery,
     status: Annotated[ListingStatus | None, Query()] = None,
 ) -> Page[ListingRead]:
     """Your listings in every state (newest first), optionally one state only."""
-    rows, next_cursor = await service.seller_listings(session, seller, status, page)
-    return Page(items=[service.to_read(r, user, storage) for r in rows], next_cursor=next_cursor)
+    rows, next_cursor = await service.seller_listings(session, principal, seller, status, page)
+    return views.page(rows, next_cursor, storage)

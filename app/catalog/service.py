@@ -4,14 +4,13 @@ reports, search and the storefront."""
 import re
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
-from app.auth.principal import acts_as_admin
-from app.catalog import category_service
+from app.auth.principal import Principal
+from app.catalog import category_service, views
 from app.catalog.category_tree import CategoryTreeCache
 from app.catalog.exceptions import (
     AlreadyReported,
@@ -31,32 +30,22 @@ from app.catalog.models import (
     ListingReport,
     ListingStatus,
 )
-from app.catalog.repository import (
-    CardImage,
-    ListingRepository,
-    ReportRepository,
-    SearchFilters,
-)
-from app.catalog.schemas import (
-    ListingAdminRead,
-    ListingCreate,
-    ListingRead,
-    ListingUpdate,
-    ReportCreate,
-    SearchSort,
-)
+from app.catalog.repository import ListingRepository, ReportRepository, SearchFilters
+from app.catalog.schemas import ListingCreate, ListingRead, ListingUpdate, ReportCreate, SearchSort
 from app.catalog.state import LISTING_LIFECYCLE, ListingAction, ListingActor
 from app.config import ModerationMode, Settings
 from app.core import outbox
 from app.core.audit import record_audit
 from app.core.clock import now
-from app.core.etag import entity_tag, require_if_match
+from app.core.etag import require_if_match
+from app.core.guards import Guarded
 from app.core.ids import uuid7
 from app.core.money import require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.schemas import Page
 from app.core.storage import MediaStorage, sniff_image_type
-from app.sellers.models import SellerProfile
+from app.sellers import service as seller_service
+from app.sellers.models import SellerProfile, SellerStatus
 
 _SELLER = {ListingActor.seller}
 _ADMIN = {ListingActor.admin}
@@ -73,92 +62,23 @@ _FINAL = (ListingStatus.archived, ListingStatus.removed)
 _NEVER_PUBLIC = (ListingStatus.draft, ListingStatus.pending_review, ListingStatus.rejected)
 
 
-# --- views ------------------------------------------------------------------------------------
+# --- who sees what -------------------------------------------------------------------------
 
 
-def actors_for(listing: Listing, user: User | None) -> set[ListingActor]:
-    actors: set[ListingActor] = set()
-    if user is not None and listing.seller.user_id == user.id:
-        actors.add(ListingActor.seller)
-    if acts_as_admin(user):
-        actors.add(ListingActor.admin)
-    return actors
+def roles_of(listing: Listing, principal: Principal | None) -> frozenset[ListingActor]:
+    """The caller's roles on a listing: its shop's seller, an admin (never by API key)."""
+    if principal is None:
+        return frozenset()
+    roles: set[ListingActor] = set()
+    if listing.seller_id == principal.shop_id:
+        roles.add(ListingActor.seller)
+    if principal.is_admin:
+        roles.add(ListingActor.admin)
+    return frozenset(roles)
 
 
-def to_read(listing: Listing, user: User | None, storage: MediaStorage) -> ListingRead:
-    return ListingRead(**_view_fields(listing, user, storage))
-
-
-def entity_tag_of(settings: Settings, listing: Listing, view: ListingRead) -> str:
-    """The ETag of `view`, one caller's view of `listing` (see app.core.etag)."""
-    return entity_tag(settings.jwt_secret, view, listing)
-
-
-def to_admin_read(listing: Listing, admin: User, storage: MediaStorage) -> ListingAdminRead:
-    return ListingAdminRead(
-        **_view_fields(listing, admin, storage), report_count=listing.report_count
-    )
-
-
-def _view_fields(listing: Listing, user: User | None, storage: MediaStorage) -> dict[str, Any]:
-    actors = actors_for(listing, user)
-    insider = bool(actors)  # the seller or an admin
-    seller = listing.seller
-    return {
-        **_card_fields(
-            listing,
-            {"id": seller.id, "shop_name": seller.shop_name, "slug": seller.slug},
-            [_image_fields(image, storage) for image in listing.images],
-        ),
-        "low_stock_threshold": listing.low_stock_threshold if insider else None,
-        "status_reason": listing.status_reason if insider else None,
-        "allowed_actions": LISTING_LIFECYCLE.allowed_actions(listing.status, actors, listing),
-    }
-
-
-def _display_order(image: CardImage) -> tuple[int, uuid.UUID]:
-    return image.position, image.id
-
-
-def _image_fields(image: ListingImage | CardImage, storage: MediaStorage) -> dict[str, Any]:
-    return {
-        "id": image.id,
-        "url": storage.url(image.storage_key),
-        "content_type": image.content_type,
-        "size_bytes": image.size_bytes,
-        "position": image.position,
-    }
-
-
-def _card_fields(
-    columns: Listing | Row[Any], seller: dict[str, Any], images: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """What anyone may see of a listing, from the ORM object or from a search row (which
-    has the same column names), as plain data for `ListingRead` to validate."""
-    return {
-        "id": columns.id,
-        "seller": seller,
-        "category_id": columns.category_id,
-        "title": columns.title,
-        "description": columns.description,
-        "price": {"amount": columns.price_amount, "currency": columns.currency},
-        "shipping_fee": {"amount": columns.shipping_fee_amount, "currency": columns.currency},
-        "quantity": columns.quantity,
-        "condition": columns.condition,
-        "attributes": columns.attributes,
-        "handling_days": columns.handling_days,
-        "low_stock_threshold": None,
-        "status": columns.status,
-        "status_reason": None,
-        "images": images,
-        "published_at": columns.published_at,
-        "created_at": columns.created_at,
-        "updated_at": columns.updated_at,
-        "allowed_actions": [],
-    }
-
-
-# --- lookups ----------------------------------------------------------------------------------
+def _guarded(listing: Listing, principal: Principal | None) -> Guarded[Listing, ListingActor]:
+    return Guarded(listing, roles_of(listing, principal))
 
 
 async def _detailed(session: AsyncSession, listing_id: uuid.UUID) -> Listing:
@@ -172,26 +92,36 @@ def _is_public(listing: Listing) -> bool:
     return listing.status is ListingStatus.active and listing.seller_approved
 
 
-async def get_visible(session: AsyncSession, listing_id: uuid.UUID, user: User | None) -> Listing:
-    """A listing the caller may see: live ones for everybody, any of their own, any for
-    admins. Anything else is indistinguishable from a listing that does not exist."""
-    listing = await _detailed(session, listing_id)
-    if _is_public(listing) or actors_for(listing, user):
-        return listing
-    raise ListingNotFound()
-
-
-async def _owned(
-    session: AsyncSession, listing_id: uuid.UUID, seller: SellerProfile, *, lock: bool = False
-) -> Listing:
-    """The seller's own listing (another seller's is a 404), optionally row-locked."""
+async def get_visible(
+    session: AsyncSession, principal: Principal | None, listing_id: uuid.UUID
+) -> Guarded[Listing, ListingActor]:
+    """A listing the caller may see: live ones for everybody, any of their own shop's, any
+    for admins. Anything else is indistinguishable from a listing that does not exist (the
+    query decides)."""
     listings = ListingRepository(session)
-    if lock:
-        await listings.get_for_update(listing_id)
-    listing = await listings.get_detailed(listing_id)
-    if listing is None or listing.seller_id != seller.id:
+    listing = await listings.get_detailed(listing_id, within=listings.visible_to(principal))
+    if listing is None:
         raise ListingNotFound()
-    return listing
+    return _guarded(listing, principal)
+
+
+async def get_own(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID, *, lock: bool
+) -> Guarded[Listing, ListingActor]:
+    """A listing of the caller's shop (another shop's is a 404, decided by the query); `lock`
+    holds its row for the rest of the transaction."""
+    listings = ListingRepository(session)
+    listing = await listings.get_detailed(listing_id, within=listings.of_shop(principal), lock=lock)
+    if listing is None:
+        raise ListingNotFound()
+    return _guarded(listing, principal)
+
+
+async def _reloaded(
+    session: AsyncSession, listing: Guarded[Listing, ListingActor]
+) -> Guarded[Listing, ListingActor]:
+    """The listing as a change left it (its images too), for the same caller."""
+    return Guarded(await _detailed(session, listing.subject.id), listing.roles)
 
 
 # --- moderation -------------------------------------------------------------------------------
@@ -242,8 +172,13 @@ def _follow_stock(listing: Listing) -> None:
 
 
 async def create(
-    session: AsyncSession, settings: Settings, seller: SellerProfile, data: ListingCreate
-) -> Listing:
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    seller: SellerProfile,
+    data: ListingCreate,
+) -> Guarded[Listing, ListingActor]:
+    """A draft listing of the caller's shop (`seller`, approved)."""
     await category_service.require_leaf(session, data.category_id)
     listing = Listing(
         id=uuid7(),
@@ -265,26 +200,25 @@ async def create(
         seller_approved=True,
     )
     await ListingRepository(session).add(listing)
-    return await _detailed(session, listing.id)
+    return _guarded(await _detailed(session, listing.id), principal)
 
 
 async def update(
     session: AsyncSession,
     settings: Settings,
-    seller: SellerProfile,
-    listing_id: uuid.UUID,
+    guarded: Guarded[Listing, ListingActor],
     data: ListingUpdate,
     *,
     if_match: str | None,
-    viewer: User,
     storage: MediaStorage,
-) -> Listing:
-    """Apply a seller's edit. With `if_match`, only to the listing as `viewer` last read it
-    (412 otherwise): the tag is compared under the row lock the edit holds, so of two
-    editors with the same tag the second sees the first's committed edit."""
-    listing = await _owned(session, listing_id, seller, lock=True)
+) -> Guarded[Listing, ListingActor]:
+    """Apply a seller's edit to their locked listing. With `if_match`, only to the listing
+    as the caller last read it (412 otherwise): the tag is compared under the row lock the
+    edit holds, so of two editors with the same tag the second sees the first's committed
+    edit."""
+    listing = guarded.subject
     if if_match is not None:
-        current = entity_tag_of(settings, listing, to_read(listing, viewer, storage))
+        _, current = views.tagged_read(settings, guarded, storage)
         require_if_match(if_match, current)
     if listing.status in _FINAL:
         raise ListingNotEditable()
@@ -320,33 +254,39 @@ async def update(
             _moderate(settings, listing)
     _follow_stock(listing)
     await session.flush()
-    return await _detailed(session, listing.id)
+    return await _reloaded(session, guarded)
 
 
 async def act(
     session: AsyncSession,
     settings: Settings,
-    seller: SellerProfile,
-    listing_id: uuid.UUID,
+    guarded: Guarded[Listing, ListingActor],
     action: ListingAction,
-) -> Listing:
-    """publish / pause / resume / archive by the seller; the table decides what is legal."""
-    listing = await _owned(session, listing_id, seller, lock=True)
+) -> Guarded[Listing, ListingActor]:
+    """publish / pause / resume / archive by the seller, on their locked listing; the table
+    decides what is legal."""
+    listing = guarded.subject
     _apply(listing, action, _SELLER)
     if listing.status is ListingStatus.pending_review:
         _moderate(settings, listing)
     await session.flush()
-    return await _detailed(session, listing.id)
+    return await _reloaded(session, guarded)
 
 
 async def seller_listings(
-    session: AsyncSession, seller: SellerProfile, status: ListingStatus | None, page: PageParams
-) -> tuple[list[Listing], str | None]:
+    session: AsyncSession,
+    principal: Principal,
+    seller: SellerProfile,
+    status: ListingStatus | None,
+    page: PageParams,
+) -> tuple[list[Guarded[Listing, ListingActor]], str | None]:
+    """The caller's shop's listings in every state (`seller`: their profile), newest first."""
     listings = ListingRepository(session)
     statement = listings.with_details(listings.of_seller(seller.id, status))
-    return await paginate(
+    rows, next_cursor = await paginate(
         session, statement, keys=[SortKey(Listing.id, descending=True)], page=page
     )
+    return [_guarded(listing, principal) for listing in rows], next_cursor
 
 
 _MAX_SNIFF = 16
@@ -356,11 +296,11 @@ async def add_image(
     session: AsyncSession,
     settings: Settings,
     storage: MediaStorage,
-    seller: SellerProfile,
-    listing_id: uuid.UUID,
+    guarded: Guarded[Listing, ListingActor],
     data: bytes,
-) -> Listing:
-    listing = await _owned(session, listing_id, seller, lock=True)
+) -> Guarded[Listing, ListingActor]:
+    """An image added to the seller's locked listing."""
+    listing = guarded.subject
     if listing.status in _FINAL:
         raise ListingNotEditable()
     if len(data) > settings.max_image_bytes:
@@ -386,17 +326,17 @@ async def add_image(
         )
     )
     await session.flush()
-    return await _detailed(session, listing.id)
+    return await _reloaded(session, guarded)
 
 
 async def delete_image(
     session: AsyncSession,
     storage: MediaStorage,
-    seller: SellerProfile,
-    listing_id: uuid.UUID,
+    guarded: Guarded[Listing, ListingActor],
     image_id: uuid.UUID,
 ) -> None:
-    listing = await _owned(session, listing_id, seller, lock=True)
+    """An image removed from the seller's locked listing, and then its file."""
+    listing = guarded.subject
     image = next((i for i in listing.images if i.id == image_id), None)
     if image is None:
         raise ListingNotFound("no such image on this listing")
@@ -409,11 +349,16 @@ async def delete_image(
 
 
 async def report(
-    session: AsyncSession, user: User, listing_id: uuid.UUID, data: ReportCreate
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID, data: ReportCreate
 ) -> ListingReport:
-    await get_visible(session, listing_id, user)
+    """A report of a listing the caller may see (once per caller and listing). The listing
+    is not locked: the report is a row of its own, and its count an atomic increment."""
+    await get_visible(session, principal, listing_id)
     entry = ListingReport(
-        listing_id=listing_id, reporter_id=user.id, reason=data.reason, details=data.details
+        listing_id=listing_id,
+        reporter_id=principal.user_id,
+        reason=data.reason,
+        details=data.details,
     )
     await ReportRepository(session).save_unique(entry, AlreadyReported())
     await ListingRepository(session).count_report(listing_id)
@@ -435,14 +380,13 @@ async def search(
     category_tree: CategoryTreeCache,
 ) -> Page[ListingRead]:
     """A page of live listings as the public sees them: one query (the listings with their
-    shops and images; a category's subtree comes from memory), read as plain rows and
-    validated as one page (a page is built on every search; ORM objects and a model per
-    listing cost more than the query)."""
+    shops and images; a category's subtree comes from memory), read as plain rows, not ORM
+    objects (a page is built on every search; they cost more than the query)."""
     category_ids = None
     if category is not None:
         category_ids = (await category_tree.get(session)).subtree_ids(category)
         if not category_ids:
-            return Page[ListingRead](items=[], next_cursor=None)  # an unknown category
+            return views.search_page([], None, storage)  # an unknown category
     effective_sort = sort or (SearchSort.relevance if q else SearchSort.newest)
     listings = ListingRepository(session)
     statement, keys = listings.search(
@@ -459,18 +403,7 @@ async def search(
     rows, cursor = await paginate(
         session, statement, keys=keys, page=page, tag=effective_sort.value
     )
-    cards = [
-        _card_fields(
-            row,
-            {"id": row.seller_id, "shop_name": row.shop_name, "slug": row.slug},
-            [
-                _image_fields(image, storage)
-                for image in sorted(map(CardImage.from_json, row.images or ()), key=_display_order)
-            ],
-        )
-        for row in rows
-    ]
-    return Page[ListingRead].model_validate({"items": cards, "next_cursor": cursor})
+    return views.search_page(rows, cursor, storage)
 
 
 async def live_listing_count(session: AsyncSession, seller_id: uuid.UUID) -> int:
@@ -545,8 +478,13 @@ async def release_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: 
 
 
 async def moderation_queue(
-    session: AsyncSession, *, status: ListingStatus | None, reported: bool, page: PageParams
-) -> tuple[list[Listing], str | None]:
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: ListingStatus | None,
+    reported: bool,
+    page: PageParams,
+) -> tuple[list[Guarded[Listing, ListingActor]], str | None]:
     """Reported listings most-reported first; otherwise oldest first (a review queue)."""
     listings = ListingRepository(session)
     statement = listings.with_details(listings.moderation_queue(status=status, reported=reported))
@@ -555,26 +493,28 @@ async def moderation_queue(
         if reported
         else [SortKey(Listing.id)]
     )
-    return await paginate(
+    rows, next_cursor = await paginate(
         session, statement, keys=keys, page=page, tag="reported" if reported else "queue"
     )
+    return [_guarded(listing, principal) for listing in rows], next_cursor
 
 
 async def moderate(
     session: AsyncSession,
-    admin: User,
+    principal: Principal,
     listing_id: uuid.UUID,
     action: ListingAction,
     reason: str | None,
-) -> Listing:
+) -> Guarded[Listing, ListingActor]:
     """approve / reject / remove by an admin, audited."""
-    await ListingRepository(session).get_for_update(listing_id)
-    listing = await _detailed(session, listing_id)
+    listing = await ListingRepository(session).get_detailed(listing_id, lock=True)
+    if listing is None:
+        raise ListingNotFound()
     before = _apply(listing, action, _ADMIN)
     listing.status_reason = reason
     await record_audit(
         session,
-        actor_id=admin.id,
+        actor_id=principal.user_id,
         action=f"listing.{action.value}",
         target_type="listing",
         target_id=listing.id,
@@ -593,7 +533,7 @@ async def moderate(
             "reason": reason,
         },
     )
-    return await _detailed(session, listing.id)
+    return _guarded(await _detailed(session, listing.id), principal)
 
 
 async def reports_of(
@@ -604,17 +544,21 @@ async def reports_of(
     return await paginate(session, statement, keys=[SortKey(ListingReport.id)], page=page)
 
 
-async def set_seller_visibility(
-    session: AsyncSession, seller_id: uuid.UUID, approved: bool
-) -> None:
-    """A seller's suspension hides all their listings from search and purchase at once;
-    reinstatement brings them back in the state they were in."""
-    await ListingRepository(session).set_seller_approved(seller_id, approved)
-
-
 async def withdraw_all_of_seller(session: AsyncSession, seller_id: uuid.UUID) -> None:
     """A closed shop's listings leave the catalog for good: archived (kept for the orders
     that refer to them), and hidden as a suspended seller's are."""
     listings = ListingRepository(session)
     await listings.set_seller_approved(seller_id, False)
     await listings.archive_all_of_seller(seller_id, reason="the shop closed")
+
+
+async def _follow_seller_decision(session: AsyncSession, seller: SellerProfile) -> None:
+    """A seller's suspension hides all their listings from search and purchase at once;
+    reinstatement brings them back in the state they were in."""
+    approved = seller.status is SellerStatus.approved
+    await ListingRepository(session).set_seller_approved(seller.id, approved)
+
+
+# Whatever can decide about a shop (the API's admin routes, the demo seed) has the catalog
+# loaded, so the decision always reaches the shop's listings in its transaction.
+seller_service.on_decision(_follow_seller_decision)

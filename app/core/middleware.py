@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.db import database_unavailable
 from app.core.errors import PayloadTooLarge, internal_error_response, render_error
 from app.core.observability import Metrics
-from app.core.request_context import set_api_key_scopes, set_request_id
+from app.core.request_context import set_request_id
 
 access_logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.errors")
@@ -35,7 +35,6 @@ class RequestContextMiddleware:
         incoming = Request(scope).headers.get("x-request-id", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         set_request_id(request_id)
-        set_api_key_scopes(None)  # until authentication says otherwise
         status = 500
         response_started = False
         started = time.perf_counter()
@@ -89,7 +88,6 @@ class RequestContextMiddleware:
                 },
             )
             set_request_id(None)
-            set_api_key_scopes(None)
 
 
 class BodyLimitMiddleware:

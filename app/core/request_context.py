@@ -1,5 +1,6 @@
-"""Per-request context readable from anywhere: the request id (logs include it) and, for
-requests made with an API key, its scopes."""
+"""The request id, readable from anywhere so that every log line and problem+json answer of
+a request names it. Nothing else about the request lives here: who the caller is travels
+explicitly, as a `Principal` (see app.auth.principal)."""
 
 from contextvars import ContextVar
 
@@ -12,22 +13,3 @@ def current_request_id() -> str | None:
 
 def set_request_id(value: str | None) -> None:
     _request_id.set(value)
-
-
-_api_key_scopes: ContextVar[frozenset[str] | None] = ContextVar("api_key_scopes", default=None)
-
-
-def api_key_scopes() -> frozenset[str] | None:
-    """The scopes of the API key the current request authenticated with; None when it came
-    with an access token or no credentials (or outside any request: the worker, the CLI)."""
-    return _api_key_scopes.get()
-
-
-def acting_through_api_key() -> bool:
-    """An API key is a seller's integration: it acts for the shop only, never as its owner's
-    buyer or admin self (services narrow the caller's roles on it)."""
-    return _api_key_scopes.get() is not None
-
-
-def set_api_key_scopes(scopes: frozenset[str] | None) -> None:
-    _api_key_scopes.set(scopes)

@@ -1,9 +1,11 @@
 import uuid
 from datetime import datetime
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import selectinload
 
+from app.auth.principal import Principal
 from app.core.repository import RepositoryBase
 from app.disputes.models import (
     Dispute,
@@ -18,21 +20,55 @@ from app.disputes.models import (
 # are on their way back, a seller who never confirms receipt can be disputed.
 _RETURN_IN_PROGRESS = (ReturnStatus.requested, ReturnStatus.approved)
 
+PartiesT = TypeVar("PartiesT", ReturnRequest, Dispute)
 
-class ReturnRepository(RepositoryBase[ReturnRequest]):
+
+class _OfOrderParties(RepositoryBase[PartiesT]):
+    """Returns and disputes: seen by their order's buyer and seller, and by admins."""
+
+    detail: ClassVar[Any]
+    """The relationship an answer shows, loaded with the row."""
+
+    def visible_to(self, principal: Principal) -> Select[PartiesT]:
+        """Those the caller may open: their own (an API key acts for its shop only, so it
+        sees the shop's and none of its owner's purchases), or any for an admin."""
+        statement: Select[PartiesT] = select(self.model)
+        if principal.is_admin:
+            return statement
+        held = []
+        if principal.acts_as_buyer:
+            held.append(self.model.buyer_id == principal.user_id)
+        if principal.shop_id is not None:
+            held.append(self.model.seller_id == principal.shop_id)
+        return statement.where(or_(*held) if held else false())
+
+    async def get_visible(
+        self, principal: Principal, id_: uuid.UUID, *, lock: bool
+    ) -> PartiesT | None:
+        """One, with its detail, only if the caller may see it (decided in the query)."""
+        statement = (
+            self.visible_to(principal)
+            .where(self.model.id == id_)
+            # From the class: through an instance, a mapped attribute looks for its row.
+            .options(selectinload(type(self).detail))
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            statement = statement.with_for_update(of=self.model)
+        return await self.get_one_or_none(statement)
+
+
+class ReturnRepository(_OfOrderParties[ReturnRequest]):
     model = ReturnRequest
+    detail = ReturnRequest.items
 
-    async def get_with_items(
-        self, return_id: uuid.UUID, *, lock: bool = False
-    ) -> ReturnRequest | None:
+    async def get_with_items(self, return_id: uuid.UUID) -> ReturnRequest | None:
         statement = (
             select(ReturnRequest)
             .where(ReturnRequest.id == return_id)
             .options(selectinload(ReturnRequest.items))
             .execution_options(populate_existing=True)
         )
-        if lock:
-            statement = statement.with_for_update(of=ReturnRequest)
         return await self.get_one_or_none(statement)
 
     async def of_order(self, order_id: uuid.UUID) -> ReturnRequest | None:
@@ -52,19 +88,9 @@ class ReturnRepository(RepositoryBase[ReturnRequest]):
         )
 
 
-class DisputeRepository(RepositoryBase[Dispute]):
+class DisputeRepository(_OfOrderParties[Dispute]):
     model = Dispute
-
-    async def get_detailed(self, dispute_id: uuid.UUID, *, lock: bool = False) -> Dispute | None:
-        statement = (
-            select(Dispute)
-            .where(Dispute.id == dispute_id)
-            .options(selectinload(Dispute.messages))
-            .execution_options(populate_existing=True)
-        )
-        if lock:
-            statement = statement.with_for_update(of=Dispute)
-        return await self.get_one_or_none(statement)
+    detail = Dispute.messages
 
     async def exists_for(self, order_id: uuid.UUID) -> bool:
         statement = select(Dispute.id).where(Dispute.order_id == order_id)

@@ -2,13 +2,15 @@
 (plus their shipping when the seller is at fault) once the seller receives them."""
 
 import uuid
+from collections.abc import Set as AbstractSet
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth.principal import Principal
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Forbidden
+from app.core.guards import Guarded
 from app.disputes.exceptions import (
     InvalidReturnItems,
     OrderNotCompleted,
@@ -24,10 +26,9 @@ from app.orders import service as order_service
 from app.orders.models import EventSubject, Order, OrderStatus
 from app.orders.state import OrderActor
 from app.payments.provider import PaymentProvider
-from app.sellers.models import SellerProfile
 
 
-def allowed_actions(request: ReturnRequest, actors: set[OrderActor]) -> list[str]:
+def allowed_actions(request: ReturnRequest, actors: AbstractSet[OrderActor]) -> list[str]:
     return [a.value for a in RETURN_LIFECYCLE.allowed_actions(request.status, actors, request)]
 
 
@@ -52,14 +53,14 @@ def refund_for(order: Order, data: ReturnCreate) -> int:
 
 async def request_return(
     session: AsyncSession,
+    principal: Principal,
+    guarded: Guarded[Order, OrderActor],
+    *,
     settings: Settings,
-    user: User,
-    seller: SellerProfile | None,
-    order_id: uuid.UUID,
     data: ReturnCreate,
-) -> ReturnRequest:
-    order, order_actors = await order_service.get_for(session, order_id, user, seller, lock=True)
-    if OrderActor.buyer not in order_actors:
+) -> Guarded[ReturnRequest, OrderActor]:
+    order = guarded.subject
+    if OrderActor.buyer not in guarded.roles:
         raise Forbidden("only the buyer may return an order")
     if order.status is not OrderStatus.completed:
         raise OrderNotCompleted(f"the order is {order.status.value}")
@@ -79,7 +80,8 @@ async def request_return(
         respond_by=now() + settings.dispute_response_time,
         items=[ReturnItem(order_line_id=i.line_id, quantity=i.quantity) for i in data.items],
     )
-    # The order's row lock serialises requests; the unique order_id is the last word.
+    # The order's row lock (its guard's) serialises requests; the unique order_id is the last
+    # word.
     await ReturnRepository(session).save_unique(request, ReturnExists())
     await order_service.record_event(
         session,
@@ -88,44 +90,39 @@ async def request_return(
         request.id,
         action="request",
         actor_role=OrderActor.buyer.value,
-        actor_id=user.id,
+        actor_id=principal.user_id,
         change=(None, request.status.value),
         details={"reason": data.reason.value, "refund": request.refund_amount},
     )
-    return request
+    return Guarded(request, order_service.roles_of(request, principal))
 
 
-async def get_for(
-    session: AsyncSession,
-    return_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
-    *,
-    lock: bool = False,
-) -> tuple[ReturnRequest, set[OrderActor]]:
-    """A return the caller is a party to (or any, for admins); otherwise 404."""
-    request = await ReturnRepository(session).get_with_items(return_id, lock=lock)
-    actors = order_service.actors_for(request, user, seller) if request else set()
-    if request is None or not actors:
+async def get_visible(
+    session: AsyncSession, principal: Principal, return_id: uuid.UUID, *, lock: bool
+) -> Guarded[ReturnRequest, OrderActor]:
+    """A return the caller may see (a party, or an admin), with their roles on it; 404
+    otherwise, decided by the query. `lock` holds its row for the rest of the transaction
+    (a step then locks its order: always return, then order)."""
+    request = await ReturnRepository(session).get_visible(principal, return_id, lock=lock)
+    if request is None:
         raise ReturnNotFound()
-    return request, actors
+    return Guarded(request, order_service.roles_of(request, principal))
 
 
 async def step(
     session: AsyncSession,
-    provider: PaymentProvider,
-    return_id: uuid.UUID,
-    action: ReturnAction,
-    user: User,
-    seller: SellerProfile | None,
+    principal: Principal,
+    guarded: Guarded[ReturnRequest, OrderActor],
     *,
+    provider: PaymentProvider,
+    action: ReturnAction,
     details: dict[str, str],
-) -> tuple[ReturnRequest, set[OrderActor]]:
+) -> None:
     """approve, reject (details: reason), ship_back (details: carrier, tracking_number) or
-    receive (which refunds). Locks the return, then its order."""
-    request, actors = await get_for(session, return_id, user, seller, lock=True)
-    await _apply(session, provider, request, action, actors, user.id, details)
-    return request, actors
+    receive (which refunds), on a return its guard locked."""
+    await _apply(
+        session, provider, guarded.subject, action, guarded.roles, principal.user_id, details
+    )
 
 
 async def _apply(
@@ -133,7 +130,7 @@ async def _apply(
     provider: PaymentProvider,
     request: ReturnRequest,
     action: ReturnAction,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
     actor_id: uuid.UUID | None,
     details: dict[str, str],
 ) -> None:

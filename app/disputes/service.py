@@ -3,14 +3,16 @@ escalate, an admin (or the seller's silence) decides, and the money moves in the
 transaction as the decision."""
 
 import uuid
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth.principal import Principal
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Forbidden
+from app.core.guards import Guarded
 from app.core.ids import uuid7
 from app.core.money import require_currency
 from app.core.pagination import PageParams, SortKey, paginate
@@ -44,27 +46,27 @@ from app.orders import service as order_service
 from app.orders.models import EventSubject, Order, OrderStatus
 from app.orders.state import OrderActor
 from app.payments.provider import PaymentProvider
-from app.sellers.models import SellerProfile
 
 _DISPUTABLE = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.completed)
 # Sniffing needs only a file's first bytes.
 _MAX_SNIFF = 64
 
 
-def allowed_actions(dispute: Dispute, actors: set[OrderActor]) -> list[str]:
+def allowed_actions(dispute: Dispute, actors: AbstractSet[OrderActor]) -> list[str]:
     return [a.value for a in DISPUTE_LIFECYCLE.allowed_actions(dispute.status, actors, dispute)]
 
 
 async def open_dispute(
     session: AsyncSession,
+    principal: Principal,
+    guarded: Guarded[Order, OrderActor],
+    *,
     settings: Settings,
-    user: User,
-    seller: SellerProfile | None,
-    order_id: uuid.UUID,
     data: DisputeCreate,
-) -> Dispute:
-    order, order_actors = await order_service.get_for(session, order_id, user, seller, lock=True)
-    if OrderActor.buyer not in order_actors:
+) -> Guarded[Dispute, OrderActor]:
+    """The buyer's dispute, on an order its guard row-locked."""
+    order = guarded.subject
+    if OrderActor.buyer not in guarded.roles:
         raise Forbidden("only the buyer may open a dispute")
     if await DisputeRepository(session).exists_for(order.id):
         raise DisputeExists()
@@ -90,10 +92,11 @@ async def open_dispute(
         currency=order.currency,
         requested_amount=requested,
         respond_by=now() + settings.dispute_response_time,
+        messages=[],  # none yet; set so that the answer reads it without a query
     )
     await DisputeRepository(session).save_unique(dispute, DisputeExists())
     await order_service.open_dispute(
-        session, order, order_actors, actor_id=user.id, dispute_id=dispute.id
+        session, order, guarded.roles, actor_id=principal.user_id, dispute_id=dispute.id
     )
     await order_service.record_event(
         session,
@@ -102,11 +105,11 @@ async def open_dispute(
         dispute.id,
         action="open",
         actor_role=OrderActor.buyer.value,
-        actor_id=user.id,
+        actor_id=principal.user_id,
         change=(None, dispute.status.value),
         details={"reason": data.reason.value, "requested_outcome": data.requested_outcome.value},
     )
-    return dispute
+    return Guarded(dispute, order_service.roles_of(dispute, principal))
 
 
 def _check_refund(order: Order, amount: int) -> None:
@@ -116,26 +119,16 @@ def _check_refund(order: Order, amount: int) -> None:
         )
 
 
-async def get_for(
-    session: AsyncSession,
-    dispute_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
-    *,
-    lock: bool = False,
-) -> tuple[Dispute, set[OrderActor]]:
-    """A dispute the caller is a party to (or any, for admins); otherwise 404."""
-    dispute = await DisputeRepository(session).get_detailed(dispute_id, lock=lock)
-    actors = order_service.actors_for(dispute, user, seller) if dispute else set()
-    if dispute is None or not actors:
+async def get_visible(
+    session: AsyncSession, principal: Principal, dispute_id: uuid.UUID, *, lock: bool
+) -> Guarded[Dispute, OrderActor]:
+    """A dispute the caller may see (a party, or an admin), with their roles on it; 404
+    otherwise, decided by the query. `lock` holds its row for the rest of the transaction
+    (a decision then locks its order: always dispute, then order)."""
+    dispute = await DisputeRepository(session).get_visible(principal, dispute_id, lock=lock)
+    if dispute is None:
         raise DisputeNotFound()
-    return dispute, actors
-
-
-async def exists_for_order(session: AsyncSession, order_id: uuid.UUID) -> bool:
-    """Whether the order has a dispute, in any state (admins may then read what its parties
-    said to each other)."""
-    return await DisputeRepository(session).exists_for(order_id)
+    return Guarded(dispute, order_service.roles_of(dispute, principal))
 
 
 async def evidence_of(session: AsyncSession, dispute: Dispute) -> dict[uuid.UUID, Evidence]:
@@ -144,26 +137,25 @@ async def evidence_of(session: AsyncSession, dispute: Dispute) -> dict[uuid.UUID
 
 async def add_message(
     session: AsyncSession,
-    settings: Settings,
-    dispute_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
+    principal: Principal,
+    guarded: Guarded[Dispute, OrderActor],
     *,
+    settings: Settings,
     body: str,
     evidence_ids: list[uuid.UUID],
-) -> tuple[Dispute, set[OrderActor]]:
+) -> None:
     """A message from a party or an admin. The seller's answer (or the buyer's answer back)
     moves the dispute on, and decides who owes the next answer."""
-    dispute, actors = await get_for(session, dispute_id, user, seller, lock=True)
+    dispute = guarded.subject
     if dispute.status is DisputeStatus.resolved:
         raise DisputeClosed()
     known = await evidence_of(session, dispute)
     if unknown := [str(i) for i in evidence_ids if i not in known]:
         raise UnknownEvidence(f"not evidence of this dispute: {', '.join(unknown)}")
-    role = order_service.acting_role(actors)
+    role = order_service.acting_role(guarded.roles)
     message = DisputeMessage(
         dispute_id=dispute.id,
-        author_id=user.id,
+        author_id=principal.user_id,
         author_role=role.value,
         body=body,
         evidence_ids=[str(i) for i in evidence_ids],
@@ -186,25 +178,23 @@ async def add_message(
         dispute,
         action.value if action and dispute.status is not before else "message",
         role,
-        user.id,
+        principal.user_id,
         before,
         {"message_id": str(message.id)},
     )
-    return dispute, actors
 
 
 async def upload_evidence(
     session: AsyncSession,
+    principal: Principal,
+    guarded: Guarded[Dispute, OrderActor],
+    *,
     settings: Settings,
     storage: MediaStorage,
-    dispute_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
-    *,
     filename: str,
     data: bytes,
 ) -> Evidence:
-    dispute, _actors = await get_for(session, dispute_id, user, seller)
+    dispute = guarded.subject
     if dispute.status is DisputeStatus.resolved:
         raise DisputeClosed()
     if len(data) > settings.max_evidence_bytes:
@@ -220,7 +210,7 @@ async def upload_evidence(
     evidence = Evidence(
         id=evidence_id,
         dispute_id=dispute.id,
-        uploader_id=user.id,
+        uploader_id=principal.user_id,
         storage_key=key,
         content_type=content_type,
         filename=filename[-255:] or f"evidence.{extension}",
@@ -231,34 +221,40 @@ async def upload_evidence(
     return evidence
 
 
-async def read_evidence(
-    session: AsyncSession,
-    storage: MediaStorage,
-    dispute_id: uuid.UUID,
-    evidence_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
-) -> tuple[Evidence, bytes]:
-    dispute, _actors = await get_for(session, dispute_id, user, seller)
-    evidence = (await evidence_of(session, dispute)).get(evidence_id)
+async def evidence_in(
+    session: AsyncSession, guarded: Guarded[Dispute, OrderActor], evidence_id: uuid.UUID
+) -> Guarded[Evidence, OrderActor]:
+    """One evidence file of a dispute the caller may see, with their roles on the dispute."""
+    evidence = (await evidence_of(session, guarded.subject)).get(evidence_id)
     if evidence is None:
         raise EvidenceNotFound()
-    return evidence, await storage.read(evidence.storage_key)
+    return Guarded(evidence, guarded.roles)
+
+
+async def read_evidence(storage: MediaStorage, evidence: Evidence) -> bytes:
+    return await storage.read(evidence.storage_key)
 
 
 async def escalate(
-    session: AsyncSession, dispute_id: uuid.UUID, user: User, seller: SellerProfile | None
-) -> tuple[Dispute, set[OrderActor]]:
+    session: AsyncSession, principal: Principal, guarded: Guarded[Dispute, OrderActor]
+) -> None:
     """Either party asks an admin to decide; no deadline runs any more."""
-    dispute, actors = await get_for(session, dispute_id, user, seller, lock=True)
+    dispute = guarded.subject
     before = dispute.status
-    dispute.status = DISPUTE_LIFECYCLE.target(before, DisputeAction.escalate, actors, dispute)
-    dispute.respond_by = None
-    permitted = actors & DISPUTE_LIFECYCLE.table[(before, DisputeAction.escalate)].actors
-    await _record(
-        session, dispute, "escalate", order_service.acting_role(permitted), user.id, before, {}
+    dispute.status = DISPUTE_LIFECYCLE.target(
+        before, DisputeAction.escalate, guarded.roles, dispute
     )
-    return dispute, actors
+    dispute.respond_by = None
+    permitted = guarded.roles & DISPUTE_LIFECYCLE.table[(before, DisputeAction.escalate)].actors
+    await _record(
+        session,
+        dispute,
+        "escalate",
+        order_service.acting_role(permitted),
+        principal.user_id,
+        before,
+        {},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,15 +266,16 @@ class Decision:
 
 async def resolve(
     session: AsyncSession,
+    principal: Principal,
+    guarded: Guarded[Dispute, OrderActor],
+    *,
     settings: Settings,
     provider: PaymentProvider,
-    dispute_id: uuid.UUID,
-    admin: User,
     data: DisputeResolve,
-) -> Dispute:
-    """An admin decides. The dispute row lock makes a second, concurrent decision wait and
-    then find the dispute resolved (409): the money moves once."""
-    dispute, actors = await get_for(session, dispute_id, admin, None, lock=True)
+) -> None:
+    """An admin decides. The dispute's row lock (its guard's) makes a second, concurrent
+    decision wait and then find the dispute resolved (409): the money moves once."""
+    dispute = guarded.subject
     amount = None
     if data.refund_amount is not None:
         amount = require_currency(data.refund_amount, dispute.currency)
@@ -288,11 +285,10 @@ async def resolve(
         provider,
         dispute,
         DisputeAction.resolve,
-        actors,
-        admin.id,
+        guarded.roles,
+        principal.user_id,
         Decision(data.outcome, amount, data.note),
     )
-    return dispute
 
 
 async def resolve_unanswered(
@@ -322,7 +318,7 @@ async def _settle(
     provider: PaymentProvider,
     dispute: Dispute,
     action: DisputeAction,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
     actor_id: uuid.UUID | None,
     decision: Decision,
 ) -> None:

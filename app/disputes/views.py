@@ -1,8 +1,10 @@
 """Disputes and returns as the API shows them to one caller."""
 
+from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import now
+from app.core.guards import Guarded
 from app.core.money import Money
 from app.disputes import returns
 from app.disputes import service as disputes
@@ -29,8 +31,9 @@ def _age_seconds(dispute: Dispute) -> int:
 
 
 async def return_read(
-    session: AsyncSession, request: ReturnRequest, actors: set[OrderActor]
+    session: AsyncSession, guarded: Guarded[ReturnRequest, OrderActor]
 ) -> ReturnRead:
+    request = guarded.subject
     return ReturnRead(
         id=request.id,
         order_id=request.order_id,
@@ -47,7 +50,7 @@ async def return_read(
         tracking_number=request.tracking_number,
         received_at=request.received_at,
         created_at=request.created_at,
-        allowed_actions=returns.allowed_actions(request, actors),
+        allowed_actions=returns.allowed_actions(request, guarded.roles),
         timeline=[
             OrderEventRead.model_validate(e)
             for e in await order_service.subject_events(session, request.id)
@@ -66,9 +69,17 @@ def evidence_read(evidence: Evidence) -> EvidenceRead:
     )
 
 
-async def dispute_read(
-    session: AsyncSession, dispute: Dispute, actors: set[OrderActor]
-) -> DisputeRead:
+def evidence_file(evidence: Evidence, data: bytes) -> Response:
+    """The file itself, as a download (never rendered: it is whatever a party uploaded)."""
+    return Response(
+        data,
+        media_type=evidence.content_type,
+        headers={"X-Content-Type-Options": "nosniff", "Content-Disposition": "attachment"},
+    )
+
+
+async def dispute_read(session: AsyncSession, guarded: Guarded[Dispute, OrderActor]) -> DisputeRead:
+    dispute = guarded.subject
     evidence = {str(k): v for k, v in (await disputes.evidence_of(session, dispute)).items()}
     return DisputeRead(
         id=dispute.id,
@@ -87,7 +98,7 @@ async def dispute_read(
         resolved_at=dispute.resolved_at,
         created_at=dispute.created_at,
         age_seconds=_age_seconds(dispute),
-        allowed_actions=disputes.allowed_actions(dispute, actors),
+        allowed_actions=disputes.allowed_actions(dispute, guarded.roles),
         messages=[
             DisputeMessageRead(
                 id=m.id,

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth.principal import Principal
 from app.catalog import service as catalog_service
 from app.catalog.exceptions import InsufficientStock
 from app.catalog.models import Listing, ListingStatus
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Conflict, InvalidTransition, NotFound
-from app.core.money import Money
+from app.core.guards import Guarded
 from app.orders import service as order_service
 from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound
 from app.orders.models import (
@@ -27,41 +27,64 @@ from app.orders.models import (
     OrderStatus,
 )
 from app.orders.repository import CartRepository, CheckoutRepository
-from app.orders.schemas import (
-    CartLine,
-    CartRead,
-    CartSellerGroup,
-    CheckoutCreate,
-    CheckoutItem,
-)
+from app.orders.schemas import CheckoutCreate, CheckoutItem
 from app.orders.state import OrderAction, OrderActor
 from app.payments import service as payments
 from app.payments.provider import PaymentProvider
 
+_BUYER = frozenset({OrderActor.buyer})
+
 # --- cart -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class CartEntry:
+    """A line of the cart with its listing, and why it cannot be bought now (None: it can)."""
+
+    listing: Listing
+    quantity: int
+    unavailable_reason: str | None
+
+
+async def cart(session: AsyncSession, principal: Principal) -> list[CartEntry]:
+    """The caller's cart. Lines that can no longer be bought stay, marked as such."""
+    items = await CartRepository(session).items(principal.user_id)
+    listings = await catalog_service.many(session, [i.listing_id for i in items])
+    return [
+        CartEntry(
+            listings[i.listing_id],
+            i.quantity,
+            _unavailable_reason(listings[i.listing_id], i.quantity),
+        )
+        for i in items
+    ]
+
+
 async def set_cart_quantity(
-    session: AsyncSession, buyer: User, listing_id: uuid.UUID, quantity: int
-) -> None:
-    """Put a listing in the cart (or change its quantity), checked against the stock now."""
-    listing = await catalog_service.purchasable(session, listing_id, buyer)
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID, quantity: int
+) -> list[CartEntry]:
+    """Put a listing in the cart (or change its quantity), checked against the stock now;
+    the cart as it is then."""
+    listing = await catalog_service.purchasable(session, listing_id, principal.user)
     if quantity > listing.quantity:
         raise InsufficientStock(f"only {listing.quantity} in stock")
     carts = CartRepository(session)
-    item = await carts.find(buyer.id, listing_id)
+    item = await carts.find(principal.user_id, listing_id)
     if item is None:
         await carts.save_unique(
-            CartItem(buyer_id=buyer.id, listing_id=listing_id, quantity=quantity),
+            CartItem(buyer_id=principal.user_id, listing_id=listing_id, quantity=quantity),
             Conflict("the cart changed concurrently; retry"),
         )
     else:
         item.quantity = quantity
         await session.flush()
+    return await cart(session, principal)
 
 
-async def remove_from_cart(session: AsyncSession, buyer: User, listing_id: uuid.UUID) -> None:
-    if not await CartRepository(session).remove(buyer.id, [listing_id]):
+async def remove_from_cart(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID
+) -> None:
+    if not await CartRepository(session).remove(principal.user_id, [listing_id]):
         raise NotFound("that listing is not in your cart")
 
 
@@ -77,44 +100,6 @@ def _unavailable_reason(listing: Listing, quantity: int) -> str | None:
     return None
 
 
-async def view_cart(session: AsyncSession, settings: Settings, buyer: User) -> CartRead:
-    """The cart grouped by seller. Lines that can no longer be bought stay, marked as such."""
-    items = await CartRepository(session).items(buyer.id)
-    listings = await catalog_service.many(session, [i.listing_id for i in items])
-    groups: dict[uuid.UUID, CartSellerGroup] = {}
-    total = 0
-    currency = settings.currency
-    for item in items:
-        listing = listings[item.listing_id]
-        reason = _unavailable_reason(listing, item.quantity)
-        group = groups.setdefault(
-            listing.seller_id,
-            CartSellerGroup(
-                seller_id=listing.seller_id,
-                shop_name=listing.seller.shop_name,
-                lines=[],
-                subtotal=Money(amount=0, currency=currency),
-            ),
-        )
-        group.lines.append(
-            CartLine(
-                listing_id=listing.id,
-                title=listing.title,
-                unit_price=Money(amount=listing.price_amount, currency=listing.currency),
-                shipping_fee=Money(amount=listing.shipping_fee_amount, currency=listing.currency),
-                quantity=item.quantity,
-                available=reason is None,
-                unavailable_reason=reason,
-                in_stock=listing.quantity,
-            )
-        )
-        if reason is None:
-            line_total = listing.price_amount * item.quantity + listing.shipping_fee_amount
-            group.subtotal = Money(amount=group.subtotal.amount + line_total, currency=currency)
-            total += line_total
-    return CartRead(groups=list(groups.values()), total=Money(amount=total, currency=currency))
-
-
 # --- checkout ---------------------------------------------------------------------------------
 
 
@@ -125,14 +110,14 @@ class _Wanted:
 
 
 async def _wanted_items(
-    session: AsyncSession, buyer: User, items: list[CheckoutItem] | None
+    session: AsyncSession, buyer_id: uuid.UUID, items: list[CheckoutItem] | None
 ) -> list[_Wanted]:
     if items is not None:
         merged: dict[uuid.UUID, int] = defaultdict(int)
         for item in items:
             merged[item.listing_id] += item.quantity
         return [_Wanted(listing_id, quantity) for listing_id, quantity in merged.items()]
-    cart = await CartRepository(session).items(buyer.id)
+    cart = await CartRepository(session).items(buyer_id)
     listings = await catalog_service.many(session, [i.listing_id for i in cart])
     # Lines no longer for sale stay in the cart and the rest are bought; a line asking for
     # more than the stock fails the checkout (409) so the buyer can decide.
@@ -143,14 +128,16 @@ async def _wanted_items(
 
 
 async def create_checkout(
-    session: AsyncSession, settings: Settings, buyer: User, data: CheckoutCreate
-) -> Checkout:
-    """Reserve stock for every item and split the purchase into one order per seller.
+    session: AsyncSession, principal: Principal, data: CheckoutCreate, *, settings: Settings
+) -> Guarded[Checkout, OrderActor]:
+    """Reserve stock for every item and split the purchase into one order per seller; the
+    new checkout, with the caller as its buyer.
 
     Stock is taken with a compare-and-set per listing, in listing-id order so that two
     checkouts of the same listings never deadlock; any shortfall aborts the whole checkout.
     """
-    wanted = sorted(await _wanted_items(session, buyer, data.items), key=lambda w: w.listing_id)
+    buyer = principal.user
+    wanted = sorted(await _wanted_items(session, buyer.id, data.items), key=lambda w: w.listing_id)
     reserved: list[tuple[Listing, int]] = []
     for item in wanted:
         await catalog_service.purchasable(session, item.listing_id, buyer)
@@ -213,55 +200,59 @@ async def create_checkout(
         checkout.total_amount += order.total_amount
     await CartRepository(session).remove(buyer.id, [w.listing_id for w in wanted])
     await session.flush()
-    return await get_checkout(session, buyer, checkout.id)
+    return await get_visible(session, principal, checkout.id, lock=False)
 
 
-async def get_checkout(
-    session: AsyncSession, buyer: User, checkout_id: uuid.UUID, *, lock: bool = False
-) -> Checkout:
-    checkout = await CheckoutRepository(session).get_with_orders(checkout_id, lock=lock)
-    if checkout is None or checkout.buyer_id != buyer.id:
+async def get_visible(
+    session: AsyncSession, principal: Principal, checkout_id: uuid.UUID, *, lock: bool
+) -> Guarded[Checkout, OrderActor]:
+    """One of the caller's checkouts with its orders (only its buyer sees it; 404 otherwise,
+    decided by the query). `lock` holds its row for the rest of the transaction."""
+    checkout = await CheckoutRepository(session).get_visible(principal, checkout_id, lock=lock)
+    if checkout is None:
         raise CheckoutNotFound()
-    return checkout
+    return Guarded(checkout, _BUYER)
 
 
 async def pay(
     session: AsyncSession,
+    principal: Principal,
+    checkout: Guarded[Checkout, OrderActor],
+    *,
     provider: PaymentProvider,
     settings: Settings,
-    buyer: User,
-    checkout_id: uuid.UUID,
     token: str,
 ) -> Checkout:
     """Capture the checkout's total once; every order becomes `paid` with its share in
-    escrow. Any failure (declined, provider error) rolls all of it back: retry is safe."""
-    checkout = await get_checkout(session, buyer, checkout_id, lock=True)
-    if checkout.status is CheckoutStatus.pending_payment and checkout.expires_at <= now():
+    escrow. Any failure (declined, provider error) rolls all of it back: retry is safe.
+    The checkout's guard holds its row lock."""
+    paying = checkout.subject
+    if paying.status is CheckoutStatus.pending_payment and paying.expires_at <= now():
         raise CheckoutExpired()
     # Orders the buyer cancelled before paying are not charged.
-    payable = [o for o in checkout.orders if o.status is OrderStatus.pending_payment]
-    if checkout.status is not CheckoutStatus.pending_payment or not payable:
-        raise InvalidTransition(f"the checkout is {checkout.status.value}")
+    payable = [o for o in paying.orders if o.status is OrderStatus.pending_payment]
+    if paying.status is not CheckoutStatus.pending_payment or not payable:
+        raise InvalidTransition(f"the checkout is {paying.status.value}")
     await payments.capture_into_escrow(
         session,
         provider,
         token=token,
-        currency=checkout.currency,
-        reference=f"checkout:{checkout.id}",
+        currency=paying.currency,
+        reference=f"checkout:{paying.id}",
         shares=[payments.EscrowShare(o.id, o.total_amount) for o in payable],
     )
-    checkout.total_amount = sum(o.total_amount for o in payable)
+    paying.total_amount = sum(o.total_amount for o in payable)
     paid_at = now()
     for order in payable:
         await order_service.transition(
-            session, order, OrderAction.pay, {OrderActor.system}, actor_id=buyer.id
+            session, order, OrderAction.pay, order_service.SYSTEM, actor_id=principal.user_id
         )
         order.paid_at = paid_at
         order.ship_by = paid_at + settings.ship_by
-    checkout.status = CheckoutStatus.paid
-    checkout.paid_at = paid_at
+    paying.status = CheckoutStatus.paid
+    paying.paid_at = paid_at
     await session.flush()
-    return await get_checkout(session, buyer, checkout.id)
+    return paying
 
 
 async def expire(session: AsyncSession, provider: PaymentProvider, checkout: Checkout) -> None:
@@ -269,14 +260,6 @@ async def expire(session: AsyncSession, provider: PaymentProvider, checkout: Che
     for order in checkout.orders:
         if order.status is not OrderStatus.pending_payment:
             continue  # already cancelled by the buyer
-        await order_service.cancel(
-            session,
-            provider,
-            order,
-            OrderAction.expire,
-            {OrderActor.system},
-            actor_id=None,
-            reason="payment not received in time",
-        )
+        await order_service.expire(session, order, provider=provider)
     checkout.status = CheckoutStatus.cancelled
     await session.flush()

@@ -1,7 +1,8 @@
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, false, or_, select
+from sqlalchemy import ColumnElement, Select, delete, false, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.principal import Principal
@@ -43,9 +44,22 @@ class CheckoutRepository(RepositoryBase[Checkout]):
     async def get_with_orders(
         self, checkout_id: uuid.UUID, *, lock: bool = False
     ) -> Checkout | None:
+        return await self._one_with_orders(Checkout.id == checkout_id, lock=lock)
+
+    async def get_visible(
+        self, principal: Principal, checkout_id: uuid.UUID, *, lock: bool
+    ) -> Checkout | None:
+        """One of the caller's checkouts (decided in the query): only its buyer sees it, and
+        an API key buys nothing, so it sees none."""
+        owned = Checkout.buyer_id == principal.user_id if principal.acts_as_buyer else false()
+        return await self._one_with_orders(Checkout.id == checkout_id, owned, lock=lock)
+
+    async def _one_with_orders(
+        self, *conditions: ColumnElement[bool], lock: bool
+    ) -> Checkout | None:
         statement = (
             select(Checkout)
-            .where(Checkout.id == checkout_id)
+            .where(*conditions)
             .options(selectinload(Checkout.orders).selectinload(Order.lines))
             .execution_options(populate_existing=True)
         )
@@ -106,6 +120,12 @@ class OrderRepository(RepositoryBase[Order]):
         if lock:
             statement = statement.with_for_update(of=Order)
         return await self.get_one_or_none(statement)
+
+    def ids_in(self, statuses: Collection[OrderStatus]) -> Select[uuid.UUID]:
+        return select(Order.id).where(Order.status.in_(statuses))
+
+    def ids_not_in(self, status: OrderStatus) -> Select[uuid.UUID]:
+        return select(Order.id).where(Order.status != status)
 
     def due_for_completion_reminder(self, at: datetime, lead: timedelta) -> Select[Order]:
         return select(Order).where(

@@ -1,10 +1,13 @@
+"""Cart, checkout and orders: each handler gets the caller (and, for one order or checkout,
+its guard), makes one service call and returns one presenter's output."""
+
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import AppSettings, CurrentPrincipal, CurrentUser
+from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
 from app.catalog.exceptions import (
     CannotBuyOwnListing,
@@ -24,7 +27,8 @@ from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
 from app.orders import checkout as checkout_service
-from app.orders import service
+from app.orders import service, views
+from app.orders.dependencies import CheckoutGuard, OrderGuard
 from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound, OrderNotFound
 from app.orders.models import OrderStatus
 from app.orders.schemas import (
@@ -38,7 +42,6 @@ from app.orders.schemas import (
     PayRequest,
     ShipRequest,
 )
-from app.orders.state import OrderAction, OrderActor
 from app.payments.dependencies import Provider
 from app.payments.provider import (
     InsufficientFunds,
@@ -46,7 +49,6 @@ from app.payments.provider import (
     PaymentDeclined,
     PaymentProviderError,
 )
-from app.sellers.dependencies import MaybeSeller
 
 cart_router = APIRouter(
     prefix=f"{API_PREFIX}/cart", tags=["cart"], responses=error_responses(InvalidToken)
@@ -58,14 +60,15 @@ orders_router = APIRouter(
     prefix=f"{API_PREFIX}/orders", tags=["orders"], responses=error_responses(InvalidToken)
 )
 
-_BUYER = {OrderActor.buyer}
-
 
 @cart_router.get("", response_model=CartRead)
-async def get_cart(user: CurrentUser, session: DbSession, settings: AppSettings) -> CartRead:
+async def get_cart(
+    principal: CurrentPrincipal, session: DbSession, settings: AppSettings
+) -> CartRead:
     """Your cart grouped by seller. Lines that can no longer be bought are kept and marked
     `available: false` with the reason, rather than vanishing."""
-    return await checkout_service.view_cart(session, settings, user)
+    entries = await checkout_service.cart(session, principal)
+    return views.cart_to_read(entries, settings.currency)
 
 
 @cart_router.put(
@@ -78,13 +81,15 @@ async def get_cart(user: CurrentUser, session: DbSession, settings: AppSettings)
 async def set_cart_item(
     listing_id: uuid.UUID,
     body: CartQuantity,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
 ) -> CartRead:
     """Put a listing in your cart with this quantity (checked against the stock)."""
-    await checkout_service.set_cart_quantity(session, user, listing_id, body.quantity)
-    return await checkout_service.view_cart(session, settings, user)
+    entries = await checkout_service.set_cart_quantity(
+        session, principal, listing_id, body.quantity
+    )
+    return views.cart_to_read(entries, settings.currency)
 
 
 @cart_router.delete(
@@ -93,10 +98,10 @@ async def set_cart_item(
     responses=error_responses(NotFound),
 )
 async def remove_cart_item(
-    listing_id: uuid.UUID, user: CurrentUser, session: DbSession
+    listing_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> Response:
     """Take a listing out of your cart."""
-    await checkout_service.remove_from_cart(session, user, listing_id)
+    await checkout_service.remove_from_cart(session, principal, listing_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -117,7 +122,7 @@ async def remove_cart_item(
 )
 async def create_checkout(
     body: CheckoutCreate,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
     idempotency: IdempotencyDep,
@@ -126,11 +131,13 @@ async def create_checkout(
     payment expiry. Requires an `Idempotency-Key`."""
 
     async def produce() -> CheckoutRead:
-        checkout = await checkout_service.create_checkout(session, settings, user, body)
-        return service.checkout_to_read(checkout, _BUYER)
+        checkout = await checkout_service.create_checkout(
+            session, principal, body, settings=settings
+        )
+        return views.checkout_to_read(checkout.subject, checkout.roles)
 
     return await idempotency.run(
-        scope=str(user.id),
+        scope=str(principal.id),
         status_code=201,
         response_model=CheckoutRead,
         produce=produce,
@@ -142,12 +149,9 @@ async def create_checkout(
     response_model=CheckoutRead,
     responses=error_responses(CheckoutNotFound),
 )
-async def get_checkout(
-    checkout_id: uuid.UUID, user: CurrentUser, session: DbSession
-) -> CheckoutRead:
+async def get_checkout(checkout: CheckoutGuard) -> CheckoutRead:
     """One of your checkouts with its orders."""
-    checkout = await checkout_service.get_checkout(session, user, checkout_id)
-    return service.checkout_to_read(checkout, _BUYER)
+    return views.checkout_to_read(checkout.subject, checkout.roles)
 
 
 @checkout_router.post(
@@ -167,9 +171,9 @@ async def get_checkout(
     ),
 )
 async def pay_checkout(
-    checkout_id: uuid.UUID,
+    checkout: CheckoutGuard,
     body: PayRequest,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
     provider: Provider,
@@ -179,13 +183,18 @@ async def pay_checkout(
     order completes. Requires an `Idempotency-Key`; a failed attempt changes nothing."""
 
     async def produce() -> CheckoutRead:
-        checkout = await checkout_service.pay(
-            session, provider, settings, user, checkout_id, body.payment_token
+        paid = await checkout_service.pay(
+            session,
+            principal,
+            checkout,
+            provider=provider,
+            settings=settings,
+            token=body.payment_token,
         )
-        return service.checkout_to_read(checkout, _BUYER)
+        return views.checkout_to_read(paid, checkout.roles)
 
     return await idempotency.run(
-        scope=str(user.id),
+        scope=str(principal.id),
         status_code=200,
         response_model=CheckoutRead,
         produce=produce,
@@ -201,24 +210,18 @@ async def list_orders(
     status: Annotated[OrderStatus | None, Query()] = None,
 ) -> Page[OrderRead]:
     """Your orders, newest first: as buyer, as seller, or both."""
-    rows, next_cursor = await service.list_for(
+    orders, next_cursor = await service.list_for(
         session, principal, role=role, status=status, page=page
     )
-    return Page(
-        items=[service.to_read(o, service.roles_of(o, principal)) for o in rows],
-        next_cursor=next_cursor,
-    )
+    return views.order_page(orders, next_cursor)
 
 
 @orders_router.get(
     "/{order_id}", response_model=OrderRead, responses=error_responses(OrderNotFound)
 )
-async def get_order(
-    order_id: uuid.UUID, user: CurrentUser, seller: MaybeSeller, session: DbSession
-) -> OrderRead:
+async def get_order(order: OrderGuard) -> OrderRead:
     """An order you bought or sold, with `allowed_actions` for you."""
-    order, actors = await service.get_for(session, order_id, user, seller)
-    return service.to_read(order, actors)
+    return views.to_read(order.subject, order.roles)
 
 
 @orders_router.get(
@@ -226,12 +229,9 @@ async def get_order(
     response_model=list[OrderEventRead],
     responses=error_responses(OrderNotFound),
 )
-async def list_order_events(
-    order_id: uuid.UUID, user: CurrentUser, seller: MaybeSeller, session: DbSession
-) -> list[OrderEventRead]:
+async def list_order_events(order: OrderGuard, session: DbSession) -> list[OrderEventRead]:
     """The order's timeline: every state change, who made it and when."""
-    order, _ = await service.get_for(session, order_id, user, seller)
-    return [OrderEventRead.model_validate(e) for e in await service.events(session, order)]
+    return views.events_to_read(await service.events(session, order))
 
 
 _ACTION_ERRORS = error_responses(OrderNotFound, InvalidTransition)
@@ -239,58 +239,48 @@ _ACTION_ERRORS = error_responses(OrderNotFound, InvalidTransition)
 
 @orders_router.post("/{order_id}/ship", response_model=OrderRead, responses=_ACTION_ERRORS)
 async def ship_order(
-    order_id: uuid.UUID,
+    order: OrderGuard,
     body: ShipRequest,
-    user: CurrentUser,
-    seller: MaybeSeller,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
 ) -> OrderRead:
     """Seller: mark a paid order shipped, with carrier and tracking number. It completes by
     itself after the auto-complete delay unless the buyer confirms first."""
-    order, actors = await service.get_for(session, order_id, user, seller, lock=True)
-    await service.ship(
+    shipped = await service.ship(
         session,
-        settings,
+        principal,
         order,
-        actors,
-        user,
+        settings=settings,
         carrier=body.carrier,
         tracking_number=body.tracking_number,
     )
-    return service.to_read(order, actors)
+    return views.to_read(shipped, order.roles)
 
 
 @orders_router.post(
     "/{order_id}/confirm-receipt", response_model=OrderRead, responses=_ACTION_ERRORS
 )
 async def confirm_receipt(
-    order_id: uuid.UUID,
-    user: CurrentUser,
-    seller: MaybeSeller,
-    session: DbSession,
-    settings: AppSettings,
+    order: OrderGuard, principal: CurrentPrincipal, session: DbSession, settings: AppSettings
 ) -> OrderRead:
     """Buyer: the goods arrived. The order completes and the escrow is released to the
     seller, minus the platform's commission."""
-    order, actors = await service.get_for(session, order_id, user, seller, lock=True)
-    await service.complete(session, settings, order, OrderAction.confirm_receipt, actors, user.id)
-    return service.to_read(order, actors)
+    completed = await service.confirm_receipt(session, principal, order, settings=settings)
+    return views.to_read(completed, order.roles)
 
 
 @orders_router.post("/{order_id}/cancel", response_model=OrderRead, responses=_ACTION_ERRORS)
 async def cancel_order(
-    order_id: uuid.UUID,
+    order: OrderGuard,
     body: CancelRequest,
-    user: CurrentUser,
-    seller: MaybeSeller,
+    principal: CurrentPrincipal,
     session: DbSession,
     provider: Provider,
 ) -> OrderRead:
     """Cancel before shipping, with a reason: the stock returns and a paid order is refunded
     in full. The buyer may cancel a paid order only once the seller missed the ship-by date."""
-    order, actors = await service.get_for(session, order_id, user, seller, lock=True)
-    await service.cancel(
-        session, provider, order, OrderAction.cancel, actors, actor_id=user.id, reason=body.reason
+    cancelled = await service.cancel(
+        session, principal, order, provider=provider, reason=body.reason
     )
-    return service.to_read(order, actors)
+    return views.to_read(cancelled, order.roles)

@@ -5,19 +5,15 @@ import uuid
 from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
-from app.auth.principal import Principal, acts_as_admin
+from app.auth.principal import Principal
 from app.catalog import service as catalog_service
 from app.config import Settings
 from app.core import outbox
 from app.core.clock import now
 from app.core.guards import Guarded
-from app.core.money import Money
 from app.core.pagination import PageParams, SortKey, paginate
-from app.core.request_context import acting_through_api_key
 from app.orders.events import SUBJECT_ID_KEY, event_type
 from app.orders.exceptions import OrderNotFound
 from app.orders.models import (
@@ -29,14 +25,17 @@ from app.orders.models import (
     OrderStatus,
 )
 from app.orders.repository import CheckoutRepository, OrderRepository
-from app.orders.schemas import CheckoutRead, OrderLineRead, OrderRead
 from app.orders.state import ORDER_LIFECYCLE, OrderAction, OrderActor
+from app.payments import reconcile
 from app.payments import service as payments
 from app.payments.provider import PaymentProvider
-from app.sellers.models import SellerProfile
+from app.payments.schemas import ReconcileReport
 
 # Which role an event names when the caller holds several (an admin buying, say).
 _ROLE_PRIORITY = (OrderActor.system, OrderActor.buyer, OrderActor.seller, OrderActor.admin)
+
+SYSTEM = frozenset({OrderActor.system})
+"""The roles of the platform's own steps: payment, expiry, auto-completion."""
 
 
 class Parties(Protocol):
@@ -44,21 +43,6 @@ class Parties(Protocol):
 
     buyer_id: uuid.UUID
     seller_id: uuid.UUID
-
-
-def actors_for(
-    subject: Parties, user: User | None, seller: SellerProfile | None
-) -> set[OrderActor]:
-    actors: set[OrderActor] = set()
-    if user is not None and subject.buyer_id == user.id:
-        actors.add(OrderActor.buyer)
-    if seller is not None and subject.seller_id == seller.id:
-        actors.add(OrderActor.seller)
-    if acts_as_admin(user):
-        actors.add(OrderActor.admin)
-    if acting_through_api_key():
-        actors.discard(OrderActor.buyer)
-    return actors
 
 
 def roles_of(subject: Parties, principal: Principal) -> frozenset[OrderActor]:
@@ -73,72 +57,15 @@ def roles_of(subject: Parties, principal: Principal) -> frozenset[OrderActor]:
     return frozenset(roles)
 
 
-def acting_role(actors: set[OrderActor]) -> OrderActor:
+def acting_role(actors: AbstractSet[OrderActor]) -> OrderActor:
     return min(actors, key=_ROLE_PRIORITY.index)
-
-
-def _money(amount: int, currency: str) -> Money:
-    return Money(amount=amount, currency=currency)
-
-
-def to_read(order: Order, actors: AbstractSet[OrderActor]) -> OrderRead:
-    return OrderRead(
-        id=order.id,
-        checkout_id=order.checkout_id,
-        buyer_id=order.buyer_id,
-        seller_id=order.seller_id,
-        status=order.status,
-        lines=[
-            OrderLineRead(
-                id=line.id,
-                listing_id=line.listing_id,
-                title=line.title,
-                unit_price=_money(line.unit_price, order.currency),
-                quantity=line.quantity,
-                shipping_fee=_money(line.shipping_fee, order.currency),
-            )
-            for line in order.lines
-        ],
-        items_total=_money(order.items_amount, order.currency),
-        shipping_total=_money(order.shipping_amount, order.currency),
-        total=_money(order.total_amount, order.currency),
-        shipping_address=order.shipping_address,
-        carrier=order.carrier,
-        tracking_number=order.tracking_number,
-        paid_at=order.paid_at,
-        ship_by=order.ship_by,
-        shipped_at=order.shipped_at,
-        auto_complete_at=order.auto_complete_at,
-        completed_at=order.completed_at,
-        cancelled_at=order.cancelled_at,
-        cancel_reason=order.cancel_reason,
-        refunded=_money(order.refunded_amount, order.currency),
-        review_deadline=order.review_deadline,
-        return_deadline=order.return_deadline,
-        dispute_deadline=order.dispute_deadline,
-        created_at=order.created_at,
-        allowed_actions=[
-            a.value for a in ORDER_LIFECYCLE.allowed_actions(order.status, actors, order)
-        ],
-    )
-
-
-def checkout_to_read(checkout: Checkout, actors: AbstractSet[OrderActor]) -> CheckoutRead:
-    return CheckoutRead(
-        id=checkout.id,
-        status=checkout.status,
-        orders=[to_read(o, actors) for o in checkout.orders],
-        total=_money(checkout.total_amount, checkout.currency),
-        expires_at=checkout.expires_at,
-        paid_at=checkout.paid_at,
-    )
 
 
 async def transition(
     session: AsyncSession,
     order: Order,
     action: OrderAction,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
     *,
     actor_id: uuid.UUID | None,
     details: dict[str, Any] | None = None,
@@ -252,22 +179,6 @@ async def remind_completion(session: AsyncSession, order: Order) -> None:
 # --- reads ------------------------------------------------------------------------------------
 
 
-async def get_for(
-    session: AsyncSession,
-    order_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
-    *,
-    lock: bool = False,
-) -> tuple[Order, set[OrderActor]]:
-    """An order the caller is a party to (or any, for admins); otherwise 404."""
-    order = await OrderRepository(session).get_with_lines(order_id, lock=lock)
-    actors = actors_for(order, user, seller) if order is not None else set()
-    if order is None or not actors:
-        raise OrderNotFound()
-    return order, actors
-
-
 async def get_visible(
     session: AsyncSession, principal: Principal, order_id: uuid.UUID, *, lock: bool = False
 ) -> Guarded[Order, OrderActor]:
@@ -295,11 +206,17 @@ async def list_for(
     role: str | None,
     status: OrderStatus | None,
     page: PageParams,
-) -> tuple[list[Order], str | None]:
+) -> tuple[list[Guarded[Order, OrderActor]], str | None]:
+    """The caller's orders, newest first, each with their roles on it."""
+    if not principal.acts_as_buyer:
+        role = "seller"  # a shop's integration sees the shop's sales, whichever side it asks
     statement = OrderRepository(session).of_party(principal, role)
     if status is not None:
         statement = statement.where(Order.status == status)
-    return await paginate(session, statement, keys=[SortKey(Order.id, descending=True)], page=page)
+    rows, next_cursor = await paginate(
+        session, statement, keys=[SortKey(Order.id, descending=True)], page=page
+    )
+    return [Guarded(o, roles_of(o, principal)) for o in rows], next_cursor
 
 
 _CLOSED = (
@@ -310,18 +227,19 @@ _CLOSED = (
 )
 
 
-def closed_order_ids() -> Select[uuid.UUID]:
-    """Orders whose money must have left escrow (reconciliation checks it has)."""
-    return select(Order.id).where(Order.status.in_(_CLOSED))
+async def reconcile_ledger(session: AsyncSession) -> ReconcileReport:
+    """The ledger's invariants, those about orders checked against their states: closed
+    orders hold no escrow, and only disputed ones a reserve."""
+    orders = OrderRepository(session)
+    return await reconcile.reconcile(
+        session,
+        closed_orders=orders.ids_in(_CLOSED),
+        undisputed_orders=orders.ids_not_in(OrderStatus.disputed),
+    )
 
 
-def undisputed_order_ids() -> Select[uuid.UUID]:
-    """Orders that may not hold a dispute reserve (reconciliation checks they do not)."""
-    return select(Order.id).where(Order.status != OrderStatus.disputed)
-
-
-async def events(session: AsyncSession, order: Order) -> list[OrderEvent]:
-    return await OrderRepository(session).events(order.id)
+async def events(session: AsyncSession, order: Guarded[Order, OrderActor]) -> list[OrderEvent]:
+    return await OrderRepository(session).events(order.subject.id)
 
 
 async def totals(session: AsyncSession, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -339,39 +257,67 @@ async def subject_events(session: AsyncSession, subject_id: uuid.UUID) -> list[O
 
 async def ship(
     session: AsyncSession,
-    settings: Settings,
-    order: Order,
-    actors: set[OrderActor],
-    user: User,
+    principal: Principal,
+    order: Guarded[Order, OrderActor],
     *,
+    settings: Settings,
     carrier: str,
     tracking_number: str,
 ) -> Order:
+    """The seller sent the goods; the order completes by itself after the auto-complete
+    delay. The order's guard holds its row lock."""
+    shipped = order.subject
     await transition(
         session,
-        order,
+        shipped,
         OrderAction.ship,
-        actors,
-        actor_id=user.id,
+        order.roles,
+        actor_id=principal.user_id,
         details={"carrier": carrier, "tracking_number": tracking_number},
     )
-    order.carrier, order.tracking_number = carrier, tracking_number
-    order.shipped_at = now()
-    order.auto_complete_at = order.shipped_at + settings.auto_complete_after
+    shipped.carrier, shipped.tracking_number = carrier, tracking_number
+    shipped.shipped_at = now()
+    shipped.auto_complete_at = shipped.shipped_at + settings.auto_complete_after
     await session.flush()
-    return order
+    return shipped
 
 
-async def complete(
+async def confirm_receipt(
+    session: AsyncSession,
+    principal: Principal,
+    order: Guarded[Order, OrderActor],
+    *,
+    settings: Settings,
+) -> Order:
+    """The buyer got the goods. The order's guard holds its row lock."""
+    return await _complete(
+        session,
+        settings,
+        order.subject,
+        OrderAction.confirm_receipt,
+        order.roles,
+        actor_id=principal.user_id,
+    )
+
+
+async def auto_complete(session: AsyncSession, order: Order, *, settings: Settings) -> Order:
+    """Worker: nobody confirmed or complained in time. The caller claimed the order's row."""
+    return await _complete(
+        session, settings, order, OrderAction.auto_complete, SYSTEM, actor_id=None
+    )
+
+
+async def _complete(
     session: AsyncSession,
     settings: Settings,
     order: Order,
     action: OrderAction,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
+    *,
     actor_id: uuid.UUID | None,
 ) -> Order:
-    """confirm_receipt (buyer) or auto_complete (worker): escrow goes to the seller minus
-    commission, in the same transaction as the state change."""
+    """Escrow goes to the seller minus commission, in the same transaction as the state
+    change."""
     await transition(session, order, action, actors, actor_id=actor_id)
     await _release_to_seller(session, settings, order)
     return order
@@ -400,7 +346,7 @@ def refundable(order: Order) -> int:
 async def open_dispute(
     session: AsyncSession,
     order: Order,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
     *,
     actor_id: uuid.UUID,
     dispute_id: uuid.UUID,
@@ -426,7 +372,7 @@ async def resolve_dispute(
     settings: Settings,
     provider: PaymentProvider,
     order: Order,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
     *,
     refund: int,
     actor_id: uuid.UUID | None,
@@ -468,7 +414,7 @@ async def refund_return(
     session: AsyncSession,
     provider: PaymentProvider,
     order: Order,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
     *,
     amount: int,
     actor_id: uuid.UUID | None,
@@ -507,15 +453,48 @@ async def _refund_after_completion(
 
 async def cancel(
     session: AsyncSession,
+    principal: Principal,
+    order: Guarded[Order, OrderActor],
+    *,
+    provider: PaymentProvider,
+    reason: str,
+) -> Order:
+    """Cancel before shipping (the order's guard holds its row lock)."""
+    return await _cancel(
+        session,
+        provider,
+        order.subject,
+        OrderAction.cancel,
+        order.roles,
+        actor_id=principal.user_id,
+        reason=reason,
+    )
+
+
+async def expire(session: AsyncSession, order: Order, *, provider: PaymentProvider) -> Order:
+    """Worker: the order was not paid in time. The caller claimed its checkout's row."""
+    return await _cancel(
+        session,
+        provider,
+        order,
+        OrderAction.expire,
+        SYSTEM,
+        actor_id=None,
+        reason="payment not received in time",
+    )
+
+
+async def _cancel(
+    session: AsyncSession,
     provider: PaymentProvider,
     order: Order,
     action: OrderAction,
-    actors: set[OrderActor],
+    actors: AbstractSet[OrderActor],
     *,
     actor_id: uuid.UUID | None,
     reason: str,
 ) -> Order:
-    """Cancel before shipping: the stock returns and a paid order is refunded in full."""
+    """The stock returns and a paid order is refunded in full."""
     before = await transition(
         session, order, action, actors, actor_id=actor_id, details={"reason": reason}
     )

@@ -9,7 +9,6 @@ from app.orders import checkout as checkout_service
 from app.orders import service
 from app.orders.models import Checkout, Order
 from app.orders.repository import CheckoutRepository, OrderRepository
-from app.orders.state import OrderAction, OrderActor
 from app.payments.provider import PaymentProvider
 
 
@@ -52,9 +51,7 @@ async def auto_complete_one_order(
         return False
     order = await OrderRepository(session).get_with_lines(claimed.id)
     assert isinstance(order, Order)
-    await service.complete(
-        session, settings, order, OrderAction.auto_complete, {OrderActor.system}, None
-    )
+    await service.auto_complete(session, order, settings=settings)
     return True
 
 

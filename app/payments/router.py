@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import AppSettings
+from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
 from app.core.db import DbSession
 from app.core.errors import error_responses
@@ -13,12 +13,11 @@ from app.core.idempotency import (
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
 )
-from app.core.money import CurrencyNotSupported, Money, SignedMoney, require_currency
+from app.core.money import CurrencyNotSupported
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
-from app.payments import service
-from app.payments.models import LedgerEntry, Payout
+from app.payments import service, views
 from app.payments.schemas import BalanceRead, LedgerEntryRead, PayoutCreate, PayoutRead
 from app.payments.service import InsufficientBalance
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
@@ -31,28 +30,6 @@ router = APIRouter(
 )
 
 
-def _entry(entry: LedgerEntry) -> LedgerEntryRead:
-    return LedgerEntryRead(
-        id=entry.id,
-        transaction_id=entry.transaction_id,
-        account=entry.account,
-        order_id=entry.order_id,
-        amount=SignedMoney(amount=entry.amount, currency=entry.currency),
-        created_at=entry.created_at,
-    )
-
-
-def _payout(payout: Payout) -> PayoutRead:
-    return PayoutRead(
-        id=payout.id,
-        amount=Money(amount=payout.amount, currency=payout.currency),
-        status=payout.status,
-        failure_reason=payout.failure_reason,
-        created_at=payout.created_at,
-        settled_at=payout.settled_at,
-    )
-
-
 @router.get("/balance", response_model=list[BalanceRead])
 async def get_balance(
     seller: OwnSellerProfile, session: DbSession, settings: AppSettings
@@ -60,19 +37,8 @@ async def get_balance(
     """Your money per currency: pending (in the payout hold), available (or, after refunds
     beyond it, a debt recovered from your next sales before any payout), in transit, and
     reserved (proceeds of orders under dispute)."""
-    found = {b.currency: b for b in await service.balances(session, seller.id)}
-    found.setdefault(settings.currency, service.Balance(settings.currency, 0, 0, 0, 0))
-    return [
-        BalanceRead(
-            currency=b.currency,
-            pending=Money(amount=b.pending, currency=b.currency),
-            available=Money(amount=max(b.available, 0), currency=b.currency),
-            debt=Money(amount=max(-b.available, 0), currency=b.currency),
-            in_transit=Money(amount=b.in_transit, currency=b.currency),
-            reserved=Money(amount=b.reserved, currency=b.currency),
-        )
-        for b in sorted(found.values(), key=lambda b: b.currency)
-    ]
+    balances = await service.balances(session, seller.id, including=settings.currency)
+    return views.balances_to_read(balances)
 
 
 @router.get(
@@ -82,8 +48,8 @@ async def list_ledger_entries(
     seller: OwnSellerProfile, session: DbSession, page: PageQuery
 ) -> Page[LedgerEntryRead]:
     """Every movement of your money, newest first."""
-    rows, next_cursor = await service.seller_entries(session, seller.id, page)
-    return Page(items=[_entry(e) for e in rows], next_cursor=next_cursor)
+    entries, next_cursor = await service.seller_entries(session, seller.id, page)
+    return views.entry_page(entries, next_cursor)
 
 
 @router.post(
@@ -102,6 +68,7 @@ async def list_ledger_entries(
 async def request_payout(
     body: PayoutCreate,
     seller: ActiveSeller,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
     idempotency: IdempotencyDep,
@@ -111,11 +78,11 @@ async def request_payout(
     Requires an `Idempotency-Key`."""
 
     async def produce() -> PayoutRead:
-        amount = require_currency(body.amount, settings.currency)
-        return _payout(await service.request_payout(session, settings, seller.id, amount))
+        payout = await service.request_payout(session, seller, body.amount, settings=settings)
+        return views.payout_to_read(payout)
 
     return await idempotency.run(
-        scope=str(seller.user_id),
+        scope=str(principal.id),
         status_code=201,
         response_model=PayoutRead,
         produce=produce,
@@ -127,5 +94,5 @@ async def list_payouts(
     seller: OwnSellerProfile, session: DbSession, page: PageQuery
 ) -> Page[PayoutRead]:
     """Your payouts, newest first."""
-    rows, next_cursor = await service.payouts_of(session, seller.id, page)
-    return Page(items=[_payout(p) for p in rows], next_cursor=next_cursor)
+    payouts, next_cursor = await service.payouts_of(session, seller.id, page)
+    return views.payout_page(payouts, next_cursor)

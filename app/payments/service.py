@@ -12,12 +12,14 @@ from app.config import Settings
 from app.core import outbox
 from app.core.clock import now
 from app.core.errors import Conflict
+from app.core.money import Money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.payments import ledger
 from app.payments.ledger import Leg
 from app.payments.models import Account, LedgerEntry, Payout, PayoutStatus
 from app.payments.provider import PaymentProvider
 from app.sellers import service as seller_service
+from app.sellers.models import SellerProfile
 
 
 class InsufficientBalance(Conflict):
@@ -255,9 +257,15 @@ class Balance:
     reserved: int
 
 
-async def balances(session: AsyncSession, seller_id: uuid.UUID) -> list[Balance]:
+async def balances(
+    session: AsyncSession, seller_id: uuid.UUID, *, including: str | None = None
+) -> list[Balance]:
+    """The seller's money per currency, by currency; `including` is listed (at zero) even
+    where the seller never had any money in it."""
     by_account = await ledger.owner_balances(session, seller_id)
-    currencies = sorted({currency for currency, _ in by_account})
+    currencies = {currency for currency, _ in by_account}
+    if including is not None:
+        currencies.add(including)
     return [
         Balance(
             currency=c,
@@ -266,7 +274,7 @@ async def balances(session: AsyncSession, seller_id: uuid.UUID) -> list[Balance]
             in_transit=by_account.get((c, Account.payouts_in_transit), 0),
             reserved=by_account.get((c, Account.seller_reserved), 0),
         )
-        for c in currencies
+        for c in sorted(currencies)
     ]
 
 
@@ -280,20 +288,23 @@ async def seller_entries(
 
 
 async def request_payout(
-    session: AsyncSession, settings: Settings, seller_id: uuid.UUID, amount: int
+    session: AsyncSession, seller: SellerProfile, amount: Money, *, settings: Settings
 ) -> Payout:
-    """Move available money into transit; the worker settles it with the provider."""
+    """Move available money (in the platform's currency) into transit; the worker settles it
+    with the provider."""
+    currency = settings.currency
+    wanted = require_currency(amount, currency)
+    seller_id = seller.id
     # The seller row lock serialises payouts of one seller, so two requests cannot both
     # spend the same available balance.
     await seller_service.lock(session, seller_id)
-    currency = settings.currency
     available = await ledger.balance(
         session, Account.seller_available, currency, owner_id=seller_id
     )
-    if amount > available:
-        raise InsufficientBalance(f"available: {available}, requested: {amount}")
+    if wanted > available:
+        raise InsufficientBalance(f"available: {available}, requested: {wanted}")
     payout = Payout(
-        seller_id=seller_id, amount=amount, currency=currency, status=PayoutStatus.pending
+        seller_id=seller_id, amount=wanted, currency=currency, status=PayoutStatus.pending
     )
     session.add(payout)
     await session.flush()
@@ -301,8 +312,8 @@ async def request_payout(
         session,
         "payout_requested",
         [
-            Leg(Account.seller_available, -amount, currency, owner_id=seller_id),
-            Leg(Account.payouts_in_transit, amount, currency, owner_id=seller_id),
+            Leg(Account.seller_available, -wanted, currency, owner_id=seller_id),
+            Leg(Account.payouts_in_transit, wanted, currency, owner_id=seller_id),
         ],
         payout_id=payout.id,
     )

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response, status
 
-from app.auth.dependencies import CurrentUser, PasswordAttemptsDep
+from app.auth.dependencies import CurrentPrincipal, PasswordAttemptsDep
 from app.auth.exceptions import InvalidToken, TooManyLoginAttempts, WrongPassword
 from app.core.db import DbSession
 from app.core.errors import error_responses
@@ -13,10 +13,10 @@ router = APIRouter(prefix=f"{API_PREFIX}/me", tags=["me"], responses=error_respo
 
 
 @router.get("/export", response_model=AccountExport)
-async def export_account(user: CurrentUser, session: DbSession) -> AccountExport:
+async def export_account(principal: CurrentPrincipal, session: DbSession) -> AccountExport:
     """All personal data of the caller, as JSON: the account, the shop, and every row of
     every table tied to them or to their shop (orders, messages, reviews, notifications...)."""
-    return await service.export(session, user)
+    return await service.export(session, principal)
 
 
 @router.delete(
@@ -25,7 +25,10 @@ async def export_account(user: CurrentUser, session: DbSession) -> AccountExport
     responses=error_responses(WrongPassword, TooManyLoginAttempts, AccountInUse),
 )
 async def delete_account(
-    body: AccountDeletion, user: CurrentUser, session: DbSession, attempts: PasswordAttemptsDep
+    body: AccountDeletion,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    attempts: PasswordAttemptsDep,
 ) -> Response:
     """Delete your account (confirm with your password). Personal data is erased at once:
     you can no longer log in, your sessions and API keys stop working, your shop closes and
@@ -33,5 +36,5 @@ async def delete_account(
     to an account whose name reads "Deleted user". Refused with 409 `account_in_use` while
     an order, return or dispute is still open, a buyer may still return or dispute one of
     your shop's sales, or your shop holds (or owes) money."""
-    await service.delete(session, attempts, user, body.password)
+    await service.delete(session, principal, body.password, attempts=attempts)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

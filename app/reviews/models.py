@@ -16,6 +16,14 @@ class ReviewedRole(StrEnum):
     buyer = "buyer"
 
 
+class ReviewRole(StrEnum):
+    """The caller's part in one review: who wrote it, who it is about, or an admin."""
+
+    author = "author"
+    subject = "subject"
+    admin = "admin"
+
+
 # Reviews the public may see; the aggregates and the public lists read only these, through
 # the partial index below.
 VISIBLE_REVIEW_PREDICATE = "published_at IS NOT NULL AND hidden_at IS NULL"

@@ -1,8 +1,9 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Row, Select, func, select, text, update
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, text, update
 
+from app.auth.principal import Principal
 from app.core.repository import RepositoryBase
 from app.reviews.models import VISIBLE_REVIEW_PREDICATE, Review, ReviewedRole
 
@@ -14,6 +15,38 @@ class ReviewRepository(RepositoryBase[Review]):
 
     async def of_order(self, order_id: uuid.UUID) -> list[Review]:
         statement = select(Review).where(Review.order_id == order_id).order_by(Review.id)
+        return list((await self.session.scalars(statement)).all())
+
+    def visible_to(self, principal: Principal | None) -> Select[Review]:
+        """Reviews the caller may see. Unpublished: its author only. Hidden: its author, the
+        reviewed person and admins. Published and not hidden: anyone."""
+        if principal is None:
+            return select(Review).where(_VISIBLE)
+        published: ColumnElement[bool] = Review.published_at.is_not(None)
+        if not principal.is_admin:
+            published = and_(
+                published,
+                or_(Review.hidden_at.is_(None), Review.subject_user_id == principal.user_id),
+            )
+        return select(Review).where(or_(Review.author_id == principal.user_id, published))
+
+    async def get_visible(
+        self, principal: Principal | None, review_id: uuid.UUID, *, lock: bool
+    ) -> Review | None:
+        """One review, only if the caller may see it (decided in the query)."""
+        statement = (
+            self.visible_to(principal)
+            .where(Review.id == review_id)
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            statement = statement.with_for_update()
+        return await self.get_one_or_none(statement)
+
+    async def visible_of_order(self, principal: Principal, order_id: uuid.UUID) -> list[Review]:
+        statement = (
+            self.visible_to(principal).where(Review.order_id == order_id).order_by(Review.id)
+        )
         return list((await self.session.scalars(statement)).all())
 
     def visible_about(self, subject_user_id: uuid.UUID, about: ReviewedRole) -> Select[Review]:

@@ -2,19 +2,21 @@
 together when both have written or when the review window closes."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.models import User
-from app.auth.principal import acts_as_admin
+from app.auth.principal import Principal
 from app.catalog import service as catalog_service
 from app.core.audit import record_audit
 from app.core.clock import now
+from app.core.guards import Guarded
 from app.core.pagination import PageParams, SortKey, paginate
 from app.orders import service as order_service
-from app.orders.models import EventSubject
+from app.orders.models import EventSubject, Order
 from app.orders.state import OrderActor
 from app.reviews.exceptions import (
     AlreadyReplied,
@@ -25,9 +27,9 @@ from app.reviews.exceptions import (
     ReviewNotFound,
     ReviewWindowClosed,
 )
-from app.reviews.models import Review, ReviewedRole
+from app.reviews.models import Review, ReviewedRole, ReviewRole
 from app.reviews.repository import ReviewRepository
-from app.reviews.schemas import RatingPeriod, Reputation, ReviewCreate, Storefront, UserProfile
+from app.reviews.schemas import ReviewCreate
 from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile
 
@@ -36,54 +38,78 @@ _WRITTEN = "written"
 _PUBLISHED = "published"
 
 
+def roles_of(review: Review, principal: Principal | None) -> frozenset[ReviewRole]:
+    if principal is None:
+        return frozenset()
+    roles: set[ReviewRole] = set()
+    if review.author_id == principal.user_id:
+        roles.add(ReviewRole.author)
+    if review.subject_user_id == principal.user_id:
+        roles.add(ReviewRole.subject)
+    if principal.is_admin:
+        roles.add(ReviewRole.admin)
+    return frozenset(roles)
+
+
+async def get_visible(
+    session: AsyncSession, principal: Principal | None, review_id: uuid.UUID, *, lock: bool
+) -> Guarded[Review, ReviewRole]:
+    """A review the caller (or the public) may see, with their roles on it; 404 otherwise,
+    decided by the query. `lock` holds its row for the rest of the transaction."""
+    review = await ReviewRepository(session).get_visible(principal, review_id, lock=lock)
+    if review is None:
+        raise ReviewNotFound()
+    return Guarded(review, roles_of(review, principal))
+
+
 async def write(
     session: AsyncSession,
-    user: User,
-    seller: SellerProfile | None,
-    order_id: uuid.UUID,
+    principal: Principal,
+    order: Guarded[Order, OrderActor],
+    *,
     data: ReviewCreate,
 ) -> Review:
-    # The order's row lock serialises the two parties, so the second review always sees
-    # the first and publishes both.
-    order, actors = await order_service.get_for(session, order_id, user, seller, lock=True)
+    # The order's guard holds its row lock, which serialises the two parties: the second
+    # review always sees the first and publishes both.
+    subject, actors = order.subject, order.roles
     if OrderActor.buyer in actors:
         about, role = ReviewedRole.seller, OrderActor.buyer
-        subject_id = (await seller_service.get(session, order.seller_id)).user_id
+        subject_id = (await seller_service.get(session, subject.seller_id)).user_id
     elif OrderActor.seller in actors:
-        about, role, subject_id = ReviewedRole.buyer, OrderActor.seller, order.buyer_id
+        about, role, subject_id = ReviewedRole.buyer, OrderActor.seller, subject.buyer_id
     else:
         raise NotOrderParty()
-    if order.completed_at is None or order.review_deadline is None:
-        raise OrderNotReviewable(f"the order is {order.status.value}")
-    if order.review_deadline <= now():
-        raise ReviewWindowClosed(f"reviews closed at {order.review_deadline.isoformat()}")
+    if subject.completed_at is None or subject.review_deadline is None:
+        raise OrderNotReviewable(f"the order is {subject.status.value}")
+    if subject.review_deadline <= now():
+        raise ReviewWindowClosed(f"reviews closed at {subject.review_deadline.isoformat()}")
     reviews = ReviewRepository(session)
-    existing = await reviews.of_order(order.id)
+    existing = await reviews.of_order(subject.id)
     if any(r.about is about for r in existing):
         raise AlreadyReviewed()
     review = Review(
-        order_id=order.id,
-        author_id=user.id,
+        order_id=subject.id,
+        author_id=principal.user_id,
         subject_user_id=subject_id,
         about=about,
         rating=data.rating,
         comment=data.comment,
-        window_closes_at=order.review_deadline,
+        window_closes_at=subject.review_deadline,
     )
     await reviews.save_unique(review, AlreadyReviewed())
     # The timeline says who wrote, never what: the rating stays blind until publication.
     await order_service.record_event(
         session,
-        order.id,
+        subject.id,
         EventSubject.review,
         review.id,
         action="write",
         actor_role=role.value,
-        actor_id=user.id,
+        actor_id=principal.user_id,
         change=(None, _WRITTEN),
     )
     if existing:
-        await publish(session, order.id)
+        await publish(session, subject.id)
     return review
 
 
@@ -107,65 +133,49 @@ async def publish(session: AsyncSession, order_id: uuid.UUID) -> int:
     return len(pending)
 
 
-def _visible_to(review: Review, user: User | None) -> bool:
-    """Unpublished: its author only. Hidden: the two parties and admins. Else: anyone."""
-    if user is not None and review.author_id == user.id:
-        return True
-    if review.published_at is None:
-        return False
-    if review.hidden_at is None:
-        return True
-    return user is not None and (acts_as_admin(user) or review.subject_user_id == user.id)
-
-
-async def get_for(session: AsyncSession, review_id: uuid.UUID, user: User | None) -> Review:
-    review = await ReviewRepository(session).get(review_id)
-    if review is None or not _visible_to(review, user):
-        raise ReviewNotFound()
-    return review
-
-
 async def of_order(
-    session: AsyncSession, order_id: uuid.UUID, user: User, seller: SellerProfile | None
+    session: AsyncSession, principal: Principal, order: Guarded[Order, OrderActor]
 ) -> list[Review]:
     """The order's reviews as the caller may see them: their own, and the other's once
     published."""
-    order, _actors = await order_service.get_for(session, order_id, user, seller)
-    return [r for r in await ReviewRepository(session).of_order(order.id) if _visible_to(r, user)]
+    return await ReviewRepository(session).visible_of_order(principal, order.subject.id)
 
 
-async def reply(session: AsyncSession, review_id: uuid.UUID, user: User, text: str) -> Review:
-    review = await ReviewRepository(session).get_for_update(review_id)
-    if review is None or not _visible_to(review, user) or review.published_at is None:
+async def reply(session: AsyncSession, review: Guarded[Review, ReviewRole], *, text: str) -> Review:
+    """The reviewed person answers, once; their guard holds the review's row lock."""
+    subject = review.subject
+    if subject.published_at is None:
         raise ReviewNotFound()
-    if review.subject_user_id != user.id:
+    if ReviewRole.subject not in review.roles:
         raise NotReviewSubject()
-    if review.reply is not None:
+    if subject.reply is not None:
         raise AlreadyReplied()
-    review.reply, review.replied_at = text, now()
+    subject.reply, subject.replied_at = text, now()
     await session.flush()
-    return review
+    return subject
 
 
-async def hide(session: AsyncSession, review_id: uuid.UUID, admin: User, reason: str) -> Review:
-    review = await ReviewRepository(session).get_for_update(review_id)
-    if review is None or review.published_at is None:
+async def hide(
+    session: AsyncSession, principal: Principal, review: Guarded[Review, ReviewRole], *, reason: str
+) -> Review:
+    subject = review.subject
+    if subject.published_at is None:
         raise ReviewNotFound()
-    review.hidden_at, review.hidden_reason = now(), reason
+    subject.hidden_at, subject.hidden_reason = now(), reason
     await record_audit(
         session,
-        actor_id=admin.id,
+        actor_id=principal.user_id,
         action="review.hide",
         target_type="review",
-        target_id=review.id,
+        target_id=subject.id,
         reason=reason,
     )
     await session.flush()
-    return review
+    return subject
 
 
 async def visible_about(
-    session: AsyncSession, subject_user_id: uuid.UUID, about: ReviewedRole, page: PageParams
+    session: AsyncSession, subject_user_id: uuid.UUID, about: ReviewedRole, *, page: PageParams
 ) -> tuple[list[Review], str | None]:
     """Published, not hidden reviews of a person in one role, newest first."""
     statement = ReviewRepository(session).visible_about(subject_user_id, about)
@@ -173,51 +183,59 @@ async def visible_about(
     return await paginate(session, statement, keys=keys, page=page)
 
 
-async def reputation(
-    session: AsyncSession, subject_user_id: uuid.UUID, about: ReviewedRole
-) -> Reputation:
-    rows = await ReviewRepository(session).rating_counts(subject_user_id, about, now() - _YEAR)
-    all_time = _period({rating: count for rating, count, _recent in rows})
-    recent = _period({rating: recent for rating, _count, recent in rows})
-    return Reputation(**all_time.model_dump(), last_12_months=recent)
-
-
-def _period(counts: dict[int, int]) -> RatingPeriod:
-    total = sum(counts.values())
-    positive = counts.get(4, 0) + counts.get(5, 0)
-    weighted = sum(rating * count for rating, count in counts.items())
-    return RatingPeriod(
-        average=round(weighted / total, 2) if total else 0.0,
-        count=total,
-        positive_share=round(positive / total, 4) if total else 0.0,
-        distribution={str(r): counts.get(r, 0) for r in range(1, 6)},
-    )
-
-
-async def storefront(session: AsyncSession, seller_id: uuid.UUID) -> Storefront:
+async def visible_about_shop(
+    session: AsyncSession, seller_id: uuid.UUID, *, page: PageParams
+) -> tuple[list[Review], str | None]:
+    """Buyers' published, not hidden reviews of a public shop, newest first."""
     profile = await seller_service.get_public(session, seller_id)
-    assert profile.approved_at is not None  # public shops have been approved
-    return Storefront(
-        id=profile.id,
-        shop_name=profile.shop_name,
-        slug=profile.slug,
-        description=profile.description,
-        country=profile.country,
-        joined_at=profile.approved_at,
-        active_listing_count=await catalog_service.live_listing_count(session, profile.id),
-        rating=await reputation(session, profile.user_id, ReviewedRole.seller),
+    return await visible_about(session, profile.user_id, ReviewedRole.seller, page=page)
+
+
+@dataclass(frozen=True, slots=True)
+class Ratings:
+    """How many published, visible reviews of one person in one role gave each rating (1
+    to 5; absent: none)."""
+
+    all_time: dict[int, int]
+    last_12_months: dict[int, int]
+
+
+async def ratings(
+    session: AsyncSession, subject_user_id: uuid.UUID, about: ReviewedRole
+) -> Ratings:
+    rows = await ReviewRepository(session).rating_counts(subject_user_id, about, now() - _YEAR)
+    return Ratings(
+        all_time={rating: count for rating, count, _recent in rows},
+        last_12_months={rating: recent for rating, _count, recent in rows},
     )
 
 
-async def seller_user_id(session: AsyncSession, seller_id: uuid.UUID) -> uuid.UUID:
-    return (await seller_service.get_public(session, seller_id)).user_id
+@dataclass(frozen=True, slots=True)
+class PublicShop:
+    """What a shop's public page shows."""
+
+    profile: SellerProfile
+    live_listing_count: int
+    ratings: Ratings
 
 
-async def user_profile(session: AsyncSession, user_id: uuid.UUID) -> UserProfile:
+async def storefront(session: AsyncSession, seller_id: uuid.UUID) -> PublicShop:
+    profile = await seller_service.get_public(session, seller_id)
+    return PublicShop(
+        profile=profile,
+        live_listing_count=await catalog_service.live_listing_count(session, profile.id),
+        ratings=await ratings(session, profile.user_id, ReviewedRole.seller),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PublicPerson:
+    """What anyone may see of a person."""
+
+    user: User
+    buyer_ratings: Ratings
+
+
+async def user_profile(session: AsyncSession, user_id: uuid.UUID) -> PublicPerson:
     user = await auth_service.get_user(session, user_id)
-    return UserProfile(
-        id=user.id,
-        display_name=user.display_name,
-        joined_at=user.created_at,
-        buyer_rating=await reputation(session, user.id, ReviewedRole.buyer),
-    )
+    return PublicPerson(user, await ratings(session, user.id, ReviewedRole.buyer))

@@ -1,4 +1,4 @@
-from app.core.errors import Conflict, Forbidden
+from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 
 
 class SellerProfileExists(Conflict):
@@ -7,6 +7,10 @@ class SellerProfileExists(Conflict):
 
 class ShopNameTaken(Conflict):
     code, title = "shop_name_taken", "Another shop has this name"
+
+
+class UnusableShopName(UnprocessableEntity):
+    code, title = "invalid_shop_name", "The shop name needs letters or digits"
 
 
 class SellerRequired(Forbidden):

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response, status
 
-from app.auth.dependencies import AppSettings, CurrentUser
+from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
 from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
@@ -14,10 +14,9 @@ from app.core.etag import (
     tagged,
 )
 from app.core.routing import API_PREFIX
-from app.sellers import service
-from app.sellers.exceptions import SellerProfileExists, ShopNameTaken
+from app.sellers import service, views
+from app.sellers.exceptions import SellerProfileExists, ShopNameTaken, UnusableShopName
 from app.sellers.schemas import SellerApply, SellerRead, SellerUpdate
-from app.sellers.service import UnusableShopName
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/sellers", tags=["sellers"], responses=error_responses(InvalidToken)
@@ -30,17 +29,19 @@ router = APIRouter(
     response_model=SellerRead,
     responses=error_responses(SellerProfileExists, ShopNameTaken, UnusableShopName),
 )
-async def apply_to_sell(body: SellerApply, user: CurrentUser, session: DbSession) -> SellerRead:
+async def apply_to_sell(
+    body: SellerApply, principal: CurrentPrincipal, session: DbSession
+) -> SellerRead:
     """Apply to sell: the profile waits in `pending_review` for an admin. After a rejection,
     the same call re-applies with corrected details."""
-    return service.owner_view(await service.apply(session, user, body))
+    return views.owner_view(await service.apply(session, principal, body))
 
 
 @router.get(
     "/me", response_model=SellerRead, responses={**TAGGED_READ, **error_responses(NotFound)}
 )
 async def get_my_seller_profile(
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
     response: Response,
@@ -50,9 +51,8 @@ async def get_my_seller_profile(
     The payout account is shown masked. The `ETag` header tags it: send it back in
     `If-Match` to edit only what you read, or in `If-None-Match` to be told 304 when it has
     not changed."""
-    profile = await service.get_own(session, user)
-    view = service.owner_view(profile)
-    return tagged(response, service.entity_tag_of(settings, profile, view), view, if_none_match)
+    view, etag = views.tagged_owner_view(settings, await service.get_own(session, principal))
+    return tagged(response, etag, view, if_none_match)
 
 
 @router.patch(
@@ -62,7 +62,7 @@ async def get_my_seller_profile(
 )
 async def update_my_seller_profile(
     body: SellerUpdate,
-    user: CurrentUser,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
     response: Response,
@@ -72,7 +72,7 @@ async def update_my_seller_profile(
     `If-Match` (the `ETag` of your last read) the change applies only if the profile has
     not changed since (412 `precondition_failed` otherwise, and nothing changes); the
     answer carries the new `ETag`."""
-    profile = await service.update_own(session, settings, user, body, if_match=if_match)
-    view = service.owner_view(profile)
-    response.headers[ETAG_HEADER] = service.entity_tag_of(settings, profile, view)
+    profile = await service.update_own(session, settings, principal, body, if_match=if_match)
+    view, etag = views.tagged_owner_view(settings, profile)
+    response.headers[ETAG_HEADER] = etag
     return view

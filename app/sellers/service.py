@@ -1,43 +1,45 @@
 """Seller onboarding use cases. Admin decisions are audited in the same transaction."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.models import User
+from app.auth.principal import Principal
 from app.config import Settings
 from app.core.audit import record_audit
 from app.core.clock import now
-from app.core.errors import NotFound, UnprocessableEntity
-from app.core.etag import entity_tag, require_if_match
+from app.core.errors import NotFound
+from app.core.etag import require_if_match
 from app.core.ids import uuid7
 from app.core.pagination import PageParams, SortKey, paginate
-from app.core.text import mask_secret, slugify
+from app.core.text import slugify
+from app.sellers import views
 from app.sellers.exceptions import (
     SellerProfileExists,
     SellerRequired,
     SellerSuspended,
     ShopNameTaken,
+    UnusableShopName,
 )
 from app.sellers.models import SellerProfile, SellerStatus
 from app.sellers.repository import SellerRepository
-from app.sellers.schemas import SellerApply, SellerRead, SellerUpdate
+from app.sellers.schemas import SellerApply, SellerUpdate
 from app.sellers.state import SELLER_LIFECYCLE, SellerAction, SellerActor
 
+DecisionListener = Callable[[AsyncSession, SellerProfile], Awaitable[None]]
+_decision_listeners: list[DecisionListener] = []
 
-class UnusableShopName(UnprocessableEntity):
-    code, title = "invalid_shop_name", "The shop name needs letters or digits"
 
-
-def to_read(profile: SellerProfile, actors: set[SellerActor]) -> SellerRead:
-    return SellerRead.model_validate(
-        {
-            **{k: getattr(profile, k) for k in SellerRead.model_fields if hasattr(profile, k)},
-            "payout_account_masked": mask_secret(profile.payout_account),
-            "allowed_actions": SELLER_LIFECYCLE.allowed_actions(profile.status, actors, profile),
-        }
-    )
+def on_decision(listener: DecisionListener) -> None:
+    """Registers a domain above sellers that must follow an admin's decision about a shop in
+    the same transaction (the catalog hides a suspended shop's listings and shows them again
+    on reinstatement). Sellers may not import the domains above them, yet a decision must
+    never leave them behind; each registers once, on import."""
+    if listener not in _decision_listeners:
+        _decision_listeners.append(listener)
 
 
 def _slug_for(shop_name: str) -> str:
@@ -63,19 +65,32 @@ CLOSED_SHOP_NAME = "Closed shop"
 ERASED = "erased"
 
 
-async def apply(session: AsyncSession, user: User, data: SellerApply) -> SellerProfile:
+async def _own(
+    session: AsyncSession, principal: Principal, *, lock: bool = False
+) -> SellerProfile | None:
+    """The caller's shop in any state, by the id their principal carries (no shop: None)."""
+    if principal.shop_id is None:
+        return None
+    sellers = SellerRepository(session)
+    if lock:
+        # NO KEY: a checkout holding a listing's lock may still insert an order for the shop.
+        return await sellers.get_for_update(principal.shop_id, key_share=True)
+    return await sellers.get(principal.shop_id)
+
+
+async def apply(session: AsyncSession, principal: Principal, data: SellerApply) -> SellerProfile:
     """Apply to sell, or re-apply after a rejection (the same profile goes back to review)."""
     sellers = SellerRepository(session)
-    profile = await sellers.get_by_user(user.id)
+    profile = await _own(session, principal)
     fields = data.model_dump(exclude={"payout_account"})
     fields["payout_account"] = data.payout_account.get_secret_value()
     fields["slug"] = _slug_for(data.shop_name)
     if profile is None:
         profile = SellerProfile(
-            id=uuid7(), user_id=user.id, status=SellerStatus.pending_review, **fields
+            id=uuid7(), user_id=principal.user_id, status=SellerStatus.pending_review, **fields
         )
         await sellers.save_unique(profile, ShopNameTaken())
-        await auth_service.set_shop(session, user.id, profile.id, profile.status.value)
+        await auth_service.set_shop(session, principal.user_id, profile.id, profile.status.value)
         return profile
     if profile.status is not SellerStatus.rejected:
         raise SellerProfileExists(f"your seller profile is {profile.status.value}")
@@ -94,22 +109,17 @@ def _no_profile() -> NotFound:
     return NotFound("you have no seller profile; apply with POST /v1/sellers")
 
 
-async def get_own(session: AsyncSession, user: User) -> SellerProfile:
-    profile = await SellerRepository(session).get_by_user(user.id)
+async def get_own(session: AsyncSession, principal: Principal) -> SellerProfile:
+    profile = await _own(session, principal)
     if profile is None:
         raise _no_profile()
     return profile
 
 
-def entity_tag_of(settings: Settings, profile: SellerProfile, view: SellerRead) -> str:
-    """The ETag of `view` of `profile` (see app.core.etag)."""
-    return entity_tag(settings.jwt_secret, view, profile)
-
-
 async def update_own(
     session: AsyncSession,
     settings: Settings,
-    user: User,
+    principal: Principal,
     data: SellerUpdate,
     *,
     if_match: str | None,
@@ -117,11 +127,12 @@ async def update_own(
     """The owner's edit; with `if_match`, only to the profile as last read (412 otherwise),
     compared under the row lock the edit holds so that of two editors with the same tag
     exactly one wins."""
-    profile = await lock_for_user(session, user)
+    profile = await _own(session, principal, lock=True)
     if profile is None:
         raise _no_profile()
     if if_match is not None:
-        require_if_match(if_match, entity_tag_of(settings, profile, owner_view(profile)))
+        _, current = views.tagged_owner_view(settings, profile)
+        require_if_match(if_match, current)
     changes = data.model_dump(exclude_unset=True, exclude={"payout_account"})
     for key, value in changes.items():
         if value is not None:
@@ -132,9 +143,9 @@ async def update_own(
     return profile
 
 
-async def require_active_seller(session: AsyncSession, user: User) -> SellerProfile:
+async def require_active_seller(session: AsyncSession, principal: Principal) -> SellerProfile:
     """The caller's profile if they may sell now: 403 otherwise."""
-    profile = await SellerRepository(session).get_by_user(user.id)
+    profile = await _own(session, principal)
     if profile is not None and profile.status is SellerStatus.suspended:
         raise SellerSuspended(profile.status_reason)
     if profile is None or profile.status is not SellerStatus.approved:
@@ -142,16 +153,12 @@ async def require_active_seller(session: AsyncSession, user: User) -> SellerProf
     return profile
 
 
-async def get_for_seller_user(session: AsyncSession, user: User) -> SellerProfile:
+async def get_for_seller(session: AsyncSession, principal: Principal) -> SellerProfile:
     """The caller's profile in any state (a suspended seller still sees their listings)."""
-    profile = await SellerRepository(session).get_by_user(user.id)
+    profile = await _own(session, principal)
     if profile is None:
         raise SellerRequired()
     return profile
-
-
-async def find_for_user(session: AsyncSession, user: User) -> SellerProfile | None:
-    return await SellerRepository(session).get_by_user(user.id)
 
 
 async def get_public(session: AsyncSession, seller_id: uuid.UUID) -> SellerProfile:
@@ -200,12 +207,13 @@ async def review_queue(
 
 async def decide(
     session: AsyncSession,
-    admin: User,
+    principal: Principal,
     seller_id: uuid.UUID,
     action: SellerAction,
     reason: str | None,
 ) -> SellerProfile:
-    """An admin's approve / reject / suspend / reinstate, audited."""
+    """An admin's approve / reject / suspend / reinstate, audited, and followed in the same
+    transaction by the domains registered with `on_decision`."""
     # Locked, so of two admins deciding at once the second sees the first's outcome (409).
     profile = await get(session, seller_id, for_update=True)
     before = profile.status
@@ -213,7 +221,7 @@ async def decide(
     await _set_status(session, profile, target, reason)
     await record_audit(
         session,
-        actor_id=admin.id,
+        actor_id=principal.user_id,
         action=f"seller.{action.value}",
         target_type="seller",
         target_id=profile.id,
@@ -221,10 +229,13 @@ async def decide(
         details={"from": before.value, "to": target.value},
     )
     await session.flush()
+    for listener in _decision_listeners:
+        await listener(session, profile)
     return profile
 
 
 async def lock_for_user(session: AsyncSession, user: User) -> SellerProfile | None:
+    """A user's shop, row-locked: the account being deleted."""
     return await SellerRepository(session).get_by_user(user.id, for_update=True)
 
 
@@ -244,11 +255,3 @@ async def close_for_deleted_account(session: AsyncSession, profile: SellerProfil
     profile.contact_phone = ERASED
     profile.payout_account = ERASED
     await session.flush()
-
-
-def admin_view(profile: SellerProfile) -> SellerRead:
-    return to_read(profile, {SellerActor.admin})
-
-
-def owner_view(profile: SellerProfile) -> SellerRead:
-    return to_read(profile, {SellerActor.owner})

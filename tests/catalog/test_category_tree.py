@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.auth.principal import Principal
 from app.catalog import category_service, category_tree
 from app.catalog.category_tree import CategoryTreeCache, CategoryTreeSnapshot
 from app.catalog.models import Category
@@ -120,7 +121,7 @@ async def test_a_change_counts_once_committed_not_when_its_savepoint_is_released
     async with database.session_scope() as setup:
         admin = await create_user(setup, is_admin=True)
     async with database.session_scope() as writer:
-        await category_service.create(writer, cache, admin, CategoryCreate(name="Toys"))
+        await category_service.create(writer, cache, Principal(admin), CategoryCreate(name="Toys"))
         async with database.read_sessionmaker() as reader:  # a search, meanwhile
             assert (await cache.get(reader)).subtree_ids("toys") == ()
     async with database.session_scope() as reader:
@@ -136,7 +137,9 @@ async def test_a_rolled_back_change_keeps_the_tree(committed_database: Database)
 
     async def failed_change() -> None:
         async with database.session_scope() as writer:
-            await category_service.create(writer, cache, admin, CategoryCreate(name="Toys"))
+            await category_service.create(
+                writer, cache, Principal(admin), CategoryCreate(name="Toys")
+            )
             raise RuntimeError("the request failed after the change")
 
     with pytest.raises(RuntimeError):

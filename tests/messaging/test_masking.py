@@ -3,7 +3,7 @@ dates and sizes that must be left alone."""
 
 import pytest
 
-from app.messaging.conversations.masking import HIDDEN, mask_contact_details
+from app.conversations.masking import HIDDEN, mask_contact_details
 
 
 @pytest.mark.parametrize(

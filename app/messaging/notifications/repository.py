@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, delete, func, select, update
 
-from app.core.repository import RepositoryBase
+from app.core.repository import RepositoryBase, locked
 from app.messaging.notifications.models import Notification
 
 
@@ -17,13 +17,13 @@ class NotificationRepository(RepositoryBase[Notification]):
         return statement
 
     async def get_of_user(
-        self, notification_id: uuid.UUID, user_id: uuid.UUID
+        self, notification_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
     ) -> Notification | None:
-        return await self.get_one_or_none(
-            select(Notification).where(
-                Notification.id == notification_id, Notification.user_id == user_id
-            )
+        """One of the user's notifications (anyone else's: None, decided in the query)."""
+        statement = self.of_user(user_id, unread_only=False).where(
+            Notification.id == notification_id
         )
+        return await self.get_one_or_none(locked(statement) if lock else statement)
 
     async def unread_count(self, user_id: uuid.UUID) -> int:
         statement = select(func.count()).where(

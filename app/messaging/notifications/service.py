@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
-from app.auth.models import User
+from app.auth.principal import Principal
 from app.core.clock import now
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
@@ -77,27 +77,37 @@ async def notify(
 
 
 async def list_for(
-    session: AsyncSession, user: User, page: PageParams, *, unread_only: bool
+    session: AsyncSession, principal: Principal, page: PageParams, *, unread_only: bool
 ) -> tuple[list[Notification], str | None]:
-    statement = NotificationRepository(session).of_user(user.id, unread_only=unread_only)
+    statement = NotificationRepository(session).of_user(principal.user_id, unread_only=unread_only)
     return await paginate(
         session, statement, keys=[SortKey(Notification.id, descending=True)], page=page
     )
 
 
-async def unread_count(session: AsyncSession, user: User) -> int:
-    return await NotificationRepository(session).unread_count(user.id)
+async def unread_count(session: AsyncSession, principal: Principal) -> int:
+    return await NotificationRepository(session).unread_count(principal.user_id)
 
 
-async def mark_read(session: AsyncSession, user: User, notification_id: uuid.UUID) -> Notification:
-    notification = await NotificationRepository(session).get_of_user(notification_id, user.id)
+async def get_own(
+    session: AsyncSession, principal: Principal, notification_id: uuid.UUID, *, lock: bool
+) -> Notification:
+    """One of the caller's notifications; 404 for anyone else's, decided by the query.
+    `lock` holds its row for the rest of the transaction."""
+    notification = await NotificationRepository(session).get_of_user(
+        notification_id, principal.user_id, lock=lock
+    )
     if notification is None:
         raise NotificationNotFound()
-    if notification.read_at is None:
-        notification.read_at = now()
-        await session.flush()
     return notification
 
 
-async def mark_all_read(session: AsyncSession, user: User) -> int:
-    return await NotificationRepository(session).mark_all_read(user.id, now())
+async def mark_read(session: AsyncSession, notification: Notification) -> None:
+    """Marking again is harmless: the first read time stays."""
+    if notification.read_at is None:
+        notification.read_at = now()
+        await session.flush()
+
+
+async def mark_all_read(session: AsyncSession, principal: Principal) -> int:
+    return await NotificationRepository(session).mark_all_read(principal.user_id, now())

@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import Select, delete, func, select
 
 from app.core.outbox import OutboxEvent
-from app.core.repository import RepositoryBase
+from app.core.repository import RepositoryBase, locked
 from app.messaging.webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
@@ -20,11 +20,11 @@ class EndpointRepository(RepositoryBase[WebhookEndpoint]):
         return select(WebhookEndpoint).where(WebhookEndpoint.seller_id == seller_id)
 
     async def get_of_seller(
-        self, endpoint_id: uuid.UUID, seller_id: uuid.UUID
+        self, endpoint_id: uuid.UUID, seller_id: uuid.UUID, *, lock: bool = False
     ) -> WebhookEndpoint | None:
-        return await self.get_one_or_none(
-            self.of_seller(seller_id).where(WebhookEndpoint.id == endpoint_id)
-        )
+        """One of the shop's endpoints (another shop's: None, decided in the query)."""
+        statement = self.of_seller(seller_id).where(WebhookEndpoint.id == endpoint_id)
+        return await self.get_one_or_none(locked(statement) if lock else statement)
 
     async def subscriptions_of(self, seller_id: uuid.UUID) -> list[tuple[uuid.UUID, list[str]]]:
         """(endpoint id, event types) of every endpoint of the shop, disabled ones included."""
@@ -62,12 +62,11 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
     async def get_of_seller(
         self, delivery_id: uuid.UUID, seller_id: uuid.UUID, *, lock: bool = False
     ) -> WebhookDelivery | None:
+        """One of the shop's deliveries (another shop's: None, decided in the query)."""
         statement = self.of_seller(seller_id, endpoint_id=None, status=None).where(
             WebhookDelivery.id == delivery_id
         )
-        if lock:
-            statement = statement.with_for_update()
-        return await self.get_one_or_none(statement)
+        return await self.get_one_or_none(locked(statement) if lock else statement)
 
     async def purge_finished_before(self, cutoff: datetime) -> int:
         """Deliveries delivered or given up before `cutoff` (their attempts go with them)."""

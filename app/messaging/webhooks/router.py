@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth.dependencies import AppSettings
+from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
 from app.core.db import DbSession
 from app.core.errors import error_responses
@@ -19,7 +19,8 @@ from app.core.etag import (
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
-from app.messaging.webhooks import service
+from app.messaging.webhooks import service, views
+from app.messaging.webhooks.dependencies import DeliveryGuard, EndpointGuard, ShopPrincipal
 from app.messaging.webhooks.events import EVENT_TYPES
 from app.messaging.webhooks.exceptions import (
     DeliveryNotFound,
@@ -27,9 +28,8 @@ from app.messaging.webhooks.exceptions import (
     EndpointNotFound,
     WebhookUrlNotAllowed,
 )
-from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from app.messaging.webhooks.models import DeliveryStatus
 from app.messaging.webhooks.schemas import (
-    AttemptRead,
     DeliveryDetail,
     DeliveryRead,
     EndpointCreate,
@@ -38,7 +38,7 @@ from app.messaging.webhooks.schemas import (
     EndpointWithSecret,
     EventTypeRead,
 )
-from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
+from app.sellers.dependencies import ActiveSeller
 from app.sellers.exceptions import SellerRequired, SellerSuspended
 
 router = APIRouter(
@@ -48,19 +48,10 @@ router = APIRouter(
 )
 
 
-def _detail(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryDetail:
-    return DeliveryDetail.model_validate(
-        {
-            **DeliveryRead.model_validate(delivery).model_dump(),
-            "attempt_log": [AttemptRead.model_validate(a) for a in attempts],
-        }
-    )
-
-
 @router.get("/event-types", response_model=list[EventTypeRead])
-async def list_event_types(_seller: OwnSellerProfile) -> list[EventTypeRead]:
+async def list_event_types(_shop: ShopPrincipal) -> list[EventTypeRead]:
     """Every event type an endpoint can subscribe to."""
-    return [EventTypeRead(type=name, description=text) for name, text in EVENT_TYPES.items()]
+    return views.event_type_list(EVENT_TYPES)
 
 
 @router.post(
@@ -70,25 +61,28 @@ async def list_event_types(_seller: OwnSellerProfile) -> list[EventTypeRead]:
     responses=error_responses(SellerSuspended, WebhookUrlNotAllowed),
 )
 async def create_endpoint(
-    body: EndpointCreate, seller: ActiveSeller, session: DbSession, settings: AppSettings
+    body: EndpointCreate,
+    seller: ActiveSeller,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    settings: AppSettings,
 ) -> EndpointWithSecret:
     """Register a URL for the chosen event types. The answer holds the signing `secret`,
     shown only this once. Requests are signed as the Standard Webhooks spec says:
     `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`
     keyed with the base64-decoded part of the secret after `whsec_`."""
-    endpoint = await service.create_endpoint(session, settings, seller, body)
-    return EndpointWithSecret.model_validate(endpoint)
+    endpoint = await service.create_endpoint(session, principal, seller, body, settings=settings)
+    return views.endpoint_with_secret(endpoint)
 
 
 @router.get(
     "/endpoints", response_model=Page[EndpointRead], responses=error_responses(InvalidCursor)
 )
 async def list_endpoints(
-    seller: OwnSellerProfile, session: DbSession, page: PageQuery
+    principal: ShopPrincipal, session: DbSession, page: PageQuery
 ) -> Page[EndpointRead]:
     """My shop's endpoints, newest first (secrets are never shown again)."""
-    rows, next_cursor = await service.list_endpoints(session, seller, page)
-    return Page(items=[EndpointRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+    return views.endpoint_page(*await service.list_endpoints(session, principal, page))
 
 
 @router.get(
@@ -97,17 +91,14 @@ async def list_endpoints(
     responses={**TAGGED_READ, **error_responses(EndpointNotFound)},
 )
 async def get_endpoint(
-    endpoint_id: uuid.UUID,
-    seller: OwnSellerProfile,
-    session: DbSession,
+    endpoint: EndpointGuard,
     settings: AppSettings,
     response: Response,
     if_none_match: IfNoneMatch = None,
 ) -> EndpointRead | Response:
     """One of my endpoints. The `ETag` header tags it: send it back in `If-Match` to edit
     only what you read, or in `If-None-Match` to be told 304 when it has not changed."""
-    endpoint = await service.get_endpoint(session, seller, endpoint_id)
-    view = EndpointRead.model_validate(endpoint)
+    view = views.endpoint_read(endpoint)
     return tagged(response, service.entity_tag_of(settings, endpoint, view), view, if_none_match)
 
 
@@ -122,9 +113,10 @@ async def get_endpoint(
     },
 )
 async def update_endpoint(
-    endpoint_id: uuid.UUID,
     body: EndpointUpdate,
-    seller: ActiveSeller,
+    _seller: ActiveSeller,
+    endpoint: EndpointGuard,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
     response: Response,
@@ -134,10 +126,10 @@ async def update_endpoint(
     `If-Match` (the `ETag` of your last read) the change applies only if the endpoint has
     not changed since (412 `precondition_failed` otherwise, and nothing changes); the
     answer carries the new `ETag`."""
-    endpoint = await service.update_endpoint(
-        session, settings, seller, endpoint_id, body, if_match=if_match
+    await service.update_endpoint(
+        session, principal, endpoint, body, settings=settings, if_match=if_match
     )
-    view = EndpointRead.model_validate(endpoint)
+    view = views.endpoint_read(endpoint)
     response.headers[ETAG_HEADER] = service.entity_tag_of(settings, endpoint, view)
     return view
 
@@ -148,13 +140,13 @@ async def update_endpoint(
     responses=error_responses(EndpointNotFound),
 )
 async def rotate_endpoint_secret(
-    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession, settings: AppSettings
+    endpoint: EndpointGuard, session: DbSession, settings: AppSettings
 ) -> EndpointWithSecret:
     """Replace the signing secret (shown only in this answer). For
     `MARKETPLACE_WEBHOOK_SECRET_OVERLAP` (24 h by default) requests carry a signature made
     with the previous secret as well, so the receiver can switch without rejecting any."""
-    endpoint = await service.rotate_secret(session, settings, seller, endpoint_id)
-    return EndpointWithSecret.model_validate(endpoint)
+    await service.rotate_secret(session, endpoint, settings=settings)
+    return views.endpoint_with_secret(endpoint)
 
 
 @router.delete(
@@ -162,11 +154,9 @@ async def rotate_endpoint_secret(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(EndpointNotFound),
 )
-async def delete_endpoint(
-    endpoint_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
-) -> Response:
+async def delete_endpoint(endpoint: EndpointGuard, session: DbSession) -> Response:
     """Delete the endpoint, its pending deliveries and its delivery log."""
-    await service.delete_endpoint(session, seller, endpoint_id)
+    await service.delete_endpoint(session, endpoint)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -174,17 +164,18 @@ async def delete_endpoint(
     "/deliveries", response_model=Page[DeliveryRead], responses=error_responses(InvalidCursor)
 )
 async def list_deliveries(
-    seller: OwnSellerProfile,
+    principal: ShopPrincipal,
     session: DbSession,
     page: PageQuery,
     endpoint_id: Annotated[uuid.UUID | None, Query(description="Only this endpoint's")] = None,
     delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
 ) -> Page[DeliveryRead]:
     """The delivery log of my endpoints, newest first."""
-    rows, next_cursor = await service.list_deliveries(
-        session, seller, page, endpoint_id=endpoint_id, status=delivery_status
+    return views.delivery_page(
+        *await service.list_deliveries(
+            session, principal, page, endpoint_id=endpoint_id, status=delivery_status
+        )
     )
-    return Page(items=[DeliveryRead.model_validate(d) for d in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -192,11 +183,9 @@ async def list_deliveries(
     response_model=DeliveryDetail,
     responses=error_responses(DeliveryNotFound),
 )
-async def get_delivery(
-    delivery_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
-) -> DeliveryDetail:
+async def get_delivery(delivery: DeliveryGuard, session: DbSession) -> DeliveryDetail:
     """One delivery with every attempt: time, HTTP status, error, duration."""
-    return _detail(*await service.get_delivery(session, seller, delivery_id))
+    return views.delivery_detail(*await service.with_attempts(session, delivery))
 
 
 @router.post(
@@ -206,8 +195,8 @@ async def get_delivery(
     responses=error_responses(DeliveryNotFound, EndpointDisabled),
 )
 async def redeliver(
-    delivery_id: uuid.UUID, seller: OwnSellerProfile, session: DbSession
+    delivery: DeliveryGuard, principal: CurrentPrincipal, session: DbSession
 ) -> DeliveryDetail:
     """Queue the event again for its endpoint, now, with a fresh round of retries. It keeps
     its `webhook-id`, so a receiver that already processed it can tell."""
-    return _detail(*await service.redeliver(session, seller, delivery_id))
+    return views.delivery_detail(*await service.redeliver(session, principal, delivery))

@@ -6,13 +6,13 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.exceptions import InsufficientScope
+from app.auth.principal import Principal
 from app.auth.scopes import grants
 from app.config import Settings
 from app.core.clock import now
 from app.core.etag import entity_tag, require_if_match
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
-from app.core.request_context import api_key_scopes
 from app.messaging.webhooks import signing
 from app.messaging.webhooks.events import read_scope_of
 from app.messaging.webhooks.exceptions import DeliveryNotFound, EndpointDisabled, EndpointNotFound
@@ -25,6 +25,8 @@ from app.messaging.webhooks.models import (
 from app.messaging.webhooks.repository import DeliveryRepository, EndpointRepository
 from app.messaging.webhooks.schemas import EndpointCreate, EndpointRead, EndpointUpdate
 from app.messaging.webhooks.targets import check_target
+from app.messaging.webhooks.views import endpoint_read
+from app.sellers.exceptions import SellerRequired
 from app.sellers.models import SellerProfile
 
 _SUBSCRIPTIONS = "webhook_subscriptions"
@@ -65,10 +67,18 @@ async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
         )
 
 
-def _check_key_may_read(event_types: list[str]) -> None:
+def require_shop(principal: Principal) -> uuid.UUID:
+    """The caller's shop, in any state (a suspended shop still sees its webhooks): webhooks
+    are a shop's, so a caller without one is refused (403 `seller_required`)."""
+    if principal.shop_id is None:
+        raise SellerRequired()
+    return principal.shop_id
+
+
+def _check_key_may_read(principal: Principal, event_types: list[str]) -> None:
     """A key subscribing to events must be allowed to read what they carry: webhooks are
     not a way around its scopes."""
-    scopes = api_key_scopes()
+    scopes = principal.key_scopes
     if scopes is None:
         return
     missing = sorted(
@@ -79,9 +89,14 @@ def _check_key_may_read(event_types: list[str]) -> None:
 
 
 async def create_endpoint(
-    session: AsyncSession, settings: Settings, seller: SellerProfile, data: EndpointCreate
+    session: AsyncSession,
+    principal: Principal,
+    seller: SellerProfile,
+    data: EndpointCreate,
+    *,
+    settings: Settings,
 ) -> WebhookEndpoint:
-    _check_key_may_read(data.event_types)
+    _check_key_may_read(principal, data.event_types)
     url = str(data.url)
     await check_target(settings, url)
     _forget_subscriptions(session)
@@ -97,18 +112,22 @@ async def create_endpoint(
 
 
 async def list_endpoints(
-    session: AsyncSession, seller: SellerProfile, page: PageParams
+    session: AsyncSession, principal: Principal, page: PageParams
 ) -> tuple[list[WebhookEndpoint], str | None]:
-    statement = EndpointRepository(session).of_seller(seller.id)
+    statement = EndpointRepository(session).of_seller(require_shop(principal))
     return await paginate(
         session, statement, keys=[SortKey(WebhookEndpoint.id, descending=True)], page=page
     )
 
 
 async def get_endpoint(
-    session: AsyncSession, seller: SellerProfile, endpoint_id: uuid.UUID
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, *, lock: bool
 ) -> WebhookEndpoint:
-    endpoint = await EndpointRepository(session).get_of_seller(endpoint_id, seller.id)
+    """One of the caller's shop's endpoints; 404 for another shop's, decided by the query.
+    `lock` holds its row for the rest of the transaction."""
+    endpoint = await EndpointRepository(session).get_of_seller(
+        endpoint_id, require_shop(principal), lock=lock
+    )
     if endpoint is None:
         raise EndpointNotFound()
     return endpoint
@@ -121,25 +140,21 @@ def entity_tag_of(settings: Settings, endpoint: WebhookEndpoint, view: EndpointR
 
 async def update_endpoint(
     session: AsyncSession,
-    settings: Settings,
-    seller: SellerProfile,
-    endpoint_id: uuid.UUID,
+    principal: Principal,
+    endpoint: WebhookEndpoint,
     data: EndpointUpdate,
     *,
+    settings: Settings,
     if_match: str | None,
-) -> WebhookEndpoint:
-    """The seller's edit; with `if_match`, only to the endpoint as last read (412
-    otherwise), compared under the row lock the edit holds so that of two editors with the
-    same tag exactly one wins."""
-    endpoint = await EndpointRepository(session).lock(endpoint_id)
-    if endpoint is None or endpoint.seller_id != seller.id:
-        raise EndpointNotFound()
+) -> None:
+    """The seller's edit of `endpoint` (row-locked by its guard); with `if_match`, only to
+    the endpoint as last read (412 otherwise), compared under that lock so that of two
+    editors with the same tag exactly one wins."""
     if if_match is not None:
-        view = EndpointRead.model_validate(endpoint)
-        require_if_match(if_match, entity_tag_of(settings, endpoint, view))
+        require_if_match(if_match, entity_tag_of(settings, endpoint, endpoint_read(endpoint)))
     # Whatever a key changes (the URL above all), it may not leave an endpoint sending it
     # events it may not read.
-    _check_key_may_read(data.event_types or endpoint.event_types)
+    _check_key_may_read(principal, data.event_types or endpoint.event_types)
     if data.url is not None:
         endpoint.url = str(data.url)
         await check_target(settings, endpoint.url)
@@ -152,27 +167,21 @@ async def update_endpoint(
         endpoint.enabled = data.enabled
         endpoint.disabled_reason = None if data.enabled else "disabled by the seller"
     await session.flush()
-    return endpoint
 
 
 async def rotate_secret(
-    session: AsyncSession, settings: Settings, seller: SellerProfile, endpoint_id: uuid.UUID
-) -> WebhookEndpoint:
+    session: AsyncSession, endpoint: WebhookEndpoint, *, settings: Settings
+) -> None:
     """A new secret signs every request from now on; the old one signs them too (a second
     signature in the same header) for `webhook_secret_overlap`, while the receiver switches."""
-    endpoint = await get_endpoint(session, seller, endpoint_id)
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_until = now() + settings.webhook_secret_overlap
     endpoint.secret = signing.new_secret()
     await session.flush()
-    return endpoint
 
 
-async def delete_endpoint(
-    session: AsyncSession, seller: SellerProfile, endpoint_id: uuid.UUID
-) -> None:
+async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
     """Deletes the endpoint with its queue and delivery log."""
-    endpoint = await get_endpoint(session, seller, endpoint_id)
     _forget_subscriptions(session)
     await session.delete(endpoint)
     await session.flush()
@@ -180,14 +189,14 @@ async def delete_endpoint(
 
 async def list_deliveries(
     session: AsyncSession,
-    seller: SellerProfile,
+    principal: Principal,
     page: PageParams,
     *,
     endpoint_id: uuid.UUID | None,
     status: DeliveryStatus | None,
 ) -> tuple[list[WebhookDelivery], str | None]:
     statement = DeliveryRepository(session).of_seller(
-        seller.id, endpoint_id=endpoint_id, status=status
+        require_shop(principal), endpoint_id=endpoint_id, status=status
     )
     return await paginate(
         session, statement, keys=[SortKey(WebhookDelivery.id, descending=True)], page=page
@@ -195,21 +204,31 @@ async def list_deliveries(
 
 
 async def get_delivery(
-    session: AsyncSession, seller: SellerProfile, delivery_id: uuid.UUID, *, lock: bool = False
-) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
-    deliveries = DeliveryRepository(session)
-    delivery = await deliveries.get_of_seller(delivery_id, seller.id, lock=lock)
+    session: AsyncSession, principal: Principal, delivery_id: uuid.UUID, *, lock: bool
+) -> WebhookDelivery:
+    """One of the caller's shop's deliveries; 404 for another shop's, decided by the query.
+    `lock` holds its row for the rest of the transaction."""
+    delivery = await DeliveryRepository(session).get_of_seller(
+        delivery_id, require_shop(principal), lock=lock
+    )
     if delivery is None:
         raise DeliveryNotFound()
-    return delivery, await deliveries.attempts_of(delivery.id)
+    return delivery
+
+
+async def with_attempts(
+    session: AsyncSession, delivery: WebhookDelivery
+) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
+    """The delivery and its attempt log, newest first."""
+    return delivery, await DeliveryRepository(session).attempts_of(delivery.id)
 
 
 async def redeliver(
-    session: AsyncSession, seller: SellerProfile, delivery_id: uuid.UUID
+    session: AsyncSession, principal: Principal, delivery: WebhookDelivery
 ) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
-    """Send the event again now, with a fresh round of retries (same `webhook-id`)."""
-    delivery, attempts = await get_delivery(session, seller, delivery_id, lock=True)
-    endpoint = await get_endpoint(session, seller, delivery.endpoint_id)
+    """Send the event again now, with a fresh round of retries (same `webhook-id`);
+    `delivery` is row-locked by its guard."""
+    endpoint = await get_endpoint(session, principal, delivery.endpoint_id, lock=False)
     if not endpoint.enabled:
         raise EndpointDisabled("re-enable the endpoint first")
     delivery.status = DeliveryStatus.pending
@@ -217,4 +236,4 @@ async def redeliver(
     delivery.next_attempt_at = now()
     delivery.claim_id = None  # an attempt in flight now records nothing
     await session.flush()
-    return delivery, attempts
+    return await with_attempts(session, delivery)

@@ -1,33 +1,37 @@
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from app.auth.dependencies import AppSettings, CurrentUser
+from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
 from app.catalog.exceptions import ListingNotFound
-from app.core.db import DbSession
-from app.core.errors import AppError, error_responses
-from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
-from app.core.schemas import Page
-from app.messaging.conversations import service
-from app.messaging.conversations.exceptions import (
+from app.conversations import service
+from app.conversations.dependencies import ConversationGuard
+from app.conversations.exceptions import (
     CannotMessageOwnListing,
     ConversationNotFound,
     MessageRateLimited,
     NotAParticipant,
     ParticipantGone,
 )
-from app.messaging.conversations.models import Message
-from app.messaging.conversations.schemas import (
+from app.conversations.schemas import (
     ConversationRead,
     ConversationStart,
     MessageCreate,
     MessageRead,
 )
+from app.conversations.views import (
+    conversation_page,
+    conversation_read,
+    message_page,
+    message_read,
+)
+from app.core.db import DbSession
+from app.core.errors import AppError, error_responses
+from app.core.pagination import InvalidCursor, PageQuery
+from app.core.routing import API_PREFIX
+from app.core.schemas import Page
 from app.orders.exceptions import OrderNotFound
-from app.sellers.dependencies import MaybeSeller
 
 conversations_router = APIRouter(
     prefix=f"{API_PREFIX}/conversations",
@@ -40,26 +44,6 @@ def _sending_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any
     """`error_responses` of a route that sends a message: the rate limit's 429 too (its
     `Retry-After` header is documented with every 429, by app.core.openapi)."""
     return error_responses(*errors, ParticipantGone, MessageRateLimited)
-
-
-def _read(view: service.ConversationView) -> ConversationRead:
-    conversation = view.conversation
-    return ConversationRead(
-        id=conversation.id,
-        listing_id=conversation.listing_id,
-        order_id=conversation.order_id,
-        buyer_id=conversation.buyer_id,
-        seller_id=conversation.seller_id,
-        role=view.role,
-        last_message_at=conversation.last_message_at,
-        last_message_preview=conversation.last_message_preview,
-        unread_count=view.unread_count,
-        created_at=conversation.created_at,
-    )
-
-
-def _message_read(message: Message) -> MessageRead:
-    return MessageRead.model_validate(message)
 
 
 @conversations_router.post(
@@ -75,8 +59,7 @@ def _message_read(message: Message) -> MessageRead:
 async def start_conversation(
     body: ConversationStart,
     response: Response,
-    user: CurrentUser,
-    seller: MaybeSeller,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
 ) -> ConversationRead:
@@ -87,10 +70,10 @@ async def start_conversation(
     `cannot_message_own_listing`); a listing that is not live, or an order that is not
     yours, is 404. Sending is rate-limited per person (429 `rate_limited` with
     `Retry-After`)."""
-    view, created = await service.start(session, settings, user, seller, body)
+    view, created = await service.start(session, principal, body, settings=settings)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return _read(view)
+    return conversation_read(view)
 
 
 @conversations_router.get(
@@ -100,13 +83,13 @@ async def start_conversation(
     responses=error_responses(InvalidCursor),
 )
 async def list_conversations(
-    user: CurrentUser, seller: MaybeSeller, session: DbSession, page: PageQuery
+    principal: CurrentPrincipal, session: DbSession, page: PageQuery
 ) -> Page[ConversationRead]:
     """Your conversations as a buyer and, if you have a shop, as its seller, most recent
     activity first, each with your role, a preview of the last message and how many
     messages from the other side you have not read."""
-    views, next_cursor = await service.list_for(session, user, seller, page)
-    return Page(items=[_read(v) for v in views], next_cursor=next_cursor)
+    views, next_cursor = await service.list_for(session, principal, page=page)
+    return conversation_page(views, next_cursor)
 
 
 @conversations_router.get(
@@ -116,11 +99,11 @@ async def list_conversations(
     responses=error_responses(ConversationNotFound),
 )
 async def get_conversation(
-    conversation_id: uuid.UUID, user: CurrentUser, seller: MaybeSeller, session: DbSession
+    conversation: ConversationGuard, principal: CurrentPrincipal, session: DbSession
 ) -> ConversationRead:
     """A conversation you take part in. Admins may read one about an order that has a
     dispute; any other is 404."""
-    return _read(await service.get_view(session, conversation_id, user, seller))
+    return conversation_read(await service.get_view(session, principal, conversation))
 
 
 @conversations_router.post(
@@ -130,11 +113,11 @@ async def get_conversation(
     responses=error_responses(ConversationNotFound, NotAParticipant),
 )
 async def mark_conversation_read(
-    conversation_id: uuid.UUID, user: CurrentUser, seller: MaybeSeller, session: DbSession
+    conversation: ConversationGuard, session: DbSession
 ) -> ConversationRead:
     """Everything in the conversation up to now counts as read by you (your `unread_count`
     drops to 0). Sending a message does the same for what came before it."""
-    return _read(await service.mark_read(session, conversation_id, user, seller))
+    return conversation_read(await service.mark_read(session, conversation))
 
 
 @conversations_router.get(
@@ -144,16 +127,12 @@ async def mark_conversation_read(
     responses=error_responses(ConversationNotFound, InvalidCursor),
 )
 async def list_messages(
-    conversation_id: uuid.UUID,
-    user: CurrentUser,
-    seller: MaybeSeller,
-    session: DbSession,
-    page: PageQuery,
+    conversation: ConversationGuard, session: DbSession, page: PageQuery
 ) -> Page[MessageRead]:
     """The conversation's messages, newest first; pass `next_cursor` back as `cursor` for
     older ones. Reading does not mark them read (see `POST .../read`)."""
-    rows, next_cursor = await service.messages(session, conversation_id, user, seller, page)
-    return Page(items=[_message_read(m) for m in rows], next_cursor=next_cursor)
+    rows, next_cursor = await service.messages(session, conversation, page=page)
+    return message_page(rows, next_cursor)
 
 
 @conversations_router.post(
@@ -164,10 +143,9 @@ async def list_messages(
     responses=_sending_responses(ConversationNotFound, NotAParticipant),
 )
 async def send_message(
-    conversation_id: uuid.UUID,
+    conversation: ConversationGuard,
     body: MessageCreate,
-    user: CurrentUser,
-    seller: MaybeSeller,
+    principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
 ) -> MessageRead:
@@ -177,5 +155,7 @@ async def send_message(
     not write in it (403 `not_participant`). At most `MARKETPLACE_MESSAGE_RATE_LIMIT`
     messages per person in `MARKETPLACE_MESSAGE_RATE_WINDOW`; past it, 429 `rate_limited`
     with `Retry-After`."""
-    message = await service.send(session, settings, conversation_id, user, seller, body.body)
-    return _message_read(message)
+    message = await service.send(
+        session, principal, conversation, text=body.body, settings=settings
+    )
+    return message_read(message)

@@ -6,30 +6,67 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.auth.principal import Principal
+from app.conversations.models import Conversation, Message, Side
 from app.core.repository import RepositoryBase
-from app.messaging.conversations.models import Conversation, Message, Side
+from app.disputes.models import Dispute
+
+_ReadMarker = InstrumentedAttribute[uuid.UUID | None]
+
+
+def _sides_of(principal: Principal) -> list[tuple[ColumnElement[bool], Side, _ReadMarker]]:
+    """Each side the caller may hold in a conversation: (the condition that they hold it,
+    the other side, their read marker). An API key acts for the shop only, never as its
+    owner's buyer self."""
+    sides: list[tuple[ColumnElement[bool], Side, _ReadMarker]] = []
+    if principal.acts_as_buyer:
+        sides.append(
+            (Conversation.buyer_id == principal.user_id, Side.seller, Conversation.buyer_read_up_to)
+        )
+    if principal.shop_id is not None:
+        sides.append(
+            (
+                Conversation.seller_id == principal.shop_id,
+                Side.buyer,
+                Conversation.seller_read_up_to,
+            )
+        )
+    return sides
+
+
+def _held_by(principal: Principal) -> list[ColumnElement[bool]]:
+    return [held for held, _other, _marker in _sides_of(principal)]
 
 
 class ConversationRepository(RepositoryBase[Conversation]):
     model = Conversation
 
-    def visible_to(
-        self, buyer_id: uuid.UUID | None, seller_id: uuid.UUID | None
-    ) -> Select[Conversation]:
-        """The caller's conversations: as the buyer (`buyer_id`), and as the seller if they
-        have a shop (`seller_id`)."""
-        sides = [
-            condition
-            for condition in (
-                Conversation.buyer_id == buyer_id if buyer_id is not None else None,
-                Conversation.seller_id == seller_id if seller_id is not None else None,
-            )
-            if condition is not None
-        ]
-        return select(Conversation).where(or_(false(), *sides))
+    def of_participant(self, principal: Principal) -> Select[Conversation]:
+        """The caller's conversations: as the buyer, and as the seller if they have a shop."""
+        return select(Conversation).where(or_(false(), *_held_by(principal)))
 
-    async def get(self, id_: uuid.UUID, *, lock: bool = False) -> Conversation | None:
-        return await self._one(Conversation.id == id_, lock=lock)
+    def visible_to(self, principal: Principal) -> Select[Conversation]:
+        """Conversations the caller may open: their own and, for an admin, those about an
+        order that has a dispute (in any state), to judge what its parties said."""
+        reach = _held_by(principal)
+        if principal.is_admin:
+            reach.append(
+                select(Dispute.id).where(Dispute.order_id == Conversation.order_id).exists()
+            )
+        return select(Conversation).where(or_(false(), *reach))
+
+    async def get_visible(
+        self, principal: Principal, conversation_id: uuid.UUID, *, lock: bool
+    ) -> Conversation | None:
+        """One conversation, only if the caller may open it (decided in the query)."""
+        statement = (
+            self.visible_to(principal)
+            .where(Conversation.id == conversation_id)
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            statement = statement.with_for_update(of=Conversation)
+        return await self.get_one_or_none(statement)
 
     async def get_or_add(self, conversation: Conversation) -> tuple[Conversation, bool]:
         """The caller's existing conversation about the same listing or order, row-locked;
@@ -67,33 +104,18 @@ class ConversationRepository(RepositoryBase[Conversation]):
         return newest
 
     async def unread_counts(
-        self,
-        conversation_ids: Sequence[uuid.UUID],
-        user_id: uuid.UUID | None,
-        seller_id: uuid.UUID | None,
+        self, conversation_ids: Sequence[uuid.UUID], principal: Principal
     ) -> dict[uuid.UUID, int]:
         """{conversation id: messages from the other side newer than the caller's read
-        marker}, for conversations where the caller is the buyer or (with `seller_id`) the
-        seller; conversations without unread messages are absent."""
+        marker}, on each side the caller holds; conversations without unread messages are
+        absent."""
         if not conversation_ids:
             return {}
-        unread = []
-        if user_id is not None:
-            unread.append(
-                _unread_by(
-                    Conversation.buyer_id == user_id, Side.seller, Conversation.buyer_read_up_to
-                )
-            )
-        if seller_id is not None:
-            unread.append(
-                _unread_by(
-                    Conversation.seller_id == seller_id, Side.buyer, Conversation.seller_read_up_to
-                )
-            )
+        unread = [_unread_by(held, other, marker) for held, other, marker in _sides_of(principal)]
         statement = (
             select(Message.conversation_id, func.count())
             .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.conversation_id.in_(conversation_ids), or_(*unread))
+            .where(Message.conversation_id.in_(conversation_ids), or_(false(), *unread))
             .group_by(Message.conversation_id)
         )
         rows = await self.session.execute(statement)
@@ -110,7 +132,7 @@ def _same_subject(conversation: Conversation) -> ColumnElement[bool]:
 
 
 def _unread_by(
-    reader: ColumnElement[bool], other_side: Side, marker: InstrumentedAttribute[uuid.UUID | None]
+    reader: ColumnElement[bool], other_side: Side, marker: _ReadMarker
 ) -> ColumnElement[bool]:
     return and_(
         reader,

@@ -13,32 +13,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.exceptions import InsufficientScope
-from app.auth.models import User
-from app.auth.principal import acts_as_admin
+from app.auth.principal import Principal
 from app.catalog import service as catalog_service
 from app.config import Settings
-from app.core import outbox
-from app.core.clock import now
-from app.core.errors import ValidationFailed
-from app.core.pagination import PageParams, SortKey, paginate
-from app.core.request_context import acting_through_api_key
-from app.disputes import service as disputes_service
-from app.messaging.conversations.exceptions import (
+from app.conversations.exceptions import (
     CannotMessageOwnListing,
     ConversationNotFound,
     MessageRateLimited,
     NotAParticipant,
     ParticipantGone,
 )
-from app.messaging.conversations.masking import mask_contact_details
-from app.messaging.conversations.models import Conversation, Message, Side
-from app.messaging.conversations.repository import ConversationRepository, MessageRepository
-from app.messaging.conversations.schemas import ConversationRole, ConversationStart
+from app.conversations.masking import mask_contact_details
+from app.conversations.models import Conversation, Message, Side
+from app.conversations.repository import ConversationRepository, MessageRepository
+from app.conversations.schemas import ConversationRole, ConversationStart
+from app.core import outbox
+from app.core.clock import now
+from app.core.errors import ValidationFailed
+from app.core.guards import Guarded
+from app.core.pagination import PageParams, SortKey, paginate
 from app.orders import service as order_service
 from app.orders.exceptions import OrderNotFound
 from app.orders.state import OrderActor
 from app.sellers import service as sellers_service
-from app.sellers.models import SellerProfile
 
 MESSAGE_CREATED = "message.created"
 _PREVIEW_LENGTH = 120
@@ -58,39 +55,34 @@ class ConversationView:
     unread_count: int
 
 
-def _side_of(conversation: Conversation, user: User, seller: SellerProfile | None) -> Side | None:
-    # Nobody is both: a seller cannot start one about their own listing or buy from themself.
-    # An API key speaks for the shop only, never for its owner's purchases.
-    if conversation.buyer_id == user.id and not acting_through_api_key():
-        return Side.buyer
-    if seller is not None and conversation.seller_id == seller.id:
-        return Side.seller
-    return None
+def _role_of(conversation: Conversation, principal: Principal) -> ConversationRole:
+    """The caller's part in a conversation their query found. Nobody is both buyer and
+    seller: a seller cannot start one about their own listing or buy from themself."""
+    if principal.acts_as_buyer and conversation.buyer_id == principal.user_id:
+        return ConversationRole.buyer
+    if principal.shop_id is not None and conversation.seller_id == principal.shop_id:
+        return ConversationRole.seller
+    # The query shows anyone else's conversation only to an admin, about a disputed order.
+    return ConversationRole.admin
 
 
-async def _get_for(
-    session: AsyncSession,
-    conversation_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
-    *,
-    lock: bool = False,
-) -> tuple[Conversation, ConversationRole]:
-    """A conversation the caller takes part in, or (admins) one about a disputed order;
-    anything else is a 404."""
-    conversation = await ConversationRepository(session).get(conversation_id, lock=lock)
+def _role(guarded: Guarded[Conversation, ConversationRole]) -> ConversationRole:
+    (role,) = guarded.roles  # one part per caller: see `_role_of`
+    return role
+
+
+async def get_visible(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID, *, lock: bool
+) -> Guarded[Conversation, ConversationRole]:
+    """A conversation the caller takes part in, or (admins) one about a disputed order, with
+    their role in it; anything else is a 404, decided by the query. `lock` holds its row for
+    the rest of the transaction (messages are appended one at a time under it)."""
+    conversation = await ConversationRepository(session).get_visible(
+        principal, conversation_id, lock=lock
+    )
     if conversation is None:
         raise ConversationNotFound()
-    side = _side_of(conversation, user, seller)
-    if side is not None:
-        return conversation, ConversationRole(side.value)
-    if (
-        acts_as_admin(user)
-        and conversation.order_id is not None
-        and await disputes_service.exists_for_order(session, conversation.order_id)
-    ):
-        return conversation, ConversationRole.admin
-    raise ConversationNotFound()
+    return Guarded(conversation, frozenset({_role_of(conversation, principal)}))
 
 
 def _participant(role: ConversationRole) -> Side:
@@ -106,13 +98,13 @@ def _checked_body(settings: Settings, text: str, loc: list[str | int]) -> str:
     return text
 
 
-async def _check_rate(session: AsyncSession, settings: Settings, sender: User) -> None:
+async def _check_rate(session: AsyncSession, settings: Settings, sender_id: uuid.UUID) -> None:
     """At most `message_rate_limit` messages per sender in any `message_rate_window`, across
     conversations. Counted from the messages themselves, so every worker sees the same
     count; two messages racing at the limit may both pass, which a chat limit tolerates."""
     at = now()
     reached = await MessageRepository(session).rate_limit_reached_at(
-        sender.id, at - settings.message_rate_window, settings.message_rate_limit
+        sender_id, at - settings.message_rate_window, settings.message_rate_limit
     )
     if reached is not None:
         wait = reached + settings.message_rate_window - at
@@ -131,7 +123,7 @@ def _preview(text: str) -> str:
 async def _post(
     session: AsyncSession,
     conversation: Conversation,
-    sender: User,
+    sender_id: uuid.UUID,
     side: Side,
     text: str,
     *,
@@ -150,7 +142,7 @@ async def _post(
     body, masked = (text, False) if contact_details_allowed else mask_contact_details(text)
     message = Message(
         conversation_id=conversation.id,
-        sender_id=sender.id,
+        sender_id=sender_id,
         sender_role=side,
         body=body,
         masked=masked,
@@ -171,7 +163,7 @@ async def _post(
         data={
             "conversation_id": conversation.id,
             "message_id": message.id,
-            "sender_id": sender.id,
+            "sender_id": sender_id,
             "recipient_id": recipient_id,
             "buyer_id": conversation.buyer_id,
             "seller_id": conversation.seller_id,
@@ -184,39 +176,40 @@ async def _post(
 
 
 async def start(
-    session: AsyncSession,
-    settings: Settings,
-    user: User,
-    seller: SellerProfile | None,
-    data: ConversationStart,
+    session: AsyncSession, principal: Principal, data: ConversationStart, *, settings: Settings
 ) -> tuple[ConversationView, bool]:
     """Start a conversation with a listing's or an order's seller, or, if the caller already
     has one about it, append the message to that one: (the conversation, created)."""
-    if acting_through_api_key():
+    if not principal.acts_as_buyer:
         raise InsufficientScope("starting a conversation is a buyer's action, not a shop's")
     text = _checked_body(settings, data.message, ["body", "message"])
     if data.listing_id is not None:
-        listing = await catalog_service.get_visible(session, data.listing_id, None)
-        if listing.seller.user_id == user.id:
+        # Live listings only, as anyone sees them: not the caller's own drafts.
+        listing = (await catalog_service.get_visible(session, None, data.listing_id)).subject
+        if listing.seller.user_id == principal.user_id:
             raise CannotMessageOwnListing("this is your own listing")
-        subject = Conversation(buyer_id=user.id, seller_id=listing.seller_id, listing_id=listing.id)
+        subject = Conversation(
+            buyer_id=principal.user_id, seller_id=listing.seller_id, listing_id=listing.id
+        )
         contact_details_allowed = False
     else:
         assert data.order_id is not None  # the schema requires exactly one
-        order, actors = await order_service.get_for(session, data.order_id, user, seller)
-        if OrderActor.buyer not in actors:
+        order = await order_service.get_visible(session, principal, data.order_id, lock=False)
+        if OrderActor.buyer not in order.roles:
             # The buyer starts it; the seller answers in it. Others must not learn it exists.
             raise OrderNotFound()
-        subject = Conversation(buyer_id=user.id, seller_id=order.seller_id, order_id=order.id)
-        contact_details_allowed = order.paid_at is not None
-    await _check_rate(session, settings, user)
+        subject = Conversation(
+            buyer_id=principal.user_id, seller_id=order.subject.seller_id, order_id=order.subject.id
+        )
+        contact_details_allowed = order.subject.paid_at is not None
+    await _check_rate(session, settings, principal.user_id)
     subject.last_message_at = now()
     subject.last_message_preview = ""
     conversation, created = await ConversationRepository(session).get_or_add(subject)
     await _post(
         session,
         conversation,
-        user,
+        principal.user_id,
         Side.buyer,
         text,
         contact_details_allowed=contact_details_allowed,
@@ -225,48 +218,40 @@ async def start(
 
 
 async def list_for(
-    session: AsyncSession, user: User, seller: SellerProfile | None, page: PageParams
+    session: AsyncSession, principal: Principal, *, page: PageParams
 ) -> tuple[list[ConversationView], str | None]:
     """The caller's conversations as buyer and as seller, most recent activity first."""
     repository = ConversationRepository(session)
-    seller_id = seller.id if seller is not None else None
-    buyer_id = None if acting_through_api_key() else user.id
     rows: list[Conversation]
     rows, cursor = await paginate(
         session,
-        repository.visible_to(buyer_id, seller_id),
+        repository.of_participant(principal),
         keys=_BY_ACTIVITY,
         page=page,
         tag="activity",
     )
-    unread = await repository.unread_counts([c.id for c in rows], buyer_id, seller_id)
-    views = []
-    for conversation in rows:
-        side = _side_of(conversation, user, seller)
-        assert side is not None  # the statement selects only the caller's
-        role = ConversationRole(side.value)
-        views.append(ConversationView(conversation, role, unread.get(conversation.id, 0)))
+    unread = await repository.unread_counts([c.id for c in rows], principal)
+    views = [ConversationView(c, _role_of(c, principal), unread.get(c.id, 0)) for c in rows]
     return views, cursor
 
 
 async def get_view(
-    session: AsyncSession, conversation_id: uuid.UUID, user: User, seller: SellerProfile | None
+    session: AsyncSession, principal: Principal, guarded: Guarded[Conversation, ConversationRole]
 ) -> ConversationView:
-    conversation, role = await _get_for(session, conversation_id, user, seller)
+    conversation, role = guarded.subject, _role(guarded)
     unread = 0
     if role is not ConversationRole.admin:
-        counts = await ConversationRepository(session).unread_counts(
-            [conversation.id], user.id, seller.id if seller is not None else None
-        )
+        counts = await ConversationRepository(session).unread_counts([conversation.id], principal)
         unread = counts.get(conversation.id, 0)
     return ConversationView(conversation, role, unread)
 
 
 async def mark_read(
-    session: AsyncSession, conversation_id: uuid.UUID, user: User, seller: SellerProfile | None
+    session: AsyncSession, guarded: Guarded[Conversation, ConversationRole]
 ) -> ConversationView:
-    """Everything in the conversation up to now is read by the caller (a participant)."""
-    conversation, role = await _get_for(session, conversation_id, user, seller, lock=True)
+    """Everything in the conversation up to now is read by the caller (a participant, whose
+    guard holds the conversation's row lock)."""
+    conversation, role = guarded.subject, _role(guarded)
     side = _participant(role)
     newest = await ConversationRepository(session).newest_message_id(conversation.id)
     if side is Side.buyer:
@@ -279,40 +264,38 @@ async def mark_read(
 
 
 async def messages(
-    session: AsyncSession,
-    conversation_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
-    page: PageParams,
+    session: AsyncSession, guarded: Guarded[Conversation, ConversationRole], *, page: PageParams
 ) -> tuple[list[Message], str | None]:
     """A conversation's messages, newest first. Reading does not move the read marker."""
-    conversation, _role = await _get_for(session, conversation_id, user, seller)
-    statement = MessageRepository(session).of_conversation(conversation.id)
+    statement = MessageRepository(session).of_conversation(guarded.subject.id)
     return await paginate(session, statement, keys=_NEWEST_FIRST, page=page, tag="messages")
 
 
 async def send(
     session: AsyncSession,
-    settings: Settings,
-    conversation_id: uuid.UUID,
-    user: User,
-    seller: SellerProfile | None,
+    principal: Principal,
+    guarded: Guarded[Conversation, ConversationRole],
+    *,
     text: str,
+    settings: Settings,
 ) -> Message:
-    """A participant writes. Contact details are masked unless the conversation is about an
-    order that has been paid."""
+    """A participant writes (under the conversation's row lock, which their guard holds).
+    Contact details are masked unless the conversation is about an order that has been
+    paid."""
     text = _checked_body(settings, text, ["body", "body"])
-    conversation, role = await _get_for(session, conversation_id, user, seller, lock=True)
-    side = _participant(role)
+    conversation = guarded.subject
+    side = _participant(_role(guarded))
     contact_details_allowed = False
     if conversation.order_id is not None:
-        order, _actors = await order_service.get_for(session, conversation.order_id, user, seller)
-        contact_details_allowed = order.paid_at is not None
-    await _check_rate(session, settings, user)
+        order = await order_service.get_visible(
+            session, principal, conversation.order_id, lock=False
+        )
+        contact_details_allowed = order.subject.paid_at is not None
+    await _check_rate(session, settings, principal.user_id)
     return await _post(
         session,
         conversation,
-        user,
+        principal.user_id,
         side,
         text,
         contact_details_allowed=contact_details_allowed,

@@ -1,24 +1,19 @@
-"""Seller review decisions. They live here, above both domains, because one decision spans
-two: the seller's status (sellers) and whether their listings can be seen and bought
-(catalog) change in the same transaction."""
+"""Admin: the seller review queue and the approve / reject / suspend / reinstate decisions."""
 
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import AdminUser
+from app.auth.dependencies import AdminPrincipal
 from app.auth.exceptions import AdminRequired, InvalidToken
-from app.auth.models import User
-from app.catalog import service as catalog_service
 from app.core.db import DbSession
 from app.core.errors import InvalidTransition, NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import NO_NUL_PATTERN, Page
-from app.sellers import service as seller_service
-from app.sellers.models import SellerProfile, SellerStatus
+from app.sellers import service, views
+from app.sellers.models import SellerStatus
 from app.sellers.schemas import SellerDecision, SellerDecisionRequired, SellerRead
 from app.sellers.state import SellerAction
 
@@ -29,23 +24,9 @@ router = APIRouter(
 )
 
 
-async def decide(
-    session: AsyncSession,
-    admin: User,
-    seller_id: uuid.UUID,
-    action: SellerAction,
-    reason: str | None,
-) -> SellerProfile:
-    profile = await seller_service.decide(session, admin, seller_id, action, reason)
-    await catalog_service.set_seller_visibility(
-        session, profile.id, profile.status is SellerStatus.approved
-    )
-    return profile
-
-
 @router.get("", response_model=Page[SellerRead], responses=error_responses(InvalidCursor))
 async def list_sellers(
-    admin: AdminUser,
+    admin: AdminPrincipal,
     session: DbSession,
     page: PageQuery,
     status: Annotated[SellerStatus | None, Query(description="e.g. pending_review")] = None,
@@ -55,16 +36,16 @@ async def list_sellers(
     ] = None,
 ) -> Page[SellerRead]:
     """The review queue: applications oldest first, filtered by status, country or name."""
-    rows, next_cursor = await seller_service.review_queue(
+    rows, next_cursor = await service.review_queue(
         session, page, status=status, country=country, shop_name=shop_name
     )
-    return Page(items=[seller_service.admin_view(p) for p in rows], next_cursor=next_cursor)
+    return views.admin_page(rows, next_cursor)
 
 
 @router.get("/{seller_id}", response_model=SellerRead, responses=error_responses(NotFound))
-async def get_seller(seller_id: uuid.UUID, admin: AdminUser, session: DbSession) -> SellerRead:
+async def get_seller(seller_id: uuid.UUID, admin: AdminPrincipal, session: DbSession) -> SellerRead:
     """One seller profile in full (payout account masked)."""
-    return seller_service.admin_view(await seller_service.get(session, seller_id))
+    return views.admin_view(await service.get(session, seller_id))
 
 
 _ERRORS = error_responses(NotFound, InvalidTransition)
@@ -73,44 +54,44 @@ _ERRORS = error_responses(NotFound, InvalidTransition)
 @router.post("/{seller_id}/approve", response_model=SellerRead, responses=_ERRORS)
 async def approve_seller(
     seller_id: uuid.UUID,
-    admin: AdminUser,
+    admin: AdminPrincipal,
     session: DbSession,
     body: SellerDecision = SellerDecision(),
 ) -> SellerRead:
     """Approve an application: the user gets the seller role and may list goods."""
-    return seller_service.admin_view(
-        await decide(session, admin, seller_id, SellerAction.approve, body.reason)
+    return views.admin_view(
+        await service.decide(session, admin, seller_id, SellerAction.approve, body.reason)
     )
 
 
 @router.post("/{seller_id}/reject", response_model=SellerRead, responses=_ERRORS)
 async def reject_seller(
-    seller_id: uuid.UUID, body: SellerDecisionRequired, admin: AdminUser, session: DbSession
+    seller_id: uuid.UUID, body: SellerDecisionRequired, admin: AdminPrincipal, session: DbSession
 ) -> SellerRead:
     """Reject an application with a reason the applicant sees; they may re-apply."""
-    return seller_service.admin_view(
-        await decide(session, admin, seller_id, SellerAction.reject, body.reason)
+    return views.admin_view(
+        await service.decide(session, admin, seller_id, SellerAction.reject, body.reason)
     )
 
 
 @router.post("/{seller_id}/suspend", response_model=SellerRead, responses=_ERRORS)
 async def suspend_seller(
-    seller_id: uuid.UUID, body: SellerDecisionRequired, admin: AdminUser, session: DbSession
+    seller_id: uuid.UUID, body: SellerDecisionRequired, admin: AdminPrincipal, session: DbSession
 ) -> SellerRead:
     """Suspend a shop: its listings leave search and cannot be bought until reinstated."""
-    return seller_service.admin_view(
-        await decide(session, admin, seller_id, SellerAction.suspend, body.reason)
+    return views.admin_view(
+        await service.decide(session, admin, seller_id, SellerAction.suspend, body.reason)
     )
 
 
 @router.post("/{seller_id}/reinstate", response_model=SellerRead, responses=_ERRORS)
 async def reinstate_seller(
     seller_id: uuid.UUID,
-    admin: AdminUser,
+    admin: AdminPrincipal,
     session: DbSession,
     body: SellerDecision = SellerDecision(),
 ) -> SellerRead:
     """Lift a suspension: the shop and its listings are back."""
-    return seller_service.admin_view(
-        await decide(session, admin, seller_id, SellerAction.reinstate, body.reason)
+    return views.admin_view(
+        await service.decide(session, admin, seller_id, SellerAction.reinstate, body.reason)
     )

@@ -5,8 +5,8 @@ from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
+from app.conversations.models import Side
 from app.core.schemas import NOT_BLANK_PATTERN, RequestSchema, Schema
-from app.messaging.conversations.models import Side
 
 _BODY_DESCRIPTION = (
     "At most `MARKETPLACE_MESSAGE_MAX_LENGTH` characters (2000 by default), not blank. Until "

@@ -1,0 +1,36 @@
+"""Conversations and messages as the API shows them."""
+
+from app.conversations.models import Message
+from app.conversations.schemas import ConversationRead, MessageRead
+from app.conversations.service import ConversationView
+from app.core.schemas import Page
+
+
+def conversation_read(view: ConversationView) -> ConversationRead:
+    conversation = view.conversation
+    return ConversationRead(
+        id=conversation.id,
+        listing_id=conversation.listing_id,
+        order_id=conversation.order_id,
+        buyer_id=conversation.buyer_id,
+        seller_id=conversation.seller_id,
+        role=view.role,
+        last_message_at=conversation.last_message_at,
+        last_message_preview=conversation.last_message_preview,
+        unread_count=view.unread_count,
+        created_at=conversation.created_at,
+    )
+
+
+def conversation_page(
+    views: list[ConversationView], next_cursor: str | None
+) -> Page[ConversationRead]:
+    return Page(items=[conversation_read(v) for v in views], next_cursor=next_cursor)
+
+
+def message_read(message: Message) -> MessageRead:
+    return MessageRead.model_validate(message)
+
+
+def message_page(messages: list[Message], next_cursor: str | None) -> Page[MessageRead]:
+    return Page(items=[message_read(m) for m in messages], next_cursor=next_cursor)
