@@ -10,12 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.lockout import PasswordAttempts
-from app.auth.models import User
+from app.auth.principal import Principal
 from app.catalog import service as catalog_service
 from app.core import idempotency
 from app.core.audit import record_audit
 from app.core.clock import now
 from app.core.text import mask_secret
+from app.disputes import erasure as disputes_erasure
+from app.messaging.notifications import erasure as notifications_erasure
+from app.messaging.webhooks import erasure as webhooks_erasure
+from app.orders import erasure as orders_erasure
 from app.payments import service as payments_service
 from app.privacy.exceptions import AccountInUse
 from app.privacy.personal_data import PERSONAL_DATA, PersonalTable
@@ -24,15 +28,14 @@ from app.privacy.schemas import AccountExport
 from app.sellers import service as sellers_service
 
 
-async def export(session: AsyncSession, user: User) -> AccountExport:
-    shop = await sellers_service.find_for_user(session, user)
-    shop_id = shop.id if shop is not None else None
+async def export(session: AsyncSession, principal: Principal) -> AccountExport:
     privacy = PrivacyRepository(session)
+    user_id, shop_id = principal.user_id, principal.shop_id
     data = {
-        entry.name: [_shown(entry, row) for row in await privacy.rows_of(entry, user.id, shop_id)]
+        entry.name: [_shown(entry, row) for row in await privacy.rows_of(entry, user_id, shop_id)]
         for entry in PERSONAL_DATA
     }
-    return AccountExport(exported_at=now(), user_id=user.id, data=data)
+    return AccountExport(exported_at=now(), user_id=user_id, data=data)
 
 
 def _shown(entry: PersonalTable, row: dict[str, Any]) -> dict[str, Any]:
@@ -43,11 +46,12 @@ def _shown(entry: PersonalTable, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def delete(
-    session: AsyncSession, attempts: PasswordAttempts, user: User, password: str
+    session: AsyncSession, principal: Principal, password: str, *, attempts: PasswordAttempts
 ) -> None:
     """Refused (409) while orders, returns or disputes still need the person or their shop
     holds money; otherwise the account is erased at once, every session and API key with
     it."""
+    user = principal.user
     await auth_service.require_password(session, attempts, user, password)
     # One consistent decision: the account's and the shop's rows are locked first, and the
     # shop's listings leave the catalog before the checks, so that a checkout still holding a
@@ -57,16 +61,20 @@ async def delete(
     shop = await sellers_service.lock_for_user(session, user)
     if shop is not None:
         await catalog_service.withdraw_all_of_seller(session, shop.id)
-    privacy = PrivacyRepository(session)
-    in_progress = await privacy.business_in_progress(user.id, shop.id if shop else None, now())
+    # Each domain says what of its own still needs the person, then erases its own part.
+    shop_id = shop.id if shop is not None else None
+    in_progress = await orders_erasure.open_business(session, user_id=user.id, shop_id=shop_id)
+    in_progress += await disputes_erasure.open_business(session, user_id=user.id, shop_id=shop_id)
     if shop is not None:
+        in_progress += await orders_erasure.sales_open_to_claims(session, shop.id, at=now())
         in_progress += await _money_held(session, shop.id)
     if in_progress:
         raise AccountInUse(f"first finish: {', '.join(in_progress)}")
     if shop is not None:
         await sellers_service.close_for_deleted_account(session, shop)
-        await privacy.delete_webhooks(shop.id)
-    await privacy.erase_buyer_traces(user.id)
+        await webhooks_erasure.delete_for_shop(session, shop.id)
+    await orders_erasure.erase_buyer_traces(session, user.id)
+    await notifications_erasure.erase_for_user(session, user.id)
     await idempotency.forget_user(session, user.id)
     await auth_service.erase_account(session, user)
     await record_audit(
