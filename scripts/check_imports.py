@@ -84,6 +84,11 @@ def _is_under(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
+def _outermost(modules: list[str]) -> list[str]:
+    """One entry per import: `app.x` rather than also `app.x.Name` from the same statement."""
+    return [m for m in modules if not any(m != o and _is_under(m, o) for o in modules)]
+
+
 def problems_of(app: Path) -> list[str]:
     problems: list[str] = []
     for path in sorted(app.rglob("*.py")):
@@ -102,16 +107,16 @@ def problems_of(app: Path) -> list[str]:
         if own in PLUMBING:
             continue
         if not is_boundary(path):
-            for module in sorted(modules):
-                if any(_is_under(module, state) for state in REQUEST_STATE):
-                    problems.append(
-                        f"{path}: reads request state ({module}); only a domain's "
-                        "routers and dependencies may"
-                    )
+            reads = [m for m in modules if any(_is_under(m, state) for state in REQUEST_STATE)]
+            for module in sorted(_outermost(reads)):
+                problems.append(
+                    f"{path}: reads request state ({module}); only a domain's "
+                    "routers and dependencies may"
+                )
         if is_router(path):
-            for module in sorted(modules):
-                if module.startswith("app.") and ".repository" in module:
-                    problems.append(f"{path}: a router must not use a repository ({module})")
+            used = [m for m in modules if m.startswith("app.") and ".repository" in m]
+            for module in sorted(_outermost(used)):
+                problems.append(f"{path}: a router must not use a repository ({module})")
     return problems
 
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service
+from app.auth.events import AccountEventType
 from app.auth.exceptions import (
     ApiKeyNotFound,
     ApiKeysNeedSeller,
@@ -40,10 +41,6 @@ MAX_ACTIVE_KEYS = 20
 LAST_USED_PRECISION = timedelta(minutes=1)
 DEFAULT_TTL = timedelta(days=API_KEY_DEFAULT_TTL_DAYS)
 MAX_TTL = timedelta(days=API_KEY_MAX_TTL_DAYS)
-
-API_KEY_CREATED = "api_key.created"
-"""Notifies the owner. Emitted for no shop, so it is never a webhook event: a shop's
-software has no business learning of the shop's other keys."""
 
 
 def is_api_key(token: str) -> bool:
@@ -88,7 +85,7 @@ async def create(
     )
     await outbox.emit(
         session,
-        API_KEY_CREATED,
+        AccountEventType.api_key_created,
         seller_id=None,
         data={
             "recipient_id": user.id,

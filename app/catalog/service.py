@@ -12,6 +12,7 @@ from app.auth.models import User
 from app.auth.principal import Principal
 from app.catalog import category_service, views
 from app.catalog.category_tree import CategoryTreeCache
+from app.catalog.events import ListingEventType
 from app.catalog.exceptions import (
     AlreadyReported,
     CannotBuyOwnListing,
@@ -50,12 +51,6 @@ from app.sellers.models import SellerProfile, SellerStatus
 _SELLER = {ListingActor.seller}
 _ADMIN = {ListingActor.admin}
 _SYSTEM = {ListingActor.system}
-# What the seller's software hears when an admin decides about a listing.
-_MODERATION_EVENTS = {
-    ListingAction.approve: "listing.approved",
-    ListingAction.reject: "listing.rejected",
-    ListingAction.remove: "listing.removed",
-}
 # Fields whose change must pass moderation again on a live listing.
 _CONTENT_FIELDS = {"title", "description", "attributes", "category_id"}
 _FINAL = (ListingStatus.archived, ListingStatus.removed)
@@ -453,7 +448,7 @@ async def reserve_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: 
     if threshold is not None and listing.quantity <= threshold < listing.quantity + quantity:
         await outbox.emit(
             session,
-            "listing.low_stock",
+            ListingEventType.low_stock,
             seller_id=listing.seller_id,
             data={
                 "listing_id": listing.id,
@@ -521,18 +516,20 @@ async def moderate(
         reason=reason,
         details={"from": before.value, "to": listing.status.value},
     )
-    await outbox.emit(
-        session,
-        _MODERATION_EVENTS[action],
-        seller_id=listing.seller_id,
-        data={
-            "listing_id": listing.id,
-            "seller_id": listing.seller_id,
-            "title": listing.title,
-            "status": listing.status,
-            "reason": reason,
-        },
-    )
+    event = LISTING_LIFECYCLE.event_of(before, action, listing.status)
+    if event is not None:
+        await outbox.emit(
+            session,
+            event,
+            seller_id=listing.seller_id,
+            data={
+                "listing_id": listing.id,
+                "seller_id": listing.seller_id,
+                "title": listing.title,
+                "status": listing.status,
+                "reason": reason,
+            },
+        )
     return _guarded(await _detailed(session, listing.id), principal)
 
 

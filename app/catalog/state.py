@@ -1,9 +1,11 @@
 """Listing lifecycle, exactly as API.md: draft → pending_review → active | rejected;
 active ⇄ paused; active → sold_out at quantity 0 (→ active on restock); any → archived
-(seller); admin → removed."""
+(seller); admin → removed. An admin's decisions are announced to the shop; the seller's own
+steps and the platform's automatic ones (stock, moderation at publication) are not."""
 
 from enum import StrEnum
 
+from app.catalog.events import ListingEventType
 from app.catalog.models import Listing
 from app.catalog.models import ListingStatus as S
 from app.core.state import StateMachine, Transition
@@ -54,8 +56,14 @@ LISTING_LIFECYCLE: StateMachine[S, ListingAction, ListingActor, Listing] = State
     {
         (S.draft, ListingAction.publish): Transition(S.pending_review, SELLER, _has_stock),
         (S.rejected, ListingAction.publish): Transition(S.pending_review, SELLER, _has_stock),
-        (S.pending_review, ListingAction.approve): Transition(_approved_state, MODERATOR),
-        (S.pending_review, ListingAction.reject): Transition(S.rejected, ADMIN),
+        # Announced when an admin approves (`service.moderate`); the automatic approval at
+        # publication answers the seller's own request, in its response.
+        (S.pending_review, ListingAction.approve): Transition(
+            _approved_state, MODERATOR, event=ListingEventType.approved
+        ),
+        (S.pending_review, ListingAction.reject): Transition(
+            S.rejected, ADMIN, event=ListingEventType.rejected
+        ),
         (S.active, ListingAction.pause): Transition(S.paused, SELLER),
         (S.paused, ListingAction.resume): Transition(_live_or_sold_out, SELLER),
         (S.active, ListingAction.sell_out): Transition(S.sold_out, SYSTEM),
@@ -66,6 +74,11 @@ LISTING_LIFECYCLE: StateMachine[S, ListingAction, ListingActor, Listing] = State
             for state in (S.active, S.paused, S.sold_out)
         },
         **{(state, ListingAction.archive): Transition(S.archived, SELLER) for state in _NOT_FINAL},
-        **{(state, ListingAction.remove): Transition(S.removed, ADMIN) for state in _NOT_FINAL},
+        **{
+            (state, ListingAction.remove): Transition(
+                S.removed, ADMIN, event=ListingEventType.removed
+            )
+            for state in _NOT_FINAL
+        },
     },
 )

@@ -16,6 +16,7 @@ from app.auth.exceptions import InsufficientScope
 from app.auth.principal import Principal
 from app.catalog import service as catalog_service
 from app.config import Settings
+from app.conversations.events import MessageEventType
 from app.conversations.exceptions import (
     CannotMessageOwnListing,
     ConversationNotFound,
@@ -37,7 +38,6 @@ from app.orders.exceptions import OrderNotFound
 from app.orders.state import OrderActor
 from app.sellers import service as sellers_service
 
-MESSAGE_CREATED = "message.created"
 _PREVIEW_LENGTH = 120
 _BY_ACTIVITY = [
     SortKey(Conversation.last_message_at, descending=True),
@@ -158,7 +158,7 @@ async def _post(
     await session.flush()
     await outbox.emit(
         session,
-        MESSAGE_CREATED,
+        MessageEventType.created,
         seller_id=conversation.seller_id,
         data={
             "conversation_id": conversation.id,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import now
+from app.core.events import EventType
 from app.core.models import Base, IdMixin
 
 
@@ -46,15 +47,16 @@ def subscribe(handler: Subscriber) -> None:
 
 async def emit(
     session: AsyncSession,
-    event_type: str,
+    event_type: EventType,
     *,
     seller_id: uuid.UUID | None,
     data: Mapping[str, Any],
 ) -> OutboxEvent:
-    """Writes the event and runs the subscribers in the caller's transaction. `data` may hold
-    ids, times and enums; they are stored as their JSON text."""
+    """Writes the event (one of a domain's event types, see `app.core.events`) and runs the
+    subscribers in the caller's transaction. `data` may hold ids, times and enums; they are
+    stored as their JSON text."""
     payload: dict[str, Any] = to_jsonable_python(dict(data))
-    event = OutboxEvent(type=event_type, seller_id=seller_id, data=payload, occurred_at=now())
+    event = OutboxEvent(type=str(event_type), seller_id=seller_id, data=payload, occurred_at=now())
     session.add(event)
     await session.flush()
     for handler in _subscribers:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from app.core.errors import InvalidTransition
+from app.core.events import EventType
 
 StateT = TypeVar("StateT", bound=StrEnum)
 ActionT = TypeVar("ActionT", bound=StrEnum)
@@ -30,7 +31,7 @@ class Transition(Generic[StateT, ActorT, SubjectT]):
     actor_guards: Mapping[ActorT, Callable[[SubjectT], bool]] = field(default_factory=dict)
     """Preconditions for one kind of actor only (e.g. a buyer may cancel a paid order only
     once the seller is late)."""
-    event: str | Callable[[StateT], str | None] | None = None
+    event: EventType | Callable[[StateT], EventType | None] | None = None
     """The domain event this transition emits (one of the owning domain's event types), or
     a function of the state it led to when that decides (a dispute settling an order as
     completed or refunded); None: the step is not announced."""
@@ -67,7 +68,7 @@ class StateMachine(Generic[StateT, ActionT, ActorT, SubjectT]):
             if from_state == state and transition.permits(roles, subject)
         ]
 
-    def event_of(self, state: StateT, action: ActionT, reached: StateT) -> str | None:
+    def event_of(self, state: StateT, action: ActionT, reached: StateT) -> EventType | None:
         """The event the transition `(state, action)` emits on reaching `reached`."""
         event = self.table[(state, action)].event
         return event(reached) if callable(event) else event

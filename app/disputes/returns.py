@@ -11,6 +11,7 @@ from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Forbidden
 from app.core.guards import Guarded
+from app.disputes.events import ReturnEventType
 from app.disputes.exceptions import (
     InvalidReturnItems,
     OrderNotCompleted,
@@ -88,6 +89,7 @@ async def request_return(
         order.id,
         EventSubject.return_request,
         request.id,
+        ReturnEventType.requested,
         action="request",
         actor_role=OrderActor.buyer.value,
         actor_id=principal.user_id,
@@ -161,6 +163,7 @@ async def _apply(
         order.id,
         EventSubject.return_request,
         request.id,
+        RETURN_LIFECYCLE.event_of(before, action, request.status),
         action=action.value,
         actor_role=order_service.acting_role(permitted).value,
         actor_id=actor_id,

@@ -12,12 +12,14 @@ from app.auth.principal import Principal
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Forbidden
+from app.core.events import EventType
 from app.core.guards import Guarded
 from app.core.ids import uuid7
 from app.core.money import require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.storage import MediaStorage, sniff_evidence_type
 from app.disputes import returns
+from app.disputes.events import DisputeEventType
 from app.disputes.exceptions import (
     DisputeClosed,
     DisputeExists,
@@ -103,6 +105,7 @@ async def open_dispute(
         order.id,
         EventSubject.dispute,
         dispute.id,
+        DisputeEventType.opened,
         action="open",
         actor_role=OrderActor.buyer.value,
         actor_id=principal.user_id,
@@ -168,15 +171,21 @@ async def add_message(
     }
     action = reply.get(role)
     before = dispute.status
+    # A message that moves nothing (an admin's, or one while the other side owes the answer)
+    # is still an answer in the dispute.
+    step = "message"
+    event: EventType | None = DisputeEventType.answered
     if action is not None and action in DISPUTE_LIFECYCLE.allowed_actions(before, {role}, dispute):
         dispute.status = DISPUTE_LIFECYCLE.target(before, action, {role}, dispute)
         # Whoever owes the next answer: the seller again (with a fresh deadline) or the buyer.
         seller_owes = dispute.status is DisputeStatus.awaiting_seller
         dispute.respond_by = now() + settings.dispute_response_time if seller_owes else None
+        step, event = action.value, DISPUTE_LIFECYCLE.event_of(before, action, dispute.status)
     await _record(
         session,
         dispute,
-        action.value if action and dispute.status is not before else "message",
+        step,
+        event,
         role,
         principal.user_id,
         before,
@@ -249,7 +258,8 @@ async def escalate(
     await _record(
         session,
         dispute,
-        "escalate",
+        DisputeAction.escalate.value,
+        DISPUTE_LIFECYCLE.event_of(before, DisputeAction.escalate, dispute.status),
         order_service.acting_role(permitted),
         principal.user_id,
         before,
@@ -354,6 +364,7 @@ async def _settle(
         session,
         dispute,
         action.value,
+        DISPUTE_LIFECYCLE.event_of(before, action, dispute.status),
         order_service.acting_role(permitted),
         actor_id,
         before,
@@ -365,6 +376,7 @@ async def _record(
     session: AsyncSession,
     dispute: Dispute,
     action: str,
+    event: EventType | None,
     role: OrderActor,
     actor_id: uuid.UUID | None,
     before: DisputeStatus,
@@ -376,6 +388,7 @@ async def _record(
         dispute.order_id,
         EventSubject.dispute,
         dispute.id,
+        event,
         action=action,
         actor_role=role.value,
         actor_id=actor_id,

@@ -5,12 +5,17 @@ seller silent past the deadline approves (the worker acts as `system`).
 
 Disputes: open → awaiting_buyer (the seller answered) ⇄ awaiting_seller (the buyer answered
 back); any of those → escalated (either party); an admin resolves at any point before that;
-the worker resolves for the buyer when the seller owes an answer past the deadline."""
+the worker resolves for the buyer when the seller owes an answer past the deadline.
+
+A return announces each state it reaches (`return.approved`, ...); a dispute announces its
+steps by what happened: an answer (whichever state it leads to), an escalation, a
+decision."""
 
 from enum import StrEnum
 
 from app.core.clock import now
 from app.core.state import StateMachine, Transition
+from app.disputes.events import DisputeEventType, ReturnEventType
 from app.disputes.models import Dispute, DisputeStatus, ReturnRequest, ReturnStatus
 from app.orders.state import OrderActor  # a return's or dispute's parties are the order's
 
@@ -43,15 +48,16 @@ RETURN_LIFECYCLE: StateMachine[ReturnStatus, ReturnAction, OrderActor, ReturnReq
                 R.approved,
                 frozenset({OrderActor.seller, OrderActor.system}),
                 actor_guards={OrderActor.system: _deadline_passed},
+                event=ReturnEventType.approved,
             ),
             (R.requested, ReturnAction.reject): Transition(
-                R.rejected, frozenset({OrderActor.seller})
+                R.rejected, frozenset({OrderActor.seller}), event=ReturnEventType.rejected
             ),
             (R.approved, ReturnAction.ship_back): Transition(
-                R.shipped_back, frozenset({OrderActor.buyer})
+                R.shipped_back, frozenset({OrderActor.buyer}), event=ReturnEventType.shipped_back
             ),
             (R.shipped_back, ReturnAction.receive): Transition(
-                R.received, frozenset({OrderActor.seller})
+                R.received, frozenset({OrderActor.seller}), event=ReturnEventType.received
             ),
         },
     )
@@ -67,24 +73,31 @@ DISPUTE_LIFECYCLE: StateMachine[DisputeStatus, DisputeAction, OrderActor, Disput
     {
         **{
             (state, DisputeAction.seller_reply): Transition(
-                D.awaiting_buyer, frozenset({OrderActor.seller})
+                D.awaiting_buyer, frozenset({OrderActor.seller}), event=DisputeEventType.answered
             )
             for state in _SELLER_OWES_ANSWER
         },
         (D.awaiting_buyer, DisputeAction.buyer_reply): Transition(
-            D.awaiting_seller, frozenset({OrderActor.buyer})
+            D.awaiting_seller, frozenset({OrderActor.buyer}), event=DisputeEventType.answered
         ),
         **{
-            (state, DisputeAction.escalate): Transition(D.escalated, _PARTIES)
+            (state, DisputeAction.escalate): Transition(
+                D.escalated, _PARTIES, event=DisputeEventType.escalated
+            )
             for state in (D.open, D.awaiting_buyer, D.awaiting_seller)
         },
         **{
-            (state, DisputeAction.resolve): Transition(D.resolved, _ADMIN)
+            (state, DisputeAction.resolve): Transition(
+                D.resolved, _ADMIN, event=DisputeEventType.resolved
+            )
             for state in (D.open, D.awaiting_buyer, D.awaiting_seller, D.escalated)
         },
         **{
             (state, DisputeAction.auto_resolve): Transition(
-                D.resolved, frozenset({OrderActor.system}), guard=_deadline_passed
+                D.resolved,
+                frozenset({OrderActor.system}),
+                guard=_deadline_passed,
+                event=DisputeEventType.resolved,
             )
             for state in _SELLER_OWES_ANSWER
         },

@@ -16,6 +16,7 @@ from app.core.clock import now
 from app.core.errors import Conflict, InvalidTransition, NotFound
 from app.core.guards import Guarded
 from app.orders import service as order_service
+from app.orders.events import OrderEventType
 from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound
 from app.orders.models import (
     CartItem,
@@ -192,6 +193,7 @@ async def create_checkout(
             order.id,
             EventSubject.order,
             None,
+            OrderEventType.created,  # no transition: checkout makes the order
             action="create",
             actor_role=OrderActor.buyer.value,
             actor_id=buyer.id,

@@ -1,36 +1,29 @@
-"""Which timeline steps are domain events (outbox), and under what name. Every step of an
-order, return, dispute or review passes through `service.record_event`, so this one table
-decides what the outside world hears."""
+"""What an order announces (outbox events). The order lifecycle's transitions name them
+(`app.orders.state`); the steps that are no transition (checkout creating the order, the
+delivery-window reminder) pass theirs to `service.record_event` themselves."""
 
+from app.core.events import EventType
 from app.orders.models import EventSubject
 
-_DISPUTE_EVENTS = {
-    "open": "dispute.opened",
-    "seller_reply": "dispute.answered",
-    "buyer_reply": "dispute.answered",
-    "message": "dispute.answered",
-    "escalate": "dispute.escalated",
-    "resolve": "dispute.resolved",
-    "auto_resolve": "dispute.resolved",
-}
+
+class OrderEventType(EventType):
+    created = "order.created", "A buyer checked out an order from the shop (not paid yet)."
+    paid = "order.paid", "The order was paid; the money is held in escrow. Ship it."
+    shipped = "order.shipped", "The order was marked shipped."
+    delivery_window_ending = "order.delivery_window_ending", "The order completes on its own soon."
+    completed = (
+        "order.completed",
+        "The buyer confirmed receipt or the order completed on its own.",
+    )
+    cancelled = "order.cancelled", "The order was cancelled (unpaid, expired or refunded)."
+    disputed = "order.disputed", "A dispute froze the order."
+    refunded = "order.refunded", "The order was refunded in full."
+    partially_refunded = "order.partially_refunded", "Part of the order was refunded."
+
 
 SUBJECT_ID_KEY = {
     EventSubject.return_request: "return_id",
     EventSubject.dispute: "dispute_id",
     EventSubject.review: "review_id",
 }
-
-
-def event_type(subject: EventSubject, action: str, change: tuple[str | None, str]) -> str | None:
-    """The outbox event of a timeline step, or None when the step is not announced (a
-    review being written stays secret until publication)."""
-    before, after = change
-    if subject is EventSubject.order:
-        if action == "create":
-            return "order.created"
-        return f"order.{after}" if before != after else None
-    if subject is EventSubject.return_request:
-        return f"return.{after}" if before != after else None
-    if subject is EventSubject.dispute:
-        return _DISPUTE_EVENTS.get(action)
-    return "review.published" if action == "publish" else None
+"""Where an announced step of a return, dispute or review carries that subject's id."""

@@ -12,9 +12,10 @@ from app.catalog import service as catalog_service
 from app.config import Settings
 from app.core import outbox
 from app.core.clock import now
+from app.core.events import EventType
 from app.core.guards import Guarded
 from app.core.pagination import PageParams, SortKey, paginate
-from app.orders.events import SUBJECT_ID_KEY, event_type
+from app.orders.events import SUBJECT_ID_KEY, OrderEventType
 from app.orders.exceptions import OrderNotFound
 from app.orders.models import (
     Checkout,
@@ -70,8 +71,8 @@ async def transition(
     actor_id: uuid.UUID | None,
     details: dict[str, Any] | None = None,
 ) -> OrderStatus:
-    """The one way an order changes state: the table decides, and the event is written in
-    the same transaction. Callers hold the order's row lock."""
+    """The one way an order changes state: the table decides the next state and the event it
+    announces, written in the same transaction. Callers hold the order's row lock."""
     before = order.status
     order.status = ORDER_LIFECYCLE.target(before, action, actors, order)
     permitted = actors & ORDER_LIFECYCLE.table[(before, action)].actors
@@ -80,6 +81,7 @@ async def transition(
         order.id,
         EventSubject.order,
         None,
+        ORDER_LIFECYCLE.event_of(before, action, order.status),
         action=action.value,
         actor_role=acting_role(permitted).value,
         actor_id=actor_id,
@@ -94,6 +96,7 @@ async def record_event(
     order_id: uuid.UUID,
     subject: EventSubject,
     subject_id: uuid.UUID | None,
+    event: EventType | None,
     *,
     action: str,
     actor_role: str,
@@ -102,8 +105,9 @@ async def record_event(
     details: dict[str, Any] | None = None,
 ) -> None:
     """One step in the order's timeline: of the order itself, or of one of its returns,
-    disputes or reviews (`change` is then that subject's from- and to-state); the steps
-    `event_type` names are also emitted to the outbox, in the same transaction."""
+    disputes or reviews (`change` is then that subject's from- and to-state). A step with an
+    `event` (its transition's, from the subject's state machine) is also emitted to the
+    outbox, in the same transaction; None: the step is not announced."""
     session.add(
         OrderEvent(
             order_id=order_id,
@@ -118,8 +122,7 @@ async def record_event(
         )
     )
     await session.flush()
-    announced = event_type(subject, action, change)
-    if announced is None:
+    if event is None:
         return
     order = await OrderRepository(session).get(order_id)
     assert order is not None  # the timeline belongs to an order that exists
@@ -127,7 +130,7 @@ async def record_event(
     await _announce(
         session,
         order,
-        announced,
+        event,
         actor_role=actor_role,
         actor_id=actor_id,
         change=change,
@@ -138,7 +141,7 @@ async def record_event(
 async def _announce(
     session: AsyncSession,
     order: Order,
-    event: str,
+    event: EventType,
     *,
     actor_role: str,
     actor_id: uuid.UUID | None,
@@ -168,7 +171,7 @@ async def remind_completion(session: AsyncSession, order: Order) -> None:
     await _announce(
         session,
         order,
-        "order.delivery_window_ending",
+        OrderEventType.delivery_window_ending,
         actor_role=OrderActor.system.value,
         actor_id=None,
         change=(order.status.value, order.status.value),
@@ -248,7 +251,7 @@ async def totals(session: AsyncSession, order_ids: list[uuid.UUID]) -> dict[uuid
 
 
 async def subject_events(session: AsyncSession, subject_id: uuid.UUID) -> list[OrderEvent]:
-    """The timeline of one return, dispute or review."""
+    """The timeline of one subject of an order (a return, dispute or review)."""
     return await OrderRepository(session).subject_events(subject_id)
 
 

@@ -1,12 +1,14 @@
 """Order lifecycle, as API.md: pending_payment → paid → shipped → completed;
 pending_payment → cancelled (buyer, or expiry: stock released); paid → cancelled (refunded);
 paid/shipped/completed (inside the dispute window) → disputed → completed | refunded |
-partially_refunded; completed → refunded | partially_refunded when a return is refunded."""
+partially_refunded; completed → refunded | partially_refunded when a return is refunded.
+Every transition announces the state it reaches (`order.paid`, `order.refunded`, ...)."""
 
 from enum import StrEnum
 
 from app.core.clock import now
 from app.core.state import StateMachine, Transition
+from app.orders.events import OrderEventType as E
 from app.orders.models import Order
 from app.orders.models import OrderStatus as S
 
@@ -49,17 +51,33 @@ def _settled(order: Order) -> S:
     return S.partially_refunded if order.refunded_amount else S.completed
 
 
-_DISPUTE = Transition(S.disputed, frozenset({OrderActor.buyer}), guard=_inside_dispute_window)
+_SETTLEMENT_EVENTS = {
+    S.completed: E.completed,
+    S.refunded: E.refunded,
+    S.partially_refunded: E.partially_refunded,
+}
+
+
+def _settlement_event(reached: S) -> E | None:
+    """A settled order is announced under the state the settlement left it in."""
+    return _SETTLEMENT_EVENTS.get(reached)
+
+
+_DISPUTE = Transition(
+    S.disputed, frozenset({OrderActor.buyer}), guard=_inside_dispute_window, event=E.disputed
+)
 
 ORDER_LIFECYCLE: StateMachine[S, OrderAction, OrderActor, Order] = StateMachine(
     "order",
     {
-        (S.pending_payment, OrderAction.pay): Transition(S.paid, frozenset({OrderActor.system})),
+        (S.pending_payment, OrderAction.pay): Transition(
+            S.paid, frozenset({OrderActor.system}), event=E.paid
+        ),
         (S.pending_payment, OrderAction.expire): Transition(
-            S.cancelled, frozenset({OrderActor.system})
+            S.cancelled, frozenset({OrderActor.system}), event=E.cancelled
         ),
         (S.pending_payment, OrderAction.cancel): Transition(
-            S.cancelled, frozenset({OrderActor.buyer, OrderActor.admin})
+            S.cancelled, frozenset({OrderActor.buyer, OrderActor.admin}), event=E.cancelled
         ),
         # Before shipping the seller may always cancel (with a refund); the buyer only once
         # the seller has missed the ship-by date.
@@ -67,24 +85,27 @@ ORDER_LIFECYCLE: StateMachine[S, OrderAction, OrderActor, Order] = StateMachine(
             S.cancelled,
             frozenset({OrderActor.seller, OrderActor.buyer, OrderActor.admin}),
             actor_guards={OrderActor.buyer: _seller_is_late},
+            event=E.cancelled,
         ),
-        (S.paid, OrderAction.ship): Transition(S.shipped, frozenset({OrderActor.seller})),
+        (S.paid, OrderAction.ship): Transition(
+            S.shipped, frozenset({OrderActor.seller}), event=E.shipped
+        ),
         (S.shipped, OrderAction.confirm_receipt): Transition(
-            S.completed, frozenset({OrderActor.buyer})
+            S.completed, frozenset({OrderActor.buyer}), event=E.completed
         ),
         (S.shipped, OrderAction.auto_complete): Transition(
-            S.completed, frozenset({OrderActor.system}), guard=_auto_complete_due
+            S.completed, frozenset({OrderActor.system}), guard=_auto_complete_due, event=E.completed
         ),
         (S.paid, OrderAction.open_dispute): _DISPUTE,
         (S.shipped, OrderAction.open_dispute): _DISPUTE,
         (S.completed, OrderAction.open_dispute): _DISPUTE,
         (S.disputed, OrderAction.resolve_dispute): Transition(
-            _settled, frozenset({OrderActor.admin, OrderActor.system})
+            _settled, frozenset({OrderActor.admin, OrderActor.system}), event=_settlement_event
         ),
         # The system's consequence of the seller receiving a return (not an order action
         # anyone calls).
         (S.completed, OrderAction.refund_return): Transition(
-            _settled, frozenset({OrderActor.system})
+            _settled, frozenset({OrderActor.system}), event=_settlement_event
         ),
     },
 )

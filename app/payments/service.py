@@ -15,6 +15,7 @@ from app.core.errors import Conflict
 from app.core.money import Money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.payments import ledger
+from app.payments.events import PayoutEventType
 from app.payments.ledger import Leg
 from app.payments.models import Account, LedgerEntry, Payout, PayoutStatus
 from app.payments.provider import PaymentProvider
@@ -356,7 +357,7 @@ async def settle_payout(session: AsyncSession, provider: PaymentProvider, payout
     await session.flush()
     await outbox.emit(
         session,
-        "payout.paid" if paid else "payout.failed",
+        PayoutEventType.paid if paid else PayoutEventType.failed,
         seller_id=payout.seller_id,
         data={
             "payout_id": payout.id,

@@ -18,6 +18,7 @@ from app.core.pagination import PageParams, SortKey, paginate
 from app.orders import service as order_service
 from app.orders.models import EventSubject, Order
 from app.orders.state import OrderActor
+from app.reviews.events import ReviewEventType
 from app.reviews.exceptions import (
     AlreadyReplied,
     AlreadyReviewed,
@@ -103,6 +104,7 @@ async def write(
         subject.id,
         EventSubject.review,
         review.id,
+        None,
         action="write",
         actor_role=role.value,
         actor_id=principal.user_id,
@@ -124,6 +126,7 @@ async def publish(session: AsyncSession, order_id: uuid.UUID) -> int:
             order_id,
             EventSubject.review,
             review.id,
+            ReviewEventType.published,
             action="publish",
             actor_role=OrderActor.system.value,
             actor_id=None,

@@ -28,12 +28,12 @@ from app.core.clock import clock
 from app.core.db import Database
 from app.core.outbox import OutboxEvent, emit
 from app.main import create_app
+from app.messaging.events import WEBHOOK_EVENT_TYPES
 from app.messaging.notifications.models import Notification
 from app.messaging.webhooks import delivery as delivery_module
 from app.messaging.webhooks import service as webhooks_service
 from app.messaging.webhooks import targets as targets_module
 from app.messaging.webhooks.delivery import Outcome, Outgoing
-from app.messaging.webhooks.events import EVENT_TYPES
 from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
 from app.messaging.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.messaging.webhooks.targets import check_target
@@ -267,7 +267,7 @@ async def test_event_types_are_the_catalogue(
     response = await client.get(EVENT_TYPES_PATH, headers=m.seller.headers)
     assert response.status_code == 200, response.text
     assert response.json() == [
-        {"type": name, "description": text} for name, text in EVENT_TYPES.items()
+        {"type": e.value, "description": e.description} for e in WEBHOOK_EVENT_TYPES
     ]
     assert_problem(
         await client.get(EVENT_TYPES_PATH, headers=m.buyer.headers), 403, "seller_required"
@@ -422,7 +422,7 @@ async def test_the_spec_lists_the_event_types_of_the_registry(client: httpx.Asyn
     for name in ("EndpointCreate", "EndpointUpdate"):
         event_types = schemas[name]["properties"]["event_types"]
         items = event_types["items"] if "items" in event_types else event_types["anyOf"][0]["items"]
-        assert items["enum"] == list(EVENT_TYPES), name
+        assert items["enum"] == [e.value for e in WEBHOOK_EVENT_TYPES], name
 
 
 async def test_the_longest_url_the_spec_allows_is_accepted(

@@ -19,9 +19,9 @@ from app.core.etag import (
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page
+from app.messaging.events import WEBHOOK_EVENT_TYPES
 from app.messaging.webhooks import service, views
 from app.messaging.webhooks.dependencies import DeliveryGuard, EndpointGuard, ShopPrincipal
-from app.messaging.webhooks.events import EVENT_TYPES
 from app.messaging.webhooks.exceptions import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -51,7 +51,7 @@ router = APIRouter(
 @router.get("/event-types", response_model=list[EventTypeRead])
 async def list_event_types(_shop: ShopPrincipal) -> list[EventTypeRead]:
     """Every event type an endpoint can subscribe to."""
-    return views.event_type_list(EVENT_TYPES)
+    return views.event_type_list(WEBHOOK_EVENT_TYPES)
 
 
 @router.post(

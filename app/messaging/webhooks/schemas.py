@@ -13,8 +13,10 @@ from pydantic import (
 )
 
 from app.core.schemas import RequestSchema, Schema
-from app.messaging.webhooks.events import EVENT_TYPES
+from app.disputes.events import DisputeEventType
+from app.messaging.events import WEBHOOK_EVENT_TYPES
 from app.messaging.webhooks.models import DeliveryStatus
+from app.orders.events import OrderEventType
 
 MAX_URL_LENGTH = 2000
 MAX_STORED_URL_LENGTH = 2048  # the column
@@ -32,14 +34,15 @@ WebhookUrl = Annotated[
     HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH), AfterValidator(_fits_the_column)
 ]
 # The spec lists the registry's names; the validator below keeps them as a set.
-EventTypeName = Annotated[str, Field(json_schema_extra={"enum": list(EVENT_TYPES)})]
-EventTypes = Annotated[list[EventTypeName], Field(min_length=1, max_length=len(EVENT_TYPES))]
+_NAMES = [event.value for event in WEBHOOK_EVENT_TYPES]
+EventTypeName = Annotated[str, Field(json_schema_extra={"enum": _NAMES})]
+EventTypes = Annotated[list[EventTypeName], Field(min_length=1, max_length=len(_NAMES))]
 
 
 def _known_event_types(value: list[str] | None) -> list[str] | None:
     if value is None:
         return None
-    unknown = sorted(set(value) - EVENT_TYPES.keys())
+    unknown = sorted(set(value) - set(_NAMES))
     if unknown:
         raise ValueError(f"unknown event types: {', '.join(unknown)}")
     return sorted(set(value))
@@ -59,7 +62,11 @@ class EndpointCreate(RequestSchema):
             "examples": [
                 {
                     "url": "https://shop.example.com/hooks/marketplace",
-                    "event_types": ["order.paid", "order.cancelled", "dispute.opened"],
+                    "event_types": [
+                        OrderEventType.paid.value,
+                        OrderEventType.cancelled.value,
+                        DisputeEventType.opened.value,
+                    ],
                     "description": "order sync",
                 }
             ]

@@ -1,8 +1,9 @@
 """Presenters: endpoints (the signing secret only in the answers that make one), the
 delivery log, and the event types an endpoint may subscribe to."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
+from app.core.events import EventType
 from app.core.schemas import Page
 from app.messaging.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.messaging.webhooks.schemas import (
@@ -15,8 +16,8 @@ from app.messaging.webhooks.schemas import (
 )
 
 
-def event_type_list(descriptions: Mapping[str, str]) -> list[EventTypeRead]:
-    return [EventTypeRead(type=name, description=text) for name, text in descriptions.items()]
+def event_type_list(event_types: Sequence[EventType]) -> list[EventTypeRead]:
+    return [EventTypeRead(type=e.value, description=e.description) for e in event_types]
 
 
 def endpoint_read(endpoint: WebhookEndpoint) -> EndpointRead:

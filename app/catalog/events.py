@@ -1,0 +1,12 @@
+"""What the catalog announces to a listing's shop (outbox events). An admin's decisions are
+named by the listing lifecycle's transitions (`app.catalog.state`); running low on stock is
+no transition and passes its own."""
+
+from app.core.events import EventType
+
+
+class ListingEventType(EventType):
+    low_stock = "listing.low_stock", "A listing's quantity fell to its low-stock threshold."
+    approved = "listing.approved", "An admin approved a listing held for review; it is live."
+    rejected = "listing.rejected", "An admin rejected a listing held for review."
+    removed = "listing.removed", "An admin removed a listing."

@@ -1,0 +1,27 @@
+"""The one registry of event types: every domain's, gathered here (messaging ranks above all
+domains, so it may read them all). Notifications, webhooks and the API spec read it; the
+domains' state machines name the members."""
+
+from app.auth.events import AccountEventType
+from app.catalog.events import ListingEventType
+from app.conversations.events import MessageEventType
+from app.core.events import EventType
+from app.disputes.events import DisputeEventType, ReturnEventType
+from app.orders.events import OrderEventType
+from app.payments.events import PayoutEventType
+from app.reviews.events import ReviewEventType
+
+WEBHOOK_EVENT_TYPES: tuple[EventType, ...] = (
+    *OrderEventType,
+    *ReturnEventType,
+    *DisputeEventType,
+    *ReviewEventType,
+    *PayoutEventType,
+    *ListingEventType,
+    *MessageEventType,
+)
+"""The events that concern a shop, which its webhook endpoints may subscribe to, in the
+order the API lists them."""
+
+ALL_EVENT_TYPES: tuple[EventType, ...] = (*WEBHOOK_EVENT_TYPES, *AccountEventType)
+"""Every event a domain emits; account events name no shop, so no webhook hears them."""

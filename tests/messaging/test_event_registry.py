@@ -1,0 +1,72 @@
+"""The one registry of event types (`app.messaging.events`) against what reads it and what
+feeds it: notification rules, webhook subscriptions, and the events the state machines'
+transitions name."""
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app
+from app.auth.events import AccountEventType
+from app.core.events import EventType
+from app.core.state import StateMachine
+from app.messaging.events import ALL_EVENT_TYPES, WEBHOOK_EVENT_TYPES
+from app.messaging.notifications.rules import RULES, SILENT
+from app.messaging.webhooks.events import read_scope_of
+
+Machine = StateMachine[Any, Any, Any, Any]
+
+
+def state_machines() -> list[Machine]:
+    """Every domain's state machines (`app/<domain>/state.py`)."""
+    found: list[Machine] = []
+    for path in sorted(Path(app.__file__).parent.glob("*/state.py")):
+        module = importlib.import_module(f"app.{path.parent.name}.state")
+        found.extend(v for v in vars(module).values() if isinstance(v, StateMachine))
+    return found
+
+
+def events_named_by(machine: Machine) -> set[EventType]:
+    """Every event a table may emit; an event computed from the reached state is asked of
+    every state the machine has."""
+    return {
+        event
+        for (state, action) in machine.table
+        for reached in type(state)
+        if (event := machine.event_of(state, action, reached)) is not None
+    }
+
+
+def test_event_names_are_unique_dotted_and_described() -> None:
+    names = [event.value for event in ALL_EVENT_TYPES]
+    assert len(names) == len(set(names))
+    for event in ALL_EVENT_TYPES:
+        assert re.fullmatch(r"[a-z_]+\.[a-z_]+", event.value), event
+        assert event.description, event
+
+
+def test_every_event_is_notified_or_explicitly_silent() -> None:
+    registered = set(ALL_EVENT_TYPES)
+    assert set(RULES) <= registered, set(RULES) - registered
+    assert registered >= SILENT, SILENT - registered
+    assert not SILENT & set(RULES), "an event is either notified or silent"
+    assert set(RULES) | SILENT == registered, registered - set(RULES) - SILENT
+
+
+@pytest.mark.parametrize("machine", state_machines(), ids=lambda m: m.name)
+def test_every_transition_names_a_registered_event(machine: Machine) -> None:
+    assert events_named_by(machine) <= set(ALL_EVENT_TYPES)
+
+
+def test_the_state_machines_are_found() -> None:
+    names = {machine.name for machine in state_machines()}
+    assert {"order", "return", "dispute", "listing"} <= names
+
+
+def test_webhooks_offer_every_event_but_the_accounts() -> None:
+    assert list(WEBHOOK_EVENT_TYPES) == [e for e in ALL_EVENT_TYPES if e not in AccountEventType]
+    for event in WEBHOOK_EVENT_TYPES:
+        assert read_scope_of(event).endswith(":read"), event
