@@ -1,22 +1,16 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.admin import service, views
 from app.admin.schemas import AuditEntryRead
-from app.auth.dependencies import AdminPrincipal
-from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.dependencies import AdminPrincipal, admin_api_router
 from app.core.db import DbSession
 from app.core.errors import error_responses
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
-from app.core.schemas import NO_NUL_PATTERN, Page
+from app.core.schemas import NO_NUL_PATTERN, Page, page_of
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
-)
+router = admin_api_router()
 
 
 @router.get(
@@ -30,8 +24,7 @@ async def list_audit_log(
     target_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)] = None,
 ) -> Page[AuditEntryRead]:
     """Every admin decision, newest first: who, what, on whom, why, when."""
-    return views.audit_page(
-        *await service.list_audit_entries(
-            session, page, target_type=target_type, target_id=target_id
-        )
+    entries, next_cursor = await service.list_audit_entries(
+        session, page, target_type=target_type, target_id=target_id
     )
+    return page_of(entries, next_cursor, views.audit_entry_read)

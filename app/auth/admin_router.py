@@ -3,23 +3,18 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.auth import service, views
-from app.auth.dependencies import AdminPrincipal
-from app.auth.exceptions import AdminRequired, CannotChangeOwnAdminRole, InvalidToken
+from app.auth.dependencies import AdminPrincipal, admin_api_router
+from app.auth.exceptions import CannotChangeOwnAdminRole
 from app.auth.schemas import UserAdminUpdate, UserRead
 from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
-from app.core.schemas import NO_NUL_PATTERN, Page
+from app.core.schemas import NO_NUL_PATTERN, Page, page_of
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin/users",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
-)
+router = admin_api_router("/users")
 
 
 @router.get("", response_model=Page[UserRead], responses=error_responses(InvalidCursor))
@@ -32,7 +27,7 @@ async def list_users(
     ] = None,
 ) -> Page[UserRead]:
     """Accounts, newest first, optionally filtered by email prefix."""
-    return views.user_page(*await service.list_users(session, page, email_prefix=email))
+    return page_of(*await service.list_users(session, page, email_prefix=email), views.user_read)
 
 
 @router.patch(

@@ -1,12 +1,13 @@
 """Who is calling, decided once per request: `CurrentPrincipal` for any signed-in caller (a
 person by access token, or a shop's API key), `OptionalPrincipal` where signing in is
-optional, `AdminPrincipal` for admins; the API key guard; and `PasswordAttemptsDep`, the
-lockout's record of password checks."""
+optional, `AdminPrincipal` for admins (and `admin_api_router`, the router every domain's admin
+routes hang on); the API key guard; and `PasswordAttemptsDep`, the lockout's record of
+password checks."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth import api_keys, service
@@ -17,7 +18,9 @@ from app.auth.principal import Principal
 from app.auth.scopes import required_scope
 from app.config import Settings
 from app.core.db import Database, DbSession
+from app.core.errors import error_responses
 from app.core.guards import writes
+from app.core.routing import API_PREFIX
 
 # Wires Swagger's "Authorize" button to the password flow.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -90,6 +93,17 @@ async def get_admin_principal(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(get_admin_principal)]
+
+
+def admin_api_router(path: str = "") -> APIRouter:
+    """The router of a domain's admin routes, under `/v1/admin{path}`, tagged `admin`; each of
+    its handlers takes `AdminPrincipal`, so every route answers 401 without a valid token and
+    403 `admin_required` to anyone else, as the router's `responses` document."""
+    return APIRouter(
+        prefix=f"{API_PREFIX}/admin{path}",
+        tags=["admin"],
+        responses=error_responses(InvalidToken, AdminRequired),
+    )
 
 
 async def guard_api_key(

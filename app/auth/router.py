@@ -33,7 +33,7 @@ from app.core.errors import error_responses
 from app.core.idempotency import ANONYMOUS_SCOPE, IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, page_of
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 me_router = APIRouter(
@@ -169,7 +169,7 @@ async def list_api_keys(
     principal: CurrentPrincipal, session: DbSession, page: PageQuery
 ) -> Page[ApiKeyRead]:
     """My API keys, newest first, revoked ones included (never the keys themselves)."""
-    return views.api_key_page(*await api_keys.list_for(session, principal, page))
+    return page_of(*await api_keys.list_for(session, principal, page), views.api_key_read)
 
 
 @me_router.delete("/api-keys", status_code=status.HTTP_204_NO_CONTENT)

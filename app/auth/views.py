@@ -1,20 +1,13 @@
 """Presenters: accounts and API keys as the API shows them (never a key's hash; its plain
 text only in the answer that created it)."""
 
-from collections.abc import Sequence
-
 from app.auth.models import ApiKey, User
 from app.auth.schemas import AccountUpdated, ApiKeyCreated, ApiKeyRead, UserRead
 from app.auth.service import AccountChange
-from app.core.schemas import Page
 
 
 def user_read(user: User) -> UserRead:
     return UserRead.model_validate(user)
-
-
-def user_page(users: Sequence[User], next_cursor: str | None) -> Page[UserRead]:
-    return Page(items=[user_read(u) for u in users], next_cursor=next_cursor)
 
 
 def account_updated(change: AccountChange) -> AccountUpdated:
@@ -31,7 +24,3 @@ def api_key_read(key: ApiKey) -> ApiKeyRead:
 
 def api_key_created(key: ApiKey, plain: str) -> ApiKeyCreated:
     return ApiKeyCreated.model_validate({**api_key_read(key).model_dump(), "key": plain})
-
-
-def api_key_page(keys: Sequence[ApiKey], next_cursor: str | None) -> Page[ApiKeyRead]:
-    return Page(items=[api_key_read(k) for k in keys], next_cursor=next_cursor)

@@ -1,12 +1,12 @@
 """Admin: the category tree and listing moderation."""
 
 import uuid
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
-from app.auth.dependencies import AdminPrincipal
-from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.dependencies import AdminPrincipal, admin_api_router
 from app.catalog import category_service, service, views
 from app.catalog.dependencies import CategoryTree, Storage
 from app.catalog.exceptions import (
@@ -31,14 +31,9 @@ from app.catalog.state import ListingAction
 from app.core.db import DbSession
 from app.core.errors import InvalidTransition, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
-from app.core.schemas import Page, QueryBool
+from app.core.schemas import Page, QueryBool, page_of
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
-)
+router = admin_api_router()
 
 
 @router.post(
@@ -103,7 +98,7 @@ async def list_listings_for_moderation(
     rows, next_cursor = await service.moderation_queue(
         session, admin, status=status, reported=reported, page=page
     )
-    return views.admin_page(rows, next_cursor, storage)
+    return page_of(rows, next_cursor, partial(views.to_admin_read, storage=storage))
 
 
 @router.get(
@@ -116,7 +111,7 @@ async def list_listing_reports(
 ) -> Page[ReportRead]:
     """What users reported about a listing, oldest first."""
     rows, next_cursor = await service.reports_of(session, listing_id, page)
-    return views.report_page(rows, next_cursor)
+    return page_of(rows, next_cursor, views.report_read)
 
 
 def _moderation_route(action: ListingAction, summary: str, *, reason_required: bool) -> None:

@@ -1,4 +1,5 @@
 import uuid
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
@@ -42,7 +43,7 @@ from app.core.etag import (
 from app.core.money import CurrencyNotSupported, QueryAmount
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX, BINARY, model_response
-from app.core.schemas import NO_NUL_PATTERN, Page
+from app.core.schemas import NO_NUL_PATTERN, Page, page_of
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
 from app.sellers.exceptions import SellerRequired, SellerSuspended
 
@@ -281,7 +282,7 @@ async def report_listing(
     listing_id: uuid.UUID, body: ReportCreate, principal: CurrentPrincipal, session: DbSession
 ) -> ReportRead:
     """Report a listing to the moderators (once per listing)."""
-    return ReportRead.model_validate(await service.report(session, principal, listing_id, body))
+    return views.report_read(await service.report(session, principal, listing_id, body))
 
 
 @storefront_router.get(
@@ -299,4 +300,4 @@ async def list_my_listings(
 ) -> Page[ListingRead]:
     """Your listings in every state (newest first), optionally one state only."""
     rows, next_cursor = await service.seller_listings(session, principal, seller, status, page)
-    return views.page(rows, next_cursor, storage)
+    return page_of(rows, next_cursor, partial(views.to_read, storage=storage))

@@ -31,20 +31,6 @@ def to_admin_read(listing: GuardedListing, storage: MediaStorage) -> ListingAdmi
     )
 
 
-def page(
-    listings: Sequence[GuardedListing], next_cursor: str | None, storage: MediaStorage
-) -> Page[ListingRead]:
-    return Page(items=[to_read(listing, storage) for listing in listings], next_cursor=next_cursor)
-
-
-def admin_page(
-    listings: Sequence[GuardedListing], next_cursor: str | None, storage: MediaStorage
-) -> Page[ListingAdminRead]:
-    return Page(
-        items=[to_admin_read(listing, storage) for listing in listings], next_cursor=next_cursor
-    )
-
-
 def search_page(
     rows: Sequence[Row[Any]], next_cursor: str | None, storage: MediaStorage
 ) -> Page[ListingRead]:
@@ -65,8 +51,8 @@ def search_page(
     return Page[ListingRead].model_validate({"items": cards, "next_cursor": next_cursor})
 
 
-def report_page(reports: Sequence[ListingReport], next_cursor: str | None) -> Page[ReportRead]:
-    return Page(items=[ReportRead.model_validate(r) for r in reports], next_cursor=next_cursor)
+def report_read(report: ListingReport) -> ReportRead:
+    return ReportRead.model_validate(report)
 
 
 def tagged_read(

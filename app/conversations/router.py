@@ -20,17 +20,12 @@ from app.conversations.schemas import (
     MessageCreate,
     MessageRead,
 )
-from app.conversations.views import (
-    conversation_page,
-    conversation_read,
-    message_page,
-    message_read,
-)
+from app.conversations.views import conversation_read, message_read
 from app.core.db import DbSession
 from app.core.errors import AppError, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, page_of
 from app.orders.exceptions import OrderNotFound
 
 conversations_router = APIRouter(
@@ -89,7 +84,7 @@ async def list_conversations(
     activity first, each with your role, a preview of the last message and how many
     messages from the other side you have not read."""
     views, next_cursor = await service.list_for(session, principal, page=page)
-    return conversation_page(views, next_cursor)
+    return page_of(views, next_cursor, conversation_read)
 
 
 @conversations_router.get(
@@ -132,7 +127,7 @@ async def list_messages(
     """The conversation's messages, newest first; pass `next_cursor` back as `cursor` for
     older ones. Reading does not mark them read (see `POST .../read`)."""
     rows, next_cursor = await service.messages(session, conversation, page=page)
-    return message_page(rows, next_cursor)
+    return page_of(rows, next_cursor, message_read)
 
 
 @conversations_router.post(

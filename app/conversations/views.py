@@ -3,7 +3,10 @@
 from app.conversations.models import Message
 from app.conversations.schemas import ConversationRead, MessageRead
 from app.conversations.service import ConversationView
-from app.core.schemas import Page
+
+
+def message_read(message: Message) -> MessageRead:
+    return MessageRead.model_validate(message)
 
 
 def conversation_read(view: ConversationView) -> ConversationRead:
@@ -20,17 +23,3 @@ def conversation_read(view: ConversationView) -> ConversationRead:
         unread_count=view.unread_count,
         created_at=conversation.created_at,
     )
-
-
-def conversation_page(
-    views: list[ConversationView], next_cursor: str | None
-) -> Page[ConversationRead]:
-    return Page(items=[conversation_read(v) for v in views], next_cursor=next_cursor)
-
-
-def message_read(message: Message) -> MessageRead:
-    return MessageRead.model_validate(message)
-
-
-def message_page(messages: list[Message], next_cursor: str | None) -> Page[MessageRead]:
-    return Page(items=[message_read(m) for m in messages], next_cursor=next_cursor)

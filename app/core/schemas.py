@@ -1,6 +1,6 @@
 """Pydantic bases and strict scalar types shared by every domain."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
@@ -177,6 +177,7 @@ def given_exactly_when(field: str, *, when: str, equals: str) -> dict[str, Any]:
 
 
 ItemT = TypeVar("ItemT")
+RowT = TypeVar("RowT")
 
 
 class Page(BaseModel, Generic[ItemT]):
@@ -186,3 +187,11 @@ class Page(BaseModel, Generic[ItemT]):
     next_cursor: str | None = Field(
         description="Opaque cursor of the next page, null on the last page"
     )
+
+
+def page_of(
+    rows: Iterable[RowT], next_cursor: str | None, present: Callable[[RowT], ItemT]
+) -> Page[ItemT]:
+    """The page every list answers with: each row as its presenter shows it, and the cursor
+    of the next page."""
+    return Page(items=[present(row) for row in rows], next_cursor=next_cursor)

@@ -2,11 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import AdminPrincipal, AppSettings
-from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.dependencies import AdminPrincipal, AppSettings, admin_api_router
 from app.core.db import DbSession
 from app.core.errors import InvalidTransition, error_responses
 from app.core.idempotency import (
@@ -17,7 +16,6 @@ from app.core.idempotency import (
 )
 from app.core.money import CurrencyNotSupported
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
 from app.core.schemas import Page
 from app.disputes import service as disputes
 from app.disputes import views
@@ -27,11 +25,7 @@ from app.disputes.models import DisputeReason, DisputeStatus
 from app.disputes.schemas import DisputeRead, DisputeResolve, DisputeSummary
 from app.payments.dependencies import Provider
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin/disputes",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
-)
+router = admin_api_router("/disputes")
 
 
 @router.get("", response_model=Page[DisputeSummary], responses=error_responses(InvalidCursor))

@@ -18,8 +18,8 @@ from app.disputes.schemas import (
     ReturnRead,
 )
 from app.orders import service as order_service
-from app.orders.schemas import OrderEventRead
 from app.orders.state import OrderActor
+from app.orders.views import events_to_read
 
 
 def _money(amount: int | None, currency: str) -> Money | None:
@@ -51,10 +51,7 @@ async def return_read(
         received_at=request.received_at,
         created_at=request.created_at,
         allowed_actions=returns.allowed_actions(request, guarded.roles),
-        timeline=[
-            OrderEventRead.model_validate(e)
-            for e in await order_service.subject_events(session, request.id)
-        ],
+        timeline=events_to_read(await order_service.subject_events(session, request.id)),
     )
 
 
@@ -110,10 +107,7 @@ async def dispute_read(session: AsyncSession, guarded: Guarded[Dispute, OrderAct
             )
             for m in dispute.messages
         ],
-        timeline=[
-            OrderEventRead.model_validate(e)
-            for e in await order_service.subject_events(session, dispute.id)
-        ],
+        timeline=events_to_read(await order_service.subject_events(session, dispute.id)),
     )
 
 

@@ -4,21 +4,12 @@ The reconciliation itself is payments' (`app.payments.reconcile`); its route liv
 because two of its checks need the orders' states, which payments, below orders, cannot
 import."""
 
-from fastapi import APIRouter
-
-from app.auth.dependencies import AdminPrincipal
-from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.dependencies import AdminPrincipal, admin_api_router
 from app.core.db import DbSession
-from app.core.errors import error_responses
-from app.core.routing import API_PREFIX
 from app.orders import service
 from app.payments.schemas import ReconcileReport
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin/ledger",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
-)
+router = admin_api_router("/ledger")
 
 
 @router.get("/reconcile", response_model=ReconcileReport)

@@ -25,7 +25,7 @@ from app.core.idempotency import (
 )
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, page_of
 from app.orders import checkout as checkout_service
 from app.orders import service, views
 from app.orders.dependencies import CheckoutGuard, OrderGuard
@@ -213,7 +213,7 @@ async def list_orders(
     orders, next_cursor = await service.list_for(
         session, principal, role=role, status=status, page=page
     )
-    return views.order_page(orders, next_cursor)
+    return page_of(orders, next_cursor, views.guarded_read)
 
 
 @orders_router.get(

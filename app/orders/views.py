@@ -7,7 +7,6 @@ from collections.abc import Set as AbstractSet
 
 from app.core.guards import Guarded
 from app.core.money import Money
-from app.core.schemas import Page
 from app.orders.checkout import CartEntry
 from app.orders.models import Checkout, Order, OrderEvent
 from app.orders.schemas import (
@@ -68,10 +67,9 @@ def to_read(order: Order, roles: AbstractSet[OrderActor]) -> OrderRead:
     )
 
 
-def order_page(
-    orders: Sequence[Guarded[Order, OrderActor]], next_cursor: str | None
-) -> Page[OrderRead]:
-    return Page(items=[to_read(o.subject, o.roles) for o in orders], next_cursor=next_cursor)
+def guarded_read(order: Guarded[Order, OrderActor]) -> OrderRead:
+    """An order of a list, for the caller's roles on it."""
+    return to_read(order.subject, order.roles)
 
 
 def events_to_read(events: Sequence[OrderEvent]) -> list[OrderEventRead]:

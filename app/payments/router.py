@@ -16,7 +16,7 @@ from app.core.idempotency import (
 from app.core.money import CurrencyNotSupported
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, page_of
 from app.payments import service, views
 from app.payments.schemas import BalanceRead, LedgerEntryRead, PayoutCreate, PayoutRead
 from app.payments.service import InsufficientBalance
@@ -49,7 +49,7 @@ async def list_ledger_entries(
 ) -> Page[LedgerEntryRead]:
     """Every movement of your money, newest first."""
     entries, next_cursor = await service.seller_entries(session, seller.id, page)
-    return views.entry_page(entries, next_cursor)
+    return page_of(entries, next_cursor, views.entry_to_read)
 
 
 @router.post(
@@ -95,4 +95,4 @@ async def list_payouts(
 ) -> Page[PayoutRead]:
     """Your payouts, newest first."""
     payouts, next_cursor = await service.payouts_of(session, seller.id, page)
-    return views.payout_page(payouts, next_cursor)
+    return page_of(payouts, next_cursor, views.payout_to_read)

@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 
 from app.core.money import Money, SignedMoney
-from app.core.schemas import Page
 from app.payments.models import LedgerEntry, Payout
 from app.payments.schemas import BalanceRead, LedgerEntryRead, PayoutRead
 from app.payments.service import Balance
@@ -35,10 +34,6 @@ def entry_to_read(entry: LedgerEntry) -> LedgerEntryRead:
     )
 
 
-def entry_page(entries: Sequence[LedgerEntry], next_cursor: str | None) -> Page[LedgerEntryRead]:
-    return Page(items=[entry_to_read(e) for e in entries], next_cursor=next_cursor)
-
-
 def payout_to_read(payout: Payout) -> PayoutRead:
     return PayoutRead(
         id=payout.id,
@@ -48,7 +43,3 @@ def payout_to_read(payout: Payout) -> PayoutRead:
         created_at=payout.created_at,
         settled_at=payout.settled_at,
     )
-
-
-def payout_page(payouts: Sequence[Payout], next_cursor: str | None) -> Page[PayoutRead]:
-    return Page(items=[payout_to_read(p) for p in payouts], next_cursor=next_cursor)

@@ -1,23 +1,15 @@
 """Admin operations on reviews."""
 
-from fastapi import APIRouter
-
-from app.auth.dependencies import AdminPrincipal
-from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.dependencies import AdminPrincipal, admin_api_router
 from app.core.db import DbSession
 from app.core.errors import error_responses
-from app.core.routing import API_PREFIX
 from app.reviews import service
 from app.reviews.dependencies import ReviewToHide
 from app.reviews.exceptions import ReviewNotFound
 from app.reviews.schemas import HideRequest, ReviewRead
 from app.reviews.views import review_read
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin/reviews",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
-)
+router = admin_api_router("/reviews")
 
 
 @router.post(

@@ -8,7 +8,7 @@ from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, page_of
 from app.orders.dependencies import OrderGuard
 from app.orders.exceptions import OrderNotFound
 from app.reviews import service
@@ -26,7 +26,6 @@ from app.reviews.models import ReviewedRole
 from app.reviews.schemas import ReplyCreate, ReviewCreate, ReviewRead, Storefront, UserProfile
 from app.reviews.views import (
     review_list,
-    review_page,
     review_read,
     storefront_read,
     user_profile_read,
@@ -110,7 +109,7 @@ async def list_seller_reviews(
 ) -> Page[ReviewRead]:
     """Buyers' published reviews of a shop, newest first."""
     rows, cursor = await service.visible_about_shop(session, seller_id, page=page)
-    return review_page(rows, cursor)
+    return page_of(rows, cursor, review_read)
 
 
 @profiles_router.get(
@@ -135,4 +134,4 @@ async def list_user_reviews(
 ) -> Page[ReviewRead]:
     """Sellers' published reviews of a person as a buyer, newest first."""
     rows, cursor = await service.visible_about(session, user_id, ReviewedRole.buyer, page=page)
-    return review_page(rows, cursor)
+    return page_of(rows, cursor, review_read)

@@ -1,6 +1,5 @@
 """Reviews, reputations and public profiles as the API shows them."""
 
-from app.core.schemas import Page
 from app.reviews.models import Review
 from app.reviews.schemas import RatingPeriod, Reputation, ReviewRead, Storefront, UserProfile
 from app.reviews.service import PublicPerson, PublicShop, Ratings
@@ -27,10 +26,6 @@ def review_read(review: Review) -> ReviewRead:
 
 def review_list(reviews: list[Review]) -> list[ReviewRead]:
     return [review_read(r) for r in reviews]
-
-
-def review_page(reviews: list[Review], next_cursor: str | None) -> Page[ReviewRead]:
-    return Page(items=review_list(reviews), next_cursor=next_cursor)
 
 
 def _period(counts: dict[int, int]) -> RatingPeriod:

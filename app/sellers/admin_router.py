@@ -3,25 +3,21 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import AdminPrincipal
-from app.auth.exceptions import AdminRequired, InvalidToken
+from app.auth.dependencies import AdminPrincipal, admin_api_router
+from app.auth.principal import Principal
 from app.core.db import DbSession
 from app.core.errors import InvalidTransition, NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
-from app.core.routing import API_PREFIX
-from app.core.schemas import NO_NUL_PATTERN, Page
+from app.core.schemas import NO_NUL_PATTERN, Page, page_of
 from app.sellers import service, views
 from app.sellers.models import SellerStatus
 from app.sellers.schemas import SellerDecision, SellerDecisionRequired, SellerRead
 from app.sellers.state import SellerAction
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin/sellers",
-    tags=["admin"],
-    responses=error_responses(InvalidToken, AdminRequired),
-)
+router = admin_api_router("/sellers")
 
 
 @router.get("", response_model=Page[SellerRead], responses=error_responses(InvalidCursor))
@@ -39,7 +35,7 @@ async def list_sellers(
     rows, next_cursor = await service.review_queue(
         session, page, status=status, country=country, shop_name=shop_name
     )
-    return views.admin_page(rows, next_cursor)
+    return page_of(rows, next_cursor, views.admin_view)
 
 
 @router.get("/{seller_id}", response_model=SellerRead, responses=error_responses(NotFound))
@@ -51,6 +47,18 @@ async def get_seller(seller_id: uuid.UUID, admin: AdminPrincipal, session: DbSes
 _ERRORS = error_responses(NotFound, InvalidTransition)
 
 
+async def _decide(
+    session: AsyncSession,
+    admin: Principal,
+    seller_id: uuid.UUID,
+    action: SellerAction,
+    reason: str | None,
+) -> SellerRead:
+    """What the four decisions below share: the audited transition, shown as admins see it
+    (each keeps its own route for its body, which only approve and reinstate may omit)."""
+    return views.admin_view(await service.decide(session, admin, seller_id, action, reason))
+
+
 @router.post("/{seller_id}/approve", response_model=SellerRead, responses=_ERRORS)
 async def approve_seller(
     seller_id: uuid.UUID,
@@ -59,9 +67,7 @@ async def approve_seller(
     body: SellerDecision = SellerDecision(),
 ) -> SellerRead:
     """Approve an application: the user gets the seller role and may list goods."""
-    return views.admin_view(
-        await service.decide(session, admin, seller_id, SellerAction.approve, body.reason)
-    )
+    return await _decide(session, admin, seller_id, SellerAction.approve, body.reason)
 
 
 @router.post("/{seller_id}/reject", response_model=SellerRead, responses=_ERRORS)
@@ -69,9 +75,7 @@ async def reject_seller(
     seller_id: uuid.UUID, body: SellerDecisionRequired, admin: AdminPrincipal, session: DbSession
 ) -> SellerRead:
     """Reject an application with a reason the applicant sees; they may re-apply."""
-    return views.admin_view(
-        await service.decide(session, admin, seller_id, SellerAction.reject, body.reason)
-    )
+    return await _decide(session, admin, seller_id, SellerAction.reject, body.reason)
 
 
 @router.post("/{seller_id}/suspend", response_model=SellerRead, responses=_ERRORS)
@@ -79,9 +83,7 @@ async def suspend_seller(
     seller_id: uuid.UUID, body: SellerDecisionRequired, admin: AdminPrincipal, session: DbSession
 ) -> SellerRead:
     """Suspend a shop: its listings leave search and cannot be bought until reinstated."""
-    return views.admin_view(
-        await service.decide(session, admin, seller_id, SellerAction.suspend, body.reason)
-    )
+    return await _decide(session, admin, seller_id, SellerAction.suspend, body.reason)
 
 
 @router.post("/{seller_id}/reinstate", response_model=SellerRead, responses=_ERRORS)
@@ -92,6 +94,4 @@ async def reinstate_seller(
     body: SellerDecision = SellerDecision(),
 ) -> SellerRead:
     """Lift a suspension: the shop and its listings are back."""
-    return views.admin_view(
-        await service.decide(session, admin, seller_id, SellerAction.reinstate, body.reason)
-    )
+    return await _decide(session, admin, seller_id, SellerAction.reinstate, body.reason)

@@ -143,6 +143,15 @@ async def update_own(
     return profile
 
 
+def require_shop(principal: Principal) -> uuid.UUID:
+    """The caller's shop, in any state, without a query (the principal carries its id): for
+    what a shop keeps whatever its state (a suspended shop still sees its webhooks). A caller
+    without one is refused (403 `seller_required`)."""
+    if principal.shop_id is None:
+        raise SellerRequired()
+    return principal.shop_id
+
+
 async def require_active_seller(session: AsyncSession, principal: Principal) -> SellerProfile:
     """The caller's profile if they may sell now: 403 otherwise."""
     profile = await _own(session, principal)
@@ -180,10 +189,7 @@ async def get(
 
 async def lock(session: AsyncSession, seller_id: uuid.UUID) -> SellerProfile:
     """Row-lock a seller: money operations of one seller (payouts) run one at a time."""
-    profile = await SellerRepository(session).get_for_update(seller_id)
-    if profile is None:
-        raise NotFound("no such seller")
-    return profile
+    return await get(session, seller_id, for_update=True)
 
 
 async def payout_account(session: AsyncSession, seller_id: uuid.UUID) -> str:

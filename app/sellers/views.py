@@ -1,12 +1,10 @@
 """Presenters: a seller profile as its owner and admins see it (the payout account masked,
 `allowed_actions` for the viewer's role), and its entity tag."""
 
-from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
 from app.config import Settings
 from app.core.etag import entity_tag
-from app.core.schemas import Page
 from app.core.text import mask_secret
 from app.sellers.models import SellerProfile
 from app.sellers.schemas import SellerRead
@@ -29,10 +27,6 @@ def admin_view(profile: SellerProfile) -> SellerRead:
 
 def owner_view(profile: SellerProfile) -> SellerRead:
     return to_read(profile, {SellerActor.owner})
-
-
-def admin_page(profiles: Sequence[SellerProfile], next_cursor: str | None) -> Page[SellerRead]:
-    return Page(items=[admin_view(p) for p in profiles], next_cursor=next_cursor)
 
 
 def tagged_owner_view(settings: Settings, profile: SellerProfile) -> tuple[SellerRead, str]:

@@ -8,7 +8,7 @@ from app.core.db import DbSession
 from app.core.errors import error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page, QueryBool
+from app.core.schemas import Page, QueryBool, page_of
 from app.messaging.notifications import service, views
 from app.messaging.notifications.dependencies import NotificationGuard
 from app.messaging.notifications.exceptions import NotificationNotFound
@@ -29,9 +29,10 @@ async def list_notifications(
     unread: Annotated[QueryBool, Query(description="`true`: only the unread ones")] = False,
 ) -> Page[NotificationRead]:
     """My notifications, newest first."""
-    return views.notification_page(
-        *await service.list_for(session, principal, page, unread_only=unread)
+    notifications, next_cursor = await service.list_for(
+        session, principal, page, unread_only=unread
     )
+    return page_of(notifications, next_cursor, views.notification_read)
 
 
 @router.get("/summary", response_model=NotificationSummary)

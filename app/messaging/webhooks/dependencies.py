@@ -1,28 +1,16 @@
-"""Webhook guards: the caller as a shop, and the endpoint or delivery a request is about,
-loaded through a query scoped to the caller's shop and locked when the request writes."""
+"""Webhook guards: the endpoint or delivery a request is about, loaded through a query scoped
+to the caller's shop (`ShopPrincipal`) and locked when the request writes."""
 
 import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.auth.dependencies import CurrentPrincipal
-from app.auth.principal import Principal
 from app.core.db import DbSession
 from app.core.guards import writes
 from app.messaging.webhooks import service
 from app.messaging.webhooks.models import WebhookDelivery, WebhookEndpoint
-
-
-async def get_shop_principal(principal: CurrentPrincipal) -> Principal:
-    # A dependency of its own, so that a caller without a shop is refused (403) before the
-    # guards below look at their ids.
-    service.require_shop(principal)
-    return principal
-
-
-ShopPrincipal = Annotated[Principal, Depends(get_shop_principal)]
-"""A caller with a shop, in any state (a suspended shop still sees its webhooks)."""
+from app.sellers.dependencies import ShopPrincipal
 
 
 async def guard_endpoint(

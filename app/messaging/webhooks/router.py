@@ -18,10 +18,10 @@ from app.core.etag import (
 )
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page
+from app.core.schemas import Page, page_of
 from app.messaging.events import WEBHOOK_EVENT_TYPES
 from app.messaging.webhooks import service, views
-from app.messaging.webhooks.dependencies import DeliveryGuard, EndpointGuard, ShopPrincipal
+from app.messaging.webhooks.dependencies import DeliveryGuard, EndpointGuard
 from app.messaging.webhooks.exceptions import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -38,7 +38,7 @@ from app.messaging.webhooks.schemas import (
     EndpointWithSecret,
     EventTypeRead,
 )
-from app.sellers.dependencies import ActiveSeller
+from app.sellers.dependencies import ActiveSeller, ShopPrincipal
 from app.sellers.exceptions import SellerRequired, SellerSuspended
 
 router = APIRouter(
@@ -82,7 +82,7 @@ async def list_endpoints(
     principal: ShopPrincipal, session: DbSession, page: PageQuery
 ) -> Page[EndpointRead]:
     """My shop's endpoints, newest first (secrets are never shown again)."""
-    return views.endpoint_page(*await service.list_endpoints(session, principal, page))
+    return page_of(*await service.list_endpoints(session, principal, page), views.endpoint_read)
 
 
 @router.get(
@@ -171,11 +171,10 @@ async def list_deliveries(
     delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
 ) -> Page[DeliveryRead]:
     """The delivery log of my endpoints, newest first."""
-    return views.delivery_page(
-        *await service.list_deliveries(
-            session, principal, page, endpoint_id=endpoint_id, status=delivery_status
-        )
+    deliveries, next_cursor = await service.list_deliveries(
+        session, principal, page, endpoint_id=endpoint_id, status=delivery_status
     )
+    return page_of(deliveries, next_cursor, views.delivery_read)
 
 
 @router.get(

@@ -26,7 +26,7 @@ from app.messaging.webhooks.repository import DeliveryRepository, EndpointReposi
 from app.messaging.webhooks.schemas import EndpointCreate, EndpointRead, EndpointUpdate
 from app.messaging.webhooks.targets import check_target
 from app.messaging.webhooks.views import endpoint_read
-from app.sellers.exceptions import SellerRequired
+from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile
 
 _SUBSCRIPTIONS = "webhook_subscriptions"
@@ -65,14 +65,6 @@ async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
                 created_at=event.occurred_at,
             )
         )
-
-
-def require_shop(principal: Principal) -> uuid.UUID:
-    """The caller's shop, in any state (a suspended shop still sees its webhooks): webhooks
-    are a shop's, so a caller without one is refused (403 `seller_required`)."""
-    if principal.shop_id is None:
-        raise SellerRequired()
-    return principal.shop_id
 
 
 def _check_key_may_read(principal: Principal, event_types: list[str]) -> None:
@@ -114,7 +106,7 @@ async def create_endpoint(
 async def list_endpoints(
     session: AsyncSession, principal: Principal, page: PageParams
 ) -> tuple[list[WebhookEndpoint], str | None]:
-    statement = EndpointRepository(session).of_seller(require_shop(principal))
+    statement = EndpointRepository(session).of_seller(seller_service.require_shop(principal))
     return await paginate(
         session, statement, keys=[SortKey(WebhookEndpoint.id, descending=True)], page=page
     )
@@ -126,7 +118,7 @@ async def get_endpoint(
     """One of the caller's shop's endpoints; 404 for another shop's, decided by the query.
     `lock` holds its row for the rest of the transaction."""
     endpoint = await EndpointRepository(session).get_of_seller(
-        endpoint_id, require_shop(principal), lock=lock
+        endpoint_id, seller_service.require_shop(principal), lock=lock
     )
     if endpoint is None:
         raise EndpointNotFound()
@@ -196,7 +188,7 @@ async def list_deliveries(
     status: DeliveryStatus | None,
 ) -> tuple[list[WebhookDelivery], str | None]:
     statement = DeliveryRepository(session).of_seller(
-        require_shop(principal), endpoint_id=endpoint_id, status=status
+        seller_service.require_shop(principal), endpoint_id=endpoint_id, status=status
     )
     return await paginate(
         session, statement, keys=[SortKey(WebhookDelivery.id, descending=True)], page=page
@@ -209,7 +201,7 @@ async def get_delivery(
     """One of the caller's shop's deliveries; 404 for another shop's, decided by the query.
     `lock` holds its row for the rest of the transaction."""
     delivery = await DeliveryRepository(session).get_of_seller(
-        delivery_id, require_shop(principal), lock=lock
+        delivery_id, seller_service.require_shop(principal), lock=lock
     )
     if delivery is None:
         raise DeliveryNotFound()

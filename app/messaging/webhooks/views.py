@@ -4,7 +4,6 @@ delivery log, and the event types an endpoint may subscribe to."""
 from collections.abc import Sequence
 
 from app.core.events import EventType
-from app.core.schemas import Page
 from app.messaging.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.messaging.webhooks.schemas import (
     AttemptRead,
@@ -28,16 +27,8 @@ def endpoint_with_secret(endpoint: WebhookEndpoint) -> EndpointWithSecret:
     return EndpointWithSecret.model_validate(endpoint)
 
 
-def endpoint_page(
-    endpoints: Sequence[WebhookEndpoint], next_cursor: str | None
-) -> Page[EndpointRead]:
-    return Page(items=[endpoint_read(e) for e in endpoints], next_cursor=next_cursor)
-
-
-def delivery_page(
-    deliveries: Sequence[WebhookDelivery], next_cursor: str | None
-) -> Page[DeliveryRead]:
-    return Page(items=[DeliveryRead.model_validate(d) for d in deliveries], next_cursor=next_cursor)
+def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
+    return DeliveryRead.model_validate(delivery)
 
 
 def delivery_detail(
@@ -45,7 +36,7 @@ def delivery_detail(
 ) -> DeliveryDetail:
     return DeliveryDetail.model_validate(
         {
-            **DeliveryRead.model_validate(delivery).model_dump(),
+            **delivery_read(delivery).model_dump(),
             "attempt_log": [AttemptRead.model_validate(a) for a in attempts],
         }
     )
