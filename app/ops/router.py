@@ -8,7 +8,8 @@ from pydantic import BaseModel
 
 from app.config import Environment, Settings
 from app.core.db import Database, DatabaseUnavailable
-from app.core.errors import NotFound, Unauthorized, error_responses
+from app.core.errors import NotFound, error_responses
+from app.ops.exceptions import InvalidMetricsToken
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +38,6 @@ async def readyz(request: Request) -> Health:
         logger.warning("readiness check failed: %s", type(error).__name__)
         raise DatabaseUnavailable() from error
     return Health(status="ok")
-
-
-class InvalidMetricsToken(Unauthorized):
-    code, title = "invalid_metrics_token", "The metrics token is missing or wrong"
 
 
 def _check_metrics_access(settings: Settings, authorization: str) -> None:

@@ -43,7 +43,7 @@ from app.orders.schemas import (
     ShipRequest,
 )
 from app.payments.dependencies import Provider
-from app.payments.provider import (
+from app.payments.exceptions import (
     InsufficientFunds,
     InvalidPaymentToken,
     PaymentDeclined,

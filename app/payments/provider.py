@@ -20,24 +20,14 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import AppError, UnprocessableEntity
+from app.core.errors import AppError
+from app.payments.exceptions import (
+    InsufficientFunds,
+    InvalidPaymentToken,
+    PaymentDeclined,
+    PaymentProviderError,
+)
 from app.payments.models import ProviderOperation, ProviderOperationKind
-
-
-class PaymentDeclined(AppError):
-    status, code, title = 402, "payment_declined", "The payment was declined"
-
-
-class InsufficientFunds(AppError):
-    status, code, title = 402, "insufficient_funds", "Insufficient funds"
-
-
-class PaymentProviderError(AppError):
-    status, code, title = 502, "payment_provider_error", "The payment provider failed; retry"
-
-
-class InvalidPaymentToken(UnprocessableEntity):
-    code, title = "invalid_payment_token", "Unknown payment token"
 
 
 class PaymentProvider(Protocol):

@@ -18,8 +18,8 @@ from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
 from app.core.schemas import Page, page_of
 from app.payments import service, views
+from app.payments.exceptions import InsufficientBalance
 from app.payments.schemas import BalanceRead, LedgerEntryRead, PayoutCreate, PayoutRead
-from app.payments.service import InsufficientBalance
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
 from app.sellers.exceptions import SellerRequired, SellerSuspended
 

@@ -11,20 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core import outbox
 from app.core.clock import now
-from app.core.errors import Conflict
 from app.core.money import Money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.payments import ledger
 from app.payments.events import PayoutEventType
+from app.payments.exceptions import InsufficientBalance
 from app.payments.ledger import Leg
 from app.payments.models import Account, LedgerEntry, Payout, PayoutStatus
 from app.payments.provider import PaymentProvider
 from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile
-
-
-class InsufficientBalance(Conflict):
-    code, title = "insufficient_balance", "Not enough available balance"
 
 
 def commission_for(settings: Settings, amount: int) -> int:

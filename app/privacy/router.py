@@ -5,7 +5,7 @@ from app.auth.exceptions import InvalidToken, TooManyLoginAttempts, WrongPasswor
 from app.core.db import DbSession
 from app.core.errors import error_responses
 from app.core.routing import API_PREFIX
-from app.privacy import service
+from app.privacy import service, views
 from app.privacy.exceptions import AccountInUse
 from app.privacy.schemas import AccountDeletion, AccountExport
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/me", tags=["me"], responses=error_respo
 async def export_account(principal: CurrentPrincipal, session: DbSession) -> AccountExport:
     """All personal data of the caller, as JSON: the account, the shop, and every row of
     every table tied to them or to their shop (orders, messages, reviews, notifications...)."""
-    return await service.export(session, principal)
+    return views.account_export(principal, await service.export(session, principal))
 
 
 @router.delete(
