@@ -374,7 +374,7 @@ ADDRESS = {
 
 
 def environment(directory: Path) -> dict[str, str]:
-    """Test settings (as tests/conftest.py `make_settings`): rate limits off, cheap
+    """Test settings (as `make_settings` in tests/factories/apps.py): rate limits off, cheap
     password hashing, no in-process worker, media in the temporary directory."""
     return {
         "MARKETPLACE_ENVIRONMENT": "test",

@@ -11,10 +11,8 @@ Tests that need real commits on separate connections (concurrency) use `committe
 
 import asyncio
 import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -27,16 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.catalog.category_tree import CategoryTreeCache
 from app.cli import migrate
-from app.config import Environment, Settings
+from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database, create_engine
 from app.core.process import configure_process
 from app.main import create_app
 from app.models_registry import metadata
+from tests.factories.apps import make_settings
 
 POSTGRES_URL = os.environ.get("MARKETPLACE_TEST_POSTGRES_URL")
-# Uploaded files of the whole run land here, never in the working tree.
-MEDIA_DIR = Path(tempfile.mkdtemp(prefix="marketplace-test-media-"))
 
 
 def pytest_report_header() -> str:
@@ -69,7 +66,7 @@ def _asyncpg_dsn(url: str, database: str | None = None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-async def _admin_execute(statement: str) -> None:
+async def admin_execute(statement: str) -> None:
     assert POSTGRES_URL is not None
     try:
         connection = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=10)
@@ -95,13 +92,13 @@ class ScratchDatabases:
         name = f"marketplace_test_{uuid.uuid4().hex[:12]}"
         if POSTGRES_URL is None:
             return f"sqlite+aiosqlite:///{self.tmp_dir / (name + '.db')}"
-        asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin_execute(f'CREATE DATABASE "{name}"'))
         self.created.append(name)
         return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
     def drop_all(self) -> None:
         for name in self.created:
-            asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -109,40 +106,6 @@ def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scra
     scratch = ScratchDatabases(tmp_path_factory.mktemp("databases"))
     yield scratch
     scratch.drop_all()
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": Environment.test,
-        "database_url": database_url,
-        "log_json": False,
-        "log_level": "WARNING",
-        "run_worker_in_process": False,
-        "media_dir": MEDIA_DIR,
-        # Cheap argon2 keeps hundreds of logins fast; production refuses such values.
-        "password_hash_time_cost": 1,
-        "password_hash_memory_kib": 8,
-        "password_hash_parallelism": 1,
-        # One client makes every request of the run; tests/core/test_rate_limits.py turns
-        # the limits on in apps of its own.
-        "rate_limits_enabled": False,
-        **overrides,
-    }
-    return Settings.model_validate(values)
-
-
-@asynccontextmanager
-async def client_of_own_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An app with its own engine and pool on `settings` (not the run's shared test
-    database), for tests of how the app meets its database: unreachable, cut, restored."""
-    database = Database(settings)
-    app = create_app(settings, database=database)
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture(scope="session")

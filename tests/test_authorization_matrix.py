@@ -44,23 +44,14 @@ from app.catalog.category_tree import CategoryTreeCache
 from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
-from tests.catalog.helpers import PNG_1X1
-from tests.conftest import make_settings
-from tests.disputes.helpers import post_dispute, post_return, post_review
-from tests.factories import DEFAULT_PASSWORD, LoggedIn
-from tests.orders.helpers import (
-    Market,
-    add_to_cart,
-    approved_seller,
-    buyer,
-    checkout,
-    confirm,
-    live_listing,
-    market,
-    new_key,
-    pay,
-    ship,
-)
+from tests.factories.accounts import DEFAULT_PASSWORD, LoggedIn, buyer_user
+from tests.factories.api import new_key
+from tests.factories.apps import make_settings
+from tests.factories.catalog import PNG_1X1, listing_for_sale
+from tests.factories.disputes import post_dispute, post_return
+from tests.factories.orders import Market, add_to_cart, checkout, confirm, market, pay, ship
+from tests.factories.reviews import post_review
+from tests.factories.sellers import approved_seller
 
 Json = dict[str, Any]
 
@@ -268,15 +259,15 @@ async def _api_key(client: httpx.AsyncClient, owner: LoggedIn, scopes: list[str]
 async def _order(client: httpx.AsyncClient, m: Market, listing_id: str) -> tuple[str, Json]:
     """(checkout id, order) of one unit of the listing, bought and paid by the market's buyer,
     then shipped by its seller."""
-    created = await checkout(client, m.buyer, [{"listing_id": listing_id, "quantity": 1}])
-    (order,) = (await pay(client, m.buyer, created["id"]))["orders"]
-    return created["id"], await ship(client, m.seller, order["id"])
+    created = await checkout(client, who=m.buyer, items=[{"listing_id": listing_id, "quantity": 1}])
+    (order,) = (await pay(client, who=m.buyer, checkout_id=created["id"]))["orders"]
+    return created["id"], await ship(client, who=m.seller, order_id=order["id"])
 
 
 async def build_world(client: httpx.AsyncClient, database: Database, spec: Json) -> World:
     async with database.session_scope() as session:
         m = await market(client, session)
-        seller_c, _shop_c = await approved_seller(client, session, m.admin)
+        seller_c, _shop_c = await approved_seller(client, session, admin=m.admin)
     a_seller = m.seller
     endpoint = _ok(
         await client.post(
@@ -286,7 +277,7 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         ),
         201,
     )
-    listing = await live_listing(client, a_seller, m.category_id)
+    listing = await listing_for_sale(client, seller=a_seller, category_id=m.category_id)
     pictured = _ok(
         await client.post(
             f"/v1/listings/{listing['id']}/images",
@@ -296,12 +287,12 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         201,
     )
     checkout_id, completed = await _order(client, m, listing["id"])
-    completed = await confirm(client, m.buyer, completed["id"])
-    returned = _ok(await post_return(client, m.buyer, completed), 201)
-    review = _ok(await post_review(client, m.buyer, completed["id"]), 201)
-    _ok(await post_review(client, a_seller, completed["id"]), 201)
+    completed = await confirm(client, who=m.buyer, order_id=completed["id"])
+    returned = _ok(await post_return(client, who=m.buyer, order=completed), 201)
+    review = _ok(await post_review(client, who=m.buyer, order_id=completed["id"]), 201)
+    _ok(await post_review(client, who=a_seller, order_id=completed["id"]), 201)
     _, shipped = await _order(client, m, listing["id"])
-    dispute = _ok(await post_dispute(client, m.buyer, shipped["id"]), 201)
+    dispute = _ok(await post_dispute(client, who=m.buyer, order_id=shipped["id"]), 201)
     evidence = _ok(
         await client.post(
             f"/v1/disputes/{dispute['id']}/evidence",
@@ -318,7 +309,7 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         ),
         201,
     )
-    await add_to_cart(client, m.buyer, listing["id"], 1)
+    await add_to_cart(client, who=m.buyer, listing_id=listing["id"], quantity=1)
     key_a = await _api_key(client, a_seller, ["orders:read"])
     every_scope = spec["components"]["schemas"]["ApiKeyScope"]["enum"]
     key_c = await _api_key(client, seller_c, every_scope)
@@ -350,7 +341,7 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
     }
     assert set(ids) == set(RESOURCE_IDS)
     callers = {
-        BUYER_C: await buyer(client),
+        BUYER_C: await buyer_user(client),
         SELLER_C: seller_c,
         KEY_C: _bearer(seller_c, key_c["key"]),
     }

@@ -13,7 +13,7 @@ from app.core.clock import clock
 from app.core.db import Database
 from app.payments.provider import SandboxProvider
 from app.worker.runner import WorkerContext, run_once
-from tests.factories import LoggedIn, create_user, login, register_and_login
+from tests.factories.accounts import LoggedIn, create_user, login, register_and_login
 
 ADDRESS = {
     "name": "Ada",
@@ -81,7 +81,7 @@ async def test_two_sellers_one_checkout_to_payout(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     admin_user = await create_user(session, is_admin=True)
-    admin = await login(client, admin_user.email)
+    admin = await login(client, email=admin_user.email)
     root = await client.post("/v1/admin/categories", headers=admin.headers, json={"name": "Home"})
     leaf = await client.post(
         "/v1/admin/categories",
@@ -141,7 +141,7 @@ async def test_two_sellers_one_checkout_to_payout(
 
     clock.advance(settings.auto_complete_after)
     # Two weeks later everybody's access token has expired: they log in again.
-    admin, alice, bob = [await login(client, u.email) for u in (admin, alice, bob)]
+    admin, alice, bob = [await login(client, email=u.email) for u in (admin, alice, bob)]
     sweep = await run_once(WorkerContext(database, settings, SandboxProvider()))
     assert sweep["auto_complete_orders"] == 1
     bulb_now = await client.get(f"/v1/orders/{bulb_order['id']}", headers=bob.headers)

@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from app.cli import alembic_config, migrate
 from app.core.db import create_engine
 from app.models_registry import include_object, metadata
-from tests.conftest import ScratchDatabases, make_settings
+from tests.conftest import ScratchDatabases
+from tests.factories.apps import make_settings
 
 
 def _inspect(url: str) -> tuple[list[Any], set[str]]:

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.ids import uuid7
-from tests.factories import LoggedIn, assert_problem, create_user, login, register_and_login
+from tests.factories.accounts import LoggedIn, create_user, login, register_and_login
+from tests.factories.api import assert_problem
 
 USERS = "/v1/admin/users"
 AUDIT = "/v1/admin/audit-log"
@@ -27,13 +28,13 @@ def _error_locs(problem: dict[str, object]) -> list[tuple[object, ...]]:
 @pytest.fixture
 async def admin(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
     user = await create_user(session, email="root@example.com", is_admin=True)
-    return await login(client, user.email)
+    return await login(client, email=user.email)
 
 
 @pytest.fixture
 async def buyer(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
     user = await create_user(session, email="buyer@example.com")
-    return await login(client, user.email)
+    return await login(client, email=user.email)
 
 
 def _cursor(value: Any) -> str:
@@ -347,7 +348,7 @@ async def test_admin_grants_admin_and_it_is_audited(
     assert_problem(await client.get("/v1/me", headers=buyer.headers), 401, "invalid_token")
     refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": buyer.refresh_token})
     assert_problem(refreshed, 401, "invalid_token")
-    grantee = await login(client, buyer.email)
+    grantee = await login(client, email=buyer.email)
     assert "admin" in await _roles(client, grantee)
     listed = await client.get(USERS, headers=grantee.headers)
     assert listed.status_code == 200, listed.text
@@ -368,7 +369,7 @@ async def test_admin_grants_admin_and_it_is_audited(
 async def test_admin_revokes_admin_and_it_is_audited(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn
 ) -> None:
-    other_admin = await login(client, (await create_user(session, is_admin=True)).email)
+    other_admin = await login(client, email=(await create_user(session, is_admin=True)).email)
 
     response = await client.patch(
         f"{USERS}/{other_admin.user_id}",
@@ -381,7 +382,7 @@ async def test_admin_revokes_admin_and_it_is_audited(
     # Issue 13: the revoked admin's open session (perhaps a thief's) ends at once.
     for path in ("/v1/me", USERS):
         assert_problem(await client.get(path, headers=other_admin.headers), 401, "invalid_token")
-    again = await login(client, other_admin.email)
+    again = await login(client, email=other_admin.email)
     assert await _roles(client, again) == ["buyer"]
     assert_problem(await client.get(USERS, headers=again.headers), 403, "admin_required")
     [entry] = await _audit_for(client, admin, other_admin.user_id)
@@ -395,7 +396,7 @@ async def test_only_false_revokes_admin(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn, flag: object
 ) -> None:
     """Found by the fuzzer: 0, "no" and "false" revoked admin."""
-    other_admin = await login(client, (await create_user(session, is_admin=True)).email)
+    other_admin = await login(client, email=(await create_user(session, is_admin=True)).email)
 
     response = await client.patch(
         f"{USERS}/{other_admin.user_id}", json={"is_admin": flag}, headers=admin.headers
@@ -433,7 +434,7 @@ async def test_granting_admin_twice_is_idempotent_and_audited_once(
         assert response.status_code == 200, response.text
         assert response.json()["roles"].count("admin") == 1
         # Sessions opened after the grant outlive a repeated grant: no role changed.
-        buyer = await login(client, buyer.email)
+        buyer = await login(client, email=buyer.email)
 
     assert (await client.get("/v1/me", headers=buyer.headers)).status_code == 200
     entries = await _audit_for(client, admin, buyer.user_id)

@@ -16,20 +16,57 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
-from app.auth.scopes import ApiKeyScope
 from app.config import Settings
 from app.core.clock import clock
-from tests.disputes.helpers import get_dispute, post_dispute
-from tests.disputes.helpers import post_message as post_dispute_message
-from tests.factories import (
+from tests.factories.accounts import (
     DEFAULT_PASSWORD,
     LoggedIn,
-    assert_problem,
     create_user,
     login,
     register_and_login,
+    relogin,
 )
-from tests.messaging.test_webhooks import (
+from tests.factories.api import Json, assert_problem, parse_time
+from tests.factories.api_keys import (
+    ALL_SCOPES,
+    API_KEYS,
+    NOT_FOR_KEYS,
+    bearer,
+    create_key,
+    integration_of,
+    post_key,
+    with_key,
+)
+from tests.factories.catalog import (
+    LISTINGS,
+    draft_listing,
+    listing_for_sale,
+    my_listing_ids,
+    read_listing,
+)
+from tests.factories.disputes import get_dispute, post_dispute, post_dispute_message
+from tests.factories.orders import (
+    ORDERS,
+    Market,
+    checkout,
+    get_order,
+    list_orders,
+    market,
+    paid_order,
+    pay,
+    post_cancel,
+    post_confirm,
+    post_ship,
+    ship,
+)
+from tests.factories.payments import reconcile_ok
+from tests.factories.sellers import (
+    approved_seller,
+    decide_ok,
+    make_seller_in_state,
+    seller_application,
+)
+from tests.factories.webhooks import (
     ENDPOINTS,
     EVENT_TYPES_PATH,
     get_endpoint,
@@ -37,35 +74,9 @@ from tests.messaging.test_webhooks import (
     patch_endpoint,
     post_endpoint,
 )
-from tests.orders.helpers import (
-    LISTINGS,
-    ORDERS,
-    Json,
-    Market,
-    approved_seller,
-    checkout,
-    draft_listing,
-    get_listing,
-    get_order,
-    list_orders,
-    live_listing,
-    market,
-    paid_order,
-    parse_time,
-    pay,
-    post_cancel,
-    post_confirm,
-    post_ship,
-    reconcile_ok,
-    relogin,
-    seller_application,
-    ship,
-)
-from tests.sellers.helpers import decide_ok, make_seller_in_state
 
-API_KEYS = "/v1/me/api-keys"
 MY_LISTINGS = "/v1/sellers/me/listings"
-ALL_SCOPES = sorted(scope.value for scope in ApiKeyScope)
+
 KEY_FIELDS = {
     "id",
     "name",
@@ -76,7 +87,6 @@ KEY_FIELDS = {
     "last_used_at",
     "revoked_at",
 }
-NOT_FOR_KEYS = "this operation is not available to API keys"
 
 
 def needs(scope: str) -> str:
@@ -84,48 +94,6 @@ def needs(scope: str) -> str:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def with_key(owner: LoggedIn, key: str) -> LoggedIn:
-    """The owner's identity presenting `key` as its bearer token, so every HTTP helper of the
-    other test packages can be called with a key instead of an access token."""
-    return LoggedIn(user_id=owner.user_id, email=owner.email, access_token=key, refresh_token="")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def post_key(
-    client: httpx.AsyncClient, who: LoggedIn, body: Json, *, password: str | None = DEFAULT_PASSWORD
-) -> httpx.Response:
-    """POST `body` with the owner's `password` added (None: sent as it is)."""
-    if password is not None:
-        body = {"password": password, **body}
-    return await client.post(API_KEYS, json=body, headers=who.headers)
-
-
-async def create_key(
-    client: httpx.AsyncClient,
-    who: LoggedIn,
-    scopes: list[str],
-    *,
-    name: str = "warehouse sync",
-    expires_at: str | None = None,
-) -> Json:
-    """A new key of `who`: the 201 body, which alone holds the plain `key`."""
-    body: Json = {"name": name, "scopes": scopes}
-    if expires_at is not None:
-        body["expires_at"] = expires_at
-    response = await post_key(client, who, body)
-    assert response.status_code == 201, response.text
-    created: Json = response.json()
-    return created
-
-
-async def integration_of(client: httpx.AsyncClient, owner: LoggedIn, scopes: list[str]) -> LoggedIn:
-    """The owner presenting a new key with `scopes` (see `with_key`)."""
-    return with_key(owner, (await create_key(client, owner, scopes))["key"])
 
 
 async def list_keys(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
@@ -170,12 +138,6 @@ def public_view(created: Json) -> Json:
     return {name: value for name, value in created.items() if name != "key"}
 
 
-async def my_listing_ids(client: httpx.AsyncClient, seller: LoggedIn) -> list[str]:
-    response = await client.get(MY_LISTINGS, params={"limit": 100}, headers=seller.headers)
-    assert response.status_code == 200, response.text
-    return [item["id"] for item in response.json()["items"]]
-
-
 async def seller_order_ids(client: httpx.AsyncClient, who: LoggedIn) -> list[str]:
     response = await client.get(
         ORDERS, params={"role": "seller", "limit": 100}, headers=who.headers
@@ -187,12 +149,14 @@ async def seller_order_ids(client: httpx.AsyncClient, who: LoggedIn) -> list[str
 async def admin_and_seller(client: httpx.AsyncClient, session: AsyncSession, m: Market) -> LoggedIn:
     """An admin who also runs an approved shop (approved by another admin)."""
     user = await create_user(session, is_admin=True, display_name="Admin Seller")
-    owner = await login(client, user.email)
+    owner = await login(client, email=user.email)
     applied = await client.post(
-        "/v1/sellers", json=seller_application("DE89370400440532013000"), headers=owner.headers
+        "/v1/sellers",
+        json=seller_application(payout_account="DE89370400440532013000"),
+        headers=owner.headers,
     )
     assert applied.status_code == 201, applied.text
-    await decide_ok(client, m.admin, applied.json()["id"], "approve")
+    await decide_ok(client, admin=m.admin, seller_id=applied.json()["id"], action="approve")
     me = await client.get("/v1/me", headers=owner.headers)
     assert me.json()["roles"] == ["buyer", "seller", "admin"]
     return owner
@@ -212,8 +176,11 @@ async def test_create_shows_the_key_once_and_stores_only_its_hash(
     clock.freeze()
     response = await post_key(
         client,
-        m.seller,
-        {"name": "warehouse sync", "scopes": ["orders:write", "listings:read", "orders:write"]},
+        who=m.seller,
+        body={
+            "name": "warehouse sync",
+            "scopes": ["orders:write", "listings:read", "orders:write"],
+        },
     )
 
     assert response.status_code == 201, response.text
@@ -249,8 +216,8 @@ async def test_create_shows_the_key_once_and_stores_only_its_hash(
 
 
 async def test_every_key_is_different(client: httpx.AsyncClient, m: Market) -> None:
-    first = await create_key(client, m.seller, ["orders:read"])
-    second = await create_key(client, m.seller, ["orders:read"])
+    first = await create_key(client, who=m.seller, scopes=["orders:read"])
+    second = await create_key(client, who=m.seller, scopes=["orders:read"])
 
     assert first["key"] != second["key"]
     assert first["id"] != second["id"]
@@ -263,7 +230,7 @@ async def test_create_with_expiry_and_every_scope(client: httpx.AsyncClient, m: 
     expires = clock.now() + timedelta(days=30)
 
     created = await create_key(
-        client, m.seller, list(reversed(ALL_SCOPES)), expires_at=expires.isoformat()
+        client, who=m.seller, scopes=list(reversed(ALL_SCOPES)), expires_at=expires.isoformat()
     )
 
     assert created["scopes"] == ALL_SCOPES
@@ -319,7 +286,7 @@ async def test_create_with_expiry_and_every_scope(client: httpx.AsyncClient, m: 
 async def test_bad_body_is_422(
     client: httpx.AsyncClient, m: Market, body: Json, loc: list[str | int]
 ) -> None:
-    response = await post_key(client, m.seller, body)
+    response = await post_key(client, who=m.seller, body=body)
 
     problem = assert_problem(response, 422, "validation_error")
     assert loc in error_locs(problem), problem
@@ -341,8 +308,12 @@ async def test_expiry_not_in_the_future_is_422(
 
     response = await post_key(
         client,
-        m.seller,
-        {"name": "x", "scopes": ["orders:read"], "expires_at": (clock.now() + offset).isoformat()},
+        who=m.seller,
+        body={
+            "name": "x",
+            "scopes": ["orders:read"],
+            "expires_at": (clock.now() + offset).isoformat(),
+        },
     )
 
     problem = assert_problem(response, 422, "validation_error")
@@ -355,8 +326,8 @@ async def test_expiry_without_a_time_zone_is_422(client: httpx.AsyncClient, m: M
     time (which raises)."""
     response = await post_key(
         client,
-        m.seller,
-        {"name": "x", "scopes": ["orders:read"], "expires_at": "2030-01-01T00:00:00"},
+        who=m.seller,
+        body={"name": "x", "scopes": ["orders:read"], "expires_at": "2030-01-01T00:00:00"},
     )
 
     problem = assert_problem(response, 422, "validation_error")
@@ -367,9 +338,9 @@ async def test_expiry_without_a_time_zone_is_422(client: httpx.AsyncClient, m: M
 async def test_only_approved_sellers_create_keys(
     client: httpx.AsyncClient, m: Market, state: str
 ) -> None:
-    user, _ = await make_seller_in_state(client, m.admin, state)
+    user, _ = await make_seller_in_state(client, admin=m.admin, state=state)
 
-    response = await post_key(client, user, {"name": "x", "scopes": ["orders:read"]})
+    response = await post_key(client, who=user, body={"name": "x", "scopes": ["orders:read"]})
 
     assert_problem(response, 403, "seller_required")
     assert await list_keys(client, user) == []
@@ -378,7 +349,7 @@ async def test_only_approved_sellers_create_keys(
 async def test_an_admin_without_a_shop_cannot_create_keys(
     client: httpx.AsyncClient, m: Market
 ) -> None:
-    response = await post_key(client, m.admin, {"name": "x", "scopes": ["orders:read"]})
+    response = await post_key(client, who=m.admin, body={"name": "x", "scopes": ["orders:read"]})
 
     assert_problem(response, 403, "seller_required")
 
@@ -404,26 +375,26 @@ async def test_key_management_needs_a_token(
 
 async def test_at_most_twenty_active_keys(client: httpx.AsyncClient, m: Market) -> None:
     soon = (clock.now() + timedelta(hours=1)).isoformat()
-    expiring = await create_key(client, m.seller, ["orders:read"], expires_at=soon)
-    kept = [await create_key(client, m.seller, ["orders:read"]) for _ in range(19)]
+    expiring = await create_key(client, who=m.seller, scopes=["orders:read"], expires_at=soon)
+    kept = [await create_key(client, who=m.seller, scopes=["orders:read"]) for _ in range(19)]
 
-    refused = await post_key(client, m.seller, {"name": "x", "scopes": ["orders:read"]})
+    refused = await post_key(client, who=m.seller, body={"name": "x", "scopes": ["orders:read"]})
     problem = assert_problem(refused, 409, "too_many_api_keys")
     assert problem["detail"] == "at most 20 active keys"
 
     # An expired key is no longer active.
     clock.advance(timedelta(hours=1, seconds=1))
-    seller = await relogin(client, m.seller)
-    await create_key(client, seller, ["orders:read"])
+    seller = await relogin(client, who=m.seller)
+    await create_key(client, who=seller, scopes=["orders:read"])
     assert_problem(
-        await post_key(client, seller, {"name": "x", "scopes": ["orders:read"]}),
+        await post_key(client, who=seller, body={"name": "x", "scopes": ["orders:read"]}),
         409,
         "too_many_api_keys",
     )
 
     # Nor is a revoked one.
     assert (await revoke(client, seller, kept[0]["id"])).status_code == 204
-    await create_key(client, seller, ["orders:read"])
+    await create_key(client, who=seller, scopes=["orders:read"])
     assert len(await list_keys(client, seller)) == 22
     assert expiring["id"] in [k["id"] for k in await list_keys(client, seller)]
 
@@ -437,13 +408,16 @@ async def test_a_stolen_access_token_alone_cannot_mint_a_key(
     """Issue 13: a stolen access token became lasting access through a key. Minting one
     takes the current password, which the token's thief does not have."""
     missing = await post_key(
-        client, m.seller, {"name": "x", "scopes": ["orders:read"]}, password=None
+        client, who=m.seller, body={"name": "x", "scopes": ["orders:read"]}, password=None
     )
     problem = assert_problem(missing, 422, "validation_error")
     assert error_locs(problem) == [["body", "password"]]
 
     wrong = await post_key(
-        client, m.seller, {"name": "x", "scopes": ["orders:read"]}, password="not-the-password"
+        client,
+        who=m.seller,
+        body={"name": "x", "scopes": ["orders:read"]},
+        password="not-the-password",
     )
 
     assert_problem(wrong, 403, "wrong_password")
@@ -455,11 +429,14 @@ async def test_wrong_passwords_for_keys_lock_out_like_failed_logins(
 ) -> None:
     for _ in range(settings.login_max_failures):
         wrong = await post_key(
-            client, m.seller, {"name": "x", "scopes": ["orders:read"]}, password="guess-guess"
+            client,
+            who=m.seller,
+            body={"name": "x", "scopes": ["orders:read"]},
+            password="guess-guess",
         )
         assert_problem(wrong, 403, "wrong_password")
 
-    locked = await post_key(client, m.seller, {"name": "x", "scopes": ["orders:read"]})
+    locked = await post_key(client, who=m.seller, body={"name": "x", "scopes": ["orders:read"]})
     assert_problem(locked, 429, "too_many_login_attempts")
     login_form = {"username": m.seller.email, "password": DEFAULT_PASSWORD}
     assert_problem(
@@ -472,7 +449,7 @@ async def test_a_right_password_for_a_key_is_no_failure(
     client: httpx.AsyncClient, m: Market, settings: Settings
 ) -> None:
     for _ in range(settings.login_max_failures + 1):
-        await create_key(client, m.seller, ["orders:read"])
+        await create_key(client, who=m.seller, scopes=["orders:read"])
 
     # Had each confirmation counted, the email would be locked by now.
     login_form = {"username": m.seller.email, "password": DEFAULT_PASSWORD}
@@ -483,7 +460,7 @@ async def test_keys_expire_in_90_days_unless_asked_otherwise(
     client: httpx.AsyncClient, m: Market
 ) -> None:
     clock.freeze()
-    created = await create_key(client, m.seller, ["orders:read"])
+    created = await create_key(client, who=m.seller, scopes=["orders:read"])
     assert parse_time(created["expires_at"]) == clock.now() + timedelta(days=90)
 
     clock.advance(timedelta(days=90) - timedelta(seconds=1))
@@ -498,14 +475,16 @@ async def test_an_expiry_up_to_365_days_ahead_is_allowed_and_no_further(
     clock.freeze()
     furthest = clock.now() + timedelta(days=365)
 
-    created = await create_key(client, m.seller, ["orders:read"], expires_at=furthest.isoformat())
+    created = await create_key(
+        client, who=m.seller, scopes=["orders:read"], expires_at=furthest.isoformat()
+    )
     assert parse_time(created["expires_at"]) == furthest
 
     for too_far in (furthest + timedelta(seconds=1), clock.now() + timedelta(days=3650)):
         response = await post_key(
             client,
-            m.seller,
-            {"name": "x", "scopes": ["orders:read"], "expires_at": too_far.isoformat()},
+            who=m.seller,
+            body={"name": "x", "scopes": ["orders:read"], "expires_at": too_far.isoformat()},
         )
         problem = assert_problem(response, 422, "validation_error")
         assert problem["errors"] == [
@@ -515,7 +494,9 @@ async def test_an_expiry_up_to_365_days_ahead_is_allowed_and_no_further(
 
 
 async def test_the_owner_is_notified_of_every_new_key(client: httpx.AsyncClient, m: Market) -> None:
-    created = await create_key(client, m.seller, ["orders:read", "listings:write"], name="erp")
+    created = await create_key(
+        client, who=m.seller, scopes=["orders:read", "listings:write"], name="erp"
+    )
 
     response = await client.get("/v1/notifications", headers=m.seller.headers)
     assert response.status_code == 200, response.text
@@ -539,14 +520,16 @@ async def test_a_new_key_is_no_webhook_event(client: httpx.AsyncClient, m: Marke
         e["type"] for e in (await client.get(EVENT_TYPES_PATH, headers=m.seller.headers)).json()
     ]
     assert "api_key.created" not in event_types
-    refused = await post_endpoint(client, m.seller, HOOK_URL, ["api_key.created"])
+    refused = await post_endpoint(
+        client, who=m.seller, url=HOOK_URL, event_types=["api_key.created"]
+    )
     assert_problem(refused, 422, "validation_error")
-    everything = await post_endpoint(client, m.seller, HOOK_URL, event_types)
+    everything = await post_endpoint(client, who=m.seller, url=HOOK_URL, event_types=event_types)
     assert everything.status_code == 201, everything.text
 
-    await create_key(client, m.seller, ["orders:read"])
+    await create_key(client, who=m.seller, scopes=["orders:read"])
 
-    assert await list_deliveries(client, m.seller) == []
+    assert await list_deliveries(client, who=m.seller) == []
 
 
 async def test_a_password_change_lists_the_keys_that_survive_it(
@@ -555,14 +538,16 @@ async def test_a_password_change_lists_the_keys_that_survive_it(
     """Keys are the shop's integrations: a password change leaves them working (and says
     which); `DELETE /v1/me/api-keys` is the one call that ends them all."""
     clock.freeze()
-    revoked = await create_key(client, m.seller, ["orders:read"], name="old")
+    revoked = await create_key(client, who=m.seller, scopes=["orders:read"], name="old")
     assert (await revoke(client, m.seller, revoked["id"])).status_code == 204
     expiring = (clock.now() + timedelta(hours=1)).isoformat()
-    await create_key(client, m.seller, ["orders:read"], name="short", expires_at=expiring)
-    first = await create_key(client, m.seller, ["orders:read"], name="erp")
-    second = await create_key(client, m.seller, ["listings:write"], name="shop sync")
+    await create_key(
+        client, who=m.seller, scopes=["orders:read"], name="short", expires_at=expiring
+    )
+    first = await create_key(client, who=m.seller, scopes=["orders:read"], name="erp")
+    second = await create_key(client, who=m.seller, scopes=["listings:write"], name="shop sync")
     clock.advance(timedelta(hours=1))
-    seller = await relogin(client, m.seller)
+    seller = await relogin(client, who=m.seller)
 
     changed = await client.patch(
         "/v1/me",
@@ -580,11 +565,11 @@ async def test_one_call_revokes_every_key(
     client: httpx.AsyncClient, session: AsyncSession, m: Market
 ) -> None:
     clock.freeze()
-    keys = [await create_key(client, m.seller, ["orders:read"]) for _ in range(3)]
+    keys = [await create_key(client, who=m.seller, scopes=["orders:read"]) for _ in range(3)]
     assert (await revoke(client, m.seller, keys[0]["id"])).status_code == 204
     first_revoked_at = (await get_key(client, m.seller, keys[0]["id"]))["revoked_at"]
-    other_seller, _ = await approved_seller(client, session, m.admin)
-    others = await create_key(client, other_seller, ["orders:read"])
+    other_seller, _ = await approved_seller(client, session, admin=m.admin)
+    others = await create_key(client, who=other_seller, scopes=["orders:read"])
     clock.advance(timedelta(minutes=1))
 
     response = await client.delete(API_KEYS, headers=m.seller.headers)
@@ -609,15 +594,17 @@ async def test_one_call_revokes_every_key(
 async def test_listings_write_creates_and_publishes_the_owners_listing(
     client: httpx.AsyncClient, m: Market
 ) -> None:
-    created = await create_key(client, m.seller, ["listings:write"])
-    integration = with_key(m.seller, created["key"])
+    created = await create_key(client, who=m.seller, scopes=["listings:write"])
+    integration = with_key(owner=m.seller, key=created["key"])
 
-    listing = await live_listing(client, integration, m.category_id, price=2500, quantity=3)
+    listing = await listing_for_sale(
+        client, seller=integration, category_id=m.category_id, price=2500, quantity=3
+    )
 
     assert listing["seller"]["id"] == m.seller_id
     assert listing["price"] == {"amount": 2500, "currency": "USD"}
     assert listing["quantity"] == 3
-    assert await my_listing_ids(client, m.seller) == [listing["id"]]
+    assert await my_listing_ids(client, seller=m.seller) == [listing["id"]]
     as_owner = await client.get(f"{LISTINGS}/{listing['id']}", headers=m.seller.headers)
     assert as_owner.status_code == 200
     assert as_owner.json()["status"] == "active"
@@ -625,8 +612,8 @@ async def test_listings_write_creates_and_publishes_the_owners_listing(
 
 
 async def test_listings_read_cannot_create_or_publish(client: httpx.AsyncClient, m: Market) -> None:
-    created = await create_key(client, m.seller, ["listings:read"])
-    draft = await draft_listing(client, m.seller, m.category_id)
+    created = await create_key(client, who=m.seller, scopes=["listings:read"])
+    draft = await draft_listing(client, seller=m.seller, category_id=m.category_id)
 
     create = await client.post(
         LISTINGS,
@@ -645,7 +632,7 @@ async def test_listings_read_cannot_create_or_publish(client: httpx.AsyncClient,
 
     assert assert_problem(create, 403, "insufficient_scope")["detail"] == needs("listings:write")
     assert assert_problem(publish, 403, "insufficient_scope")["detail"] == needs("listings:write")
-    assert await my_listing_ids(client, m.seller) == [draft["id"]]
+    assert await my_listing_ids(client, seller=m.seller) == [draft["id"]]
     still = await client.get(f"{LISTINGS}/{draft['id']}", headers=m.seller.headers)
     assert still.json()["status"] == "draft"
 
@@ -653,29 +640,31 @@ async def test_listings_read_cannot_create_or_publish(client: httpx.AsyncClient,
 async def test_orders_read_lists_the_sellers_orders_but_cannot_ship(
     client: httpx.AsyncClient, m: Market
 ) -> None:
-    _, order = await paid_order(client, m)
-    created = await create_key(client, m.seller, ["orders:read"])
-    integration = with_key(m.seller, created["key"])
+    _, order = await paid_order(client, market=m)
+    created = await create_key(client, who=m.seller, scopes=["orders:read"])
+    integration = with_key(owner=m.seller, key=created["key"])
 
     assert await seller_order_ids(client, integration) == [order["id"]]
-    seen = await get_order(client, integration, order["id"])
+    seen = await get_order(client, who=integration, order_id=order["id"])
     assert seen["status"] == "paid"
 
-    refused = await post_ship(client, integration, order["id"])
+    refused = await post_ship(client, who=integration, order_id=order["id"])
 
     assert assert_problem(refused, 403, "insufficient_scope")["detail"] == needs("orders:write")
-    assert (await get_order(client, m.seller, order["id"]))["status"] == "paid"
+    assert (await get_order(client, who=m.seller, order_id=order["id"]))["status"] == "paid"
 
 
 async def test_orders_write_ships(client: httpx.AsyncClient, m: Market) -> None:
-    _, order = await paid_order(client, m)
-    created = await create_key(client, m.seller, ["orders:write"])
+    _, order = await paid_order(client, market=m)
+    created = await create_key(client, who=m.seller, scopes=["orders:write"])
 
-    shipped = await post_ship(client, with_key(m.seller, created["key"]), order["id"])
+    shipped = await post_ship(
+        client, who=with_key(owner=m.seller, key=created["key"]), order_id=order["id"]
+    )
 
     assert shipped.status_code == 200, shipped.text
     assert shipped.json()["status"] == "shipped"
-    assert (await get_order(client, m.buyer, order["id"]))["status"] == "shipped"
+    assert (await get_order(client, who=m.buyer, order_id=order["id"]))["status"] == "shipped"
 
 
 @pytest.mark.parametrize(
@@ -690,8 +679,8 @@ async def test_orders_write_ships(client: httpx.AsyncClient, m: Market) -> None:
 async def test_reading_needs_read_or_write_of_that_resource(
     client: httpx.AsyncClient, m: Market, scopes: list[str], expected: int
 ) -> None:
-    _, order = await paid_order(client, m)
-    created = await create_key(client, m.seller, scopes)
+    _, order = await paid_order(client, market=m)
+    created = await create_key(client, who=m.seller, scopes=scopes)
 
     response = await client.get(f"{ORDERS}/{order['id']}", headers=bearer(created["key"]))
 
@@ -706,22 +695,24 @@ async def test_reading_needs_read_or_write_of_that_resource(
 async def test_write_of_one_resource_does_not_write_another(
     client: httpx.AsyncClient, m: Market
 ) -> None:
-    _, order = await paid_order(client, m)
-    created = await create_key(client, m.seller, ["listings:write"])
+    _, order = await paid_order(client, market=m)
+    created = await create_key(client, who=m.seller, scopes=["listings:write"])
 
-    refused = await post_ship(client, with_key(m.seller, created["key"]), order["id"])
+    refused = await post_ship(
+        client, who=with_key(owner=m.seller, key=created["key"]), order_id=order["id"]
+    )
 
     assert_problem(refused, 403, "insufficient_scope")
-    assert (await get_order(client, m.seller, order["id"]))["status"] == "paid"
+    assert (await get_order(client, who=m.seller, order_id=order["id"]))["status"] == "paid"
 
 
 async def test_a_key_with_another_resources_scope_is_refused_on_a_public_read(
     client: httpx.AsyncClient, m: Market
 ) -> None:
     """A key is checked wherever it is presented, also where no sign-in is needed."""
-    listing = await live_listing(client, m.seller, m.category_id)
-    orders_only = await create_key(client, m.seller, ["orders:read"])
-    listings_read = await create_key(client, m.seller, ["listings:read"])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    orders_only = await create_key(client, who=m.seller, scopes=["orders:read"])
+    listings_read = await create_key(client, who=m.seller, scopes=["listings:read"])
 
     refused = await client.get(f"{LISTINGS}/{listing['id']}", headers=bearer(orders_only["key"]))
     allowed = await client.get(f"{LISTINGS}/{listing['id']}", headers=bearer(listings_read["key"]))
@@ -735,8 +726,8 @@ async def test_public_search_does_not_look_at_the_header(
     client: httpx.AsyncClient, m: Market
 ) -> None:
     """GET /v1/listings identifies nobody: any key (or none) reads the same public page."""
-    listing = await live_listing(client, m.seller, m.category_id)
-    orders_only = await create_key(client, m.seller, ["orders:read"])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    orders_only = await create_key(client, who=m.seller, scopes=["orders:read"])
     params = {"seller": m.seller_id}
 
     anonymous = await client.get(LISTINGS, params=params)
@@ -757,7 +748,7 @@ async def test_the_shop_profile_cannot_be_changed_with_a_key(
         headers=m.seller.headers,
     )
     assert_problem(refused, 422, "validation_error")
-    reader = await create_key(client, m.seller, ["shop:read"])
+    reader = await create_key(client, who=m.seller, scopes=["shop:read"])
     patched = await client.patch(
         "/v1/sellers/me",
         json={"payout_account": "DE89370400440532013000"},
@@ -774,11 +765,17 @@ async def test_the_shop_profile_cannot_be_changed_with_a_key(
 async def test_a_suspended_sellers_key_gets_the_owners_refusal(
     client: httpx.AsyncClient, m: Market
 ) -> None:
-    created = await create_key(client, m.seller, ["listings:write", "orders:write"])
-    integration = with_key(m.seller, created["key"])
-    draft = await draft_listing(client, integration, m.category_id)
+    created = await create_key(client, who=m.seller, scopes=["listings:write", "orders:write"])
+    integration = with_key(owner=m.seller, key=created["key"])
+    draft = await draft_listing(client, seller=integration, category_id=m.category_id)
 
-    await decide_ok(client, m.admin, m.seller_id, "suspend", "Counterfeit goods reported")
+    await decide_ok(
+        client,
+        admin=m.admin,
+        seller_id=m.seller_id,
+        action="suspend",
+        reason="Counterfeit goods reported",
+    )
 
     body: Json = {
         "title": "Listed while suspended",
@@ -798,10 +795,12 @@ async def test_a_suspended_sellers_key_gets_the_owners_refusal(
         key_problem = assert_problem(by_key, 403, "seller_suspended")
         owner_problem = assert_problem(by_owner, 403, "seller_suspended")
         assert key_problem["detail"] == owner_problem["detail"] == "Counterfeit goods reported"
-    assert await my_listing_ids(client, m.seller) == [draft["id"]]
+    assert await my_listing_ids(client, seller=m.seller) == [draft["id"]]
 
     # Reinstated, the owner may sell again, and so may the key.
-    await decide_ok(client, m.admin, m.seller_id, "reinstate", "Appeal upheld")
+    await decide_ok(
+        client, admin=m.admin, seller_id=m.seller_id, action="reinstate", reason="Appeal upheld"
+    )
     published = await client.post(f"{LISTINGS}/{draft['id']}/publish", headers=integration.headers)
     assert published.status_code == 200, published.text
     assert published.json()["status"] == "active"
@@ -811,16 +810,18 @@ async def test_a_key_cannot_reach_orders_its_owner_did_not_sell(
     client: httpx.AsyncClient, session: AsyncSession, m: Market
 ) -> None:
     """The key's owner did not sell this order: it is not found, as for the owner."""
-    other_seller, _ = await approved_seller(client, session, m.admin)
-    _, order = await paid_order(client, m)
-    created = await create_key(client, other_seller, ["orders:write"])
+    other_seller, _ = await approved_seller(client, session, admin=m.admin)
+    _, order = await paid_order(client, market=m)
+    created = await create_key(client, who=other_seller, scopes=["orders:write"])
 
-    by_key = await post_ship(client, with_key(other_seller, created["key"]), order["id"])
-    by_owner = await post_ship(client, other_seller, order["id"])
+    by_key = await post_ship(
+        client, who=with_key(owner=other_seller, key=created["key"]), order_id=order["id"]
+    )
+    by_owner = await post_ship(client, who=other_seller, order_id=order["id"])
 
     assert by_key.status_code == by_owner.status_code == 404
     assert by_key.json()["code"] == by_owner.json()["code"]
-    assert await seller_order_ids(client, with_key(other_seller, created["key"])) == []
+    assert await seller_order_ids(client, with_key(owner=other_seller, key=created["key"])) == []
 
 
 # --- a key is the shop's, never its owner's admin or buyer self --------------------------------
@@ -828,10 +829,10 @@ async def test_a_key_cannot_reach_orders_its_owner_did_not_sell(
 
 async def bought_and_shipped(client: httpx.AsyncClient, m: Market, who: LoggedIn) -> Json:
     """An order of `who` from the market's seller, paid and shipped."""
-    listing = await live_listing(client, m.seller, m.category_id)
-    created = await checkout(client, who, [{"listing_id": listing["id"], "quantity": 1}])
-    (order,) = (await pay(client, who, created["id"]))["orders"]
-    return await ship(client, m.seller, order["id"])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    created = await checkout(client, who=who, items=[{"listing_id": listing["id"], "quantity": 1}])
+    (order,) = (await pay(client, who=who, checkout_id=created["id"]))["orders"]
+    return await ship(client, who=m.seller, order_id=order["id"])
 
 
 async def test_an_orders_key_reaches_the_shops_sales_only_not_its_admin_or_buyer_owners(
@@ -840,19 +841,23 @@ async def test_an_orders_key_reaches_the_shops_sales_only_not_its_admin_or_buyer
     """The owner is an admin, runs a shop and bought from another one. Their JWT reaches all
     three kinds of order; an `orders:write` key only the shop's sales."""
     owner = await admin_and_seller(client, session, m)
-    integration = await integration_of(client, owner, ["orders:write"])
-    own_listing = await live_listing(client, owner, m.category_id)
-    sold = await checkout(client, m.buyer, [{"listing_id": own_listing["id"], "quantity": 1}])
-    (sale,) = (await pay(client, m.buyer, sold["id"]))["orders"]
+    integration = await integration_of(client, owner=owner, scopes=["orders:write"])
+    own_listing = await listing_for_sale(client, seller=owner, category_id=m.category_id)
+    sold = await checkout(
+        client, who=m.buyer, items=[{"listing_id": own_listing["id"], "quantity": 1}]
+    )
+    (sale,) = (await pay(client, who=m.buyer, checkout_id=sold["id"]))["orders"]
     purchase = await bought_and_shipped(client, m, owner)
-    _, foreign = await paid_order(client, m)  # another shop's, which an admin may cancel
+    _, foreign = await paid_order(client, market=m)  # another shop's, which an admin may cancel
 
     # Another shop's order: the admin's powers are not the key's.
     assert_problem(
         await client.get(f"{ORDERS}/{foreign['id']}", headers=integration.headers), 404, "not_found"
     )
     assert_problem(
-        await post_cancel(client, integration, foreign["id"], "by the key"), 404, "not_found"
+        await post_cancel(client, who=integration, order_id=foreign["id"], reason="by the key"),
+        404,
+        "not_found",
     )
     # The owner's own purchase: the key does not buy, nor confirm what was bought.
     assert_problem(
@@ -860,46 +865,54 @@ async def test_an_orders_key_reaches_the_shops_sales_only_not_its_admin_or_buyer
         404,
         "not_found",
     )
-    assert_problem(await post_confirm(client, integration, purchase["id"]), 404, "not_found")
+    assert_problem(
+        await post_confirm(client, who=integration, order_id=purchase["id"]), 404, "not_found"
+    )
     # The shop's sale is the key's to see and act on.
-    seen = await get_order(client, integration, sale["id"])
+    seen = await get_order(client, who=integration, order_id=sale["id"])
     assert seen["status"] == "paid"
     assert seen["buyer_id"] == m.buyer.user_id
     # Listing, with or without asking for the buyer's side, shows the sales only.
-    assert [o["id"] for o in await list_orders(client, integration)] == [sale["id"]]
-    assert [o["id"] for o in await list_orders(client, integration, role="buyer")] == [sale["id"]]
-    assert [o["id"] for o in await list_orders(client, integration, role="seller")] == [sale["id"]]
+    assert [o["id"] for o in await list_orders(client, who=integration)] == [sale["id"]]
+    assert [o["id"] for o in await list_orders(client, who=integration, role="buyer")] == [
+        sale["id"]
+    ]
+    assert [o["id"] for o in await list_orders(client, who=integration, role="seller")] == [
+        sale["id"]
+    ]
     # Nothing changed.
-    assert (await get_order(client, m.seller, foreign["id"]))["status"] == "paid"
-    assert (await get_order(client, m.seller, purchase["id"]))["status"] == "shipped"
+    assert (await get_order(client, who=m.seller, order_id=foreign["id"]))["status"] == "paid"
+    assert (await get_order(client, who=m.seller, order_id=purchase["id"]))["status"] == "shipped"
 
     # The owner's JWT reaches all of it: as admin, as buyer and as seller.
-    assert [o["id"] for o in await list_orders(client, owner)] == [purchase["id"], sale["id"]]
-    assert [o["id"] for o in await list_orders(client, owner, role="buyer")] == [purchase["id"]]
-    assert (await get_order(client, owner, foreign["id"]))["status"] == "paid"
-    cancelled = await post_cancel(client, owner, foreign["id"], "cancelled by an admin")
+    assert [o["id"] for o in await list_orders(client, who=owner)] == [purchase["id"], sale["id"]]
+    assert [o["id"] for o in await list_orders(client, who=owner, role="buyer")] == [purchase["id"]]
+    assert (await get_order(client, who=owner, order_id=foreign["id"]))["status"] == "paid"
+    cancelled = await post_cancel(
+        client, who=owner, order_id=foreign["id"], reason="cancelled by an admin"
+    )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
-    assert (await get_order(client, owner, purchase["id"]))["status"] == "shipped"
-    confirmed = await post_confirm(client, owner, purchase["id"])
+    assert (await get_order(client, who=owner, order_id=purchase["id"]))["status"] == "shipped"
+    confirmed = await post_confirm(client, who=owner, order_id=purchase["id"])
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "completed"
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_a_listings_key_does_not_see_other_shops_drafts_as_its_admin_owner_does(
     client: httpx.AsyncClient, session: AsyncSession, m: Market
 ) -> None:
     owner = await admin_and_seller(client, session, m)
-    reader = await integration_of(client, owner, ["listings:read"])
-    theirs = await draft_listing(client, m.seller, m.category_id)
-    mine = await draft_listing(client, owner, m.category_id)
+    reader = await integration_of(client, owner=owner, scopes=["listings:read"])
+    theirs = await draft_listing(client, seller=m.seller, category_id=m.category_id)
+    mine = await draft_listing(client, seller=owner, category_id=m.category_id)
 
     assert_problem(
         await client.get(f"{LISTINGS}/{theirs['id']}", headers=reader.headers), 404, "not_found"
     )
-    assert (await get_listing(client, reader, mine["id"]))["status"] == "draft"
-    as_admin = await get_listing(client, owner, theirs["id"])
+    assert (await read_listing(client, who=reader, listing_id=mine["id"]))["status"] == "draft"
+    as_admin = await read_listing(client, who=owner, listing_id=theirs["id"])
     assert as_admin["status"] == "draft"
     assert as_admin["seller"]["id"] == m.seller_id
 
@@ -910,20 +923,24 @@ async def test_a_disputes_key_reads_no_dispute_as_its_admin_or_buyer_owner(
     """Another shop's dispute (the owner is an admin) and the owner's own as a buyer: neither
     is the shop's, so a `disputes:write` key finds neither."""
     owner = await admin_and_seller(client, session, m)
-    integration = await integration_of(client, owner, ["disputes:write"])
+    integration = await integration_of(client, owner=owner, scopes=["disputes:write"])
     foreign_order = await bought_and_shipped(client, m, m.buyer)
     own_order = await bought_and_shipped(client, m, owner)
     disputes = []
     for who, order in ((m.buyer, foreign_order), (owner, own_order)):
-        opened = await post_dispute(client, who, order["id"])
+        opened = await post_dispute(client, who=who, order_id=order["id"])
         assert opened.status_code == 201, opened.text
         disputes.append(opened.json())
 
     for dispute in disputes:
-        assert_problem(await get_dispute(client, integration, dispute["id"]), 404, "not_found")
-        written = await post_dispute_message(client, integration, dispute["id"], "from the key")
+        assert_problem(
+            await get_dispute(client, who=integration, dispute_id=dispute["id"]), 404, "not_found"
+        )
+        written = await post_dispute_message(
+            client, who=integration, dispute_id=dispute["id"], body="from the key"
+        )
         assert_problem(written, 404, "not_found")
-        by_owner = await get_dispute(client, owner, dispute["id"])
+        by_owner = await get_dispute(client, who=owner, dispute_id=dispute["id"])
         assert by_owner.status_code == 200, by_owner.text
         assert by_owner.json()["status"] == "open"
         assert by_owner.json()["messages"] == dispute["messages"]
@@ -945,8 +962,8 @@ async def test_notifications_are_closed_to_every_key(
 ) -> None:
     """An owner's inbox (purchases, admin notices) is no shop integration's business; no
     scope opens it, and `notifications:*` are not scopes any more (see test_bad_body_is_422)."""
-    await paid_order(client, m)  # "order.created" and "order.paid" for the seller
-    created = await create_key(client, m.seller, scopes)
+    await paid_order(client, market=m)  # "order.created" and "order.paid" for the seller
+    created = await create_key(client, who=m.seller, scopes=scopes)
     before = await client.get("/v1/notifications", headers=m.seller.headers)
     assert before.status_code == 200, before.text
     unread = [n for n in before.json()["items"] if n["read_at"] is None]
@@ -975,49 +992,68 @@ async def test_a_key_subscribes_only_to_events_whose_resource_it_may_read(
 ) -> None:
     """Webhooks are no way around a key's scopes: each event type needs `<resource>:read`
     (or `write`) of what the event carries."""
-    hooks_only = await integration_of(client, m.seller, ["webhooks:write"])
-    refused = await post_endpoint(client, hooks_only, HOOK_URL, ["order.paid"])
+    hooks_only = await integration_of(client, owner=m.seller, scopes=["webhooks:write"])
+    refused = await post_endpoint(client, who=hooks_only, url=HOOK_URL, event_types=["order.paid"])
     assert assert_problem(refused, 403, "insufficient_scope")["detail"] == (
         "these event types need the orders:read scope(s)"
     )
     several = await post_endpoint(
-        client, hooks_only, HOOK_URL, ["order.paid", "message.created", "dispute.opened"]
+        client,
+        who=hooks_only,
+        url=HOOK_URL,
+        event_types=["order.paid", "message.created", "dispute.opened"],
     )
     assert assert_problem(several, 403, "insufficient_scope")["detail"] == (
         "these event types need the disputes:read, messages:read, orders:read scope(s)"
     )
     assert (await client.get(ENDPOINTS, headers=m.seller.headers)).json()["items"] == []
 
-    orders_reader = await integration_of(client, m.seller, ["webhooks:write", "orders:read"])
-    created = await post_endpoint(client, orders_reader, HOOK_URL, ["order.paid", "order.shipped"])
+    orders_reader = await integration_of(
+        client, owner=m.seller, scopes=["webhooks:write", "orders:read"]
+    )
+    created = await post_endpoint(
+        client, who=orders_reader, url=HOOK_URL, event_types=["order.paid", "order.shipped"]
+    )
     assert created.status_code == 201, created.text
     endpoint = created.json()
     assert endpoint["event_types"] == ["order.paid", "order.shipped"]
     # `write` of a resource includes its `read`.
-    orders_writer = await integration_of(client, m.seller, ["webhooks:write", "orders:write"])
-    other = await post_endpoint(client, orders_writer, HOOK_URL, ["order.cancelled"])
+    orders_writer = await integration_of(
+        client, owner=m.seller, scopes=["webhooks:write", "orders:write"]
+    )
+    other = await post_endpoint(
+        client, who=orders_writer, url=HOOK_URL, event_types=["order.cancelled"]
+    )
     assert other.status_code == 201, other.text
 
     # Adding an event type the key may not read is refused, and changes nothing.
     widened = await patch_endpoint(
-        client, orders_reader, endpoint["id"], event_types=["order.paid", "message.created"]
+        client,
+        who=orders_reader,
+        endpoint_id=endpoint["id"],
+        event_types=["order.paid", "message.created"],
     )
     assert assert_problem(widened, 403, "insufficient_scope")["detail"] == (
         "these event types need the messages:read scope(s)"
     )
-    kept = await get_endpoint(client, m.seller, endpoint["id"])
+    kept = await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"])
     assert kept["event_types"] == ["order.paid", "order.shipped"]
     narrowed = await patch_endpoint(
-        client, orders_reader, endpoint["id"], event_types=["order.paid"]
+        client, who=orders_reader, endpoint_id=endpoint["id"], event_types=["order.paid"]
     )
     assert narrowed.status_code == 200, narrowed.text
     assert narrowed.json()["event_types"] == ["order.paid"]
 
     # The owner's JWT has no such limit.
-    mine = await post_endpoint(client, m.seller, HOOK_URL, ["message.created", "dispute.opened"])
+    mine = await post_endpoint(
+        client, who=m.seller, url=HOOK_URL, event_types=["message.created", "dispute.opened"]
+    )
     assert mine.status_code == 201, mine.text
     widened = await patch_endpoint(
-        client, m.seller, endpoint["id"], event_types=["order.paid", "message.created"]
+        client,
+        who=m.seller,
+        endpoint_id=endpoint["id"],
+        event_types=["order.paid", "message.created"],
     )
     assert widened.status_code == 200, widened.text
     assert widened.json()["event_types"] == ["message.created", "order.paid"]
@@ -1029,16 +1065,21 @@ async def test_a_key_cannot_redirect_an_endpoint_to_events_it_may_not_read(
     """Pointing an existing subscription to `message.created` at another URL hands that URL
     every message: the same as subscribing, so the same scopes are needed."""
     endpoint = (
-        await post_endpoint(client, m.seller, HOOK_URL, ["message.created", "order.paid"])
+        await post_endpoint(
+            client, who=m.seller, url=HOOK_URL, event_types=["message.created", "order.paid"]
+        )
     ).json()
-    hooks_only = await integration_of(client, m.seller, ["webhooks:write"])
+    hooks_only = await integration_of(client, owner=m.seller, scopes=["webhooks:write"])
 
     moved = await patch_endpoint(
-        client, hooks_only, endpoint["id"], url="https://collector.example.net/hooks"
+        client,
+        who=hooks_only,
+        endpoint_id=endpoint["id"],
+        url="https://collector.example.net/hooks",
     )
 
     assert_problem(moved, 403, "insufficient_scope")
-    assert (await get_endpoint(client, m.seller, endpoint["id"]))["url"] == HOOK_URL
+    assert (await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"]))["url"] == HOOK_URL
 
 
 UNMAPPED_ROUTES = [
@@ -1099,8 +1140,8 @@ async def test_accounts_keys_cart_checkout_and_admin_are_closed_to_keys(
 ) -> None:
     """Even a key with every scope, of an owner who is an admin and a seller."""
     owner = await admin_and_seller(client, session, m)
-    created = await create_key(client, owner, ALL_SCOPES)
-    listing = await live_listing(client, m.seller, m.category_id)
+    created = await create_key(client, who=owner, scopes=ALL_SCOPES)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
     ids = {
         "key_id": created["id"],
         "listing_id": listing["id"],
@@ -1136,7 +1177,7 @@ async def test_the_owner_of_closed_routes_may_use_them_by_access_token(
 ) -> None:
     """The refusals above come from the key, not from the owner lacking rights."""
     owner = await admin_and_seller(client, session, m)
-    created = await create_key(client, owner, ALL_SCOPES)
+    created = await create_key(client, who=owner, scopes=ALL_SCOPES)
 
     for path in ("/v1/me", API_KEYS, "/v1/cart", "/v1/admin/users", "/v1/admin/audit-log"):
         by_owner = await client.get(path, headers=owner.headers)
@@ -1149,7 +1190,7 @@ async def test_the_owner_of_closed_routes_may_use_them_by_access_token(
 
 
 async def test_a_revoked_key_is_401_and_stays_listed(client: httpx.AsyncClient, m: Market) -> None:
-    created = await create_key(client, m.seller, ["orders:read"])
+    created = await create_key(client, who=m.seller, scopes=["orders:read"])
     assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
     clock.freeze()
 
@@ -1176,8 +1217,8 @@ async def test_a_revoked_key_is_401_and_stays_listed(client: httpx.AsyncClient, 
 async def test_revoking_one_key_leaves_the_others_working(
     client: httpx.AsyncClient, m: Market
 ) -> None:
-    revoked = await create_key(client, m.seller, ["orders:read"])
-    kept = await create_key(client, m.seller, ["orders:read"])
+    revoked = await create_key(client, who=m.seller, scopes=["orders:read"])
+    kept = await create_key(client, who=m.seller, scopes=["orders:read"])
 
     assert (await revoke(client, m.seller, revoked["id"])).status_code == 204
 
@@ -1189,9 +1230,9 @@ async def test_revoking_one_key_leaves_the_others_working(
 async def test_someone_elses_key_is_not_found(
     client: httpx.AsyncClient, session: AsyncSession, m: Market, caller: str
 ) -> None:
-    created = await create_key(client, m.seller, ["orders:read"])
+    created = await create_key(client, who=m.seller, scopes=["orders:read"])
     if caller == "other_seller":
-        who, _ = await approved_seller(client, session, m.admin)
+        who, _ = await approved_seller(client, session, admin=m.admin)
     else:
         who = m.buyer if caller == "buyer" else m.admin
 
@@ -1218,7 +1259,9 @@ async def test_unknown_key_id_is_404_and_a_malformed_one_422(
 async def test_an_expired_key_is_401(client: httpx.AsyncClient, m: Market) -> None:
     clock.freeze()
     expires = clock.now() + timedelta(hours=1)
-    created = await create_key(client, m.seller, ["orders:read"], expires_at=expires.isoformat())
+    created = await create_key(
+        client, who=m.seller, scopes=["orders:read"], expires_at=expires.isoformat()
+    )
 
     clock.advance(timedelta(minutes=59, seconds=59))
     assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
@@ -1229,7 +1272,7 @@ async def test_an_expired_key_is_401(client: httpx.AsyncClient, m: Market) -> No
 
     clock.advance(timedelta(days=1))
     assert_problem(await client.get(ORDERS, headers=bearer(created["key"])), 401, "invalid_token")
-    seller = await relogin(client, m.seller)
+    seller = await relogin(client, who=m.seller)
     (listed,) = await list_keys(client, seller)
     assert parse_time(listed["expires_at"]) == expires
     assert listed["revoked_at"] is None
@@ -1244,7 +1287,7 @@ async def test_an_expired_key_is_401(client: httpx.AsyncClient, m: Market) -> No
     ],
 )
 async def test_an_unknown_key_is_401(client: httpx.AsyncClient, m: Market, token: str) -> None:
-    await create_key(client, m.seller, ["orders:read"])
+    await create_key(client, who=m.seller, scopes=["orders:read"])
 
     for path in (ORDERS, LISTINGS + f"/{uuid.uuid4()}"):
         response = await client.get(path, headers=bearer(token))
@@ -1254,7 +1297,7 @@ async def test_an_unknown_key_is_401(client: httpx.AsyncClient, m: Market, token
 
 
 async def test_a_tampered_key_is_401(client: httpx.AsyncClient, m: Market) -> None:
-    created = await create_key(client, m.seller, ["orders:read"])
+    created = await create_key(client, who=m.seller, scopes=["orders:read"])
     key: str = created["key"]
     tampered = key[:-1] + ("B" if key[-1] != "B" else "C")
 
@@ -1268,7 +1311,7 @@ async def test_a_tampered_key_is_401(client: httpx.AsyncClient, m: Market) -> No
 
 async def test_last_used_at_is_kept_to_the_minute(client: httpx.AsyncClient, m: Market) -> None:
     clock.freeze()
-    created = await create_key(client, m.seller, ["orders:read"])
+    created = await create_key(client, who=m.seller, scopes=["orders:read"])
     assert (await get_key(client, m.seller, created["id"]))["last_used_at"] is None
 
     clock.advance(timedelta(seconds=10))
@@ -1289,8 +1332,8 @@ async def test_last_used_at_is_kept_to_the_minute(client: httpx.AsyncClient, m: 
 async def test_last_used_at_of_one_key_leaves_the_others_alone(
     client: httpx.AsyncClient, m: Market
 ) -> None:
-    used = await create_key(client, m.seller, ["orders:read"])
-    unused = await create_key(client, m.seller, ["orders:read"])
+    used = await create_key(client, who=m.seller, scopes=["orders:read"])
+    unused = await create_key(client, who=m.seller, scopes=["orders:read"])
 
     assert (await client.get(ORDERS, headers=bearer(used["key"]))).status_code == 200
 
@@ -1304,12 +1347,16 @@ async def test_a_key_of_a_buyer_made_seller_works_from_its_first_call(
     """Newly approved sellers (not only those built by `market`) can use keys at once."""
     user = await register_and_login(client, display_name="Fresh Seller")
     applied = await client.post(
-        "/v1/sellers", json=seller_application("DE89370400440532013000"), headers=user.headers
+        "/v1/sellers",
+        json=seller_application(payout_account="DE89370400440532013000"),
+        headers=user.headers,
     )
     assert applied.status_code == 201, applied.text
-    await decide_ok(client, m.admin, applied.json()["id"], "approve")
-    created = await create_key(client, user, ["listings:write"])
+    await decide_ok(client, admin=m.admin, seller_id=applied.json()["id"], action="approve")
+    created = await create_key(client, who=user, scopes=["listings:write"])
 
-    listing = await live_listing(client, with_key(user, created["key"]), m.category_id)
+    listing = await listing_for_sale(
+        client, seller=with_key(owner=user, key=created["key"]), category_id=m.category_id
+    )
 
     assert listing["seller"]["id"] == applied.json()["id"]

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.factories import DEFAULT_PASSWORD, register_and_login
+from tests.factories.accounts import DEFAULT_PASSWORD, register_and_login
 
 pytestmark = pytest.mark.postgres_only
 

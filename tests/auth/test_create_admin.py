@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
-from tests.factories import assert_problem, create_user, login
-from tests.test_cli import Cli
+from tests.factories.accounts import create_user, login
+from tests.factories.api import assert_problem
+from tests.factories.cli import Cli
 
 
 @pytest.fixture
@@ -33,14 +34,14 @@ async def test_promoting_an_account_ends_its_sessions(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     user = await create_user(session, email="ops@example.com")
-    before = await login(client, user.email)
+    before = await login(client, email=user.email)
 
     await auth_service.create_admin(
         session, email=user.email, password="unused-for-an-existing-account", name="Ops"
     )
 
     assert_problem(await client.get("/v1/me", headers=before.headers), 401, "invalid_token")
-    after = await login(client, user.email)
+    after = await login(client, email=user.email)
     me = await client.get("/v1/me", headers=after.headers)
     assert me.json()["roles"] == ["buyer", "admin"]
     # Running the command again changes no role, so the new session stays.

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import clock
-from tests.factories import DEFAULT_PASSWORD, assert_problem, create_user
+from tests.factories.accounts import DEFAULT_PASSWORD, create_user
+from tests.factories.api import assert_problem
 
 TOKEN = "/v1/auth/token"
 MAX_FAILURES = 5

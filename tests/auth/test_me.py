@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from tests.factories import DEFAULT_PASSWORD, LoggedIn, assert_problem, create_user, login
+from tests.factories.accounts import DEFAULT_PASSWORD, LoggedIn, create_user, login
+from tests.factories.api import assert_problem
 
 ME = "/v1/me"
 NEW_PASSWORD = "a-brand-new-password"
@@ -18,7 +19,7 @@ NEW_PASSWORD = "a-brand-new-password"
 @pytest.fixture
 async def ada(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
     user = await create_user(session, email="ada@example.com", display_name="Ada")
-    return await login(client, user.email)
+    return await login(client, email=user.email)
 
 
 async def _patch(client: httpx.AsyncClient, me: LoggedIn, body: dict[str, Any]) -> httpx.Response:
@@ -61,7 +62,7 @@ async def test_get_me_shape(client: httpx.AsyncClient, ada: LoggedIn) -> None:
 
 async def test_admin_sees_the_admin_role(client: httpx.AsyncClient, session: AsyncSession) -> None:
     admin = await create_user(session, is_admin=True)
-    me = await login(client, admin.email)
+    me = await login(client, email=admin.email)
 
     assert (await _get(client, me))["roles"] == ["buyer", "admin"]
 
@@ -224,7 +225,7 @@ async def test_new_password_equal_to_the_new_email_is_422(
 async def test_password_change_switches_the_password_and_ends_every_session(
     client: httpx.AsyncClient, ada: LoggedIn
 ) -> None:
-    other_device = await login(client, ada.email)
+    other_device = await login(client, email=ada.email)
 
     response = await _patch(
         client, ada, {"new_password": NEW_PASSWORD, "current_password": DEFAULT_PASSWORD}
@@ -244,7 +245,7 @@ async def test_password_change_ends_every_access_token_at_once(
 ) -> None:
     """Issue 13: the access tokens of the sessions opened before a password change (a thief's
     included) still read the account, `/v1/me/export` too, until they expired."""
-    other_device = await login(client, ada.email)
+    other_device = await login(client, email=ada.email)
     for who in (ada, other_device):
         assert (await client.get(f"{ME}/export", headers=who.headers)).status_code == 200
 
@@ -256,7 +257,7 @@ async def test_password_change_ends_every_access_token_at_once(
     for who in (ada, other_device):
         for path in (ME, f"{ME}/export"):
             assert_problem(await client.get(path, headers=who.headers), 401, "invalid_token")
-    fresh = await login(client, ada.email, NEW_PASSWORD)
+    fresh = await login(client, email=ada.email, password=NEW_PASSWORD)
     assert (await client.get(f"{ME}/export", headers=fresh.headers)).status_code == 200
 
 
@@ -307,7 +308,7 @@ async def test_guessable_new_password_is_422_with_the_reason_and_counts_no_failu
     why: str,
 ) -> None:
     user = await create_user(session, email="ada@example.com", display_name="Ada Lovelace")
-    me = await login(client, user.email)
+    me = await login(client, email=user.email)
 
     for _ in range(settings.login_max_failures + 1):
         response = await _patch(
@@ -349,7 +350,7 @@ async def test_sessions_opened_after_a_password_change_work(
     )
     assert changed.status_code == 200, changed.text
 
-    fresh = await login(client, ada.email, NEW_PASSWORD)
+    fresh = await login(client, email=ada.email, password=NEW_PASSWORD)
 
     refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": fresh.refresh_token})
     assert refreshed.status_code == 200, refreshed.text
@@ -421,7 +422,7 @@ async def test_email_change_to_the_current_password_is_422_not_wrong_password(
     not the email" rule, a validation problem; answering `wrong_password` would tell the
     client that a correct password is wrong."""
     user = await create_user(session, email="ada@example.com", password="countess@example.com")
-    me = await login(client, user.email, "countess@example.com")
+    me = await login(client, email=user.email, password="countess@example.com")
 
     response = await _patch(
         client, me, {"email": "countess@example.com", "current_password": "countess@example.com"}
@@ -456,7 +457,7 @@ async def test_wrong_current_passwords_lock_out_like_failed_logins(
     """A stolen access token must not let anyone guess the password through the changes
     that ask for it (email, password, account deletion)."""
     user = await create_user(session)
-    me = await login(client, user.email)
+    me = await login(client, email=user.email)
     for _ in range(settings.login_max_failures):
         wrong = await client.patch(
             ME,

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import DEFAULT_PASSWORD, assert_problem
+from tests.factories.accounts import DEFAULT_PASSWORD
+from tests.factories.api import assert_problem
 
 REGISTER = "/v1/auth/register"
 

@@ -2,7 +2,8 @@
 
 import httpx
 
-from tests.factories import assert_problem, register_and_login
+from tests.factories.accounts import register_and_login
+from tests.factories.api import assert_problem
 
 
 async def test_full_session_lifecycle(client: httpx.AsyncClient) -> None:

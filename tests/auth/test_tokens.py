@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core.clock import clock, now
 from app.core.ids import uuid7
-from tests.factories import LoggedIn, assert_problem, create_user, login
+from tests.factories.accounts import LoggedIn, create_user, login
+from tests.factories.api import assert_problem
 
 REFRESH = "/v1/auth/refresh"
 LOGOUT = "/v1/auth/logout"
@@ -93,7 +94,7 @@ async def _me(client: httpx.AsyncClient, token: str) -> httpx.Response:
 @pytest.fixture
 async def ada(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
     user = await create_user(session, email="ada@example.com")
-    return await login(client, user.email)
+    return await login(client, email=user.email)
 
 
 # --- no token, or not a bearer token -------------------------------------------------------------
@@ -278,7 +279,7 @@ async def test_token_naming_another_users_session_is_401(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, ada: LoggedIn
 ) -> None:
     """A session is its user's: a token for ada cannot ride grace's live session."""
-    grace = await login(client, (await create_user(session, email="grace@example.com")).email)
+    grace = await login(client, email=(await create_user(session, email="grace@example.com")).email)
 
     token = _sign(_claims(ada.user_id, sid=_session_of(grace)), _secret(settings))
 
@@ -452,7 +453,7 @@ async def test_logout_ends_the_access_tokens_rotated_in_the_session(
 async def test_logout_leaves_the_access_tokens_of_other_sessions_alone(
     client: httpx.AsyncClient, ada: LoggedIn
 ) -> None:
-    other_device = await login(client, ada.email)
+    other_device = await login(client, email=ada.email)
 
     assert (await client.post(LOGOUT, json={"refresh_token": ada.refresh_token})).status_code == 204
 
@@ -496,7 +497,7 @@ async def test_logout_ends_the_tokens_rotated_from_the_same_login(
 
 
 async def test_logout_leaves_other_sessions_alone(client: httpx.AsyncClient, ada: LoggedIn) -> None:
-    other_device = await login(client, ada.email)
+    other_device = await login(client, email=ada.email)
 
     assert (await client.post(LOGOUT, json={"refresh_token": ada.refresh_token})).status_code == 204
 

@@ -4,8 +4,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.catalog.helpers import admin_user, approved_seller, buyer_user, leaf_category
-from tests.factories import LoggedIn
+from tests.factories.accounts import LoggedIn, admin_user, buyer_user
+from tests.factories.catalog import leaf_category
+from tests.factories.sellers import approved_seller
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ async def admin(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
 async def seller_and_id(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn
 ) -> tuple[LoggedIn, str]:
-    return await approved_seller(client, session, admin)
+    return await approved_seller(client, session, admin=admin)
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def seller(seller_and_id: tuple[LoggedIn, str]) -> LoggedIn:
 async def other_seller(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn
 ) -> LoggedIn:
-    user, _ = await approved_seller(client, session, admin)
+    user, _ = await approved_seller(client, session, admin=admin)
     return user
 
 
@@ -40,4 +41,4 @@ async def buyer(client: httpx.AsyncClient) -> LoggedIn:
 
 @pytest.fixture
 async def category_id(client: httpx.AsyncClient, admin: LoggedIn) -> str:
-    return await leaf_category(client, admin)
+    return await leaf_category(client, admin=admin)

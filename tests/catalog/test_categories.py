@@ -7,16 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.catalog.helpers import (
-    ADMIN_CATEGORIES,
-    AUDIT,
-    CATEGORIES,
-    Json,
-    audit_entries,
-    create_category,
-    create_listing,
-)
-from tests.factories import LoggedIn, assert_problem
+from tests.factories.accounts import LoggedIn
+from tests.factories.api import Json, assert_problem
+from tests.factories.audit import AUDIT_LOG, audit_log
+from tests.factories.catalog import ADMIN_CATEGORIES, CATEGORIES, create_category, create_listing
 
 
 def _shape(nodes: list[Json]) -> list[Any]:
@@ -48,13 +42,15 @@ async def test_an_empty_catalog_has_an_empty_tree(client: httpx.AsyncClient) -> 
 async def test_the_tree_is_nested_and_ordered_by_position(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    fashion = await create_category(client, admin, "Fashion", position=1)
-    electronics = await create_category(client, admin, "Electronics", position=0)
-    shoes = await create_category(client, admin, "Shoes", parent_id=fashion["id"], position=5)
-    await create_category(client, admin, "Bags", parent_id=fashion["id"], position=9)
-    await create_category(client, admin, "Hats", parent_id=fashion["id"], position=2)
-    await create_category(client, admin, "Boots", parent_id=shoes["id"])
-    await create_category(client, admin, "Phones", parent_id=electronics["id"])
+    fashion = await create_category(client, admin=admin, name="Fashion", position=1)
+    electronics = await create_category(client, admin=admin, name="Electronics", position=0)
+    shoes = await create_category(
+        client, admin=admin, name="Shoes", parent_id=fashion["id"], position=5
+    )
+    await create_category(client, admin=admin, name="Bags", parent_id=fashion["id"], position=9)
+    await create_category(client, admin=admin, name="Hats", parent_id=fashion["id"], position=2)
+    await create_category(client, admin=admin, name="Boots", parent_id=shoes["id"])
+    await create_category(client, admin=admin, name="Phones", parent_id=electronics["id"])
 
     tree = await _tree(client)  # anonymous: the tree is public
 
@@ -91,7 +87,7 @@ async def test_create_derives_the_slug_from_the_name(
 
 
 async def test_create_takes_an_explicit_slug(client: httpx.AsyncClient, admin: LoggedIn) -> None:
-    body = await create_category(client, admin, "Mobile Phones", slug="phones")
+    body = await create_category(client, admin=admin, name="Mobile Phones", slug="phones")
 
     assert body["slug"] == "phones"
     assert _shape(await _tree(client)) == [("phones", [])]
@@ -108,7 +104,7 @@ async def test_create_takes_an_explicit_slug(client: httpx.AsyncClient, admin: L
 async def test_a_duplicate_slug_is_409(
     client: httpx.AsyncClient, admin: LoggedIn, first: Json, second: Json
 ) -> None:
-    await create_category(client, admin, **first)
+    await create_category(client, admin=admin, **first)
 
     response = await client.post(ADMIN_CATEGORIES, json=second, headers=admin.headers)
 
@@ -156,7 +152,7 @@ async def test_create_under_an_unknown_parent_is_422(
 async def test_move_under_an_unknown_parent_is_422(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    node = await create_category(client, admin, "Node")
+    node = await create_category(client, admin=admin, name="Node")
 
     response = await client.patch(
         f"{ADMIN_CATEGORIES}/{node['id']}",
@@ -169,8 +165,8 @@ async def test_move_under_an_unknown_parent_is_422(
 
 
 async def test_rename_keeps_the_slug_and_place(client: httpx.AsyncClient, admin: LoggedIn) -> None:
-    root = await create_category(client, admin, "Electronics")
-    phones = await create_category(client, admin, "Phones", parent_id=root["id"])
+    root = await create_category(client, admin=admin, name="Electronics")
+    phones = await create_category(client, admin=admin, name="Phones", parent_id=root["id"])
 
     response = await client.patch(
         f"{ADMIN_CATEGORIES}/{phones['id']}", json={"name": "Mobile phones"}, headers=admin.headers
@@ -187,10 +183,10 @@ async def test_rename_keeps_the_slug_and_place(client: httpx.AsyncClient, admin:
 async def test_move_reparents_a_whole_subtree_and_back_to_the_root(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    electronics = await create_category(client, admin, "Electronics")
-    fashion = await create_category(client, admin, "Fashion", position=1)
-    watches = await create_category(client, admin, "Watches", parent_id=fashion["id"])
-    await create_category(client, admin, "Smart watches", parent_id=watches["id"])
+    electronics = await create_category(client, admin=admin, name="Electronics")
+    fashion = await create_category(client, admin=admin, name="Fashion", position=1)
+    watches = await create_category(client, admin=admin, name="Watches", parent_id=fashion["id"])
+    await create_category(client, admin=admin, name="Smart watches", parent_id=watches["id"])
 
     moved = await client.patch(
         f"{ADMIN_CATEGORIES}/{watches['id']}",
@@ -221,8 +217,8 @@ async def test_move_reparents_a_whole_subtree_and_back_to_the_root(
 async def test_change_slug_to_a_taken_one_is_409(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    await create_category(client, admin, "Phones")
-    tablets = await create_category(client, admin, "Tablets")
+    await create_category(client, admin=admin, name="Phones")
+    tablets = await create_category(client, admin=admin, name="Tablets")
 
     response = await client.patch(
         f"{ADMIN_CATEGORIES}/{tablets['id']}", json={"slug": "phones"}, headers=admin.headers
@@ -238,10 +234,12 @@ async def test_change_slug_to_a_taken_one_is_409(
 async def test_moving_a_node_under_its_own_subtree_is_409(
     client: httpx.AsyncClient, admin: LoggedIn, target: str
 ) -> None:
-    root = await create_category(client, admin, "Root")
-    node = await create_category(client, admin, "Node", parent_id=root["id"])
-    child = await create_category(client, admin, "Child", parent_id=node["id"])
-    grandchild = await create_category(client, admin, "Grandchild", parent_id=child["id"])
+    root = await create_category(client, admin=admin, name="Root")
+    node = await create_category(client, admin=admin, name="Node", parent_id=root["id"])
+    child = await create_category(client, admin=admin, name="Child", parent_id=node["id"])
+    grandchild = await create_category(
+        client, admin=admin, name="Grandchild", parent_id=child["id"]
+    )
     new_parent = {"itself": node, "child": child, "grandchild": grandchild}[target]
     before = await _tree(client)
 
@@ -258,9 +256,9 @@ async def test_moving_a_node_under_its_own_subtree_is_409(
 async def test_adding_a_child_to_a_category_with_listings_is_409(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn
 ) -> None:
-    mugs = await create_category(client, admin, "Mugs")
-    elsewhere = await create_category(client, admin, "Elsewhere")
-    await create_listing(client, seller, mugs["id"])
+    mugs = await create_category(client, admin=admin, name="Mugs")
+    elsewhere = await create_category(client, admin=admin, name="Elsewhere")
+    await create_listing(client, seller=seller, category_id=mugs["id"])
 
     created = await client.post(
         ADMIN_CATEGORIES, json={"name": "Tea mugs", "parent_id": mugs["id"]}, headers=admin.headers
@@ -279,8 +277,8 @@ async def test_adding_a_child_to_a_category_with_listings_is_409(
 async def test_delete_a_category_with_listings_is_409(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn
 ) -> None:
-    mugs = await create_category(client, admin, "Mugs")
-    await create_listing(client, seller, mugs["id"])
+    mugs = await create_category(client, admin=admin, name="Mugs")
+    await create_listing(client, seller=seller, category_id=mugs["id"])
 
     response = await client.delete(f"{ADMIN_CATEGORIES}/{mugs['id']}", headers=admin.headers)
 
@@ -291,8 +289,8 @@ async def test_delete_a_category_with_listings_is_409(
 async def test_delete_a_category_with_children_is_409(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    root = await create_category(client, admin, "Root")
-    await create_category(client, admin, "Leaf", parent_id=root["id"])
+    root = await create_category(client, admin=admin, name="Root")
+    await create_category(client, admin=admin, name="Leaf", parent_id=root["id"])
 
     response = await client.delete(f"{ADMIN_CATEGORIES}/{root['id']}", headers=admin.headers)
 
@@ -301,8 +299,8 @@ async def test_delete_a_category_with_children_is_409(
 
 
 async def test_delete_an_empty_leaf_is_204(client: httpx.AsyncClient, admin: LoggedIn) -> None:
-    root = await create_category(client, admin, "Root")
-    leaf = await create_category(client, admin, "Leaf", parent_id=root["id"])
+    root = await create_category(client, admin=admin, name="Root")
+    leaf = await create_category(client, admin=admin, name="Leaf", parent_id=root["id"])
 
     response = await client.delete(f"{ADMIN_CATEGORIES}/{leaf['id']}", headers=admin.headers)
 
@@ -310,7 +308,7 @@ async def test_delete_an_empty_leaf_is_204(client: httpx.AsyncClient, admin: Log
     assert response.content == b""
     assert _shape(await _tree(client)) == [("root", [])]
     # Its slug is free again, and the parent may now hold listings.
-    again = await create_category(client, admin, "Leaf")
+    again = await create_category(client, admin=admin, name="Leaf")
     assert again["slug"] == "leaf"
 
 
@@ -341,7 +339,7 @@ async def test_only_admins_manage_categories(
     caller: str,
     operation: str,
 ) -> None:
-    existing = await create_category(client, admin, "Existing")
+    existing = await create_category(client, admin=admin, name="Existing")
     headers = {"anonymous": {}, "buyer": buyer.headers, "seller": seller.headers}[caller]
     url = f"{ADMIN_CATEGORIES}/{existing['id']}"
     if operation == "create":
@@ -360,8 +358,8 @@ async def test_only_admins_manage_categories(
 
 
 async def test_every_admin_change_is_audited(client: httpx.AsyncClient, admin: LoggedIn) -> None:
-    root = await create_category(client, admin, "Root")
-    leaf = await create_category(client, admin, "Leaf", parent_id=root["id"])
+    root = await create_category(client, admin=admin, name="Root")
+    leaf = await create_category(client, admin=admin, name="Leaf", parent_id=root["id"])
     renamed = await client.patch(
         f"{ADMIN_CATEGORIES}/{leaf['id']}", json={"name": "Renamed leaf"}, headers=admin.headers
     )
@@ -369,8 +367,8 @@ async def test_every_admin_change_is_audited(client: httpx.AsyncClient, admin: L
     deleted = await client.delete(f"{ADMIN_CATEGORIES}/{leaf['id']}", headers=admin.headers)
     assert deleted.status_code == 204, deleted.text
 
-    leaf_log = await audit_entries(client, admin, "category", leaf["id"])
-    root_log = await audit_entries(client, admin, "category", root["id"])
+    leaf_log = await audit_log(client, admin=admin, target_type="category", target_id=leaf["id"])
+    root_log = await audit_log(client, admin=admin, target_type="category", target_id=root["id"])
 
     assert [e["action"] for e in leaf_log] == [
         "category.deleted",
@@ -386,13 +384,13 @@ async def test_every_admin_change_is_audited(client: httpx.AsyncClient, admin: L
 async def test_refused_changes_leave_no_audit_entry(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    root = await create_category(client, admin, "Root")
-    await create_category(client, admin, "Leaf", parent_id=root["id"])
+    root = await create_category(client, admin=admin, name="Root")
+    await create_category(client, admin=admin, name="Leaf", parent_id=root["id"])
 
     refused = await client.delete(f"{ADMIN_CATEGORIES}/{root['id']}", headers=admin.headers)
     assert_problem(refused, 409, "category_has_children")
 
-    response = await client.get(AUDIT, headers=admin.headers)
+    response = await client.get(AUDIT_LOG, headers=admin.headers)
     assert response.status_code == 200, response.text
     actions = [e["action"] for e in response.json()["items"] if e["target_type"] == "category"]
     assert actions == ["category.created", "category.created"]

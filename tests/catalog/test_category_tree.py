@@ -16,15 +16,15 @@ from app.catalog.models import Category
 from app.catalog.schemas import CategoryCreate
 from app.core.clock import clock
 from app.core.db import Database
-from tests.catalog.helpers import (
+from tests.factories.accounts import LoggedIn, create_user
+from tests.factories.api import Json
+from tests.factories.catalog import (
     ADMIN_CATEGORIES,
     CATEGORIES,
     LISTINGS,
-    Json,
     create_category,
     live_listing,
 )
-from tests.factories import LoggedIn, create_user
 
 
 async def _slugs(client: httpx.AsyncClient) -> list[str]:
@@ -43,10 +43,10 @@ async def _found_under(client: httpx.AsyncClient, category: str) -> list[str]:
 async def test_a_move_through_the_api_shows_in_search_at_once(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn
 ) -> None:
-    old_root = await create_category(client, admin, "Old home")
-    new_root = await create_category(client, admin, "New home")
-    leaf = await create_category(client, admin, "Mugs", parent_id=old_root["id"])
-    listing = await live_listing(client, seller, leaf["id"])
+    old_root = await create_category(client, admin=admin, name="Old home")
+    new_root = await create_category(client, admin=admin, name="New home")
+    leaf = await create_category(client, admin=admin, name="Mugs", parent_id=old_root["id"])
+    listing = await live_listing(client, seller=seller, category_id=leaf["id"])
     assert await _found_under(client, "old-home") == [listing["id"]]  # the tree is now cached
 
     moved = await client.patch(
@@ -66,7 +66,7 @@ async def test_created_and_deleted_categories_show_at_once(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
     assert await _slugs(client) == []
-    created = await create_category(client, admin, "Garden")
+    created = await create_category(client, admin=admin, name="Garden")
     assert await _slugs(client) == ["garden"]
 
     deleted = await client.delete(f"{ADMIN_CATEGORIES}/{created['id']}", headers=admin.headers)

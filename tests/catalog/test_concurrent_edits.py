@@ -7,14 +7,6 @@ import pytest
 
 from app.catalog import service
 from app.core.db import Database
-from tests.catalog.helpers import (
-    LISTINGS,
-    apply_to_sell,
-    create_listing,
-    leaf_category,
-    live_listing,
-    publish,
-)
 from tests.core.conditional import (
     Json,
     assert_conditional_edits,
@@ -24,14 +16,10 @@ from tests.core.conditional import (
     patch,
     read,
 )
-from tests.factories import (
-    LoggedIn,
-    assert_problem,
-    create_user,
-    json_ok,
-    login,
-    register_and_login,
-)
+from tests.factories.accounts import LoggedIn, create_user, login, register_and_login
+from tests.factories.api import assert_problem, json_ok
+from tests.factories.catalog import LISTINGS, create_listing, leaf_category, live_listing, publish
+from tests.factories.sellers import apply_ok
 
 EDITS: list[Json] = [
     {"title": "Green mug"},
@@ -44,7 +32,7 @@ EDITS: list[Json] = [
 async def test_a_draft_listing_is_edited_only_as_last_read(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     url = f"{LISTINGS}/{listing['id']}"
 
     await assert_conditional_reads(client, url, seller.headers)
@@ -54,7 +42,9 @@ async def test_a_draft_listing_is_edited_only_as_last_read(
 async def test_a_live_listing_is_tagged_for_everyone_who_may_read_it(
     client: httpx.AsyncClient, seller: LoggedIn, buyer: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id, low_stock_threshold=2)
+    listing = await live_listing(
+        client, seller=seller, category_id=category_id, low_stock_threshold=2
+    )
     url = f"{LISTINGS}/{listing['id']}"
 
     await assert_conditional_reads(client, url, {})
@@ -69,11 +59,11 @@ async def test_a_live_listing_is_tagged_for_everyone_who_may_read_it(
 async def test_a_change_by_another_way_makes_the_tag_stale(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     url = f"{LISTINGS}/{listing['id']}"
     tag = etag_of(await read(client, url, seller.headers))
 
-    await publish(client, seller, listing["id"])  # not a PATCH, still a change
+    await publish(client, seller=seller, listing_id=listing["id"])  # not a PATCH, still a change
 
     refused = await patch(client, url, seller.headers, {"title": "Too late"}, if_match=tag)
     assert_problem(refused, 412, "precondition_failed")
@@ -85,7 +75,7 @@ async def test_a_stale_tag_is_refused_before_anything_else_is_judged(
 ) -> None:
     """The precondition is evaluated first (RFC 9110 §13.2.2): an edit that would also be
     invalid still answers 412, so the client learns to read again first."""
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     url = f"{LISTINGS}/{listing['id']}"
     stale = etag_of(await read(client, url, seller.headers))
     json_ok(await client.patch(url, json={"quantity": 3}, headers=seller.headers))
@@ -100,7 +90,7 @@ async def test_a_stale_tag_is_refused_before_anything_else_is_judged(
 async def test_another_sellers_listing_stays_not_found_whatever_the_tag(
     client: httpx.AsyncClient, seller: LoggedIn, other_seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     url = f"{LISTINGS}/{listing['id']}"
     tag = etag_of(await read(client, url, seller.headers))
 
@@ -131,10 +121,12 @@ async def test_of_two_editors_with_the_same_tag_exactly_one_wins(
 ) -> None:
     async with committed_database.session_scope() as session:
         admin_account = await create_user(session, is_admin=True)
-    admin = await login(committed_client, admin_account.email)
+    admin = await login(committed_client, email=admin_account.email)
     seller = await _approved(committed_client, admin)
     listing = await create_listing(
-        committed_client, seller, await leaf_category(committed_client, admin)
+        committed_client,
+        seller=seller,
+        category_id=await leaf_category(committed_client, admin=admin),
     )
 
     await assert_one_of_two_editors_wins(
@@ -149,6 +141,6 @@ async def test_of_two_editors_with_the_same_tag_exactly_one_wins(
 
 async def _approved(client: httpx.AsyncClient, admin: LoggedIn) -> LoggedIn:
     user = await register_and_login(client, display_name="Seller")
-    seller_id = await apply_to_sell(client, user)
+    seller_id = (await apply_ok(client, who=user))["id"]
     json_ok(await client.post(f"/v1/admin/sellers/{seller_id}/approve", headers=admin.headers))
     return user

@@ -11,21 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.models import ListingImage
 from app.config import Settings
 from app.core.db import Database
-from tests.catalog.helpers import (
+from tests.factories.accounts import LoggedIn, admin_user
+from tests.factories.api import Json, assert_problem
+from tests.factories.apps import client_with, make_settings
+from tests.factories.catalog import (
     JPEG_BYTES,
     LISTINGS,
     PNG_1X1,
     WEBP_BYTES,
-    Json,
-    admin_user,
-    approved_seller,
     create_listing,
-    custom_client,
     get_listing,
     leaf_category,
     live_listing,
 )
-from tests.factories import LoggedIn, assert_problem
+from tests.factories.sellers import approved_seller
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -68,7 +67,7 @@ async def test_upload_stores_and_serves_the_exact_bytes(
     content_type: str,
     extension: str,
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
 
     response = await _upload(client, seller, listing["id"], data, filename, declared)
 
@@ -88,19 +87,19 @@ async def test_upload_stores_and_serves_the_exact_bytes(
     assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
     # Uploaded bytes are judged by content on the way in; a browser must not re-judge them.
     assert served.headers["x-content-type-options"] == "nosniff"
-    reread = (await get_listing(client, listing["id"], seller)).json()
+    reread = (await get_listing(client, listing_id=listing["id"], who=seller)).json()
     assert reread["images"] == [image]
 
 
 async def test_images_keep_their_upload_order_and_show_on_the_public_listing(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     for data in (PNG_1X1, JPEG_BYTES, WEBP_BYTES):
         response = await _upload(client, seller, listing["id"], data)
         assert response.status_code == 201, response.text
 
-    public = (await get_listing(client, listing["id"])).json()
+    public = (await get_listing(client, listing_id=listing["id"])).json()
 
     assert [i["content_type"] for i in public["images"]] == [
         "image/png",
@@ -114,8 +113,10 @@ async def test_images_keep_their_upload_order_and_show_on_the_public_listing(
 async def test_search_results_carry_each_listings_images_in_display_order(
     client: httpx.AsyncClient, session: AsyncSession, seller: LoggedIn, category_id: str
 ) -> None:
-    pictured = await live_listing(client, seller, category_id, title="Pictured teapot")
-    bare = await live_listing(client, seller, category_id, title="Bare teapot")
+    pictured = await live_listing(
+        client, seller=seller, category_id=category_id, title="Pictured teapot"
+    )
+    bare = await live_listing(client, seller=seller, category_id=category_id, title="Bare teapot")
     # Stored out of display order (as after a reordering), so the order has to be made.
     for position in (2, 0, 1):
         session.add(
@@ -128,7 +129,7 @@ async def test_search_results_carry_each_listings_images_in_display_order(
             )
         )
     await session.flush()
-    expected = (await get_listing(client, pictured["id"])).json()["images"]
+    expected = (await get_listing(client, listing_id=pictured["id"])).json()["images"]
     assert [i["position"] for i in expected] == [0, 1, 2]
 
     # The plain search statement (by seller) and, on PostgreSQL, the ranked one (by words).
@@ -162,18 +163,18 @@ async def test_a_file_that_is_not_an_image_is_415(
     filename: str,
     declared: str,
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
 
     response = await _upload(client, seller, listing["id"], data, filename, declared)
 
     assert_problem(response, 415, "unsupported_image_type")
-    assert (await get_listing(client, listing["id"], seller)).json()["images"] == []
+    assert (await get_listing(client, listing_id=listing["id"], who=seller)).json()["images"] == []
 
 
 async def test_an_upload_that_is_not_multipart_is_422(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     url = f"{LISTINGS}/{listing['id']}/images"
 
     as_json = await client.post(url, json={"file": "aGVsbG8="}, headers=seller.headers)
@@ -188,7 +189,7 @@ async def test_an_upload_that_is_not_multipart_is_422(
     for response in (as_json, raw, nothing, wrong_field):
         problem = assert_problem(response, 422, "validation_error")
         assert problem["errors"]
-    assert (await get_listing(client, listing["id"], seller)).json()["images"] == []
+    assert (await get_listing(client, listing_id=listing["id"], who=seller)).json()["images"] == []
 
 
 async def test_an_image_over_the_size_limit_is_413(
@@ -197,10 +198,14 @@ async def test_an_image_over_the_size_limit_is_413(
     database: Database,
     settings: Settings,
 ) -> None:
-    async with custom_client(database, settings.database_url, max_image_bytes=2048) as small:
+    async with client_with(
+        database, make_settings(settings.database_url, max_image_bytes=2048)
+    ) as small:
         admin = await admin_user(small, session)
-        seller, _ = await approved_seller(small, session, admin)
-        listing = await create_listing(small, seller, await leaf_category(small, admin))
+        seller, _ = await approved_seller(small, session, admin=admin)
+        listing = await create_listing(
+            small, seller=seller, category_id=await leaf_category(small, admin=admin)
+        )
         at_limit = PNG_SIGNATURE + bytes(2048 - len(PNG_SIGNATURE))
         over_limit = PNG_SIGNATURE + bytes(3000 - len(PNG_SIGNATURE))
 
@@ -219,17 +224,21 @@ async def test_more_images_than_allowed_is_409(
     database: Database,
     settings: Settings,
 ) -> None:
-    async with custom_client(database, settings.database_url, max_images_per_listing=2) as app:
+    async with client_with(
+        database, make_settings(settings.database_url, max_images_per_listing=2)
+    ) as app:
         admin = await admin_user(app, session)
-        seller, _ = await approved_seller(app, session, admin)
-        listing = await create_listing(app, seller, await leaf_category(app, admin))
+        seller, _ = await approved_seller(app, session, admin=admin)
+        listing = await create_listing(
+            app, seller=seller, category_id=await leaf_category(app, admin=admin)
+        )
         for data in (PNG_1X1, JPEG_BYTES):
             assert (await _upload(app, seller, listing["id"], data)).status_code == 201
 
         third = await _upload(app, seller, listing["id"], WEBP_BYTES)
 
         assert_problem(third, 409, "too_many_images")
-        images = (await get_listing(app, listing["id"], seller)).json()["images"]
+        images = (await get_listing(app, listing_id=listing["id"], who=seller)).json()["images"]
         assert [i["content_type"] for i in images] == ["image/png", "image/jpeg"]
 
         # Deleting one makes room again.
@@ -243,7 +252,7 @@ async def test_more_images_than_allowed_is_409(
 async def test_delete_an_image(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     first = await _upload(client, seller, listing["id"], PNG_1X1)
     second = await _upload(client, seller, listing["id"], JPEG_BYTES)
     assert second.status_code == 201, second.text
@@ -255,7 +264,9 @@ async def test_delete_an_image(
 
     assert response.status_code == 204, response.text
     assert response.content == b""
-    assert (await get_listing(client, listing["id"], seller)).json()["images"] == [kept]
+    assert (await get_listing(client, listing_id=listing["id"], who=seller)).json()["images"] == [
+        kept
+    ]
     assert (await client.get(gone["url"])).status_code == 404
     assert (await client.get(kept["url"])).content == JPEG_BYTES
     again = await client.delete(
@@ -273,7 +284,7 @@ async def test_only_the_owner_deletes_an_image(
     category_id: str,
     who: str,
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     uploaded = await _upload(client, seller, listing["id"], PNG_1X1)
     [image] = uploaded.json()["images"]
     headers = {"other_seller": other_seller.headers, "buyer": buyer.headers, "anonymous": {}}[who]
@@ -288,14 +299,14 @@ async def test_only_the_owner_deletes_an_image(
         "anonymous": (401, "invalid_token"),
     }
     assert_problem(response, *expected[who])
-    assert (await get_listing(client, listing["id"])).json()["images"] == [image]
+    assert (await get_listing(client, listing_id=listing["id"])).json()["images"] == [image]
 
 
 async def test_an_image_of_another_listing_is_not_found(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    first = await create_listing(client, seller, category_id)
-    second = await create_listing(client, seller, category_id)
+    first = await create_listing(client, seller=seller, category_id=category_id)
+    second = await create_listing(client, seller=seller, category_id=category_id)
     [image] = (await _upload(client, seller, first["id"], PNG_1X1)).json()["images"]
 
     wrong_listing = await client.delete(
@@ -307,7 +318,9 @@ async def test_an_image_of_another_listing_is_not_found(
 
     assert_problem(wrong_listing, 404, "not_found")
     assert_problem(unknown, 404, "not_found")
-    images: list[Json] = (await get_listing(client, first["id"], seller)).json()["images"]
+    images: list[Json] = (await get_listing(client, listing_id=first["id"], who=seller)).json()[
+        "images"
+    ]
     assert images == [image]
 
 
@@ -315,7 +328,7 @@ async def test_an_image_of_another_listing_is_not_found(
 async def test_non_sellers_cannot_upload(
     client: httpx.AsyncClient, seller: LoggedIn, buyer: LoggedIn, category_id: str, who: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     headers = buyer.headers if who == "buyer" else {}
 
     response = await client.post(
@@ -328,4 +341,4 @@ async def test_non_sellers_cannot_upload(
         assert_problem(response, 403, "seller_required")
     else:
         assert_problem(response, 401, "invalid_token")
-    assert (await get_listing(client, listing["id"])).json()["images"] == []
+    assert (await get_listing(client, listing_id=listing["id"])).json()["images"] == []

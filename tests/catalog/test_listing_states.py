@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from app.core.clock import clock
-from tests.catalog.helpers import (
+from tests.factories.accounts import LoggedIn
+from tests.factories.api import assert_problem
+from tests.factories.catalog import (
     LISTINGS,
     PNG_1X1,
     act,
@@ -21,7 +23,6 @@ from tests.catalog.helpers import (
     patch_listing,
     search_ids,
 )
-from tests.factories import LoggedIn, assert_problem
 
 SELLER_ACTIONS = ("publish", "pause", "resume", "archive")
 ADMIN_ACTIONS = ("approve", "reject", "remove")
@@ -44,16 +45,18 @@ def _at(stamp: str) -> datetime:
 async def test_publish_goes_live_with_a_fresh_published_at(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    draft = await create_listing(client, seller, category_id)
+    draft = await create_listing(client, seller=seller, category_id=category_id)
     clock.advance(timedelta(minutes=10))  # well inside the token lifetime
 
-    published = await act(client, seller, "publish", draft["id"], "active")
+    published = await act(
+        client, who=seller, action="publish", listing_id=draft["id"], expected="active"
+    )
 
     assert published["status_reason"] is None
     assert _at(published["published_at"]) >= _at(draft["created_at"]) + timedelta(minutes=10)
     assert sorted(published["allowed_actions"]) == ["archive", "pause"]
     assert await search_ids(client) == [draft["id"]]
-    public = await get_listing(client, draft["id"])
+    public = await get_listing(client, listing_id=draft["id"])
     assert public.status_code == 200, public.text
     assert public.json()["status"] == "active"
 
@@ -61,15 +64,19 @@ async def test_publish_goes_live_with_a_fresh_published_at(
 async def test_pause_and_resume(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
 
-    paused = await act(client, seller, "pause", listing["id"], "paused")
+    paused = await act(
+        client, who=seller, action="pause", listing_id=listing["id"], expected="paused"
+    )
 
     assert sorted(paused["allowed_actions"]) == ["archive", "resume"]
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing["id"]), 404, "not_found")
+    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
 
-    resumed = await act(client, seller, "resume", listing["id"], "active")
+    resumed = await act(
+        client, who=seller, action="resume", listing_id=listing["id"], expected="active"
+    )
 
     assert sorted(resumed["allowed_actions"]) == ["archive", "pause"]
     assert await search_ids(client) == [listing["id"]]
@@ -78,17 +85,21 @@ async def test_pause_and_resume(
 async def test_quantity_zero_sells_out_and_a_restock_brings_it_back(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
 
-    sold_out = await patch_listing(client, seller, listing["id"], quantity=0)
+    sold_out = await patch_listing(client, seller=seller, listing_id=listing["id"], quantity=0)
 
     assert sold_out["status"] == "sold_out"
     assert sold_out["quantity"] == 0
     assert sorted(sold_out["allowed_actions"]) == ["archive"]
     assert await search_ids(client) == []
-    assert_problem(await call(client, seller, "pause", listing["id"]), 409, "invalid_transition")
+    assert_problem(
+        await call(client, who=seller, action="pause", listing_id=listing["id"]),
+        409,
+        "invalid_transition",
+    )
 
-    restocked = await patch_listing(client, seller, listing["id"], quantity=3)
+    restocked = await patch_listing(client, seller=seller, listing_id=listing["id"], quantity=3)
 
     assert restocked["status"] == "active"
     assert restocked["quantity"] == 3
@@ -98,12 +109,12 @@ async def test_quantity_zero_sells_out_and_a_restock_brings_it_back(
 async def test_a_paused_listing_without_stock_resumes_sold_out(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
-    await act(client, seller, "pause", listing["id"], "paused")
-    still_paused = await patch_listing(client, seller, listing["id"], quantity=0)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
+    await act(client, who=seller, action="pause", listing_id=listing["id"], expected="paused")
+    still_paused = await patch_listing(client, seller=seller, listing_id=listing["id"], quantity=0)
     assert still_paused["status"] == "paused"
 
-    await act(client, seller, "resume", listing["id"], "sold_out")
+    await act(client, who=seller, action="resume", listing_id=listing["id"], expected="sold_out")
 
     assert await search_ids(client) == []
 
@@ -111,28 +122,34 @@ async def test_a_paused_listing_without_stock_resumes_sold_out(
 async def test_publishing_without_stock_is_409(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    draft = await create_listing(client, seller, category_id, quantity=0)
+    draft = await create_listing(client, seller=seller, category_id=category_id, quantity=0)
     assert draft["allowed_actions"] == ["archive"]
 
-    response = await call(client, seller, "publish", draft["id"])
+    response = await call(client, who=seller, action="publish", listing_id=draft["id"])
 
     assert_problem(response, 409, "invalid_transition")
-    after = (await get_listing(client, draft["id"], seller)).json()
+    after = (await get_listing(client, listing_id=draft["id"], who=seller)).json()
     assert after["status"] == "draft"
 
 
 async def test_archive_is_final(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
 
-    archived = await act(client, seller, "archive", listing["id"], "archived")
+    archived = await act(
+        client, who=seller, action="archive", listing_id=listing["id"], expected="archived"
+    )
 
     assert archived["allowed_actions"] == []
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing["id"]), 404, "not_found")
+    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
     for action in SELLER_ACTIONS:
-        assert_problem(await call(client, seller, action, listing["id"]), 409, "invalid_transition")
+        assert_problem(
+            await call(client, who=seller, action=action, listing_id=listing["id"]),
+            409,
+            "invalid_transition",
+        )
     edit = await client.patch(
         f"{LISTINGS}/{listing['id']}", json={"quantity": 9}, headers=seller.headers
     )
@@ -143,7 +160,7 @@ async def test_archive_is_final(
         headers=seller.headers,
     )
     assert_problem(upload, 409, "listing_not_editable")
-    after = (await get_listing(client, listing["id"], seller)).json()
+    after = (await get_listing(client, listing_id=listing["id"], who=seller)).json()
     assert after["status"] == "archived"
     assert after["quantity"] == listing["quantity"]
     assert after["images"] == []
@@ -163,16 +180,18 @@ async def test_archive_is_final(
 async def test_illegal_seller_transitions_are_409(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str, state: str, action: str
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     if state != "draft":
-        await act(client, seller, "publish", listing["id"], "active")
+        await act(client, who=seller, action="publish", listing_id=listing["id"], expected="active")
     if state == "paused":
-        await act(client, seller, "pause", listing["id"], "paused")
+        await act(client, who=seller, action="pause", listing_id=listing["id"], expected="paused")
 
-    response = await call(client, seller, action, listing["id"])
+    response = await call(client, who=seller, action=action, listing_id=listing["id"])
 
     assert_problem(response, 409, "invalid_transition")
-    assert (await get_listing(client, listing["id"], seller)).json()["status"] == state
+    assert (await get_listing(client, listing_id=listing["id"], who=seller)).json()[
+        "status"
+    ] == state
 
 
 async def test_a_prohibited_term_holds_the_listing_for_review(
@@ -183,9 +202,13 @@ async def test_a_prohibited_term_holds_the_listing_for_review(
     buyer: LoggedIn,
     category_id: str,
 ) -> None:
-    draft = await create_listing(client, seller, category_id, title="Replica watch, like real")
+    draft = await create_listing(
+        client, seller=seller, category_id=category_id, title="Replica watch, like real"
+    )
 
-    held = await act(client, seller, "publish", draft["id"], "pending_review")
+    held = await act(
+        client, who=seller, action="publish", listing_id=draft["id"], expected="pending_review"
+    )
 
     assert held["status_reason"]
     assert "replica" not in held["status_reason"].lower()  # the term is not echoed
@@ -193,26 +216,32 @@ async def test_a_prohibited_term_holds_the_listing_for_review(
     assert await search_ids(client) == []
     assert await search_ids(client, q="watch") == []
     for outsider in (None, buyer, other_seller):
-        response = await get_listing(client, draft["id"], outsider)
+        response = await get_listing(client, listing_id=draft["id"], who=outsider)
         assert_problem(response, 404, "not_found")
         assert held["status_reason"] not in response.text
-    admin_view = (await get_listing(client, draft["id"], admin)).json()
+    admin_view = (await get_listing(client, listing_id=draft["id"], who=admin)).json()
     assert admin_view["status_reason"] == held["status_reason"]
     assert sorted(admin_view["allowed_actions"]) == ["approve", "reject", "remove"]
 
-    approved = await act(client, admin, "approve", draft["id"], "active")
+    approved = await act(
+        client, who=admin, action="approve", listing_id=draft["id"], expected="active"
+    )
 
     assert approved["status_reason"] is None
     assert await search_ids(client) == [draft["id"]]
-    public = (await get_listing(client, draft["id"], buyer)).json()
+    public = (await get_listing(client, listing_id=draft["id"], who=buyer)).json()
     assert public["status_reason"] is None
 
 
 async def test_a_rejected_listing_is_edited_and_published_again(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:
-    draft = await create_listing(client, seller, category_id, description="A counterfeit bag")
-    await act(client, seller, "publish", draft["id"], "pending_review")
+    draft = await create_listing(
+        client, seller=seller, category_id=category_id, description="A counterfeit bag"
+    )
+    await act(
+        client, who=seller, action="publish", listing_id=draft["id"], expected="pending_review"
+    )
     without_reason = await client.post(
         f"/v1/admin/listings/{draft['id']}/reject", headers=admin.headers
     )
@@ -230,15 +259,19 @@ async def test_a_rejected_listing_is_edited_and_published_again(
 
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
-    mine = (await get_listing(client, draft["id"], seller)).json()
+    mine = (await get_listing(client, listing_id=draft["id"], who=seller)).json()
     assert mine["status"] == "rejected"
     assert mine["status_reason"] == "Counterfeit goods are not allowed"
     assert sorted(mine["allowed_actions"]) == ["archive", "publish"]
     assert await search_ids(client) == []
 
-    edited = await patch_listing(client, seller, draft["id"], description="A genuine leather bag")
+    edited = await patch_listing(
+        client, seller=seller, listing_id=draft["id"], description="A genuine leather bag"
+    )
     assert edited["status"] == "rejected"
-    republished = await act(client, seller, "publish", draft["id"], "active")
+    republished = await act(
+        client, who=seller, action="publish", listing_id=draft["id"], expected="active"
+    )
 
     assert republished["status_reason"] is None
     assert await search_ids(client) == [draft["id"]]
@@ -247,26 +280,30 @@ async def test_a_rejected_listing_is_edited_and_published_again(
 async def test_editing_a_live_listing_to_a_prohibited_term_sends_it_back_to_review(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id, title="Vintage watch")
+    listing = await live_listing(
+        client, seller=seller, category_id=category_id, title="Vintage watch"
+    )
     unchanged = await patch_listing(
-        client, seller, listing["id"], price={"amount": 5, "currency": "USD"}
+        client, seller=seller, listing_id=listing["id"], price={"amount": 5, "currency": "USD"}
     )
     assert unchanged["status"] == "active"
 
-    edited = await patch_listing(client, seller, listing["id"], title="Vintage replica watch")
+    edited = await patch_listing(
+        client, seller=seller, listing_id=listing["id"], title="Vintage replica watch"
+    )
 
     assert edited["status"] == "pending_review"
     assert edited["status_reason"]
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing["id"]), 404, "not_found")
-    await act(client, admin, "approve", listing["id"], "active")
+    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
+    await act(client, who=admin, action="approve", listing_id=listing["id"], expected="active")
     assert await search_ids(client) == [listing["id"]]
 
 
 async def test_admin_remove_takes_a_listing_down_for_good(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     without_reason = await client.post(
         f"/v1/admin/listings/{listing['id']}/remove", headers=admin.headers
     )
@@ -281,8 +318,8 @@ async def test_admin_remove_takes_a_listing_down_for_good(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "removed"
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing["id"]), 404, "not_found")
-    mine = (await get_listing(client, listing["id"], seller)).json()
+    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
+    mine = (await get_listing(client, listing_id=listing["id"], who=seller)).json()
     assert mine["status"] == "removed"
     assert mine["status_reason"] == "Sold outside the platform"
     assert mine["allowed_actions"] == []
@@ -291,7 +328,11 @@ async def test_admin_remove_takes_a_listing_down_for_good(
     )
     assert_problem(edit, 409, "listing_not_editable")
     for action in SELLER_ACTIONS:
-        assert_problem(await call(client, seller, action, listing["id"]), 409, "invalid_transition")
+        assert_problem(
+            await call(client, who=seller, action=action, listing_id=listing["id"]),
+            409,
+            "invalid_transition",
+        )
     audit = await client.get(
         "/v1/admin/audit-log",
         params={"target_type": "listing", "target_id": listing["id"]},
@@ -317,43 +358,55 @@ def _arrangers(
     """For each state, a function making a fresh listing in that state (its id)."""
 
     async def draft() -> str:
-        listing_id: str = (await create_listing(client, seller, category_id))["id"]
+        listing_id: str = (await create_listing(client, seller=seller, category_id=category_id))[
+            "id"
+        ]
         return listing_id
 
     async def pending_review() -> str:
-        listing = await create_listing(client, seller, category_id, title="Replica sneakers")
-        await act(client, seller, "publish", listing["id"], "pending_review")
+        listing = await create_listing(
+            client, seller=seller, category_id=category_id, title="Replica sneakers"
+        )
+        await act(
+            client,
+            who=seller,
+            action="publish",
+            listing_id=listing["id"],
+            expected="pending_review",
+        )
         listing_id: str = listing["id"]
         return listing_id
 
     async def active() -> str:
         listing_id = await draft()
-        await act(client, seller, "publish", listing_id, "active")
+        await act(client, who=seller, action="publish", listing_id=listing_id, expected="active")
         return listing_id
 
     async def paused() -> str:
         listing_id = await active()
-        await act(client, seller, "pause", listing_id, "paused")
+        await act(client, who=seller, action="pause", listing_id=listing_id, expected="paused")
         return listing_id
 
     async def sold_out() -> str:
         listing_id = await active()
-        assert (await patch_listing(client, seller, listing_id, quantity=0))["status"] == "sold_out"
+        assert (await patch_listing(client, seller=seller, listing_id=listing_id, quantity=0))[
+            "status"
+        ] == "sold_out"
         return listing_id
 
     async def rejected() -> str:
         listing_id = await pending_review()
-        await act(client, admin, "reject", listing_id, "rejected")
+        await act(client, who=admin, action="reject", listing_id=listing_id, expected="rejected")
         return listing_id
 
     async def archived() -> str:
         listing_id = await draft()
-        await act(client, seller, "archive", listing_id, "archived")
+        await act(client, who=seller, action="archive", listing_id=listing_id, expected="archived")
         return listing_id
 
     async def removed() -> str:
         listing_id = await active()
-        await act(client, admin, "remove", listing_id, "removed")
+        await act(client, who=admin, action="remove", listing_id=listing_id, expected="removed")
         return listing_id
 
     return {
@@ -395,7 +448,7 @@ async def test_allowed_actions_are_exactly_what_the_api_accepts(
     caller = {"seller": seller, "admin": admin}[role]
     candidates = SELLER_ACTIONS if role == "seller" else ADMIN_ACTIONS
     probe = await arrange()
-    view = (await get_listing(client, probe, caller)).json()
+    view = (await get_listing(client, listing_id=probe, who=caller)).json()
     assert view["status"] == state
     allowed = view["allowed_actions"]
     assert len(allowed) == len(set(allowed))
@@ -403,13 +456,13 @@ async def test_allowed_actions_are_exactly_what_the_api_accepts(
 
     for action in candidates:
         listing_id = await arrange()  # a fresh listing per attempt
-        response = await call(client, caller, action, listing_id)
+        response = await call(client, who=caller, action=action, listing_id=listing_id)
         if action in allowed:
             assert response.status_code == 200, (action, response.text)
             assert response.json()["status"] != state, action
         else:
             assert_problem(response, 409, "invalid_transition")
-            after = (await get_listing(client, listing_id, seller)).json()
+            after = (await get_listing(client, listing_id=listing_id, who=seller)).json()
             assert after["status"] == state, action
 
 
@@ -419,20 +472,30 @@ async def test_admin_moderation_needs_an_admin(
     buyer: LoggedIn,
     category_id: str,
 ) -> None:
-    draft = await create_listing(client, seller, category_id, title="Replica bag")
-    await act(client, seller, "publish", draft["id"], "pending_review")
+    draft = await create_listing(
+        client, seller=seller, category_id=category_id, title="Replica bag"
+    )
+    await act(
+        client, who=seller, action="publish", listing_id=draft["id"], expected="pending_review"
+    )
 
     for who in (seller, buyer):
         for action in ADMIN_ACTIONS:
-            assert_problem(await call(client, who, action, draft["id"]), 403, "admin_required")
+            assert_problem(
+                await call(client, who=who, action=action, listing_id=draft["id"]),
+                403,
+                "admin_required",
+            )
     anonymous = await client.post(f"/v1/admin/listings/{draft['id']}/approve")
     assert_problem(anonymous, 401, "invalid_token")
-    assert (await get_listing(client, draft["id"], seller)).json()["status"] == "pending_review"
+    assert (await get_listing(client, listing_id=draft["id"], who=seller)).json()[
+        "status"
+    ] == "pending_review"
 
 
 async def test_admin_moderation_of_an_unknown_listing_is_404(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
     for action in ADMIN_ACTIONS:
-        response = await call(client, admin, action, str(uuid.uuid4()))
+        response = await call(client, who=admin, action=action, listing_id=str(uuid.uuid4()))
         assert_problem(response, 404, "not_found")

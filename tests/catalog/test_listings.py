@@ -8,22 +8,21 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.catalog.helpers import (
+from tests.factories.accounts import LoggedIn, create_user, login
+from tests.factories.api import Json, assert_problem, usd
+from tests.factories.catalog import (
     LISTINGS,
     MY_LISTINGS,
     PNG_1X1,
-    Json,
     act,
-    apply_to_sell,
     create_category,
     create_listing,
     get_listing,
     listing_body,
     live_listing,
     patch_listing,
-    usd,
 )
-from tests.factories import LoggedIn, assert_problem, create_user, login
+from tests.factories.sellers import apply_ok
 
 
 def _locs(problem: dict[str, object]) -> list[list[object]]:
@@ -50,7 +49,7 @@ async def test_create_returns_a_draft_with_money_and_seller(
 ) -> None:
     seller, seller_id = seller_and_id
     body = listing_body(
-        category_id,
+        category_id=category_id,
         attributes={"color": "blue", "material": "stoneware"},
         shipping_fee=usd(450),
         handling_days=3,
@@ -118,7 +117,7 @@ async def test_boundary_values_are_accepted(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str, overrides: Json, status: int
 ) -> None:
     response = await client.post(
-        LISTINGS, json=listing_body(category_id, **overrides), headers=seller.headers
+        LISTINGS, json=listing_body(category_id=category_id, **overrides), headers=seller.headers
     )
 
     assert response.status_code == status, response.text
@@ -175,7 +174,7 @@ async def test_bad_input_is_422_validation_error(
     overrides: Json,
     loc: list[str] | None,
 ) -> None:
-    body = {**listing_body(category_id), **overrides}
+    body = {**listing_body(category_id=category_id), **overrides}
 
     response = await client.post(LISTINGS, json=body, headers=seller.headers)
 
@@ -192,7 +191,7 @@ async def test_bad_input_is_422_validation_error(
 async def test_another_currency_is_422_currency_not_supported(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str, field: str
 ) -> None:
-    body = listing_body(category_id, **{field: {"amount": 1999, "currency": "EUR"}})
+    body = listing_body(category_id=category_id, **{field: {"amount": 1999, "currency": "EUR"}})
 
     response = await client.post(LISTINGS, json=body, headers=seller.headers)
 
@@ -202,7 +201,7 @@ async def test_another_currency_is_422_currency_not_supported(
 
 async def test_an_unknown_category_is_422(client: httpx.AsyncClient, seller: LoggedIn) -> None:
     response = await client.post(
-        LISTINGS, json=listing_body(str(uuid.uuid4())), headers=seller.headers
+        LISTINGS, json=listing_body(category_id=str(uuid.uuid4())), headers=seller.headers
     )
 
     assert_problem(response, 422, "unknown_category")
@@ -211,10 +210,12 @@ async def test_an_unknown_category_is_422(client: httpx.AsyncClient, seller: Log
 async def test_a_non_leaf_category_is_422(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn
 ) -> None:
-    parent = await create_category(client, admin, "Electronics")
-    await create_category(client, admin, "Phones", parent_id=parent["id"])
+    parent = await create_category(client, admin=admin, name="Electronics")
+    await create_category(client, admin=admin, name="Phones", parent_id=parent["id"])
 
-    response = await client.post(LISTINGS, json=listing_body(parent["id"]), headers=seller.headers)
+    response = await client.post(
+        LISTINGS, json=listing_body(category_id=parent["id"]), headers=seller.headers
+    )
 
     assert_problem(response, 422, "category_not_leaf")
     assert await _my_listings(client, seller) == []
@@ -235,7 +236,7 @@ async def test_a_body_that_is_not_json_is_refused(
 
 
 async def test_anonymous_cannot_create(client: httpx.AsyncClient, category_id: str) -> None:
-    response = await client.post(LISTINGS, json=listing_body(category_id))
+    response = await client.post(LISTINGS, json=listing_body(category_id=category_id))
 
     assert_problem(response, 401, "invalid_token")
 
@@ -250,12 +251,14 @@ async def test_non_sellers_cannot_create(
     who: str,
 ) -> None:
     if who == "pending_applicant":
-        caller = await login(client, (await create_user(session)).email)
-        await apply_to_sell(client, caller)
+        caller = await login(client, email=(await create_user(session)).email)
+        await apply_ok(client, who=caller)
     else:
         caller = {"buyer": buyer, "admin": admin}[who]
 
-    response = await client.post(LISTINGS, json=listing_body(category_id), headers=caller.headers)
+    response = await client.post(
+        LISTINGS, json=listing_body(category_id=category_id), headers=caller.headers
+    )
 
     assert_problem(response, 403, "seller_required")
 
@@ -272,7 +275,9 @@ async def test_a_suspended_seller_cannot_create(
     )
     assert suspended.status_code == 200, suspended.text
 
-    response = await client.post(LISTINGS, json=listing_body(category_id), headers=seller.headers)
+    response = await client.post(
+        LISTINGS, json=listing_body(category_id=category_id), headers=seller.headers
+    )
 
     assert_problem(response, 403, "seller_suspended")
 
@@ -300,7 +305,7 @@ async def test_a_draft_is_visible_to_its_owner_and_admins_only(
     who: str,
     status: int,
 ) -> None:
-    draft = await create_listing(client, seller, category_id)
+    draft = await create_listing(client, seller=seller, category_id=category_id)
     caller = {
         "anonymous": None,
         "buyer": buyer,
@@ -309,7 +314,7 @@ async def test_a_draft_is_visible_to_its_owner_and_admins_only(
         "admin": admin,
     }[who]
 
-    response = await get_listing(client, draft["id"], caller)
+    response = await get_listing(client, listing_id=draft["id"], who=caller)
 
     if status == 404:
         assert_problem(response, 404, "not_found")
@@ -329,7 +334,7 @@ async def test_a_live_listing_is_public_with_the_callers_actions(
     category_id: str,
     who: str,
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     caller = {
         "anonymous": None,
         "buyer": buyer,
@@ -338,7 +343,7 @@ async def test_a_live_listing_is_public_with_the_callers_actions(
         "admin": admin,
     }[who]
 
-    response = await get_listing(client, listing["id"], caller)
+    response = await get_listing(client, listing_id=listing["id"], who=caller)
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -349,7 +354,9 @@ async def test_a_live_listing_is_public_with_the_callers_actions(
 
 
 async def test_an_unknown_listing_is_404(client: httpx.AsyncClient, buyer: LoggedIn) -> None:
-    assert_problem(await get_listing(client, str(uuid.uuid4()), buyer), 404, "not_found")
+    assert_problem(
+        await get_listing(client, listing_id=str(uuid.uuid4()), who=buyer), 404, "not_found"
+    )
     malformed = await client.get(f"{LISTINGS}/not-a-uuid")
     assert_problem(malformed, 422, "validation_error")
 
@@ -360,13 +367,15 @@ async def test_an_unknown_listing_is_404(client: httpx.AsyncClient, buyer: Logge
 async def test_patch_changes_only_what_is_sent(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:
-    other_leaf = await create_category(client, admin, "Cups")
-    draft = await create_listing(client, seller, category_id, attributes={"color": "blue"})
+    other_leaf = await create_category(client, admin=admin, name="Cups")
+    draft = await create_listing(
+        client, seller=seller, category_id=category_id, attributes={"color": "blue"}
+    )
 
     updated = await patch_listing(
         client,
-        seller,
-        draft["id"],
+        seller=seller,
+        listing_id=draft["id"],
         title="Green ceramic mug",
         price=usd(2500),
         shipping_fee=usd(300),
@@ -386,7 +395,7 @@ async def test_patch_changes_only_what_is_sent(
     assert updated["description"] == draft["description"]
     assert updated["quantity"] == draft["quantity"]
     assert updated["status"] == "draft"
-    reread = await get_listing(client, draft["id"], seller)
+    reread = await get_listing(client, listing_id=draft["id"], who=seller)
     assert reread.json()["title"] == "Green ceramic mug"
 
 
@@ -420,12 +429,12 @@ async def test_bad_patches_change_nothing(
     status: int,
     code: str,
 ) -> None:
-    draft = await create_listing(client, seller, category_id)
+    draft = await create_listing(client, seller=seller, category_id=category_id)
 
     response = await client.patch(f"{LISTINGS}/{draft['id']}", json=body, headers=seller.headers)
 
     assert_problem(response, status, code)
-    after = (await get_listing(client, draft["id"], seller)).json()
+    after = (await get_listing(client, listing_id=draft["id"], who=seller)).json()
     assert {k: after[k] for k in ("title", "price", "quantity", "category_id", "status")} == {
         k: draft[k] for k in ("title", "price", "quantity", "category_id", "status")
     }
@@ -435,7 +444,9 @@ async def test_an_integer_may_be_written_as_a_whole_float(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
     """5 and 5.0 are the same JSON number (the fuzzer sends both for `integer`)."""
-    body = listing_body(category_id, quantity=5.0, price={"amount": 1999.0, "currency": "USD"})
+    body = listing_body(
+        category_id=category_id, quantity=5.0, price={"amount": 1999.0, "currency": "USD"}
+    )
 
     response = await client.post(LISTINGS, json=body, headers=seller.headers)
 
@@ -454,18 +465,22 @@ async def test_only_low_stock_threshold_is_nullable_in_a_patch(
     nullable = {name for name, prop in update.items() if {"type": "null"} in prop.get("anyOf", [])}
     assert nullable == {"low_stock_threshold"}
     assert not {name for name, prop in update.items() if prop.get("default", 0) is None} - nullable
-    draft = await create_listing(client, seller, category_id, low_stock_threshold=2)
-    patched = await patch_listing(client, seller, draft["id"], low_stock_threshold=None)
+    draft = await create_listing(
+        client, seller=seller, category_id=category_id, low_stock_threshold=2
+    )
+    patched = await patch_listing(
+        client, seller=seller, listing_id=draft["id"], low_stock_threshold=None
+    )
     assert patched["low_stock_threshold"] is None
 
 
 async def test_patch_into_a_non_leaf_category_is_422(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn
 ) -> None:
-    leaf = await create_category(client, admin, "Mugs")
-    parent = await create_category(client, admin, "Kitchen")
-    await create_category(client, admin, "Pans", parent_id=parent["id"])
-    draft = await create_listing(client, seller, leaf["id"])
+    leaf = await create_category(client, admin=admin, name="Mugs")
+    parent = await create_category(client, admin=admin, name="Kitchen")
+    await create_category(client, admin=admin, name="Pans", parent_id=parent["id"])
+    draft = await create_listing(client, seller=seller, category_id=leaf["id"])
 
     response = await client.patch(
         f"{LISTINGS}/{draft['id']}", json={"category_id": parent["id"]}, headers=seller.headers
@@ -509,11 +524,11 @@ async def test_another_sellers_listing_is_not_found(
     operation: str,
     state: str,
 ) -> None:
-    listing = await create_listing(client, seller, category_id)
+    listing = await create_listing(client, seller=seller, category_id=category_id)
     if state != "draft":
-        await act(client, seller, "publish", listing["id"], "active")
+        await act(client, who=seller, action="publish", listing_id=listing["id"], expected="active")
     if state == "paused":
-        await act(client, seller, "pause", listing["id"], "paused")
+        await act(client, who=seller, action="pause", listing_id=listing["id"], expected="paused")
 
     response = await _attempt(client, other_seller, operation, listing["id"])
 
@@ -523,7 +538,7 @@ async def test_another_sellers_listing_is_not_found(
         assert response.json()["allowed_actions"] == []
     else:
         assert_problem(response, 404, "not_found")
-    after = (await get_listing(client, listing["id"], seller)).json()
+    after = (await get_listing(client, listing_id=listing["id"], who=seller)).json()
     assert after["status"] == state
     assert after["title"] == listing["title"]
     assert after["images"] == []
@@ -548,22 +563,40 @@ async def test_my_listings_shows_every_state_and_filters_by_status(
     other_seller: LoggedIn,
     category_id: str,
 ) -> None:
-    draft = await create_listing(client, seller, category_id, title="A draft")
-    active = await live_listing(client, seller, category_id, title="An active one")
-    paused = await live_listing(client, seller, category_id, title="A paused one")
-    await act(client, seller, "pause", paused["id"], "paused")
-    sold_out = await live_listing(client, seller, category_id, title="A sold out one")
-    await patch_listing(client, seller, sold_out["id"], quantity=0)
-    pending = await create_listing(client, seller, category_id, title="A replica to review")
-    await act(client, seller, "publish", pending["id"], "pending_review")
-    rejected = await create_listing(client, seller, category_id, title="A replica to reject")
-    await act(client, seller, "publish", rejected["id"], "pending_review")
-    await act(client, admin, "reject", rejected["id"], "rejected")
-    archived = await create_listing(client, seller, category_id, title="An archived one")
-    await act(client, seller, "archive", archived["id"], "archived")
-    removed = await live_listing(client, seller, category_id, title="A removed one")
-    await act(client, admin, "remove", removed["id"], "removed")
-    await create_listing(client, other_seller, category_id, title="Not mine")
+    draft = await create_listing(client, seller=seller, category_id=category_id, title="A draft")
+    active = await live_listing(
+        client, seller=seller, category_id=category_id, title="An active one"
+    )
+    paused = await live_listing(
+        client, seller=seller, category_id=category_id, title="A paused one"
+    )
+    await act(client, who=seller, action="pause", listing_id=paused["id"], expected="paused")
+    sold_out = await live_listing(
+        client, seller=seller, category_id=category_id, title="A sold out one"
+    )
+    await patch_listing(client, seller=seller, listing_id=sold_out["id"], quantity=0)
+    pending = await create_listing(
+        client, seller=seller, category_id=category_id, title="A replica to review"
+    )
+    await act(
+        client, who=seller, action="publish", listing_id=pending["id"], expected="pending_review"
+    )
+    rejected = await create_listing(
+        client, seller=seller, category_id=category_id, title="A replica to reject"
+    )
+    await act(
+        client, who=seller, action="publish", listing_id=rejected["id"], expected="pending_review"
+    )
+    await act(client, who=admin, action="reject", listing_id=rejected["id"], expected="rejected")
+    archived = await create_listing(
+        client, seller=seller, category_id=category_id, title="An archived one"
+    )
+    await act(client, who=seller, action="archive", listing_id=archived["id"], expected="archived")
+    removed = await live_listing(
+        client, seller=seller, category_id=category_id, title="A removed one"
+    )
+    await act(client, who=admin, action="remove", listing_id=removed["id"], expected="removed")
+    await create_listing(client, seller=other_seller, category_id=category_id, title="Not mine")
     expected = {
         "draft": draft["id"],
         "active": active["id"],
@@ -591,7 +624,10 @@ async def test_my_listings_shows_every_state_and_filters_by_status(
 async def test_my_listings_pages_without_gaps(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
-    created = [(await create_listing(client, seller, category_id))["id"] for _ in range(5)]
+    created = [
+        (await create_listing(client, seller=seller, category_id=category_id))["id"]
+        for _ in range(5)
+    ]
     seen: list[str] = []
     cursor = None
     for _ in range(10):

@@ -6,15 +6,9 @@ import uuid
 import httpx
 import pytest
 
-from tests.catalog.helpers import (
-    ADMIN_LISTINGS,
-    LISTINGS,
-    Json,
-    buyer_user,
-    create_listing,
-    live_listing,
-)
-from tests.factories import LoggedIn, assert_problem
+from tests.factories.accounts import LoggedIn, buyer_user
+from tests.factories.api import Json, assert_problem
+from tests.factories.catalog import ADMIN_LISTINGS, LISTINGS, create_listing, live_listing
 
 REASONS = ["counterfeit", "ip_infringement", "prohibited", "fraud", "other"]
 
@@ -50,7 +44,7 @@ async def test_any_signed_in_user_reports_a_live_listing(
     who: str,
     reason: str,
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     reporter = {"buyer": buyer, "other_seller": other_seller, "admin": admin}[who]
 
     response = await _report(client, reporter, listing["id"], reason=reason, details="Looks fake")
@@ -70,7 +64,7 @@ async def test_any_signed_in_user_reports_a_live_listing(
 async def test_a_second_report_by_the_same_user_is_409(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, buyer: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     assert (await _report(client, buyer, listing["id"])).status_code == 201
 
     again = await _report(client, buyer, listing["id"], reason="fraud")
@@ -98,7 +92,7 @@ async def test_a_bad_report_is_422(
     category_id: str,
     body: Json,
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
 
     response = await client.post(
         f"{LISTINGS}/{listing['id']}/reports", json=body, headers=buyer.headers
@@ -111,7 +105,7 @@ async def test_a_bad_report_is_422(
 async def test_a_missing_reason_is_422(
     client: httpx.AsyncClient, seller: LoggedIn, buyer: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
 
     response = await client.post(
         f"{LISTINGS}/{listing['id']}/reports", json={"details": "hm"}, headers=buyer.headers
@@ -133,7 +127,7 @@ async def test_a_listing_the_reporter_cannot_see_is_404(
     if state == "unknown":
         listing_id = str(uuid.uuid4())
     else:
-        listing = await create_listing(client, seller, category_id)
+        listing = await create_listing(client, seller=seller, category_id=category_id)
         listing_id = listing["id"]
         if state == "paused":
             published = await client.post(
@@ -152,7 +146,7 @@ async def test_a_listing_the_reporter_cannot_see_is_404(
 async def test_anonymous_cannot_report(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
 
     response = await _report(client, None, listing["id"])
 
@@ -163,10 +157,16 @@ async def test_anonymous_cannot_report(
 async def test_the_reported_queue_is_ordered_by_report_count(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:
-    once = await live_listing(client, seller, category_id, title="Reported once")
-    thrice = await live_listing(client, seller, category_id, title="Reported thrice")
-    never = await live_listing(client, seller, category_id, title="Never reported")
-    twice = await live_listing(client, seller, category_id, title="Reported twice")
+    once = await live_listing(client, seller=seller, category_id=category_id, title="Reported once")
+    thrice = await live_listing(
+        client, seller=seller, category_id=category_id, title="Reported thrice"
+    )
+    never = await live_listing(
+        client, seller=seller, category_id=category_id, title="Never reported"
+    )
+    twice = await live_listing(
+        client, seller=seller, category_id=category_id, title="Reported twice"
+    )
     reporters = [await buyer_user(client) for _ in range(3)]
     for listing, count in ((once, 1), (thrice, 3), (twice, 2)):
         for reporter in reporters[:count]:
@@ -212,8 +212,8 @@ async def test_the_reported_filter_takes_true_or_false_only(
 async def test_the_reports_of_a_listing_oldest_first(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
-    other = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
+    other = await live_listing(client, seller=seller, category_id=category_id)
     first, second = await buyer_user(client), await buyer_user(client)
     assert (await _report(client, first, listing["id"], reason="fraud")).status_code == 201
     assert (
@@ -248,7 +248,7 @@ async def test_only_admins_see_reports(
     category_id: str,
     who: str,
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     assert (await _report(client, buyer, listing["id"])).status_code == 201
     headers = {"buyer": buyer.headers, "seller": seller.headers, "anonymous": {}}[who]
 
@@ -269,7 +269,7 @@ async def test_reports_survive_in_the_admin_view(
     buyer: LoggedIn,
     category_id: str,
 ) -> None:
-    listing = await live_listing(client, seller, category_id)
+    listing = await live_listing(client, seller=seller, category_id=category_id)
     assert (await _report(client, buyer, listing["id"])).status_code == 201
     removed = await client.post(
         f"{ADMIN_LISTINGS}/{listing['id']}/remove",

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from app.core.clock import clock
-from tests.catalog.helpers import (
+from tests.factories.accounts import LoggedIn
+from tests.factories.api import Json, assert_problem, usd
+from tests.factories.catalog import (
     LISTINGS,
-    Json,
     act,
     create_category,
     create_listing,
@@ -23,9 +24,7 @@ from tests.catalog.helpers import (
     publish,
     search_all,
     search_ids,
-    usd,
 )
-from tests.factories import LoggedIn, assert_problem
 
 
 @dataclass
@@ -51,11 +50,13 @@ async def catalog(
     other_seller: LoggedIn,
 ) -> Catalog:
     seller_a, seller_a_id = seller_and_id
-    electronics = await create_category(client, admin, "Electronics")
-    phones = await create_category(client, admin, "Phones", parent_id=electronics["id"])
-    laptops = await create_category(client, admin, "Laptops", parent_id=electronics["id"])
-    fashion = await create_category(client, admin, "Fashion")
-    shoes = await create_category(client, admin, "Shoes", parent_id=fashion["id"])
+    electronics = await create_category(client, admin=admin, name="Electronics")
+    phones = await create_category(client, admin=admin, name="Phones", parent_id=electronics["id"])
+    laptops = await create_category(
+        client, admin=admin, name="Laptops", parent_id=electronics["id"]
+    )
+    fashion = await create_category(client, admin=admin, name="Fashion")
+    shoes = await create_category(client, admin=admin, name="Shoes", parent_id=fashion["id"])
     specs: list[tuple[str, LoggedIn, Json, str, str, int, str]] = [
         ("iphone", seller_a, phones, "iPhone 13 Pro", "Unlocked, 128 GB", 69900, "like_new"),
         ("galaxy", other_seller, phones, "Galaxy S21", "Android phone in blue", 49900, "good"),
@@ -76,8 +77,8 @@ async def catalog(
     for name, owner, category, title, description, price, condition in specs:
         listings[name] = await live_listing(
             client,
-            owner,
-            category["id"],
+            seller=owner,
+            category_id=category["id"],
             title=title,
             description=description,
             price=usd(price),
@@ -168,12 +169,12 @@ async def test_category_filter_includes_descendants(
 async def test_category_filter_reaches_deep_descendants(
     client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn
 ) -> None:
-    root = await create_category(client, admin, "Home")
-    middle = await create_category(client, admin, "Kitchen", parent_id=root["id"])
-    leaf = await create_category(client, admin, "Mugs", parent_id=middle["id"])
-    listing = await live_listing(client, seller, leaf["id"])
-    elsewhere = await create_category(client, admin, "Garden")
-    await live_listing(client, seller, elsewhere["id"])
+    root = await create_category(client, admin=admin, name="Home")
+    middle = await create_category(client, admin=admin, name="Kitchen", parent_id=root["id"])
+    leaf = await create_category(client, admin=admin, name="Mugs", parent_id=middle["id"])
+    listing = await live_listing(client, seller=seller, category_id=leaf["id"])
+    elsewhere = await create_category(client, admin=admin, name="Garden")
+    await live_listing(client, seller=seller, category_id=elsewhere["id"])
 
     for reference in (root["id"], root["slug"], middle["slug"], leaf["slug"]):
         assert await search_ids(client, category=reference) == [listing["id"]], reference
@@ -332,16 +333,18 @@ async def ranked(client: httpx.AsyncClient, seller: LoggedIn, category_id: str) 
     published 5, 3, 1 at one instant and 4, 2, 0 at a later one."""
     prices = [3000, 1000, 2000, 1000, 3000, 2000]
     drafts = [
-        await create_listing(client, seller, category_id, title=f"Widget {n}", price=usd(price))
+        await create_listing(
+            client, seller=seller, category_id=category_id, title=f"Widget {n}", price=usd(price)
+        )
         for n, price in enumerate(prices)
     ]
     clock.freeze()
     published: dict[int, Json] = {}
     for n in (5, 3, 1):
-        published[n] = await publish(client, seller, drafts[n]["id"])
+        published[n] = await publish(client, seller=seller, listing_id=drafts[n]["id"])
     clock.advance(timedelta(seconds=1))
     for n in (4, 2, 0):
-        published[n] = await publish(client, seller, drafts[n]["id"])
+        published[n] = await publish(client, seller=seller, listing_id=drafts[n]["id"])
     items = [published[n] for n in range(6)]
     assert len({item["published_at"] for item in items}) == 2
     ids = [item["id"] for item in items]
@@ -420,7 +423,9 @@ async def test_pagination_stays_correct_when_a_listing_is_published_between_page
     assert cursor is not None
 
     clock.advance(timedelta(seconds=1))
-    newcomer = await live_listing(client, seller, category_id, title="Widget new", price=usd(2000))
+    newcomer = await live_listing(
+        client, seller=seller, category_id=category_id, title="Widget new", price=usd(2000)
+    )
     while cursor is not None:
         response = await client.get(LISTINGS, params={"sort": sort, "limit": 2, "cursor": cursor})
         assert response.status_code == 200, response.text
@@ -470,22 +475,44 @@ async def test_only_active_listings_of_approved_sellers_are_found(
     other_seller: LoggedIn,
     category_id: str,
 ) -> None:
-    active = await live_listing(client, seller, category_id, title="Desk lamp active")
-    await create_listing(client, seller, category_id, title="Desk lamp draft")
-    paused = await live_listing(client, seller, category_id, title="Desk lamp paused")
-    await act(client, seller, "pause", paused["id"], "paused")
-    sold_out = await live_listing(client, seller, category_id, title="Desk lamp sold")
-    assert (await patch_listing(client, seller, sold_out["id"], quantity=0))["status"] == "sold_out"
-    pending = await create_listing(client, seller, category_id, title="Desk lamp replica")
-    await act(client, seller, "publish", pending["id"], "pending_review")
-    rejected = await create_listing(client, seller, category_id, title="Desk lamp stolen")
-    await act(client, seller, "publish", rejected["id"], "pending_review")
-    await act(client, admin, "reject", rejected["id"], "rejected")
-    archived = await live_listing(client, seller, category_id, title="Desk lamp archived")
-    await act(client, seller, "archive", archived["id"], "archived")
-    removed = await live_listing(client, seller, category_id, title="Desk lamp removed")
-    await act(client, admin, "remove", removed["id"], "removed")
-    suspended_listing = await live_listing(client, other_seller, category_id, title="Desk lamp b")
+    active = await live_listing(
+        client, seller=seller, category_id=category_id, title="Desk lamp active"
+    )
+    await create_listing(client, seller=seller, category_id=category_id, title="Desk lamp draft")
+    paused = await live_listing(
+        client, seller=seller, category_id=category_id, title="Desk lamp paused"
+    )
+    await act(client, who=seller, action="pause", listing_id=paused["id"], expected="paused")
+    sold_out = await live_listing(
+        client, seller=seller, category_id=category_id, title="Desk lamp sold"
+    )
+    assert (await patch_listing(client, seller=seller, listing_id=sold_out["id"], quantity=0))[
+        "status"
+    ] == "sold_out"
+    pending = await create_listing(
+        client, seller=seller, category_id=category_id, title="Desk lamp replica"
+    )
+    await act(
+        client, who=seller, action="publish", listing_id=pending["id"], expected="pending_review"
+    )
+    rejected = await create_listing(
+        client, seller=seller, category_id=category_id, title="Desk lamp stolen"
+    )
+    await act(
+        client, who=seller, action="publish", listing_id=rejected["id"], expected="pending_review"
+    )
+    await act(client, who=admin, action="reject", listing_id=rejected["id"], expected="rejected")
+    archived = await live_listing(
+        client, seller=seller, category_id=category_id, title="Desk lamp archived"
+    )
+    await act(client, who=seller, action="archive", listing_id=archived["id"], expected="archived")
+    removed = await live_listing(
+        client, seller=seller, category_id=category_id, title="Desk lamp removed"
+    )
+    await act(client, who=admin, action="remove", listing_id=removed["id"], expected="removed")
+    suspended_listing = await live_listing(
+        client, seller=other_seller, category_id=category_id, title="Desk lamp b"
+    )
     suspended_id = suspended_listing["seller"]["id"]
     suspension = await client.post(
         f"/v1/admin/sellers/{suspended_id}/suspend",
@@ -512,10 +539,18 @@ async def test_relevance_ranks_a_title_match_above_a_description_match(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
     in_title = await live_listing(
-        client, seller, category_id, title="Camera tripod", description="Aluminium, three legs"
+        client,
+        seller=seller,
+        category_id=category_id,
+        title="Camera tripod",
+        description="Aluminium, three legs",
     )
     in_description = await live_listing(
-        client, seller, category_id, title="Aluminium tripod", description="Fits any camera"
+        client,
+        seller=seller,
+        category_id=category_id,
+        title="Aluminium tripod",
+        description="Fits any camera",
     )
 
     by_relevance = await search_ids(client, q="camera")

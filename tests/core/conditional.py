@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import assert_problem
+from tests.factories.api import assert_problem
 
 Json = dict[str, Any]
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from app.config import DEVELOPMENT_CORS_ORIGINS, Environment, Settings
 from app.core.db import Database
 from app.main import create_app
-from tests.conftest import make_settings
-from tests.factories import assert_problem
+from tests.factories.api import assert_problem
+from tests.factories.apps import make_settings
 
 FRONTEND = "https://shop.example"
 PASSWORD = "a-long-test-password"

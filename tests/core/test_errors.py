@@ -16,7 +16,8 @@ from app.config import Settings
 from app.core.db import Database
 from app.core.observability import JsonFormatter
 from app.main import create_app
-from tests.factories import assert_problem, create_user, login
+from tests.factories.accounts import create_user, login
+from tests.factories.api import assert_problem
 
 REGISTER = "/v1/auth/register"
 
@@ -133,7 +134,7 @@ async def test_query_parameter_errors_carry_their_location(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     admin = await create_user(session, is_admin=True)
-    me = await login(client, admin.email)
+    me = await login(client, email=admin.email)
 
     response = await client.get("/v1/admin/users?limit=many", headers=me.headers)
 
@@ -155,7 +156,7 @@ async def test_unknown_resource_is_404_not_found(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     admin = await create_user(session, is_admin=True)
-    me = await login(client, admin.email)
+    me = await login(client, email=admin.email)
 
     response = await client.patch(
         f"/v1/admin/users/{uuid.uuid4()}", json={"is_admin": True}, headers=me.headers

@@ -21,27 +21,18 @@ from app.core.errors import AppError
 from app.core.idempotency import Idempotency, IdempotencyRecord
 from app.payments.provider import SandboxProvider
 from app.worker.runner import WorkerContext, run_once
-from tests.catalog.helpers import (
-    MY_LISTINGS,
-    PNG_1X1,
-    Json,
-    admin_user,
-    apply_to_sell,
-    approved_seller,
-    buyer_user,
-    leaf_category,
-    listing_body,
-    live_listing,
-)
-from tests.factories import (
+from tests.factories.accounts import (
     DEFAULT_PASSWORD,
     LoggedIn,
-    assert_problem,
+    admin_user,
+    buyer_user,
     create_user,
-    json_ok,
     login,
     register_and_login,
 )
+from tests.factories.api import Json, assert_problem, json_ok
+from tests.factories.catalog import MY_LISTINGS, PNG_1X1, leaf_category, listing_body, live_listing
+from tests.factories.sellers import apply_ok, approved_seller
 
 REGISTER = "/v1/auth/register"
 PURGE_JOB = "purge_expired_idempotency_keys"
@@ -92,7 +83,7 @@ async def test_retry_with_same_key_and_body_replays_the_first_response(
     assert retry.headers["x-request-id"] != first.headers["x-request-id"]
 
     # One account: it logs in, the table holds one row, a fresh registration is refused.
-    me = await login(client, body["email"])
+    me = await login(client, email=body["email"])
     assert me.user_id == first.json()["id"]
     assert await count_users(session, body["email"]) == 1
     third = await client.post(REGISTER, json=body)
@@ -294,13 +285,13 @@ class Shop:
 @pytest.fixture
 async def shop(client: httpx.AsyncClient, session: AsyncSession) -> Shop:
     admin = await admin_user(client, session)
-    seller, _ = await approved_seller(client, session, admin)
-    return Shop(admin, seller, await leaf_category(client, admin))
+    seller, _ = await approved_seller(client, session, admin=admin)
+    return Shop(admin, seller, await leaf_category(client, admin=admin))
 
 
 async def seller_approved_by(client: httpx.AsyncClient, admin: LoggedIn) -> LoggedIn:
     user = await register_and_login(client, display_name="Seller")
-    seller_id = await apply_to_sell(client, user)
+    seller_id = (await apply_ok(client, who=user))["id"]
     json_ok(await client.post(f"/v1/admin/sellers/{seller_id}/approve", headers=admin.headers))
     return user
 
@@ -336,7 +327,7 @@ class Case:
 async def case_for(name: str, client: httpx.AsyncClient, shop: Shop) -> tuple[Case, LoggedIn]:
     """The request, and who sends it."""
     if name == "listing":
-        body = listing_body(shop.category_id)
+        body = listing_body(category_id=shop.category_id)
         case = Case(LISTINGS, body, {**body, "title": "Another mug"}, 201, MY_LISTINGS)
         return case, shop.seller
     if name == "webhook endpoint":
@@ -344,7 +335,7 @@ async def case_for(name: str, client: httpx.AsyncClient, shop: Shop) -> tuple[Ca
         case = Case(ENDPOINTS, body, {**body, "description": "other"}, 201, ENDPOINTS)
         return case, shop.seller
     assert name == "conversation"
-    listing = await live_listing(client, shop.seller, shop.category_id)
+    listing = await live_listing(client, seller=shop.seller, category_id=shop.category_id)
     body = {"listing_id": listing["id"], "message": "Is it still available?"}
     case = Case(CONVERSATIONS, body, {**body, "message": "Hello?"}, 201, CONVERSATIONS)
     return case, await buyer_user(client)
@@ -406,7 +397,7 @@ async def test_a_conversations_retry_does_not_send_its_message_twice(
 async def test_keys_of_different_callers_never_meet(client: httpx.AsyncClient, shop: Shop) -> None:
     other = await seller_approved_by(client, shop.admin)
     key = str(uuid.uuid4())
-    body = listing_body(shop.category_id)
+    body = listing_body(category_id=shop.category_id)
 
     mine = await client.post(LISTINGS, json=body, headers=with_key(shop.seller, key))
     theirs = await client.post(LISTINGS, json=body, headers=with_key(other, key))
@@ -421,7 +412,7 @@ async def test_a_retried_upload_is_the_same_request_whatever_its_multipart_bound
 ) -> None:
     listing = json_ok(
         await client.post(
-            LISTINGS, json=listing_body(shop.category_id), headers=shop.seller.headers
+            LISTINGS, json=listing_body(category_id=shop.category_id), headers=shop.seller.headers
         ),
         201,
     )
@@ -447,12 +438,12 @@ async def test_a_refused_post_is_not_stored_and_its_key_stays_free(
     client: httpx.AsyncClient, session: AsyncSession, shop: Shop
 ) -> None:
     key = str(uuid.uuid4())
-    body = listing_body(str(uuid.uuid4()))  # no such category
+    body = listing_body(category_id=str(uuid.uuid4()))  # no such category
     refused = await client.post(LISTINGS, json=body, headers=with_key(shop.seller, key))
     assert_problem(refused, 422, "unknown_category")
     assert await count_records(session, key) == 0
 
-    fixed = listing_body(shop.category_id)
+    fixed = listing_body(category_id=shop.category_id)
     created = await client.post(LISTINGS, json=fixed, headers=with_key(shop.seller, key))
     assert created.status_code == 201, created.text
 
@@ -525,10 +516,10 @@ async def test_concurrent_duplicates_of_any_post_create_once(
 ) -> None:
     async with committed_database.session_scope() as session:
         admin_account = await create_user(session, is_admin=True)
-    admin = await login(committed_client, admin_account.email)
+    admin = await login(committed_client, email=admin_account.email)
     seller = await seller_approved_by(committed_client, admin)
-    category_id = await leaf_category(committed_client, admin)
-    body = listing_body(category_id)
+    category_id = await leaf_category(committed_client, admin=admin)
+    body = listing_body(category_id=category_id)
     key = str(uuid.uuid4())
 
     responses = await asyncio.gather(

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from app.core.pagination import InvalidCursor, SortKey, decode_cursor, encode_cursor
 from app.core.security import hash_password
-from tests.factories import LoggedIn, assert_problem, create_user, login
+from tests.factories.accounts import LoggedIn, create_user, login
+from tests.factories.api import assert_problem
 
 USERS = "/v1/admin/users"
 # One hash shared by the many rows the listing tests insert (argon2 is slow on purpose).
@@ -168,7 +169,7 @@ async def add_users(session: AsyncSession, prefix: str, count: int) -> list[User
 
 async def admin_login(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
     admin = await create_user(session, is_admin=True)
-    return await login(client, admin.email)
+    return await login(client, email=admin.email)
 
 
 async def walk(

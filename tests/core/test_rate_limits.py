@@ -26,8 +26,9 @@ from app.core import ratelimit
 from app.core.db import Database
 from app.core.ratelimit import client_address, document_rate_limits
 from app.main import create_app
-from tests.conftest import make_settings
-from tests.factories import LoggedIn, assert_problem, create_user, login
+from tests.factories.accounts import LoggedIn, create_user, login
+from tests.factories.api import assert_problem
+from tests.factories.apps import make_settings
 
 REDIS_URL = os.environ.get("MARKETPLACE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Nothing listens on port 1: connections are refused at once.
@@ -215,7 +216,7 @@ async def two_users(
     second = await create_user(session)
     unlimited = make_settings(settings.database_url, rate_limits_enabled=False)
     async with client_of(create_app(unlimited, database=database)) as client:
-        return await login(client, first.email), await login(client, second.email)
+        return await login(client, email=first.email), await login(client, email=second.email)
 
 
 async def test_writes_are_counted_per_user(

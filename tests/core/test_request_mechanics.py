@@ -12,8 +12,9 @@ import pytest
 from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
-from tests.conftest import make_settings
-from tests.factories import DEFAULT_PASSWORD, assert_problem, login
+from tests.factories.accounts import DEFAULT_PASSWORD, login
+from tests.factories.api import assert_problem
+from tests.factories.apps import make_settings
 
 REGISTER = "/v1/auth/register"
 LIMIT = 1024
@@ -185,7 +186,7 @@ async def test_chunked_body_under_the_limit_reaches_the_app_intact(
 
         assert response.status_code == 201, response.text
         assert response.json()["email"] == "streamed@example.com"
-        await login(client, "streamed@example.com")
+        await login(client, email="streamed@example.com")
 
 
 async def test_default_limit_accepts_ordinary_bodies_and_refuses_huge_ones(

@@ -12,7 +12,7 @@ from typing import Protocol
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_URL, ScratchDatabases, _admin_execute
+from tests.conftest import POSTGRES_URL, ScratchDatabases, admin_execute
 from tests.integration.harness import (
     LiveServer,
     SettingValue,
@@ -99,7 +99,7 @@ class LiveServers:
         if POSTGRES_URL is not None:
             for url in self._database_urls:
                 name = make_url(url).database
-                asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

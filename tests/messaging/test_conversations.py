@@ -15,90 +15,22 @@ from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from app.core.outbox import OutboxEvent
-from tests.auth.test_api_keys import integration_of
-from tests.disputes.helpers import post_dispute
-from tests.factories import LoggedIn, assert_problem, create_user, login, register_and_login
-from tests.orders.helpers import (
-    Json,
-    Market,
-    approved_seller,
-    buyer,
-    checkout,
-    draft_listing,
-    leaf_category,
-    live_listing,
-    market,
-    paid_order,
-    pay,
+from tests.factories.accounts import LoggedIn, buyer_user, create_user, login, register_and_login
+from tests.factories.api import Json, assert_problem
+from tests.factories.api_keys import integration_of
+from tests.factories.catalog import draft_listing, listing_for_sale, nested_leaf_category
+from tests.factories.conversations import (
+    CONVERSATIONS,
+    all_messages,
+    get_page,
+    post_message,
+    post_start,
+    send,
+    start,
 )
-
-CONVERSATIONS = "/v1/conversations"
-
-
-async def post_start(
-    client: httpx.AsyncClient,
-    who: LoggedIn,
-    *,
-    listing_id: str | None = None,
-    order_id: str | None = None,
-    message: str = "Is it still available?",
-) -> httpx.Response:
-    body: Json = {"message": message}
-    if listing_id is not None:
-        body["listing_id"] = listing_id
-    if order_id is not None:
-        body["order_id"] = order_id
-    return await client.post(CONVERSATIONS, json=body, headers=who.headers)
-
-
-async def start(
-    client: httpx.AsyncClient,
-    who: LoggedIn,
-    *,
-    listing_id: str | None = None,
-    order_id: str | None = None,
-    message: str = "Is it still available?",
-    expected: int = 201,
-) -> Json:
-    response = await post_start(
-        client, who, listing_id=listing_id, order_id=order_id, message=message
-    )
-    assert response.status_code == expected, response.text
-    conversation: Json = response.json()
-    return conversation
-
-
-async def post_message(
-    client: httpx.AsyncClient, who: LoggedIn, conversation_id: str, body: str
-) -> httpx.Response:
-    return await client.post(
-        f"{CONVERSATIONS}/{conversation_id}/messages", json={"body": body}, headers=who.headers
-    )
-
-
-async def send(client: httpx.AsyncClient, who: LoggedIn, conversation_id: str, body: str) -> Json:
-    response = await post_message(client, who, conversation_id, body)
-    assert response.status_code == 201, response.text
-    message: Json = response.json()
-    return message
-
-
-async def get_page(
-    client: httpx.AsyncClient, who: LoggedIn, path: str, **params: str | int
-) -> Json:
-    response = await client.get(path, params=params, headers=who.headers)
-    assert response.status_code == 200, response.text
-    page: Json = response.json()
-    return page
-
-
-async def all_messages(
-    client: httpx.AsyncClient, who: LoggedIn, conversation_id: str
-) -> list[Json]:
-    page = await get_page(client, who, f"{CONVERSATIONS}/{conversation_id}/messages", limit=100)
-    assert page["next_cursor"] is None
-    items: list[Json] = page["items"]
-    return items
+from tests.factories.disputes import post_dispute
+from tests.factories.orders import Market, market, paid_order, pay, unpaid_order
+from tests.factories.sellers import approved_seller
 
 
 async def get_conversation(client: httpx.AsyncClient, who: LoggedIn, conversation_id: str) -> Json:
@@ -109,7 +41,7 @@ async def get_conversation(client: httpx.AsyncClient, who: LoggedIn, conversatio
 
 
 async def mine(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
-    page = await get_page(client, who, CONVERSATIONS, limit=100)
+    page = await get_page(client, who=who, path=CONVERSATIONS, limit=100)
     assert page["next_cursor"] is None
     items: list[Json] = page["items"]
     return items
@@ -131,15 +63,6 @@ async def unread(client: httpx.AsyncClient, who: LoggedIn, conversation_id: str)
     return count
 
 
-async def unpaid_order(client: httpx.AsyncClient, m: Market) -> Json:
-    listing = await live_listing(client, m.seller, m.category_id)
-    created = await checkout(client, m.buyer, [{"listing_id": listing["id"], "quantity": 1}])
-    (order,) = created["orders"]
-    assert order["paid_at"] is None
-    order["checkout_id"] = created["id"]
-    return order
-
-
 async def message_events(session: AsyncSession, conversation_id: str) -> list[OutboxEvent]:
     rows = await session.scalars(
         select(OutboxEvent).where(OutboxEvent.type == "message.created").order_by(OutboxEvent.id)
@@ -154,9 +77,11 @@ async def test_starting_about_a_listing_then_again_adds_to_the_same_conversation
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
 
-    first = await start(client, m.buyer, listing_id=listing["id"], message="Is the case included?")
+    first = await start(
+        client, who=m.buyer, listing_id=listing["id"], message="Is the case included?"
+    )
     assert first["listing_id"] == listing["id"]
     assert first["order_id"] is None
     assert first["buyer_id"] == m.buyer.user_id
@@ -166,13 +91,13 @@ async def test_starting_about_a_listing_then_again_adds_to_the_same_conversation
     assert first["last_message_preview"] == "Is the case included?"
 
     again = await start(
-        client, m.buyer, listing_id=listing["id"], message="Also, any scratches?", expected=200
+        client, who=m.buyer, listing_id=listing["id"], message="Also, any scratches?", expected=200
     )
     assert again["id"] == first["id"]
     assert again["last_message_preview"] == "Also, any scratches?"
     assert again["last_message_at"] >= first["last_message_at"]
 
-    messages = await all_messages(client, m.buyer, first["id"])
+    messages = await all_messages(client, who=m.buyer, conversation_id=first["id"])
     assert [msg["body"] for msg in messages] == ["Also, any scratches?", "Is the case included?"]
     assert {msg["sender_id"] for msg in messages} == {m.buyer.user_id}
     assert {msg["sender_role"] for msg in messages} == {"buyer"}
@@ -180,7 +105,7 @@ async def test_starting_about_a_listing_then_again_adds_to_the_same_conversation
 
     # Another buyer about the same listing has a conversation of their own.
     other = await register_and_login(client)
-    theirs = await start(client, other, listing_id=listing["id"])
+    theirs = await start(client, who=other, listing_id=listing["id"])
     assert theirs["id"] != first["id"]
 
     (seen_by_seller,) = [c for c in await mine(client, m.seller) if c["id"] == first["id"]]
@@ -192,31 +117,31 @@ async def test_starting_about_an_order_only_for_its_buyer(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await unpaid_order(client, m)
+    order = await unpaid_order(client, market=m)
     other_buyer = await register_and_login(client)
 
     for who in (m.seller, other_buyer, m.admin):
-        assert_problem(await post_start(client, who, order_id=order["id"]), 404, "not_found")
+        assert_problem(await post_start(client, who=who, order_id=order["id"]), 404, "not_found")
 
-    first = await start(client, m.buyer, order_id=order["id"], message="When will it ship?")
+    first = await start(client, who=m.buyer, order_id=order["id"], message="When will it ship?")
     assert first["order_id"] == order["id"]
     assert first["listing_id"] is None
     assert first["seller_id"] == m.seller_id
     assert first["role"] == "buyer"
 
-    again = await start(client, m.buyer, order_id=order["id"], message="Hello?", expected=200)
+    again = await start(client, who=m.buyer, order_id=order["id"], message="Hello?", expected=200)
     assert again["id"] == first["id"]
-    assert len(await all_messages(client, m.seller, first["id"])) == 2
+    assert len(await all_messages(client, who=m.seller, conversation_id=first["id"])) == 2
 
 
 async def test_a_seller_cannot_message_their_own_listing(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
 
     assert_problem(
-        await post_start(client, m.seller, listing_id=listing["id"]),
+        await post_start(client, who=m.seller, listing_id=listing["id"]),
         409,
         "cannot_message_own_listing",
     )
@@ -227,14 +152,14 @@ async def test_only_live_listings_and_known_orders_can_be_asked_about(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    draft = await draft_listing(client, m.seller, m.category_id)
+    draft = await draft_listing(client, seller=m.seller, category_id=m.category_id)
 
-    assert_problem(await post_start(client, m.buyer, listing_id=draft["id"]), 404, "not_found")
+    assert_problem(await post_start(client, who=m.buyer, listing_id=draft["id"]), 404, "not_found")
     # Not even the owner's draft is a subject: the lookup is the public one.
-    assert_problem(await post_start(client, m.seller, listing_id=draft["id"]), 404, "not_found")
+    assert_problem(await post_start(client, who=m.seller, listing_id=draft["id"]), 404, "not_found")
     unknown = str(uuid.uuid4())
-    assert_problem(await post_start(client, m.buyer, listing_id=unknown), 404, "not_found")
-    assert_problem(await post_start(client, m.buyer, order_id=unknown), 404, "not_found")
+    assert_problem(await post_start(client, who=m.buyer, listing_id=unknown), 404, "not_found")
+    assert_problem(await post_start(client, who=m.buyer, order_id=unknown), 404, "not_found")
     assert await mine(client, m.buyer) == []
 
 
@@ -281,8 +206,8 @@ async def test_malformed_bodies_are_refused(
     # In a conversation of the caller's own: for anyone else's the guard answers 404 before
     # any body is looked at.
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
-    conversation_id = (await start(client, m.buyer, listing_id=listing["id"]))["id"]
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    conversation_id = (await start(client, who=m.buyer, listing_id=listing["id"]))["id"]
     headers = {**m.buyer.headers, "Content-Type": "application/json"}
     assert_problem(
         await client.post(CONVERSATIONS, content=b"{not json", headers=headers),
@@ -311,16 +236,18 @@ async def test_concurrent_starts_make_one_conversation(
 ) -> None:
     async with committed_database.session_scope() as session:
         admin_user = await create_user(session, is_admin=True)
-    the_admin = await login(committed_client, admin_user.email)
-    seller, _seller_id = await approved_seller(committed_client, session, the_admin)
-    listing = await live_listing(
-        committed_client, seller, await leaf_category(committed_client, the_admin)
+    the_admin = await login(committed_client, email=admin_user.email)
+    seller, _seller_id = await approved_seller(committed_client, session, admin=the_admin)
+    listing = await listing_for_sale(
+        committed_client,
+        seller=seller,
+        category_id=await nested_leaf_category(committed_client, admin=the_admin),
     )
-    the_buyer = await buyer(committed_client)
+    the_buyer = await buyer_user(committed_client)
 
     responses = await asyncio.gather(
         *(
-            post_start(committed_client, the_buyer, listing_id=listing["id"], message=f"#{n}")
+            post_start(committed_client, who=the_buyer, listing_id=listing["id"], message=f"#{n}")
             for n in range(5)
         )
     )
@@ -329,7 +256,12 @@ async def test_concurrent_starts_make_one_conversation(
     ]
     assert len({r.json()["id"] for r in responses}) == 1
     (conversation,) = await mine(committed_client, the_buyer)
-    bodies = [m["body"] for m in await all_messages(committed_client, seller, conversation["id"])]
+    bodies = [
+        m["body"]
+        for m in await all_messages(
+            committed_client, who=seller, conversation_id=conversation["id"]
+        )
+    ]
     assert sorted(bodies) == [f"#{n}" for n in range(5)]
 
 
@@ -340,8 +272,8 @@ async def _conversation_between(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> tuple[Market, Json]:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
-    return m, await start(client, m.buyer, listing_id=listing["id"])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    return m, await start(client, who=m.buyer, listing_id=listing["id"])
 
 
 @pytest.mark.parametrize(
@@ -359,7 +291,7 @@ async def test_only_the_participants_see_a_conversation(
 ) -> None:
     m, conversation = await _conversation_between(client, session)
     if caller == "other seller":
-        who, _seller_id = await approved_seller(client, session, m.admin)
+        who, _seller_id = await approved_seller(client, session, admin=m.admin)
     else:
         who = {
             "buyer": m.buyer,
@@ -374,7 +306,9 @@ async def test_only_the_participants_see_a_conversation(
         await client.get(f"{path}/messages", headers=who.headers),
         await client.post(f"{path}/read", headers=who.headers),
     ]
-    written = await post_message(client, who, conversation["id"], "hi there")
+    written = await post_message(
+        client, who=who, conversation_id=conversation["id"], body="hi there"
+    )
     listed = [c["id"] for c in await mine(client, who)]
 
     if visible:
@@ -385,38 +319,40 @@ async def test_only_the_participants_see_a_conversation(
         for response in [*reads, written]:
             assert_problem(response, 404, "not_found")
         assert listed == []
-        assert len(await all_messages(client, m.buyer, conversation["id"])) == 1
+        assert len(await all_messages(client, who=m.buyer, conversation_id=conversation["id"])) == 1
 
 
 async def test_an_admin_reads_a_disputed_orders_conversation_but_does_not_write(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    _listing, order = await paid_order(client, m)
-    conversation = await start(client, m.buyer, order_id=order["id"], message="Arrived broken")
+    _listing, order = await paid_order(client, market=m)
+    conversation = await start(client, who=m.buyer, order_id=order["id"], message="Arrived broken")
     path = f"{CONVERSATIONS}/{conversation['id']}"
     assert_problem(await client.get(path, headers=m.admin.headers), 404, "not_found")
 
-    opened = await post_dispute(client, m.buyer, order["id"])
+    opened = await post_dispute(client, who=m.buyer, order_id=order["id"])
     assert opened.status_code == 201, opened.text
 
     seen = await get_conversation(client, m.admin, conversation["id"])
     assert seen["role"] == "admin"
     assert seen["unread_count"] == 0
-    (message,) = await all_messages(client, m.admin, conversation["id"])
+    (message,) = await all_messages(client, who=m.admin, conversation_id=conversation["id"])
     assert message["body"] == "Arrived broken"
     assert_problem(
-        await post_message(client, m.admin, conversation["id"], "x"), 403, "not_participant"
+        await post_message(client, who=m.admin, conversation_id=conversation["id"], body="x"),
+        403,
+        "not_participant",
     )
     assert_problem(
         await client.post(f"{path}/read", headers=m.admin.headers), 403, "not_participant"
     )
     assert await mine(client, m.admin) == []
-    assert len(await all_messages(client, m.buyer, conversation["id"])) == 1
+    assert len(await all_messages(client, who=m.buyer, conversation_id=conversation["id"])) == 1
 
     # A conversation about a listing never concerns a dispute.
-    listing = await live_listing(client, m.seller, m.category_id)
-    about_listing = await start(client, m.buyer, listing_id=listing["id"])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    about_listing = await start(client, who=m.buyer, listing_id=listing["id"])
     assert_problem(
         await client.get(f"{CONVERSATIONS}/{about_listing['id']}", headers=m.admin.headers),
         404,
@@ -461,13 +397,13 @@ async def test_a_messages_key_speaks_for_the_shop_never_for_its_owner_as_a_buyer
     answers the shop's conversations; those where the owner is the buyer do not exist for it,
     and starting one (a buyer's act) is refused."""
     m = await market(client, session)
-    other_seller, _ = await approved_seller(client, session, m.admin)
-    theirs = await live_listing(client, other_seller, m.category_id)
-    as_buyer = await start(client, m.seller, listing_id=theirs["id"], message="Any scratches?")
-    await send(client, other_seller, as_buyer["id"], "None at all")
-    ours = await live_listing(client, m.seller, m.category_id)
-    as_seller = await start(client, m.buyer, listing_id=ours["id"])
-    integration = await integration_of(client, m.seller, ["messages:write"])
+    other_seller, _ = await approved_seller(client, session, admin=m.admin)
+    theirs = await listing_for_sale(client, seller=other_seller, category_id=m.category_id)
+    as_buyer = await start(client, who=m.seller, listing_id=theirs["id"], message="Any scratches?")
+    await send(client, who=other_seller, conversation_id=as_buyer["id"], body="None at all")
+    ours = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    as_seller = await start(client, who=m.buyer, listing_id=ours["id"])
+    integration = await integration_of(client, owner=m.seller, scopes=["messages:write"])
 
     # The owner's JWT sees both sides, each with one unread message.
     assert [(c["id"], c["role"], c["unread_count"]) for c in await mine(client, m.seller)] == [
@@ -481,11 +417,16 @@ async def test_a_messages_key_speaks_for_the_shop_never_for_its_owner_as_a_buyer
     ]
     seen = await get_conversation(client, integration, as_seller["id"])
     assert (seen["role"], seen["unread_count"]) == ("seller", 1)
-    reply = await send(client, integration, as_seller["id"], "Yes, still here")
+    reply = await send(
+        client, who=integration, conversation_id=as_seller["id"], body="Yes, still here"
+    )
     assert reply["sender_id"] == m.seller.user_id
     assert reply["sender_role"] == "seller"
     assert (await mark_read(client, integration, as_seller["id"]))["unread_count"] == 0
-    assert [msg["body"] for msg in await all_messages(client, m.buyer, as_seller["id"])] == [
+    assert [
+        msg["body"]
+        for msg in await all_messages(client, who=m.buyer, conversation_id=as_seller["id"])
+    ] == [
         "Yes, still here",
         "Is it still available?",
     ]
@@ -495,20 +436,28 @@ async def test_a_messages_key_speaks_for_the_shop_never_for_its_owner_as_a_buyer
         await client.get(path, headers=integration.headers),
         await client.get(f"{path}/messages", headers=integration.headers),
         await client.post(f"{path}/read", headers=integration.headers),
-        await post_message(client, integration, as_buyer["id"], "sent by the key"),
+        await post_message(
+            client, who=integration, conversation_id=as_buyer["id"], body="sent by the key"
+        ),
     ]:
         assert_problem(response, 404, "not_found")
 
     # Starting one, even about a listing the owner already asked about (which would add to
     # that conversation), is the buyer's act.
-    for subject in (theirs, await live_listing(client, other_seller, m.category_id)):
-        refused = await post_start(client, integration, listing_id=subject["id"], message="Hi")
+    for subject in (
+        theirs,
+        await listing_for_sale(client, seller=other_seller, category_id=m.category_id),
+    ):
+        refused = await post_start(client, who=integration, listing_id=subject["id"], message="Hi")
         assert assert_problem(refused, 403, "insufficient_scope")["detail"] == (
             "starting a conversation is a buyer's action, not a shop's"
         )
 
     # The buyer side is as the owner left it: nothing sent, nothing marked read.
-    assert [msg["body"] for msg in await all_messages(client, m.seller, as_buyer["id"])] == [
+    assert [
+        msg["body"]
+        for msg in await all_messages(client, who=m.seller, conversation_id=as_buyer["id"])
+    ] == [
         "None at all",
         "Any scratches?",
     ]
@@ -527,7 +476,12 @@ async def test_messages_come_newest_first_in_pages(
     m, conversation = await _conversation_between(client, session)
     path = f"{CONVERSATIONS}/{conversation['id']}/messages"
     for n in range(1, 5):
-        await send(client, m.seller if n % 2 else m.buyer, conversation["id"], f"message {n}")
+        await send(
+            client,
+            who=m.seller if n % 2 else m.buyer,
+            conversation_id=conversation["id"],
+            body=f"message {n}",
+        )
 
     bodies: list[str] = []
     cursor: str | None = None
@@ -536,7 +490,7 @@ async def test_messages_come_newest_first_in_pages(
         params: dict[str, str | int] = {"limit": 2}
         if cursor is not None:
             params["cursor"] = cursor
-        page = await get_page(client, m.seller, path, **params)
+        page = await get_page(client, who=m.seller, path=path, **params)
         assert len(page["items"]) <= 2
         bodies += [msg["body"] for msg in page["items"]]
         pages += 1
@@ -547,10 +501,10 @@ async def test_messages_come_newest_first_in_pages(
     assert bodies == expected
     assert pages == 3
 
-    first = await get_page(client, m.buyer, path, limit=2)
+    first = await get_page(client, who=m.buyer, path=path, limit=2)
     # A message written after the first page does not shift the following pages.
-    await send(client, m.buyer, conversation["id"], "message 5")
-    second = await get_page(client, m.buyer, path, limit=2, cursor=first["next_cursor"])
+    await send(client, who=m.buyer, conversation_id=conversation["id"], body="message 5")
+    second = await get_page(client, who=m.buyer, path=path, limit=2, cursor=first["next_cursor"])
     assert [msg["body"] for msg in second["items"]] == ["message 2", "message 1"]
 
     assert_problem(
@@ -570,11 +524,13 @@ async def test_my_conversations_by_last_activity_as_buyer_and_as_seller(
 ) -> None:
     m = await market(client, session)
     # The market's seller also buys from another shop.
-    other_seller, other_seller_id = await approved_seller(client, session, m.admin)
-    theirs = await live_listing(client, other_seller, m.category_id)
-    as_buyer = await start(client, m.seller, listing_id=theirs["id"])
-    listings = [await live_listing(client, m.seller, m.category_id) for _ in range(2)]
-    as_seller = [await start(client, m.buyer, listing_id=x["id"]) for x in listings]
+    other_seller, other_seller_id = await approved_seller(client, session, admin=m.admin)
+    theirs = await listing_for_sale(client, seller=other_seller, category_id=m.category_id)
+    as_buyer = await start(client, who=m.seller, listing_id=theirs["id"])
+    listings = [
+        await listing_for_sale(client, seller=m.seller, category_id=m.category_id) for _ in range(2)
+    ]
+    as_seller = [await start(client, who=m.buyer, listing_id=x["id"]) for x in listings]
 
     listed = await mine(client, m.seller)
     assert [c["id"] for c in listed] == [as_seller[1]["id"], as_seller[0]["id"], as_buyer["id"]]
@@ -583,21 +539,23 @@ async def test_my_conversations_by_last_activity_as_buyer_and_as_seller(
     assert listed[2]["buyer_id"] == m.seller.user_id
 
     # New activity moves a conversation to the top.
-    await send(client, other_seller, as_buyer["id"], "Yes, it is")
+    await send(client, who=other_seller, conversation_id=as_buyer["id"], body="Yes, it is")
     listed = await mine(client, m.seller)
     assert listed[0]["id"] == as_buyer["id"]
     assert listed[0]["last_message_preview"] == "Yes, it is"
     assert listed[0]["unread_count"] == 1
 
-    first = await get_page(client, m.seller, CONVERSATIONS, limit=2)
+    first = await get_page(client, who=m.seller, path=CONVERSATIONS, limit=2)
     assert len(first["items"]) == 2
-    rest = await get_page(client, m.seller, CONVERSATIONS, limit=2, cursor=first["next_cursor"])
+    rest = await get_page(
+        client, who=m.seller, path=CONVERSATIONS, limit=2, cursor=first["next_cursor"]
+    )
     assert rest["next_cursor"] is None
     paged = [c["id"] for c in first["items"] + rest["items"]]
     assert paged == [c["id"] for c in listed]
     # A cursor of the messages' order is refused by the list's.
     messages = await get_page(
-        client, m.seller, f"{CONVERSATIONS}/{as_buyer['id']}/messages", limit=1
+        client, who=m.seller, path=f"{CONVERSATIONS}/{as_buyer['id']}/messages", limit=1
     )
     assert_problem(
         await client.get(
@@ -612,9 +570,9 @@ async def test_long_previews_are_shortened(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
     text = "word " * 100
-    conversation = await start(client, m.buyer, listing_id=listing["id"], message=text)
+    conversation = await start(client, who=m.buyer, listing_id=listing["id"], message=text)
     preview = conversation["last_message_preview"]
     assert len(preview) == 120
     assert preview.endswith("…")
@@ -632,21 +590,21 @@ async def test_unread_counts_and_read_markers_for_both_sides(
     assert await unread(client, m.buyer, cid) == 0
     assert await unread(client, m.seller, cid) == 1
 
-    await send(client, m.seller, cid, "Yes")
-    await send(client, m.seller, cid, "Still here")
+    await send(client, who=m.seller, conversation_id=cid, body="Yes")
+    await send(client, who=m.seller, conversation_id=cid, body="Still here")
     assert await unread(client, m.buyer, cid) == 2
     assert await unread(client, m.seller, cid) == 0  # answering reads what came before
 
     # Reading the messages is not marking them read.
-    await all_messages(client, m.buyer, cid)
+    await all_messages(client, who=m.buyer, conversation_id=cid)
     assert await unread(client, m.buyer, cid) == 2
     marked = await mark_read(client, m.buyer, cid)
     assert marked["unread_count"] == 0
     assert marked["role"] == "buyer"
     assert await unread(client, m.buyer, cid) == 0
 
-    await send(client, m.buyer, cid, "Great, I'll take it")
-    await send(client, m.buyer, cid, "Can you ship Monday?")
+    await send(client, who=m.buyer, conversation_id=cid, body="Great, I'll take it")
+    await send(client, who=m.buyer, conversation_id=cid, body="Can you ship Monday?")
     assert await unread(client, m.seller, cid) == 2
     assert await unread(client, m.buyer, cid) == 0
     assert (await mark_read(client, m.seller, cid))["role"] == "seller"
@@ -654,7 +612,7 @@ async def test_unread_counts_and_read_markers_for_both_sides(
     # Marking read twice is harmless.
     assert (await mark_read(client, m.seller, cid))["unread_count"] == 0
 
-    await send(client, m.seller, cid, "Sure")
+    await send(client, who=m.seller, conversation_id=cid, body="Sure")
     assert await unread(client, m.buyer, cid) == 1
     assert await unread(client, m.seller, cid) == 0
 
@@ -669,17 +627,26 @@ async def test_contact_details_are_hidden_in_listing_conversations(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
-    conversation = await start(client, m.buyer, listing_id=listing["id"], message=CONTACT)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    conversation = await start(client, who=m.buyer, listing_id=listing["id"], message=CONTACT)
     assert conversation["last_message_preview"] == HIDDEN
-    reply = await send(client, m.seller, conversation["id"], "Price is $1,250.00 until 2026-11-27")
+    reply = await send(
+        client,
+        who=m.seller,
+        conversation_id=conversation["id"],
+        body="Price is $1,250.00 until 2026-11-27",
+    )
     assert reply["masked"] is False
     assert reply["body"] == "Price is $1,250.00 until 2026-11-27"
-    masked = await send(client, m.seller, conversation["id"], "text me: 555 123 4567")
+    masked = await send(
+        client, who=m.seller, conversation_id=conversation["id"], body="text me: 555 123 4567"
+    )
     assert masked["masked"] is True
     assert masked["body"] == "text me: [hidden]"
 
-    newest, _reply, first = await all_messages(client, m.buyer, conversation["id"])
+    newest, _reply, first = await all_messages(
+        client, who=m.buyer, conversation_id=conversation["id"]
+    )
     assert first["body"] == HIDDEN
     assert first["masked"] is True
     assert newest["id"] == masked["id"]
@@ -692,21 +659,26 @@ async def test_contact_details_are_hidden_until_the_order_is_paid(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await unpaid_order(client, m)
-    conversation = await start(client, m.buyer, order_id=order["id"], message=CONTACT)
-    before = await send(client, m.seller, conversation["id"], "Call me: 555-123-4567")
+    order = await unpaid_order(client, market=m)
+    conversation = await start(client, who=m.buyer, order_id=order["id"], message=CONTACT)
+    before = await send(
+        client, who=m.seller, conversation_id=conversation["id"], body="Call me: 555-123-4567"
+    )
     assert before["masked"] is True
     assert before["body"] == "Call me: [hidden]"
 
-    await pay(client, m.buyer, order["checkout_id"])
-    after = await send(client, m.seller, conversation["id"], "Call me: 555-123-4567")
+    await pay(client, who=m.buyer, checkout_id=order["checkout_id"])
+    after = await send(
+        client, who=m.seller, conversation_id=conversation["id"], body="Call me: 555-123-4567"
+    )
     assert after["masked"] is False
     assert after["body"] == "Call me: 555-123-4567"
-    again = await start(client, m.buyer, order_id=order["id"], message=CONTACT, expected=200)
+    again = await start(client, who=m.buyer, order_id=order["id"], message=CONTACT, expected=200)
     assert again["last_message_preview"] == CONTACT
 
     bodies = [
-        (msg["body"], msg["masked"]) for msg in await all_messages(client, m.buyer, again["id"])
+        (msg["body"], msg["masked"])
+        for msg in await all_messages(client, who=m.buyer, conversation_id=again["id"])
     ]
     assert bodies == [
         (CONTACT, False),
@@ -720,9 +692,9 @@ async def test_a_paid_orders_conversation_is_not_masked_from_the_start(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    _listing, order = await paid_order(client, m)
-    conversation = await start(client, m.buyer, order_id=order["id"], message=CONTACT)
-    (message,) = await all_messages(client, m.seller, conversation["id"])
+    _listing, order = await paid_order(client, market=m)
+    conversation = await start(client, who=m.buyer, order_id=order["id"], message=CONTACT)
+    (message,) = await all_messages(client, who=m.seller, conversation_id=conversation["id"])
     assert (message["body"], message["masked"]) == (CONTACT, False)
 
 
@@ -735,20 +707,22 @@ async def test_messages_have_a_length_limit(
     m, conversation = await _conversation_between(client, session)
     limit = settings.message_max_length
 
-    too_long = await post_message(client, m.buyer, conversation["id"], "x" * (limit + 1))
+    too_long = await post_message(
+        client, who=m.buyer, conversation_id=conversation["id"], body="x" * (limit + 1)
+    )
     problem = assert_problem(too_long, 422, "validation_error")
     assert problem["errors"] == [{"loc": ["body", "body"], "msg": f"at most {limit} characters"}]
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
     problem = assert_problem(
-        await post_start(client, m.buyer, listing_id=listing["id"], message="x" * (limit + 1)),
+        await post_start(client, who=m.buyer, listing_id=listing["id"], message="x" * (limit + 1)),
         422,
         "validation_error",
     )
     assert problem["errors"] == [{"loc": ["body", "message"], "msg": f"at most {limit} characters"}]
 
-    exactly = await send(client, m.buyer, conversation["id"], "x" * limit)
+    exactly = await send(client, who=m.buyer, conversation_id=conversation["id"], body="x" * limit)
     assert len(exactly["body"]) == limit
-    assert len(await all_messages(client, m.buyer, conversation["id"])) == 2
+    assert len(await all_messages(client, who=m.buyer, conversation_id=conversation["id"])) == 2
     assert len(await mine(client, m.buyer)) == 1
 
 
@@ -761,37 +735,41 @@ async def test_senders_are_rate_limited_across_conversations(
     monkeypatch.setattr(settings, "message_rate_limit", 3)
     monkeypatch.setattr(settings, "message_rate_window", timedelta(seconds=60))
     m = await market(client, session)
-    first, second = [await live_listing(client, m.seller, m.category_id) for _ in range(2)]
+    first, second = [
+        await listing_for_sale(client, seller=m.seller, category_id=m.category_id) for _ in range(2)
+    ]
     clock.freeze()
 
-    one = await start(client, m.buyer, listing_id=first["id"])  # 1
-    await send(client, m.buyer, one["id"], "two")  # 2
+    one = await start(client, who=m.buyer, listing_id=first["id"])  # 1
+    await send(client, who=m.buyer, conversation_id=one["id"], body="two")  # 2
     clock.advance(timedelta(seconds=10))
-    two = await start(client, m.buyer, listing_id=second["id"])  # 3, in another conversation
+    two = await start(client, who=m.buyer, listing_id=second["id"])  # 3, in another conversation
 
-    refused = await post_message(client, m.buyer, one["id"], "four")
+    refused = await post_message(client, who=m.buyer, conversation_id=one["id"], body="four")
     assert_problem(refused, 429, "rate_limited")
     assert refused.headers["Retry-After"] == "50"
     assert_problem(
-        await post_start(client, m.buyer, listing_id=second["id"], message="again"),
+        await post_start(client, who=m.buyer, listing_id=second["id"], message="again"),
         429,
         "rate_limited",
     )
     # The other side has a limit of their own.
-    await send(client, m.seller, one["id"], "Slow down :)")
+    await send(client, who=m.seller, conversation_id=one["id"], body="Slow down :)")
 
     clock.advance(timedelta(seconds=49, milliseconds=500))
-    refused = await post_message(client, m.buyer, two["id"], "four")
+    refused = await post_message(client, who=m.buyer, conversation_id=two["id"], body="four")
     assert_problem(refused, 429, "rate_limited")
     assert refused.headers["Retry-After"] == "1"
 
     clock.advance(timedelta(seconds=1))  # the first two left the window
-    await send(client, m.buyer, two["id"], "four")
-    await send(client, m.buyer, one["id"], "five")
-    refused = await post_message(client, m.buyer, one["id"], "six")
+    await send(client, who=m.buyer, conversation_id=two["id"], body="four")
+    await send(client, who=m.buyer, conversation_id=one["id"], body="five")
+    refused = await post_message(client, who=m.buyer, conversation_id=one["id"], body="six")
     assert refused.headers["Retry-After"] == "10"
 
-    bodies = [msg["body"] for msg in await all_messages(client, m.buyer, one["id"])]
+    bodies = [
+        msg["body"] for msg in await all_messages(client, who=m.buyer, conversation_id=one["id"])
+    ]
     assert bodies == ["five", "Slow down :)", "two", "Is it still available?"]
 
 
@@ -802,14 +780,14 @@ async def test_each_message_emits_message_created(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await unpaid_order(client, m)
-    conversation = await start(client, m.buyer, order_id=order["id"], message="Hello")
-    reply = await send(client, m.seller, conversation["id"], "Hi!")
+    order = await unpaid_order(client, market=m)
+    conversation = await start(client, who=m.buyer, order_id=order["id"], message="Hello")
+    reply = await send(client, who=m.seller, conversation_id=conversation["id"], body="Hi!")
 
     from_buyer, from_seller = await message_events(session, conversation["id"])
     (first,) = [
         msg
-        for msg in await all_messages(client, m.buyer, conversation["id"])
+        for msg in await all_messages(client, who=m.buyer, conversation_id=conversation["id"])
         if msg["body"] == "Hello"
     ]
     common = {
@@ -837,6 +815,8 @@ async def test_each_message_emits_message_created(
 
     # A refused message leaves no event behind.
     assert_problem(
-        await post_message(client, m.buyer, conversation["id"], ""), 422, "validation_error"
+        await post_message(client, who=m.buyer, conversation_id=conversation["id"], body=""),
+        422,
+        "validation_error",
     )
     assert len(await message_events(session, conversation["id"])) == 2

@@ -20,75 +20,57 @@ from app.core.db import Database
 from app.core.outbox import OutboxEvent
 from app.messaging.notifications.models import Notification
 from app.messaging.notifications.rules import RULES
-from tests.catalog.helpers import custom_client
-from tests.disputes.helpers import (
+from tests.factories.accounts import LoggedIn, create_user, register_and_login, relogin
+from tests.factories.api import Json, assert_problem, json_ok, parse_time, usd
+from tests.factories.apps import client_with, make_settings
+from tests.factories.catalog import LISTINGS, draft_listing, listing_for_sale
+from tests.factories.conversations import send, start
+from tests.factories.disputes import (
+    SHIP_BACK,
     completed_order,
     post_dispute,
-    post_message,
+    post_dispute_message,
     post_resolve,
     post_return,
-    post_review,
-    relogin_market,
-    return_step,
     shipped_order,
+    step_ok,
 )
-from tests.factories import LoggedIn, assert_problem, create_user, json_ok, register_and_login
-from tests.orders.helpers import (
-    FAILING_ACCOUNT,
-    LISTINGS,
-    Json,
+from tests.factories.notifications import NOTIFICATIONS, inbox
+from tests.factories.orders import (
     Market,
-    approved_seller,
     checkout,
     confirm,
-    draft_listing,
     get_order,
-    live_listing,
     market,
     paid_order,
-    parse_time,
     pay,
     post_cancel,
     post_checkout,
-    post_payout,
-    relogin,
+    relogin_market,
     ship,
-    sweep,
-    usd,
 )
+from tests.factories.payments import post_payout
+from tests.factories.reviews import post_review
+from tests.factories.sellers import FAILING_ACCOUNT, approved_seller
+from tests.factories.worker import sweep
 
-NOTIFICATIONS = "/v1/notifications"
 SUMMARY = f"{NOTIFICATIONS}/summary"
 READ_ALL = f"{NOTIFICATIONS}/read-all"
 CONVERSATIONS = "/v1/conversations"
 ADMIN_LISTINGS = "/v1/admin/listings"
-SHIP_BACK = {"carrier": "DHL", "tracking_number": "RET 0001"}
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
 
-async def inbox(client: httpx.AsyncClient, who: LoggedIn, *, unread: bool = False) -> list[Json]:
-    """All of the caller's notifications, newest first (one page of up to 100)."""
-    params: dict[str, str | int] = {"limit": 100}
-    if unread:
-        params["unread"] = "true"
-    response = await client.get(NOTIFICATIONS, params=params, headers=who.headers)
-    assert response.status_code == 200, response.text
-    page = response.json()
-    assert page["next_cursor"] is None
-    items: list[Json] = page["items"]
-    return items
-
-
 async def types(client: httpx.AsyncClient, who: LoggedIn) -> list[str]:
     """The event types of the caller's notifications, newest first."""
-    return [n["type"] for n in await inbox(client, who)]
+    return [n["type"] for n in await inbox(client, who=who)]
 
 
 async def only(client: httpx.AsyncClient, who: LoggedIn, event_type: str) -> Json:
     """The caller's single notification of `event_type`, checked to carry the rule's title."""
-    (found,) = [n for n in await inbox(client, who) if n["type"] == event_type]
+    (found,) = [n for n in await inbox(client, who=who) if n["type"] == event_type]
     assert found["title"] == RULES[event_type].title
     assert found["read_at"] is None
     return found
@@ -165,7 +147,7 @@ async def listing_with_threshold(
 
 async def buy(client: httpx.AsyncClient, who: LoggedIn, listing_id: str, quantity: int) -> Json:
     """An unpaid checkout of one listing (the stock is taken at checkout)."""
-    return await checkout(client, who, [{"listing_id": listing_id, "quantity": quantity}])
+    return await checkout(client, who=who, items=[{"listing_id": listing_id, "quantity": quantity}])
 
 
 async def quantity_of(client: httpx.AsyncClient, who: LoggedIn, listing_id: str) -> int:
@@ -173,35 +155,6 @@ async def quantity_of(client: httpx.AsyncClient, who: LoggedIn, listing_id: str)
     assert response.status_code == 200, response.text
     quantity: int = response.json()["quantity"]
     return quantity
-
-
-async def start_conversation(
-    client: httpx.AsyncClient, who: LoggedIn, listing_id: str, message: str
-) -> Json:
-    response = await client.post(
-        CONVERSATIONS, json={"listing_id": listing_id, "message": message}, headers=who.headers
-    )
-    assert response.status_code == 201, response.text
-    conversation: Json = response.json()
-    return conversation
-
-
-async def send(client: httpx.AsyncClient, who: LoggedIn, conversation_id: str, body: str) -> Json:
-    response = await client.post(
-        f"{CONVERSATIONS}/{conversation_id}/messages", json={"body": body}, headers=who.headers
-    )
-    assert response.status_code == 201, response.text
-    message: Json = response.json()
-    return message
-
-
-async def step(
-    client: httpx.AsyncClient, who: LoggedIn, return_id: str, name: str, body: Json | None = None
-) -> Json:
-    response = await return_step(client, who, return_id, name, body)
-    assert response.status_code == 200, response.text
-    found: Json = response.json()
-    return found
 
 
 async def ok(response: httpx.Response, status: int = 201) -> Json:
@@ -225,7 +178,7 @@ async def test_the_seller_hears_of_a_new_and_a_paid_order_the_buyer_of_shipping(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
     created = await buy(client, m.buyer, listing["id"], 1)
     (order,) = created["orders"]
     ids = order_data(m, order["id"])
@@ -235,7 +188,7 @@ async def test_the_seller_hears_of_a_new_and_a_paid_order_the_buyer_of_shipping(
     assert new_order["data"]["status"] == "pending_payment"
     assert await types(client, m.buyer) == []
 
-    await pay(client, m.buyer, created["id"])
+    await pay(client, who=m.buyer, checkout_id=created["id"])
     paid = await only(client, m.seller, "order.paid")
     assert carries(paid["data"], ids)
     assert paid["data"]["previous_status"] == "pending_payment"
@@ -243,7 +196,7 @@ async def test_the_seller_hears_of_a_new_and_a_paid_order_the_buyer_of_shipping(
     assert paid["data"]["total"] == {"amount": 1500, "currency": "USD"}
     assert await types(client, m.buyer) == []
 
-    await ship(client, m.seller, order["id"])
+    await ship(client, who=m.seller, order_id=order["id"])
     shipped = await only(client, m.buyer, "order.shipped")
     assert carries(shipped["data"], ids)
     assert shipped["data"]["carrier"] == "DHL"
@@ -260,14 +213,17 @@ async def test_each_seller_of_a_split_checkout_hears_of_their_own_order_only(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    other_seller, other_seller_id = await approved_seller(client, session, m.admin)
-    mine = await live_listing(client, m.seller, m.category_id)
-    theirs = await live_listing(client, other_seller, m.category_id)
+    other_seller, other_seller_id = await approved_seller(client, session, admin=m.admin)
+    mine = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    theirs = await listing_for_sale(client, seller=other_seller, category_id=m.category_id)
 
     created = await checkout(
         client,
-        m.buyer,
-        [{"listing_id": mine["id"], "quantity": 1}, {"listing_id": theirs["id"], "quantity": 1}],
+        who=m.buyer,
+        items=[
+            {"listing_id": mine["id"], "quantity": 1},
+            {"listing_id": theirs["id"], "quantity": 1},
+        ],
     )
     order_of = {o["seller_id"]: o["id"] for o in created["orders"]}
     assert set(order_of) == {m.seller_id, other_seller_id}
@@ -284,19 +240,19 @@ async def test_the_buyer_is_reminded_once_before_the_order_completes_on_its_own(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    order = await shipped_order(client, m)
+    order = await shipped_order(client, market=m)
     auto_complete_at = parse_time(order["auto_complete_at"])
     lead = settings.completion_reminder_before
 
     clock.advance(settings.auto_complete_after - lead - timedelta(minutes=1))
     assert (await sweep(database, settings))["remind_completion_due"] == 0
-    m = await relogin_market(client, m)
+    m = await relogin_market(client, market=m)
     assert await types(client, m.buyer) == ["order.shipped"]
 
     clock.advance(timedelta(minutes=2))
     assert (await sweep(database, settings))["remind_completion_due"] == 1
     assert (await sweep(database, settings))["remind_completion_due"] == 0
-    m = await relogin_market(client, m)
+    m = await relogin_market(client, market=m)
     reminder = await only(client, m.buyer, "order.delivery_window_ending")
     assert carries(reminder["data"], order_data(m, order["id"]))
     assert parse_time(reminder["data"]["auto_complete_at"]) == auto_complete_at
@@ -311,7 +267,7 @@ async def test_the_buyer_is_reminded_once_before_the_order_completes_on_its_own(
     done = await sweep(database, settings)
     assert done["auto_complete_orders"] == 1
     assert done["remind_completion_due"] == 0
-    m = await relogin_market(client, m)
+    m = await relogin_market(client, market=m)
     assert carries((await only(client, m.seller, "order.completed"))["data"], {"actor_id": None})
     assert await types(client, m.buyer) == ["order.delivery_window_ending", "order.shipped"]
 
@@ -320,10 +276,10 @@ async def test_orders_settled_before_the_window_are_not_reminded(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    confirmed = await shipped_order(client, m)
-    await confirm(client, m.buyer, confirmed["id"])
-    disputed = await shipped_order(client, m)
-    await ok(await post_dispute(client, m.buyer, disputed["id"]))
+    confirmed = await shipped_order(client, market=m)
+    await confirm(client, who=m.buyer, order_id=confirmed["id"])
+    disputed = await shipped_order(client, market=m)
+    await ok(await post_dispute(client, who=m.buyer, order_id=disputed["id"]))
 
     clock.advance(settings.auto_complete_after - settings.completion_reminder_before)
     assert (await sweep(database, settings))["remind_completion_due"] == 0
@@ -335,7 +291,7 @@ async def test_an_order_already_due_to_complete_is_not_reminded(
 ) -> None:
     """After worker downtime the order completes in the sweep: a reminder would be a lie."""
     m = await market(client, session)
-    await shipped_order(client, m)
+    await shipped_order(client, market=m)
 
     clock.advance(settings.auto_complete_after + timedelta(days=1))
     done = await sweep(database, settings)
@@ -348,7 +304,7 @@ async def test_the_seller_hears_when_the_buyer_confirms_receipt(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
 
     completed = await only(client, m.seller, "order.completed")
     assert carries(completed["data"], order_data(m, order["id"]))
@@ -370,18 +326,20 @@ async def test_a_cancellation_is_told_to_the_other_party_not_the_one_who_cancell
 ) -> None:
     m = await market(client, session)
     if paid:
-        _listing, order = await paid_order(client, m)
+        _listing, order = await paid_order(client, market=m)
     else:
-        listing = await live_listing(client, m.seller, m.category_id)
+        listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
         (order,) = (await buy(client, m.buyer, listing["id"], 1))["orders"]
     who = {"buyer": m.buyer, "seller": m.seller, "admin": m.admin}[actor]
 
-    cancelled = await post_cancel(client, who, order["id"], reason="out of stock after all")
+    cancelled = await post_cancel(
+        client, who=who, order_id=order["id"], reason="out of stock after all"
+    )
     assert cancelled.status_code == 200, cancelled.text
 
     for party in ("buyer", "seller"):
         person = m.buyer if party == "buyer" else m.seller
-        heard = [n for n in await inbox(client, person) if n["type"] == "order.cancelled"]
+        heard = [n for n in await inbox(client, who=person) if n["type"] == "order.cancelled"]
         if party in told:
             (notice,) = heard
             assert carries(notice["data"], order_data(m, order["id"]))
@@ -396,12 +354,12 @@ async def test_an_expired_checkout_is_told_to_both_parties(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
     (order,) = (await buy(client, m.buyer, listing["id"], 1))["orders"]
 
     clock.advance(settings.payment_expiry + timedelta(minutes=1))
     assert (await sweep(database, settings))["expire_unpaid_checkouts"] == 1
-    m = await relogin_market(client, m)
+    m = await relogin_market(client, market=m)
 
     for person in (m.buyer, m.seller):
         notice = await only(client, person, "order.cancelled")
@@ -417,26 +375,26 @@ async def test_each_return_step_is_told_to_the_party_who_acts_next(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     seller_before = await types(client, m.seller)
     buyer_before = await types(client, m.buyer)
 
-    requested = await ok(await post_return(client, m.buyer, order))
+    requested = await ok(await post_return(client, who=m.buyer, order=order))
     rid = requested["id"]
     ids = {**order_data(m, order["id"]), "return_id": rid}
     assert carries((await only(client, m.seller, "return.requested"))["data"], ids)
     assert await types(client, m.buyer) == buyer_before
 
-    await step(client, m.seller, rid, "approve")
+    await step_ok(client, who=m.seller, return_id=rid, step="approve")
     assert carries((await only(client, m.buyer, "return.approved"))["data"], ids)
 
-    await step(client, m.buyer, rid, "ship-back", SHIP_BACK)
+    await step_ok(client, who=m.buyer, return_id=rid, step="ship-back", body=SHIP_BACK)
     assert carries((await only(client, m.seller, "return.shipped_back"))["data"], ids)
 
-    received = await step(client, m.seller, rid, "receive")
+    received = await step_ok(client, who=m.seller, return_id=rid, step="receive")
     assert received["status"] == "received"
     assert carries((await only(client, m.buyer, "return.received"))["data"], ids)
-    assert (await get_order(client, m.buyer, order["id"]))["status"] == "refunded"
+    assert (await get_order(client, who=m.buyer, order_id=order["id"]))["status"] == "refunded"
 
     # The order's own refund step has no audience of its own.
     assert await types(client, m.seller) == [
@@ -452,10 +410,12 @@ async def test_a_rejected_return_is_told_to_the_buyer(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
-    rid = (await ok(await post_return(client, m.buyer, order)))["id"]
+    order = await completed_order(client, market=m)
+    rid = (await ok(await post_return(client, who=m.buyer, order=order)))["id"]
 
-    await step(client, m.seller, rid, "reject", {"reason": "Used, not damaged"})
+    await step_ok(
+        client, who=m.seller, return_id=rid, step="reject", body={"reason": "Used, not damaged"}
+    )
 
     rejected = await only(client, m.buyer, "return.rejected")
     assert carries(rejected["data"], {**order_data(m, order["id"]), "return_id": rid})
@@ -470,22 +430,30 @@ async def test_dispute_steps_go_to_the_party_who_did_not_act_and_resolution_to_b
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await shipped_order(client, m)
+    order = await shipped_order(client, market=m)
 
-    did = (await ok(await post_dispute(client, m.buyer, order["id"])))["id"]
+    did = (await ok(await post_dispute(client, who=m.buyer, order_id=order["id"])))["id"]
     ids = {**order_data(m, order["id"]), "dispute_id": did}
     opened = await only(client, m.seller, "dispute.opened")
     assert carries(opened["data"], ids)
     assert opened["data"]["reason"] == "not_as_described"
     assert await types(client, m.buyer) == ["order.shipped"]
 
-    await ok(await post_message(client, m.seller, did, "It was fine when shipped."))
+    await ok(
+        await post_dispute_message(
+            client, who=m.seller, dispute_id=did, body="It was fine when shipped."
+        )
+    )
     answered = await only(client, m.buyer, "dispute.answered")
     assert carries(answered["data"], ids)
     assert answered["data"]["actor_id"] == m.seller.user_id
     assert "dispute.answered" not in await types(client, m.seller)
 
-    await ok(await post_message(client, m.buyer, did, "Here is how it arrived."))
+    await ok(
+        await post_dispute_message(
+            client, who=m.buyer, dispute_id=did, body="Here is how it arrived."
+        )
+    )
     assert carries((await only(client, m.seller, "dispute.answered"))["data"], ids)
     assert [t for t in await types(client, m.buyer) if t == "dispute.answered"] == [
         "dispute.answered"
@@ -495,9 +463,13 @@ async def test_dispute_steps_go_to_the_party_who_did_not_act_and_resolution_to_b
     await ok(await client.post(f"/v1/disputes/{did}/escalate", headers=m.buyer.headers), 200)
     assert carries((await only(client, m.seller, "dispute.escalated"))["data"], ids)
     assert "dispute.escalated" not in await types(client, m.buyer)
-    await ok(await post_message(client, m.admin, did, "Looking into it."))
+    await ok(
+        await post_dispute_message(client, who=m.admin, dispute_id=did, body="Looking into it.")
+    )
 
-    resolved = await ok(await post_resolve(client, m.admin, did, "refund_buyer"), 200)
+    resolved = await ok(
+        await post_resolve(client, admin=m.admin, dispute_id=did, outcome="refund_buyer"), 200
+    )
     assert resolved["status"] == "resolved"
     for person in (m.buyer, m.seller):
         notice = await only(client, person, "dispute.resolved")
@@ -526,12 +498,12 @@ async def test_a_dispute_the_worker_resolves_is_told_to_both_parties(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    order = await shipped_order(client, m)
-    did = (await ok(await post_dispute(client, m.buyer, order["id"])))["id"]
+    order = await shipped_order(client, market=m)
+    did = (await ok(await post_dispute(client, who=m.buyer, order_id=order["id"])))["id"]
 
     clock.advance(settings.dispute_response_time + timedelta(minutes=1))
     assert (await sweep(database, settings))["resolve_unanswered_disputes"] == 1
-    m = await relogin_market(client, m)
+    m = await relogin_market(client, market=m)
 
     for person in (m.buyer, m.seller):
         notice = await only(client, person, "dispute.resolved")
@@ -547,14 +519,22 @@ async def test_published_reviews_are_told_to_the_person_reviewed(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
 
-    await ok(await post_review(client, m.buyer, order["id"], rating=4, comment="Good seller"))
+    await ok(
+        await post_review(
+            client, who=m.buyer, order_id=order["id"], rating=4, comment="Good seller"
+        )
+    )
     # Written but blind: nobody hears of it until both are published.
     assert "review.published" not in await types(client, m.seller)
     assert await events(session, "review.published") == []
 
-    await ok(await post_review(client, m.seller, order["id"], rating=5, comment="Quick payer"))
+    await ok(
+        await post_review(
+            client, who=m.seller, order_id=order["id"], rating=5, comment="Quick payer"
+        )
+    )
 
     about_seller = await only(client, m.seller, "review.published")
     about_buyer = await only(client, m.buyer, "review.published")
@@ -570,12 +550,16 @@ async def test_a_review_published_by_the_window_closing_is_told_to_its_subject_o
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
-    await ok(await post_review(client, m.seller, order["id"], rating=3, comment="Slow to pay"))
+    order = await completed_order(client, market=m)
+    await ok(
+        await post_review(
+            client, who=m.seller, order_id=order["id"], rating=3, comment="Slow to pay"
+        )
+    )
 
     clock.advance(settings.review_window + timedelta(minutes=1))
     assert (await sweep(database, settings))["publish_due_reviews"] == 1
-    m = await relogin_market(client, m)
+    m = await relogin_market(client, market=m)
 
     about_buyer = await only(client, m.buyer, "review.published")
     assert about_buyer["data"]["about"] == "buyer"
@@ -596,21 +580,25 @@ async def test_a_settled_payout_is_told_to_the_seller(
     account: str | None,
     outcome: str,
 ) -> None:
-    m = await market(client, session) if account is None else await market(client, session, account)
-    await completed_order(client, m, price=1000, shipping=500)
-    payout = await ok(await post_payout(client, m.seller, 1350))
+    m = (
+        await market(client, session)
+        if account is None
+        else await market(client, session, payout_account=account)
+    )
+    await completed_order(client, market=m, price=1000, shipping=500)
+    payout = await ok(await post_payout(client, seller=m.seller, amount=1350))
     assert await types(client, m.seller) == ["order.completed", "order.paid", "order.created"]
 
     assert (await sweep(database, settings))["settle_payouts"] == 1
 
-    seller = await relogin(client, m.seller)
+    seller = await relogin(client, who=m.seller)
     notice = await only(client, seller, outcome)
     assert notice["data"]["payout_id"] == payout["id"]
     assert notice["data"]["seller_id"] == m.seller_id
     assert notice["data"]["amount"] == {"amount": 1350, "currency": "USD"}
     failure = None if outcome == "payout.paid" else "the bank refused the transfer"
     assert notice["data"]["failure_reason"] == failure
-    buyer = await relogin(client, m.buyer)
+    buyer = await relogin(client, who=m.buyer)
     assert await types(client, buyer) == ["order.shipped"]
 
 
@@ -685,7 +673,7 @@ async def test_a_removed_listing_is_told_to_its_seller(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
 
     removed = await client.post(
         f"{ADMIN_LISTINGS}/{listing['id']}/remove",
@@ -711,12 +699,12 @@ async def test_a_removed_listing_is_told_to_its_seller(
 async def test_moderation_decisions_are_told_to_the_seller(
     session: AsyncSession, database: Database, settings: Settings
 ) -> None:
-    async with custom_client(
-        database, settings.database_url, listing_moderation="required"
+    async with client_with(
+        database, make_settings(settings.database_url, listing_moderation="required")
     ) as client:
         m = await market(client, session)
-        approved = await draft_listing(client, m.seller, m.category_id)
-        rejected = await draft_listing(client, m.seller, m.category_id)
+        approved = await draft_listing(client, seller=m.seller, category_id=m.category_id)
+        rejected = await draft_listing(client, seller=m.seller, category_id=m.category_id)
         for listing, action in ((approved, "approve"), (rejected, "reject")):
             published = await client.post(
                 f"{LISTINGS}/{listing['id']}/publish", headers=m.seller.headers
@@ -745,16 +733,18 @@ async def test_a_message_is_told_to_its_recipient_only(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
 
-    conversation = await start_conversation(client, m.buyer, listing["id"], "Still available?")
+    conversation = await start(
+        client, who=m.buyer, listing_id=listing["id"], message="Still available?"
+    )
     to_seller = await only(client, m.seller, "message.created")
     assert to_seller["data"]["conversation_id"] == conversation["id"]
     assert to_seller["data"]["sender_id"] == m.buyer.user_id
     assert to_seller["data"]["recipient_id"] == m.seller.user_id
     assert await types(client, m.buyer) == []
 
-    reply = await send(client, m.seller, conversation["id"], "Yes it is")
+    reply = await send(client, who=m.seller, conversation_id=conversation["id"], body="Yes it is")
     to_buyer = await only(client, m.buyer, "message.created")
     assert to_buyer["data"]["message_id"] == reply["id"]
     assert to_buyer["data"]["recipient_id"] == m.buyer.user_id
@@ -769,11 +759,13 @@ async def test_a_checkout_that_fails_after_emitting_leaves_no_event_and_no_notif
     client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     m = await market(client, session)
-    other_seller, _ = await approved_seller(client, session, m.admin)
+    other_seller, _ = await approved_seller(client, session, admin=m.admin)
     # Stock is reserved in listing-id order: the low-stock listing (older, smaller id) is
     # taken and announced before the second seller's line runs short.
     low = await listing_with_threshold(client, m.seller, m.category_id, quantity=3, threshold=2)
-    scarce = await live_listing(client, other_seller, m.category_id, quantity=1)
+    scarce = await listing_for_sale(
+        client, seller=other_seller, category_id=m.category_id, quantity=1
+    )
     assert uuid.UUID(low["id"]) < uuid.UUID(scarce["id"])
     before = await count_rows(session)
 
@@ -787,8 +779,11 @@ async def test_a_checkout_that_fails_after_emitting_leaves_no_event_and_no_notif
     monkeypatch.setattr(outbox, "emit", spy)
     failed = await post_checkout(
         client,
-        m.buyer,
-        [{"listing_id": scarce["id"], "quantity": 2}, {"listing_id": low["id"], "quantity": 1}],
+        who=m.buyer,
+        items=[
+            {"listing_id": scarce["id"], "quantity": 2},
+            {"listing_id": low["id"], "quantity": 1},
+        ],
     )
     problem = assert_problem(failed, 409, "insufficient_stock")
     assert problem["listing_id"] == scarce["id"]
@@ -845,11 +840,11 @@ async def _seller_with_messages(
 ) -> tuple[Market, list[str]]:
     """A market whose seller has `count` message notifications; their ids, oldest first."""
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
-    conversation = await start_conversation(client, m.buyer, listing["id"], "message 1")
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    conversation = await start(client, who=m.buyer, listing_id=listing["id"], message="message 1")
     for n in range(2, count + 1):
-        await send(client, m.buyer, conversation["id"], f"message {n}")
-    items = await inbox(client, m.seller)
+        await send(client, who=m.buyer, conversation_id=conversation["id"], body=f"message {n}")
+    items = await inbox(client, who=m.seller)
     assert [n["type"] for n in items] == ["message.created"] * count
     return m, [n["id"] for n in reversed(items)]
 
@@ -859,7 +854,10 @@ async def test_unread_filter_summary_and_marking_read(
 ) -> None:
     m, ids = await _seller_with_messages(client, session, 4)
     await send(
-        client, m.seller, (await inbox(client, m.seller))[0]["data"]["conversation_id"], "hi"
+        client,
+        who=m.seller,
+        conversation_id=(await inbox(client, who=m.seller))[0]["data"]["conversation_id"],
+        body="hi",
     )
     assert await unread_count(client, m.seller) == 4
     assert await unread_count(client, m.buyer) == 1
@@ -871,10 +869,10 @@ async def test_unread_filter_summary_and_marking_read(
     assert again["read_at"] == marked["read_at"]  # marking twice keeps the first time
 
     assert await unread_count(client, m.seller) == 3
-    unread = await inbox(client, m.seller, unread=True)
+    unread = await inbox(client, who=m.seller, unread=True)
     assert [n["id"] for n in unread] == [ids[3], ids[2], ids[0]]
     assert all(n["read_at"] is None for n in unread)
-    everything = await inbox(client, m.seller)
+    everything = await inbox(client, who=m.seller)
     assert [n["id"] for n in everything] == list(reversed(ids))
     assert [n["read_at"] is not None for n in everything] == [False, False, True, False]
     explicit = await client.get(NOTIFICATIONS, params={"unread": "false"}, headers=m.seller.headers)
@@ -883,11 +881,11 @@ async def test_unread_filter_summary_and_marking_read(
     assert await read_all(client, m.seller) == 3
     assert await read_all(client, m.seller) == 0
     assert await unread_count(client, m.seller) == 0
-    assert await inbox(client, m.seller, unread=True) == []
-    assert len(await inbox(client, m.seller)) == 4
+    assert await inbox(client, who=m.seller, unread=True) == []
+    assert len(await inbox(client, who=m.seller)) == 4
     # Another person's notifications are untouched.
     assert await unread_count(client, m.buyer) == 1
-    assert len(await inbox(client, m.buyer, unread=True)) == 1
+    assert len(await inbox(client, who=m.buyer, unread=True)) == 1
 
 
 async def test_marking_someone_elses_or_an_unknown_notification_is_not_found(
@@ -944,8 +942,8 @@ async def test_notifications_come_newest_first_in_pages(
 
     # A notification arriving after the first page does not shift the next ones.
     first = (await client.get(NOTIFICATIONS, params={"limit": 2}, headers=m.seller.headers)).json()
-    conversation_id = (await inbox(client, m.seller))[0]["data"]["conversation_id"]
-    await send(client, m.buyer, conversation_id, "message 6")
+    conversation_id = (await inbox(client, who=m.seller))[0]["data"]["conversation_id"]
+    await send(client, who=m.buyer, conversation_id=conversation_id, body="message 6")
     second = await client.get(
         NOTIFICATIONS,
         params={"limit": 2, "cursor": first["next_cursor"]},
@@ -1019,14 +1017,24 @@ async def test_order_events_name_the_order_and_both_parties_and_never_a_reviews_
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
-    await ok(await post_review(client, m.buyer, order["id"], rating=2, comment="Zebra-quartz"))
-    await ok(await post_review(client, m.seller, order["id"], rating=4, comment="Yak-umber"))
-    rid = (await ok(await post_return(client, m.buyer, order)))["id"]
-    await step(client, m.seller, rid, "reject", {"reason": "Used, not damaged"})
-    did = (await ok(await post_dispute(client, m.buyer, order["id"])))["id"]
-    await ok(await post_message(client, m.seller, did, "It was fine."))
-    await ok(await post_resolve(client, m.admin, did, "release_to_seller"), 200)
+    order = await completed_order(client, market=m)
+    await ok(
+        await post_review(
+            client, who=m.buyer, order_id=order["id"], rating=2, comment="Zebra-quartz"
+        )
+    )
+    await ok(
+        await post_review(client, who=m.seller, order_id=order["id"], rating=4, comment="Yak-umber")
+    )
+    rid = (await ok(await post_return(client, who=m.buyer, order=order)))["id"]
+    await step_ok(
+        client, who=m.seller, return_id=rid, step="reject", body={"reason": "Used, not damaged"}
+    )
+    did = (await ok(await post_dispute(client, who=m.buyer, order_id=order["id"])))["id"]
+    await ok(await post_dispute_message(client, who=m.seller, dispute_id=did, body="It was fine."))
+    await ok(
+        await post_resolve(client, admin=m.admin, dispute_id=did, outcome="release_to_seller"), 200
+    )
 
     about_order = [
         e

@@ -27,7 +27,6 @@ from app.config import Environment, Settings
 from app.core.clock import clock
 from app.core.db import Database
 from app.core.outbox import OutboxEvent, emit
-from app.main import create_app
 from app.messaging.events import WEBHOOK_EVENT_TYPES
 from app.messaging.notifications.models import Notification
 from app.messaging.webhooks import delivery as delivery_module
@@ -38,7 +37,6 @@ from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
 from app.messaging.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.messaging.webhooks.targets import check_target
 from app.messaging.webhooks.tasks import deliver_due_webhooks
-from tests.conftest import make_settings
 from tests.core.conditional import (
     assert_conditional_edits,
     assert_conditional_reads,
@@ -47,15 +45,23 @@ from tests.core.conditional import (
 )
 from tests.core.conditional import patch as conditional_patch
 from tests.core.conditional import read as conditional_read
-from tests.disputes.helpers import relogin_market
-from tests.factories import (
-    LoggedIn,
-    assert_problem,
-    create_user,
-    json_ok,
-    login,
-    register_and_login,
+from tests.factories.accounts import LoggedIn, create_user, login, register_and_login, relogin
+from tests.factories.api import Json, assert_problem, json_ok, parse_time
+from tests.factories.apps import client_with, make_settings
+from tests.factories.catalog import listing_for_sale
+from tests.factories.orders import Market, checkout, market, pay, relogin_market, ship, unpaid_order
+from tests.factories.sellers import approved_seller
+from tests.factories.webhooks import (
+    DELIVERIES,
+    ENDPOINTS,
+    EVENT_TYPES_PATH,
+    create_endpoint,
+    get_endpoint,
+    list_deliveries,
+    patch_endpoint,
+    post_endpoint,
 )
+from tests.factories.worker import sweep
 from tests.integration.harness import (
     ReceivedRequest,
     WebhookReceiver,
@@ -63,24 +69,6 @@ from tests.integration.harness import (
     sign,
     verify,
 )
-from tests.orders.helpers import (
-    Json,
-    Market,
-    approved_seller,
-    checkout,
-    live_listing,
-    market,
-    parse_time,
-    pay,
-    relogin,
-    ship,
-    sweep,
-)
-
-WEBHOOKS = "/v1/webhooks"
-EVENT_TYPES_PATH = f"{WEBHOOKS}/event-types"
-ENDPOINTS = f"{WEBHOOKS}/endpoints"
-DELIVERIES = f"{WEBHOOKS}/deliveries"
 
 STRONG_JWT_SECRET = "kV9-rL2qT7sW4yB1nM6pX3cZ8aF5dH0jK2gE7uR4tY9"
 PUBLIC_IPV4 = "93.184.215.14"  # a global address: allowed everywhere, no DNS needed
@@ -111,65 +99,11 @@ def with_settings(settings: Settings, **overrides: Any) -> Settings:
     return settings.model_copy(update=overrides)
 
 
-@asynccontextmanager
-async def client_with(database: Database, other: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app with other settings, sharing this test's database transaction."""
-    app = create_app(other, database=database)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
-async def post_endpoint(
-    client: httpx.AsyncClient,
-    who: LoggedIn,
-    url: str,
-    event_types: list[str] | None = None,
-    **extra: Any,
-) -> httpx.Response:
-    body: Json = {"url": url, "event_types": event_types or ["order.created"], **extra}
-    return await client.post(ENDPOINTS, json=body, headers=who.headers)
-
-
-async def create_endpoint(
-    client: httpx.AsyncClient,
-    who: LoggedIn,
-    url: str,
-    event_types: list[str] | None = None,
-    **extra: Any,
-) -> Json:
-    response = await post_endpoint(client, who, url, event_types, **extra)
-    assert response.status_code == 201, response.text
-    endpoint: Json = response.json()
-    assert endpoint["secret"].startswith("whsec_")
-    return endpoint
-
-
-async def get_endpoint(client: httpx.AsyncClient, who: LoggedIn, endpoint_id: str) -> Json:
-    found: Json = json_ok(await client.get(f"{ENDPOINTS}/{endpoint_id}", headers=who.headers))
-    return found
-
-
-async def patch_endpoint(
-    client: httpx.AsyncClient, who: LoggedIn, endpoint_id: str, **changes: Any
-) -> httpx.Response:
-    return await client.patch(f"{ENDPOINTS}/{endpoint_id}", json=changes, headers=who.headers)
-
-
 async def rotate(client: httpx.AsyncClient, who: LoggedIn, endpoint_id: str) -> Json:
     found: Json = json_ok(
         await client.post(f"{ENDPOINTS}/{endpoint_id}/rotate-secret", headers=who.headers)
     )
     return found
-
-
-async def list_deliveries(client: httpx.AsyncClient, who: LoggedIn, **params: str) -> list[Json]:
-    response = await client.get(DELIVERIES, params={"limit": 100, **params}, headers=who.headers)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["next_cursor"] is None
-    items: list[Json] = body["items"]
-    return items
 
 
 async def get_delivery(client: httpx.AsyncClient, who: LoggedIn, delivery_id: str) -> Json:
@@ -185,17 +119,8 @@ async def post_redeliver(
 
 async def only_delivery(client: httpx.AsyncClient, who: LoggedIn, endpoint_id: str) -> Json:
     """The endpoint's one delivery, with its attempt log."""
-    (listed,) = await list_deliveries(client, who, endpoint_id=endpoint_id)
+    (listed,) = await list_deliveries(client, who=who, endpoint_id=endpoint_id)
     return await get_delivery(client, who, listed["id"])
-
-
-async def new_order(client: httpx.AsyncClient, m: Market) -> Json:
-    """A checkout of a fresh listing of the market's seller (emits `order.created`)."""
-    listing = await live_listing(client, m.seller, m.category_id)
-    created = await checkout(client, m.buyer, [{"listing_id": listing["id"], "quantity": 1}])
-    (order,) = created["orders"]
-    result: Json = {**order, "checkout_id": created["id"]}
-    return result
 
 
 async def market_with_an_order_for(
@@ -203,8 +128,8 @@ async def market_with_an_order_for(
 ) -> tuple[Market, Json]:
     """A market whose seller has an endpoint at `receiver`, and one new order for it."""
     m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-    await new_order(client, m)
+    endpoint = await create_endpoint(client, who=m.seller, url=receiver.url_for())
+    await unpaid_order(client, market=m)
     return m, endpoint
 
 
@@ -281,9 +206,9 @@ async def test_create_shows_the_secret_once_and_never_again(
     m = await market(client, session)
     created = await create_endpoint(
         client,
-        m.seller,
-        "https://shop.example.com/hooks?token=abc",
-        ["order.paid", "order.created", "order.paid"],
+        who=m.seller,
+        url="https://shop.example.com/hooks?token=abc",
+        event_types=["order.paid", "order.created", "order.paid"],
         description="order sync",
     )
     secret = created.pop("secret")
@@ -301,14 +226,14 @@ async def test_create_shows_the_secret_once_and_never_again(
     }
     assert parse_time(created["created_at"]) == clock.now()
 
-    assert await get_endpoint(client, m.seller, created["id"]) == created
+    assert await get_endpoint(client, who=m.seller, endpoint_id=created["id"]) == created
     listed = await client.get(ENDPOINTS, headers=m.seller.headers)
     assert listed.status_code == 200, listed.text
     assert listed.json() == {"items": [created], "next_cursor": None}
     assert secret not in listed.text
 
     # A second endpoint with its own secret; the list is newest first.
-    second = await create_endpoint(client, m.seller, "https://other.example.com/")
+    second = await create_endpoint(client, who=m.seller, url="https://other.example.com/")
     assert second["secret"] != secret
     listed = await client.get(ENDPOINTS, headers=m.seller.headers)
     assert [e["id"] for e in listed.json()["items"]] == [second["id"], created["id"]]
@@ -324,16 +249,16 @@ async def test_rotating_the_secret_signs_with_both_until_the_overlap_ends(
 ) -> None:
     clock.freeze()
     m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, receiver.url_for("/hooks"))
+    endpoint = await create_endpoint(client, who=m.seller, url=receiver.url_for("/hooks"))
     old = endpoint["secret"]
     assert endpoint["previous_secret_until"] is None
-    await new_order(client, m)
+    await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, settings) == 1
     (first,) = receiver.requests
     assert verifies(old, first)
     assert first.headers["webhook-signature"].count("v1,") == 1
 
-    await new_order(client, m)  # queued before the rotation, sent after it
+    await unpaid_order(client, market=m)  # queued before the rotation, sent after it
     rotated = await rotate(client, m.seller, endpoint["id"])
     new = rotated.pop("secret")
     assert new.startswith("whsec_")
@@ -341,7 +266,7 @@ async def test_rotating_the_secret_signs_with_both_until_the_overlap_ends(
     assert rotated["id"] == endpoint["id"]
     assert rotated["url"] == endpoint["url"]
     assert at(rotated["previous_secret_until"]) == clock.now() + settings.webhook_secret_overlap
-    assert "secret" not in await get_endpoint(client, m.seller, endpoint["id"])
+    assert "secret" not in await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"])
 
     # During the overlap each request carries both signatures: either secret verifies.
     assert await deliver_due_webhooks(database, settings) == 1
@@ -356,8 +281,8 @@ async def test_rotating_the_secret_signs_with_both_until_the_overlap_ends(
 
     # Afterwards only the new secret signs.
     clock.advance(settings.webhook_secret_overlap)
-    m = await relogin_market(client, m)
-    await new_order(client, m)
+    m = await relogin_market(client, market=m)
+    await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, settings) == 1
     third = receiver.requests[-1]
     assert verifies(new, third)
@@ -436,10 +361,12 @@ async def test_the_longest_url_the_spec_allows_is_accepted(
     url = "https://" + "a" * (longest - len("https://.com")) + ".com"
     assert len(url) == longest
 
-    endpoint = await create_endpoint(client, m.seller, url)
+    endpoint = await create_endpoint(client, who=m.seller, url=url)
 
     assert endpoint["url"] == url + "/"
-    too_long = await post_endpoint(client, m.seller, "https://a" + url.removeprefix("https://"))
+    too_long = await post_endpoint(
+        client, who=m.seller, url="https://a" + url.removeprefix("https://")
+    )
     assert_problem(too_long, 422, "validation_error")
 
 
@@ -448,12 +375,12 @@ async def test_enabled_is_a_json_boolean(
     client: httpx.AsyncClient, session: AsyncSession, flag: object
 ) -> None:
     m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
+    endpoint = await create_endpoint(client, who=m.seller, url="https://shop.example.com/")
 
-    response = await patch_endpoint(client, m.seller, endpoint["id"], enabled=flag)
+    response = await patch_endpoint(client, who=m.seller, endpoint_id=endpoint["id"], enabled=flag)
 
     assert_problem(response, 422, "validation_error")
-    assert (await get_endpoint(client, m.seller, endpoint["id"]))["enabled"] is True
+    assert (await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"]))["enabled"] is True
 
 
 async def test_credentials_in_the_url_are_refused(
@@ -461,7 +388,7 @@ async def test_credentials_in_the_url_are_refused(
 ) -> None:
     m = await market(client, session)
     problem = assert_problem(
-        await post_endpoint(client, m.seller, "https://user:pw@shop.example.com/"),
+        await post_endpoint(client, who=m.seller, url="https://user:pw@shop.example.com/"),
         422,
         "webhook_url_not_allowed",
     )
@@ -473,14 +400,14 @@ async def test_update_changes_what_was_sent_and_validates_it(
 ) -> None:
     m = await market(client, session)
     endpoint = await create_endpoint(
-        client, m.seller, "https://shop.example.com/", description="first"
+        client, who=m.seller, url="https://shop.example.com/", description="first"
     )
     endpoint.pop("secret")
 
     response = await patch_endpoint(
         client,
-        m.seller,
-        endpoint["id"],
+        who=m.seller,
+        endpoint_id=endpoint["id"],
         url="https://new.example.com/hooks",
         event_types=["order.shipped", "dispute.opened"],
     )
@@ -491,13 +418,15 @@ async def test_update_changes_what_was_sent_and_validates_it(
     assert updated["event_types"] == ["dispute.opened", "order.shipped"]
     assert updated["description"] == "first"  # not sent, not changed
 
-    response = await patch_endpoint(client, m.seller, endpoint["id"], description=None)
+    response = await patch_endpoint(
+        client, who=m.seller, endpoint_id=endpoint["id"], description=None
+    )
     assert response.json()["description"] is None
 
-    response = await patch_endpoint(client, m.seller, endpoint["id"], enabled=False)
+    response = await patch_endpoint(client, who=m.seller, endpoint_id=endpoint["id"], enabled=False)
     assert response.json()["enabled"] is False
     assert response.json()["disabled_reason"] == "disabled by the seller"
-    response = await patch_endpoint(client, m.seller, endpoint["id"], enabled=True)
+    response = await patch_endpoint(client, who=m.seller, endpoint_id=endpoint["id"], enabled=True)
     assert response.json()["enabled"] is True
     assert response.json()["disabled_reason"] is None
 
@@ -508,9 +437,11 @@ async def test_update_changes_what_was_sent_and_validates_it(
     ]
     for bad in bad_changes:
         assert_problem(
-            await patch_endpoint(client, m.seller, endpoint["id"], **bad), 422, "validation_error"
+            await patch_endpoint(client, who=m.seller, endpoint_id=endpoint["id"], **bad),
+            422,
+            "validation_error",
         )
-    final = await get_endpoint(client, m.seller, endpoint["id"])
+    final = await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"])
     assert final["url"] == "https://new.example.com/hooks"
     assert final["event_types"] == ["dispute.opened", "order.shipped"]
 
@@ -550,14 +481,14 @@ async def test_only_the_owner_reaches_an_endpoint(
     code: str,
 ) -> None:
     m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
-    other_seller, _ = await approved_seller(client, session, m.admin)
+    endpoint = await create_endpoint(client, who=m.seller, url="https://shop.example.com/")
+    other_seller, _ = await approved_seller(client, session, admin=m.admin)
     callers = {"other_seller": other_seller, "buyer": m.buyer, "anonymous": None}
 
     assert_problem(await call(client, callers[caller], operation, endpoint["id"]), status, code)
 
     # Untouched: same description and the same secret still signs.
-    kept = await get_endpoint(client, m.seller, endpoint["id"])
+    kept = await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"])
     assert kept["description"] is None
     stored = await session.scalar(
         select(WebhookEndpoint.secret)
@@ -574,7 +505,9 @@ async def test_a_buyer_without_a_shop_cannot_register_or_list(
 ) -> None:
     buyer = await register_and_login(client)
     assert_problem(
-        await post_endpoint(client, buyer, "https://shop.example.com/"), 403, "seller_required"
+        await post_endpoint(client, who=buyer, url="https://shop.example.com/"),
+        403,
+        "seller_required",
     )
     assert_problem(await client.get(ENDPOINTS, headers=buyer.headers), 403, "seller_required")
     assert_problem(await client.get(DELIVERIES, headers=buyer.headers), 403, "seller_required")
@@ -588,11 +521,11 @@ async def test_deleting_an_endpoint_removes_its_queue_and_delivery_log(
     receiver: WebhookReceiver,
 ) -> None:
     m = await market(client, session)
-    doomed = await create_endpoint(client, m.seller, receiver.url_for("/doomed"))
-    kept = await create_endpoint(client, m.seller, receiver.url_for("/kept"))
-    await new_order(client, m)
+    doomed = await create_endpoint(client, who=m.seller, url=receiver.url_for("/doomed"))
+    kept = await create_endpoint(client, who=m.seller, url=receiver.url_for("/kept"))
+    await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, settings) == 2  # one in the log each
-    await new_order(client, m)  # and one queued each
+    await unpaid_order(client, market=m)  # and one queued each
     doomed_id = uuid.UUID(doomed["id"])
     assert await count(session, WebhookDelivery, WebhookDelivery.endpoint_id == doomed_id) == 2
 
@@ -611,10 +544,10 @@ async def test_deleting_an_endpoint_removes_its_queue_and_delivery_log(
     assert await count(session, WebhookEndpoint, WebhookEndpoint.id == doomed_id) == 0
     assert await count(session, WebhookDelivery, WebhookDelivery.endpoint_id == doomed_id) == 0
     assert await count(session, WebhookAttempt) == 1  # the kept endpoint's
-    remaining = await list_deliveries(client, m.seller)
+    remaining = await list_deliveries(client, who=m.seller)
     assert {d["endpoint_id"] for d in remaining} == {kept["id"]}
     assert len(remaining) == 2
-    assert await list_deliveries(client, m.seller, endpoint_id=doomed["id"]) == []
+    assert await list_deliveries(client, who=m.seller, endpoint_id=doomed["id"]) == []
 
     # The queued delivery goes to the kept endpoint only.
     assert await deliver_due_webhooks(database, settings) == 1
@@ -759,7 +692,9 @@ async def test_ip_spellings_are_refused_over_http(
 ) -> None:
     m = await market(client, session)
     async with client_with(database, refusing_private(settings)) as refusing:
-        assert_problem(await post_endpoint(refusing, m.seller, url), 422, "webhook_url_not_allowed")
+        assert_problem(
+            await post_endpoint(refusing, who=m.seller, url=url), 422, "webhook_url_not_allowed"
+        )
 
 
 @pytest.mark.parametrize(
@@ -784,24 +719,24 @@ async def test_registering_an_internal_url_is_422_where_private_targets_are_refu
     m = await market(client, session)
     async with client_with(database, refusing_private(settings)) as refusing:
         problem = assert_problem(
-            await post_endpoint(refusing, m.seller, url), 422, "webhook_url_not_allowed"
+            await post_endpoint(refusing, who=m.seller, url=url), 422, "webhook_url_not_allowed"
         )
         assert problem["title"] == "Webhook URL not allowed"
         listed = await refusing.get(ENDPOINTS, headers=m.seller.headers)
         assert listed.json()["items"] == []
 
         # Nor can an accepted endpoint be pointed there afterwards.
-        public = await create_endpoint(refusing, m.seller, f"https://{PUBLIC_IPV4}/hooks")
+        public = await create_endpoint(refusing, who=m.seller, url=f"https://{PUBLIC_IPV4}/hooks")
         assert_problem(
-            await patch_endpoint(refusing, m.seller, public["id"], url=url),
+            await patch_endpoint(refusing, who=m.seller, endpoint_id=public["id"], url=url),
             422,
             "webhook_url_not_allowed",
         )
-        kept = await get_endpoint(refusing, m.seller, public["id"])
+        kept = await get_endpoint(refusing, who=m.seller, endpoint_id=public["id"])
         assert kept["url"] == f"https://{PUBLIC_IPV4}/hooks"
 
     # The app under test allows private targets (as development does).
-    created = await create_endpoint(client, m.seller, url)
+    created = await create_endpoint(client, who=m.seller, url=url)
     assert created["url"] == url
 
 
@@ -844,22 +779,24 @@ async def test_a_host_name_idna_cannot_encode_is_refused_not_a_crash(
     m = await market(client, session)
     async with client_with(database, refusing_private(settings)) as refusing:
         problem = assert_problem(
-            await post_endpoint(refusing, m.seller, url), 422, "webhook_url_not_allowed"
+            await post_endpoint(refusing, who=m.seller, url=url), 422, "webhook_url_not_allowed"
         )
         assert problem["detail"] == f"the host {host!r} does not resolve"
-        public = await create_endpoint(refusing, m.seller, f"https://{PUBLIC_IPV4}/hooks")
+        public = await create_endpoint(refusing, who=m.seller, url=f"https://{PUBLIC_IPV4}/hooks")
         assert_problem(
-            await patch_endpoint(refusing, m.seller, public["id"], url=url),
+            await patch_endpoint(refusing, who=m.seller, endpoint_id=public["id"], url=url),
             422,
             "webhook_url_not_allowed",
         )
-        assert (await get_endpoint(refusing, m.seller, public["id"]))["url"] == public["url"]
+        assert (await get_endpoint(refusing, who=m.seller, endpoint_id=public["id"]))[
+            "url"
+        ] == public["url"]
         deleted = await refusing.delete(f"{ENDPOINTS}/{public['id']}", headers=m.seller.headers)
         assert deleted.status_code == 204, deleted.text  # the delivery below is the only one
 
     # Registered where internal targets are allowed (no lookup then), sent where refused.
-    endpoint = await create_endpoint(client, m.seller, url)
-    await new_order(client, m)
+    endpoint = await create_endpoint(client, who=m.seller, url=url)
+    await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, refusing_private(settings)) == 1
     found = await only_delivery(client, m.seller, endpoint["id"])
     assert found["status"] == "pending"
@@ -879,9 +816,9 @@ async def test_a_target_refused_at_send_time_is_not_sent_and_retried_later(
     clock.freeze()
     start = clock.now()
     m = await market(client, session)
-    plain = await create_endpoint(client, m.seller, receiver.url_for("/plain"))
-    tls = await create_endpoint(client, m.seller, f"https://127.0.0.1:{receiver.port}/tls")
-    await new_order(client, m)
+    plain = await create_endpoint(client, who=m.seller, url=receiver.url_for("/plain"))
+    tls = await create_endpoint(client, who=m.seller, url=f"https://127.0.0.1:{receiver.port}/tls")
+    await unpaid_order(client, market=m)
 
     assert await deliver_due_webhooks(database, refusing_private(settings)) == 2
     assert receiver.requests == []
@@ -1029,26 +966,31 @@ async def test_order_events_reach_the_subscribed_endpoint_once_each_signed(
     clock.freeze()
     m = await market(client, session)
     endpoint = await create_endpoint(
-        client, m.seller, receiver.url_for("/hooks/mine"), ["order.created", "order.paid"]
+        client,
+        who=m.seller,
+        url=receiver.url_for("/hooks/mine"),
+        event_types=["order.created", "order.paid"],
     )
-    other, other_id = await approved_seller(client, session, m.admin)
+    other, other_id = await approved_seller(client, session, admin=m.admin)
     other_endpoint = await create_endpoint(
-        client, other, receiver.url_for("/hooks/other"), ["order.shipped"]
+        client, who=other, url=receiver.url_for("/hooks/other"), event_types=["order.shipped"]
     )
 
-    listing = await live_listing(client, m.seller, m.category_id)
-    created = await checkout(client, m.buyer, [{"listing_id": listing["id"], "quantity": 1}])
-    await pay(client, m.buyer, created["id"])
-    (order,) = created["orders"]
-    await ship(client, m.seller, order["id"])  # order.shipped: not subscribed here
-    # The other shop's order: created, paid and shipped, none of it for our endpoint.
-    other_listing = await live_listing(client, other, m.category_id)
-    other_checkout = await checkout(
-        client, m.buyer, [{"listing_id": other_listing["id"], "quantity": 1}]
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    created = await checkout(
+        client, who=m.buyer, items=[{"listing_id": listing["id"], "quantity": 1}]
     )
-    await pay(client, m.buyer, other_checkout["id"])
+    await pay(client, who=m.buyer, checkout_id=created["id"])
+    (order,) = created["orders"]
+    await ship(client, who=m.seller, order_id=order["id"])  # order.shipped: not subscribed here
+    # The other shop's order: created, paid and shipped, none of it for our endpoint.
+    other_listing = await listing_for_sale(client, seller=other, category_id=m.category_id)
+    other_checkout = await checkout(
+        client, who=m.buyer, items=[{"listing_id": other_listing["id"], "quantity": 1}]
+    )
+    await pay(client, who=m.buyer, checkout_id=other_checkout["id"])
     (other_order,) = other_checkout["orders"]
-    await ship(client, other, other_order["id"])
+    await ship(client, who=other, order_id=other_order["id"])
 
     done = await sweep(database, settings)
     assert done["deliver_webhooks"] == 3
@@ -1090,7 +1032,7 @@ async def test_order_events_reach_the_subscribed_endpoint_once_each_signed(
     assert not verifies(endpoint["secret"], other_request)
 
     # The delivery log.
-    log = await list_deliveries(client, m.seller)
+    log = await list_deliveries(client, who=m.seller)
     assert [d["event_type"] for d in log] == ["order.paid", "order.created"]  # newest first
     for listed in log:
         assert listed["endpoint_id"] == endpoint["id"]
@@ -1203,10 +1145,10 @@ async def test_a_hanging_receiver_times_out_without_delaying_the_others(
     start = clock.now()
     quick = with_settings(settings, webhook_timeout=timedelta(seconds=0.5))
     m = await market(client, session)
-    healthy = await create_endpoint(client, m.seller, receiver.url_for("/healthy"))
-    hanging = await create_endpoint(client, m.seller, second_receiver.url_for("/hanging"))
+    healthy = await create_endpoint(client, who=m.seller, url=receiver.url_for("/healthy"))
+    hanging = await create_endpoint(client, who=m.seller, url=second_receiver.url_for("/hanging"))
     second_receiver.hang(10, first=1)
-    await new_order(client, m)
+    await unpaid_order(client, market=m)
 
     recorded: list[tuple[str, float]] = []
     original_record = delivery_module.record
@@ -1271,10 +1213,10 @@ async def test_an_unexpected_error_sending_one_delivery_fails_only_that_one(
     clock.freeze()
     start = clock.now()
     m = await market(client, session)
-    first = await create_endpoint(client, m.seller, receiver.url_for("/first"))
-    broken = await create_endpoint(client, m.seller, receiver.url_for("/broken"))
-    last = await create_endpoint(client, m.seller, receiver.url_for("/last"))
-    await new_order(client, m)
+    first = await create_endpoint(client, who=m.seller, url=receiver.url_for("/first"))
+    broken = await create_endpoint(client, who=m.seller, url=receiver.url_for("/broken"))
+    last = await create_endpoint(client, who=m.seller, url=receiver.url_for("/last"))
+    await unpaid_order(client, market=m)
     original_send = delivery_module.send
 
     async def send_unless_broken(
@@ -1363,9 +1305,9 @@ async def test_redirects_are_not_followed_and_count_as_failures(
     m = await market(client, session)
     async with RedirectingServer(receiver.url_for("/stolen")).running() as redirector:
         endpoint = await create_endpoint(
-            client, m.seller, f"http://127.0.0.1:{redirector.port}/hooks"
+            client, who=m.seller, url=f"http://127.0.0.1:{redirector.port}/hooks"
         )
-        await new_order(client, m)
+        await unpaid_order(client, market=m)
         assert await deliver_due_webhooks(database, settings) == 1
         assert redirector.hits == 1
     assert receiver.requests == []  # the Location was never followed
@@ -1379,9 +1321,9 @@ async def test_redirects_are_not_followed_and_count_as_failures(
     # The harness receiver answering 302 itself is a failure too.
     response = await client.delete(f"{ENDPOINTS}/{endpoint['id']}", headers=m.seller.headers)
     assert response.status_code == 204, response.text
-    plain = await create_endpoint(client, m.seller, receiver.url_for("/plain"))
+    plain = await create_endpoint(client, who=m.seller, url=receiver.url_for("/plain"))
     receiver.respond_with(302)
-    await new_order(client, m)
+    await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, settings) == 1
     found = await only_delivery(client, m.seller, plain["id"])
     assert found["status"] == "pending"
@@ -1429,8 +1371,8 @@ async def test_the_timeout_bounds_the_whole_request_not_each_read(
     quick = with_settings(settings, webhook_timeout=timedelta(seconds=0.5))
     m = await market(client, session)
     async with TricklingServer(interval=0.2, lines=15).running() as slow:
-        endpoint = await create_endpoint(client, m.seller, f"http://127.0.0.1:{slow.port}/")
-        await new_order(client, m)
+        endpoint = await create_endpoint(client, who=m.seller, url=f"http://127.0.0.1:{slow.port}/")
+        await unpaid_order(client, market=m)
         began = time.monotonic()
         assert await deliver_due_webhooks(database, quick) == 1
         took = time.monotonic() - began
@@ -1486,7 +1428,7 @@ async def test_an_attempt_overtaken_by_a_redelivery_records_nothing(
     clock.freeze()
     m, endpoint = await market_with_an_order_for(client, session, receiver)
     in_flight = await claim_only(database, settings)
-    (listed,) = await list_deliveries(client, m.seller, endpoint_id=endpoint["id"])
+    (listed,) = await list_deliveries(client, who=m.seller, endpoint_id=endpoint["id"])
 
     clock.advance(timedelta(seconds=2))
     response = await post_redeliver(client, m.seller, listed["id"])
@@ -1560,8 +1502,8 @@ async def test_a_failed_connection_is_recorded_and_retried(
     with WebhookReceiver() as gone:
         url = gone.url_for()
     # The port is closed now: the connection is refused.
-    endpoint = await create_endpoint(client, m.seller, url)
-    await new_order(client, m)
+    endpoint = await create_endpoint(client, who=m.seller, url=url)
+    await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, settings) == 1
     found = await only_delivery(client, m.seller, endpoint["id"])
     assert found["status"] == "pending"
@@ -1595,9 +1537,10 @@ async def test_network_failures_are_recorded_as_categories_not_as_probes(
         "tls": (f"https://127.0.0.1:{plain_port}/hook", "tls"),
     }
     endpoints = {
-        name: await create_endpoint(client, m.seller, url) for name, (url, _) in targets.items()
+        name: await create_endpoint(client, who=m.seller, url=url)
+        for name, (url, _) in targets.items()
     }
-    await new_order(client, m)
+    await unpaid_order(client, market=m)
 
     async with plain_server:
         assert await deliver_due_webhooks(database, settings) == len(targets)
@@ -1626,7 +1569,7 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_endpoint_is_dis
     assert await deliver_due_webhooks(database, three) == 1
     found = await only_delivery(client, m.seller, endpoint["id"])
     assert found["status"] == "pending"
-    assert (await get_endpoint(client, m.seller, endpoint["id"]))["enabled"] is True
+    assert (await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"]))["enabled"] is True
     clock.advance(2 * base)
     assert await deliver_due_webhooks(database, three) == 1
 
@@ -1638,7 +1581,7 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_endpoint_is_dis
     assert found["delivered_at"] is None
     assert [a["status_code"] for a in found["attempt_log"]] == [500, 500, 500]
 
-    disabled = await get_endpoint(client, m.seller, endpoint["id"])
+    disabled = await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"])
     assert disabled["enabled"] is False
     assert disabled["disabled_reason"] == "a delivery failed 3 attempts in a row"
 
@@ -1652,17 +1595,19 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_endpoint_is_dis
 
     # Nothing more is sent; new events are queued (nothing is lost) but wait.
     clock.advance(timedelta(hours=1))
-    seller = await relogin(client, m.seller)
-    m = Market(m.admin, seller, m.seller_id, m.category_id, await relogin(client, m.buyer))
+    seller = await relogin(client, who=m.seller)
+    m = Market(m.admin, seller, m.seller_id, m.category_id, await relogin(client, who=m.buyer))
     assert await deliver_due_webhooks(database, three) == 0
-    await new_order(client, m)
-    waiting = await list_deliveries(client, seller, endpoint_id=endpoint["id"], status="pending")
+    await unpaid_order(client, market=m)
+    waiting = await list_deliveries(
+        client, who=seller, endpoint_id=endpoint["id"], status="pending"
+    )
     assert [d["event_type"] for d in waiting] == ["order.created"]
     assert await deliver_due_webhooks(database, three) == 0
     assert len(receiver.requests) == 3
 
     assert_problem(await post_redeliver(client, seller, found["id"]), 409, "endpoint_disabled")
-    response = await patch_endpoint(client, seller, endpoint["id"], enabled=True)
+    response = await patch_endpoint(client, who=seller, endpoint_id=endpoint["id"], enabled=True)
     assert response.status_code == 200, response.text
     assert response.json()["enabled"] is True
     assert response.json()["disabled_reason"] is None
@@ -1710,7 +1655,7 @@ async def test_an_endpoint_that_succeeded_meanwhile_is_not_disabled_by_one_faile
     assert await deliver_due_webhooks(database, three) == 1  # the first event: attempt 1
 
     clock.advance(timedelta(seconds=1))
-    await new_order(client, m)
+    await unpaid_order(client, market=m)
     receiver.respond_with(204)
     assert await deliver_due_webhooks(database, three) == 1  # the second event: delivered
 
@@ -1721,26 +1666,26 @@ async def test_an_endpoint_that_succeeded_meanwhile_is_not_disabled_by_one_faile
     assert await deliver_due_webhooks(database, three) == 1  # the first event: attempt 3
 
     refused, delivered = sorted(
-        await list_deliveries(client, m.seller, endpoint_id=endpoint["id"]),
+        await list_deliveries(client, who=m.seller, endpoint_id=endpoint["id"]),
         key=lambda d: d["created_at"],
     )
     assert refused["status"] == "failed"
     assert refused["attempts"] == 3
     assert delivered["status"] == "succeeded"
-    kept = await get_endpoint(client, m.seller, endpoint["id"])
+    kept = await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"])
     assert kept["enabled"] is True
     assert kept["disabled_reason"] is None
     assert await disabled_notices(client, m.seller) == []
 
     # A later event failing every attempt with no success since it was created does.
-    await new_order(client, m)
+    await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, three) == 1
     clock.advance(base)
     assert await deliver_due_webhooks(database, three) == 1
     clock.advance(2 * base)
     assert await deliver_due_webhooks(database, three) == 1
-    assert len(await list_deliveries(client, m.seller, status="failed")) == 2
-    disabled = await get_endpoint(client, m.seller, endpoint["id"])
+    assert len(await list_deliveries(client, who=m.seller, status="failed")) == 2
+    disabled = await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"])
     assert disabled["enabled"] is False
     assert disabled["disabled_reason"] == "a delivery failed 3 attempts in a row"
     assert len(await disabled_notices(client, m.seller)) == 1
@@ -1758,22 +1703,24 @@ async def test_other_pending_deliveries_wait_while_their_endpoint_is_disabled(
     base = settings.webhook_retry_base
     m = await market(client, session)
     endpoint = await create_endpoint(
-        client, m.seller, receiver.url_for(), ["order.created", "order.paid"]
+        client, who=m.seller, url=receiver.url_for(), event_types=["order.created", "order.paid"]
     )
-    order = await new_order(client, m)
+    order = await unpaid_order(client, market=m)
     receiver.respond_with(500)
     assert await deliver_due_webhooks(database, two) == 1  # order.created: attempt 1 of 2
     clock.advance(base)
-    await pay(client, m.buyer, order["checkout_id"])  # order.paid, due now as well
+    await pay(client, who=m.buyer, checkout_id=order["checkout_id"])  # order.paid, due now as well
     assert await deliver_due_webhooks(database, two) == 2
 
-    (created,) = await list_deliveries(client, m.seller, status="failed")
+    (created,) = await list_deliveries(client, who=m.seller, status="failed")
     assert created["event_type"] == "order.created"
-    (paid,) = await list_deliveries(client, m.seller, status="pending")
+    (paid,) = await list_deliveries(client, who=m.seller, status="pending")
     assert paid["event_type"] == "order.paid"
     assert paid["attempts"] == 1
     assert at(paid["next_attempt_at"]) == clock.now() + base
-    assert (await get_endpoint(client, m.seller, endpoint["id"]))["enabled"] is False
+    assert (await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"]))[
+        "enabled"
+    ] is False
 
     # Due, but its endpoint is disabled: it waits, without using up attempts.
     clock.advance(10 * base)
@@ -1782,7 +1729,7 @@ async def test_other_pending_deliveries_wait_while_their_endpoint_is_disabled(
     assert len(receiver.requests) == 3
 
     receiver.respond_with(204)
-    response = await patch_endpoint(client, m.seller, endpoint["id"], enabled=True)
+    response = await patch_endpoint(client, who=m.seller, endpoint_id=endpoint["id"], enabled=True)
     assert response.status_code == 200, response.text
     assert await deliver_due_webhooks(database, two) == 1
     resumed = await get_delivery(client, m.seller, paid["id"])
@@ -1833,7 +1780,7 @@ async def test_redelivering_a_succeeded_delivery_sends_it_again_with_the_same_id
     assert found["attempts"] == 1
     assert at(found["delivered_at"]) == clock.now()
     assert len(found["attempt_log"]) == 2
-    assert len(await list_deliveries(client, m.seller)) == 1  # the same delivery, not a new one
+    assert len(await list_deliveries(client, who=m.seller)) == 1  # the same delivery, not a new one
 
 
 # --- the delivery log ---------------------------------------------------------------------------
@@ -1848,17 +1795,20 @@ async def test_the_delivery_log_filters_pages_newest_first_and_is_private(
     second_receiver: WebhookReceiver,
 ) -> None:
     m = await market(client, session)
-    failing = await create_endpoint(client, m.seller, second_receiver.url_for("/f"))
+    failing = await create_endpoint(client, who=m.seller, url=second_receiver.url_for("/f"))
     working = await create_endpoint(
-        client, m.seller, receiver.url_for("/w"), ["order.created", "order.paid"]
+        client,
+        who=m.seller,
+        url=receiver.url_for("/w"),
+        event_types=["order.created", "order.paid"],
     )
     second_receiver.respond_with(503)
-    first = await new_order(client, m)
-    await new_order(client, m)
-    await pay(client, m.buyer, first["checkout_id"])
+    first = await unpaid_order(client, market=m)
+    await unpaid_order(client, market=m)
+    await pay(client, who=m.buyer, checkout_id=first["checkout_id"])
     assert await deliver_due_webhooks(database, settings) == 5
 
-    everything = await list_deliveries(client, m.seller)
+    everything = await list_deliveries(client, who=m.seller)
     assert len(everything) == 5
     ids = [d["id"] for d in everything]
     assert ids == sorted(ids, reverse=True)  # time-ordered ids: newest first
@@ -1882,21 +1832,22 @@ async def test_the_delivery_log_filters_pages_newest_first_and_is_private(
     assert [len(p["items"]) for p in pages] == [2, 2, 1]
     assert [d["id"] for p in pages for d in p["items"]] == ids
 
-    pending = await list_deliveries(client, m.seller, status="pending")
+    pending = await list_deliveries(client, who=m.seller, status="pending")
     assert len(pending) == 2
     assert {d["endpoint_id"] for d in pending} == {failing["id"]}
     assert {d["last_status_code"] for d in pending} == {503}
-    succeeded = await list_deliveries(client, m.seller, status="succeeded")
+    succeeded = await list_deliveries(client, who=m.seller, status="succeeded")
     assert len(succeeded) == 3
     assert {d["endpoint_id"] for d in succeeded} == {working["id"]}
-    assert await list_deliveries(client, m.seller, status="failed") == []
+    assert await list_deliveries(client, who=m.seller, status="failed") == []
     assert [
-        d["id"] for d in await list_deliveries(client, m.seller, endpoint_id=failing["id"])
+        d["id"] for d in await list_deliveries(client, who=m.seller, endpoint_id=failing["id"])
     ] == [d["id"] for d in pending]
     assert (
-        await list_deliveries(client, m.seller, endpoint_id=working["id"], status="pending") == []
+        await list_deliveries(client, who=m.seller, endpoint_id=working["id"], status="pending")
+        == []
     )
-    assert await list_deliveries(client, m.seller, endpoint_id=str(uuid.uuid4())) == []
+    assert await list_deliveries(client, who=m.seller, endpoint_id=str(uuid.uuid4())) == []
 
     for bad_params in ({"status": "lost"}, {"endpoint_id": "not-a-uuid"}, {"limit": "0"}):
         assert_problem(
@@ -1926,9 +1877,9 @@ async def test_the_delivery_log_filters_pages_newest_first_and_is_private(
     )
 
     # Another shop sees none of it.
-    other, _ = await approved_seller(client, session, m.admin)
-    assert await list_deliveries(client, other) == []
-    assert await list_deliveries(client, other, endpoint_id=failing["id"]) == []
+    other, _ = await approved_seller(client, session, admin=m.admin)
+    assert await list_deliveries(client, who=other) == []
+    assert await list_deliveries(client, who=other, endpoint_id=failing["id"]) == []
     target = pending[0]
     assert_problem(
         await client.get(f"{DELIVERIES}/{target['id']}", headers=other.headers), 404, "not_found"
@@ -1956,11 +1907,14 @@ async def test_a_delivery_exists_exactly_when_its_event_does(
 ) -> None:
     m = await market(client, session)
     endpoint = await create_endpoint(
-        client, m.seller, receiver.url_for(), ["order.created", "order.paid", "order.shipped"]
+        client,
+        who=m.seller,
+        url=receiver.url_for(),
+        event_types=["order.created", "order.paid", "order.shipped"],
     )
-    order = await new_order(client, m)
-    await pay(client, m.buyer, order["checkout_id"])
-    await ship(client, m.seller, order["id"])
+    order = await unpaid_order(client, market=m)
+    await pay(client, who=m.buyer, checkout_id=order["checkout_id"])
+    await ship(client, who=m.seller, order_id=order["id"])
     # A refused step writes neither an event nor a delivery.
     refused = await client.post(
         f"/v1/orders/{order['id']}/ship",
@@ -2030,18 +1984,18 @@ async def test_a_sweep_purges_what_outlived_the_retention_and_keeps_what_is_stil
     assert retention == timedelta(days=30)
     one_attempt = with_settings(settings, webhook_max_attempts=1)
     m = await market(client, session)
-    working = await create_endpoint(client, m.seller, receiver.url_for("/working"))
-    failing = await create_endpoint(client, m.seller, second_receiver.url_for("/failing"))
-    paused = await create_endpoint(client, m.seller, receiver.url_for("/paused"))
-    response = await patch_endpoint(client, m.seller, paused["id"], enabled=False)
+    working = await create_endpoint(client, who=m.seller, url=receiver.url_for("/working"))
+    failing = await create_endpoint(client, who=m.seller, url=second_receiver.url_for("/failing"))
+    paused = await create_endpoint(client, who=m.seller, url=receiver.url_for("/paused"))
+    response = await patch_endpoint(client, who=m.seller, endpoint_id=paused["id"], enabled=False)
     assert response.status_code == 200, response.text
     second_receiver.respond_with(500)
 
     # Old: an order.created for each endpoint, sent once each: one succeeds, one fails for
     # good (and disables its endpoint), the paused one waits.
-    old_order = await new_order(client, m)
+    old_order = await unpaid_order(client, market=m)
     assert await deliver_due_webhooks(database, one_attempt) == 2
-    old = {d["endpoint_id"]: d for d in await list_deliveries(client, m.seller)}
+    old = {d["endpoint_id"]: d for d in await list_deliveries(client, who=m.seller)}
     assert {e: d["status"] for e, d in old.items()} == {
         working["id"]: "succeeded",
         failing["id"]: "failed",
@@ -2050,15 +2004,19 @@ async def test_a_sweep_purges_what_outlived_the_retention_and_keeps_what_is_stil
     read = await client.post("/v1/notifications/read-all", headers=m.seller.headers)
     assert read.status_code == 200, read.text
     assert read.json()["marked"] >= 2  # order.created and webhook_endpoint.disabled at least
-    await pay(client, m.buyer, old_order["checkout_id"])  # order.paid: unread, no webhook
+    await pay(
+        client, who=m.buyer, checkout_id=old_order["checkout_id"]
+    )  # order.paid: unread, no webhook
 
     # A second short of the retention nothing is old enough.
     clock.advance(retention - timedelta(seconds=1))
     assert (await sweep(database, settings))["purge_expired_events"] == 0
 
     clock.advance(timedelta(seconds=2))
-    m = await relogin_market(client, m)
-    await new_order(client, m)  # young: sent to the working endpoint, waiting for the others
+    m = await relogin_market(client, market=m)
+    await unpaid_order(
+        client, market=m
+    )  # young: sent to the working endpoint, waiting for the others
     assert await deliver_due_webhooks(database, settings) == 1
     (young_notice,) = [
         n
@@ -2106,7 +2064,7 @@ async def test_a_sweep_purges_what_outlived_the_retention_and_keeps_what_is_stil
     assert await ids_of(session, OutboxEvent.id) == events_before - (old_events - {still_queued})
     assert await count(session, OutboxEvent) == 2
     # What is left still works: the paused endpoint, re-enabled, gets its old event.
-    response = await patch_endpoint(client, m.seller, paused["id"], enabled=True)
+    response = await patch_endpoint(client, who=m.seller, endpoint_id=paused["id"], enabled=True)
     assert response.status_code == 200, response.text
     assert await deliver_due_webhooks(database, settings) == 2
     paused_events = [r.event_id for r in receiver.requests if r.path == "/paused"]
@@ -2128,7 +2086,7 @@ async def test_an_endpoint_is_edited_only_as_last_read(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
+    endpoint = await create_endpoint(client, who=m.seller, url="https://shop.example.com/")
     url = f"{ENDPOINTS}/{endpoint['id']}"
 
     await assert_conditional_reads(client, url, m.seller.headers)
@@ -2140,7 +2098,7 @@ async def test_rotating_the_secret_makes_the_tag_stale(
 ) -> None:
     """The secret is never shown again, but a rotation is a change all the same."""
     m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
+    endpoint = await create_endpoint(client, who=m.seller, url="https://shop.example.com/")
     url = f"{ENDPOINTS}/{endpoint['id']}"
     tag = etag_of(await conditional_read(client, url, m.seller.headers))
 
@@ -2150,15 +2108,17 @@ async def test_rotating_the_secret_makes_the_tag_stale(
         client, url, m.seller.headers, {"description": "late"}, if_match=tag
     )
     assert_problem(refused, 412, "precondition_failed")
-    assert (await get_endpoint(client, m.seller, endpoint["id"]))["description"] is None
+    assert (await get_endpoint(client, who=m.seller, endpoint_id=endpoint["id"]))[
+        "description"
+    ] is None
 
 
 async def test_another_shops_endpoint_stays_not_found_whatever_the_tag(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    endpoint = await create_endpoint(client, m.seller, "https://shop.example.com/")
-    other, _ = await approved_seller(client, session, m.admin)
+    endpoint = await create_endpoint(client, who=m.seller, url="https://shop.example.com/")
+    other, _ = await approved_seller(client, session, admin=m.admin)
     url = f"{ENDPOINTS}/{endpoint['id']}"
     tag = etag_of(await conditional_read(client, url, m.seller.headers))
 
@@ -2189,9 +2149,9 @@ async def test_of_two_editors_of_an_endpoint_with_the_same_tag_exactly_one_wins(
 ) -> None:
     async with committed_database.session_scope() as session:
         admin_account = await create_user(session, is_admin=True)
-    admin = await login(committed_client, admin_account.email)
-    seller, _ = await approved_seller(committed_client, session, admin)  # session: unused
-    endpoint = await create_endpoint(committed_client, seller, "https://shop.example.com/")
+    admin = await login(committed_client, email=admin_account.email)
+    seller, _ = await approved_seller(committed_client, session, admin=admin)  # session: unused
+    endpoint = await create_endpoint(committed_client, who=seller, url="https://shop.example.com/")
 
     await assert_one_of_two_editors_wins(
         committed_client,

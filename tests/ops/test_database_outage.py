@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.core.db import RETRY_AFTER_OUTAGE_SECONDS, Database
-from tests.conftest import client_of_own_app, make_settings
-from tests.factories import assert_problem
+from tests.factories.api import assert_problem
+from tests.factories.apps import client_of_own_app, make_settings
 
 pytestmark = pytest.mark.postgres_only
 

@@ -11,8 +11,8 @@ from prometheus_client.samples import Sample
 from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
-from tests.conftest import client_of_own_app, make_settings
-from tests.factories import assert_problem
+from tests.factories.api import assert_problem
+from tests.factories.apps import client_of_own_app, make_settings
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/nope"
 

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
-from tests.catalog.helpers import admin_user, approved_seller
+from tests.factories.accounts import admin_user
+from tests.factories.sellers import approved_seller
 
 Json = dict[str, Any]
 
@@ -144,7 +145,7 @@ async def _headers_for(
     admin = await admin_user(client, session)
     if caller == "admin":
         return admin.headers
-    seller, _ = await approved_seller(client, session, admin)
+    seller, _ = await approved_seller(client, session, admin=admin)
     return seller.headers
 
 

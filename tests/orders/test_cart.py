@@ -5,33 +5,30 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import assert_problem
-from tests.orders.helpers import (
-    CART,
-    add_to_cart,
-    approved_seller,
-    draft_listing,
-    get_cart,
-    live_listing,
-    market,
-    put_cart,
-)
+from tests.factories.api import assert_problem
+from tests.factories.catalog import draft_listing, listing_for_sale
+from tests.factories.orders import CART, add_to_cart, get_cart, market, put_cart
+from tests.factories.sellers import approved_seller
 
 
 async def test_cart_is_grouped_by_seller_with_subtotals_and_items_can_be_changed_and_removed(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    other, other_id = await approved_seller(client, session, m.admin)
-    mug = await live_listing(client, m.seller, m.category_id, price=1000, shipping=500)
-    lamp = await live_listing(client, other, m.category_id, price=2500, quantity=3, shipping=300)
+    other, other_id = await approved_seller(client, session, admin=m.admin)
+    mug = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=1000, shipping=500
+    )
+    lamp = await listing_for_sale(
+        client, seller=other, category_id=m.category_id, price=2500, quantity=3, shipping=300
+    )
 
-    assert await get_cart(client, m.buyer) == {
+    assert await get_cart(client, who=m.buyer) == {
         "groups": [],
         "total": {"amount": 0, "currency": "USD"},
     }
-    await add_to_cart(client, m.buyer, mug["id"], 2)
-    cart = await add_to_cart(client, m.buyer, lamp["id"], 1)
+    await add_to_cart(client, who=m.buyer, listing_id=mug["id"], quantity=2)
+    cart = await add_to_cart(client, who=m.buyer, listing_id=lamp["id"], quantity=1)
 
     groups = {g["seller_id"]: g for g in cart["groups"]}
     assert set(groups) == {m.seller_id, other_id}
@@ -52,10 +49,10 @@ async def test_cart_is_grouped_by_seller_with_subtotals_and_items_can_be_changed
     assert mine["subtotal"] == {"amount": 2 * 1000 + 500, "currency": "USD"}
     assert groups[other_id]["subtotal"] == {"amount": 2500 + 300, "currency": "USD"}
     assert cart["total"] == {"amount": 2500 + 2800, "currency": "USD"}
-    assert await get_cart(client, m.buyer) == cart
+    assert await get_cart(client, who=m.buyer) == cart
 
     # PUT again sets the quantity (it does not add a second line).
-    cart = await add_to_cart(client, m.buyer, mug["id"], 3)
+    cart = await add_to_cart(client, who=m.buyer, listing_id=mug["id"], quantity=3)
     groups = {g["seller_id"]: g for g in cart["groups"]}
     assert [line["quantity"] for line in groups[m.seller_id]["lines"]] == [3]
     assert groups[m.seller_id]["subtotal"]["amount"] == 3 * 1000 + 500
@@ -63,26 +60,36 @@ async def test_cart_is_grouped_by_seller_with_subtotals_and_items_can_be_changed
 
     removed = await client.delete(f"{CART}/items/{mug['id']}", headers=m.buyer.headers)
     assert removed.status_code == 204, removed.text
-    cart = await get_cart(client, m.buyer)
+    cart = await get_cart(client, who=m.buyer)
     assert [g["seller_id"] for g in cart["groups"]] == [other_id]
     assert cart["total"]["amount"] == 2800
 
     # Each buyer has their own cart.
-    assert (await get_cart(client, m.seller))["groups"] == []
+    assert (await get_cart(client, who=m.seller))["groups"] == []
 
 
 async def test_a_quantity_over_the_stock_is_refused(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id, quantity=3)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id, quantity=3)
 
-    assert_problem(await put_cart(client, m.buyer, listing["id"], 4), 409, "insufficient_stock")
-    assert (await get_cart(client, m.buyer))["groups"] == []
+    assert_problem(
+        await put_cart(client, who=m.buyer, listing_id=listing["id"], quantity=4),
+        409,
+        "insufficient_stock",
+    )
+    assert (await get_cart(client, who=m.buyer))["groups"] == []
 
-    await add_to_cart(client, m.buyer, listing["id"], 3)  # exactly the stock is fine
-    assert_problem(await put_cart(client, m.buyer, listing["id"], 4), 409, "insufficient_stock")
-    (group,) = (await get_cart(client, m.buyer))["groups"]
+    await add_to_cart(
+        client, who=m.buyer, listing_id=listing["id"], quantity=3
+    )  # exactly the stock is fine
+    assert_problem(
+        await put_cart(client, who=m.buyer, listing_id=listing["id"], quantity=4),
+        409,
+        "insufficient_stock",
+    )
+    (group,) = (await get_cart(client, who=m.buyer))["groups"]
     assert [line["quantity"] for line in group["lines"]] == [3]
 
 
@@ -90,24 +97,28 @@ async def test_a_seller_cannot_put_their_own_listing_in_the_cart(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
 
-    response = await put_cart(client, m.seller, listing["id"], 1)
+    response = await put_cart(client, who=m.seller, listing_id=listing["id"], quantity=1)
 
     assert_problem(response, 409, "cannot_buy_own_listing")
-    assert (await get_cart(client, m.seller))["groups"] == []
+    assert (await get_cart(client, who=m.seller))["groups"] == []
 
 
 async def test_someone_elses_draft_or_an_unknown_listing_is_not_found(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    draft = await draft_listing(client, m.seller, m.category_id)
+    draft = await draft_listing(client, seller=m.seller, category_id=m.category_id)
 
-    assert_problem(await put_cart(client, m.buyer, draft["id"], 1), 404, "not_found")
+    assert_problem(
+        await put_cart(client, who=m.buyer, listing_id=draft["id"], quantity=1), 404, "not_found"
+    )
     unknown = "018f0000-0000-7000-8000-000000000000"
-    assert_problem(await put_cart(client, m.buyer, unknown, 1), 404, "not_found")
-    assert (await get_cart(client, m.buyer))["groups"] == []
+    assert_problem(
+        await put_cart(client, who=m.buyer, listing_id=unknown, quantity=1), 404, "not_found"
+    )
+    assert (await get_cart(client, who=m.buyer))["groups"] == []
 
 
 @pytest.mark.parametrize(
@@ -122,10 +133,14 @@ async def test_a_line_that_can_no_longer_be_bought_stays_marked_unavailable_and_
     in_stock: int,
 ) -> None:
     m = await market(client, session)
-    kept = await live_listing(client, m.seller, m.category_id, price=700, shipping=100)
-    changing = await live_listing(client, m.seller, m.category_id, price=1000, shipping=500)
-    await add_to_cart(client, m.buyer, kept["id"], 1)
-    before = await add_to_cart(client, m.buyer, changing["id"], 2)
+    kept = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=700, shipping=100
+    )
+    changing = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=1000, shipping=500
+    )
+    await add_to_cart(client, who=m.buyer, listing_id=kept["id"], quantity=1)
+    before = await add_to_cart(client, who=m.buyer, listing_id=changing["id"], quantity=2)
     assert before["total"]["amount"] == 800 + 2500
 
     if change == "pause":
@@ -139,7 +154,7 @@ async def test_a_line_that_can_no_longer_be_bought_stays_marked_unavailable_and_
         )
     assert response.status_code == 200, response.text
 
-    cart = await get_cart(client, m.buyer)
+    cart = await get_cart(client, who=m.buyer)
     (group,) = cart["groups"]
     lines = {line["listing_id"]: line for line in group["lines"]}
     assert set(lines) == {kept["id"], changing["id"]}
@@ -158,16 +173,20 @@ async def test_a_quantity_outside_1_to_1000_is_a_validation_error(
     client: httpx.AsyncClient, session: AsyncSession, quantity: int
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id, quantity=2000)
+    listing = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, quantity=2000
+    )
 
     body = assert_problem(
-        await put_cart(client, m.buyer, listing["id"], quantity), 422, "validation_error"
+        await put_cart(client, who=m.buyer, listing_id=listing["id"], quantity=quantity),
+        422,
+        "validation_error",
     )
 
     errors = body["errors"]
     assert isinstance(errors, list)
     assert any("quantity" in error["loc"] for error in errors)
-    assert (await get_cart(client, m.buyer))["groups"] == []
+    assert (await get_cart(client, who=m.buyer))["groups"] == []
 
 
 @pytest.mark.parametrize(("quantity", "status"), [(3.0, 200), ("3", 422), (True, 422), (2.5, 422)])
@@ -177,7 +196,9 @@ async def test_a_quantity_is_a_json_integer(
     """3 and 3.0 are the same JSON number (JSON Schema's `integer` admits both: the fuzzer
     sends both); a string, a boolean or a fraction is not an integer."""
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id, quantity=10)
+    listing = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, quantity=10
+    )
 
     response = await client.put(
         f"{CART}/items/{listing['id']}", json={"quantity": quantity}, headers=m.buyer.headers
@@ -185,7 +206,7 @@ async def test_a_quantity_is_a_json_integer(
 
     assert response.status_code == status, response.text
     lines = [
-        line for group in (await get_cart(client, m.buyer))["groups"] for line in group["lines"]
+        line for group in (await get_cart(client, who=m.buyer))["groups"] for line in group["lines"]
     ]
     assert [line["quantity"] for line in lines] == ([3] if status == 200 else [])
 
@@ -194,15 +215,15 @@ async def test_removing_an_item_that_is_not_in_the_cart_is_not_found(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
-    other_buyer_cart = await add_to_cart(client, m.admin, listing["id"], 1)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    other_buyer_cart = await add_to_cart(client, who=m.admin, listing_id=listing["id"], quantity=1)
     assert other_buyer_cart["total"]["amount"] == 1500
 
     response = await client.delete(f"{CART}/items/{listing['id']}", headers=m.buyer.headers)
 
     assert_problem(response, 404, "not_found")
     # Someone else's cart line with that listing is untouched.
-    assert (await get_cart(client, m.admin))["total"]["amount"] == 1500
+    assert (await get_cart(client, who=m.admin))["total"]["amount"] == 1500
 
 
 async def test_the_cart_needs_authentication(client: httpx.AsyncClient) -> None:

@@ -13,7 +13,7 @@ from app.payments import ledger
 from app.payments.ledger import Leg, UnbalancedTransaction
 from app.payments.models import Account, LedgerEntry, LedgerTransaction
 from app.payments.service import commission_for
-from tests.conftest import make_settings
+from tests.factories.apps import make_settings
 
 
 async def _counts(session: AsyncSession) -> tuple[int, int]:

@@ -9,42 +9,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.clock import clock
-from tests.factories import LoggedIn, assert_problem, register_and_login
-from tests.orders.helpers import (
+from tests.factories.accounts import LoggedIn, register_and_login, relogin
+from tests.factories.api import assert_problem, new_key, parse_time
+from tests.factories.catalog import listing_for_sale, read_listing
+from tests.factories.orders import (
     Market,
-    amounts,
-    approved_seller,
-    balance,
     checkout,
-    escrow_of,
     get_checkout,
-    get_listing,
-    ledger_kinds,
-    live_listing,
     market,
-    new_key,
     order_events,
-    parse_time,
     pay,
     post_cancel,
     post_pay,
+)
+from tests.factories.payments import (
+    amounts,
+    balance,
+    escrow_of,
+    ledger_kinds,
     provider_book,
     reconcile_ok,
-    relogin,
 )
+from tests.factories.sellers import approved_seller
 
 
 async def _two_seller_checkout(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> tuple[Market, LoggedIn, dict[str, object]]:
     m = await market(client, session)
-    other, _ = await approved_seller(client, session, m.admin)
-    mine = await live_listing(client, m.seller, m.category_id, price=1000, shipping=500)
-    theirs = await live_listing(client, other, m.category_id, price=2350, shipping=250)
+    other, _ = await approved_seller(client, session, admin=m.admin)
+    mine = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=1000, shipping=500
+    )
+    theirs = await listing_for_sale(
+        client, seller=other, category_id=m.category_id, price=2350, shipping=250
+    )
     created = await checkout(
         client,
-        m.buyer,
-        [{"listing_id": mine["id"], "quantity": 2}, {"listing_id": theirs["id"], "quantity": 1}],
+        who=m.buyer,
+        items=[
+            {"listing_id": mine["id"], "quantity": 2},
+            {"listing_id": theirs["id"], "quantity": 1},
+        ],
     )
     assert created["total"]["amount"] == 2500 + 2600
     return m, other, created
@@ -55,7 +61,7 @@ async def test_a_successful_payment_pays_every_order_into_escrow(
 ) -> None:
     m, other, created = await _two_seller_checkout(client, session)
 
-    paid = await pay(client, m.buyer, str(created["id"]))
+    paid = await pay(client, who=m.buyer, checkout_id=str(created["id"]))
 
     paid_at = parse_time(paid["paid_at"])
     assert paid["total"] == {"amount": 5100, "currency": "USD"}
@@ -65,21 +71,21 @@ async def test_a_successful_payment_pays_every_order_into_escrow(
         assert parse_time(order["paid_at"]) == paid_at
         assert parse_time(order["ship_by"]) == paid_at + settings.ship_by
         assert order["allowed_actions"] == ["open_dispute"]  # else the buyer waits
-        assert await escrow_of(session, order["id"]) == order["total"]["amount"]
+        assert await escrow_of(session, order_id=order["id"]) == order["total"]["amount"]
     assert sorted(o["total"]["amount"] for o in paid["orders"]) == [2500, 2600]
-    assert await get_checkout(client, m.buyer, str(created["id"])) == paid
+    assert await get_checkout(client, who=m.buyer, checkout_id=str(created["id"])) == paid
     # The sellers have nothing yet: the money sits in escrow until completion.
-    assert await balance(client, m.seller) == amounts()
-    assert await balance(client, other) == amounts()
+    assert await balance(client, seller=m.seller) == amounts()
+    assert await balance(client, seller=other) == amounts()
     assert await provider_book(session) == [("capture", 5100, True)]
     assert await ledger_kinds(session) == ["payment"]
     for order in paid["orders"]:
-        events = await order_events(client, m.buyer, order["id"])
+        events = await order_events(client, who=m.buyer, order_id=order["id"])
         assert [(e["action"], e["from_status"], e["to_status"]) for e in events] == [
             ("create", None, "pending_payment"),
             ("pay", "pending_payment", "paid"),
         ]
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
 
 @pytest.mark.parametrize(
@@ -97,10 +103,10 @@ async def test_a_failed_payment_changes_nothing_and_the_same_key_can_retry(
     checkout_id = str(created["id"])
     key = new_key()
 
-    failed = await post_pay(client, m.buyer, checkout_id, token, key=key)
+    failed = await post_pay(client, who=m.buyer, checkout_id=checkout_id, token=token, key=key)
 
     assert_problem(failed, status, code)
-    after = await get_checkout(client, m.buyer, checkout_id)
+    after = await get_checkout(client, who=m.buyer, checkout_id=checkout_id)
     assert after["status"] == "pending_payment"
     assert after["paid_at"] is None
     assert [o["status"] for o in after["orders"]] == ["pending_payment", "pending_payment"]
@@ -108,10 +114,14 @@ async def test_a_failed_payment_changes_nothing_and_the_same_key_can_retry(
     assert await provider_book(session) == []
     assert await ledger_kinds(session) == []
     for order in after["orders"]:
-        assert [e["action"] for e in await order_events(client, m.buyer, order["id"])] == ["create"]
-    await reconcile_ok(client, m.admin)
+        assert [
+            e["action"] for e in await order_events(client, who=m.buyer, order_id=order["id"])
+        ] == ["create"]
+    await reconcile_ok(client, admin=m.admin)
 
-    retried = await post_pay(client, m.buyer, checkout_id, "tok_success", key=key)
+    retried = await post_pay(
+        client, who=m.buyer, checkout_id=checkout_id, token="tok_success", key=key
+    )
 
     assert retried.status_code == 200, retried.text
     assert "idempotent-replayed" not in retried.headers
@@ -119,7 +129,7 @@ async def test_a_failed_payment_changes_nothing_and_the_same_key_can_retry(
     assert [o["status"] for o in retried.json()["orders"]] == ["paid", "paid"]
     assert await provider_book(session) == [("capture", 5100, True)]
     assert await ledger_kinds(session) == ["payment"]
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_an_unknown_token_is_refused(
@@ -127,12 +137,16 @@ async def test_an_unknown_token_is_refused(
 ) -> None:
     m, _, created = await _two_seller_checkout(client, session)
 
-    response = await post_pay(client, m.buyer, str(created["id"]), "tok_made_up")
+    response = await post_pay(
+        client, who=m.buyer, checkout_id=str(created["id"]), token="tok_made_up"
+    )
 
     assert_problem(response, 422, "invalid_payment_token")
-    assert (await get_checkout(client, m.buyer, str(created["id"])))["status"] == "pending_payment"
+    assert (await get_checkout(client, who=m.buyer, checkout_id=str(created["id"])))[
+        "status"
+    ] == "pending_payment"
     assert await provider_book(session) == []
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_paying_requires_an_idempotency_key(
@@ -156,67 +170,77 @@ async def test_a_retry_with_the_same_key_replays_and_charges_once(
     m, _, created = await _two_seller_checkout(client, session)
     key = new_key()
 
-    first = await post_pay(client, m.buyer, str(created["id"]), key=key)
-    again = await post_pay(client, m.buyer, str(created["id"]), key=key)
+    first = await post_pay(client, who=m.buyer, checkout_id=str(created["id"]), key=key)
+    again = await post_pay(client, who=m.buyer, checkout_id=str(created["id"]), key=key)
 
     assert first.status_code == again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
-    reused = await post_pay(client, m.buyer, str(created["id"]), "tok_declined", key=key)
+    reused = await post_pay(
+        client, who=m.buyer, checkout_id=str(created["id"]), token="tok_declined", key=key
+    )
     assert_problem(reused, 422, "idempotency_key_reused")
     assert await provider_book(session) == [("capture", 5100, True)]
     assert await ledger_kinds(session) == ["payment"]
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_paying_twice_with_different_keys_is_refused_and_charges_once(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m, _, created = await _two_seller_checkout(client, session)
-    await pay(client, m.buyer, str(created["id"]))
+    await pay(client, who=m.buyer, checkout_id=str(created["id"]))
 
-    second = await post_pay(client, m.buyer, str(created["id"]))
+    second = await post_pay(client, who=m.buyer, checkout_id=str(created["id"]))
 
     assert_problem(second, 409, "invalid_transition")
     assert await provider_book(session) == [("capture", 5100, True)]
     assert await ledger_kinds(session) == ["payment"]
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_paying_after_the_expiry_is_refused(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id, quantity=1)
-    created = await checkout(client, m.buyer, [{"listing_id": listing["id"], "quantity": 1}])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id, quantity=1)
+    created = await checkout(
+        client, who=m.buyer, items=[{"listing_id": listing["id"], "quantity": 1}]
+    )
 
     clock.advance(settings.payment_expiry + timedelta(seconds=1))
-    buyer = await relogin(client, m.buyer)
-    response = await post_pay(client, buyer, created["id"])
+    buyer = await relogin(client, who=m.buyer)
+    response = await post_pay(client, who=buyer, checkout_id=created["id"])
 
     assert_problem(response, 409, "checkout_expired")
-    assert (await get_checkout(client, buyer, created["id"]))["status"] == "pending_payment"
+    assert (await get_checkout(client, who=buyer, checkout_id=created["id"]))[
+        "status"
+    ] == "pending_payment"
     assert await provider_book(session) == []
     assert await ledger_kinds(session) == []
-    seller = await relogin(client, m.seller)
-    assert (await get_listing(client, seller, listing["id"]))["status"] == "sold_out"
-    await reconcile_ok(client, await relogin(client, m.admin))
+    seller = await relogin(client, who=m.seller)
+    assert (await read_listing(client, who=seller, listing_id=listing["id"]))[
+        "status"
+    ] == "sold_out"
+    await reconcile_ok(client, admin=await relogin(client, who=m.admin))
 
 
 async def test_paying_just_before_the_expiry_works(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
-    created = await checkout(client, m.buyer, [{"listing_id": listing["id"], "quantity": 1}])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    created = await checkout(
+        client, who=m.buyer, items=[{"listing_id": listing["id"], "quantity": 1}]
+    )
 
     clock.advance(settings.payment_expiry - timedelta(seconds=5))
-    buyer = await relogin(client, m.buyer)
-    paid = await pay(client, buyer, created["id"])
+    buyer = await relogin(client, who=m.buyer)
+    paid = await pay(client, who=buyer, checkout_id=created["id"])
 
     assert paid["total"]["amount"] == 1500
     assert await provider_book(session) == [("capture", 1500, True)]
-    await reconcile_ok(client, await relogin(client, m.admin))
+    await reconcile_ok(client, admin=await relogin(client, who=m.admin))
 
 
 @pytest.mark.parametrize("caller", ["other_buyer", "seller", "admin"])
@@ -230,12 +254,14 @@ async def test_someone_elses_checkout_is_not_found(
         "admin": m.admin,
     }[caller]
 
-    paying = await post_pay(client, who, str(created["id"]))
+    paying = await post_pay(client, who=who, checkout_id=str(created["id"]))
     reading = await client.get(f"/v1/checkouts/{created['id']}", headers=who.headers)
 
     assert_problem(paying, 404, "not_found")
     assert_problem(reading, 404, "not_found")
-    assert (await get_checkout(client, m.buyer, str(created["id"])))["status"] == "pending_payment"
+    assert (await get_checkout(client, who=m.buyer, checkout_id=str(created["id"])))[
+        "status"
+    ] == "pending_payment"
     assert await provider_book(session) == []
 
 
@@ -245,10 +271,12 @@ async def test_an_order_cancelled_before_payment_is_not_charged(
     m, other, created = await _two_seller_checkout(client, session)
     orders = {o["seller_id"]: o for o in created["orders"]}
     dropped = orders[m.seller_id]
-    cancelled = await post_cancel(client, m.buyer, dropped["id"], reason="Found it cheaper")
+    cancelled = await post_cancel(
+        client, who=m.buyer, order_id=dropped["id"], reason="Found it cheaper"
+    )
     assert cancelled.status_code == 200, cancelled.text
 
-    paid = await post_pay(client, m.buyer, str(created["id"]))
+    paid = await post_pay(client, who=m.buyer, checkout_id=str(created["id"]))
 
     assert paid.status_code == 200, paid.text
     body = paid.json()
@@ -260,10 +288,10 @@ async def test_an_order_cancelled_before_payment_is_not_charged(
     assert kept["seller_id"] != m.seller_id
     assert body["total"] == {"amount": 2600, "currency": "USD"}
     assert await provider_book(session) == [("capture", 2600, True)]
-    assert await escrow_of(session, kept["id"]) == 2600
-    assert await escrow_of(session, dropped["id"]) == 0
-    assert await balance(client, other) == amounts()
-    await reconcile_ok(client, m.admin)
+    assert await escrow_of(session, order_id=kept["id"]) == 2600
+    assert await escrow_of(session, order_id=dropped["id"]) == 0
+    assert await balance(client, seller=other) == amounts()
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_a_checkout_whose_every_order_the_buyer_cancelled_is_cancelled(
@@ -273,13 +301,17 @@ async def test_a_checkout_whose_every_order_the_buyer_cancelled_is_cancelled(
     too" -- it must not keep offering a payment that can only fail."""
     m, _, created = await _two_seller_checkout(client, session)
     for order in created["orders"]:
-        response = await post_cancel(client, m.buyer, order["id"])
+        response = await post_cancel(client, who=m.buyer, order_id=order["id"])
         assert response.status_code == 200, response.text
 
-    after = await get_checkout(client, m.buyer, str(created["id"]))
+    after = await get_checkout(client, who=m.buyer, checkout_id=str(created["id"]))
 
     assert [o["status"] for o in after["orders"]] == ["cancelled", "cancelled"]
     assert after["status"] == "cancelled"
-    assert_problem(await post_pay(client, m.buyer, str(created["id"])), 409, "invalid_transition")
+    assert_problem(
+        await post_pay(client, who=m.buyer, checkout_id=str(created["id"])),
+        409,
+        "invalid_transition",
+    )
     assert await provider_book(session) == []
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)

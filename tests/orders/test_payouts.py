@@ -9,40 +9,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
-from tests.factories import LoggedIn, assert_problem, register_and_login
-from tests.orders.helpers import (
-    BALANCE,
-    FAILING_ACCOUNT,
-    GOOD_IBAN,
-    LEDGER,
-    PAYOUTS,
+from tests.factories.accounts import LoggedIn, register_and_login, relogin
+from tests.factories.api import assert_problem, new_key, parse_time, usd
+from tests.factories.catalog import listing_for_sale
+from tests.factories.orders import (
     Market,
     add_to_cart,
-    amounts,
-    approved_seller,
-    balance,
     checkout,
     confirm,
+    market,
+    paid_order,
+    pay,
+    ship,
+)
+from tests.factories.payments import (
+    BALANCE,
+    LEDGER,
+    PAYOUTS,
+    amounts,
+    balance,
     escrow_of,
     ledger_kinds,
-    live_listing,
-    market,
-    new_key,
-    paid_order,
-    parse_time,
-    pay,
     payouts,
     platform_revenue,
     post_payout,
     provider_book,
     reconcile_ok,
-    relogin,
-    seller_application,
     seller_ledger,
-    ship,
-    sweep,
-    usd,
 )
+from tests.factories.sellers import FAILING_ACCOUNT, GOOD_IBAN, approved_seller, seller_application
+from tests.factories.worker import sweep
 
 
 async def _seller_with_proceeds(
@@ -53,12 +49,12 @@ async def _seller_with_proceeds(
     m = (
         await market(client, session)
         if payout_account is None
-        else await market(client, session, payout_account)
+        else await market(client, session, payout_account=payout_account)
     )
-    _, order = await paid_order(client, m, price=1000, shipping=500)
-    await ship(client, m.seller, order["id"])
-    await confirm(client, m.buyer, order["id"])
-    assert await balance(client, m.seller) == amounts(available=1350)
+    _, order = await paid_order(client, market=m, price=1000, shipping=500)
+    await ship(client, who=m.seller, order_id=order["id"])
+    await confirm(client, who=m.buyer, order_id=order["id"])
+    assert await balance(client, seller=m.seller) == amounts(available=1350)
     return m, order["id"]
 
 
@@ -81,8 +77,8 @@ async def test_a_new_sellers_balance_is_zero_in_the_platform_currency(
             "reserved": zero,
         }
     ]
-    assert await seller_ledger(client, m.seller) == []
-    assert await payouts(client, m.seller) == []
+    assert await seller_ledger(client, seller=m.seller) == []
+    assert await payouts(client, seller=m.seller) == []
 
 
 async def test_a_payout_needs_an_idempotency_key(
@@ -93,8 +89,8 @@ async def test_a_payout_needs_an_idempotency_key(
     response = await client.post(PAYOUTS, json={"amount": usd(100)}, headers=m.seller.headers)
 
     assert_problem(response, 400, "idempotency_key_required")
-    assert await balance(client, m.seller) == amounts(available=1350)
-    assert await payouts(client, m.seller) == []
+    assert await balance(client, seller=m.seller) == amounts(available=1350)
+    assert await payouts(client, seller=m.seller) == []
 
 
 @pytest.mark.parametrize(("earned", "requested"), [(False, 1), (True, 1351)])
@@ -105,14 +101,14 @@ async def test_a_payout_over_the_available_balance_is_refused(
         m, _ = await _seller_with_proceeds(client, session)
     else:
         m = await market(client, session)
-    before = await balance(client, m.seller)
+    before = await balance(client, seller=m.seller)
 
-    response = await post_payout(client, m.seller, requested)
+    response = await post_payout(client, seller=m.seller, amount=requested)
 
     assert_problem(response, 409, "insufficient_balance")
-    assert await balance(client, m.seller) == before
-    assert await payouts(client, m.seller) == []
-    await reconcile_ok(client, m.admin)
+    assert await balance(client, seller=m.seller) == before
+    assert await payouts(client, seller=m.seller) == []
+    await reconcile_ok(client, admin=m.admin)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +125,7 @@ async def test_a_payout_must_be_positive_and_in_the_platform_currency(
     )
 
     assert_problem(response, 422, code)
-    assert await balance(client, m.seller) == amounts(available=1350)
+    assert await balance(client, seller=m.seller) == amounts(available=1350)
 
 
 async def test_the_spec_says_a_payout_is_positive_and_in_the_platform_currency(
@@ -152,7 +148,7 @@ async def test_a_payout_moves_money_into_transit_and_the_sweep_pays_it(
 ) -> None:
     m, order_id = await _seller_with_proceeds(client, session)
 
-    response = await post_payout(client, m.seller, 1000)
+    response = await post_payout(client, seller=m.seller, amount=1000)
 
     assert response.status_code == 201, response.text
     payout = response.json()
@@ -162,18 +158,18 @@ async def test_a_payout_moves_money_into_transit_and_the_sweep_pays_it(
         None,
         None,
     )
-    assert await balance(client, m.seller) == amounts(available=350, in_transit=1000)
-    assert await payouts(client, m.seller) == [payout]
-    await reconcile_ok(client, m.admin)
+    assert await balance(client, seller=m.seller) == amounts(available=350, in_transit=1000)
+    assert await payouts(client, seller=m.seller) == [payout]
+    await reconcile_ok(client, admin=m.admin)
 
     done = await sweep(database, settings)
 
     assert done["settle_payouts"] == 1
-    (settled,) = await payouts(client, m.seller)
+    (settled,) = await payouts(client, seller=m.seller)
     assert settled["id"] == payout["id"]
     assert (settled["status"], settled["failure_reason"]) == ("paid", None)
     assert parse_time(settled["settled_at"]) >= parse_time(settled["created_at"])
-    assert await balance(client, m.seller) == amounts(available=350)
+    assert await balance(client, seller=m.seller) == amounts(available=350)
     assert await provider_book(session) == [
         ("capture", 1500, True),
         ("payout", 1000, True),
@@ -185,7 +181,7 @@ async def test_a_payout_moves_money_into_transit_and_the_sweep_pays_it(
         "payout_paid",
     ]
     # The seller's ledger, newest first, with signed amounts per account.
-    entries = await seller_ledger(client, m.seller)
+    entries = await seller_ledger(client, seller=m.seller)
     newest = entries[0]
     assert (newest["account"], newest["amount"]["amount"]) == ("payouts_in_transit", -1000)
     assert sorted((e["account"], e["amount"]["amount"]) for e in entries) == [
@@ -204,25 +200,25 @@ async def test_a_payout_moves_money_into_transit_and_the_sweep_pays_it(
     assert len({e["transaction_id"] for e in entries}) == 3
     # Nothing more to settle.
     assert (await sweep(database, settings))["settle_payouts"] == 0
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_a_refused_transfer_fails_the_payout_and_returns_the_money(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m, _ = await _seller_with_proceeds(client, session, payout_account=FAILING_ACCOUNT)
-    created = await post_payout(client, m.seller, 1350)
+    created = await post_payout(client, seller=m.seller, amount=1350)
     assert created.status_code == 201, created.text
-    assert await balance(client, m.seller) == amounts(in_transit=1350)
+    assert await balance(client, seller=m.seller) == amounts(in_transit=1350)
 
     done = await sweep(database, settings)
 
     assert done["settle_payouts"] == 1
-    (failed,) = await payouts(client, m.seller)
+    (failed,) = await payouts(client, seller=m.seller)
     assert failed["status"] == "failed"
     assert failed["failure_reason"]
     assert failed["settled_at"] is not None
-    assert await balance(client, m.seller) == amounts(available=1350)
+    assert await balance(client, seller=m.seller) == amounts(available=1350)
     assert await provider_book(session) == [("capture", 1500, True), ("payout", 1350, False)]
     assert await ledger_kinds(session) == [
         "payment",
@@ -230,13 +226,13 @@ async def test_a_refused_transfer_fails_the_payout_and_returns_the_money(
         "payout_requested",
         "payout_failed",
     ]
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)
 
     # The money can be requested again (after fixing the account, it would be paid).
-    again = await post_payout(client, m.seller, 1350)
+    again = await post_payout(client, seller=m.seller, amount=1350)
     assert again.status_code == 201, again.text
-    assert await balance(client, m.seller) == amounts(in_transit=1350)
-    await reconcile_ok(client, m.admin)
+    assert await balance(client, seller=m.seller) == amounts(in_transit=1350)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_a_payout_request_is_idempotent(
@@ -245,28 +241,30 @@ async def test_a_payout_request_is_idempotent(
     m, _ = await _seller_with_proceeds(client, session)
     key = new_key()
 
-    first = await post_payout(client, m.seller, 600, key=key)
-    again = await post_payout(client, m.seller, 600, key=key)
-    other = await post_payout(client, m.seller, 700, key=key)
+    first = await post_payout(client, seller=m.seller, amount=600, key=key)
+    again = await post_payout(client, seller=m.seller, amount=600, key=key)
+    other = await post_payout(client, seller=m.seller, amount=700, key=key)
 
     assert first.status_code == again.status_code == 201
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
     assert_problem(other, 422, "idempotency_key_reused")
-    assert await balance(client, m.seller) == amounts(available=750, in_transit=600)
-    assert len(await payouts(client, m.seller)) == 1
+    assert await balance(client, seller=m.seller) == amounts(available=750, in_transit=600)
+    assert len(await payouts(client, seller=m.seller)) == 1
     # A second payout with its own key may not spend more than what is left.
-    assert_problem(await post_payout(client, m.seller, 751), 409, "insufficient_balance")
-    assert (await post_payout(client, m.seller, 750)).status_code == 201
-    assert await balance(client, m.seller) == amounts(in_transit=1350)
-    await reconcile_ok(client, m.admin)
+    assert_problem(
+        await post_payout(client, seller=m.seller, amount=751), 409, "insufficient_balance"
+    )
+    assert (await post_payout(client, seller=m.seller, amount=750)).status_code == 201
+    assert await balance(client, seller=m.seller) == amounts(in_transit=1350)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def _applicant(client: httpx.AsyncClient) -> LoggedIn:
     """A user whose shop application is still waiting for review."""
     user = await register_and_login(client)
     applied = await client.post(
-        "/v1/sellers", json=seller_application(GOOD_IBAN), headers=user.headers
+        "/v1/sellers", json=seller_application(payout_account=GOOD_IBAN), headers=user.headers
     )
     assert applied.status_code == 201, applied.text
     assert applied.json()["status"] == "pending_review"
@@ -295,8 +293,8 @@ async def test_an_applicant_not_yet_approved_cannot_request_a_payout(
 ) -> None:
     applicant = await _applicant(client)
 
-    assert_problem(await post_payout(client, applicant, 1), 403, "seller_required")
-    assert await balance(client, applicant) == amounts()
+    assert_problem(await post_payout(client, seller=applicant, amount=1), 403, "seller_required")
+    assert await balance(client, seller=applicant) == amounts()
 
 
 async def test_end_to_end_two_sellers_one_cart_to_payouts(
@@ -305,16 +303,22 @@ async def test_end_to_end_two_sellers_one_cart_to_payouts(
     """Two sellers' items in one cart → checkout → two orders → pay → ship → one confirmed,
     one auto-completed by the worker → balances right to the cent → payouts → paid."""
     m = await market(client, session)
-    other, other_id = await approved_seller(client, session, m.admin)
-    camera = await live_listing(client, m.seller, m.category_id, price=12345, shipping=655)
-    strap = await live_listing(client, m.seller, m.category_id, price=995, shipping=0)
-    lens = await live_listing(client, other, m.category_id, price=20001, shipping=999)
-    await add_to_cart(client, m.buyer, camera["id"], 1)
-    await add_to_cart(client, m.buyer, strap["id"], 3)
-    await add_to_cart(client, m.buyer, lens["id"], 1)
+    other, other_id = await approved_seller(client, session, admin=m.admin)
+    camera = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=12345, shipping=655
+    )
+    strap = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=995, shipping=0
+    )
+    lens = await listing_for_sale(
+        client, seller=other, category_id=m.category_id, price=20001, shipping=999
+    )
+    await add_to_cart(client, who=m.buyer, listing_id=camera["id"], quantity=1)
+    await add_to_cart(client, who=m.buyer, listing_id=strap["id"], quantity=3)
+    await add_to_cart(client, who=m.buyer, listing_id=lens["id"], quantity=1)
 
-    created = await checkout(client, m.buyer)
-    paid = await pay(client, m.buyer, created["id"])
+    created = await checkout(client, who=m.buyer)
+    paid = await pay(client, who=m.buyer, checkout_id=created["id"])
 
     orders = {o["seller_id"]: o for o in paid["orders"]}
     mine, theirs = orders[m.seller_id], orders[other_id]
@@ -322,41 +326,41 @@ async def test_end_to_end_two_sellers_one_cart_to_payouts(
     assert theirs["total"]["amount"] == 20001 + 999 == 21000
     assert paid["total"]["amount"] == 36985
     assert await provider_book(session) == [("capture", 36985, True)]
-    assert await escrow_of(session, mine["id"]) == 15985
-    assert await escrow_of(session, theirs["id"]) == 21000
+    assert await escrow_of(session, order_id=mine["id"]) == 15985
+    assert await escrow_of(session, order_id=theirs["id"]) == 21000
 
-    await ship(client, m.seller, mine["id"])
-    await ship(client, other, theirs["id"])
-    await confirm(client, m.buyer, mine["id"])
+    await ship(client, who=m.seller, order_id=mine["id"])
+    await ship(client, who=other, order_id=theirs["id"])
+    await confirm(client, who=m.buyer, order_id=mine["id"])
     mine_commission = 1599  # 10 % of 15985 is 1598.5, rounded half up
-    assert await balance(client, m.seller) == amounts(available=15985 - mine_commission)
-    assert await balance(client, other) == amounts()
-    await reconcile_ok(client, m.admin)
+    assert await balance(client, seller=m.seller) == amounts(available=15985 - mine_commission)
+    assert await balance(client, seller=other) == amounts()
+    await reconcile_ok(client, admin=m.admin)
 
     clock.advance(settings.auto_complete_after + timedelta(seconds=1))
     assert (await sweep(database, settings))["auto_complete_orders"] == 1
-    seller, other = await relogin(client, m.seller), await relogin(client, other)
-    admin = await relogin(client, m.admin)
+    seller, other = await relogin(client, who=m.seller), await relogin(client, who=other)
+    admin = await relogin(client, who=m.admin)
     theirs_commission = 2100
-    assert await balance(client, seller) == amounts(available=14386)
-    assert await balance(client, other) == amounts(available=21000 - theirs_commission)
+    assert await balance(client, seller=seller) == amounts(available=14386)
+    assert await balance(client, seller=other) == amounts(available=21000 - theirs_commission)
     assert await platform_revenue(session) == mine_commission + theirs_commission == 3699
-    await reconcile_ok(client, admin)
+    await reconcile_ok(client, admin=admin)
 
-    assert (await post_payout(client, seller, 14386)).status_code == 201
-    assert (await post_payout(client, other, 18900)).status_code == 201
+    assert (await post_payout(client, seller=seller, amount=14386)).status_code == 201
+    assert (await post_payout(client, seller=other, amount=18900)).status_code == 201
     assert (await sweep(database, settings))["settle_payouts"] == 2
 
     for who in (seller, other):
-        (payout,) = await payouts(client, who)
+        (payout,) = await payouts(client, seller=who)
         assert payout["status"] == "paid"
-        assert await balance(client, who) == amounts()
+        assert await balance(client, seller=who) == amounts()
     assert await provider_book(session) == [
         ("capture", 36985, True),
         ("payout", 14386, True),
         ("payout", 18900, True),
     ]
-    await reconcile_ok(client, admin)
+    await reconcile_ok(client, admin=admin)
 
 
 @pytest.mark.parametrize("caller", ["buyer", "seller"])
@@ -369,4 +373,4 @@ async def test_only_admins_may_reconcile_the_ledger(
     response = await client.get("/v1/admin/ledger/reconcile", headers=who.headers)
 
     assert_problem(response, 403, "admin_required")
-    await reconcile_ok(client, m.admin)
+    await reconcile_ok(client, admin=m.admin)

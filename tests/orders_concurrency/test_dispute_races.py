@@ -15,15 +15,9 @@ from app.core.db import Database
 from app.payments.models import LedgerTransaction, ProviderOperation, ProviderOperationKind
 from app.payments.provider import SandboxProvider
 from app.worker.runner import WorkerContext, run_once
-from tests.factories import login, register_and_login
-from tests.orders_concurrency.test_races import (
-    ORDER_TOTAL,
-    _assert_reconciled,
-    _count,
-    _listing,
-    _market,
-    _shipped_order,
-)
+from tests.factories.accounts import login, register_and_login
+from tests.factories.payments import reconcile_ok
+from tests.factories.races import ORDER_TOTAL, count, race_listing, race_market, race_shipped_order
 
 pytestmark = pytest.mark.postgres_only
 
@@ -42,11 +36,14 @@ async def test_two_admins_resolving_at_once_move_the_money_once(
     committed_client: httpx.AsyncClient, committed_database: Database
 ) -> None:
     client, database = committed_client, committed_database
-    market = await _market(client, database)
-    second_admin = await login(client, market.admin.email)  # another session of an admin
+    market = await race_market(client, database)
+    second_admin = await login(client, email=market.admin.email)  # another session of an admin
     buyer = await register_and_login(client)
-    order_id = await _shipped_order(
-        client, market, buyer, await _listing(client, market, quantity=1)
+    order_id = await race_shipped_order(
+        client,
+        market=market,
+        buyer=buyer,
+        listing_id=await race_listing(client, market=market, quantity=1),
     )
     opened = await _open_dispute(client, buyer.headers, order_id)
     assert opened.status_code == 201, opened.text
@@ -72,13 +69,13 @@ async def test_two_admins_resolving_at_once_move_the_money_once(
     winner = (first if first.status_code == 200 else second).json()
     refund = winner["refund"]["amount"]
     assert refund in (500, ORDER_TOTAL)
-    refunds = await _count(
+    refunds = await count(
         database,
         select(func.count())
         .select_from(ProviderOperation)
         .where(ProviderOperation.kind == ProviderOperationKind.refund),
     )
-    refund_transactions = await _count(
+    refund_transactions = await count(
         database,
         select(func.count())
         .select_from(LedgerTransaction)
@@ -87,22 +84,27 @@ async def test_two_admins_resolving_at_once_move_the_money_once(
         ),
     )
     assert (refunds, refund_transactions) == (1, 1)
-    await _assert_reconciled(client, market.admin)
+    await reconcile_ok(client, admin=market.admin)
 
 
 async def test_a_dispute_racing_the_auto_complete_sweep_leaves_consistent_books(
     committed_client: httpx.AsyncClient, committed_database: Database, settings: Settings
 ) -> None:
     client, database = committed_client, committed_database
-    market = await _market(client, database)
+    market = await race_market(client, database)
     buyer = await register_and_login(client)
     order_ids = [
-        await _shipped_order(client, market, buyer, await _listing(client, market, quantity=1))
+        await race_shipped_order(
+            client,
+            market=market,
+            buyer=buyer,
+            listing_id=await race_listing(client, market=market, quantity=1),
+        )
         for _ in range(4)
     ]
     clock.advance(settings.auto_complete_after + timedelta(seconds=1))
-    buyer = await login(client, buyer.email)
-    admin = await login(client, market.admin.email)
+    buyer = await login(client, email=buyer.email)
+    admin = await login(client, email=market.admin.email)
     context = WorkerContext(database, settings, SandboxProvider())
 
     results = await asyncio.gather(
@@ -119,4 +121,4 @@ async def test_a_dispute_racing_the_auto_complete_sweep_leaves_consistent_books(
     for order_id in order_ids:
         order = await client.get(f"/v1/orders/{order_id}", headers=buyer.headers)
         assert order.json()["status"] == "disputed"
-    await _assert_reconciled(client, admin)
+    await reconcile_ok(client, admin=admin)

@@ -15,35 +15,16 @@ from app.auth.models import AuthSession
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
-from tests.auth.test_api_keys import ALL_SCOPES, NOT_FOR_KEYS, bearer, create_key
-from tests.disputes.helpers import completed_order, post_return, return_step
-from tests.disputes.test_returns import SHIP_BACK
-from tests.factories import (
-    DEFAULT_PASSWORD,
-    assert_problem,
-    json_ok,
-    login,
-    register_and_login,
-)
-from tests.orders.helpers import (
-    ORDERS,
-    Json,
-    amounts,
-    balance,
-    get_order,
-    list_orders,
-    live_listing,
-    market,
-    post_payout,
-    reconcile_ok,
-    relogin,
-    search_ids,
-    sweep,
-)
-from tests.privacy.helpers import (
+from tests.factories.accounts import DEFAULT_PASSWORD, ME, login, register_and_login, relogin
+from tests.factories.api import Json, assert_problem, json_ok
+from tests.factories.api_keys import ALL_SCOPES, NOT_FOR_KEYS, bearer, create_key
+from tests.factories.catalog import listing_for_sale, search_ids
+from tests.factories.disputes import SHIP_BACK, completed_order, post_return, return_step
+from tests.factories.orders import ORDERS, get_order, list_orders, market
+from tests.factories.payments import amounts, balance, post_payout, reconcile_ok
+from tests.factories.privacy import (
     ANONYMISED_ADDRESS,
     FULL_ADDRESS,
-    ME,
     completed_order_to,
     delete_me,
     deleted,
@@ -52,8 +33,9 @@ from tests.privacy.helpers import (
     refused_as_in_use,
     signed_out_for_good,
     still_works,
-    storefront,
 )
+from tests.factories.sellers import storefront
+from tests.factories.worker import sweep
 
 # --- refusals that change nothing -------------------------------------------------------------
 
@@ -61,10 +43,10 @@ from tests.privacy.helpers import (
 async def test_a_wrong_password_is_refused_and_changes_nothing(client: httpx.AsyncClient) -> None:
     who = await register_and_login(client)
 
-    response = await delete_me(client, who, password="not-" + DEFAULT_PASSWORD)
+    response = await delete_me(client, who=who, password="not-" + DEFAULT_PASSWORD)
 
     assert_problem(response, 403, "wrong_password")
-    await still_works(client, who)
+    await still_works(client, who=who)
     refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": who.refresh_token})
     assert refreshed.status_code == 200, refreshed.text
 
@@ -85,14 +67,14 @@ async def test_a_malformed_body_is_422_and_changes_nothing(
     response = await client.request("DELETE", ME, json=body, headers=who.headers)
 
     assert_problem(response, 422, "validation_error")
-    await still_works(client, who)
+    await still_works(client, who=who)
 
 
 async def test_deletion_needs_an_access_token_not_an_api_key(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    created = await create_key(client, m.seller, ALL_SCOPES)
+    created = await create_key(client, who=m.seller, scopes=ALL_SCOPES)
     body = {"password": DEFAULT_PASSWORD}
 
     by_key = await client.request("DELETE", ME, json=body, headers=bearer(created["key"]))
@@ -100,8 +82,8 @@ async def test_deletion_needs_an_access_token_not_an_api_key(
 
     assert assert_problem(by_key, 403, "insufficient_scope")["detail"] == NOT_FOR_KEYS
     assert_problem(anonymous, 401, "invalid_token")
-    await still_works(client, m.seller)
-    json_ok(await storefront(client, m.seller_id))
+    await still_works(client, who=m.seller)
+    json_ok(await storefront(client, seller_id=m.seller_id))
 
 
 @pytest.mark.parametrize("status", ["pending_payment", "paid", "shipped", "disputed"])
@@ -110,11 +92,11 @@ async def test_an_open_order_keeps_its_buyer_and_its_seller(
     client: httpx.AsyncClient, session: AsyncSession, side: str, status: str
 ) -> None:
     m = await market(client, session)
-    order = await order_in_status(client, m, status)
+    order = await order_in_status(client, market=m, status=status)
 
-    await refused_as_in_use(client, m.buyer if side == "buyer" else m.seller)
+    await refused_as_in_use(client, who=m.buyer if side == "buyer" else m.seller)
 
-    kept = await get_order(client, m.seller, order["id"])
+    kept = await get_order(client, who=m.seller, order_id=order["id"])
     assert kept["status"] == status
     assert kept["shipping_address"] == order["shipping_address"]
 
@@ -131,15 +113,17 @@ async def test_an_unfinished_return_keeps_the_buyer(
     client: httpx.AsyncClient, session: AsyncSession, steps: list[str], status: str
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
-    the_return = json_ok(await post_return(client, m.buyer, order), 201)
+    order = await completed_order(client, market=m)
+    the_return = json_ok(await post_return(client, who=m.buyer, order=order), 201)
     for step in steps:
         who, body = (m.seller, None) if step == "approve" else (m.buyer, SHIP_BACK)
-        json_ok(await return_step(client, who, the_return["id"], step, body))
+        json_ok(
+            await return_step(client, who=who, return_id=the_return["id"], step=step, body=body)
+        )
     # The order itself is completed: the return alone is what is unfinished.
-    assert (await get_order(client, m.buyer, order["id"]))["status"] == "completed"
+    assert (await get_order(client, who=m.buyer, order_id=order["id"]))["status"] == "completed"
 
-    await refused_as_in_use(client, m.buyer)
+    await refused_as_in_use(client, who=m.buyer)
 
     found = json_ok(await client.get(f"/v1/returns/{the_return['id']}", headers=m.buyer.headers))
     assert found["status"] == status
@@ -152,45 +136,45 @@ async def test_a_seller_is_refused_until_paid_out_and_past_the_buyers_return_win
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     (line,) = order["lines"]
-    assert await balance(client, m.seller) == amounts(available=1350)
-    await refused_as_in_use(client, m.seller)
-    json_ok(await post_payout(client, m.seller, 1350), 201)
-    assert await balance(client, m.seller) == amounts(in_transit=1350)
-    await refused_as_in_use(client, m.seller)
+    assert await balance(client, seller=m.seller) == amounts(available=1350)
+    await refused_as_in_use(client, who=m.seller)
+    json_ok(await post_payout(client, seller=m.seller, amount=1350), 201)
+    assert await balance(client, seller=m.seller) == amounts(in_transit=1350)
+    await refused_as_in_use(client, who=m.seller)
     assert (await sweep(database, settings))["settle_payouts"] == 1
-    assert await balance(client, m.seller) == amounts()
+    assert await balance(client, seller=m.seller) == amounts()
     # Paid out, but the buyer may still return or dispute the order (a refund would come
     # out of the shop): still refused, until both windows have closed.
-    assert_problem(await delete_me(client, m.seller), 409, "account_in_use")
+    assert_problem(await delete_me(client, who=m.seller), 409, "account_in_use")
     clock.advance(max(settings.return_window, settings.dispute_window) + timedelta(seconds=1))
-    seller = await relogin(client, m.seller)
-    assert line["listing_id"] in await search_ids(client, m.seller_id)
+    seller = await relogin(client, who=m.seller)
+    assert line["listing_id"] in await search_ids(client, seller=m.seller_id)
 
-    await deleted(client, seller)
+    await deleted(client, who=seller)
 
-    await signed_out_for_good(client, seller)
-    buyer, admin = await relogin(client, m.buyer), await relogin(client, m.admin)
-    kept = await get_order(client, buyer, order["id"])
+    await signed_out_for_good(client, who=seller)
+    buyer, admin = await relogin(client, who=m.buyer), await relogin(client, who=m.admin)
+    kept = await get_order(client, who=buyer, order_id=order["id"])
     assert kept["status"] == "completed"
     assert (kept["total"], kept["shipping_address"]) == (order["total"], order["shipping_address"])
-    assert await search_ids(client, m.seller_id) == []
-    assert_problem(await storefront(client, m.seller_id), 404, "not_found")
-    assert await deletion_entries(client, admin, m.seller.user_id)
-    await reconcile_ok(client, admin)
+    assert await search_ids(client, seller=m.seller_id) == []
+    assert_problem(await storefront(client, seller_id=m.seller_id), 404, "not_found")
+    assert await deletion_entries(client, admin=admin, user_id=m.seller.user_id)
+    await reconcile_ok(client, admin=admin)
 
 
 async def test_a_deleted_buyer_is_signed_out_and_anonymised_on_the_kept_order(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order_to(client, m, FULL_ADDRESS)
+    order = await completed_order_to(client, market=m, address=FULL_ADDRESS)
     assert order["shipping_address"]["line2"] == "Flat 3"
 
-    await deleted(client, m.buyer)
+    await deleted(client, who=m.buyer)
 
-    await signed_out_for_good(client, m.buyer)
+    await signed_out_for_good(client, who=m.buyer)
     read = await client.get(f"{ORDERS}/{order['id']}", headers=m.seller.headers)
     kept = json_ok(read)
     assert (kept["status"], kept["total"]) == ("completed", order["total"])
@@ -202,9 +186,9 @@ async def test_a_deleted_buyer_is_signed_out_and_anonymised_on_the_kept_order(
     # The email is free again, for a new account that inherits nothing.
     again = await register_and_login(client, email=m.buyer.email)
     assert again.user_id != m.buyer.user_id
-    assert await list_orders(client, again) == []
-    assert await deletion_entries(client, m.admin, m.buyer.user_id)
-    await reconcile_ok(client, m.admin)
+    assert await list_orders(client, who=again) == []
+    assert await deletion_entries(client, admin=m.admin, user_id=m.buyer.user_id)
+    await reconcile_ok(client, admin=m.admin)
 
 
 async def test_a_deletion_ends_every_session_of_the_account(
@@ -213,12 +197,12 @@ async def test_a_deletion_ends_every_session_of_the_account(
     """Not only refused because the account is gone: each session (each device's login) is
     ended, as a password change ends them."""
     who = await register_and_login(client)
-    other_device = await login(client, who.email)
+    other_device = await login(client, email=who.email)
 
-    await deleted(client, who)
+    await deleted(client, who=who)
 
     for device in (who, other_device):
-        await signed_out_for_good(client, device)
+        await signed_out_for_good(client, who=device)
     sessions = (
         await session.scalars(
             select(AuthSession)
@@ -234,19 +218,19 @@ async def test_a_deleted_sellers_shop_leaves_search_and_its_api_keys_stop_workin
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    listing = await live_listing(client, m.seller, m.category_id)
-    created = await create_key(client, m.seller, ["orders:read"])
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    created = await create_key(client, who=m.seller, scopes=["orders:read"])
     assert (await client.get(ORDERS, headers=bearer(created["key"]))).status_code == 200
-    assert await search_ids(client, m.seller_id) == [listing["id"]]
-    json_ok(await storefront(client, m.seller_id))
+    assert await search_ids(client, seller=m.seller_id) == [listing["id"]]
+    json_ok(await storefront(client, seller_id=m.seller_id))
 
-    await deleted(client, m.seller)
+    await deleted(client, who=m.seller)
 
     by_key = await client.get(ORDERS, headers=bearer(created["key"]))
     assert by_key.status_code == 401, by_key.text
     assert by_key.headers["content-type"].startswith("application/problem+json")
-    assert await search_ids(client, m.seller_id) == []
-    assert_problem(await storefront(client, m.seller_id), 404, "not_found")
-    await signed_out_for_good(client, m.seller)
-    assert await deletion_entries(client, m.admin, m.seller.user_id)
-    await reconcile_ok(client, m.admin)
+    assert await search_ids(client, seller=m.seller_id) == []
+    assert_problem(await storefront(client, seller_id=m.seller_id), 404, "not_found")
+    await signed_out_for_good(client, who=m.seller)
+    assert await deletion_entries(client, admin=m.admin, user_id=m.seller.user_id)
+    await reconcile_ok(client, admin=m.admin)

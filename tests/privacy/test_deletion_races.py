@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.core.db import Database
 from app.orders.models import Order
-from tests.factories import DEFAULT_PASSWORD
-from tests.orders_concurrency.test_races import _buyers, _listing, _market, _post_checkout
+from tests.factories.accounts import DEFAULT_PASSWORD
+from tests.factories.races import post_race_checkout, race_buyers, race_listing, race_market
 
 pytestmark = pytest.mark.postgres_only
 
@@ -25,9 +25,9 @@ async def test_a_shop_closes_with_no_order_or_refuses_with_one(
 ) -> None:
     outcomes = set()
     for round_ in range(len(DELAYS)):
-        market = await _market(committed_client, committed_database)
-        listing_id = await _listing(committed_client, market, quantity=BUYERS)
-        buyers = await _buyers(committed_client, BUYERS)
+        market = await race_market(committed_client, committed_database)
+        listing_id = await race_listing(committed_client, market=market, quantity=BUYERS)
+        buyers = await race_buyers(committed_client, count=BUYERS)
 
         async def delete(delay: float, headers: dict[str, str]) -> httpx.Response:
             await asyncio.sleep(delay)
@@ -39,7 +39,10 @@ async def test_a_shop_closes_with_no_order_or_refuses_with_one(
         # (which one does is not asserted: only that never both).
         deletion, *checkouts = await asyncio.gather(
             delete(DELAYS[round_], market.seller.headers),
-            *(_post_checkout(committed_client, buyer, [(listing_id, 1)]) for buyer in buyers),
+            *(
+                post_race_checkout(committed_client, buyer=buyer, items=[(listing_id, 1)])
+                for buyer in buyers
+            ),
         )
 
         async with committed_database.session_scope() as session:

@@ -11,19 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
-from tests.disputes.helpers import completed_order, post_review, shipped_order
-from tests.factories import LoggedIn, assert_problem
-from tests.orders.helpers import (
-    Json,
-    Market,
-    buyer,
-    market,
-    order_events,
-    paid_order,
-    parse_time,
-    relogin,
-    sweep,
-)
+from tests.factories.accounts import LoggedIn, buyer_user, relogin
+from tests.factories.api import Json, assert_problem, parse_time
+from tests.factories.disputes import completed_order, shipped_order
+from tests.factories.orders import Market, market, order_events, paid_order
+from tests.factories.reviews import post_review
+from tests.factories.worker import sweep
 
 REVIEWS = "/v1/reviews"
 NO_RATINGS: Json = {
@@ -40,7 +33,7 @@ NO_RATINGS: Json = {
 async def write(
     client: httpx.AsyncClient, who: LoggedIn, order_id: str, rating: int, comment: str = "Great"
 ) -> Json:
-    response = await post_review(client, who, order_id, rating, comment)
+    response = await post_review(client, who=who, order_id=order_id, rating=rating, comment=comment)
     assert response.status_code == 201, response.text
     review: Json = response.json()
     return review
@@ -111,7 +104,7 @@ async def both_reviewed(
 ) -> tuple[str, Json, Json]:
     """A completed order both parties reviewed (so both reviews are published):
     (order id, the buyer's review of the seller, the seller's review of the buyer)."""
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     by_buyer = await write(client, m.buyer, order["id"], buyer_rates, "Well packed")
     by_seller = await write(client, m.seller, order["id"], seller_rates, "Paid fast")
     return order["id"], await read_review(client, m.buyer, by_buyer["id"]), by_seller
@@ -133,7 +126,7 @@ async def test_each_party_of_a_completed_order_reviews_the_other_unpublished(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     assert order["completed_at"] is not None
     assert parse_time(order["review_deadline"]) == parse_time(order["completed_at"]) + timedelta(
         days=14
@@ -165,7 +158,7 @@ async def test_the_seller_reviews_the_buyer(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
 
     review = await write(client, m.seller, order["id"], 2, "Slow to answer")
 
@@ -179,12 +172,14 @@ async def test_an_order_not_yet_completed_cannot_be_reviewed(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    _listing, paid = await paid_order(client, m)
-    shipped = await shipped_order(client, m)
+    _listing, paid = await paid_order(client, market=m)
+    shipped = await shipped_order(client, market=m)
 
     for order_id in (paid["id"], shipped["id"]):
         for who in (m.buyer, m.seller):
-            assert_problem(await post_review(client, who, order_id), 409, "order_not_completed")
+            assert_problem(
+                await post_review(client, who=who, order_id=order_id), 409, "order_not_completed"
+            )
         assert await order_review_ids(client, m.buyer, order_id) == []
 
 
@@ -192,15 +187,15 @@ async def test_a_review_is_accepted_until_the_window_closes(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
 
     clock.advance(settings.review_window - timedelta(minutes=1))
-    seller = await relogin(client, m.seller)
+    seller = await relogin(client, who=m.seller)
     review = await write(client, seller, order["id"], 5)
 
     clock.advance(timedelta(minutes=2))
-    late_buyer = await relogin(client, m.buyer)
-    response = await post_review(client, late_buyer, order["id"], 5)
+    late_buyer = await relogin(client, who=m.buyer)
+    response = await post_review(client, who=late_buyer, order_id=order["id"], rating=5)
 
     body = assert_problem(response, 409, "review_window_closed")
     assert order["review_deadline"][:19] in str(body["detail"])
@@ -212,11 +207,13 @@ async def test_a_party_reviews_an_order_only_once(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     first = await write(client, m.buyer, order["id"], 5, "First")
 
     assert_problem(
-        await post_review(client, m.buyer, order["id"], 1, "Again"), 409, "already_reviewed"
+        await post_review(client, who=m.buyer, order_id=order["id"], rating=1, comment="Again"),
+        409,
+        "already_reviewed",
     )
 
     assert await order_review_ids(client, m.buyer, order["id"]) == [first["id"]]
@@ -224,20 +221,26 @@ async def test_a_party_reviews_an_order_only_once(
     # Still refused once both are published.
     await write(client, m.seller, order["id"], 4)
     for who in (m.buyer, m.seller):
-        assert_problem(await post_review(client, who, order["id"], 3), 409, "already_reviewed")
+        assert_problem(
+            await post_review(client, who=who, order_id=order["id"], rating=3),
+            409,
+            "already_reviewed",
+        )
 
 
 async def test_a_stranger_gets_404_and_an_admin_who_is_no_party_gets_403(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
-    stranger = await buyer(client)
+    order = await completed_order(client, market=m)
+    stranger = await buyer_user(client)
 
-    assert_problem(await post_review(client, stranger, order["id"]), 404, "not_found")
-    assert_problem(await post_review(client, m.admin, order["id"]), 403, "not_order_party")
+    assert_problem(await post_review(client, who=stranger, order_id=order["id"]), 404, "not_found")
+    assert_problem(
+        await post_review(client, who=m.admin, order_id=order["id"]), 403, "not_order_party"
+    )
     missing = "01900000-0000-7000-8000-000000000000"
-    assert_problem(await post_review(client, m.buyer, missing), 404, "not_found")
+    assert_problem(await post_review(client, who=m.buyer, order_id=missing), 404, "not_found")
     assert await order_review_ids(client, m.buyer, order["id"]) == []
 
 
@@ -245,7 +248,7 @@ async def test_writing_a_review_needs_a_login(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
 
     response = await client.post(
         f"/v1/orders/{order['id']}/review", json={"rating": 5, "comment": "Great"}
@@ -286,7 +289,7 @@ async def test_an_invalid_review_is_refused(
     client: httpx.AsyncClient, session: AsyncSession, body: Json
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
 
     response = await client.post(
         f"/v1/orders/{order['id']}/review", json=body, headers=m.buyer.headers
@@ -300,7 +303,7 @@ async def test_the_bounds_of_rating_and_comment_are_accepted(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
 
     low = await write(client, m.buyer, order["id"], 1, "x" * 2000)
     high = await write(client, m.seller, order["id"], 5, "y")
@@ -316,8 +319,8 @@ async def test_the_first_review_stays_blind_until_the_other_party_writes(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
-    stranger = await buyer(client)
+    order = await completed_order(client, market=m)
+    stranger = await buyer_user(client)
     first = await write(client, m.buyer, order["id"], 3, "So-so")
 
     for who in (m.seller, stranger, None):
@@ -352,7 +355,7 @@ async def test_a_stranger_cannot_list_the_reviews_of_an_order(
 ) -> None:
     m = await market(client, session)
     order_id, _by_buyer, _by_seller = await both_reviewed(client, m)
-    stranger = await buyer(client)
+    stranger = await buyer_user(client)
 
     response = await client.get(f"/v1/orders/{order_id}/reviews", headers=stranger.headers)
 
@@ -363,7 +366,7 @@ async def test_the_worker_publishes_a_lone_review_when_the_window_closes(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     review = await write(client, m.buyer, order["id"], 4)
 
     clock.advance(settings.review_window - timedelta(minutes=1))
@@ -378,19 +381,23 @@ async def test_the_worker_publishes_a_lone_review_when_the_window_closes(
     published = await read_review(client, None, review["id"])
     assert published == {**review, "published": True, "published_at": published["published_at"]}
     assert parse_time(published["published_at"]) >= parse_time(order["review_deadline"])
-    seller = await relogin(client, m.seller)
+    seller = await relogin(client, who=m.seller)
     assert await order_review_ids(client, seller, order["id"]) == [review["id"]]
     assert await seller_review_ids(client, m.seller_id) == [review["id"]]
     assert (await storefront_rating(client, m.seller_id))["count"] == 1
     assert (await sweep(database, settings))["publish_due_reviews"] == 0
-    assert_problem(await post_review(client, seller, order["id"], 5), 409, "review_window_closed")
+    assert_problem(
+        await post_review(client, who=seller, order_id=order["id"], rating=5),
+        409,
+        "review_window_closed",
+    )
 
 
 async def test_the_timeline_shows_who_wrote_and_when_published_never_the_rating(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     by_buyer = await write(client, m.buyer, order["id"], 2, "Scratched")
 
     fields = ("subject_id", "action", "actor_role", "actor_id", "from_status", "to_status")
@@ -398,7 +405,7 @@ async def test_the_timeline_shows_who_wrote_and_when_published_never_the_rating(
     def review_steps(events: list[Json]) -> list[tuple[object, ...]]:
         return [(*(e[f] for f in fields), e["details"]) for e in events if e["subject"] == "review"]
 
-    assert review_steps(await order_events(client, m.seller, order["id"])) == [
+    assert review_steps(await order_events(client, who=m.seller, order_id=order["id"])) == [
         (by_buyer["id"], "write", "buyer", m.buyer.user_id, None, "written", {}),
     ]
 
@@ -411,7 +418,7 @@ async def test_the_timeline_shows_who_wrote_and_when_published_never_the_rating(
         (by_seller["id"], "publish", "system", None, "written", "published", {"about": "buyer"}),
     ]
     for who in (m.buyer, m.seller):
-        events = await order_events(client, who, order["id"])
+        events = await order_events(client, who=who, order_id=order["id"])
         assert review_steps(events) == expected
         assert events[-1]["subject"] == "review"  # after the order's own steps
         assert all("rating" not in e["details"] for e in events)
@@ -421,13 +428,15 @@ async def test_the_worker_publication_is_on_the_timeline(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     review = await write(client, m.seller, order["id"], 1)
 
     clock.advance(settings.review_window + timedelta(seconds=1))
     await sweep(database, settings)
 
-    events = await order_events(client, await relogin(client, m.buyer), order["id"])
+    events = await order_events(
+        client, who=await relogin(client, who=m.buyer), order_id=order["id"]
+    )
     assert [
         (e["subject_id"], e["action"], e["actor_role"], e["actor_id"], e["to_status"], e["details"])
         for e in events
@@ -472,7 +481,7 @@ async def test_only_the_reviewed_person_may_reply(
 ) -> None:
     m = await market(client, session)
     _order_id, by_buyer, _by_seller = await both_reviewed(client, m)
-    stranger = await buyer(client)
+    stranger = await buyer_user(client)
 
     for who in (m.buyer, stranger, m.admin):
         assert_problem(await post_reply(client, who, by_buyer["id"]), 403, "not_review_subject")
@@ -484,7 +493,7 @@ async def test_an_unpublished_review_cannot_be_replied_to(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     review = await write(client, m.buyer, order["id"], 5)
 
     for who in (m.seller, m.buyer):
@@ -516,7 +525,7 @@ async def test_an_admin_hides_a_review_from_the_public_and_the_aggregates(
 ) -> None:
     m = await market(client, session)
     _order_id, by_buyer, by_seller = await both_reviewed(client, m, buyer_rates=1)
-    stranger = await buyer(client)
+    stranger = await buyer_user(client)
     assert await seller_review_ids(client, m.seller_id) == [by_buyer["id"]]
     assert (await storefront_rating(client, m.seller_id))["count"] == 1
 
@@ -565,7 +574,7 @@ async def test_hiding_is_audited(client: httpx.AsyncClient, session: AsyncSessio
 async def test_only_admins_hide_reviews(client: httpx.AsyncClient, session: AsyncSession) -> None:
     m = await market(client, session)
     _order_id, by_buyer, _by_seller = await both_reviewed(client, m)
-    stranger = await buyer(client)
+    stranger = await buyer_user(client)
 
     for who in (m.buyer, m.seller, stranger):
         assert_problem(await post_hide(client, who, by_buyer["id"]), 403, "admin_required")
@@ -578,7 +587,7 @@ async def test_an_unpublished_review_cannot_be_hidden(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
-    order = await completed_order(client, m)
+    order = await completed_order(client, market=m)
     review = await write(client, m.buyer, order["id"], 1)
 
     assert_problem(await post_hide(client, m.admin, review["id"]), 404, "not_found")

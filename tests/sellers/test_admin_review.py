@@ -9,26 +9,25 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import LoggedIn, assert_problem, register_and_login
-from tests.sellers.helpers import (
+from tests.factories.accounts import LoggedIn, admin_user, me, register_and_login
+from tests.factories.api import assert_problem
+from tests.factories.audit import audit_log
+from tests.factories.sellers import (
     ADMIN_SELLERS,
     SELLERS,
-    application,
     apply_ok,
     approve,
-    audit_entries,
     decide,
     decide_ok,
-    make_admin,
     make_seller_in_state,
-    me,
     my_profile,
+    seller_application,
 )
 
 
 @pytest.fixture
 async def admin(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
-    return await make_admin(client, session)
+    return await admin_user(client, session)
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ async def applicant(client: httpx.AsyncClient) -> LoggedIn:
 
 @pytest.fixture
 async def pending_id(client: httpx.AsyncClient, applicant: LoggedIn) -> str:
-    seller_id: str = (await apply_ok(client, applicant))["id"]
+    seller_id: str = (await apply_ok(client, who=applicant))["id"]
     return seller_id
 
 
@@ -80,7 +79,7 @@ async def test_non_admin_is_403(
     method: str,
     suffix: str,
 ) -> None:
-    caller, _ = await make_seller_in_state(client, admin, caller_state)
+    caller, _ = await make_seller_in_state(client, admin=admin, state=caller_state)
     path = ADMIN_SELLERS + suffix.format(id=pending_id)
     body = {"reason": "because"} if method == "POST" else None
 
@@ -88,7 +87,7 @@ async def test_non_admin_is_403(
 
     assert_problem(response, 403, "admin_required")
     assert (await _admin_view(client, admin, pending_id))["status"] == "pending_review"
-    assert await audit_entries(client, admin, pending_id) == []
+    assert await audit_log(client, admin=admin, target_id=pending_id, target_type="seller") == []
 
 
 @pytest.mark.parametrize(("method", "suffix"), _ADMIN_CALLS)
@@ -112,9 +111,9 @@ async def test_queue_lists_pending_applications_oldest_first(
     ids = []
     for name in ("First Shop", "Second Shop", "Third Shop", "Fourth Shop"):
         user = await register_and_login(client)
-        ids.append((await apply_ok(client, user, shop_name=name))["id"])
-    await approve(client, admin, ids[1])
-    await decide_ok(client, admin, ids[3], "reject", "Incomplete")
+        ids.append((await apply_ok(client, who=user, shop_name=name))["id"])
+    await approve(client, admin=admin, seller_id=ids[1])
+    await decide_ok(client, admin=admin, seller_id=ids[3], action="reject", reason="Incomplete")
 
     pending = await _queue(client, admin, status="pending_review")
 
@@ -131,7 +130,7 @@ async def test_queue_pages_with_a_cursor(client: httpx.AsyncClient, admin: Logge
     ids = []
     for _ in range(5):
         user = await register_and_login(client)
-        ids.append((await apply_ok(client, user))["id"])
+        ids.append((await apply_ok(client, who=user))["id"])
 
     seen: list[str] = []
     cursor: str | None = None
@@ -164,7 +163,7 @@ async def test_queue_filters_by_country_and_shop_name(
         ("Bolt Books", "FR"),
     ):
         user = await register_and_login(client)
-        shops[name] = (await apply_ok(client, user, shop_name=name, country=country))["id"]
+        shops[name] = (await apply_ok(client, who=user, shop_name=name, country=country))["id"]
 
     async def names(**params: Any) -> list[str]:
         items = await _queue(client, admin, status="pending_review", **params)
@@ -191,7 +190,7 @@ async def test_queue_shop_name_filter_matches_the_name_as_written(
 ) -> None:
     """An admin types part of the shop's name as it is shown, spaces and punctuation included."""
     user = await register_and_login(client)
-    seller_id = (await apply_ok(client, user, shop_name="Acme Shop"))["id"]
+    seller_id = (await apply_ok(client, who=user, shop_name="Acme Shop"))["id"]
 
     for query in ("Acme Shop", "acme shop", "me Sh"):
         items = await _queue(client, admin, shop_name=query)
@@ -227,7 +226,7 @@ async def test_queue_rejects_bad_filters(
 async def test_approve_makes_the_user_a_seller(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
-    response = await decide(client, admin, pending_id, "approve")
+    response = await decide(client, admin=admin, seller_id=pending_id, action="approve")
 
     assert response.status_code == 200, response.text
     profile = response.json()
@@ -237,10 +236,10 @@ async def test_approve_makes_the_user_a_seller(
     approved_at = datetime.fromisoformat(profile["approved_at"])
     assert approved_at >= datetime.fromisoformat(profile["created_at"])
     assert profile["allowed_actions"] == ["suspend"]
-    account = await me(client, applicant)
+    account = await me(client, who=applicant)
     assert account["roles"] == ["buyer", "seller"]
     assert account["seller_status"] == "approved"
-    own = await my_profile(client, applicant)
+    own = await my_profile(client, who=applicant)
     assert own["status"] == "approved"
     assert own["approved_at"] == profile["approved_at"]
     assert own["allowed_actions"] == []
@@ -250,10 +249,12 @@ async def test_approve_makes_the_user_a_seller(
 async def test_approve_may_carry_a_note(
     client: httpx.AsyncClient, admin: LoggedIn, pending_id: str
 ) -> None:
-    profile = await decide_ok(client, admin, pending_id, "approve", "Documents verified")
+    profile = await decide_ok(
+        client, admin=admin, seller_id=pending_id, action="approve", reason="Documents verified"
+    )
 
     assert profile["status"] == "approved"
-    [entry] = await audit_entries(client, admin, pending_id)
+    [entry] = await audit_log(client, admin=admin, target_id=pending_id, target_type="seller")
     assert entry["reason"] == "Documents verified"
 
 
@@ -276,22 +277,28 @@ async def test_reject_needs_a_reason(
 
     assert_problem(response, 422, "validation_error")
     assert (await _admin_view(client, admin, pending_id))["status"] == "pending_review"
-    assert await audit_entries(client, admin, pending_id) == []
+    assert await audit_log(client, admin=admin, target_id=pending_id, target_type="seller") == []
 
 
 async def test_rejected_applicant_sees_the_reason_and_may_reapply(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
-    rejected = await decide_ok(client, admin, pending_id, "reject", "The legal name is missing")
+    rejected = await decide_ok(
+        client,
+        admin=admin,
+        seller_id=pending_id,
+        action="reject",
+        reason="The legal name is missing",
+    )
 
     assert rejected["status"] == "rejected"
     assert rejected["allowed_actions"] == []  # re-applying is the applicant's move
-    own = await my_profile(client, applicant)
+    own = await my_profile(client, who=applicant)
     assert own["status"] == "rejected"
     assert own["status_reason"] == "The legal name is missing"
     assert own["allowed_actions"] == ["reapply"]
     assert own["approved_at"] is None
-    account = await me(client, applicant)
+    account = await me(client, who=applicant)
     assert account["seller_status"] == "rejected"
     assert account["roles"] == ["buyer"]
 
@@ -299,8 +306,10 @@ async def test_rejected_applicant_sees_the_reason_and_may_reapply(
 async def test_reapplying_after_rejection_goes_back_to_review(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
-    await decide_ok(client, admin, pending_id, "reject", "Shop name is misleading")
-    corrected = application(
+    await decide_ok(
+        client, admin=admin, seller_id=pending_id, action="reject", reason="Shop name is misleading"
+    )
+    corrected = seller_application(
         shop_name="Honest Gadgets",
         legal_name="Ada King",
         country="GB",
@@ -323,44 +332,44 @@ async def test_reapplying_after_rejection_goes_back_to_review(
     assert profile["payout_account_masked"].endswith("6819")
     assert "GB29NWBK60161331926819" not in response.text
     assert profile["allowed_actions"] == []
-    assert await my_profile(client, applicant) == profile
-    assert (await me(client, applicant))["seller_status"] == "pending_review"
+    assert await my_profile(client, who=applicant) == profile
+    assert (await me(client, who=applicant))["seller_status"] == "pending_review"
     queue = await _queue(client, admin, status="pending_review")
     assert [p["id"] for p in queue] == [pending_id]
     # A second review can approve it.
-    assert (await approve(client, admin, pending_id))["status"] == "approved"
-    assert (await me(client, applicant))["roles"] == ["buyer", "seller"]
+    assert (await approve(client, admin=admin, seller_id=pending_id))["status"] == "approved"
+    assert (await me(client, who=applicant))["roles"] == ["buyer", "seller"]
 
 
 async def test_reapplying_with_a_taken_shop_name_is_409_and_keeps_the_rejection(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
     other = await register_and_login(client)
-    await apply_ok(client, other, shop_name="Taken Name")
-    await decide_ok(client, admin, pending_id, "reject", "Try again")
+    await apply_ok(client, who=other, shop_name="Taken Name")
+    await decide_ok(client, admin=admin, seller_id=pending_id, action="reject", reason="Try again")
 
     response = await client.post(
-        SELLERS, json=application(shop_name="taken-name"), headers=applicant.headers
+        SELLERS, json=seller_application(shop_name="taken-name"), headers=applicant.headers
     )
 
     assert_problem(response, 409, "shop_name_taken")
-    own = await my_profile(client, applicant)
+    own = await my_profile(client, who=applicant)
     assert own["status"] == "rejected"
     assert own["status_reason"] == "Try again"
-    assert (await me(client, applicant))["seller_status"] == "rejected"
+    assert (await me(client, who=applicant))["seller_status"] == "rejected"
 
 
 async def test_reapplying_with_an_invalid_body_is_422_and_keeps_the_rejection(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
-    await decide_ok(client, admin, pending_id, "reject", "Try again")
+    await decide_ok(client, admin=admin, seller_id=pending_id, action="reject", reason="Try again")
 
     response = await client.post(
-        SELLERS, json=application(country="Germany"), headers=applicant.headers
+        SELLERS, json=seller_application(country="Germany"), headers=applicant.headers
     )
 
     assert_problem(response, 422, "validation_error")
-    assert (await my_profile(client, applicant))["status"] == "rejected"
+    assert (await my_profile(client, who=applicant))["status"] == "rejected"
 
 
 # --- suspend and reinstate ------------------------------------------------------------------
@@ -370,7 +379,7 @@ async def test_reapplying_with_an_invalid_body_is_422_and_keeps_the_rejection(
 async def test_suspend_needs_a_reason(
     client: httpx.AsyncClient, admin: LoggedIn, pending_id: str, body: dict[str, Any] | None
 ) -> None:
-    await approve(client, admin, pending_id)
+    await approve(client, admin=admin, seller_id=pending_id)
 
     response = await client.post(
         f"{ADMIN_SELLERS}/{pending_id}/suspend", json=body, headers=admin.headers
@@ -383,29 +392,35 @@ async def test_suspend_needs_a_reason(
 async def test_suspend_and_reinstate(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
-    approved = await approve(client, admin, pending_id)
+    approved = await approve(client, admin=admin, seller_id=pending_id)
 
-    suspended = await decide_ok(client, admin, pending_id, "suspend", "Counterfeit goods reported")
+    suspended = await decide_ok(
+        client,
+        admin=admin,
+        seller_id=pending_id,
+        action="suspend",
+        reason="Counterfeit goods reported",
+    )
 
     assert suspended["status"] == "suspended"
     assert suspended["status_reason"] == "Counterfeit goods reported"
     assert suspended["allowed_actions"] == ["reinstate"]
-    account = await me(client, applicant)
+    account = await me(client, who=applicant)
     assert account["seller_status"] == "suspended"
     assert account["roles"] == ["buyer"]
-    own = await my_profile(client, applicant)
+    own = await my_profile(client, who=applicant)
     assert own["status"] == "suspended"
     assert own["status_reason"] == "Counterfeit goods reported"
     assert own["allowed_actions"] == []
 
-    reinstated = await decide_ok(client, admin, pending_id, "reinstate")
+    reinstated = await decide_ok(client, admin=admin, seller_id=pending_id, action="reinstate")
 
     assert reinstated["status"] == "approved"
     assert reinstated["status_reason"] is None
     # The shop's "joined" date is its first approval, not the reinstatement.
     assert reinstated["approved_at"] == approved["approved_at"]
     assert reinstated["allowed_actions"] == ["suspend"]
-    account = await me(client, applicant)
+    account = await me(client, who=applicant)
     assert account["seller_status"] == "approved"
     assert account["roles"] == ["buyer", "seller"]
 
@@ -413,13 +428,15 @@ async def test_suspend_and_reinstate(
 async def test_admin_who_is_also_a_seller_keeps_both_roles(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    seller_id = (await apply_ok(client, admin))["id"]
-    await approve(client, admin, seller_id)
-    assert (await me(client, admin))["roles"] == ["buyer", "seller", "admin"]
+    seller_id = (await apply_ok(client, who=admin))["id"]
+    await approve(client, admin=admin, seller_id=seller_id)
+    assert (await me(client, who=admin))["roles"] == ["buyer", "seller", "admin"]
 
-    await decide_ok(client, admin, seller_id, "suspend", "Conflict of interest")
+    await decide_ok(
+        client, admin=admin, seller_id=seller_id, action="suspend", reason="Conflict of interest"
+    )
 
-    assert (await me(client, admin))["roles"] == ["buyer", "admin"]
+    assert (await me(client, who=admin))["roles"] == ["buyer", "admin"]
 
 
 # --- illegal moves --------------------------------------------------------------------------
@@ -445,18 +462,22 @@ async def test_admin_who_is_also_a_seller_keeps_both_roles(
 async def test_illegal_transition_is_409(
     client: httpx.AsyncClient, admin: LoggedIn, state: str, action: str
 ) -> None:
-    user, seller_id = await make_seller_in_state(client, admin, state)
+    user, seller_id = await make_seller_in_state(client, admin=admin, state=state)
     assert seller_id is not None
     before = await _admin_view(client, admin, seller_id)
-    audited = await audit_entries(client, admin, seller_id)
+    audited = await audit_log(client, admin=admin, target_id=seller_id, target_type="seller")
 
-    response = await decide(client, admin, seller_id, action, "A reason")
+    response = await decide(
+        client, admin=admin, seller_id=seller_id, action=action, reason="A reason"
+    )
 
     problem = assert_problem(response, 409, "invalid_transition")
     assert action in str(problem["detail"])
     assert await _admin_view(client, admin, seller_id) == before
-    assert await audit_entries(client, admin, seller_id) == audited
-    assert (await me(client, user))["seller_status"] == state
+    assert (
+        await audit_log(client, admin=admin, target_id=seller_id, target_type="seller") == audited
+    )
+    assert (await me(client, who=user))["seller_status"] == state
 
 
 @pytest.mark.parametrize("suffix", ["", "/approve", "/reject", "/suspend", "/reinstate"])
@@ -474,7 +495,7 @@ async def test_unknown_seller_is_404(
 
 
 async def test_malformed_seller_id_is_422(client: httpx.AsyncClient, admin: LoggedIn) -> None:
-    response = await decide(client, admin, "not-an-id", "approve")
+    response = await decide(client, admin=admin, seller_id="not-an-id", action="approve")
 
     assert_problem(response, 422, "validation_error")
 
@@ -485,12 +506,20 @@ async def test_malformed_seller_id_is_422(client: httpx.AsyncClient, admin: Logg
 async def test_every_decision_is_audited(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn, pending_id: str
 ) -> None:
-    other_admin = await make_admin(client, session)
-    await approve(client, admin, pending_id)
-    await decide_ok(client, other_admin, pending_id, "suspend", "Late shipments")
-    await decide_ok(client, admin, pending_id, "reinstate", "Shipments on time again")
+    other_admin = await admin_user(client, session)
+    await approve(client, admin=admin, seller_id=pending_id)
+    await decide_ok(
+        client, admin=other_admin, seller_id=pending_id, action="suspend", reason="Late shipments"
+    )
+    await decide_ok(
+        client,
+        admin=admin,
+        seller_id=pending_id,
+        action="reinstate",
+        reason="Shipments on time again",
+    )
 
-    entries = await audit_entries(client, admin, pending_id)
+    entries = await audit_log(client, admin=admin, target_id=pending_id, target_type="seller")
 
     assert [(e["action"], e["actor_id"], e["reason"], e["details"]) for e in entries] == [
         (
@@ -518,10 +547,12 @@ async def test_every_decision_is_audited(
 async def test_rejection_is_audited_and_reapplying_is_not_an_admin_decision(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
-    await decide_ok(client, admin, pending_id, "reject", "Blurry documents")
-    await apply_ok(client, applicant)
+    await decide_ok(
+        client, admin=admin, seller_id=pending_id, action="reject", reason="Blurry documents"
+    )
+    await apply_ok(client, who=applicant)
 
-    entries = await audit_entries(client, admin, pending_id)
+    entries = await audit_log(client, admin=admin, target_id=pending_id, target_type="seller")
 
     assert len(entries) == 1
     [entry] = entries
@@ -535,12 +566,12 @@ async def test_audit_log_separates_sellers(
     client: httpx.AsyncClient, admin: LoggedIn, pending_id: str
 ) -> None:
     other = await register_and_login(client)
-    other_id = (await apply_ok(client, other))["id"]
-    await approve(client, admin, pending_id)
-    await decide_ok(client, admin, other_id, "reject", "No")
+    other_id = (await apply_ok(client, who=other))["id"]
+    await approve(client, admin=admin, seller_id=pending_id)
+    await decide_ok(client, admin=admin, seller_id=other_id, action="reject", reason="No")
 
-    mine = await audit_entries(client, admin, pending_id)
-    theirs = await audit_entries(client, admin, other_id)
+    mine = await audit_log(client, admin=admin, target_id=pending_id, target_type="seller")
+    theirs = await audit_log(client, admin=admin, target_id=other_id, target_type="seller")
 
     assert [e["action"] for e in mine] == ["seller.approve"]
     assert [e["action"] for e in theirs] == ["seller.reject"]
@@ -549,7 +580,7 @@ async def test_audit_log_separates_sellers(
 async def test_audit_log_is_for_admins_only(
     client: httpx.AsyncClient, admin: LoggedIn, applicant: LoggedIn, pending_id: str
 ) -> None:
-    await approve(client, admin, pending_id)
+    await approve(client, admin=admin, seller_id=pending_id)
 
     response = await client.get(
         "/v1/admin/audit-log",

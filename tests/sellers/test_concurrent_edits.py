@@ -15,8 +15,9 @@ from tests.core.conditional import (
     patch,
     read,
 )
-from tests.factories import LoggedIn, assert_problem, json_ok, register_and_login
-from tests.sellers.helpers import MY_SELLER, apply_ok, decide_ok, make_admin
+from tests.factories.accounts import LoggedIn, admin_user, register_and_login
+from tests.factories.api import assert_problem, json_ok
+from tests.factories.sellers import MY_SELLER, apply_ok, decide_ok
 
 EDITS = [
     {"description": "Now with chargers"},
@@ -29,7 +30,7 @@ EDITS = [
 @pytest.fixture
 async def applicant(client: httpx.AsyncClient) -> LoggedIn:
     user = await register_and_login(client, display_name="Ada")
-    await apply_ok(client, user)
+    await apply_ok(client, who=user)
     return user
 
 
@@ -64,12 +65,12 @@ async def test_a_new_payout_account_changes_the_tag_though_its_mask_does_not(
 async def test_an_admins_decision_makes_the_tag_stale(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    admin = await make_admin(client, session)
+    admin = await admin_user(client, session)
     user = await register_and_login(client)
-    seller_id = (await apply_ok(client, user))["id"]
+    seller_id = (await apply_ok(client, who=user))["id"]
     tag = etag_of(await read(client, MY_SELLER, user.headers))
 
-    await decide_ok(client, admin, seller_id, "approve")
+    await decide_ok(client, admin=admin, seller_id=seller_id, action="approve")
 
     refused = await patch(client, MY_SELLER, user.headers, {"description": "x"}, if_match=tag)
     assert_problem(refused, 412, "precondition_failed")
@@ -99,7 +100,7 @@ async def test_of_two_editors_with_the_same_tag_exactly_one_wins(
     committed_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = await register_and_login(committed_client)
-    await apply_ok(committed_client, user)
+    await apply_ok(committed_client, who=user)
 
     await assert_one_of_two_editors_wins(
         committed_client,

@@ -6,23 +6,18 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import LoggedIn, assert_problem, register_and_login
-from tests.sellers.helpers import (
+from tests.factories.accounts import LoggedIn, admin_user, me, register_and_login
+from tests.factories.api import assert_problem
+from tests.factories.audit import audit_log
+from tests.factories.catalog import (
     LISTINGS,
     MY_LISTINGS,
-    SELLERS,
-    apply_ok,
-    approve,
-    audit_entries,
     create_listing,
-    decide_ok,
     listing_body,
-    make_admin,
-    make_approved_seller,
-    make_leaf_category,
-    me,
+    nested_leaf_category,
     publish,
 )
+from tests.factories.sellers import SELLERS, apply_ok, approve, approved_seller, decide_ok
 
 TITLE = "Zephyrphone 12 Pro, 256 GB"
 
@@ -58,33 +53,37 @@ async def _visible_everywhere(
 async def test_apply_approve_list_publish_search_suspend_reinstate(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    admin = await make_admin(client, session)
+    admin = await admin_user(client, session)
     buyer = await register_and_login(client, display_name="Buyer")
-    leaf_id = await make_leaf_category(client, admin)
+    leaf_id = await nested_leaf_category(client, admin=admin)
     # Another shop's listing stays visible throughout: a suspension hits one shop only.
-    bystander, bystander_id = await make_approved_seller(client, session, admin=admin)
-    bystander_listing = await create_listing(client, bystander, leaf_id, title="Zephyrphone 11")
-    await publish(client, bystander, bystander_listing["id"])
+    bystander, bystander_id = await approved_seller(client, session, admin=admin)
+    bystander_listing = await create_listing(
+        client, seller=bystander, category_id=leaf_id, title="Zephyrphone 11"
+    )
+    await publish(client, seller=bystander, listing_id=bystander_listing["id"])
 
     # Apply: pending, and not allowed to sell yet.
     seller = await register_and_login(client, display_name="Seller")
-    seller_id = (await apply_ok(client, seller, shop_name="Zephyr Outlet"))["id"]
-    early = await client.post(LISTINGS, json=listing_body(leaf_id), headers=seller.headers)
+    seller_id = (await apply_ok(client, who=seller, shop_name="Zephyr Outlet"))["id"]
+    early = await client.post(
+        LISTINGS, json=listing_body(category_id=leaf_id), headers=seller.headers
+    )
     assert_problem(early, 403, "seller_required")
 
     # The admin approves: the user is a seller now.
-    assert (await approve(client, admin, seller_id))["status"] == "approved"
-    assert (await me(client, seller))["roles"] == ["buyer", "seller"]
+    assert (await approve(client, admin=admin, seller_id=seller_id))["status"] == "approved"
+    assert (await me(client, who=seller))["roles"] == ["buyer", "seller"]
 
     # Create a draft: the public cannot see it yet.
-    listing = await create_listing(client, seller, leaf_id, title=TITLE)
+    listing = await create_listing(client, seller=seller, category_id=leaf_id, title=TITLE)
     listing_id = listing["id"]
     assert listing["status"] == "draft"
     assert listing_id not in await _search_ids(client, q="zephyrphone")
     assert_problem(await client.get(f"{LISTINGS}/{listing_id}"), 404, "not_found")
 
     # Publish (auto moderation): live and found.
-    published = await publish(client, seller, listing_id)
+    published = await publish(client, seller=seller, listing_id=listing_id)
     assert published["status"] == "active"
     assert await _visible_everywhere(client, listing_id, seller_id, buyer)
     assert await _search_ids(client, seller=seller_id) == [listing_id]
@@ -95,7 +94,9 @@ async def test_apply_approve_list_publish_search_suspend_reinstate(
     assert storefront["active_listing_count"] == 1
 
     # Suspend the seller: gone from search and from the public, not from the seller's view.
-    suspended = await decide_ok(client, admin, seller_id, "suspend", "Counterfeit reports")
+    suspended = await decide_ok(
+        client, admin=admin, seller_id=seller_id, action="suspend", reason="Counterfeit reports"
+    )
     assert suspended["status"] == "suspended"
     assert not await _visible_everywhere(client, listing_id, seller_id, buyer)
     assert await _search_ids(client, seller=seller_id) == []
@@ -107,12 +108,14 @@ async def test_apply_approve_list_publish_search_suspend_reinstate(
     assert own_one.status_code == 200, own_one.text
     assert own_one.json()["id"] == listing_id
     # ...and the suspended seller cannot sell meanwhile.
-    blocked = await client.post(LISTINGS, json=listing_body(leaf_id), headers=seller.headers)
+    blocked = await client.post(
+        LISTINGS, json=listing_body(category_id=leaf_id), headers=seller.headers
+    )
     assert_problem(blocked, 403, "seller_suspended")
-    assert (await me(client, seller))["roles"] == ["buyer"]
+    assert (await me(client, who=seller))["roles"] == ["buyer"]
 
     # Reinstate: everything is back as it was.
-    reinstated = await decide_ok(client, admin, seller_id, "reinstate")
+    reinstated = await decide_ok(client, admin=admin, seller_id=seller_id, action="reinstate")
     assert reinstated["status"] == "approved"
     assert await _visible_everywhere(client, listing_id, seller_id, buyer)
     assert await _search_ids(client, seller=seller_id) == [listing_id]
@@ -124,11 +127,14 @@ async def test_apply_approve_list_publish_search_suspend_reinstate(
     assert back["status"] == "active"
     assert back["title"] == TITLE
     assert (await client.get(f"{SELLERS}/{seller_id}")).json()["active_listing_count"] == 1
-    assert (await me(client, seller))["roles"] == ["buyer", "seller"]
+    assert (await me(client, who=seller))["roles"] == ["buyer", "seller"]
 
     # The bystander's listing never left, and the trail records every decision.
     assert await _search_ids(client, seller=bystander_id) == [bystander_listing["id"]]
-    trail = [(e["action"], e["actor_id"]) for e in await audit_entries(client, admin, seller_id)]
+    trail = [
+        (e["action"], e["actor_id"])
+        for e in await audit_log(client, admin=admin, target_id=seller_id, target_type="seller")
+    ]
     assert trail == [
         ("seller.reinstate", admin.user_id),
         ("seller.suspend", admin.user_id),
@@ -139,18 +145,26 @@ async def test_apply_approve_list_publish_search_suspend_reinstate(
 async def test_rejected_applicant_reapplies_and_ends_up_selling(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    admin = await make_admin(client, session)
-    leaf_id = await make_leaf_category(client, admin)
+    admin = await admin_user(client, session)
+    leaf_id = await nested_leaf_category(client, admin=admin)
     seller = await register_and_login(client)
-    seller_id = (await apply_ok(client, seller, shop_name="Zephyr Outlet"))["id"]
+    seller_id = (await apply_ok(client, who=seller, shop_name="Zephyr Outlet"))["id"]
 
-    await decide_ok(client, admin, seller_id, "reject", "Add a business registration")
-    refused = await client.post(LISTINGS, json=listing_body(leaf_id), headers=seller.headers)
+    await decide_ok(
+        client,
+        admin=admin,
+        seller_id=seller_id,
+        action="reject",
+        reason="Add a business registration",
+    )
+    refused = await client.post(
+        LISTINGS, json=listing_body(category_id=leaf_id), headers=seller.headers
+    )
     assert_problem(refused, 403, "seller_required")
-    await apply_ok(client, seller, shop_name="Zephyr Outlet GmbH", seller_type="business")
-    await approve(client, admin, seller_id)
-    listing = await create_listing(client, seller, leaf_id, title=TITLE)
-    await publish(client, seller, listing["id"])
+    await apply_ok(client, who=seller, shop_name="Zephyr Outlet GmbH", seller_type="business")
+    await approve(client, admin=admin, seller_id=seller_id)
+    listing = await create_listing(client, seller=seller, category_id=leaf_id, title=TITLE)
+    await publish(client, seller=seller, listing_id=listing["id"])
 
     assert await _search_ids(client, q="zephyrphone") == [listing["id"]]
     found = (await client.get(f"{LISTINGS}/{listing['id']}")).json()

@@ -10,22 +10,21 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import LoggedIn, assert_problem, register_and_login
-from tests.sellers.helpers import (
+from tests.factories.accounts import LoggedIn, admin_user, me, register_and_login
+from tests.factories.api import assert_problem
+from tests.factories.audit import AUDIT_LOG
+from tests.factories.sellers import (
     ADMIN_SELLERS,
-    AUDIT,
+    GOOD_IBAN,
     MY_SELLER,
     PAYOUT_ACCOUNT,
-    PAYOUT_COMPACT,
     SELLERS,
-    application,
     apply,
     apply_ok,
     approve,
-    make_admin,
     make_seller_in_state,
-    me,
     my_profile,
+    seller_application,
 )
 
 
@@ -36,12 +35,12 @@ async def applicant(client: httpx.AsyncClient) -> LoggedIn:
 
 @pytest.fixture
 async def admin(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
-    return await make_admin(client, session)
+    return await admin_user(client, session)
 
 
 def _assert_account_hidden(response: httpx.Response) -> None:
     """Neither the account as typed, nor as stored, nor any long part of it is in the body."""
-    for form in (PAYOUT_ACCOUNT, PAYOUT_COMPACT, PAYOUT_COMPACT.lower(), PAYOUT_COMPACT[:-4]):
+    for form in (PAYOUT_ACCOUNT, GOOD_IBAN, GOOD_IBAN.lower(), GOOD_IBAN[:-4]):
         assert form not in response.text
 
 
@@ -62,7 +61,7 @@ def _error_fields(problem: dict[str, Any]) -> set[str]:
 async def test_apply_creates_a_pending_profile(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    body = application(shop_name="Café Noir & Co.", seller_type="business", country="FR")
+    body = seller_application(shop_name="Café Noir & Co.", seller_type="business", country="FR")
 
     response = await client.post(SELLERS, json=body, headers=applicant.headers)
 
@@ -84,7 +83,7 @@ async def test_apply_creates_a_pending_profile(
     assert datetime.fromisoformat(profile["created_at"]).utcoffset() is not None
     # The owner can do nothing to a pending application but wait.
     assert profile["allowed_actions"] == []
-    assert profile["payout_account_masked"].endswith(PAYOUT_COMPACT[-4:])
+    assert profile["payout_account_masked"].endswith(GOOD_IBAN[-4:])
     assert "payout_account" not in profile
     _assert_account_hidden(response)
 
@@ -92,11 +91,11 @@ async def test_apply_creates_a_pending_profile(
 async def test_applying_does_not_make_a_seller_yet(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    assert (await me(client, applicant))["seller_status"] is None
+    assert (await me(client, who=applicant))["seller_status"] is None
 
-    await apply_ok(client, applicant)
+    await apply_ok(client, who=applicant)
 
-    account = await me(client, applicant)
+    account = await me(client, who=applicant)
     assert account["seller_status"] == "pending_review"
     assert account["roles"] == ["buyer"]
 
@@ -104,7 +103,7 @@ async def test_applying_does_not_make_a_seller_yet(
 async def test_own_profile_reads_back_masked(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    created = await apply_ok(client, applicant, shop_name="Lovelace Gadgets")
+    created = await apply_ok(client, who=applicant, shop_name="Lovelace Gadgets")
 
     response = await client.get(MY_SELLER, headers=applicant.headers)
 
@@ -117,7 +116,7 @@ async def test_own_profile_reads_back_masked(
 async def test_admin_views_and_audit_log_mask_the_payout_account(
     client: httpx.AsyncClient, applicant: LoggedIn, admin: LoggedIn
 ) -> None:
-    seller_id = (await apply_ok(client, applicant))["id"]
+    seller_id = (await apply_ok(client, who=applicant))["id"]
     approved = await client.post(
         f"{ADMIN_SELLERS}/{seller_id}/approve", json={"reason": "ok"}, headers=admin.headers
     )
@@ -130,7 +129,7 @@ async def test_admin_views_and_audit_log_mask_the_payout_account(
         suspended,
         await client.get(ADMIN_SELLERS, headers=admin.headers),
         await client.get(f"{ADMIN_SELLERS}/{seller_id}", headers=admin.headers),
-        await client.get(AUDIT, params={"target_id": seller_id}, headers=admin.headers),
+        await client.get(AUDIT_LOG, params={"target_id": seller_id}, headers=admin.headers),
         await client.get(MY_SELLER, headers=applicant.headers),
     ]
 
@@ -153,15 +152,15 @@ async def test_payout_account_is_never_logged(
     root.addHandler(caplog.handler)
     try:
         with caplog.at_level(logging.INFO), caplog.at_level(logging.DEBUG, logger="app"):
-            await apply_ok(client, applicant)
-            refused = await apply(client, applicant, payout_account="DE89-3704-0044-0532")
+            await apply_ok(client, who=applicant)
+            refused = await apply(client, who=applicant, payout_account="DE89-3704-0044-0532")
             await client.get(MY_SELLER, headers=applicant.headers)
     finally:
         root.removeHandler(caplog.handler)
 
     assert_problem(refused, 422, "validation_error")
     assert caplog.records, "the requests were not logged at all"
-    for form in (PAYOUT_ACCOUNT, PAYOUT_COMPACT, "DE89-3704-0044-0532"):
+    for form in (PAYOUT_ACCOUNT, GOOD_IBAN, "DE89-3704-0044-0532"):
         assert form not in caplog.text
 
 
@@ -169,13 +168,13 @@ async def test_payout_account_is_never_logged(
 async def test_applying_twice_is_409(
     client: httpx.AsyncClient, admin: LoggedIn, state: str
 ) -> None:
-    user, seller_id = await make_seller_in_state(client, admin, state)
-    before = await my_profile(client, user)
+    user, seller_id = await make_seller_in_state(client, admin=admin, state=state)
+    before = await my_profile(client, who=user)
 
-    response = await apply(client, user, shop_name="A Second Shop")
+    response = await apply(client, who=user, shop_name="A Second Shop")
 
     assert_problem(response, 409, "seller_profile_exists")
-    after = await my_profile(client, user)
+    after = await my_profile(client, who=user)
     assert after == before
     assert after["id"] == seller_id
     assert after["status"] == state
@@ -185,23 +184,23 @@ async def test_applying_twice_is_409(
 async def test_shop_name_taken_ignoring_case_and_punctuation(
     client: httpx.AsyncClient, applicant: LoggedIn, second_name: str
 ) -> None:
-    await apply_ok(client, applicant, shop_name="Acme Shop")
+    await apply_ok(client, who=applicant, shop_name="Acme Shop")
     rival = await register_and_login(client)
 
-    response = await apply(client, rival, shop_name=second_name)
+    response = await apply(client, who=rival, shop_name=second_name)
 
     assert_problem(response, 409, "shop_name_taken")
     assert_problem(await client.get(MY_SELLER, headers=rival.headers), 404, "not_found")
-    assert (await me(client, rival))["seller_status"] is None
+    assert (await me(client, who=rival))["seller_status"] is None
 
 
 async def test_similar_but_different_shop_names_are_fine(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    await apply_ok(client, applicant, shop_name="Acme Shop")
+    await apply_ok(client, who=applicant, shop_name="Acme Shop")
     rival = await register_and_login(client)
 
-    profile = await apply_ok(client, rival, shop_name="Acme Shops")
+    profile = await apply_ok(client, who=rival, shop_name="Acme Shops")
 
     assert profile["slug"] == "acme-shops"
 
@@ -209,7 +208,7 @@ async def test_similar_but_different_shop_names_are_fine(
 async def test_shop_name_without_letters_or_digits_is_refused(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    response = await apply(client, applicant, shop_name="!!! ???")
+    response = await apply(client, who=applicant, shop_name="!!! ???")
 
     assert_problem(response, 422, "invalid_shop_name")
     assert_problem(await client.get(MY_SELLER, headers=applicant.headers), 404, "not_found")
@@ -243,14 +242,14 @@ async def test_shop_name_without_letters_or_digits_is_refused(
 async def test_invalid_application_is_422(
     client: httpx.AsyncClient, applicant: LoggedIn, overrides: dict[str, Any], field: str
 ) -> None:
-    response = await apply(client, applicant, **overrides)
+    response = await apply(client, who=applicant, **overrides)
 
     problem = assert_problem(response, 422, "validation_error")
     assert _error_fields(problem) == {field}
     _assert_account_hidden(response)
     # Nothing was created: the applicant can fix the body and apply.
     assert_problem(await client.get(MY_SELLER, headers=applicant.headers), 404, "not_found")
-    assert (await me(client, applicant))["seller_status"] is None
+    assert (await me(client, who=applicant))["seller_status"] is None
 
 
 @pytest.mark.parametrize(
@@ -268,7 +267,7 @@ async def test_invalid_application_is_422(
 async def test_missing_field_is_422(
     client: httpx.AsyncClient, applicant: LoggedIn, missing: str
 ) -> None:
-    body = application()
+    body = seller_application()
     del body[missing]
 
     response = await client.post(SELLERS, json=body, headers=applicant.headers)
@@ -278,7 +277,7 @@ async def test_missing_field_is_422(
 
 
 async def test_description_is_optional(client: httpx.AsyncClient, applicant: LoggedIn) -> None:
-    body = application()
+    body = seller_application()
     del body["description"]
 
     response = await client.post(SELLERS, json=body, headers=applicant.headers)
@@ -290,7 +289,7 @@ async def test_description_is_optional(client: httpx.AsyncClient, applicant: Log
 async def test_payout_account_spaces_are_dropped_and_letters_upper_cased(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    profile = await apply_ok(client, applicant, payout_account="gb29 nwbk 6016 1331 9268 1x")
+    profile = await apply_ok(client, who=applicant, payout_account="gb29 nwbk 6016 1331 9268 1x")
 
     assert profile["payout_account_masked"].endswith("681X")
     assert "GB29NWBK" not in str(profile)
@@ -323,7 +322,7 @@ async def test_the_spec_states_the_payout_account_rule_the_api_applies(
         re.search(schema["pattern"], account)
     )
 
-    response = await apply(client, applicant, payout_account=account)
+    response = await apply(client, who=applicant, payout_account=account)
 
     assert by_spec is valid
     assert response.status_code == (201 if valid else 422), response.text
@@ -334,7 +333,7 @@ async def test_the_spec_states_the_payout_account_rule_the_api_applies(
     [("POST", SELLERS), ("GET", MY_SELLER), ("PATCH", MY_SELLER)],
 )
 async def test_anonymous_caller_is_401(client: httpx.AsyncClient, method: str, path: str) -> None:
-    body = application() if method == "POST" else {"description": "x"}
+    body = seller_application() if method == "POST" else {"description": "x"}
     response = await client.request(method, path, json=body if method != "GET" else None)
 
     assert_problem(response, 401, "invalid_token")
@@ -342,7 +341,7 @@ async def test_anonymous_caller_is_401(client: httpx.AsyncClient, method: str, p
 
 async def test_bad_token_is_401(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        SELLERS, json=application(), headers={"Authorization": "Bearer not-a-token"}
+        SELLERS, json=seller_application(), headers={"Authorization": "Bearer not-a-token"}
     )
 
     assert_problem(response, 401, "invalid_token")
@@ -360,13 +359,13 @@ async def test_own_profile_is_404_before_applying(
     response = await client.request(method, MY_SELLER, json=body, headers=applicant.headers)
 
     assert_problem(response, 404, "not_found")
-    assert (await me(client, applicant))["seller_status"] is None
+    assert (await me(client, who=applicant))["seller_status"] is None
 
 
 async def test_patch_description_contact_and_payout(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    created = await apply_ok(client, applicant)
+    created = await apply_ok(client, who=applicant)
     new_account = "FR14 2004 1010 0505 0001 3M02 606"
     changes = {
         "description": "Now also tablets",
@@ -390,13 +389,13 @@ async def test_patch_description_contact_and_payout(
     assert updated["status"] == "pending_review"
     for key in ("id", "shop_name", "slug", "legal_name", "country", "seller_type", "created_at"):
         assert updated[key] == created[key]
-    assert await my_profile(client, applicant) == updated
+    assert await my_profile(client, who=applicant) == updated
 
 
 async def test_patch_one_field_keeps_the_others(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    created = await apply_ok(client, applicant)
+    created = await apply_ok(client, who=applicant)
 
     response = await client.patch(
         MY_SELLER, json={"description": "Only this"}, headers=applicant.headers
@@ -409,7 +408,7 @@ async def test_patch_one_field_keeps_the_others(
 async def test_patch_with_empty_body_changes_nothing(
     client: httpx.AsyncClient, applicant: LoggedIn
 ) -> None:
-    created = await apply_ok(client, applicant)
+    created = await apply_ok(client, who=applicant)
 
     response = await client.patch(MY_SELLER, json={}, headers=applicant.headers)
 
@@ -431,20 +430,20 @@ async def test_patch_with_empty_body_changes_nothing(
 async def test_patch_refuses_fields_that_need_review_or_are_invalid(
     client: httpx.AsyncClient, applicant: LoggedIn, body: dict[str, Any]
 ) -> None:
-    created = await apply_ok(client, applicant)
+    created = await apply_ok(client, who=applicant)
 
     response = await client.patch(MY_SELLER, json=body, headers=applicant.headers)
 
     problem = assert_problem(response, 422, "validation_error")
     assert _error_fields(problem) == set(body)
-    assert await my_profile(client, applicant) == created
+    assert await my_profile(client, who=applicant) == created
 
 
 async def test_approved_seller_may_patch_without_new_review(
     client: httpx.AsyncClient, applicant: LoggedIn, admin: LoggedIn
 ) -> None:
-    seller_id = (await apply_ok(client, applicant))["id"]
-    await approve(client, admin, seller_id)
+    seller_id = (await apply_ok(client, who=applicant))["id"]
+    await approve(client, admin=admin, seller_id=seller_id)
 
     response = await client.patch(
         MY_SELLER, json={"description": "Summer sale"}, headers=applicant.headers
@@ -452,7 +451,7 @@ async def test_approved_seller_may_patch_without_new_review(
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "approved"
-    assert (await me(client, applicant))["roles"] == ["buyer", "seller"]
+    assert (await me(client, who=applicant))["roles"] == ["buyer", "seller"]
 
 
 async def test_refused_reapplication_does_not_log_the_payout_account(
@@ -464,8 +463,8 @@ async def test_refused_reapplication_does_not_log_the_payout_account(
     """A re-application with a new account but a shop name someone else holds is refused;
     neither the answer nor any log line may carry the new account."""
     rival = await register_and_login(client)
-    await apply_ok(client, rival, shop_name="Taken Name")
-    seller_id = (await apply_ok(client, applicant))["id"]
+    await apply_ok(client, who=rival, shop_name="Taken Name")
+    seller_id = (await apply_ok(client, who=applicant))["id"]
     await client.post(
         f"{ADMIN_SELLERS}/{seller_id}/reject", json={"reason": "No"}, headers=admin.headers
     )
@@ -475,7 +474,7 @@ async def test_refused_reapplication_does_not_log_the_payout_account(
     try:
         with caplog.at_level(logging.INFO):
             response = await apply(
-                client, applicant, shop_name="taken name", payout_account=new_account
+                client, who=applicant, shop_name="taken name", payout_account=new_account
             )
     finally:
         root.removeHandler(caplog.handler)

@@ -7,35 +7,33 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import LoggedIn, assert_problem
-from tests.sellers.helpers import (
-    ADMIN_SELLERS,
+from tests.factories.accounts import LoggedIn, admin_user
+from tests.factories.api import assert_problem, usd
+from tests.factories.catalog import (
     LISTINGS,
-    SELLERS,
     create_listing,
-    decide_ok,
     listing_body,
-    make_admin,
-    make_approved_seller,
-    make_leaf_category,
-    make_seller_in_state,
+    nested_leaf_category,
     publish,
+)
+from tests.factories.sellers import (
+    ADMIN_SELLERS,
+    SELLERS,
+    approved_seller,
+    decide_ok,
+    make_seller_in_state,
+    storefront,
 )
 
 
 @pytest.fixture
 async def admin(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
-    return await make_admin(client, session)
+    return await admin_user(client, session)
 
 
 @pytest.fixture
 async def leaf_id(client: httpx.AsyncClient, admin: LoggedIn) -> str:
-    return await make_leaf_category(client, admin)
-
-
-async def _storefront(client: httpx.AsyncClient, seller_id: str) -> httpx.Response:
-    """Read anonymously, as the public does."""
-    return await client.get(f"{SELLERS}/{seller_id}")
+    return await nested_leaf_category(client, admin=admin)
 
 
 # --- who may create listings ----------------------------------------------------------------
@@ -53,9 +51,11 @@ async def _storefront(client: httpx.AsyncClient, seller_id: str) -> httpx.Respon
 async def test_only_approved_sellers_create_listings(
     client: httpx.AsyncClient, admin: LoggedIn, leaf_id: str, state: str, code: str
 ) -> None:
-    user, _ = await make_seller_in_state(client, admin, state)
+    user, _ = await make_seller_in_state(client, admin=admin, state=state)
 
-    response = await client.post(LISTINGS, json=listing_body(leaf_id), headers=user.headers)
+    response = await client.post(
+        LISTINGS, json=listing_body(category_id=leaf_id), headers=user.headers
+    )
 
     assert_problem(response, 403, code)
     search = await client.get(LISTINGS, params={"category": leaf_id})
@@ -66,9 +66,11 @@ async def test_only_approved_sellers_create_listings(
 async def test_suspended_seller_is_told_why(
     client: httpx.AsyncClient, admin: LoggedIn, leaf_id: str
 ) -> None:
-    user, _ = await make_seller_in_state(client, admin, "suspended")
+    user, _ = await make_seller_in_state(client, admin=admin, state="suspended")
 
-    response = await client.post(LISTINGS, json=listing_body(leaf_id), headers=user.headers)
+    response = await client.post(
+        LISTINGS, json=listing_body(category_id=leaf_id), headers=user.headers
+    )
 
     problem = assert_problem(response, 403, "seller_suspended")
     assert problem["detail"] == "Chargebacks"
@@ -77,9 +79,10 @@ async def test_suspended_seller_is_told_why(
 async def test_approved_seller_creates_a_draft(
     client: httpx.AsyncClient, admin: LoggedIn, leaf_id: str
 ) -> None:
-    user, seller_id = await make_seller_in_state(client, admin, "approved")
+    user, seller_id = await make_seller_in_state(client, admin=admin, state="approved")
 
-    response = await client.post(LISTINGS, json=listing_body(leaf_id), headers=user.headers)
+    body = listing_body(category_id=leaf_id, price=usd(1000), quantity=2)
+    response = await client.post(LISTINGS, json=body, headers=user.headers)
 
     assert response.status_code == 201, response.text
     listing = response.json()
@@ -91,7 +94,7 @@ async def test_approved_seller_creates_a_draft(
 
 
 async def test_anonymous_cannot_create_listings(client: httpx.AsyncClient, leaf_id: str) -> None:
-    response = await client.post(LISTINGS, json=listing_body(leaf_id))
+    response = await client.post(LISTINGS, json=listing_body(category_id=leaf_id))
 
     assert_problem(response, 401, "invalid_token")
 
@@ -99,11 +102,13 @@ async def test_anonymous_cannot_create_listings(client: httpx.AsyncClient, leaf_
 async def test_reinstated_seller_may_create_again(
     client: httpx.AsyncClient, admin: LoggedIn, leaf_id: str
 ) -> None:
-    user, seller_id = await make_seller_in_state(client, admin, "suspended")
+    user, seller_id = await make_seller_in_state(client, admin=admin, state="suspended")
     assert seller_id is not None
-    await decide_ok(client, admin, seller_id, "reinstate")
+    await decide_ok(client, admin=admin, seller_id=seller_id, action="reinstate")
 
-    response = await client.post(LISTINGS, json=listing_body(leaf_id), headers=user.headers)
+    response = await client.post(
+        LISTINGS, json=listing_body(category_id=leaf_id), headers=user.headers
+    )
 
     assert response.status_code == 201, response.text
 
@@ -113,7 +118,7 @@ async def test_my_listings_for_a_non_approved_profile(
     client: httpx.AsyncClient, admin: LoggedIn, state: str
 ) -> None:
     """Any profile may list its own listings (a suspended shop still sees its goods)."""
-    user, _ = await make_seller_in_state(client, admin, state)
+    user, _ = await make_seller_in_state(client, admin=admin, state=state)
 
     response = await client.get(f"{SELLERS}/me/listings", headers=user.headers)
 
@@ -124,7 +129,7 @@ async def test_my_listings_for_a_non_approved_profile(
 async def test_my_listings_without_a_profile_is_403(
     client: httpx.AsyncClient, admin: LoggedIn
 ) -> None:
-    user, _ = await make_seller_in_state(client, admin, "none")
+    user, _ = await make_seller_in_state(client, admin=admin, state="none")
 
     response = await client.get(f"{SELLERS}/me/listings", headers=user.headers)
 
@@ -138,7 +143,7 @@ async def test_my_listings_without_a_profile_is_403(
 async def test_storefront_of_a_shop_that_is_not_approved_is_404(
     client: httpx.AsyncClient, admin: LoggedIn, state: str
 ) -> None:
-    user, seller_id = await make_seller_in_state(client, admin, state)
+    user, seller_id = await make_seller_in_state(client, admin=admin, state=state)
     assert seller_id is not None
     shop_name = (await client.get(f"{ADMIN_SELLERS}/{seller_id}", headers=admin.headers)).json()[
         "shop_name"
@@ -152,17 +157,17 @@ async def test_storefront_of_a_shop_that_is_not_approved_is_404(
 
 
 async def test_storefront_of_an_unknown_seller_is_404(client: httpx.AsyncClient) -> None:
-    assert_problem(await _storefront(client, str(uuid.uuid4())), 404, "not_found")
+    assert_problem(await storefront(client, seller_id=str(uuid.uuid4())), 404, "not_found")
 
 
 async def test_storefront_with_a_malformed_id_is_422(client: httpx.AsyncClient) -> None:
-    assert_problem(await _storefront(client, "acme-shop"), 422, "validation_error")
+    assert_problem(await storefront(client, seller_id="acme-shop"), 422, "validation_error")
 
 
 async def test_storefront_of_an_approved_shop(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn
 ) -> None:
-    _, seller_id = await make_approved_seller(
+    _, seller_id = await approved_seller(
         client,
         session,
         admin=admin,
@@ -174,7 +179,7 @@ async def test_storefront_of_an_approved_shop(
         "approved_at"
     ]
 
-    response = await _storefront(client, seller_id)
+    response = await storefront(client, seller_id=seller_id)
 
     assert response.status_code == 200, response.text
     shop = response.json()
@@ -208,47 +213,61 @@ async def test_storefront_of_an_approved_shop(
 async def test_active_listing_count_counts_only_live_listings(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn, leaf_id: str
 ) -> None:
-    seller, seller_id = await make_approved_seller(client, session, admin=admin)
-    first = await create_listing(client, seller, leaf_id, title="First phone")
-    await create_listing(client, seller, leaf_id, title="Second phone")
-    assert (await _storefront(client, seller_id)).json()["active_listing_count"] == 0
+    seller, seller_id = await approved_seller(client, session, admin=admin)
+    first = await create_listing(client, seller=seller, category_id=leaf_id, title="First phone")
+    await create_listing(client, seller=seller, category_id=leaf_id, title="Second phone")
+    assert (await storefront(client, seller_id=seller_id)).json()["active_listing_count"] == 0
 
-    assert (await publish(client, seller, first["id"]))["status"] == "active"
+    assert (await publish(client, seller=seller, listing_id=first["id"]))["status"] == "active"
 
-    assert (await _storefront(client, seller_id)).json()["active_listing_count"] == 1
+    assert (await storefront(client, seller_id=seller_id)).json()["active_listing_count"] == 1
 
     paused = await client.post(f"{LISTINGS}/{first['id']}/pause", headers=seller.headers)
     assert paused.status_code == 200, paused.text
-    assert (await _storefront(client, seller_id)).json()["active_listing_count"] == 0
+    assert (await storefront(client, seller_id=seller_id)).json()["active_listing_count"] == 0
 
 
 async def test_active_listing_count_is_per_shop(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn, leaf_id: str
 ) -> None:
-    seller, seller_id = await make_approved_seller(client, session, admin=admin)
-    other, other_id = await make_approved_seller(client, session, admin=admin)
+    seller, seller_id = await approved_seller(client, session, admin=admin)
+    other, other_id = await approved_seller(client, session, admin=admin)
     for title in ("Phone one", "Phone two"):
         await publish(
-            client, seller, (await create_listing(client, seller, leaf_id, title=title))["id"]
+            client,
+            seller=seller,
+            listing_id=(
+                await create_listing(client, seller=seller, category_id=leaf_id, title=title)
+            )["id"],
         )
-    await publish(client, other, (await create_listing(client, other, leaf_id))["id"])
+    await publish(
+        client,
+        seller=other,
+        listing_id=(await create_listing(client, seller=other, category_id=leaf_id))["id"],
+    )
 
-    assert (await _storefront(client, seller_id)).json()["active_listing_count"] == 2
-    assert (await _storefront(client, other_id)).json()["active_listing_count"] == 1
+    assert (await storefront(client, seller_id=seller_id)).json()["active_listing_count"] == 2
+    assert (await storefront(client, seller_id=other_id)).json()["active_listing_count"] == 1
 
 
 async def test_storefront_disappears_on_suspension_and_returns_on_reinstatement(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn, leaf_id: str
 ) -> None:
-    seller, seller_id = await make_approved_seller(client, session, admin=admin)
-    await publish(client, seller, (await create_listing(client, seller, leaf_id))["id"])
-    before = (await _storefront(client, seller_id)).json()
+    seller, seller_id = await approved_seller(client, session, admin=admin)
+    await publish(
+        client,
+        seller=seller,
+        listing_id=(await create_listing(client, seller=seller, category_id=leaf_id))["id"],
+    )
+    before = (await storefront(client, seller_id=seller_id)).json()
 
-    await decide_ok(client, admin, seller_id, "suspend", "Investigating")
-    assert_problem(await _storefront(client, seller_id), 404, "not_found")
+    await decide_ok(
+        client, admin=admin, seller_id=seller_id, action="suspend", reason="Investigating"
+    )
+    assert_problem(await storefront(client, seller_id=seller_id), 404, "not_found")
 
-    await decide_ok(client, admin, seller_id, "reinstate")
-    after = await _storefront(client, seller_id)
+    await decide_ok(client, admin=admin, seller_id=seller_id, action="reinstate")
+    after = await storefront(client, seller_id=seller_id)
     assert after.status_code == 200, after.text
     assert after.json() == before
     assert after.json()["active_listing_count"] == 1
@@ -257,7 +276,7 @@ async def test_storefront_disappears_on_suspension_and_returns_on_reinstatement(
 async def test_storefront_route_does_not_shadow_the_own_profile(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn
 ) -> None:
-    seller, seller_id = await make_approved_seller(client, session, admin=admin)
+    seller, seller_id = await approved_seller(client, session, admin=admin)
 
     own = await client.get(f"{SELLERS}/me", headers=seller.headers)
 

@@ -17,10 +17,10 @@ from app.core.clock import clock
 from app.core.db import Database
 from app.payments.provider import SandboxProvider
 from app.worker import runner
-from tests.factories import register_and_login
+from tests.factories.accounts import register_and_login
+from tests.factories.orders import market, unpaid_order
+from tests.factories.webhooks import create_endpoint, list_deliveries
 from tests.integration.harness import WebhookReceiver
-from tests.messaging.test_webhooks import create_endpoint, list_deliveries, new_order
-from tests.orders.helpers import market
 
 
 async def _count(
@@ -109,8 +109,8 @@ async def test_webhooks_are_delivered_beside_a_slow_sweep_not_after_it(
     quick = settings.model_copy(update={"worker_interval": timedelta(milliseconds=50)})
     m = await market(client, session)
     with WebhookReceiver() as receiver:
-        endpoint = await create_endpoint(client, m.seller, receiver.url_for())
-        await new_order(client, m)
+        endpoint = await create_endpoint(client, who=m.seller, url=receiver.url_for())
+        await unpaid_order(client, market=m)
 
         began = time.monotonic()
         worker = asyncio.create_task(
@@ -128,6 +128,6 @@ async def test_webhooks_are_delivered_beside_a_slow_sweep_not_after_it(
                 await worker
 
     assert took < 2
-    (found,) = await list_deliveries(client, m.seller, endpoint_id=endpoint["id"])
+    (found,) = await list_deliveries(client, who=m.seller, endpoint_id=endpoint["id"])
     assert found["status"] == "succeeded"
     assert found["event_id"] == request.event_id

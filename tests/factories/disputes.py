@@ -1,43 +1,54 @@
-"""HTTP helpers for returns, disputes and reviews (built on the order helpers)."""
-
-import dataclasses
+"""Returns and disputes through the HTTP API, on orders brought to the state they need."""
 
 import httpx
 
-from tests.factories import LoggedIn
-from tests.orders.helpers import Json, Market, confirm, new_key, paid_order, relogin, ship, usd
+from tests.factories.accounts import LoggedIn
+from tests.factories.api import Json, new_key, usd
+from tests.factories.orders import Market, confirm, paid_order, ship
+
+# A return's tracking, as the buyer ships it back.
+SHIP_BACK = {"carrier": "DHL", "tracking_number": "RET 0001"}
+# Evidence with a PNG's signature.
+EVIDENCE_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 async def shipped_order(
     client: httpx.AsyncClient,
-    m: Market,
     *,
+    market: Market,
     price: int = 1000,
     quantity: int = 1,
     shipping: int = 500,
 ) -> Json:
-    _listing, order = await paid_order(client, m, price=price, quantity=quantity, shipping=shipping)
-    return await ship(client, m.seller, order["id"])
+    _listing, order = await paid_order(
+        client, market=market, price=price, quantity=quantity, shipping=shipping
+    )
+    return await ship(client, who=market.seller, order_id=order["id"])
 
 
 async def completed_order(
     client: httpx.AsyncClient,
-    m: Market,
     *,
+    market: Market,
     price: int = 1000,
     quantity: int = 1,
     shipping: int = 500,
 ) -> Json:
     """A paid, shipped order the buyer confirmed: escrow released to the seller."""
-    order = await shipped_order(client, m, price=price, quantity=quantity, shipping=shipping)
-    return await confirm(client, m.buyer, order["id"])
+    order = await shipped_order(
+        client, market=market, price=price, quantity=quantity, shipping=shipping
+    )
+    return await confirm(client, who=market.buyer, order_id=order["id"])
+
+
+# --- returns ----------------------------------------------------------------------------------
 
 
 async def post_return(
     client: httpx.AsyncClient,
+    *,
     who: LoggedIn,
     order: Json,
-    *,
     reason: str = "damaged",
     items: list[Json] | None = None,
 ) -> httpx.Response:
@@ -52,7 +63,12 @@ async def post_return(
 
 
 async def return_step(
-    client: httpx.AsyncClient, who: LoggedIn, return_id: str, step: str, body: Json | None = None
+    client: httpx.AsyncClient,
+    *,
+    who: LoggedIn,
+    return_id: str,
+    step: str,
+    body: Json | None = None,
 ) -> httpx.Response:
     headers = dict(who.headers)
     if step == "receive":
@@ -60,11 +76,28 @@ async def return_step(
     return await client.post(f"/v1/returns/{return_id}/{step}", json=body, headers=headers)
 
 
+async def step_ok(
+    client: httpx.AsyncClient,
+    *,
+    who: LoggedIn,
+    return_id: str,
+    step: str,
+    body: Json | None = None,
+) -> Json:
+    response = await return_step(client, who=who, return_id=return_id, step=step, body=body)
+    assert response.status_code == 200, response.text
+    found: Json = response.json()
+    return found
+
+
+# --- disputes ---------------------------------------------------------------------------------
+
+
 async def post_dispute(
     client: httpx.AsyncClient,
+    *,
     who: LoggedIn,
     order_id: str,
-    *,
     reason: str = "not_as_described",
     outcome: str = "refund_buyer",
     amount: int | None = None,
@@ -79,12 +112,15 @@ async def post_dispute(
     return await client.post(f"/v1/orders/{order_id}/disputes", json=body, headers=who.headers)
 
 
-async def get_dispute(client: httpx.AsyncClient, who: LoggedIn, dispute_id: str) -> httpx.Response:
+async def get_dispute(
+    client: httpx.AsyncClient, *, who: LoggedIn, dispute_id: str
+) -> httpx.Response:
     return await client.get(f"/v1/disputes/{dispute_id}", headers=who.headers)
 
 
-async def post_message(
+async def post_dispute_message(
     client: httpx.AsyncClient,
+    *,
     who: LoggedIn,
     dispute_id: str,
     body: str,
@@ -97,12 +133,22 @@ async def post_message(
     )
 
 
+async def upload_evidence(
+    client: httpx.AsyncClient, *, who: LoggedIn, dispute_id: str, name: str, data: bytes
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/disputes/{dispute_id}/evidence",
+        files={"file": (name, data, "application/octet-stream")},
+        headers=who.headers,
+    )
+
+
 async def post_resolve(
     client: httpx.AsyncClient,
+    *,
     admin: LoggedIn,
     dispute_id: str,
     outcome: str,
-    *,
     amount: int | None = None,
     key: str | None = None,
 ) -> httpx.Response:
@@ -113,24 +159,4 @@ async def post_resolve(
         f"/v1/admin/disputes/{dispute_id}/resolve",
         json=body,
         headers={**admin.headers, "Idempotency-Key": key or new_key()},
-    )
-
-
-async def post_review(
-    client: httpx.AsyncClient, who: LoggedIn, order_id: str, rating: int = 5, comment: str = "Great"
-) -> httpx.Response:
-    return await client.post(
-        f"/v1/orders/{order_id}/review",
-        json={"rating": rating, "comment": comment},
-        headers=who.headers,
-    )
-
-
-async def relogin_market(client: httpx.AsyncClient, m: Market) -> Market:
-    """The same cast with fresh tokens, for after the clock moved past their lifetime."""
-    return dataclasses.replace(
-        m,
-        admin=await relogin(client, m.admin),
-        seller=await relogin(client, m.seller),
-        buyer=await relogin(client, m.buyer),
     )

@@ -1,28 +1,19 @@
-"""Shared helpers for the catalog tests: a whole marketplace cast (admin, approved sellers,
-buyers) built through the HTTP API, plus listings in any state."""
+"""Categories and listings, made through the HTTP API as an admin and a seller would."""
 
 import base64
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Database
-from app.main import create_app
-from tests.conftest import make_settings
-from tests.factories import LoggedIn, create_user, login, register_and_login
-
-Json = dict[str, Any]
+from tests.factories.accounts import LoggedIn
+from tests.factories.api import Json, json_ok, usd
 
 CATEGORIES = "/v1/categories"
 ADMIN_CATEGORIES = "/v1/admin/categories"
 LISTINGS = "/v1/listings"
 MY_LISTINGS = "/v1/sellers/me/listings"
 ADMIN_LISTINGS = "/v1/admin/listings"
-AUDIT = "/v1/admin/audit-log"
 
 # A real 1x1 transparent PNG.
 PNG_1X1 = base64.b64decode(
@@ -32,58 +23,14 @@ JPEG_BYTES = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00" + bytes(range(200))
 WEBP_BYTES = b"RIFF" + (200).to_bytes(4, "little") + b"WEBP" + b"VP8 " + bytes(200)
 
 
-def usd(amount: int) -> Json:
-    return {"amount": amount, "currency": "USD"}
-
-
-async def admin_user(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
-    user = await create_user(session, is_admin=True, display_name="Admin")
-    return await login(client, user.email)
-
-
-async def buyer_user(client: httpx.AsyncClient) -> LoggedIn:
-    return await register_and_login(client, display_name="Buyer")
-
-
-def seller_application(shop_name: str | None = None) -> Json:
-    return {
-        "shop_name": shop_name or f"Shop {uuid.uuid4().hex[:10]}",
-        "description": "We sell things",
-        "legal_name": "Jane Doe",
-        "seller_type": "individual",
-        "country": "DE",
-        "contact_email": "shop@example.com",
-        "contact_phone": "+49 30 1234567",
-        "payout_account": "DE89370400440532013000",
-    }
-
-
-async def apply_to_sell(client: httpx.AsyncClient, user: LoggedIn) -> str:
-    response = await client.post("/v1/sellers", json=seller_application(), headers=user.headers)
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "pending_review"
-    seller_id: str = response.json()["id"]
-    return seller_id
-
-
-async def approved_seller(
-    client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn | None = None
-) -> tuple[LoggedIn, str]:
-    """A freshly registered user whose shop an admin approved: (their login, seller id)."""
-    admin = admin or await admin_user(client, session)
-    user = await register_and_login(client, display_name="Seller")
-    seller_id = await apply_to_sell(client, user)
-    response = await client.post(f"/v1/admin/sellers/{seller_id}/approve", headers=admin.headers)
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "approved"
-    return user, seller_id
+# --- categories -------------------------------------------------------------------------------
 
 
 async def create_category(
     client: httpx.AsyncClient,
+    *,
     admin: LoggedIn,
     name: str | None = None,
-    *,
     parent_id: str | None = None,
     **fields: Any,
 ) -> Json:
@@ -97,15 +44,24 @@ async def create_category(
 
 
 async def leaf_category(
-    client: httpx.AsyncClient, admin: LoggedIn, *, parent_id: str | None = None
+    client: httpx.AsyncClient, *, admin: LoggedIn, parent_id: str | None = None
 ) -> str:
     """The id of a new category without children (where listings may go)."""
-    category = await create_category(client, admin, parent_id=parent_id)
+    category = await create_category(client, admin=admin, parent_id=parent_id)
     category_id: str = category["id"]
     return category_id
 
 
-def listing_body(category_id: str, **overrides: Any) -> Json:
+async def nested_leaf_category(client: httpx.AsyncClient, *, admin: LoggedIn) -> str:
+    """A new root category with one child (a leaf); the child's id."""
+    root = await create_category(client, admin=admin, name=f"Root {uuid.uuid4().hex[:8]}")
+    return await leaf_category(client, admin=admin, parent_id=root["id"])
+
+
+# --- listings ---------------------------------------------------------------------------------
+
+
+def listing_body(*, category_id: str, **overrides: Any) -> Json:
     return {
         "title": "Blue ceramic mug",
         "description": "Hand-made, holds 300 ml",
@@ -118,10 +74,11 @@ def listing_body(category_id: str, **overrides: Any) -> Json:
 
 
 async def create_listing(
-    client: httpx.AsyncClient, seller: LoggedIn, category_id: str, **overrides: Any
+    client: httpx.AsyncClient, *, seller: LoggedIn, category_id: str, **overrides: Any
 ) -> Json:
+    """A new draft of `seller`: `listing_body` changed by `overrides`."""
     response = await client.post(
-        LISTINGS, json=listing_body(category_id, **overrides), headers=seller.headers
+        LISTINGS, json=listing_body(category_id=category_id, **overrides), headers=seller.headers
     )
     assert response.status_code == 201, response.text
     listing: Json = response.json()
@@ -130,7 +87,7 @@ async def create_listing(
 
 
 async def call(
-    client: httpx.AsyncClient, who: LoggedIn, action: str, listing_id: str
+    client: httpx.AsyncClient, *, who: LoggedIn, action: str, listing_id: str
 ) -> httpx.Response:
     """Perform a listing action as the API exposes it (seller actions and admin moderation)."""
     if action == "archive":
@@ -149,35 +106,85 @@ async def call(
 
 
 async def act(
-    client: httpx.AsyncClient, who: LoggedIn, action: str, listing_id: str, expected: str
+    client: httpx.AsyncClient, *, who: LoggedIn, action: str, listing_id: str, expected: str
 ) -> Json:
     """`action` succeeds and leaves the listing in state `expected`."""
-    response = await call(client, who, action, listing_id)
+    response = await call(client, who=who, action=action, listing_id=listing_id)
     assert response.status_code == 200, response.text
     listing: Json = response.json()
     assert listing["status"] == expected, listing
     return listing
 
 
-async def publish(client: httpx.AsyncClient, seller: LoggedIn, listing_id: str) -> Json:
-    response = await call(client, seller, "publish", listing_id)
+async def publish(client: httpx.AsyncClient, *, seller: LoggedIn, listing_id: str) -> Json:
+    response = await call(client, who=seller, action="publish", listing_id=listing_id)
     assert response.status_code == 200, response.text
     listing: Json = response.json()
     return listing
 
 
 async def live_listing(
-    client: httpx.AsyncClient, seller: LoggedIn, category_id: str, **overrides: Any
+    client: httpx.AsyncClient, *, seller: LoggedIn, category_id: str, **overrides: Any
 ) -> Json:
     """A created and published listing, checked to be active."""
-    listing = await create_listing(client, seller, category_id, **overrides)
-    published = await publish(client, seller, listing["id"])
+    listing = await create_listing(client, seller=seller, category_id=category_id, **overrides)
+    published = await publish(client, seller=seller, listing_id=listing["id"])
+    assert published["status"] == "active", published
+    return published
+
+
+async def draft_listing(
+    client: httpx.AsyncClient,
+    *,
+    seller: LoggedIn,
+    category_id: str,
+    price: int = 1000,
+    quantity: int = 5,
+    shipping: int = 500,
+    title: str | None = None,
+) -> Json:
+    """A draft to be bought: its price, stock and shipping fee in USD minor units, a title of
+    its own."""
+    return await create_listing(
+        client,
+        seller=seller,
+        category_id=category_id,
+        title=title or f"Vintage camera {uuid.uuid4().hex[:6]}",
+        description="Works, with a leather case",
+        price=usd(price),
+        quantity=quantity,
+        condition="good",
+        shipping_fee=usd(shipping),
+    )
+
+
+async def listing_for_sale(
+    client: httpx.AsyncClient,
+    *,
+    seller: LoggedIn,
+    category_id: str,
+    price: int = 1000,
+    quantity: int = 5,
+    shipping: int = 500,
+    title: str | None = None,
+) -> Json:
+    """A `draft_listing`, published and checked to be active."""
+    draft = await draft_listing(
+        client,
+        seller=seller,
+        category_id=category_id,
+        price=price,
+        quantity=quantity,
+        shipping=shipping,
+        title=title,
+    )
+    published = await publish(client, seller=seller, listing_id=draft["id"])
     assert published["status"] == "active", published
     return published
 
 
 async def patch_listing(
-    client: httpx.AsyncClient, seller: LoggedIn, listing_id: str, **fields: Any
+    client: httpx.AsyncClient, *, seller: LoggedIn, listing_id: str, **fields: Any
 ) -> Json:
     response = await client.patch(f"{LISTINGS}/{listing_id}", json=fields, headers=seller.headers)
     assert response.status_code == 200, response.text
@@ -186,10 +193,17 @@ async def patch_listing(
 
 
 async def get_listing(
-    client: httpx.AsyncClient, listing_id: str, who: LoggedIn | None = None
+    client: httpx.AsyncClient, *, listing_id: str, who: LoggedIn | None = None
 ) -> httpx.Response:
+    """GET the listing, anonymously unless `who` is given."""
     headers = who.headers if who is not None else {}
     return await client.get(f"{LISTINGS}/{listing_id}", headers=headers)
+
+
+async def read_listing(client: httpx.AsyncClient, *, who: LoggedIn, listing_id: str) -> Json:
+    """The listing as `who` sees it (200)."""
+    listing: Json = json_ok(await get_listing(client, listing_id=listing_id, who=who))
+    return listing
 
 
 async def search_all(client: httpx.AsyncClient, **params: Any) -> list[Json]:
@@ -215,24 +229,17 @@ async def search_ids(client: httpx.AsyncClient, **params: Any) -> list[str]:
     return [item["id"] for item in await search_all(client, **params)]
 
 
-async def audit_entries(
-    client: httpx.AsyncClient, admin: LoggedIn, target_type: str, target_id: str
-) -> list[Json]:
-    response = await client.get(
-        AUDIT, params={"target_type": target_type, "target_id": target_id}, headers=admin.headers
-    )
+async def my_listing_ids(client: httpx.AsyncClient, *, seller: LoggedIn) -> list[str]:
+    response = await client.get(MY_LISTINGS, params={"limit": 100}, headers=seller.headers)
     assert response.status_code == 200, response.text
-    items: list[Json] = response.json()["items"]
-    return items
+    return [item["id"] for item in response.json()["items"]]
 
 
-@asynccontextmanager
-async def custom_client(
-    database: Database, database_url: str, **overrides: Any
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app built with settings changed by `overrides`, sharing the test's
-    database transaction (so users made through another client exist here too)."""
-    app = create_app(make_settings(database_url, **overrides), database=database)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+async def report_listing(client: httpx.AsyncClient, *, who: LoggedIn, listing_id: str) -> Json:
+    response = await client.post(
+        f"{LISTINGS}/{listing_id}/reports",
+        json={"reason": "counterfeit", "details": "Looks fake"},
+        headers=who.headers,
+    )
+    created: Json = json_ok(response, 201)
+    return created

@@ -1,16 +1,17 @@
-"""Keyword-only factories and HTTP helpers for tests."""
+"""Users and their logins: made in the database or registered through the API."""
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from app.core.security import hash_password
+from tests.factories.api import Json
 
 DEFAULT_PASSWORD = "a-long-test-password"
+ME = "/v1/me"
 
 
 async def create_user(
@@ -45,12 +46,12 @@ class LoggedIn:
 
 
 async def login(
-    client: httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD
+    client: httpx.AsyncClient, *, email: str, password: str = DEFAULT_PASSWORD
 ) -> LoggedIn:
     response = await client.post("/v1/auth/token", data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     tokens = response.json()
-    me = await client.get("/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    me = await client.get(ME, headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.status_code == 200, me.text
     return LoggedIn(
         user_id=me.json()["id"],
@@ -73,26 +74,26 @@ async def register_and_login(
         json={"email": email, "password": password, "display_name": display_name},
     )
     assert response.status_code == 201, response.text
-    return await login(client, email, password)
+    return await login(client, email=email, password=password)
 
 
-def json_ok(response: httpx.Response, status: int = 200) -> Any:
-    """The JSON body of a response that must have this (success) status."""
-    assert response.status_code == status, response.text
-    return response.json()
+async def relogin(client: httpx.AsyncClient, *, who: LoggedIn) -> LoggedIn:
+    """Fresh tokens, for after the clock was moved past the access token's lifetime."""
+    return await login(client, email=who.email)
 
 
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    """The response is an RFC 9457 problem with this status and stable code."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"] == f"urn:marketplace:problem:{code}"
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert "Traceback" not in response.text
+async def admin_user(client: httpx.AsyncClient, session: AsyncSession) -> LoggedIn:
+    """A logged-in admin (admins are made in the database: the API cannot make one)."""
+    user = await create_user(session, is_admin=True, display_name="Admin")
+    return await login(client, email=user.email)
+
+
+async def buyer_user(client: httpx.AsyncClient) -> LoggedIn:
+    return await register_and_login(client, display_name="Buyer")
+
+
+async def me(client: httpx.AsyncClient, *, who: LoggedIn) -> Json:
+    response = await client.get(ME, headers=who.headers)
+    assert response.status_code == 200, response.text
+    body: Json = response.json()
     return body

@@ -1,41 +1,40 @@
-"""HTTP helpers for the personal-data export and account deletion tests, built on the order,
-dispute, review, messaging and API key helpers of the other test packages."""
+"""The personal-data export and account deletion, and a user with data in every domain."""
 
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models_registry import metadata
-from tests.auth.test_api_keys import bearer, create_key
-from tests.disputes.helpers import completed_order, post_dispute, post_review, shipped_order
-from tests.factories import DEFAULT_PASSWORD, LoggedIn, assert_problem, json_ok, login
-from tests.messaging.test_conversations import all_messages, send, start
-from tests.messaging.test_notifications import inbox
-from tests.messaging.test_webhooks import create_endpoint
-from tests.orders.helpers import (
+from tests.factories.accounts import DEFAULT_PASSWORD, ME, LoggedIn, login
+from tests.factories.api import Json, assert_problem, json_ok, parse_time
+from tests.factories.api_keys import bearer, create_key
+from tests.factories.audit import audit_log
+from tests.factories.catalog import listing_for_sale, report_listing
+from tests.factories.conversations import all_messages, send, start
+from tests.factories.disputes import completed_order, post_dispute, shipped_order
+from tests.factories.notifications import inbox
+from tests.factories.orders import (
     ADDRESS,
-    Json,
     Market,
-    approved_seller,
+    add_to_cart,
     checkout,
     confirm,
     get_order,
-    live_listing,
     market,
     paid_order,
     pay,
     post_checkout,
-    post_payout,
     ship,
 )
+from tests.factories.payments import post_payout
+from tests.factories.reviews import review
+from tests.factories.sellers import approved_seller
+from tests.factories.webhooks import create_endpoint
 
-ME = "/v1/me"
 EXPORT = "/v1/me/export"
-AUDIT_LOG = "/v1/admin/audit-log"
 HOOK_URL = "https://shop.example.com/hooks"
 
 TABLES = (
@@ -94,20 +93,16 @@ def row_columns(table: str) -> set[str]:
     return (columns - HIDDEN_COLUMNS.get(table, set())) | ADDED_COLUMNS.get(table, set())
 
 
-def iso_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 # --- export -----------------------------------------------------------------------------------
 
 
-def check_export(response: httpx.Response, who: LoggedIn) -> Json:
+def check_export(response: httpx.Response, *, who: LoggedIn) -> Json:
     """The body of an export answer, checked for its envelope: every table present as a list
     of rows that are the table's columns (less the hidden ones), with ids as strings."""
     body: Json = json_ok(response)
     assert set(body) == {"exported_at", "user_id", "data"}
     assert body["user_id"] == who.user_id
-    assert iso_time(body["exported_at"]).tzinfo is not None
+    parse_time(body["exported_at"])
     assert set(body["data"]) == set(TABLES)
     for table, rows in body["data"].items():
         assert isinstance(rows, list), table
@@ -119,11 +114,11 @@ def check_export(response: httpx.Response, who: LoggedIn) -> Json:
     return body
 
 
-async def export(client: httpx.AsyncClient, who: LoggedIn) -> Json:
-    return check_export(await client.get(EXPORT, headers=who.headers), who)
+async def export(client: httpx.AsyncClient, *, who: LoggedIn) -> Json:
+    return check_export(await client.get(EXPORT, headers=who.headers), who=who)
 
 
-def ids(body: Json, table: str) -> set[str]:
+def ids(body: Json, *, table: str) -> set[str]:
     return {row["id"] for row in body["data"][table]}
 
 
@@ -131,32 +126,32 @@ def ids(body: Json, table: str) -> set[str]:
 
 
 async def delete_me(
-    client: httpx.AsyncClient, who: LoggedIn, password: str = DEFAULT_PASSWORD
+    client: httpx.AsyncClient, *, who: LoggedIn, password: str = DEFAULT_PASSWORD
 ) -> httpx.Response:
     return await client.request("DELETE", ME, json={"password": password}, headers=who.headers)
 
 
-async def deleted(client: httpx.AsyncClient, who: LoggedIn) -> None:
+async def deleted(client: httpx.AsyncClient, *, who: LoggedIn) -> None:
     """Deletes the caller's account: 204, with nothing in the body."""
-    response = await delete_me(client, who)
+    response = await delete_me(client, who=who)
     assert response.status_code == 204, response.text
     assert response.content == b""
 
 
-async def still_works(client: httpx.AsyncClient, who: LoggedIn) -> None:
+async def still_works(client: httpx.AsyncClient, *, who: LoggedIn) -> None:
     """The account was left alone: its token, its password and its refresh token work."""
     me = json_ok(await client.get(ME, headers=who.headers))
     assert me["id"] == who.user_id
     assert me["email"] == who.email
-    assert (await login(client, who.email)).user_id == who.user_id
+    assert (await login(client, email=who.email)).user_id == who.user_id
 
 
-async def refused_as_in_use(client: httpx.AsyncClient, who: LoggedIn) -> None:
-    assert_problem(await delete_me(client, who), 409, "account_in_use")
-    await still_works(client, who)
+async def refused_as_in_use(client: httpx.AsyncClient, *, who: LoggedIn) -> None:
+    assert_problem(await delete_me(client, who=who), 409, "account_in_use")
+    await still_works(client, who=who)
 
 
-async def signed_out_for_good(client: httpx.AsyncClient, who: LoggedIn) -> None:
+async def signed_out_for_good(client: httpx.AsyncClient, *, who: LoggedIn) -> None:
     """A deleted account: its access token, password and refresh token are all refused."""
     assert_problem(await client.get(ME, headers=who.headers), 401, "invalid_token")
     assert_problem(await client.get(EXPORT, headers=who.headers), 401, "invalid_token")
@@ -169,89 +164,55 @@ async def signed_out_for_good(client: httpx.AsyncClient, who: LoggedIn) -> None:
     assert refreshed.headers["content-type"].startswith("application/problem+json")
 
 
-async def audit_log(client: httpx.AsyncClient, admin: LoggedIn) -> list[Json]:
-    """Every entry of the admin audit log, all pages."""
-    entries: list[Json] = []
-    params: dict[str, str | int] = {"limit": 100}
-    while True:
-        page = json_ok(await client.get(AUDIT_LOG, params=params, headers=admin.headers))
-        entries += page["items"]
-        if page["next_cursor"] is None:
-            return entries
-        params["cursor"] = page["next_cursor"]
-
-
-async def deletion_entries(client: httpx.AsyncClient, admin: LoggedIn, user_id: str) -> list[Json]:
+async def deletion_entries(
+    client: httpx.AsyncClient, *, admin: LoggedIn, user_id: str
+) -> list[Json]:
     return [
         entry
-        for entry in await audit_log(client, admin)
+        for entry in await audit_log(client, admin=admin)
         if entry["action"] == "account.deleted" and entry["actor_id"] == user_id
     ]
-
-
-async def storefront(client: httpx.AsyncClient, seller_id: str) -> httpx.Response:
-    return await client.get(f"/v1/sellers/{seller_id}")
 
 
 # --- orders in a given state ------------------------------------------------------------------
 
 
-async def order_in_status(client: httpx.AsyncClient, m: Market, status: str) -> Json:
+async def order_in_status(client: httpx.AsyncClient, *, market: Market, status: str) -> Json:
     """A fresh order of the market's buyer at its seller, brought to `status`."""
     if status == "pending_payment":
-        listing = await live_listing(client, m.seller, m.category_id)
-        created = await checkout(client, m.buyer, [{"listing_id": listing["id"], "quantity": 1}])
+        listing = await listing_for_sale(
+            client, seller=market.seller, category_id=market.category_id
+        )
+        created = await checkout(
+            client, who=market.buyer, items=[{"listing_id": listing["id"], "quantity": 1}]
+        )
         (order,) = created["orders"]
     elif status == "paid":
-        _listing, order = await paid_order(client, m)
+        _listing, order = await paid_order(client, market=market)
     else:
-        order = await shipped_order(client, m)
+        order = await shipped_order(client, market=market)
         if status == "disputed":
-            opened = await post_dispute(client, m.buyer, order["id"])
+            opened = await post_dispute(client, who=market.buyer, order_id=order["id"])
             assert opened.status_code == 201, opened.text
-    found = await get_order(client, m.seller, order["id"])
+    found = await get_order(client, who=market.seller, order_id=order["id"])
     assert found["status"] == status
     return found
 
 
-async def completed_order_to(client: httpx.AsyncClient, m: Market, address: Json) -> Json:
+async def completed_order_to(client: httpx.AsyncClient, *, market: Market, address: Json) -> Json:
     """A fresh listing of the market's seller bought, paid, shipped and confirmed by its buyer,
     shipped to `address`."""
-    listing = await live_listing(client, m.seller, m.category_id)
+    listing = await listing_for_sale(client, seller=market.seller, category_id=market.category_id)
     items = [{"listing_id": listing["id"], "quantity": 1}]
-    created = json_ok(await post_checkout(client, m.buyer, items, address=address), 201)
-    (order,) = (await pay(client, m.buyer, created["id"]))["orders"]
-    await ship(client, m.seller, order["id"])
-    return await confirm(client, m.buyer, order["id"])
+    created = json_ok(
+        await post_checkout(client, who=market.buyer, items=items, address=address), 201
+    )
+    (order,) = (await pay(client, who=market.buyer, checkout_id=created["id"]))["orders"]
+    await ship(client, who=market.seller, order_id=order["id"])
+    return await confirm(client, who=market.buyer, order_id=order["id"])
 
 
 # --- a user with data in every domain ---------------------------------------------------------
-
-
-async def review(
-    client: httpx.AsyncClient, who: LoggedIn, order_id: str, rating: int, comment: str
-) -> Json:
-    written: Json = json_ok(await post_review(client, who, order_id, rating, comment), 201)
-    return written
-
-
-async def report(client: httpx.AsyncClient, who: LoggedIn, listing_id: str) -> Json:
-    response = await client.post(
-        f"/v1/listings/{listing_id}/reports",
-        json={"reason": "counterfeit", "details": "Looks fake"},
-        headers=who.headers,
-    )
-    created: Json = json_ok(response, 201)
-    return created
-
-
-async def put_in_cart(
-    client: httpx.AsyncClient, who: LoggedIn, listing_id: str, quantity: int
-) -> None:
-    response = await client.put(
-        f"/v1/cart/items/{listing_id}", json={"quantity": quantity}, headers=who.headers
-    )
-    json_ok(response)
 
 
 @dataclass(frozen=True)
@@ -302,32 +263,42 @@ class Trader:
 
 async def trader(client: httpx.AsyncClient, session: AsyncSession) -> Trader:
     m = await market(client, session)
-    me, seller_id = await approved_seller(client, session, m.admin)
-    listing = await live_listing(client, me, m.category_id)
-    api_key = await create_key(client, me, ["orders:read"])
-    endpoint = await create_endpoint(client, me, HOOK_URL, ["order.paid"])
+    me, seller_id = await approved_seller(client, session, admin=m.admin)
+    listing = await listing_for_sale(client, seller=me, category_id=m.category_id)
+    api_key = await create_key(client, who=me, scopes=["orders:read"])
+    endpoint = await create_endpoint(client, who=me, url=HOOK_URL, event_types=["order.paid"])
 
     as_buyer = dataclasses.replace(m, buyer=me)
-    bought = await completed_order(client, as_buyer)
-    my_review = await review(client, me, bought["id"], 4, MY_UNANSWERED_REVIEW)
-    reviewed_by_shop = await completed_order(client, as_buyer)
+    bought = await completed_order(client, market=as_buyer)
+    my_review = await review(
+        client, who=me, order_id=bought["id"], rating=4, comment=MY_UNANSWERED_REVIEW
+    )
+    reviewed_by_shop = await completed_order(client, market=as_buyer)
     unpublished_review_of_me = await review(
-        client, m.seller, reviewed_by_shop["id"], 2, UNPUBLISHED_REVIEW_OF_ME
+        client,
+        who=m.seller,
+        order_id=reviewed_by_shop["id"],
+        rating=2,
+        comment=UNPUBLISHED_REVIEW_OF_ME,
     )
 
     as_seller = Market(m.admin, me, seller_id, m.category_id, m.buyer)
-    sold = await completed_order(client, as_seller)
-    review_of_me = await review(client, m.buyer, sold["id"], 5, "Quick shipping")
-    my_review_of_buyer = await review(client, me, sold["id"], 5, "Paid at once")
-    payout = json_ok(await post_payout(client, me, 1000), 201)
+    sold = await completed_order(client, market=as_seller)
+    review_of_me = await review(
+        client, who=m.buyer, order_id=sold["id"], rating=5, comment="Quick shipping"
+    )
+    my_review_of_buyer = await review(
+        client, who=me, order_id=sold["id"], rating=5, comment="Paid at once"
+    )
+    payout = json_ok(await post_payout(client, seller=me, amount=1000), 201)
 
-    cart_listing = await live_listing(client, m.seller, m.category_id)
-    await put_in_cart(client, me, cart_listing["id"], 2)
-    shop_listing = await live_listing(client, m.seller, m.category_id)
-    my_report = await report(client, me, shop_listing["id"])
-    conversation = await start(client, me, listing_id=shop_listing["id"])
-    await send(client, m.seller, conversation["id"], "Yes, it is.")
-    messages = await all_messages(client, me, conversation["id"])
+    cart_listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    await add_to_cart(client, who=me, listing_id=cart_listing["id"], quantity=2)
+    shop_listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    my_report = await report_listing(client, who=me, listing_id=shop_listing["id"])
+    conversation = await start(client, who=me, listing_id=shop_listing["id"])
+    await send(client, who=m.seller, conversation_id=conversation["id"], body="Yes, it is.")
+    messages = await all_messages(client, who=me, conversation_id=conversation["id"])
     (my_message_id,) = [x["id"] for x in messages if x["sender_id"] == me.user_id]
     (their_message_id,) = [x["id"] for x in messages if x["sender_id"] != me.user_id]
 
@@ -351,20 +322,24 @@ async def trader(client: httpx.AsyncClient, session: AsyncSession) -> Trader:
         conversation_id=conversation["id"],
         my_message_id=my_message_id,
         their_message_id=their_message_id,
-        others=await others_at_the_shop(client, m),
+        others=await others_at_the_shop(client, market=m),
     )
 
 
-async def others_at_the_shop(client: httpx.AsyncClient, m: Market) -> Others:
+async def others_at_the_shop(client: httpx.AsyncClient, *, market: Market) -> Others:
     """The other buyer's own business with the other shop."""
-    _listing, order = await paid_order(client, m)
-    cart_listing = await live_listing(client, m.seller, m.category_id)
-    await put_in_cart(client, m.buyer, cart_listing["id"], 1)
-    listing = await live_listing(client, m.seller, m.category_id)
-    their_report = await report(client, m.buyer, listing["id"])
-    conversation = await start(client, m.buyer, listing_id=listing["id"], message="Any scratches?")
-    (message,) = await all_messages(client, m.buyer, conversation["id"])
-    notification_ids = [n["id"] for n in await inbox(client, m.buyer)]
+    _listing, order = await paid_order(client, market=market)
+    cart_listing = await listing_for_sale(
+        client, seller=market.seller, category_id=market.category_id
+    )
+    await add_to_cart(client, who=market.buyer, listing_id=cart_listing["id"], quantity=1)
+    listing = await listing_for_sale(client, seller=market.seller, category_id=market.category_id)
+    their_report = await report_listing(client, who=market.buyer, listing_id=listing["id"])
+    conversation = await start(
+        client, who=market.buyer, listing_id=listing["id"], message="Any scratches?"
+    )
+    (message,) = await all_messages(client, who=market.buyer, conversation_id=conversation["id"])
+    notification_ids = [n["id"] for n in await inbox(client, who=market.buyer)]
     assert notification_ids
     return Others(
         order_id=order["id"],
