@@ -26,7 +26,7 @@ from tests.factories.accounts import (
     register_and_login,
     relogin,
 )
-from tests.factories.api import Json, assert_problem, parse_time
+from tests.factories.api import Json, assert_problem, json_ok, parse_time
 from tests.factories.api_keys import (
     ALL_SCOPES,
     API_KEYS,
@@ -106,9 +106,7 @@ async def list_keys(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
 
 
 async def get_key(client: httpx.AsyncClient, who: LoggedIn, key_id: str) -> Json:
-    response = await client.get(f"{API_KEYS}/{key_id}", headers=who.headers)
-    assert response.status_code == 200, response.text
-    found: Json = response.json()
+    found: Json = json_ok(await client.get(f"{API_KEYS}/{key_id}", headers=who.headers))
     return found
 
 
@@ -928,9 +926,7 @@ async def test_a_disputes_key_reads_no_dispute_as_its_admin_or_buyer_owner(
     own_order = await bought_and_shipped(client, m, owner)
     disputes = []
     for who, order in ((m.buyer, foreign_order), (owner, own_order)):
-        opened = await post_dispute(client, who=who, order_id=order["id"])
-        assert opened.status_code == 201, opened.text
-        disputes.append(opened.json())
+        disputes.append(json_ok(await post_dispute(client, who=who, order_id=order["id"]), 201))
 
     for dispute in disputes:
         assert_problem(

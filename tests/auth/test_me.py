@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from tests.factories.accounts import DEFAULT_PASSWORD, LoggedIn, create_user, login
-from tests.factories.api import assert_problem
+from tests.factories.api import assert_problem, json_ok
 
 ME = "/v1/me"
 NEW_PASSWORD = "a-brand-new-password"
@@ -27,9 +27,7 @@ async def _patch(client: httpx.AsyncClient, me: LoggedIn, body: dict[str, Any]) 
 
 
 async def _get(client: httpx.AsyncClient, me: LoggedIn) -> dict[str, Any]:
-    response = await client.get(ME, headers=me.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
+    body: dict[str, Any] = json_ok(await client.get(ME, headers=me.headers))
     return body
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.factories.accounts import LoggedIn
-from tests.factories.api import Json, assert_problem
+from tests.factories.api import Json, assert_problem, json_ok
 from tests.factories.audit import AUDIT_LOG, audit_log
 from tests.factories.catalog import ADMIN_CATEGORIES, CATEGORIES, create_category, create_listing
 
@@ -19,9 +19,7 @@ def _shape(nodes: list[Json]) -> list[Any]:
 
 
 async def _tree(client: httpx.AsyncClient) -> list[Json]:
-    response = await client.get(CATEGORIES)
-    assert response.status_code == 200, response.text
-    tree: list[Json] = response.json()
+    tree: list[Json] = json_ok(await client.get(CATEGORIES))
     return tree
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.factories.accounts import LoggedIn, buyer_user
-from tests.factories.api import Json, assert_problem
+from tests.factories.api import Json, assert_problem, json_ok
 from tests.factories.catalog import ADMIN_LISTINGS, LISTINGS, create_listing, live_listing
 
 REASONS = ["counterfeit", "ip_infringement", "prohibited", "fraud", "other"]
@@ -27,8 +27,7 @@ async def _reported_queue(client: httpx.AsyncClient, admin: LoggedIn, **params: 
     response = await client.get(
         ADMIN_LISTINGS, params={"reported": "true", **params}, headers=admin.headers
     )
-    assert response.status_code == 200, response.text
-    page: Json = response.json()
+    page: Json = json_ok(response)
     return page
 
 

@@ -16,7 +16,7 @@ from app.core.clock import clock
 from app.core.db import Database
 from app.core.outbox import OutboxEvent
 from tests.factories.accounts import LoggedIn, buyer_user, create_user, login, register_and_login
-from tests.factories.api import Json, assert_problem
+from tests.factories.api import Json, assert_problem, json_ok
 from tests.factories.api_keys import integration_of
 from tests.factories.catalog import draft_listing, listing_for_sale, nested_leaf_category
 from tests.factories.conversations import (
@@ -34,9 +34,9 @@ from tests.factories.sellers import approved_seller
 
 
 async def get_conversation(client: httpx.AsyncClient, who: LoggedIn, conversation_id: str) -> Json:
-    response = await client.get(f"{CONVERSATIONS}/{conversation_id}", headers=who.headers)
-    assert response.status_code == 200, response.text
-    conversation: Json = response.json()
+    conversation: Json = json_ok(
+        await client.get(f"{CONVERSATIONS}/{conversation_id}", headers=who.headers)
+    )
     return conversation
 
 
@@ -48,9 +48,9 @@ async def mine(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
 
 
 async def mark_read(client: httpx.AsyncClient, who: LoggedIn, conversation_id: str) -> Json:
-    response = await client.post(f"{CONVERSATIONS}/{conversation_id}/read", headers=who.headers)
-    assert response.status_code == 200, response.text
-    conversation: Json = response.json()
+    conversation: Json = json_ok(
+        await client.post(f"{CONVERSATIONS}/{conversation_id}/read", headers=who.headers)
+    )
     return conversation
 
 

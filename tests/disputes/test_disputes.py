@@ -11,7 +11,7 @@ from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from tests.factories.accounts import LoggedIn, register_and_login, relogin
-from tests.factories.api import Json, assert_problem, new_key, parse_time, usd
+from tests.factories.api import Json, assert_problem, json_ok, new_key, parse_time, usd
 from tests.factories.catalog import listing_for_sale
 from tests.factories.disputes import (
     EVIDENCE_PNG,
@@ -43,16 +43,13 @@ async def opened(
     response = await post_dispute(
         client, who=m.buyer, order_id=order_id, reason=reason, outcome=outcome, amount=amount
     )
-    assert response.status_code == 201, response.text
-    dispute: Json = response.json()
+    dispute: Json = json_ok(response, 201)
     assert dispute["status"] == "open"
     return dispute
 
 
 async def read(client: httpx.AsyncClient, who: LoggedIn, dispute_id: str) -> Json:
-    response = await get_dispute(client, who=who, dispute_id=dispute_id)
-    assert response.status_code == 200, response.text
-    found: Json = response.json()
+    found: Json = json_ok(await get_dispute(client, who=who, dispute_id=dispute_id))
     return found
 
 

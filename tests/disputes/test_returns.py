@@ -10,7 +10,7 @@ from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from tests.factories.accounts import LoggedIn, register_and_login, relogin
-from tests.factories.api import Json, assert_problem, new_key
+from tests.factories.api import Json, assert_problem, json_ok, new_key
 from tests.factories.disputes import (
     SHIP_BACK,
     completed_order,
@@ -36,8 +36,7 @@ async def requested_return(
     items: list[Json] | None = None,
 ) -> Json:
     response = await post_return(client, who=m.buyer, order=order, reason=reason, items=items)
-    assert response.status_code == 201, response.text
-    created: Json = response.json()
+    created: Json = json_ok(response, 201)
     assert created["status"] == "requested"
     return created
 

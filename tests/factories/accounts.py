@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from app.core.security import hash_password
-from tests.factories.api import Json
+from tests.factories.api import Json, json_ok
 
 DEFAULT_PASSWORD = "a-long-test-password"
 ME = "/v1/me"
@@ -93,7 +93,5 @@ async def buyer_user(client: httpx.AsyncClient) -> LoggedIn:
 
 
 async def me(client: httpx.AsyncClient, *, who: LoggedIn) -> Json:
-    response = await client.get(ME, headers=who.headers)
-    assert response.status_code == 200, response.text
-    body: Json = response.json()
+    body: Json = json_ok(await client.get(ME, headers=who.headers))
     return body

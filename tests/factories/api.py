@@ -16,6 +16,14 @@ def json_ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
+def only_page(response: httpx.Response) -> list[Json]:
+    """The items of a 200 page of a list that has no further page (`next_cursor` is null)."""
+    page = json_ok(response)
+    assert page["next_cursor"] is None
+    items: list[Json] = page["items"]
+    return items
+
+
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
     """The response is an RFC 9457 problem with this status and stable code."""
     assert response.status_code == status, response.text

@@ -4,7 +4,7 @@ import httpx
 
 from app.auth.scopes import ApiKeyScope
 from tests.factories.accounts import DEFAULT_PASSWORD, LoggedIn
-from tests.factories.api import Json
+from tests.factories.api import Json, json_ok
 
 API_KEYS = "/v1/me/api-keys"
 ALL_SCOPES = sorted(scope.value for scope in ApiKeyScope)
@@ -46,9 +46,7 @@ async def create_key(
     body: Json = {"name": name, "scopes": scopes}
     if expires_at is not None:
         body["expires_at"] = expires_at
-    response = await post_key(client, who=who, body=body)
-    assert response.status_code == 201, response.text
-    created: Json = response.json()
+    created: Json = json_ok(await post_key(client, who=who, body=body), 201)
     return created
 
 

@@ -2,7 +2,7 @@
 
 import base64
 import uuid
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -37,9 +37,9 @@ async def create_category(
     body: Json = {"name": name or f"Category {uuid.uuid4().hex[:8]}", **fields}
     if parent_id is not None:
         body["parent_id"] = parent_id
-    response = await client.post(ADMIN_CATEGORIES, json=body, headers=admin.headers)
-    assert response.status_code == 201, response.text
-    category: Json = response.json()
+    category: Json = json_ok(
+        await client.post(ADMIN_CATEGORIES, json=body, headers=admin.headers), 201
+    )
     return category
 
 
@@ -77,11 +77,8 @@ async def create_listing(
     client: httpx.AsyncClient, *, seller: LoggedIn, category_id: str, **overrides: Any
 ) -> Json:
     """A new draft of `seller`: `listing_body` changed by `overrides`."""
-    response = await client.post(
-        LISTINGS, json=listing_body(category_id=category_id, **overrides), headers=seller.headers
-    )
-    assert response.status_code == 201, response.text
-    listing: Json = response.json()
+    body = listing_body(category_id=category_id, **overrides)
+    listing: Json = json_ok(await client.post(LISTINGS, json=body, headers=seller.headers), 201)
     assert listing["status"] == "draft"
     return listing
 
@@ -109,17 +106,13 @@ async def act(
     client: httpx.AsyncClient, *, who: LoggedIn, action: str, listing_id: str, expected: str
 ) -> Json:
     """`action` succeeds and leaves the listing in state `expected`."""
-    response = await call(client, who=who, action=action, listing_id=listing_id)
-    assert response.status_code == 200, response.text
-    listing: Json = response.json()
+    listing: Json = json_ok(await call(client, who=who, action=action, listing_id=listing_id))
     assert listing["status"] == expected, listing
     return listing
 
 
 async def publish(client: httpx.AsyncClient, *, seller: LoggedIn, listing_id: str) -> Json:
-    response = await call(client, who=seller, action="publish", listing_id=listing_id)
-    assert response.status_code == 200, response.text
-    listing: Json = response.json()
+    listing: Json = json_ok(await call(client, who=seller, action="publish", listing_id=listing_id))
     return listing
 
 
@@ -131,6 +124,15 @@ async def live_listing(
     published = await publish(client, seller=seller, listing_id=listing["id"])
     assert published["status"] == "active", published
     return published
+
+
+class SaleTerms(TypedDict, total=False):
+    """What `draft_listing` may be told, for the builders that pass it on."""
+
+    price: int
+    quantity: int
+    shipping: int
+    title: str | None
 
 
 async def draft_listing(
@@ -159,25 +161,10 @@ async def draft_listing(
 
 
 async def listing_for_sale(
-    client: httpx.AsyncClient,
-    *,
-    seller: LoggedIn,
-    category_id: str,
-    price: int = 1000,
-    quantity: int = 5,
-    shipping: int = 500,
-    title: str | None = None,
+    client: httpx.AsyncClient, *, seller: LoggedIn, category_id: str, **terms: Unpack[SaleTerms]
 ) -> Json:
     """A `draft_listing`, published and checked to be active."""
-    draft = await draft_listing(
-        client,
-        seller=seller,
-        category_id=category_id,
-        price=price,
-        quantity=quantity,
-        shipping=shipping,
-        title=title,
-    )
+    draft = await draft_listing(client, seller=seller, category_id=category_id, **terms)
     published = await publish(client, seller=seller, listing_id=draft["id"])
     assert published["status"] == "active", published
     return published
@@ -186,9 +173,9 @@ async def listing_for_sale(
 async def patch_listing(
     client: httpx.AsyncClient, *, seller: LoggedIn, listing_id: str, **fields: Any
 ) -> Json:
-    response = await client.patch(f"{LISTINGS}/{listing_id}", json=fields, headers=seller.headers)
-    assert response.status_code == 200, response.text
-    listing: Json = response.json()
+    listing: Json = json_ok(
+        await client.patch(f"{LISTINGS}/{listing_id}", json=fields, headers=seller.headers)
+    )
     return listing
 
 
@@ -214,9 +201,7 @@ async def search_all(client: httpx.AsyncClient, **params: Any) -> list[Json]:
         query = {k: v for k, v in params.items() if v is not None}
         if cursor is not None:
             query["cursor"] = cursor
-        response = await client.get(LISTINGS, params=query)
-        assert response.status_code == 200, response.text
-        page = response.json()
+        page = json_ok(await client.get(LISTINGS, params=query))
         items.extend(page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
@@ -231,8 +216,7 @@ async def search_ids(client: httpx.AsyncClient, **params: Any) -> list[str]:
 
 async def my_listing_ids(client: httpx.AsyncClient, *, seller: LoggedIn) -> list[str]:
     response = await client.get(MY_LISTINGS, params={"limit": 100}, headers=seller.headers)
-    assert response.status_code == 200, response.text
-    return [item["id"] for item in response.json()["items"]]
+    return [item["id"] for item in json_ok(response)["items"]]
 
 
 async def report_listing(client: httpx.AsyncClient, *, who: LoggedIn, listing_id: str) -> Json:

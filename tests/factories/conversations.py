@@ -3,7 +3,7 @@
 import httpx
 
 from tests.factories.accounts import LoggedIn
-from tests.factories.api import Json
+from tests.factories.api import Json, json_ok, only_page
 
 CONVERSATIONS = "/v1/conversations"
 
@@ -36,8 +36,7 @@ async def start(
     response = await post_start(
         client, who=who, listing_id=listing_id, order_id=order_id, message=message
     )
-    assert response.status_code == expected, response.text
-    conversation: Json = response.json()
+    conversation: Json = json_ok(response, expected)
     return conversation
 
 
@@ -52,27 +51,21 @@ async def post_message(
 async def send(
     client: httpx.AsyncClient, *, who: LoggedIn, conversation_id: str, body: str
 ) -> Json:
-    response = await post_message(client, who=who, conversation_id=conversation_id, body=body)
-    assert response.status_code == 201, response.text
-    message: Json = response.json()
+    message: Json = json_ok(
+        await post_message(client, who=who, conversation_id=conversation_id, body=body), 201
+    )
     return message
 
 
 async def get_page(
     client: httpx.AsyncClient, *, who: LoggedIn, path: str, **params: str | int
 ) -> Json:
-    response = await client.get(path, params=params, headers=who.headers)
-    assert response.status_code == 200, response.text
-    page: Json = response.json()
+    page: Json = json_ok(await client.get(path, params=params, headers=who.headers))
     return page
 
 
 async def all_messages(
     client: httpx.AsyncClient, *, who: LoggedIn, conversation_id: str
 ) -> list[Json]:
-    page = await get_page(
-        client, who=who, path=f"{CONVERSATIONS}/{conversation_id}/messages", limit=100
-    )
-    assert page["next_cursor"] is None
-    items: list[Json] = page["items"]
-    return items
+    path = f"{CONVERSATIONS}/{conversation_id}/messages"
+    return only_page(await client.get(path, params={"limit": 100}, headers=who.headers))

@@ -1,10 +1,12 @@
 """Returns and disputes through the HTTP API, on orders brought to the state they need."""
 
+from typing import Unpack
+
 import httpx
 
 from tests.factories.accounts import LoggedIn
-from tests.factories.api import Json, new_key, usd
-from tests.factories.orders import Market, confirm, paid_order, ship
+from tests.factories.api import Json, json_ok, new_key, usd
+from tests.factories.orders import Market, OrderTerms, confirm, paid_order, ship
 
 # A return's tracking, as the buyer ships it back.
 SHIP_BACK = {"carrier": "DHL", "tracking_number": "RET 0001"}
@@ -13,31 +15,18 @@ EVIDENCE_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 async def shipped_order(
-    client: httpx.AsyncClient,
-    *,
-    market: Market,
-    price: int = 1000,
-    quantity: int = 1,
-    shipping: int = 500,
+    client: httpx.AsyncClient, *, market: Market, **terms: Unpack[OrderTerms]
 ) -> Json:
-    _listing, order = await paid_order(
-        client, market=market, price=price, quantity=quantity, shipping=shipping
-    )
+    """A `paid_order` the seller shipped."""
+    _listing, order = await paid_order(client, market=market, **terms)
     return await ship(client, who=market.seller, order_id=order["id"])
 
 
 async def completed_order(
-    client: httpx.AsyncClient,
-    *,
-    market: Market,
-    price: int = 1000,
-    quantity: int = 1,
-    shipping: int = 500,
+    client: httpx.AsyncClient, *, market: Market, **terms: Unpack[OrderTerms]
 ) -> Json:
     """A paid, shipped order the buyer confirmed: escrow released to the seller."""
-    order = await shipped_order(
-        client, market=market, price=price, quantity=quantity, shipping=shipping
-    )
+    order = await shipped_order(client, market=market, **terms)
     return await confirm(client, who=market.buyer, order_id=order["id"])
 
 
@@ -84,9 +73,9 @@ async def step_ok(
     step: str,
     body: Json | None = None,
 ) -> Json:
-    response = await return_step(client, who=who, return_id=return_id, step=step, body=body)
-    assert response.status_code == 200, response.text
-    found: Json = response.json()
+    found: Json = json_ok(
+        await return_step(client, who=who, return_id=return_id, step=step, body=body)
+    )
     return found
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.payments import ledger
 from app.payments.models import Account, LedgerTransaction, ProviderOperation
 from tests.factories.accounts import LoggedIn
-from tests.factories.api import Json, new_key, parse_time, usd
+from tests.factories.api import Json, json_ok, new_key, parse_time, usd
 
 BALANCE = "/v1/sellers/me/balance"
 LEDGER = "/v1/sellers/me/ledger"
@@ -21,9 +21,8 @@ RECONCILE = "/v1/admin/ledger/reconcile"
 async def balance(client: httpx.AsyncClient, *, seller: LoggedIn) -> Json:
     """The seller's USD balance as {pending, available, debt, in_transit, reserved} in minor
     units."""
-    response = await client.get(BALANCE, headers=seller.headers)
-    assert response.status_code == 200, response.text
-    (usd_balance,) = [b for b in response.json() if b["currency"] == "USD"]
+    balances = json_ok(await client.get(BALANCE, headers=seller.headers))
+    (usd_balance,) = [b for b in balances if b["currency"] == "USD"]
     amounts: Json = {}
     for field in ("pending", "available", "debt", "in_transit", "reserved"):
         assert usd_balance[field]["currency"] == "USD"
@@ -45,8 +44,7 @@ def amounts(
 
 async def seller_ledger(client: httpx.AsyncClient, *, seller: LoggedIn) -> list[Json]:
     response = await client.get(LEDGER, params={"limit": 100}, headers=seller.headers)
-    assert response.status_code == 200, response.text
-    items: list[Json] = response.json()["items"]
+    items: list[Json] = json_ok(response)["items"]
     return items
 
 
@@ -61,16 +59,12 @@ async def post_payout(
 
 
 async def payouts(client: httpx.AsyncClient, *, seller: LoggedIn) -> list[Json]:
-    response = await client.get(PAYOUTS, headers=seller.headers)
-    assert response.status_code == 200, response.text
-    items: list[Json] = response.json()["items"]
+    items: list[Json] = json_ok(await client.get(PAYOUTS, headers=seller.headers))["items"]
     return items
 
 
 async def reconcile(client: httpx.AsyncClient, *, admin: LoggedIn) -> Json:
-    response = await client.get(RECONCILE, headers=admin.headers)
-    assert response.status_code == 200, response.text
-    report: Json = response.json()
+    report: Json = json_ok(await client.get(RECONCILE, headers=admin.headers))
     return report
 
 

@@ -30,7 +30,7 @@ from tests.factories.orders import (
     ship,
 )
 from tests.factories.payments import post_payout
-from tests.factories.reviews import review
+from tests.factories.reviews import write_review
 from tests.factories.sellers import approved_seller
 from tests.factories.webhooks import create_endpoint
 
@@ -270,11 +270,11 @@ async def trader(client: httpx.AsyncClient, session: AsyncSession) -> Trader:
 
     as_buyer = dataclasses.replace(m, buyer=me)
     bought = await completed_order(client, market=as_buyer)
-    my_review = await review(
+    my_review = await write_review(
         client, who=me, order_id=bought["id"], rating=4, comment=MY_UNANSWERED_REVIEW
     )
     reviewed_by_shop = await completed_order(client, market=as_buyer)
-    unpublished_review_of_me = await review(
+    unpublished_review_of_me = await write_review(
         client,
         who=m.seller,
         order_id=reviewed_by_shop["id"],
@@ -284,10 +284,10 @@ async def trader(client: httpx.AsyncClient, session: AsyncSession) -> Trader:
 
     as_seller = Market(m.admin, me, seller_id, m.category_id, m.buyer)
     sold = await completed_order(client, market=as_seller)
-    review_of_me = await review(
+    review_of_me = await write_review(
         client, who=m.buyer, order_id=sold["id"], rating=5, comment="Quick shipping"
     )
-    my_review_of_buyer = await review(
+    my_review_of_buyer = await write_review(
         client, who=me, order_id=sold["id"], rating=5, comment="Paid at once"
     )
     payout = json_ok(await post_payout(client, seller=me, amount=1000), 201)

@@ -10,7 +10,7 @@ import httpx
 
 from app.core.db import Database
 from tests.factories.accounts import LoggedIn, create_user, login, register_and_login
-from tests.factories.api import Json, new_key
+from tests.factories.api import Json, json_ok, new_key
 from tests.factories.orders import post_pay
 
 US_ADDRESS: Json = {
@@ -121,9 +121,9 @@ async def post_race_checkout(
 
 
 async def race_checkout(client: httpx.AsyncClient, *, buyer: LoggedIn, listing_id: str) -> Json:
-    response = await post_race_checkout(client, buyer=buyer, items=[(listing_id, 1)])
-    assert response.status_code == 201, response.text
-    body: Json = response.json()
+    body: Json = json_ok(
+        await post_race_checkout(client, buyer=buyer, items=[(listing_id, 1)]), 201
+    )
     return body
 
 

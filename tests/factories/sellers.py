@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.accounts import LoggedIn, admin_user, register_and_login
-from tests.factories.api import Json
+from tests.factories.api import Json, json_ok
 
 SELLERS = "/v1/sellers"
 MY_SELLER = "/v1/sellers/me"
@@ -43,9 +43,7 @@ async def apply(client: httpx.AsyncClient, *, who: LoggedIn, **overrides: Any) -
 
 async def apply_ok(client: httpx.AsyncClient, *, who: LoggedIn, **overrides: Any) -> Json:
     """An application made and waiting for an admin: the new shop."""
-    response = await apply(client, who=who, **overrides)
-    assert response.status_code == 201, response.text
-    body: Json = response.json()
+    body: Json = json_ok(await apply(client, who=who, **overrides), 201)
     assert body["status"] == "pending_review"
     return body
 
@@ -73,9 +71,9 @@ async def decide_ok(
     action: str,
     reason: str | None = None,
 ) -> Json:
-    response = await decide(client, admin=admin, seller_id=seller_id, action=action, reason=reason)
-    assert response.status_code == 200, response.text
-    body: Json = response.json()
+    body: Json = json_ok(
+        await decide(client, admin=admin, seller_id=seller_id, action=action, reason=reason)
+    )
     return body
 
 
@@ -84,9 +82,7 @@ async def approve(client: httpx.AsyncClient, *, admin: LoggedIn, seller_id: str)
 
 
 async def my_profile(client: httpx.AsyncClient, *, who: LoggedIn) -> Json:
-    response = await client.get(MY_SELLER, headers=who.headers)
-    assert response.status_code == 200, response.text
-    body: Json = response.json()
+    body: Json = json_ok(await client.get(MY_SELLER, headers=who.headers))
     return body
 
 

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 
 from tests.factories.accounts import LoggedIn
-from tests.factories.api import Json, json_ok
+from tests.factories.api import Json, json_ok, only_page
 
 WEBHOOKS = "/v1/webhooks"
 EVENT_TYPES_PATH = f"{WEBHOOKS}/event-types"
@@ -33,9 +33,9 @@ async def create_endpoint(
     event_types: list[str] | None = None,
     **extra: Any,
 ) -> Json:
-    response = await post_endpoint(client, who=who, url=url, event_types=event_types, **extra)
-    assert response.status_code == 201, response.text
-    endpoint: Json = response.json()
+    endpoint: Json = json_ok(
+        await post_endpoint(client, who=who, url=url, event_types=event_types, **extra), 201
+    )
     assert endpoint["secret"].startswith("whsec_")
     return endpoint
 
@@ -52,9 +52,6 @@ async def patch_endpoint(
 
 
 async def list_deliveries(client: httpx.AsyncClient, *, who: LoggedIn, **params: str) -> list[Json]:
-    response = await client.get(DELIVERIES, params={"limit": 100, **params}, headers=who.headers)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["next_cursor"] is None
-    items: list[Json] = body["items"]
-    return items
+    return only_page(
+        await client.get(DELIVERIES, params={"limit": 100, **params}, headers=who.headers)
+    )

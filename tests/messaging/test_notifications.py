@@ -86,9 +86,9 @@ async def unread_count(client: httpx.AsyncClient, who: LoggedIn) -> int:
 
 
 async def mark_read(client: httpx.AsyncClient, who: LoggedIn, notification_id: str) -> Json:
-    response = await client.post(f"{NOTIFICATIONS}/{notification_id}/read", headers=who.headers)
-    assert response.status_code == 200, response.text
-    found: Json = response.json()
+    found: Json = json_ok(
+        await client.post(f"{NOTIFICATIONS}/{notification_id}/read", headers=who.headers)
+    )
     return found
 
 

@@ -10,7 +10,7 @@ from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from tests.factories.accounts import LoggedIn, register_and_login, relogin
-from tests.factories.api import assert_problem, new_key, parse_time, usd
+from tests.factories.api import assert_problem, json_ok, new_key, parse_time, usd
 from tests.factories.catalog import listing_for_sale
 from tests.factories.orders import (
     Market,
@@ -148,10 +148,7 @@ async def test_a_payout_moves_money_into_transit_and_the_sweep_pays_it(
 ) -> None:
     m, order_id = await _seller_with_proceeds(client, session)
 
-    response = await post_payout(client, seller=m.seller, amount=1000)
-
-    assert response.status_code == 201, response.text
-    payout = response.json()
+    payout = json_ok(await post_payout(client, seller=m.seller, amount=1000), 201)
     assert payout["amount"] == {"amount": 1000, "currency": "USD"}
     assert (payout["status"], payout["failure_reason"], payout["settled_at"]) == (
         "pending",

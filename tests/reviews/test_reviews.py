@@ -12,10 +12,10 @@ from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
 from tests.factories.accounts import LoggedIn, buyer_user, relogin
-from tests.factories.api import Json, assert_problem, parse_time
+from tests.factories.api import Json, assert_problem, json_ok, parse_time
 from tests.factories.disputes import completed_order, shipped_order
 from tests.factories.orders import Market, market, order_events, paid_order
-from tests.factories.reviews import post_review
+from tests.factories.reviews import post_review, write_review
 from tests.factories.worker import sweep
 
 REVIEWS = "/v1/reviews"
@@ -30,15 +30,6 @@ NO_RATINGS: Json = {
 # --- helpers ----------------------------------------------------------------------------------
 
 
-async def write(
-    client: httpx.AsyncClient, who: LoggedIn, order_id: str, rating: int, comment: str = "Great"
-) -> Json:
-    response = await post_review(client, who=who, order_id=order_id, rating=rating, comment=comment)
-    assert response.status_code == 201, response.text
-    review: Json = response.json()
-    return review
-
-
 async def get_review(
     client: httpx.AsyncClient, who: LoggedIn | None, review_id: str
 ) -> httpx.Response:
@@ -47,9 +38,7 @@ async def get_review(
 
 
 async def read_review(client: httpx.AsyncClient, who: LoggedIn | None, review_id: str) -> Json:
-    response = await get_review(client, who, review_id)
-    assert response.status_code == 200, response.text
-    review: Json = response.json()
+    review: Json = json_ok(await get_review(client, who, review_id))
     return review
 
 
@@ -105,8 +94,12 @@ async def both_reviewed(
     """A completed order both parties reviewed (so both reviews are published):
     (order id, the buyer's review of the seller, the seller's review of the buyer)."""
     order = await completed_order(client, market=m)
-    by_buyer = await write(client, m.buyer, order["id"], buyer_rates, "Well packed")
-    by_seller = await write(client, m.seller, order["id"], seller_rates, "Paid fast")
+    by_buyer = await write_review(
+        client, who=m.buyer, order_id=order["id"], rating=buyer_rates, comment="Well packed"
+    )
+    by_seller = await write_review(
+        client, who=m.seller, order_id=order["id"], rating=seller_rates, comment="Paid fast"
+    )
     return order["id"], await read_review(client, m.buyer, by_buyer["id"]), by_seller
 
 
@@ -132,7 +125,9 @@ async def test_each_party_of_a_completed_order_reviews_the_other_unpublished(
         days=14
     )
 
-    review = await write(client, m.buyer, order["id"], 4, "Well packed")
+    review = await write_review(
+        client, who=m.buyer, order_id=order["id"], rating=4, comment="Well packed"
+    )
 
     assert review == {
         "id": review["id"],
@@ -160,7 +155,9 @@ async def test_the_seller_reviews_the_buyer(
     m = await market(client, session)
     order = await completed_order(client, market=m)
 
-    review = await write(client, m.seller, order["id"], 2, "Slow to answer")
+    review = await write_review(
+        client, who=m.seller, order_id=order["id"], rating=2, comment="Slow to answer"
+    )
 
     assert review["author_id"] == m.seller.user_id
     assert review["subject_user_id"] == m.buyer.user_id
@@ -191,7 +188,7 @@ async def test_a_review_is_accepted_until_the_window_closes(
 
     clock.advance(settings.review_window - timedelta(minutes=1))
     seller = await relogin(client, who=m.seller)
-    review = await write(client, seller, order["id"], 5)
+    review = await write_review(client, who=seller, order_id=order["id"], rating=5)
 
     clock.advance(timedelta(minutes=2))
     late_buyer = await relogin(client, who=m.buyer)
@@ -208,7 +205,7 @@ async def test_a_party_reviews_an_order_only_once(
 ) -> None:
     m = await market(client, session)
     order = await completed_order(client, market=m)
-    first = await write(client, m.buyer, order["id"], 5, "First")
+    first = await write_review(client, who=m.buyer, order_id=order["id"], rating=5, comment="First")
 
     assert_problem(
         await post_review(client, who=m.buyer, order_id=order["id"], rating=1, comment="Again"),
@@ -219,7 +216,7 @@ async def test_a_party_reviews_an_order_only_once(
     assert await order_review_ids(client, m.buyer, order["id"]) == [first["id"]]
     assert (await read_review(client, m.buyer, first["id"]))["rating"] == 5
     # Still refused once both are published.
-    await write(client, m.seller, order["id"], 4)
+    await write_review(client, who=m.seller, order_id=order["id"], rating=4)
     for who in (m.buyer, m.seller):
         assert_problem(
             await post_review(client, who=who, order_id=order["id"], rating=3),
@@ -305,8 +302,10 @@ async def test_the_bounds_of_rating_and_comment_are_accepted(
     m = await market(client, session)
     order = await completed_order(client, market=m)
 
-    low = await write(client, m.buyer, order["id"], 1, "x" * 2000)
-    high = await write(client, m.seller, order["id"], 5, "y")
+    low = await write_review(
+        client, who=m.buyer, order_id=order["id"], rating=1, comment="x" * 2000
+    )
+    high = await write_review(client, who=m.seller, order_id=order["id"], rating=5, comment="y")
 
     assert (low["rating"], len(low["comment"])) == (1, 2000)
     assert (high["rating"], high["comment"]) == (5, "y")
@@ -321,7 +320,7 @@ async def test_the_first_review_stays_blind_until_the_other_party_writes(
     m = await market(client, session)
     order = await completed_order(client, market=m)
     stranger = await buyer_user(client)
-    first = await write(client, m.buyer, order["id"], 3, "So-so")
+    first = await write_review(client, who=m.buyer, order_id=order["id"], rating=3, comment="So-so")
 
     for who in (m.seller, stranger, None):
         assert_problem(await get_review(client, who, first["id"]), 404, "not_found")
@@ -333,7 +332,9 @@ async def test_the_first_review_stays_blind_until_the_other_party_writes(
         "last_12_months": NO_RATINGS,
     }
 
-    second = await write(client, m.seller, order["id"], 5, "Perfect buyer")
+    second = await write_review(
+        client, who=m.seller, order_id=order["id"], rating=5, comment="Perfect buyer"
+    )
 
     assert second["published"] is True
     assert second["published_at"] is not None
@@ -367,7 +368,7 @@ async def test_the_worker_publishes_a_lone_review_when_the_window_closes(
 ) -> None:
     m = await market(client, session)
     order = await completed_order(client, market=m)
-    review = await write(client, m.buyer, order["id"], 4)
+    review = await write_review(client, who=m.buyer, order_id=order["id"], rating=4)
 
     clock.advance(settings.review_window - timedelta(minutes=1))
     early = await sweep(database, settings)
@@ -398,7 +399,9 @@ async def test_the_timeline_shows_who_wrote_and_when_published_never_the_rating(
 ) -> None:
     m = await market(client, session)
     order = await completed_order(client, market=m)
-    by_buyer = await write(client, m.buyer, order["id"], 2, "Scratched")
+    by_buyer = await write_review(
+        client, who=m.buyer, order_id=order["id"], rating=2, comment="Scratched"
+    )
 
     fields = ("subject_id", "action", "actor_role", "actor_id", "from_status", "to_status")
 
@@ -409,7 +412,9 @@ async def test_the_timeline_shows_who_wrote_and_when_published_never_the_rating(
         (by_buyer["id"], "write", "buyer", m.buyer.user_id, None, "written", {}),
     ]
 
-    by_seller = await write(client, m.seller, order["id"], 5, "Kind buyer")
+    by_seller = await write_review(
+        client, who=m.seller, order_id=order["id"], rating=5, comment="Kind buyer"
+    )
 
     expected: list[tuple[object, ...]] = [
         (by_buyer["id"], "write", "buyer", m.buyer.user_id, None, "written", {}),
@@ -429,7 +434,7 @@ async def test_the_worker_publication_is_on_the_timeline(
 ) -> None:
     m = await market(client, session)
     order = await completed_order(client, market=m)
-    review = await write(client, m.seller, order["id"], 1)
+    review = await write_review(client, who=m.seller, order_id=order["id"], rating=1)
 
     clock.advance(settings.review_window + timedelta(seconds=1))
     await sweep(database, settings)
@@ -494,7 +499,7 @@ async def test_an_unpublished_review_cannot_be_replied_to(
 ) -> None:
     m = await market(client, session)
     order = await completed_order(client, market=m)
-    review = await write(client, m.buyer, order["id"], 5)
+    review = await write_review(client, who=m.buyer, order_id=order["id"], rating=5)
 
     for who in (m.seller, m.buyer):
         assert_problem(await post_reply(client, who, review["id"]), 404, "not_found")
@@ -588,7 +593,7 @@ async def test_an_unpublished_review_cannot_be_hidden(
 ) -> None:
     m = await market(client, session)
     order = await completed_order(client, market=m)
-    review = await write(client, m.buyer, order["id"], 1)
+    review = await write_review(client, who=m.buyer, order_id=order["id"], rating=1)
 
     assert_problem(await post_hide(client, m.admin, review["id"]), 404, "not_found")
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.accounts import LoggedIn, admin_user, me, register_and_login
-from tests.factories.api import assert_problem
+from tests.factories.api import assert_problem, json_ok
 from tests.factories.audit import audit_log
 from tests.factories.sellers import (
     ADMIN_SELLERS,
@@ -51,9 +51,9 @@ async def _queue(client: httpx.AsyncClient, admin: LoggedIn, **params: Any) -> l
 
 
 async def _admin_view(client: httpx.AsyncClient, admin: LoggedIn, seller_id: str) -> dict[str, Any]:
-    response = await client.get(f"{ADMIN_SELLERS}/{seller_id}", headers=admin.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
+    body: dict[str, Any] = json_ok(
+        await client.get(f"{ADMIN_SELLERS}/{seller_id}", headers=admin.headers)
+    )
     return body
 
 
