@@ -7,6 +7,10 @@ or admin self, so `is_admin` and `acts_as_buyer` are false for keys whatever the
 
 import uuid
 from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.auth.models import User
 
@@ -45,3 +49,29 @@ class Principal:
     @property
     def acts_as_buyer(self) -> bool:
         return not self.via_api_key
+
+
+PartySide = Literal["buyer", "seller"]
+
+
+def party_conditions(
+    principal: Principal,
+    *,
+    buyer: InstrumentedAttribute[uuid.UUID],
+    seller: InstrumentedAttribute[uuid.UUID],
+) -> dict[PartySide, ColumnElement[bool]]:
+    """For a row with a buyer (a user) and a seller (a shop) — an order, a return, a dispute,
+    a conversation — the SQL condition of each side the caller may hold on it: the buyer side
+    as themselves (never through an API key: a key acts for its shop only), the seller side
+    through their shop. The one place where "is the caller a party" is decided."""
+    sides: dict[PartySide, ColumnElement[bool]] = {}
+    if principal.acts_as_buyer:
+        sides["buyer"] = buyer == principal.user_id
+    if principal.shop_id is not None:
+        sides["seller"] = seller == principal.shop_id
+    return sides
+
+
+def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """OR of `conditions`; false when there are none (the caller holds no side)."""
+    return or_(*conditions) if conditions else false()

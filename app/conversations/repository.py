@@ -2,11 +2,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, any_of, party_conditions
 from app.conversations.models import Conversation, Message, Side
 from app.core.repository import RepositoryBase
 from app.disputes.models import Dispute
@@ -16,21 +16,13 @@ _ReadMarker = InstrumentedAttribute[uuid.UUID | None]
 
 def _sides_of(principal: Principal) -> list[tuple[ColumnElement[bool], Side, _ReadMarker]]:
     """Each side the caller may hold in a conversation: (the condition that they hold it,
-    the other side, their read marker). An API key acts for the shop only, never as its
-    owner's buyer self."""
+    the other side, their read marker)."""
+    held = party_conditions(principal, buyer=Conversation.buyer_id, seller=Conversation.seller_id)
     sides: list[tuple[ColumnElement[bool], Side, _ReadMarker]] = []
-    if principal.acts_as_buyer:
-        sides.append(
-            (Conversation.buyer_id == principal.user_id, Side.seller, Conversation.buyer_read_up_to)
-        )
-    if principal.shop_id is not None:
-        sides.append(
-            (
-                Conversation.seller_id == principal.shop_id,
-                Side.buyer,
-                Conversation.seller_read_up_to,
-            )
-        )
+    if "buyer" in held:
+        sides.append((held["buyer"], Side.seller, Conversation.buyer_read_up_to))
+    if "seller" in held:
+        sides.append((held["seller"], Side.buyer, Conversation.seller_read_up_to))
     return sides
 
 
@@ -43,7 +35,7 @@ class ConversationRepository(RepositoryBase[Conversation]):
 
     def of_participant(self, principal: Principal) -> Select[Conversation]:
         """The caller's conversations: as the buyer, and as the seller if they have a shop."""
-        return select(Conversation).where(or_(false(), *_held_by(principal)))
+        return select(Conversation).where(any_of(_held_by(principal)))
 
     def visible_to(self, principal: Principal) -> Select[Conversation]:
         """Conversations the caller may open: their own and, for an admin, those about an
@@ -53,7 +45,7 @@ class ConversationRepository(RepositoryBase[Conversation]):
             reach.append(
                 select(Dispute.id).where(Dispute.order_id == Conversation.order_id).exists()
             )
-        return select(Conversation).where(or_(false(), *reach))
+        return select(Conversation).where(any_of(reach))
 
     async def get_visible(
         self, principal: Principal, conversation_id: uuid.UUID, *, lock: bool
@@ -115,7 +107,7 @@ class ConversationRepository(RepositoryBase[Conversation]):
         statement = (
             select(Message.conversation_id, func.count())
             .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.conversation_id.in_(conversation_ids), or_(false(), *unread))
+            .where(Message.conversation_id.in_(conversation_ids), any_of(unread))
             .group_by(Message.conversation_id)
         )
         rows = await self.session.execute(statement)

@@ -2,10 +2,10 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, any_of, party_conditions
 from app.core.repository import RepositoryBase
 from app.disputes.models import (
     Dispute,
@@ -35,12 +35,8 @@ class _OfOrderParties(RepositoryBase[PartiesT]):
         statement: Select[PartiesT] = select(self.model)
         if principal.is_admin:
             return statement
-        held = []
-        if principal.acts_as_buyer:
-            held.append(self.model.buyer_id == principal.user_id)
-        if principal.shop_id is not None:
-            held.append(self.model.seller_id == principal.shop_id)
-        return statement.where(or_(*held) if held else false())
+        sides = party_conditions(principal, buyer=self.model.buyer_id, seller=self.model.seller_id)
+        return statement.where(any_of(list(sides.values())))
 
     async def get_visible(
         self, principal: Principal, id_: uuid.UUID, *, lock: bool

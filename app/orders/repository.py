@@ -2,10 +2,10 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, delete, false, or_, select
+from sqlalchemy import ColumnElement, Select, delete, false, select
 from sqlalchemy.orm import selectinload
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, any_of, party_conditions
 from app.core.repository import RepositoryBase
 from app.orders.models import (
     CartItem,
@@ -90,17 +90,9 @@ class OrderRepository(RepositoryBase[Order]):
     def of_party(self, principal: Principal, role: str | None = None) -> Select[Order]:
         """Orders the caller is a party to: as buyer, as seller, or either (`role`); an API
         key acts for its shop only, so it sees the shop's sales and no purchases."""
-        as_buyer = Order.buyer_id == principal.user_id if principal.acts_as_buyer else None
-        shop_id = principal.shop_id
-        as_seller = Order.seller_id == shop_id if shop_id is not None else None
-        held = [
-            condition
-            for condition, side in ((as_buyer, "buyer"), (as_seller, "seller"))
-            if condition is not None and role in (None, side)
-        ]
-        return (
-            select(Order).where(or_(*held) if held else false()).options(selectinload(Order.lines))
-        )
+        sides = party_conditions(principal, buyer=Order.buyer_id, seller=Order.seller_id)
+        held = [condition for side, condition in sides.items() if role in (None, side)]
+        return select(Order).where(any_of(held)).options(selectinload(Order.lines))
 
     def visible_to(self, principal: Principal) -> Select[Order]:
         """Orders the caller may open: their own, or any for an admin."""
