@@ -1,6 +1,8 @@
 """Pydantic bases and strict scalar types shared by every domain."""
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
@@ -81,6 +83,30 @@ class Schema(BaseModel):
     """Base of response models: built from ORM objects."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class ActionRead(Schema):
+    """One thing the caller may do now, with the moment the chance ends (null: no deadline).
+    The `actions` of a resource carry the same names as its `allowed_actions`, in order."""
+
+    name: str
+    deadline: datetime | None
+
+
+# Client-visible deprecations are listed in the README's changelog with the date from which
+# the old name may go; the spec marks the field `deprecated`.
+DEPRECATED_SELLER_ID_SUNSET = "2027-06-01"
+DeprecatedSellerId = Annotated[
+    uuid.UUID,
+    Field(
+        description=(
+            "Deprecated: the shop's id under its old name; read `shop_id` (removed no earlier "
+            f"than {DEPRECATED_SELLER_ID_SUNSET})"
+        ),
+        json_schema_extra={"deprecated": True},
+    ),
+]
+ShopId = Annotated[uuid.UUID, Field(description="The shop's id (a seller profile, not a user)")]
 
 
 def _contains_nul(value: Any) -> bool:
