@@ -34,7 +34,7 @@ from tests.factories.payments import (
 from tests.factories.worker import sweep
 
 
-async def test_an_unpaid_checkout_past_its_expiry_is_cancelled_and_the_stock_returns(
+async def test_an_unpaid_checkout_past_its_expiry_expires_and_the_stock_returns(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
