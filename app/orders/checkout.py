@@ -27,6 +27,7 @@ from app.orders.models import (
     OrderLine,
     OrderStatus,
 )
+from app.orders.related import Action
 from app.orders.repository import CartRepository, CheckoutRepository
 from app.orders.schemas import CheckoutCreate, CheckoutItem
 from app.orders.state import OrderAction, OrderActor
@@ -223,6 +224,7 @@ class CheckoutView:
 
     checkout: Checkout
     orders: list[order_service.OrderView]
+    actions: tuple[Action, ...]
 
 
 async def view(
@@ -237,7 +239,18 @@ async def view(
     return CheckoutView(
         checkout.subject,
         await order_service.views_of(session, principal, orders, settings=settings),
+        _actions(checkout.subject),
     )
+
+
+def _actions(checkout: Checkout) -> tuple[Action, ...]:
+    """The buyer may pay an unpaid checkout until it expires (if any order is left to pay)."""
+    payable = checkout.status is CheckoutStatus.pending_payment and any(
+        o.status is OrderStatus.pending_payment for o in checkout.orders
+    )
+    if payable and now() < checkout.expires_at:
+        return (Action("pay", checkout.expires_at),)
+    return ()
 
 
 async def pay(

@@ -81,6 +81,7 @@ class CartSellerGroup(Schema):
 
 class CartRead(Schema):
     groups: list[CartSellerGroup]
+    item_count: int = Field(description="Units in the lines that can be bought now")
     total: Money = Field(description="Every group's subtotal: what checking out costs now")
 
 
@@ -196,6 +197,12 @@ class CheckoutRead(Schema):
     total: Money
     expires_at: datetime
     paid_at: datetime | None
+    allowed_actions: list[str] = Field(
+        description="`pay` while the checkout is unpaid and not expired"
+    )
+    actions: list[ActionRead] = Field(
+        description="`allowed_actions` with their deadlines: pay → expires_at"
+    )
 
 
 class StatusCount(Schema):

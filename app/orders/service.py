@@ -544,7 +544,10 @@ async def refund_return(
         OrderAction.refund_return,
         actors,
         actor_id=actor_id,
-        details={"return_id": str(return_id), "refund": amount},
+        details={
+            "return_id": str(return_id),
+            "refund": {"amount": amount, "currency": order.currency},
+        },
     )
 
 

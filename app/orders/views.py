@@ -105,6 +105,8 @@ def checkout_to_read(shown: CheckoutView, storage: MediaStorage) -> CheckoutRead
         total=_money(checkout.total_amount, checkout.currency),
         expires_at=checkout.expires_at,
         paid_at=checkout.paid_at,
+        allowed_actions=[a.name for a in shown.actions],
+        actions=[ActionRead(name=a.name, deadline=a.deadline) for a in shown.actions],
     )
 
 
@@ -118,7 +120,7 @@ def counts_to_read(counts: dict[OrderStatus, int]) -> OrderCounts:
 def cart_to_read(entries: Sequence[CartEntry], currency: str, storage: MediaStorage) -> CartRead:
     """The cart grouped by seller; totals count only the lines that can be bought now."""
     groups: dict[uuid.UUID, CartSellerGroup] = {}
-    total = 0
+    total = units = 0
     zero = _money(0, currency)
     for entry in entries:
         listing = entry.listing
@@ -159,4 +161,5 @@ def cart_to_read(entries: Sequence[CartEntry], currency: str, storage: MediaStor
             )
             group.subtotal = _money(group.subtotal.amount + line_total, currency)
             total += line_total
-    return CartRead(groups=list(groups.values()), total=_money(total, currency))
+            units += entry.quantity
+    return CartRead(groups=list(groups.values()), item_count=units, total=_money(total, currency))

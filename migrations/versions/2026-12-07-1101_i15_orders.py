@@ -21,15 +21,18 @@ depends_on: str | Sequence[str] | None = None
 
 STATES_BEFORE = ("pending_payment", "paid", "cancelled")
 
+MARK_EXPIRED = (
+    "UPDATE checkouts SET status = 'expired' WHERE status = 'cancelled' AND EXISTS ("
+    " SELECT 1 FROM orders JOIN order_events ON order_events.order_id = orders.id"
+    " WHERE orders.checkout_id = checkouts.id AND order_events.subject = 'order'"
+    " AND order_events.action = 'expire')"
+)
+"""The checkouts the worker cancelled for want of payment become `expired`."""
+
 
 def upgrade() -> None:
     _set_states((*STATES_BEFORE, "expired"))
-    op.execute(
-        "UPDATE checkouts SET status = 'expired' WHERE status = 'cancelled' AND EXISTS ("
-        " SELECT 1 FROM orders JOIN order_events ON order_events.order_id = orders.id"
-        " WHERE orders.checkout_id = checkouts.id AND order_events.subject = 'order'"
-        " AND order_events.action = 'expire')"
-    )
+    op.execute(MARK_EXPIRED)
 
 
 def downgrade() -> None:

@@ -128,7 +128,8 @@ async def test_the_seller_sees_commission_and_net_as_the_ledger_takes_them_the_b
     m = await market(client, session)
     _, order = await paid_order(client, market=m, price=1235, shipping=500)
 
-    assert order["commission"] is None and order["net_amount"] is None  # the buyer's view
+    assert order["commission"] is None  # the buyer's view
+    assert order["net_amount"] is None
     sellers_view = await get_order(client, who=m.seller, order_id=order["id"])
     assert (await get_order(client, who=m.buyer, order_id=order["id"]))["commission"] is None
     commission, net = sellers_view["commission"], sellers_view["net_amount"]
@@ -335,7 +336,7 @@ async def test_the_order_screen_takes_a_few_statements_and_a_page_no_more_per_or
 # --- the order inside a checkout --------------------------------------------------------------
 
 
-async def test_the_orders_of_a_checkout_are_shown_as_on_their_own_screen(
+async def test_a_checkout_offers_pay_until_it_expires_and_shows_its_orders_as_their_screen(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
@@ -343,7 +344,10 @@ async def test_the_orders_of_a_checkout_are_shown_as_on_their_own_screen(
     created = await checkout(
         client, who=m.buyer, items=[{"listing_id": listing["id"], "quantity": 1}]
     )
+    assert created["actions"] == [{"name": "pay", "deadline": created["expires_at"]}]
+    assert created["allowed_actions"] == ["pay"]
     paid = await pay(client, who=m.buyer, checkout_id=created["id"])
+    assert paid["actions"] == []
 
     (order,) = paid["orders"]
     assert order == await get_order(client, who=m.buyer, order_id=order["id"])
