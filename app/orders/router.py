@@ -2,7 +2,6 @@
 its guard), makes one service call and returns one presenter's output."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -43,6 +42,7 @@ from app.orders.schemas import (
     OrderEventRead,
     OrderRead,
     PayRequest,
+    Rfc3339,
     ShipRequest,
 )
 from app.payments.dependencies import Provider
@@ -230,13 +230,14 @@ async def list_orders(
     page: PageQuery,
     role: OrderRole = None,
     status: Annotated[
-        list[OrderStatus] | None, Query(description="Any of these states (repeat the parameter)")
+        list[OrderStatus] | None,
+        Query(max_length=len(OrderStatus), description="Any of these states (repeat it)"),
     ] = None,
     created_after: Annotated[
-        datetime | None, Query(description="Created at or after this moment (RFC 3339)")
+        Rfc3339 | None, Query(description="Created at or after this moment (RFC 3339)")
     ] = None,
     created_before: Annotated[
-        datetime | None, Query(description="Created before this moment (RFC 3339)")
+        Rfc3339 | None, Query(description="Created before this moment (RFC 3339)")
     ] = None,
     q: Annotated[
         str | None,
