@@ -13,6 +13,7 @@ from app.api import DOMAIN_ROUTERS
 from app.auth.api_keys import KEY_PREFIX
 from app.catalog.category_tree import CategoryTreeCache
 from app.config import Environment, Settings, get_settings
+from app.conversations.order_facts import order_facts as conversation_order_facts
 from app.core.browser import ProblemCORSMiddleware, SecurityHeadersMiddleware
 from app.core.db import Database
 from app.core.docs import DOCS_PATH, STATIC_PREFIX, install_docs
@@ -23,9 +24,12 @@ from app.core.openapi import build_openapi, operation_id
 from app.core.process import configure_process
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.storage import MEDIA_URL_PREFIX, ImmutableFiles, LocalDiskStorage
+from app.disputes.order_facts import order_facts as dispute_order_facts
 from app.messaging import subscriptions
 from app.ops.router import router as ops_router
+from app.orders.related import install_providers as install_order_facts
 from app.payments.provider import SandboxProvider
+from app.reviews.order_facts import order_facts as review_order_facts
 from app.worker.runner import WorkerContext, run_forever
 
 logger = logging.getLogger(__name__)
@@ -66,6 +70,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or get_settings()
     configure_process(settings)
     subscriptions.install()
+    # What the domains above orders add to an order's screen, in the order of their actions.
+    install_order_facts(dispute_order_facts, review_order_facts, conversation_order_facts)
     database = database or Database(settings)
     metrics = Metrics()
 

@@ -27,6 +27,7 @@ from app.orders.models import (
     OrderLine,
     OrderStatus,
 )
+from app.orders.related import Action
 from app.orders.repository import CartRepository, CheckoutRepository
 from app.orders.schemas import CheckoutCreate, CheckoutItem
 from app.orders.state import OrderAction, OrderActor
@@ -130,7 +131,7 @@ async def _wanted_items(
 
 async def create_checkout(
     session: AsyncSession, principal: Principal, data: CheckoutCreate, *, settings: Settings
-) -> Guarded[Checkout, OrderActor]:
+) -> "CheckoutView":
     """Reserve stock for every item and split the purchase into one order per seller; the
     new checkout, with the caller as its buyer.
 
@@ -202,7 +203,8 @@ async def create_checkout(
         checkout.total_amount += order.total_amount
     await CartRepository(session).remove(buyer.id, [w.listing_id for w in wanted])
     await session.flush()
-    return await get_visible(session, principal, checkout.id, lock=False)
+    created = await get_visible(session, principal, checkout.id, lock=False)
+    return await view(session, principal, created, settings=settings)
 
 
 async def get_visible(
@@ -216,6 +218,41 @@ async def get_visible(
     return Guarded(checkout, _BUYER)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckoutView:
+    """A checkout with its orders as their screens show them."""
+
+    checkout: Checkout
+    orders: list[order_service.OrderView]
+    actions: tuple[Action, ...]
+
+
+async def view(
+    session: AsyncSession,
+    principal: Principal,
+    checkout: Guarded[Checkout, OrderActor],
+    *,
+    settings: Settings,
+) -> CheckoutView:
+    """One of the caller's checkouts, its orders as the buyer's screens show them."""
+    orders = [Guarded(o, checkout.roles) for o in checkout.subject.orders]
+    return CheckoutView(
+        checkout.subject,
+        await order_service.views_of(session, principal, orders, settings=settings),
+        _actions(checkout.subject),
+    )
+
+
+def _actions(checkout: Checkout) -> tuple[Action, ...]:
+    """The buyer may pay an unpaid checkout until it expires (if any order is left to pay)."""
+    payable = checkout.status is CheckoutStatus.pending_payment and any(
+        o.status is OrderStatus.pending_payment for o in checkout.orders
+    )
+    if payable and now() < checkout.expires_at:
+        return (Action("pay", checkout.expires_at),)
+    return ()
+
+
 async def pay(
     session: AsyncSession,
     principal: Principal,
@@ -224,7 +261,7 @@ async def pay(
     provider: PaymentProvider,
     settings: Settings,
     token: str,
-) -> Checkout:
+) -> CheckoutView:
     """Capture the checkout's total once; every order becomes `paid` with its share in
     escrow. Any failure (declined, provider error) rolls all of it back: retry is safe.
     The checkout's guard holds its row lock."""
@@ -247,21 +284,27 @@ async def pay(
     paid_at = now()
     for order in payable:
         await order_service.transition(
-            session, order, OrderAction.pay, order_service.SYSTEM, actor_id=principal.user_id
+            session,
+            order,
+            OrderAction.pay,
+            order_service.SYSTEM,
+            actor_id=principal.user_id,
+            acting_for=OrderActor.buyer,
         )
         order.paid_at = paid_at
         order.ship_by = paid_at + settings.ship_by
     paying.status = CheckoutStatus.paid
     paying.paid_at = paid_at
     await session.flush()
-    return paying
+    return await view(session, principal, checkout, settings=settings)
 
 
 async def expire(session: AsyncSession, provider: PaymentProvider, checkout: Checkout) -> None:
-    """Worker: an unpaid checkout past its expiry gives its stock back."""
+    """Worker: an unpaid checkout past its expiry gives its stock back; it is `expired`, its
+    orders `cancelled` with the reason saying they expired."""
     for order in checkout.orders:
         if order.status is not OrderStatus.pending_payment:
             continue  # already cancelled by the buyer
         await order_service.expire(session, order, provider=provider)
-    checkout.status = CheckoutStatus.cancelled
+    checkout.status = CheckoutStatus.expired
     await session.flush()

@@ -12,11 +12,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
+from app.auth.models import User
+from app.catalog.models import ListingImage
 from app.core.clock import now
 from app.core.models import Base, IdMixin, TimestampMixin, enum_column
+from app.sellers.models import SellerProfile
 
 
 class CartItem(IdMixin, TimestampMixin, Base):
@@ -35,6 +39,9 @@ class CheckoutStatus(StrEnum):
     pending_payment = "pending_payment"
     paid = "paid"
     cancelled = "cancelled"
+    """The buyer cancelled every order before paying."""
+    expired = "expired"
+    """Not paid before `expires_at`: the worker gave the stock back."""
 
 
 class Checkout(IdMixin, TimestampMixin, Base):
@@ -115,6 +122,9 @@ class Order(IdMixin, TimestampMixin, Base):
     lines: Mapped[list["OrderLine"]] = relationship(
         lazy="raise", order_by="OrderLine.id", cascade="all, delete-orphan"
     )
+    # The parties' names, for the screens: loaded with the order where it is shown.
+    buyer: Mapped[User] = relationship(lazy="raise", viewonly=True)
+    shop: Mapped[SellerProfile] = relationship(lazy="raise", viewonly=True)
 
 
 class OrderLine(IdMixin, Base):
@@ -130,6 +140,16 @@ class OrderLine(IdMixin, Base):
     quantity: Mapped[int]
     shipping_fee: Mapped[int] = mapped_column(BigInteger)
     """Minor units, for this line."""
+    image_key: Mapped[str | None] = column_property(
+        select(ListingImage.storage_key)
+        .where(ListingImage.listing_id == listing_id)
+        .order_by(ListingImage.position, ListingImage.id)
+        .limit(1)
+        .correlate_except(ListingImage)
+        .scalar_subquery()
+    )
+    """The storage key of the listing's first image as it is now (null: none), read with the
+    line in the same statement."""
 
 
 class EventSubject(StrEnum):

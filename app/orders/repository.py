@@ -1,10 +1,14 @@
+import re
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, delete, false, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, delete, exists, false, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
+from app.auth.models import User
 from app.auth.principal import Principal, any_of, party_conditions
 from app.core.repository import RepositoryBase
 from app.orders.models import (
@@ -13,8 +17,77 @@ from app.orders.models import (
     CheckoutStatus,
     Order,
     OrderEvent,
+    OrderLine,
     OrderStatus,
 )
+from app.sellers.models import SellerProfile
+
+SHOWN: tuple[LoaderOption, ...] = (
+    selectinload(Order.lines),
+    joinedload(Order.buyer, innerjoin=True),
+    joinedload(Order.shop, innerjoin=True),
+)
+"""What an order's screen reads with it: its lines (each with its listing's first image) and
+the parties' names."""
+
+_HEX_PREFIX = re.compile(r"^[0-9a-f-]{4,36}$")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilters:
+    """The filters of the orders list, combinable with each other and with the role."""
+
+    statuses: tuple[OrderStatus, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    q: str | None = None
+
+    def apply(self, statement: Select[Order], principal: Principal) -> Select[Order]:
+        if self.statuses:
+            statement = statement.where(Order.status.in_(self.statuses))
+        if self.created_after is not None:
+            statement = statement.where(Order.created_at >= self.created_after)
+        if self.created_before is not None:
+            statement = statement.where(Order.created_at < self.created_before)
+        if self.q:
+            statement = statement.where(_matches(self.q, principal))
+        return statement
+
+
+def _matches(q: str, principal: Principal) -> ColumnElement[bool]:
+    """An order matching a search: its id starts with `q` (a range on the primary key), or a
+    line's title or the other party's name (the shop's for the buyer, the buyer's display
+    name for the shop) contains it, any case. The text match runs only over the caller's own
+    orders, which their (party, id) index finds first."""
+    needle = f"%{_escape_like(q.lower())}%"
+    conditions: list[ColumnElement[bool]] = [
+        exists().where(
+            OrderLine.order_id == Order.id,
+            func.lower(OrderLine.title).like(needle, escape="\\"),
+        ),
+        exists().where(
+            User.id == Order.buyer_id,
+            User.id != principal.user_id,
+            func.lower(User.display_name).like(needle, escape="\\"),
+        ),
+        exists().where(
+            SellerProfile.id == Order.seller_id,
+            SellerProfile.user_id != principal.user_id,
+            func.lower(SellerProfile.shop_name).like(needle, escape="\\"),
+        ),
+    ]
+    prefix = q.lower()
+    if _HEX_PREFIX.match(prefix):
+        digits = prefix.replace("-", "")
+        if 0 < len(digits) <= 32:
+            low = uuid.UUID(digits.ljust(32, "0"))
+            high = uuid.UUID(digits.ljust(32, "f"))
+            conditions.append(Order.id.between(low, high))
+    return or_(*conditions)
 
 
 class CartRepository(RepositoryBase[CartItem]):
@@ -60,7 +133,13 @@ class CheckoutRepository(RepositoryBase[Checkout]):
         statement = (
             select(Checkout)
             .where(*conditions)
-            .options(selectinload(Checkout.orders).selectinload(Order.lines))
+            .options(
+                selectinload(Checkout.orders).options(
+                    selectinload(Order.lines),
+                    joinedload(Order.buyer, innerjoin=True),
+                    joinedload(Order.shop, innerjoin=True),
+                )
+            )
             .execution_options(populate_existing=True)
         )
         if lock:
@@ -92,13 +171,22 @@ class OrderRepository(RepositoryBase[Order]):
         key acts for its shop only, so it sees the shop's sales and no purchases."""
         sides = party_conditions(principal, buyer=Order.buyer_id, seller=Order.seller_id)
         held = [condition for side, condition in sides.items() if role in (None, side)]
-        return select(Order).where(any_of(held)).options(selectinload(Order.lines))
+        return select(Order).where(any_of(held)).options(*SHOWN)
 
     def visible_to(self, principal: Principal) -> Select[Order]:
         """Orders the caller may open: their own, or any for an admin."""
         if principal.is_admin:
-            return select(Order).options(selectinload(Order.lines))
+            return select(Order).options(*SHOWN)
         return self.of_party(principal)
+
+    async def count_by_status(
+        self, principal: Principal, role: str | None
+    ) -> dict[OrderStatus, int]:
+        """{status: how many of the caller's orders}, in one GROUP BY (absent: none)."""
+        sides = party_conditions(principal, buyer=Order.buyer_id, seller=Order.seller_id)
+        held = [condition for side, condition in sides.items() if role in (None, side)]
+        statement = select(Order.status, func.count()).where(any_of(held)).group_by(Order.status)
+        return {row[0]: row[1] for row in await self.session.execute(statement)}
 
     async def get_visible(
         self, principal: Principal, order_id: uuid.UUID, *, lock: bool

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
+from app.catalog.dependencies import Storage
 from app.catalog.exceptions import (
     CannotBuyOwnListing,
     InsufficientStock,
@@ -37,9 +38,11 @@ from app.orders.schemas import (
     CartRead,
     CheckoutCreate,
     CheckoutRead,
+    OrderCounts,
     OrderEventRead,
     OrderRead,
     PayRequest,
+    Rfc3339,
     ShipRequest,
 )
 from app.payments.dependencies import Provider
@@ -63,12 +66,13 @@ orders_router = APIRouter(
 
 @cart_router.get("", response_model=CartRead)
 async def get_cart(
-    principal: CurrentPrincipal, session: DbSession, settings: AppSettings
+    principal: CurrentPrincipal, session: DbSession, settings: AppSettings, storage: Storage
 ) -> CartRead:
-    """Your cart grouped by seller. Lines that can no longer be bought are kept and marked
-    `available: false` with the reason, rather than vanishing."""
+    """Your cart grouped by shop, each group with its items, shipping and subtotal. Lines
+    that can no longer be bought are kept and marked `available: false` with the reason,
+    rather than vanishing."""
     entries = await checkout_service.cart(session, principal)
-    return views.cart_to_read(entries, settings.currency)
+    return views.cart_to_read(entries, settings.currency, storage)
 
 
 @cart_router.put(
@@ -84,12 +88,13 @@ async def set_cart_item(
     principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
+    storage: Storage,
 ) -> CartRead:
     """Put a listing in your cart with this quantity (checked against the stock)."""
     entries = await checkout_service.set_cart_quantity(
         session, principal, listing_id, body.quantity
     )
-    return views.cart_to_read(entries, settings.currency)
+    return views.cart_to_read(entries, settings.currency, storage)
 
 
 @cart_router.delete(
@@ -125,6 +130,7 @@ async def create_checkout(
     principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
+    storage: Storage,
     idempotency: IdempotencyDep,
 ) -> CheckoutRead | JSONResponse:
     """Check out the cart (or `items`): one order per seller, stock reserved until the
@@ -134,7 +140,7 @@ async def create_checkout(
         checkout = await checkout_service.create_checkout(
             session, principal, body, settings=settings
         )
-        return views.checkout_to_read(checkout.subject, checkout.roles)
+        return views.checkout_to_read(checkout, storage)
 
     return await idempotency.run(
         scope=str(principal.id),
@@ -149,9 +155,16 @@ async def create_checkout(
     response_model=CheckoutRead,
     responses=error_responses(CheckoutNotFound),
 )
-async def get_checkout(checkout: CheckoutGuard) -> CheckoutRead:
-    """One of your checkouts with its orders."""
-    return views.checkout_to_read(checkout.subject, checkout.roles)
+async def get_checkout(
+    checkout: CheckoutGuard,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+) -> CheckoutRead:
+    """One of your checkouts with its orders. Unpaid past `expires_at` it is `expired`."""
+    shown = await checkout_service.view(session, principal, checkout, settings=settings)
+    return views.checkout_to_read(shown, storage)
 
 
 @checkout_router.post(
@@ -177,6 +190,7 @@ async def pay_checkout(
     session: DbSession,
     settings: AppSettings,
     provider: Provider,
+    storage: Storage,
     idempotency: IdempotencyDep,
 ) -> CheckoutRead | JSONResponse:
     """Pay for every order of the checkout at once; the money is held in escrow until each
@@ -191,7 +205,7 @@ async def pay_checkout(
             settings=settings,
             token=body.payment_token,
         )
-        return views.checkout_to_read(paid, checkout.roles)
+        return views.checkout_to_read(paid, storage)
 
     return await idempotency.run(
         scope=str(principal.id),
@@ -201,27 +215,82 @@ async def pay_checkout(
     )
 
 
+OrderRole = Annotated[
+    str | None,
+    Query(pattern="^(buyer|seller)$", description="Only your purchases, or only your sales"),
+]
+
+
 @orders_router.get("", response_model=Page[OrderRead], responses=error_responses(InvalidCursor))
 async def list_orders(
     principal: CurrentPrincipal,
     session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
     page: PageQuery,
-    role: Annotated[str | None, Query(pattern="^(buyer|seller)$")] = None,
-    status: Annotated[OrderStatus | None, Query()] = None,
+    role: OrderRole = None,
+    status: Annotated[
+        list[OrderStatus] | None,
+        Query(max_length=len(OrderStatus), description="Any of these states (repeat it)"),
+    ] = None,
+    created_after: Annotated[
+        Rfc3339 | None, Query(description="Created at or after this moment (RFC 3339)")
+    ] = None,
+    created_before: Annotated[
+        Rfc3339 | None, Query(description="Created before this moment (RFC 3339)")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00]*$",
+            description=(
+                "Search: the start of the order's id (4+ hex digits), or text contained in a "
+                "line's title or in the other party's name (the shop's name for your "
+                "purchases, the buyer's display name for your sales), any case"
+            ),
+        ),
+    ] = None,
 ) -> Page[OrderRead]:
-    """Your orders, newest first: as buyer, as seller, or both."""
+    """Your orders, newest first: as buyer, as seller, or both. Filters combine."""
     orders, next_cursor = await service.list_for(
-        session, principal, role=role, status=status, page=page
+        session,
+        principal,
+        settings=settings,
+        role=role,
+        statuses=tuple(status or ()),
+        created_after=created_after,
+        created_before=created_before,
+        q=q,
+        page=page,
     )
-    return page_of(orders, next_cursor, views.guarded_read)
+    return page_of(orders, next_cursor, lambda o: views.to_read(o, storage))
+
+
+@orders_router.get("/counts", response_model=OrderCounts)
+async def count_orders(
+    principal: CurrentPrincipal, session: DbSession, role: OrderRole = None
+) -> OrderCounts:
+    """How many of your orders are in each state (every state, zeros included): the tabs
+    of an orders screen."""
+    return views.counts_to_read(await service.counts(session, principal, role=role))
 
 
 @orders_router.get(
     "/{order_id}", response_model=OrderRead, responses=error_responses(OrderNotFound)
 )
-async def get_order(order: OrderGuard) -> OrderRead:
-    """An order you bought or sold, with `allowed_actions` for you."""
-    return views.to_read(order.subject, order.roles)
+async def get_order(
+    order: OrderGuard,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+) -> OrderRead:
+    """An order you bought or sold, as its screen shows it: `allowed_actions` for you (and
+    `actions`, each with its deadline), the ids of its return, dispute and your conversation
+    about it, and for the seller the commission and net amount."""
+    return views.to_read(await service.view(session, principal, order, settings=settings), storage)
 
 
 @orders_router.get(
@@ -244,6 +313,7 @@ async def ship_order(
     principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
+    storage: Storage,
 ) -> OrderRead:
     """Seller: mark a paid order shipped, with carrier and tracking number. It completes by
     itself after the auto-complete delay unless the buyer confirms first."""
@@ -255,19 +325,23 @@ async def ship_order(
         carrier=body.carrier,
         tracking_number=body.tracking_number,
     )
-    return views.to_read(shipped, order.roles)
+    return views.to_read(shipped, storage)
 
 
 @orders_router.post(
     "/{order_id}/confirm-receipt", response_model=OrderRead, responses=_ACTION_ERRORS
 )
 async def confirm_receipt(
-    order: OrderGuard, principal: CurrentPrincipal, session: DbSession, settings: AppSettings
+    order: OrderGuard,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
 ) -> OrderRead:
     """Buyer: the goods arrived. The order completes and the escrow is released to the
     seller, minus the platform's commission."""
     completed = await service.confirm_receipt(session, principal, order, settings=settings)
-    return views.to_read(completed, order.roles)
+    return views.to_read(completed, storage)
 
 
 @orders_router.post("/{order_id}/cancel", response_model=OrderRead, responses=_ACTION_ERRORS)
@@ -276,11 +350,13 @@ async def cancel_order(
     body: CancelRequest,
     principal: CurrentPrincipal,
     session: DbSession,
+    settings: AppSettings,
     provider: Provider,
+    storage: Storage,
 ) -> OrderRead:
     """Cancel before shipping, with a reason: the stock returns and a paid order is refunded
     in full. The buyer may cancel a paid order only once the seller missed the ship-by date."""
     cancelled = await service.cancel(
-        session, principal, order, provider=provider, reason=body.reason
+        session, principal, order, settings=settings, provider=provider, reason=body.reason
     )
-    return views.to_read(cancelled, order.roles)
+    return views.to_read(cancelled, storage)

@@ -1,12 +1,39 @@
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from app.core.money import Money
-from app.core.schemas import WHOLE_NUMBER, RequestSchema, Schema
+from app.core.schemas import (
+    WHOLE_NUMBER,
+    ActionRead,
+    DeprecatedSellerId,
+    RequestSchema,
+    Schema,
+    ShopId,
+)
 from app.orders.models import CheckoutStatus, EventSubject, OrderStatus
+
+RFC_3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC_3339 = re.compile(RFC_3339)
+
+
+def _rfc_3339(value: object) -> object:
+    """Only an RFC 3339 date-time with its offset (not a bare date, a number or a local
+    time, which the datetime parser would also take): the spec's `pattern` is the rule."""
+    if isinstance(value, str) and not _RFC_3339.match(value):
+        raise ValueError("expected an RFC 3339 date-time with an offset, e.g. 2026-12-07T10:00:00Z")
+    return value
+
+
+Rfc3339 = Annotated[
+    datetime,
+    BeforeValidator(_rfc_3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC_3339}),
+]
+"""A query parameter's moment: RFC 3339, with its offset."""
 
 MAX_LINE_QUANTITY = 1000
 LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]
@@ -23,6 +50,19 @@ class ShippingAddress(RequestSchema):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()./-]{6,32}$")
 
 
+class ShippingAddressRead(Schema):
+    """Where the order goes, as the buyer gave it at checkout."""
+
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    region: str | None = None
+    country: str = Field(description="ISO 3166-1 alpha-2")
+    phone: str | None = None
+
+
 class CartQuantity(RequestSchema):
     quantity: LineQuantity
 
@@ -30,24 +70,39 @@ class CartQuantity(RequestSchema):
 class CartLine(Schema):
     listing_id: uuid.UUID
     title: str
+    image_url: str | None = Field(description="The listing's first image (null: none)")
     unit_price: Money
     shipping_fee: Money
     quantity: int
+    line_total: Money = Field(description="unit_price * quantity + shipping_fee")
     available: bool = Field(description="False when the listing can no longer be bought")
     unavailable_reason: str | None
-    in_stock: int
+    in_stock: bool = Field(description="Whether the listing has any stock left")
+    max_quantity: int = Field(
+        description=(
+            "The most this line may be set to now: the listing's stock (which its public page "
+            f"shows), at most {MAX_LINE_QUANTITY}; 0 when sold out"
+        )
+    )
 
 
 class CartSellerGroup(Schema):
-    seller_id: uuid.UUID
+    shop_id: ShopId
+    seller_id: DeprecatedSellerId
     shop_name: str
     lines: list[CartLine]
-    subtotal: Money = Field(description="Available lines only: items plus shipping")
+    items_total: Money = Field(description="Available lines only: unit price * quantity")
+    shipping_total: Money = Field(description="Available lines only: their shipping fees")
+    subtotal: Money = Field(
+        description="Available lines only: items_total + shipping_total (what this shop's "
+        "order will cost)"
+    )
 
 
 class CartRead(Schema):
     groups: list[CartSellerGroup]
-    total: Money
+    item_count: int = Field(description="Units in the lines that can be bought now")
+    total: Money = Field(description="Every group's subtotal: what checking out costs now")
 
 
 class CheckoutItem(RequestSchema):
@@ -86,22 +141,36 @@ class OrderLineRead(Schema):
     id: uuid.UUID
     listing_id: uuid.UUID
     title: str
+    image_url: str | None = Field(description="The listing's first image now (null: none)")
     unit_price: Money
     quantity: int
     shipping_fee: Money
+    line_total: Money = Field(description="unit_price * quantity + shipping_fee")
 
 
 class OrderRead(Schema):
     id: uuid.UUID
     checkout_id: uuid.UUID
     buyer_id: uuid.UUID
-    seller_id: uuid.UUID
+    buyer_display_name: str
+    shop_id: ShopId
+    seller_id: DeprecatedSellerId
+    shop_name: str
     status: OrderStatus
     lines: list[OrderLineRead]
     items_total: Money
     shipping_total: Money
     total: Money
-    shipping_address: dict[str, str | None]
+    commission: Money | None = Field(
+        description=(
+            "Seller and admins only (null for the buyer): the platform's commission on what "
+            "the buyer paid and has not had back, by the rule the ledger applies at completion"
+        )
+    )
+    net_amount: Money | None = Field(
+        description="Seller and admins only (null for the buyer): total - refunded - commission"
+    )
+    shipping_address: ShippingAddressRead
     carrier: str | None
     tracking_number: str | None
     paid_at: datetime | None
@@ -111,23 +180,62 @@ class OrderRead(Schema):
     completed_at: datetime | None
     cancelled_at: datetime | None
     cancel_reason: str | None
-    refunded: Money = Field(description="Given back to the buyer so far (returns, disputes)")
+    refunded: Money = Field(
+        description="Given back to the buyer so far (a cancellation after payment, returns, "
+        "disputes)"
+    )
     review_deadline: datetime | None
     return_deadline: datetime | None
     dispute_deadline: datetime | None = Field(
         description="Null before completion: until then a dispute may be opened any time"
     )
+    return_id: uuid.UUID | None = Field(description="The order's return, if one was requested")
+    dispute_id: uuid.UUID | None = Field(description="The order's dispute, if one was opened")
+    conversation_id: uuid.UUID | None = Field(
+        description="Your conversation about this order, if there is one"
+    )
     created_at: datetime
-    allowed_actions: list[str] = Field(description="What the caller may do now")
+    allowed_actions: list[str] = Field(
+        description="What the caller may do now: the order's own transitions, then "
+        "`request_return`, `review` and `message` when they are open to the caller"
+    )
+    actions: list[ActionRead] = Field(
+        description="`allowed_actions`, in the same order, each with the moment the chance "
+        "ends: ship → ship_by, confirm_receipt → auto_complete_at, open_dispute → "
+        "dispute_deadline, request_return → return_deadline, review → review_deadline; "
+        "cancel and message have none"
+    )
 
 
 class CheckoutRead(Schema):
     id: uuid.UUID
-    status: CheckoutStatus
+    status: CheckoutStatus = Field(
+        description="`expired`: not paid in time (its orders are `cancelled`); `cancelled`: "
+        "the buyer cancelled every order"
+    )
     orders: list[OrderRead]
     total: Money
     expires_at: datetime
     paid_at: datetime | None
+    allowed_actions: list[str] = Field(
+        description="`pay` while the checkout is unpaid and not expired"
+    )
+    actions: list[ActionRead] = Field(
+        description="`allowed_actions` with their deadlines: pay → expires_at"
+    )
+
+
+class StatusCount(Schema):
+    status: OrderStatus
+    count: int
+
+
+class OrderCounts(Schema):
+    """How many of your orders are in each state: every state, in lifecycle order, zeros
+    included (the tabs of an orders screen)."""
+
+    counts: list[StatusCount]
+    total: int
 
 
 class OrderEventRead(Schema):

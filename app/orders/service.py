@@ -2,7 +2,10 @@
 escrow release and refunds, and the worker's time-based steps."""
 
 import uuid
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +18,7 @@ from app.core.clock import now
 from app.core.events import EventType
 from app.core.guards import Guarded
 from app.core.pagination import PageParams, SortKey, paginate
+from app.orders import related
 from app.orders.events import SUBJECT_ID_KEY, OrderEventType
 from app.orders.exceptions import OrderNotFound
 from app.orders.models import (
@@ -25,7 +29,7 @@ from app.orders.models import (
     OrderEvent,
     OrderStatus,
 )
-from app.orders.repository import CheckoutRepository, OrderRepository
+from app.orders.repository import CheckoutRepository, OrderFilters, OrderRepository
 from app.orders.state import ORDER_LIFECYCLE, OrderAction, OrderActor
 from app.payments import reconcile
 from app.payments import service as payments
@@ -34,6 +38,9 @@ from app.payments.schemas import ReconcileReport
 
 # Which role an event names when the caller holds several (an admin buying, say).
 _ROLE_PRIORITY = (OrderActor.system, OrderActor.buyer, OrderActor.seller, OrderActor.admin)
+
+EXPIRED_REASON = "expired: payment not received in time"
+"""The cancel reason of an order whose checkout expired unpaid."""
 
 SYSTEM = frozenset({OrderActor.system})
 """The roles of the platform's own steps: payment, expiry, auto-completion."""
@@ -70,9 +77,12 @@ async def transition(
     *,
     actor_id: uuid.UUID | None,
     details: dict[str, Any] | None = None,
+    acting_for: OrderActor | None = None,
 ) -> OrderStatus:
     """The one way an order changes state: the table decides the next state and the event it
-    announces, written in the same transaction. Callers hold the order's row lock."""
+    announces, written in the same transaction. Callers hold the order's row lock.
+    `acting_for`: the party the timeline names when the platform carries out their act (the
+    payment is the buyer's, though only the system may move an order to `paid`)."""
     before = order.status
     order.status = ORDER_LIFECYCLE.target(before, action, actors, order)
     permitted = actors & ORDER_LIFECYCLE.table[(before, action)].actors
@@ -83,7 +93,7 @@ async def transition(
         None,
         ORDER_LIFECYCLE.event_of(before, action, order.status),
         action=action.value,
-        actor_role=acting_role(permitted).value,
+        actor_role=(acting_for or acting_role(permitted)).value,
         actor_id=actor_id,
         change=(before.value, order.status.value),
         details=details,
@@ -206,20 +216,120 @@ async def list_for(
     session: AsyncSession,
     principal: Principal,
     *,
+    settings: Settings,
     role: str | None,
-    status: OrderStatus | None,
+    statuses: tuple[OrderStatus, ...] = (),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: str | None = None,
     page: PageParams,
-) -> tuple[list[Guarded[Order, OrderActor]], str | None]:
-    """The caller's orders, newest first, each with their roles on it."""
-    if not principal.acts_as_buyer:
-        role = "seller"  # a shop's integration sees the shop's sales, whichever side it asks
-    statement = OrderRepository(session).of_party(principal, role)
-    if status is not None:
-        statement = statement.where(Order.status == status)
+) -> tuple[list["OrderView"], str | None]:
+    """The caller's orders, newest first, each as its screen shows it; the filters
+    combine."""
+    filters = OrderFilters(statuses, created_after, created_before, q)
+    statement = OrderRepository(session).of_party(principal, _role_for(principal, role))
     rows, next_cursor = await paginate(
-        session, statement, keys=[SortKey(Order.id, descending=True)], page=page
+        session,
+        filters.apply(statement, principal),
+        keys=[SortKey(Order.id, descending=True)],
+        page=page,
     )
-    return [Guarded(o, roles_of(o, principal)) for o in rows], next_cursor
+    return await views_of(
+        session, principal, [Guarded(o, roles_of(o, principal)) for o in rows], settings=settings
+    ), next_cursor
+
+
+def _role_for(principal: Principal, role: str | None) -> str | None:
+    # A shop's integration sees the shop's sales, whichever side it asks.
+    return role if principal.acts_as_buyer else "seller"
+
+
+async def counts(
+    session: AsyncSession, principal: Principal, *, role: str | None
+) -> dict[OrderStatus, int]:
+    """How many of the caller's orders are in each state (every state, zeros included)."""
+    found = await OrderRepository(session).count_by_status(principal, _role_for(principal, role))
+    return {s: found.get(s, 0) for s in OrderStatus}
+
+
+# --- the order as a screen shows it ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order for one caller: their roles on it, what they may do now (each action with its
+    deadline), the ids of what hangs off it, and for its seller the platform's commission."""
+
+    order: Order
+    roles: frozenset[OrderActor]
+    actions: tuple[related.Action, ...]
+    facts: related.OrderFacts
+    commission: int | None
+    """Minor units, for the seller and admins only (None for the buyer)."""
+
+
+def _deadline_of(order: Order, action: OrderAction) -> datetime | None:
+    """When the chance to take one of the order's own actions ends."""
+    match action:
+        case OrderAction.ship:
+            return order.ship_by
+        case OrderAction.confirm_receipt:
+            return order.auto_complete_at
+        case OrderAction.open_dispute:
+            return order.dispute_deadline
+        case _:
+            return None
+
+
+def _commission(settings: Settings, order: Order) -> int:
+    """The platform's cut of what the buyer paid and has not had back, by the rule the
+    ledger applies when the order completes (nothing for a cancelled order)."""
+    if order.status is OrderStatus.cancelled:
+        return 0
+    return payments.commission_for(settings, refundable(order))
+
+
+def _view(
+    settings: Settings, guarded: Guarded[Order, OrderActor], facts: related.OrderFacts
+) -> OrderView:
+    order, roles = guarded.subject, guarded.roles
+    own = [
+        related.Action(a.value, _deadline_of(order, a))
+        for a in ORDER_LIFECYCLE.allowed_actions(order.status, roles, order)
+        if a.value not in facts.withheld
+    ]
+    insider = bool(roles & {OrderActor.seller, OrderActor.admin})
+    return OrderView(
+        order,
+        roles,
+        (*own, *facts.actions),
+        facts,
+        _commission(settings, order) if insider else None,
+    )
+
+
+async def views_of(
+    session: AsyncSession,
+    principal: Principal,
+    orders: Sequence[Guarded[Order, OrderActor]],
+    *,
+    settings: Settings,
+) -> list[OrderView]:
+    """Orders as their screens show them, the facts of the domains above read once for all."""
+    facts = await related.facts_for(session, principal, orders)
+    return [_view(settings, o, facts.get(o.subject.id, related.NO_FACTS)) for o in orders]
+
+
+async def view(
+    session: AsyncSession,
+    principal: Principal,
+    order: Guarded[Order, OrderActor],
+    *,
+    settings: Settings,
+) -> OrderView:
+    """One order as its screen shows it, for the caller."""
+    (shown,) = await views_of(session, principal, [order], settings=settings)
+    return shown
 
 
 _CLOSED = (
@@ -266,7 +376,7 @@ async def ship(
     settings: Settings,
     carrier: str,
     tracking_number: str,
-) -> Order:
+) -> OrderView:
     """The seller sent the goods; the order completes by itself after the auto-complete
     delay. The order's guard holds its row lock."""
     shipped = order.subject
@@ -282,7 +392,7 @@ async def ship(
     shipped.shipped_at = now()
     shipped.auto_complete_at = shipped.shipped_at + settings.auto_complete_after
     await session.flush()
-    return shipped
+    return await view(session, principal, order, settings=settings)
 
 
 async def confirm_receipt(
@@ -291,9 +401,9 @@ async def confirm_receipt(
     order: Guarded[Order, OrderActor],
     *,
     settings: Settings,
-) -> Order:
+) -> OrderView:
     """The buyer got the goods. The order's guard holds its row lock."""
-    return await _complete(
+    await _complete(
         session,
         settings,
         order.subject,
@@ -301,6 +411,7 @@ async def confirm_receipt(
         order.roles,
         actor_id=principal.user_id,
     )
+    return await view(session, principal, order, settings=settings)
 
 
 async def auto_complete(session: AsyncSession, order: Order, *, settings: Settings) -> Order:
@@ -433,7 +544,10 @@ async def refund_return(
         OrderAction.refund_return,
         actors,
         actor_id=actor_id,
-        details={"return_id": str(return_id), "refund": amount},
+        details={
+            "return_id": str(return_id),
+            "refund": {"amount": amount, "currency": order.currency},
+        },
     )
 
 
@@ -459,11 +573,12 @@ async def cancel(
     principal: Principal,
     order: Guarded[Order, OrderActor],
     *,
+    settings: Settings,
     provider: PaymentProvider,
     reason: str,
-) -> Order:
+) -> OrderView:
     """Cancel before shipping (the order's guard holds its row lock)."""
-    return await _cancel(
+    await _cancel(
         session,
         provider,
         order.subject,
@@ -472,6 +587,7 @@ async def cancel(
         actor_id=principal.user_id,
         reason=reason,
     )
+    return await view(session, principal, order, settings=settings)
 
 
 async def expire(session: AsyncSession, order: Order, *, provider: PaymentProvider) -> Order:
@@ -483,7 +599,7 @@ async def expire(session: AsyncSession, order: Order, *, provider: PaymentProvid
         OrderAction.expire,
         SYSTEM,
         actor_id=None,
-        reason="payment not received in time",
+        reason=EXPIRED_REASON,
     )
 
 
@@ -514,6 +630,8 @@ async def _cancel(
             currency=order.currency,
             reference=f"refund:{order.id}:cancel",
         )
+        # Everything the buyer paid went back: the order says so, as the ledger does.
+        order.refunded_amount = order.total_amount
     else:
         checkout = await CheckoutRepository(session).get_with_orders(order.checkout_id)
         assert checkout is not None  # every order belongs to a checkout

@@ -1,52 +1,75 @@
 """Presenters: carts, checkouts, orders and their timelines as the API shows them, with
-`allowed_actions` derived from the caller's roles."""
+`allowed_actions` (and `actions`, each with its deadline) for the caller."""
 
 import uuid
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 
-from app.core.guards import Guarded
 from app.core.money import Money
-from app.orders.checkout import CartEntry
-from app.orders.models import Checkout, Order, OrderEvent
+from app.core.schemas import ActionRead
+from app.core.storage import MediaStorage
+from app.orders.checkout import CartEntry, CheckoutView
+from app.orders.models import OrderEvent, OrderStatus
 from app.orders.schemas import (
+    MAX_LINE_QUANTITY,
     CartLine,
     CartRead,
     CartSellerGroup,
     CheckoutRead,
+    OrderCounts,
     OrderEventRead,
     OrderLineRead,
     OrderRead,
+    ShippingAddressRead,
+    StatusCount,
 )
-from app.orders.state import ORDER_LIFECYCLE, OrderActor
+from app.orders.service import OrderView
 
 
 def _money(amount: int, currency: str) -> Money:
     return Money(amount=amount, currency=currency)
 
 
-def to_read(order: Order, roles: AbstractSet[OrderActor]) -> OrderRead:
+def _image_url(storage: MediaStorage, key: str | None) -> str | None:
+    # The catalog's own function for listing image URLs, so both show the same address.
+    return storage.url(key) if key is not None else None
+
+
+def to_read(shown: OrderView, storage: MediaStorage) -> OrderRead:
+    order, facts = shown.order, shown.facts
+    currency = order.currency
+    commission = shown.commission
     return OrderRead(
         id=order.id,
         checkout_id=order.checkout_id,
         buyer_id=order.buyer_id,
+        buyer_display_name=order.buyer.display_name,
+        shop_id=order.seller_id,
         seller_id=order.seller_id,
+        shop_name=order.shop.shop_name,
         status=order.status,
         lines=[
             OrderLineRead(
                 id=line.id,
                 listing_id=line.listing_id,
                 title=line.title,
-                unit_price=_money(line.unit_price, order.currency),
+                image_url=_image_url(storage, line.image_key),
+                unit_price=_money(line.unit_price, currency),
                 quantity=line.quantity,
-                shipping_fee=_money(line.shipping_fee, order.currency),
+                shipping_fee=_money(line.shipping_fee, currency),
+                line_total=_money(line.unit_price * line.quantity + line.shipping_fee, currency),
             )
             for line in order.lines
         ],
-        items_total=_money(order.items_amount, order.currency),
-        shipping_total=_money(order.shipping_amount, order.currency),
-        total=_money(order.total_amount, order.currency),
-        shipping_address=order.shipping_address,
+        items_total=_money(order.items_amount, currency),
+        shipping_total=_money(order.shipping_amount, currency),
+        total=_money(order.total_amount, currency),
+        commission=None if commission is None else _money(commission, currency),
+        net_amount=(
+            None
+            if commission is None
+            else _money(order.total_amount - order.refunded_amount - commission, currency)
+        ),
+        shipping_address=ShippingAddressRead.model_validate(order.shipping_address),
         carrier=order.carrier,
         tracking_number=order.tracking_number,
         paid_at=order.paid_at,
@@ -56,66 +79,87 @@ def to_read(order: Order, roles: AbstractSet[OrderActor]) -> OrderRead:
         completed_at=order.completed_at,
         cancelled_at=order.cancelled_at,
         cancel_reason=order.cancel_reason,
-        refunded=_money(order.refunded_amount, order.currency),
+        refunded=_money(order.refunded_amount, currency),
         review_deadline=order.review_deadline,
         return_deadline=order.return_deadline,
         dispute_deadline=order.dispute_deadline,
+        return_id=facts.return_id,
+        dispute_id=facts.dispute_id,
+        conversation_id=facts.conversation_id,
         created_at=order.created_at,
-        allowed_actions=[
-            a.value for a in ORDER_LIFECYCLE.allowed_actions(order.status, roles, order)
-        ],
+        allowed_actions=[a.name for a in shown.actions],
+        actions=[ActionRead(name=a.name, deadline=a.deadline) for a in shown.actions],
     )
-
-
-def guarded_read(order: Guarded[Order, OrderActor]) -> OrderRead:
-    """An order of a list, for the caller's roles on it."""
-    return to_read(order.subject, order.roles)
 
 
 def events_to_read(events: Sequence[OrderEvent]) -> list[OrderEventRead]:
     return [OrderEventRead.model_validate(e) for e in events]
 
 
-def checkout_to_read(checkout: Checkout, roles: AbstractSet[OrderActor]) -> CheckoutRead:
+def checkout_to_read(shown: CheckoutView, storage: MediaStorage) -> CheckoutRead:
+    checkout = shown.checkout
     return CheckoutRead(
         id=checkout.id,
         status=checkout.status,
-        orders=[to_read(o, roles) for o in checkout.orders],
+        orders=[to_read(o, storage) for o in shown.orders],
         total=_money(checkout.total_amount, checkout.currency),
         expires_at=checkout.expires_at,
         paid_at=checkout.paid_at,
+        allowed_actions=[a.name for a in shown.actions],
+        actions=[ActionRead(name=a.name, deadline=a.deadline) for a in shown.actions],
     )
 
 
-def cart_to_read(entries: Sequence[CartEntry], currency: str) -> CartRead:
+def counts_to_read(counts: dict[OrderStatus, int]) -> OrderCounts:
+    return OrderCounts(
+        counts=[StatusCount(status=s, count=n) for s, n in counts.items()],
+        total=sum(counts.values()),
+    )
+
+
+def cart_to_read(entries: Sequence[CartEntry], currency: str, storage: MediaStorage) -> CartRead:
     """The cart grouped by seller; totals count only the lines that can be bought now."""
     groups: dict[uuid.UUID, CartSellerGroup] = {}
-    total = 0
+    total = units = 0
+    zero = _money(0, currency)
     for entry in entries:
         listing = entry.listing
         group = groups.setdefault(
             listing.seller_id,
             CartSellerGroup(
+                shop_id=listing.seller_id,
                 seller_id=listing.seller_id,
                 shop_name=listing.seller.shop_name,
                 lines=[],
-                subtotal=_money(0, currency),
+                items_total=zero,
+                shipping_total=zero,
+                subtotal=zero,
             ),
         )
+        items = listing.price_amount * entry.quantity
+        line_total = items + listing.shipping_fee_amount
+        first_image = min(listing.images, key=lambda i: (i.position, i.id), default=None)
         group.lines.append(
             CartLine(
                 listing_id=listing.id,
                 title=listing.title,
+                image_url=_image_url(storage, first_image.storage_key if first_image else None),
                 unit_price=_money(listing.price_amount, listing.currency),
                 shipping_fee=_money(listing.shipping_fee_amount, listing.currency),
                 quantity=entry.quantity,
+                line_total=_money(line_total, listing.currency),
                 available=entry.unavailable_reason is None,
                 unavailable_reason=entry.unavailable_reason,
-                in_stock=listing.quantity,
+                in_stock=listing.quantity > 0,
+                max_quantity=max(0, min(listing.quantity, MAX_LINE_QUANTITY)),
             )
         )
         if entry.unavailable_reason is None:
-            line_total = listing.price_amount * entry.quantity + listing.shipping_fee_amount
+            group.items_total = _money(group.items_total.amount + items, currency)
+            group.shipping_total = _money(
+                group.shipping_total.amount + listing.shipping_fee_amount, currency
+            )
             group.subtotal = _money(group.subtotal.amount + line_total, currency)
             total += line_total
-    return CartRead(groups=list(groups.values()), total=_money(total, currency))
+            units += entry.quantity
+    return CartRead(groups=list(groups.values()), item_count=units, total=_money(total, currency))

@@ -232,5 +232,13 @@ async def order_events(client: httpx.AsyncClient, *, who: LoggedIn, order_id: st
     return found
 
 
-async def list_orders(client: httpx.AsyncClient, *, who: LoggedIn, **params: str) -> list[Json]:
+async def list_orders(
+    client: httpx.AsyncClient, *, who: LoggedIn, **params: str | list[str]
+) -> list[Json]:
+    """The caller's orders (one page of up to 100); a list value repeats the parameter."""
     return only_page(await client.get(ORDERS, params={"limit": 100, **params}, headers=who.headers))
+
+
+async def order_counts(client: httpx.AsyncClient, *, who: LoggedIn, **params: str) -> Json:
+    counts: Json = json_ok(await client.get(f"{ORDERS}/counts", params=params, headers=who.headers))
+    return counts

@@ -5,8 +5,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories.api import assert_problem
-from tests.factories.catalog import draft_listing, listing_for_sale
+from tests.factories.api import assert_problem, usd
+from tests.factories.catalog import PNG_1X1, draft_listing, listing_for_sale, read_listing
 from tests.factories.orders import CART, add_to_cart, get_cart, market, put_cart
 from tests.factories.sellers import approved_seller
 
@@ -25,6 +25,7 @@ async def test_cart_is_grouped_by_seller_with_subtotals_and_items_can_be_changed
 
     assert await get_cart(client, who=m.buyer) == {
         "groups": [],
+        "item_count": 0,
         "total": {"amount": 0, "currency": "USD"},
     }
     await add_to_cart(client, who=m.buyer, listing_id=mug["id"], quantity=2)
@@ -38,12 +39,15 @@ async def test_cart_is_grouped_by_seller_with_subtotals_and_items_can_be_changed
         {
             "listing_id": mug["id"],
             "title": mug["title"],
+            "image_url": None,
             "unit_price": {"amount": 1000, "currency": "USD"},
             "shipping_fee": {"amount": 500, "currency": "USD"},
             "quantity": 2,
+            "line_total": {"amount": 2 * 1000 + 500, "currency": "USD"},
             "available": True,
             "unavailable_reason": None,
-            "in_stock": 5,
+            "in_stock": True,
+            "max_quantity": 5,
         }
     ]
     assert mine["subtotal"] == {"amount": 2 * 1000 + 500, "currency": "USD"}
@@ -162,7 +166,8 @@ async def test_a_line_that_can_no_longer_be_bought_stays_marked_unavailable_and_
     assert gone["available"] is False
     assert reason_mentions in gone["unavailable_reason"]
     assert gone["quantity"] == 2
-    assert gone["in_stock"] == in_stock
+    assert gone["in_stock"] is (in_stock > 0)
+    assert gone["max_quantity"] == in_stock
     assert lines[kept["id"]]["available"] is True
     assert group["subtotal"] == {"amount": 800, "currency": "USD"}
     assert cart["total"] == {"amount": 800, "currency": "USD"}
@@ -228,3 +233,36 @@ async def test_removing_an_item_that_is_not_in_the_cart_is_not_found(
 
 async def test_the_cart_needs_authentication(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get(CART), 401, "invalid_token")
+
+
+async def test_a_cart_group_splits_items_and_shipping_and_a_line_shows_image_total_and_bounds(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    lamp = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=2500, quantity=3, shipping=300
+    )
+    uploaded = await client.post(
+        f"/v1/listings/{lamp['id']}/images",
+        files={"file": ("x.png", PNG_1X1, "image/png")},
+        headers=m.seller.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    pictured = await read_listing(client, who=m.buyer, listing_id=lamp["id"])
+    mug = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=1000, shipping=500
+    )
+    await add_to_cart(client, who=m.buyer, listing_id=lamp["id"], quantity=2)
+    cart = await add_to_cart(client, who=m.buyer, listing_id=mug["id"], quantity=1)
+
+    (group,) = cart["groups"]
+    assert group["shop_id"] == group["seller_id"] == m.seller_id
+    assert group["items_total"] == usd(2 * 2500 + 1000)
+    assert group["shipping_total"] == usd(300 + 500)
+    assert group["subtotal"] == usd(6000 + 800)
+    lines = {line["listing_id"]: line for line in group["lines"]}
+    assert lines[lamp["id"]]["image_url"] == pictured["images"][0]["url"]
+    assert lines[mug["id"]]["image_url"] is None
+    assert lines[lamp["id"]]["line_total"] == usd(2 * 2500 + 300)
+    assert (lines[lamp["id"]]["in_stock"], lines[lamp["id"]]["max_quantity"]) == (True, 3)
+    assert cart["item_count"] == 3

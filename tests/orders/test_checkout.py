@@ -76,17 +76,21 @@ async def test_checkout_of_a_cart_with_two_sellers_makes_one_order_per_seller(
             "id": None,
             "listing_id": mug["id"],
             "title": mug["title"],
+            "image_url": None,
             "unit_price": {"amount": 1000, "currency": "USD"},
             "quantity": 2,
             "shipping_fee": {"amount": 500, "currency": "USD"},
+            "line_total": {"amount": 2 * 1000 + 500, "currency": "USD"},
         },
         plate["id"]: {
             "id": None,
             "listing_id": plate["id"],
             "title": plate["title"],
+            "image_url": None,
             "unit_price": {"amount": 250, "currency": "USD"},
             "quantity": 4,
             "shipping_fee": {"amount": 0, "currency": "USD"},
+            "line_total": {"amount": 4 * 250, "currency": "USD"},
         },
     }
     assert mine["items_total"] == {"amount": 2 * 1000 + 4 * 250, "currency": "USD"}
@@ -104,7 +108,7 @@ async def test_checkout_of_a_cart_with_two_sellers_makes_one_order_per_seller(
         assert order["shipping_address"] == {**ADDRESS, "line2": None, "region": None}
         assert order["paid_at"] is None
         assert order["ship_by"] is None
-        assert order["allowed_actions"] == ["cancel"]
+        assert order["allowed_actions"] == ["cancel", "message"]
 
     # Stock is reserved; a listing taken to zero sells out and leaves search.
     assert (await read_listing(client, who=m.seller, listing_id=mug["id"]))["quantity"] == 3

@@ -166,20 +166,22 @@ async def _order_in_state(
 @pytest.mark.parametrize(
     ("state", "caller", "expected"),
     [
-        ("pending_payment", "buyer", ["cancel"]),
+        # The buyer may always write to the seller about their order; the seller answers
+        # once the buyer has written (issue 15: `message`, `request_return`, `review`).
+        ("pending_payment", "buyer", ["cancel", "message"]),
         ("pending_payment", "seller", []),
         ("pending_payment", "admin", ["cancel"]),
-        ("paid", "buyer", ["open_dispute"]),
+        ("paid", "buyer", ["open_dispute", "message"]),
         ("paid", "seller", ["cancel", "ship"]),
         ("paid", "admin", ["cancel"]),
-        ("paid_past_ship_by", "buyer", ["cancel", "open_dispute"]),
+        ("paid_past_ship_by", "buyer", ["cancel", "open_dispute", "message"]),
         ("paid_past_ship_by", "seller", ["cancel", "ship"]),
-        ("shipped", "buyer", ["confirm_receipt", "open_dispute"]),
+        ("shipped", "buyer", ["confirm_receipt", "open_dispute", "message"]),
         ("shipped", "seller", []),
         ("shipped", "admin", []),
-        ("completed", "buyer", ["open_dispute"]),
-        ("completed", "seller", []),
-        ("cancelled", "buyer", []),
+        ("completed", "buyer", ["open_dispute", "request_return", "review", "message"]),
+        ("completed", "seller", ["review"]),
+        ("cancelled", "buyer", ["message"]),
         ("cancelled", "seller", []),
     ],
 )
@@ -275,6 +277,7 @@ async def test_the_seller_ships_with_carrier_and_tracking(
     assert (await get_order(client, who=m.buyer, order_id=order["id"]))["allowed_actions"] == [
         "confirm_receipt",
         "open_dispute",
+        "message",
     ]
     # Shipping moves no money.
     assert await escrow_of(session, order_id=order["id"]) == 1500
@@ -314,7 +317,8 @@ async def test_confirming_receipt_completes_and_pays_the_seller_minus_commission
     completed = await confirm(client, who=m.buyer, order_id=order["id"])
 
     assert completed["completed_at"] is not None
-    assert completed["allowed_actions"] == ["open_dispute"]  # inside the dispute window
+    # Inside the dispute, return and review windows.
+    assert completed["allowed_actions"] == ["open_dispute", "request_return", "review", "message"]
     assert await balance(client, seller=m.seller) == amounts(available=total - commission)
     assert await balance(client, seller=m.seller) == amounts(available=1561)
     assert await platform_revenue(session) == commission
@@ -408,7 +412,7 @@ async def test_the_buyer_cancels_an_unpaid_order_and_the_stock_returns(
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
-    assert response.json()["allowed_actions"] == []
+    assert response.json()["allowed_actions"] == ["message"]
     restocked = await read_listing(client, who=m.seller, listing_id=listing["id"])
     assert (restocked["quantity"], restocked["status"]) == (3, "active")
     # Nothing was charged, so nothing is refunded; the checkout cannot be paid any more.
@@ -474,7 +478,7 @@ async def test_the_timeline_records_every_step_with_its_actor(
         for e in events
     ] == [
         ("create", "buyer", m.buyer.user_id, None, "pending_payment"),
-        ("pay", "system", m.buyer.user_id, "pending_payment", "paid"),
+        ("pay", "buyer", m.buyer.user_id, "pending_payment", "paid"),
         ("ship", "seller", m.seller.user_id, "paid", "shipped"),
         ("confirm_receipt", "buyer", m.buyer.user_id, "shipped", "completed"),
     ]

@@ -70,7 +70,8 @@ async def test_a_successful_payment_pays_every_order_into_escrow(
         assert order["status"] == "paid"
         assert parse_time(order["paid_at"]) == paid_at
         assert parse_time(order["ship_by"]) == paid_at + settings.ship_by
-        assert order["allowed_actions"] == ["open_dispute"]  # else the buyer waits
+        # Else the buyer waits (or writes to the seller).
+        assert order["allowed_actions"] == ["open_dispute", "message"]
         assert await escrow_of(session, order_id=order["id"]) == order["total"]["amount"]
     assert sorted(o["total"]["amount"] for o in paid["orders"]) == [2500, 2600]
     assert await get_checkout(client, who=m.buyer, checkout_id=str(created["id"])) == paid

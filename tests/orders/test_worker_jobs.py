@@ -34,7 +34,7 @@ from tests.factories.payments import (
 from tests.factories.worker import sweep
 
 
-async def test_an_unpaid_checkout_past_its_expiry_is_cancelled_and_the_stock_returns(
+async def test_an_unpaid_checkout_past_its_expiry_expires_and_the_stock_returns(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
     m = await market(client, session)
@@ -63,10 +63,10 @@ async def test_an_unpaid_checkout_past_its_expiry_is_cancelled_and_the_stock_ret
     assert done["expire_unpaid_checkouts"] == 1
     buyer, seller = await relogin(client, who=m.buyer), await relogin(client, who=m.seller)
     expired = await get_checkout(client, who=buyer, checkout_id=created["id"])
-    assert expired["status"] == "cancelled"
+    assert expired["status"] == "expired"
     (order,) = expired["orders"]
     assert order["status"] == "cancelled"
-    assert order["cancel_reason"] == "payment not received in time"
+    assert order["cancel_reason"] == "expired: payment not received in time"
     restocked = await read_listing(client, who=seller, listing_id=listing["id"])
     assert (restocked["quantity"], restocked["status"]) == (2, "active")
     assert (await read_listing(client, who=seller, listing_id=other["id"]))["quantity"] == 5
