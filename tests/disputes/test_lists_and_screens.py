@@ -150,7 +150,7 @@ async def test_a_page_of_returns_or_disputes_takes_as_many_queries_however_long(
         await a_return(client, m)
         await a_dispute(client, m)
         await a_dispute(client, m)
-    assert (await listed(client, m.seller, "/v1/returns"))["items"].__len__() == 5
+    assert len((await listed(client, m.seller, "/v1/returns"))["items"]) == 5
     for path, (one, three) in counts.items():
         assert one == three, path
 
