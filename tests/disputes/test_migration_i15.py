@@ -62,7 +62,8 @@ events = sa.Table(
 
 def _migration() -> ModuleType:
     spec = importlib.util.spec_from_file_location("i15_disputes_migration", MIGRATION)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
