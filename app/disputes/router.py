@@ -117,7 +117,10 @@ async def list_returns(
     page: PageQuery,
     role: RoleQuery = None,
     status: Annotated[
-        list[ReturnStatus] | None, Query(description="Any of these states (repeat the parameter)")
+        list[ReturnStatus] | None,
+        Query(
+            max_length=len(ReturnStatus), description="Any of these states (repeat the parameter)"
+        ),
     ] = None,
     order_id: OrderIdQuery = None,
 ) -> Page[ReturnSummary]:
@@ -270,7 +273,10 @@ async def list_disputes(
     page: PageQuery,
     role: RoleQuery = None,
     status: Annotated[
-        list[DisputeStatus] | None, Query(description="Any of these states (repeat the parameter)")
+        list[DisputeStatus] | None,
+        Query(
+            max_length=len(DisputeStatus), description="Any of these states (repeat the parameter)"
+        ),
     ] = None,
     order_id: OrderIdQuery = None,
 ) -> Page[DisputeSummary]:
