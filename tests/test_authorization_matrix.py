@@ -99,6 +99,7 @@ def _everyone(status: int, code: str | None = None) -> dict[str, Expected]:
 PUBLIC: dict[tuple[str, str], dict[str, Expected]] = {
     ("GET", "/v1/listings/{listing_id}"): _everyone(200),
     ("POST", "/v1/listings/{listing_id}/reports"): _everyone(201),
+    ("GET", "/v1/listings/{listing_id}/reviews"): _everyone(200),
     # Anyone may buy a live listing; a key may not (carts are not open to keys).
     ("PUT", "/v1/cart/items/{listing_id}"): {BUYER_C: (200, None), SELLER_C: (200, None)},
     ("GET", "/v1/sellers/{seller_id}"): _everyone(200),

@@ -38,8 +38,10 @@ async def list_disputes(
 ) -> Page[DisputeSummary]:
     """The dispute queue, oldest first, with each dispute's age; filter by status (e.g.
     `escalated`) and reason."""
-    rows, next_cursor = await disputes.queue(session, status=status, reason=reason, page=page)
-    return Page(items=await views.dispute_summaries(session, rows), next_cursor=next_cursor)
+    rows, next_cursor = await disputes.queue(
+        session, admin, status=status, reason=reason, page=page
+    )
+    return Page(items=views.dispute_summaries(rows), next_cursor=next_cursor)
 
 
 @router.post(

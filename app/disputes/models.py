@@ -162,6 +162,8 @@ class Evidence(IdMixin, Base):
 
     dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"), index=True)
     uploader_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    uploader_role: Mapped[str] = mapped_column(String(16))
+    """The uploader's part in the dispute when they uploaded it: buyer, seller or admin."""
     storage_key: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(32))
     filename: Mapped[str] = mapped_column(String(255))

@@ -3,14 +3,17 @@
 
 import uuid
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
+from app.auth.principal import PartySide, Principal
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Forbidden
 from app.core.guards import Guarded
+from app.core.money import Money
+from app.core.pagination import PageParams, SortKey, paginate
 from app.disputes.events import ReturnEventType
 from app.disputes.exceptions import (
     InvalidReturnItems,
@@ -20,17 +23,36 @@ from app.disputes.exceptions import (
     ReturnWindowClosed,
 )
 from app.disputes.models import ReturnItem, ReturnRequest, ReturnStatus
-from app.disputes.repository import ReturnRepository
+from app.disputes.repository import OrderContext, ReturnRepository, context_of
 from app.disputes.schemas import ReturnCreate
 from app.disputes.state import RETURN_LIFECYCLE, ReturnAction
 from app.orders import service as order_service
-from app.orders.models import EventSubject, Order, OrderStatus
+from app.orders.models import EventSubject, Order, OrderLine, OrderStatus
 from app.orders.state import OrderActor
 from app.payments.provider import PaymentProvider
 
+# The seller's decision is due by the return's `respond_by` (silence approves).
+_DUE_BY_RESPOND_BY = (ReturnAction.approve, ReturnAction.reject)
+
+
+def actions(
+    request: ReturnRequest, actors: AbstractSet[OrderActor]
+) -> list[tuple[str, datetime | None]]:
+    """What the caller may do now, each with the moment the chance ends (None: no
+    deadline)."""
+    return [
+        (a.value, request.respond_by if a in _DUE_BY_RESPOND_BY else None)
+        for a in RETURN_LIFECYCLE.allowed_actions(request.status, actors, request)
+    ]
+
 
 def allowed_actions(request: ReturnRequest, actors: AbstractSet[OrderActor]) -> list[str]:
-    return [a.value for a in RETURN_LIFECYCLE.allowed_actions(request.status, actors, request)]
+    return [name for name, _deadline in actions(request, actors)]
+
+
+def refund_money(request: ReturnRequest) -> dict[str, object]:
+    """The return's refund as timeline details carry every amount: Money."""
+    return Money(amount=request.refund_amount, currency=request.currency).model_dump()
 
 
 def refund_for(order: Order, data: ReturnCreate) -> int:
@@ -94,7 +116,7 @@ async def request_return(
         actor_role=OrderActor.buyer.value,
         actor_id=principal.user_id,
         change=(None, request.status.value),
-        details={"reason": data.reason.value, "refund": request.refund_amount},
+        details={"reason": data.reason.value, "refund": refund_money(request)},
     )
     return Guarded(request, order_service.roles_of(request, principal))
 
@@ -109,6 +131,40 @@ async def get_visible(
     if request is None:
         raise ReturnNotFound()
     return Guarded(request, order_service.roles_of(request, principal))
+
+
+async def list_for(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    role: PartySide | None,
+    statuses: list[ReturnStatus],
+    order_id: uuid.UUID | None,
+    page: PageParams,
+) -> tuple[list[tuple[Guarded[ReturnRequest, OrderActor], OrderContext]], str | None]:
+    """The caller's returns, newest first, each with their roles on it and its order's
+    context."""
+    if not principal.acts_as_buyer:
+        role = "seller"  # a shop's integration sees the shop's returns, whichever side it asks
+    statement = ReturnRepository(session).of_party(
+        principal, role=role, statuses=statuses, order_id=order_id
+    )
+    rows, next_cursor = await paginate(
+        session, statement, keys=[SortKey(ReturnRequest.id, descending=True)], page=page
+    )
+    return [
+        (Guarded(row[0], order_service.roles_of(row[0], principal)), context_of(row))
+        for row in rows
+    ], next_cursor
+
+
+async def context(session: AsyncSession, request: ReturnRequest) -> OrderContext:
+    return await ReturnRepository(session).context(request)
+
+
+async def lines_of(session: AsyncSession, request: ReturnRequest) -> dict[uuid.UUID, OrderLine]:
+    """The order lines the return sends back, by id."""
+    return await ReturnRepository(session).lines([i.order_line_id for i in request.items])
 
 
 async def step(
@@ -146,7 +202,9 @@ async def _apply(
         request.respond_by = None
     if action is ReturnAction.ship_back:
         request.carrier, request.tracking_number = details["carrier"], details["tracking_number"]
+    recorded: dict[str, object] = dict(details)
     if action is ReturnAction.receive:
+        recorded["refund"] = refund_money(request)
         request.received_at = now()
         await order_service.refund_return(
             session,
@@ -168,7 +226,7 @@ async def _apply(
         actor_role=order_service.acting_role(permitted).value,
         actor_id=actor_id,
         change=(before.value, request.status.value),
-        details=dict(details),
+        details=recorded,
     )
 
 

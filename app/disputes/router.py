@@ -1,10 +1,12 @@
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
+from app.auth.principal import PartySide
 from app.catalog.dependencies import PrivateStorage
 from app.core.db import DbSession
 from app.core.errors import Forbidden, InvalidTransition, error_responses
@@ -15,7 +17,9 @@ from app.core.idempotency import (
     IdempotencyKeyReused,
 )
 from app.core.money import CurrencyNotSupported
+from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX, BINARY
+from app.core.schemas import Page
 from app.disputes import returns, views
 from app.disputes import service as disputes
 from app.disputes.dependencies import DisputeGuard, EvidenceGuard, ReturnGuard
@@ -37,15 +41,18 @@ from app.disputes.exceptions import (
     UnknownEvidence,
     UnsupportedEvidenceType,
 )
+from app.disputes.models import DisputeStatus, ReturnStatus
 from app.disputes.schemas import (
     DisputeCreate,
     DisputeMessageCreate,
     DisputeRead,
+    DisputeSummary,
     EvidenceRead,
     ReturnCreate,
     ReturnRead,
     ReturnReject,
     ReturnShipBack,
+    ReturnSummary,
 )
 from app.disputes.state import ReturnAction
 from app.orders.dependencies import OrderGuard
@@ -61,6 +68,13 @@ disputes_router = APIRouter(
 
 _RETURN_STEP_ERRORS = error_responses(ReturnNotFound, InvalidTransition)
 _DISPUTE_ERRORS = error_responses(DisputeNotFound, InvalidTransition)
+
+# The filters the caller's lists share: which side they hold, and of which order.
+RoleQuery = Annotated[
+    PartySide | None,
+    Query(description="`buyer`: what you bought; `seller`: what your shop sold; omitted: both"),
+]
+OrderIdQuery = Annotated[uuid.UUID | None, Query(description="Only those of this order")]
 
 
 # --- returns ---------------------------------------------------------------------------------
@@ -92,6 +106,30 @@ async def request_return(
         session, principal, order, settings=settings, data=body
     )
     return await views.return_read(session, return_request)
+
+
+@returns_router.get(
+    "/returns", response_model=Page[ReturnSummary], responses=error_responses(InvalidCursor)
+)
+async def list_returns(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: PageQuery,
+    role: RoleQuery = None,
+    status: Annotated[
+        list[ReturnStatus] | None,
+        Query(
+            max_length=len(ReturnStatus), description="Any of these states (repeat the parameter)"
+        ),
+    ] = None,
+    order_id: OrderIdQuery = None,
+) -> Page[ReturnSummary]:
+    """Your returns, newest first: as buyer, as seller (an API key: its shop's), or both;
+    each with what you may do now and until when."""
+    rows, next_cursor = await returns.list_for(
+        session, principal, role=role, statuses=status or [], order_id=order_id, page=page
+    )
+    return Page(items=views.return_summaries(rows), next_cursor=next_cursor)
 
 
 @returns_router.get(
@@ -224,6 +262,31 @@ async def open_dispute(
     seller must answer within the response time or the buyer gets what they asked for."""
     dispute = await disputes.open_dispute(session, principal, order, settings=settings, data=body)
     return await views.dispute_read(session, dispute)
+
+
+@disputes_router.get(
+    "/disputes", response_model=Page[DisputeSummary], responses=error_responses(InvalidCursor)
+)
+async def list_disputes(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: PageQuery,
+    role: RoleQuery = None,
+    status: Annotated[
+        list[DisputeStatus] | None,
+        Query(
+            max_length=len(DisputeStatus), description="Any of these states (repeat the parameter)"
+        ),
+    ] = None,
+    order_id: OrderIdQuery = None,
+) -> Page[DisputeSummary]:
+    """Your disputes, newest first: as buyer, as seller (an API key: its shop's), or both;
+    each with what you may do now and until when. Admins: their queue is
+    `GET /v1/admin/disputes`; here they see only disputes they are a party to."""
+    rows, next_cursor = await disputes.list_for(
+        session, principal, role=role, statuses=status or [], order_id=order_id, page=page
+    )
+    return Page(items=views.dispute_summaries(rows), next_cursor=next_cursor)
 
 
 @disputes_router.get(

@@ -5,7 +5,15 @@ from typing import Annotated, Self
 from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
 from app.core.money import Money, MoneyAboveZero
-from app.core.schemas import WHOLE_NUMBER, RequestSchema, Schema, given_exactly_when
+from app.core.schemas import (
+    WHOLE_NUMBER,
+    ActionRead,
+    DeprecatedSellerId,
+    RequestSchema,
+    Schema,
+    ShopId,
+    given_exactly_when,
+)
 from app.disputes.models import (
     DisputeOutcome,
     DisputeReason,
@@ -50,14 +58,32 @@ class ReturnShipBack(ShipRequest):
 
 class ReturnItemRead(Schema):
     line_id: uuid.UUID
+    listing_id: uuid.UUID
+    title: str = Field(description="The listing's title when it was bought")
     quantity: int
+
+
+Actions = Annotated[
+    list[ActionRead],
+    Field(
+        description="`allowed_actions` (same names, same order), each with the moment the "
+        "chance ends (null: no deadline)"
+    ),
+]
+ShopName = Annotated[str, Field(description="The selling shop's name")]
+BuyerName = Annotated[
+    str, Field(description='The buyer\'s display name ("Deleted user" once erased)')
+]
 
 
 class ReturnRead(Schema):
     id: uuid.UUID
     order_id: uuid.UUID
     buyer_id: uuid.UUID
-    seller_id: uuid.UUID
+    buyer_display_name: BuyerName
+    shop_id: ShopId
+    seller_id: DeprecatedSellerId
+    shop_name: ShopName
     status: ReturnStatus
     reason: ReturnReason
     details: str | None
@@ -73,7 +99,27 @@ class ReturnRead(Schema):
     received_at: datetime | None
     created_at: datetime
     allowed_actions: list[str] = Field(description="What the caller may do now")
+    actions: Actions
     timeline: list[OrderEventRead]
+
+
+class ReturnSummary(Schema):
+    """A row of a list of returns: what the row shows and what the caller may do."""
+
+    id: uuid.UUID
+    order_id: uuid.UUID
+    buyer_id: uuid.UUID
+    buyer_display_name: BuyerName
+    shop_id: ShopId
+    seller_id: DeprecatedSellerId
+    shop_name: ShopName
+    status: ReturnStatus
+    reason: ReturnReason
+    refund: Money = Field(description="Refunded when the seller receives the goods")
+    respond_by: datetime | None = Field(description="The seller's deadline; silence approves")
+    created_at: datetime
+    allowed_actions: list[str] = Field(description="What the caller may do now")
+    actions: Actions
 
 
 BUYER_OUTCOMES = (DisputeOutcome.refund_buyer, DisputeOutcome.partial_refund)
@@ -164,6 +210,8 @@ class EvidenceRead(Schema):
     filename: str
     content_type: str
     size_bytes: int
+    uploader_id: uuid.UUID
+    uploader_role: str = Field(description="`buyer`, `seller` or `admin`")
     url: str = Field(description="Download (parties and admins only)")
     created_at: datetime
 
@@ -180,8 +228,12 @@ class DisputeMessageRead(Schema):
 class DisputeRead(Schema):
     id: uuid.UUID
     order_id: uuid.UUID
+    order_total: Money
     buyer_id: uuid.UUID
-    seller_id: uuid.UUID
+    buyer_display_name: BuyerName
+    shop_id: ShopId
+    seller_id: DeprecatedSellerId
+    shop_name: ShopName
     status: DisputeStatus
     reason: DisputeReason
     description: str
@@ -196,20 +248,41 @@ class DisputeRead(Schema):
     resolved_at: datetime | None
     created_at: datetime
     age_seconds: int = Field(description="Time since it was opened")
-    allowed_actions: list[str] = Field(description="What the caller may do now")
+    allowed_actions: list[str] = Field(
+        description="What the caller may do now; `message` and `add_evidence` stay open to "
+        "the parties and admins until the dispute is resolved"
+    )
+    actions: Actions
     messages: list[DisputeMessageRead]
+    evidence: list[EvidenceRead] = Field(
+        description="Every file uploaded to the dispute, oldest first, whether or not a "
+        "message cites it"
+    )
     timeline: list[OrderEventRead]
 
 
 class DisputeSummary(Schema):
-    """A row of the admin queue."""
+    """A row of a list of disputes (the parties' lists and the admin queue)."""
 
     id: uuid.UUID
     order_id: uuid.UUID
+    buyer_id: uuid.UUID
+    buyer_display_name: BuyerName
+    shop_id: ShopId
+    seller_id: DeprecatedSellerId
+    shop_name: ShopName
     status: DisputeStatus
     reason: DisputeReason
     requested_outcome: DisputeOutcome
+    requested_amount: Money | None
+    outcome: DisputeOutcome | None
+    refund: Money | None
     order_total: Money
-    respond_by: datetime | None
+    respond_by: datetime | None = Field(
+        description="While the seller owes an answer: past it the buyer wins by default"
+    )
     created_at: datetime
+    resolved_at: datetime | None
     age_seconds: int
+    allowed_actions: list[str] = Field(description="What the caller may do now")
+    actions: Actions

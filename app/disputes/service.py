@@ -5,17 +5,18 @@ transaction as the decision."""
 import uuid
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
+from app.auth.principal import PartySide, Principal
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Forbidden
 from app.core.events import EventType
 from app.core.guards import Guarded
 from app.core.ids import uuid7
-from app.core.money import require_currency
+from app.core.money import Money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.core.storage import MediaStorage, sniff_evidence_type
 from app.disputes import returns
@@ -41,9 +42,14 @@ from app.disputes.models import (
     DisputeStatus,
     Evidence,
 )
-from app.disputes.repository import DisputeRepository
+from app.disputes.repository import DisputeRepository, OrderContext, context_of
 from app.disputes.schemas import DisputeCreate, DisputeResolve
-from app.disputes.state import DISPUTE_LIFECYCLE, DisputeAction
+from app.disputes.state import (
+    DISPUTE_LIFECYCLE,
+    DiscussionAction,
+    DisputeAction,
+    discussion_open,
+)
 from app.orders import service as order_service
 from app.orders.models import EventSubject, Order, OrderStatus
 from app.orders.state import OrderActor
@@ -54,8 +60,24 @@ _DISPUTABLE = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.completed)
 _MAX_SNIFF = 64
 
 
+_DISCUSSANTS = frozenset({OrderActor.buyer, OrderActor.seller, OrderActor.admin})
+
+
+def actions(dispute: Dispute, actors: AbstractSet[OrderActor]) -> list[tuple[str, datetime | None]]:
+    """What the caller may do now, each with the moment the chance ends (None: no
+    deadline): the seller's answer is due by `respond_by`; then messages and evidence, open
+    to the parties and admins until the dispute is resolved (escalated included)."""
+    found: list[tuple[str, datetime | None]] = [
+        (a.value, dispute.respond_by if a is DisputeAction.seller_reply else None)
+        for a in DISPUTE_LIFECYCLE.allowed_actions(dispute.status, actors, dispute)
+    ]
+    if discussion_open(dispute) and actors & _DISCUSSANTS:
+        found += [(a.value, None) for a in DiscussionAction]
+    return found
+
+
 def allowed_actions(dispute: Dispute, actors: AbstractSet[OrderActor]) -> list[str]:
-    return [a.value for a in DISPUTE_LIFECYCLE.allowed_actions(dispute.status, actors, dispute)]
+    return [name for name, _deadline in actions(dispute, actors)]
 
 
 async def open_dispute(
@@ -150,7 +172,7 @@ async def add_message(
     """A message from a party or an admin. The seller's answer (or the buyer's answer back)
     moves the dispute on, and decides who owes the next answer."""
     dispute = guarded.subject
-    if dispute.status is DisputeStatus.resolved:
+    if not discussion_open(dispute):
         raise DisputeClosed()
     known = await evidence_of(session, dispute)
     if unknown := [str(i) for i in evidence_ids if i not in known]:
@@ -204,7 +226,7 @@ async def upload_evidence(
     data: bytes,
 ) -> Evidence:
     dispute = guarded.subject
-    if dispute.status is DisputeStatus.resolved:
+    if not discussion_open(dispute):
         raise DisputeClosed()
     if len(data) > settings.max_evidence_bytes:
         raise EvidenceTooLarge(f"files may be at most {settings.max_evidence_bytes} bytes")
@@ -220,6 +242,7 @@ async def upload_evidence(
         id=evidence_id,
         dispute_id=dispute.id,
         uploader_id=principal.user_id,
+        uploader_role=order_service.acting_role(guarded.roles).value,
         storage_key=key,
         content_type=content_type,
         filename=filename[-255:] or f"evidence.{extension}",
@@ -368,7 +391,10 @@ async def _settle(
         order_service.acting_role(permitted),
         actor_id,
         before,
-        {"outcome": decision.outcome.value, "refund": refund},
+        {
+            "outcome": decision.outcome.value,
+            "refund": Money(amount=refund, currency=dispute.currency).model_dump(),
+        },
     )
 
 
@@ -397,13 +423,51 @@ async def _record(
     )
 
 
+Listed = tuple[Guarded[Dispute, OrderActor], OrderContext]
+"""A dispute of a list, with the caller's roles on it and its order's context."""
+
+
 async def queue(
     session: AsyncSession,
+    principal: Principal,
     *,
     status: DisputeStatus | None,
     reason: DisputeReason | None,
     page: PageParams,
-) -> tuple[list[Dispute], str | None]:
+) -> tuple[list[Listed], str | None]:
     """The admin queue, oldest first (ids are time-ordered)."""
     statement = DisputeRepository(session).queue(status, reason)
-    return await paginate(session, statement, keys=[SortKey(Dispute.id)], page=page)
+    rows, next_cursor = await paginate(session, statement, keys=[SortKey(Dispute.id)], page=page)
+    return [
+        (Guarded(row[0], order_service.roles_of(row[0], principal)), context_of(row))
+        for row in rows
+    ], next_cursor
+
+
+async def list_for(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    role: PartySide | None,
+    statuses: list[DisputeStatus],
+    order_id: uuid.UUID | None,
+    page: PageParams,
+) -> tuple[list[Listed], str | None]:
+    """The caller's disputes, newest first, each with their roles on it and its order's
+    context."""
+    if not principal.acts_as_buyer:
+        role = "seller"  # a shop's integration sees the shop's disputes, whichever side it asks
+    statement = DisputeRepository(session).of_party(
+        principal, role=role, statuses=statuses, order_id=order_id
+    )
+    rows, next_cursor = await paginate(
+        session, statement, keys=[SortKey(Dispute.id, descending=True)], page=page
+    )
+    return [
+        (Guarded(row[0], order_service.roles_of(row[0], principal)), context_of(row))
+        for row in rows
+    ], next_cursor
+
+
+async def context(session: AsyncSession, dispute: Dispute) -> OrderContext:
+    return await DisputeRepository(session).context(dispute)

@@ -35,6 +35,19 @@ class DisputeAction(StrEnum):
     auto_resolve = "auto_resolve"
 
 
+class DiscussionAction(StrEnum):
+    """What a dispute's parties and admins may do on it while it is not resolved, whatever
+    its state (escalated included): they move no state, so they are not in the table."""
+
+    message = "message"
+    add_evidence = "add_evidence"
+
+
+def discussion_open(dispute: Dispute) -> bool:
+    """Messages and evidence are accepted until the dispute is resolved."""
+    return dispute.status is not DisputeStatus.resolved
+
+
 def _deadline_passed(subject: ReturnRequest | Dispute) -> bool:
     return subject.respond_by is not None and subject.respond_by <= now()
 

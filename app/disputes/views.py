@@ -1,14 +1,18 @@
 """Disputes and returns as the API shows them to one caller."""
 
+from datetime import datetime
+
 from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import now
 from app.core.guards import Guarded
 from app.core.money import Money
+from app.core.schemas import ActionRead
 from app.disputes import returns
 from app.disputes import service as disputes
 from app.disputes.models import Dispute, Evidence, ReturnRequest
+from app.disputes.repository import OrderContext
 from app.disputes.schemas import (
     DisputeMessageRead,
     DisputeRead,
@@ -16,6 +20,7 @@ from app.disputes.schemas import (
     EvidenceRead,
     ReturnItemRead,
     ReturnRead,
+    ReturnSummary,
 )
 from app.orders import service as order_service
 from app.orders.state import OrderActor
@@ -30,19 +35,37 @@ def _age_seconds(dispute: Dispute) -> int:
     return max(0, int((now() - dispute.created_at).total_seconds()))
 
 
+def _actions(found: list[tuple[str, datetime | None]]) -> list[ActionRead]:
+    return [ActionRead(name=name, deadline=deadline) for name, deadline in found]
+
+
 async def return_read(
     session: AsyncSession, guarded: Guarded[ReturnRequest, OrderActor]
 ) -> ReturnRead:
     request = guarded.subject
+    context = await returns.context(session, request)
+    lines = await returns.lines_of(session, request)
+    found = returns.actions(request, guarded.roles)
     return ReturnRead(
         id=request.id,
         order_id=request.order_id,
         buyer_id=request.buyer_id,
+        buyer_display_name=context.buyer_display_name,
+        shop_id=request.seller_id,
         seller_id=request.seller_id,
+        shop_name=context.shop_name,
         status=request.status,
         reason=request.reason,
         details=request.details,
-        items=[ReturnItemRead(line_id=i.order_line_id, quantity=i.quantity) for i in request.items],
+        items=[
+            ReturnItemRead(
+                line_id=i.order_line_id,
+                listing_id=lines[i.order_line_id].listing_id,
+                title=lines[i.order_line_id].title,
+                quantity=i.quantity,
+            )
+            for i in request.items
+        ],
         refund=Money(amount=request.refund_amount, currency=request.currency),
         respond_by=request.respond_by,
         rejection_reason=request.rejection_reason,
@@ -50,9 +73,38 @@ async def return_read(
         tracking_number=request.tracking_number,
         received_at=request.received_at,
         created_at=request.created_at,
-        allowed_actions=returns.allowed_actions(request, guarded.roles),
+        allowed_actions=[name for name, _deadline in found],
+        actions=_actions(found),
         timeline=events_to_read(await order_service.subject_events(session, request.id)),
     )
+
+
+def return_summaries(
+    rows: list[tuple[Guarded[ReturnRequest, OrderActor], OrderContext]],
+) -> list[ReturnSummary]:
+    summaries = []
+    for guarded, context in rows:
+        request = guarded.subject
+        found = returns.actions(request, guarded.roles)
+        summaries.append(
+            ReturnSummary(
+                id=request.id,
+                order_id=request.order_id,
+                buyer_id=request.buyer_id,
+                buyer_display_name=context.buyer_display_name,
+                shop_id=request.seller_id,
+                seller_id=request.seller_id,
+                shop_name=context.shop_name,
+                status=request.status,
+                reason=request.reason,
+                refund=Money(amount=request.refund_amount, currency=request.currency),
+                respond_by=request.respond_by,
+                created_at=request.created_at,
+                allowed_actions=[name for name, _deadline in found],
+                actions=_actions(found),
+            )
+        )
+    return summaries
 
 
 def evidence_read(evidence: Evidence) -> EvidenceRead:
@@ -61,6 +113,8 @@ def evidence_read(evidence: Evidence) -> EvidenceRead:
         filename=evidence.filename,
         content_type=evidence.content_type,
         size_bytes=evidence.size_bytes,
+        uploader_id=evidence.uploader_id,
+        uploader_role=evidence.uploader_role,
         url=f"/v1/disputes/{evidence.dispute_id}/evidence/{evidence.id}",
         created_at=evidence.created_at,
     )
@@ -77,12 +131,19 @@ def evidence_file(evidence: Evidence, data: bytes) -> Response:
 
 async def dispute_read(session: AsyncSession, guarded: Guarded[Dispute, OrderActor]) -> DisputeRead:
     dispute = guarded.subject
-    evidence = {str(k): v for k, v in (await disputes.evidence_of(session, dispute)).items()}
+    context = await disputes.context(session, dispute)
+    evidence = await disputes.evidence_of(session, dispute)
+    by_id = {str(k): v for k, v in evidence.items()}
+    found = disputes.actions(dispute, guarded.roles)
     return DisputeRead(
         id=dispute.id,
         order_id=dispute.order_id,
+        order_total=Money(amount=context.order_total, currency=dispute.currency),
         buyer_id=dispute.buyer_id,
+        buyer_display_name=context.buyer_display_name,
+        shop_id=dispute.seller_id,
         seller_id=dispute.seller_id,
+        shop_name=context.shop_name,
         status=dispute.status,
         reason=dispute.reason,
         description=dispute.description,
@@ -95,35 +156,51 @@ async def dispute_read(session: AsyncSession, guarded: Guarded[Dispute, OrderAct
         resolved_at=dispute.resolved_at,
         created_at=dispute.created_at,
         age_seconds=_age_seconds(dispute),
-        allowed_actions=disputes.allowed_actions(dispute, guarded.roles),
+        allowed_actions=[name for name, _deadline in found],
+        actions=_actions(found),
         messages=[
             DisputeMessageRead(
                 id=m.id,
                 author_id=m.author_id,
                 author_role=m.author_role,
                 body=m.body,
-                evidence=[evidence_read(evidence[i]) for i in m.evidence_ids if i in evidence],
+                evidence=[evidence_read(by_id[i]) for i in m.evidence_ids if i in by_id],
                 created_at=m.created_at,
             )
             for m in dispute.messages
         ],
+        evidence=[evidence_read(e) for e in evidence.values()],
         timeline=events_to_read(await order_service.subject_events(session, dispute.id)),
     )
 
 
-async def dispute_summaries(session: AsyncSession, rows: list[Dispute]) -> list[DisputeSummary]:
-    totals = await order_service.totals(session, [d.order_id for d in rows])
-    return [
-        DisputeSummary(
-            id=d.id,
-            order_id=d.order_id,
-            status=d.status,
-            reason=d.reason,
-            requested_outcome=d.requested_outcome,
-            order_total=Money(amount=totals[d.order_id], currency=d.currency),
-            respond_by=d.respond_by,
-            created_at=d.created_at,
-            age_seconds=_age_seconds(d),
+def dispute_summaries(rows: list[disputes.Listed]) -> list[DisputeSummary]:
+    summaries = []
+    for guarded, context in rows:
+        d = guarded.subject
+        found = disputes.actions(d, guarded.roles)
+        summaries.append(
+            DisputeSummary(
+                id=d.id,
+                order_id=d.order_id,
+                buyer_id=d.buyer_id,
+                buyer_display_name=context.buyer_display_name,
+                shop_id=d.seller_id,
+                seller_id=d.seller_id,
+                shop_name=context.shop_name,
+                status=d.status,
+                reason=d.reason,
+                requested_outcome=d.requested_outcome,
+                requested_amount=_money(d.requested_amount, d.currency),
+                outcome=d.outcome,
+                refund=_money(d.refund_amount, d.currency),
+                order_total=Money(amount=context.order_total, currency=d.currency),
+                respond_by=d.respond_by,
+                created_at=d.created_at,
+                resolved_at=d.resolved_at,
+                age_seconds=_age_seconds(d),
+                allowed_actions=[name for name, _deadline in found],
+                actions=_actions(found),
+            )
         )
-        for d in rows
-    ]
+    return summaries

@@ -20,4 +20,6 @@ async def hide_review(
 ) -> ReviewRead:
     """Hide a published review (reason audited): it leaves the public lists and the
     reputation aggregates; its parties still see it, marked hidden."""
-    return review_read(await service.hide(session, admin, review, reason=body.reason))
+    return await review_read(
+        session, await service.hide(session, admin, review, reason=body.reason)
+    )

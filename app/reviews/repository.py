@@ -1,11 +1,15 @@
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, text, update
 
+from app.auth.models import User
 from app.auth.principal import Principal
 from app.core.repository import RepositoryBase
+from app.orders.models import Order, OrderLine
 from app.reviews.models import VISIBLE_REVIEW_PREDICATE, Review, ReviewedRole
+from app.sellers.models import SellerProfile
 
 _VISIBLE = text(VISIBLE_REVIEW_PREDICATE)
 
@@ -53,6 +57,37 @@ class ReviewRepository(RepositoryBase[Review]):
         return select(Review).where(
             Review.subject_user_id == subject_user_id, Review.about == about, _VISIBLE
         )
+
+    def visible_about_listing(self, listing_id: uuid.UUID) -> Select[Review]:
+        """Buyers' published, visible reviews of orders that contained the listing."""
+        orders = select(OrderLine.order_id).where(OrderLine.listing_id == listing_id)
+        return select(Review).where(
+            Review.about == ReviewedRole.seller, Review.order_id.in_(orders), _VISIBLE
+        )
+
+    async def authors_and_shops(
+        self, review_ids: Collection[uuid.UUID]
+    ) -> list[Row[uuid.UUID, str, uuid.UUID, str]]:
+        """(review id, its author's display name, its order's shop id and shop name)."""
+        statement = (
+            select(Review.id, User.display_name, Order.seller_id, SellerProfile.shop_name)
+            .join(User, User.id == Review.author_id)
+            .join(Order, Order.id == Review.order_id)
+            .join(SellerProfile, SellerProfile.id == Order.seller_id)
+            .where(Review.id.in_(review_ids))
+        )
+        return list((await self.session.execute(statement)).all())
+
+    async def order_items(
+        self, order_ids: Collection[uuid.UUID]
+    ) -> list[Row[uuid.UUID, uuid.UUID, str]]:
+        """(order id, listing id, title) of each line of the orders, in line order."""
+        statement = (
+            select(OrderLine.order_id, OrderLine.listing_id, OrderLine.title)
+            .where(OrderLine.order_id.in_(order_ids))
+            .order_by(OrderLine.id)
+        )
+        return list((await self.session.execute(statement)).all())
 
     async def rating_counts(
         self, subject_user_id: uuid.UUID, about: ReviewedRole, since: datetime

@@ -4,11 +4,12 @@ from fastapi import APIRouter, status
 
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.exceptions import InvalidToken
+from app.catalog.exceptions import ListingNotFound
 from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page, page_of
+from app.core.schemas import Page
 from app.orders.dependencies import OrderGuard
 from app.orders.exceptions import OrderNotFound
 from app.reviews import service
@@ -22,10 +23,10 @@ from app.reviews.exceptions import (
     ReviewNotFound,
     ReviewWindowClosed,
 )
-from app.reviews.models import ReviewedRole
 from app.reviews.schemas import ReplyCreate, ReviewCreate, ReviewRead, Storefront, UserProfile
 from app.reviews.views import (
     review_list,
+    review_page,
     review_read,
     storefront_read,
     user_profile_read,
@@ -54,7 +55,7 @@ async def write_review(
     """Review the other party of a completed order, once, inside the review window. Nobody
     else sees it (the other party included) until both have written or the window closes;
     then both publish together."""
-    return review_read(await service.write(session, principal, order, data=body))
+    return await review_read(session, await service.write(session, principal, order, data=body))
 
 
 @reviews_router.get(
@@ -66,16 +67,16 @@ async def list_order_reviews(
     order: OrderGuard, principal: CurrentPrincipal, session: DbSession
 ) -> list[ReviewRead]:
     """The reviews of an order you are a party to: yours, and the other's once published."""
-    return review_list(await service.of_order(session, principal, order))
+    return await review_list(session, await service.of_order(session, principal, order))
 
 
 @reviews_router.get(
     "/reviews/{review_id}", response_model=ReviewRead, responses=error_responses(ReviewNotFound)
 )
-async def get_review(review: ReviewGuard) -> ReviewRead:
+async def get_review(review: ReviewGuard, session: DbSession) -> ReviewRead:
     """A published review (hidden ones: only to the two parties and admins; unpublished:
     only to the author)."""
-    return review_read(review.subject)
+    return await review_read(session, review.subject)
 
 
 @reviews_router.post(
@@ -87,7 +88,7 @@ async def reply_to_review(
     review: ReviewToReply, body: ReplyCreate, session: DbSession
 ) -> ReviewRead:
     """The reviewed person answers a published review, once, publicly."""
-    return review_read(await service.reply(session, review, text=body.reply))
+    return await review_read(session, await service.reply(session, review, text=body.reply))
 
 
 @profiles_router.get(
@@ -109,7 +110,7 @@ async def list_seller_reviews(
 ) -> Page[ReviewRead]:
     """Buyers' published reviews of a shop, newest first."""
     rows, cursor = await service.visible_about_shop(session, seller_id, page=page)
-    return page_of(rows, cursor, review_read)
+    return await review_page(session, rows, cursor)
 
 
 @profiles_router.get(
@@ -127,11 +128,26 @@ async def get_user_profile(user_id: uuid.UUID, session: DbSession) -> UserProfil
     "/users/{user_id}/reviews",
     response_model=Page[ReviewRead],
     tags=["reviews"],
-    responses=error_responses(InvalidCursor),
+    responses=error_responses(NotFound, InvalidCursor),
 )
 async def list_user_reviews(
     user_id: uuid.UUID, session: DbSession, page: PageQuery
 ) -> Page[ReviewRead]:
-    """Sellers' published reviews of a person as a buyer, newest first."""
-    rows, cursor = await service.visible_about(session, user_id, ReviewedRole.buyer, page=page)
-    return page_of(rows, cursor, review_read)
+    """Sellers' published reviews of a person as a buyer, newest first (404 for an unknown
+    person)."""
+    rows, cursor = await service.visible_about_user(session, user_id, page=page)
+    return await review_page(session, rows, cursor)
+
+
+@reviews_router.get(
+    "/listings/{listing_id}/reviews",
+    response_model=Page[ReviewRead],
+    responses=error_responses(ListingNotFound, InvalidCursor),
+)
+async def list_listing_reviews(
+    listing_id: uuid.UUID, session: DbSession, page: PageQuery
+) -> Page[ReviewRead]:
+    """Buyers' published reviews of orders that contained this listing, newest first, each
+    with the author's name and the order's items. Public."""
+    rows, cursor = await service.visible_about_listing(session, listing_id, page=page)
+    return await review_page(session, rows, cursor)

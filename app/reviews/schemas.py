@@ -21,12 +21,25 @@ class HideRequest(RequestSchema):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class ReviewedItemRead(Schema):
+    listing_id: uuid.UUID
+    title: str = Field(description="The listing's title when it was bought")
+
+
 class ReviewRead(Schema):
     id: uuid.UUID
     order_id: uuid.UUID
     author_id: uuid.UUID
+    author_display_name: str = Field(
+        description='The author\'s display name ("Deleted user" once their account is erased)'
+    )
     subject_user_id: uuid.UUID
     about: ReviewedRole = Field(description="What the reviewed person was in the order")
+    shop_id: uuid.UUID | None = Field(
+        description="The reviewed shop, when a shop is reviewed (`about` is `seller`); else null"
+    )
+    shop_name: str | None = Field(description="That shop's name; null when a buyer is reviewed")
+    items: list[ReviewedItemRead] = Field(description="What the reviewed order held")
     rating: int
     comment: str
     created_at: datetime

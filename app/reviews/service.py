@@ -186,6 +186,67 @@ async def visible_about(
     return await paginate(session, statement, keys=keys, page=page)
 
 
+async def visible_about_user(
+    session: AsyncSession, user_id: uuid.UUID, *, page: PageParams
+) -> tuple[list[Review], str | None]:
+    """Sellers' published, not hidden reviews of a person as a buyer, newest first; 404 for
+    an unknown (or erased) person, as their profile."""
+    user = await auth_service.get_user(session, user_id)
+    return await visible_about(session, user.id, ReviewedRole.buyer, page=page)
+
+
+async def visible_about_listing(
+    session: AsyncSession, listing_id: uuid.UUID, *, page: PageParams
+) -> tuple[list[Review], str | None]:
+    """Buyers' published, not hidden reviews of orders that contained a listing anyone may
+    see, newest first; 404 for a listing the public may not see."""
+    await catalog_service.get_visible(session, None, listing_id)
+    statement = ReviewRepository(session).visible_about_listing(listing_id)
+    keys = [SortKey(Review.published_at, descending=True), SortKey(Review.id, descending=True)]
+    return await paginate(session, statement, keys=keys, page=page)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewedItem:
+    listing_id: uuid.UUID
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFacts:
+    """What a review card shows beside the review: who wrote it, the shop when a shop is
+    reviewed, and what the order held."""
+
+    author_display_name: str
+    shop_id: uuid.UUID | None
+    shop_name: str | None
+    items: list[ReviewedItem]
+
+
+async def facts_of(session: AsyncSession, reviews: list[Review]) -> dict[uuid.UUID, ReviewFacts]:
+    """{review id: its facts}, for any number of reviews in two queries."""
+    if not reviews:
+        return {}
+    repository = ReviewRepository(session)
+    items: dict[uuid.UUID, list[ReviewedItem]] = {}
+    for order_id, listing_id, title in await repository.order_items({r.order_id for r in reviews}):
+        items.setdefault(order_id, []).append(ReviewedItem(listing_id, title))
+    about = {r.id: r for r in reviews}
+    facts = {}
+    for review_id, author_name, shop_id, shop_name in await repository.authors_and_shops(
+        list(about)
+    ):
+        review = about[review_id]
+        shop_reviewed = review.about is ReviewedRole.seller
+        facts[review_id] = ReviewFacts(
+            author_display_name=author_name,
+            shop_id=shop_id if shop_reviewed else None,
+            shop_name=shop_name if shop_reviewed else None,
+            items=items.get(review.order_id, []),
+        )
+    return facts
+
+
 async def visible_about_shop(
     session: AsyncSession, seller_id: uuid.UUID, *, page: PageParams
 ) -> tuple[list[Review], str | None]:

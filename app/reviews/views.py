@@ -1,17 +1,32 @@
 """Reviews, reputations and public profiles as the API shows them."""
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.schemas import Page
+from app.reviews import service
 from app.reviews.models import Review
-from app.reviews.schemas import RatingPeriod, Reputation, ReviewRead, Storefront, UserProfile
-from app.reviews.service import PublicPerson, PublicShop, Ratings
+from app.reviews.schemas import (
+    RatingPeriod,
+    Reputation,
+    ReviewedItemRead,
+    ReviewRead,
+    Storefront,
+    UserProfile,
+)
+from app.reviews.service import PublicPerson, PublicShop, Ratings, ReviewFacts
 
 
-def review_read(review: Review) -> ReviewRead:
+def _review_read(review: Review, facts: ReviewFacts) -> ReviewRead:
     return ReviewRead(
         id=review.id,
         order_id=review.order_id,
         author_id=review.author_id,
+        author_display_name=facts.author_display_name,
         subject_user_id=review.subject_user_id,
         about=review.about,
+        shop_id=facts.shop_id,
+        shop_name=facts.shop_name,
+        items=[ReviewedItemRead(listing_id=i.listing_id, title=i.title) for i in facts.items],
         rating=review.rating,
         comment=review.comment,
         created_at=review.created_at,
@@ -24,8 +39,20 @@ def review_read(review: Review) -> ReviewRead:
     )
 
 
-def review_list(reviews: list[Review]) -> list[ReviewRead]:
-    return [review_read(r) for r in reviews]
+async def review_list(session: AsyncSession, reviews: list[Review]) -> list[ReviewRead]:
+    facts = await service.facts_of(session, reviews)
+    return [_review_read(r, facts[r.id]) for r in reviews]
+
+
+async def review_read(session: AsyncSession, review: Review) -> ReviewRead:
+    (read,) = await review_list(session, [review])
+    return read
+
+
+async def review_page(
+    session: AsyncSession, rows: list[Review], next_cursor: str | None
+) -> Page[ReviewRead]:
+    return Page(items=await review_list(session, rows), next_cursor=next_cursor)
 
 
 def _period(counts: dict[int, int]) -> RatingPeriod:

@@ -88,7 +88,7 @@ async def test_only_the_buyer_may_open_a_dispute(
     assert dispute["requested_amount"] is None
     assert dispute["outcome"] is None
     assert dispute["refund"] is None
-    assert dispute["allowed_actions"] == ["escalate"]
+    assert dispute["allowed_actions"] == ["escalate", "message", "add_evidence"]
     assert parse_time(dispute["respond_by"]) > parse_time(dispute["created_at"])
 
 
@@ -468,7 +468,8 @@ async def test_either_party_escalates_and_the_worker_then_leaves_it_alone(
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "escalated"
         assert response.json()["respond_by"] is None
-        assert response.json()["allowed_actions"] == []
+        # Escalated, both parties may still talk and add evidence until the decision.
+        assert response.json()["allowed_actions"] == ["message", "add_evidence"]
         assert_problem(await escalate(client, who, dispute["id"]), 409, "invalid_transition")
     seller_view = await read(client, m.seller, by_buyer["id"])
     assert [(e["action"], e["actor_role"]) for e in seller_view["timeline"]] == [
@@ -668,8 +669,17 @@ async def test_a_dispute_is_visible_to_its_parties_and_admins_only(
             (e["subject"], e["subject_id"], e["action"], e["actor_role"], e["to_status"])
             for e in found["timeline"]
         ] == [("dispute", did, "open", "buyer", "open")]
-    assert (await read(client, m.seller, did))["allowed_actions"] == ["seller_reply", "escalate"]
-    assert (await read(client, m.admin, did))["allowed_actions"] == ["resolve"]
+    assert (await read(client, m.seller, did))["allowed_actions"] == [
+        "seller_reply",
+        "escalate",
+        "message",
+        "add_evidence",
+    ]
+    assert (await read(client, m.admin, did))["allowed_actions"] == [
+        "resolve",
+        "message",
+        "add_evidence",
+    ]
 
     stranger = await register_and_login(client)
     other_seller, _ = await approved_seller(client, session, admin=m.admin)

@@ -176,7 +176,15 @@ async def test_shipping_is_refunded_only_when_the_seller_is_at_fault(
         assert order["total"] == {"amount": 2500, "currency": "USD"}
         created = await requested_return(client, m, order, reason=reason, items=one_unit(order))
         assert created["refund"] == {"amount": refund, "currency": "USD"}, reason
-        assert created["items"] == [{"line_id": order["lines"][0]["id"], "quantity": 1}]
+        line = order["lines"][0]
+        assert created["items"] == [
+            {
+                "line_id": line["id"],
+                "listing_id": line["listing_id"],
+                "title": line["title"],
+                "quantity": 1,
+            }
+        ]
 
 
 # --- allowed actions and illegal steps --------------------------------------------------------

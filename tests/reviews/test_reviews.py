@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
-from tests.factories.accounts import LoggedIn, buyer_user, relogin
+from tests.factories.accounts import LoggedIn, buyer_user, me, relogin
 from tests.factories.api import Json, assert_problem, json_ok, parse_time
 from tests.factories.disputes import completed_order, shipped_order
 from tests.factories.orders import Market, market, order_events, paid_order
@@ -133,8 +133,14 @@ async def test_each_party_of_a_completed_order_reviews_the_other_unpublished(
         "id": review["id"],
         "order_id": order["id"],
         "author_id": m.buyer.user_id,
+        "author_display_name": (await me(client, who=m.buyer))["display_name"],
         "subject_user_id": m.seller.user_id,
         "about": "seller",
+        "shop_id": m.seller_id,
+        "shop_name": json_ok(await client.get(f"/v1/sellers/{m.seller_id}"))["shop_name"],
+        "items": [
+            {"listing_id": line["listing_id"], "title": line["title"]} for line in order["lines"]
+        ],
         "rating": 4,
         "comment": "Well packed",
         "created_at": review["created_at"],
