@@ -143,4 +143,8 @@ def format_money(amount: int, currency: str) -> str:
     decimals = _DECIMALS.get(currency, 2)
     sign = "-" if amount < 0 else ""
     units, minor = divmod(abs(amount), 10**decimals)
-    return f"{sign}{units}.{minor:0{decimals}d} {currency}" if decimals else f"{sign}{units} {currency}"
+    return (
+        f"{sign}{units}.{minor:0{decimals}d} {currency}"
+        if decimals
+        else f"{sign}{units} {currency}"
+    )

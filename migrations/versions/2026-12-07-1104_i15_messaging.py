@@ -159,9 +159,7 @@ def downgrade() -> None:
         batch.drop_column("resolved_at")
         batch.drop_column("status")
     with op.batch_alter_table("notifications") as batch:
-        batch.drop_constraint(
-            op.f("ck_notifications_notification_resource_type"), type_="check"
-        )
+        batch.drop_constraint(op.f("ck_notifications_notification_resource_type"), type_="check")
         batch.drop_column("resource_id")
         batch.drop_column("resource_type")
         batch.drop_column("body")

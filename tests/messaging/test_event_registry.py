@@ -89,7 +89,9 @@ def test_every_rule_has_a_body_that_always_renders_and_a_link() -> None:
     }
     for event_type, rule in RULES.items():
         body = render_body(rule, always)
-        assert body and "{" not in body and body != rule.title, event_type
+        assert body, event_type
+        assert "{" not in body, event_type
+        assert body != rule.title, event_type
         assert rule.link.key.endswith("_id"), event_type
     assert "order.created" in SILENT
     assert RULES["order.paid"].audience == "seller"

@@ -97,8 +97,7 @@ RULES: dict[str, Rule] = {
         (
             "The buyer of an order of {total} asks to return items: {reason}. Approve or "
             "reject the request.",
-            "The buyer of an order of {total} asks to return items. Approve or reject the "
-            "request.",
+            "The buyer of an order of {total} asks to return items. Approve or reject the request.",
         ),
         RETURN,
     ),
