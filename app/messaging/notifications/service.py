@@ -77,11 +77,12 @@ def render_body(rule: Rule, data: dict[str, Any]) -> str:
 
 
 def _link(rule: Rule, data: dict[str, Any]) -> tuple[ResourceType | None, uuid.UUID | None]:
-    resource_id = _user_id(data, rule.link.key)
+    resource_id = _id_in(data, rule.link.key)
     return (rule.link.type, resource_id) if resource_id is not None else (None, None)
 
 
-def _user_id(data: dict[str, Any], key: str) -> uuid.UUID | None:
+def _id_in(data: dict[str, Any], key: str) -> uuid.UUID | None:
+    """The id the event's data holds under `key` (a user's, or what a notice links to)."""
     value = data.get(key)
     return uuid.UUID(value) if isinstance(value, str) else None
 
@@ -95,21 +96,21 @@ async def _seller_user_id(session: AsyncSession, event: OutboxEvent) -> uuid.UUI
 async def _recipients(
     session: AsyncSession, event: OutboxEvent, audience: Audience
 ) -> set[uuid.UUID]:
-    buyer = _user_id(event.data, "buyer_id")
+    buyer = _id_in(event.data, "buyer_id")
     if audience is Audience.buyer:
         found = {buyer}
     elif audience is Audience.seller:
         found = {await _seller_user_id(session, event)}
     elif audience is Audience.recipient:
-        found = {_user_id(event.data, "recipient_id")}
+        found = {_id_in(event.data, "recipient_id")}
     elif audience is Audience.reviewed:
         about = event.data.get("about")
         found = {buyer if about == "buyer" else await _seller_user_id(session, event)}
     else:
-        found = {buyer} - {_user_id(event.data, "actor_id")}
+        found = {buyer} - {_id_in(event.data, "actor_id")}
         # An order that was never paid is none of the shop's business: it never heard of it.
         if event.data.get("previous_status") != OrderStatus.pending_payment:
-            found |= {await _seller_user_id(session, event)} - {_user_id(event.data, "actor_id")}
+            found |= {await _seller_user_id(session, event)} - {_id_in(event.data, "actor_id")}
     # A deleted account gets nothing more.
     return await auth_service.active_among(session, {u for u in found if u is not None})
 
