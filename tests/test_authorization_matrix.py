@@ -50,6 +50,7 @@ from tests.factories.apps import make_settings
 from tests.factories.catalog import PNG_1X1, listing_for_sale
 from tests.factories.disputes import post_dispute, post_return
 from tests.factories.orders import Market, add_to_cart, checkout, confirm, market, pay, ship
+from tests.factories.payments import post_payout
 from tests.factories.reviews import post_review
 from tests.factories.sellers import approved_seller
 
@@ -77,6 +78,7 @@ RESOURCE_IDS: dict[str, str] = {
     "delivery_id": "a webhook delivery to that endpoint",
     "key_id": "shop A's owner's API key",
     "notification_id": "a notification of shop A's owner",
+    "payout_id": "a payout shop A requested",
     "seller_id": "shop A",
     "user_id": "buyer A",
     "category_id": "the category shop A lists in",
@@ -315,6 +317,7 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
     every_scope = spec["components"]["schemas"]["ApiKeyScope"]["enum"]
     key_c = await _api_key(client, seller_c, every_scope)
     notifications = _ok(await client.get("/v1/notifications", headers=a_seller.headers))
+    payout = _ok(await post_payout(client, seller=a_seller, amount=100), 201)
     deliveries = _ok(
         await client.get(
             "/v1/webhooks/deliveries",
@@ -336,6 +339,7 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         "delivery_id": deliveries["items"][0]["id"],
         "key_id": key_a["id"],
         "notification_id": notifications["items"][0]["id"],
+        "payout_id": payout["id"],
         "seller_id": m.seller_id,
         "user_id": m.buyer.user_id,
         "category_id": m.category_id,

@@ -73,7 +73,8 @@ async def _listing(
 
 async def _available(client: httpx.AsyncClient, seller: LoggedIn) -> int:
     balance = await client.get("/v1/sellers/me/balance", headers=seller.headers)
-    (usd,) = balance.json()
+    usd = balance.json()
+    assert usd["currency"] == "USD"
     return int(usd["available"]["amount"])
 
 

@@ -2,7 +2,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Select, Update, delete, exists, func, select, update
+from sqlalchemy import Select, Update, delete, exists, func, or_, select, update
 
 from app.auth.models import ApiKey, AuthSession, LoginFailure, RefreshToken, User
 from app.core.repository import RepositoryBase, locked
@@ -44,13 +44,21 @@ class UserRepository(RepositoryBase[User]):
         statement = select(func.count()).select_from(User).where(User.email == email.lower())
         return bool(await self.session.scalar(statement))
 
-    def search(self, email_prefix: str | None) -> Select[User]:
+    def search(self, email_prefix: str | None, text: str | None = None) -> Select[User]:
+        """Active accounts; `email_prefix`: whose email starts with it; `text`: whose email
+        or display name contains it (case-insensitively)."""
         statement = self.active()
         if email_prefix:
-            escaped = (
-                email_prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            )
+            escaped = _like_escaped(email_prefix.lower())
             statement = statement.where(User.email.like(f"{escaped}%", escape="\\"))
+        if text:
+            pattern = f"%{_like_escaped(text.lower())}%"
+            statement = statement.where(
+                or_(
+                    User.email.like(pattern, escape="\\"),
+                    func.lower(User.display_name).like(pattern, escape="\\"),
+                )
+            )
         return statement
 
 
@@ -178,3 +186,8 @@ def _revoke_all_of_user(
         .values(revoked_at=at)
         .execution_options(synchronize_session=False)
     )
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

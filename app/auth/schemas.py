@@ -186,6 +186,16 @@ class UserRead(Schema):
     created_at: datetime
 
 
+class UserAdminRead(UserRead):
+    """An account as an admin's user search shows it."""
+
+    shop_id: uuid.UUID | None = Field(
+        description="Their shop (a seller profile: `GET /v1/admin/sellers?...`); null: none"
+    )
+    is_admin: bool
+    updated_at: datetime
+
+
 class UserAdminUpdate(RequestSchema):
     is_admin: StrictBool = Field(description="Grant or revoke the admin role")
     reason: str | None = Field(default=None, max_length=1000)

@@ -326,11 +326,16 @@ async def set_shop(
 
 
 async def list_users(
-    session: AsyncSession, page: PageParams, *, email_prefix: str | None
+    session: AsyncSession, page: PageParams, *, email_prefix: str | None, text: str | None = None
 ) -> tuple[list[User], str | None]:
+    """Active accounts, newest first: whose email starts with `email_prefix`, and whose email
+    or display name contains `text` (each when given)."""
     users = UserRepository(session)
     return await paginate(
-        session, users.search(email_prefix), keys=[SortKey(User.id, descending=True)], page=page
+        session,
+        users.search(email_prefix, text),
+        keys=[SortKey(User.id, descending=True)],
+        page=page,
     )
 
 

@@ -2,12 +2,16 @@
 text only in the answer that created it)."""
 
 from app.auth.models import ApiKey, User
-from app.auth.schemas import AccountUpdated, ApiKeyCreated, ApiKeyRead, UserRead
+from app.auth.schemas import AccountUpdated, ApiKeyCreated, ApiKeyRead, UserAdminRead, UserRead
 from app.auth.service import AccountChange
 
 
 def user_read(user: User) -> UserRead:
     return UserRead.model_validate(user)
+
+
+def user_admin_read(user: User) -> UserAdminRead:
+    return UserAdminRead.model_validate(user)
 
 
 def account_updated(change: AccountChange) -> AccountUpdated:

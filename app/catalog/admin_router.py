@@ -16,6 +16,7 @@ from app.catalog.exceptions import (
     CategoryNotFound,
     CategorySlugTaken,
     ListingNotFound,
+    ReportNotOpen,
     UnknownCategory,
 )
 from app.catalog.models import ListingStatus
@@ -25,6 +26,7 @@ from app.catalog.schemas import (
     CategoryUpdate,
     ListingAdminRead,
     ModerationDecision,
+    ReportDismissal,
     ReportRead,
 )
 from app.catalog.state import ListingAction
@@ -112,6 +114,29 @@ async def list_listing_reports(
     """What users reported about a listing, oldest first."""
     rows, next_cursor = await service.reports_of(session, listing_id, page)
     return page_of(rows, next_cursor, views.report_read)
+
+
+@router.post(
+    "/listings/{listing_id}/reports/dismiss",
+    summary="Dismiss reports of a listing",
+    response_model=ListingAdminRead,
+    responses=error_responses(ListingNotFound, ReportNotOpen),
+)
+async def dismiss_listing_reports(
+    listing_id: uuid.UUID,
+    body: ReportDismissal,
+    admin: AdminPrincipal,
+    session: DbSession,
+    storage: Storage,
+) -> ListingAdminRead:
+    """Leave a reported listing up: every open report of it (or only `report_ids`) is
+    dismissed and stops counting in `report_count` (the reported queue); each reporter is
+    notified (`listing_report.dismissed`), with your `reason` if given. Audited. None
+    open, or one of `report_ids` not an open report of this listing: 409
+    `report_not_open`. Removing the listing (`POST .../remove`) upholds its open reports
+    instead, and their reporters hear that (`listing_report.upheld`)."""
+    listing = await service.dismiss_reports(session, admin, listing_id, body)
+    return views.to_admin_read(listing, storage)
 
 
 def _moderation_route(action: ListingAction, summary: str, *, reason_required: bool) -> None:

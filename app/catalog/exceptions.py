@@ -63,3 +63,7 @@ class InsufficientStock(Conflict):
 
 class CannotBuyOwnListing(Conflict):
     code, title = "cannot_buy_own_listing", "Sellers cannot buy their own listings"
+
+
+class ReportNotOpen(Conflict):
+    code, title = "report_not_open", "No such open report of this listing"

@@ -145,14 +145,34 @@ class ReportReason(StrEnum):
     other = "other"
 
 
+class ReportStatus(StrEnum):
+    open = "open"
+    """Waiting for an admin."""
+    dismissed = "dismissed"
+    """An admin looked and left the listing up."""
+    upheld = "upheld"
+    """The listing was removed."""
+
+
 class ListingReport(IdMixin, Base):
     """One user's report of one listing (one per user and listing)."""
 
     __tablename__ = "listing_reports"
-    __table_args__ = (UniqueConstraint("listing_id", "reporter_id"),)
+    __table_args__ = (
+        UniqueConstraint("listing_id", "reporter_id"),
+        Index("ix_listing_reports_listing_status", "listing_id", "status"),
+    )
 
     listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"))
     reporter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     reason: Mapped[ReportReason] = mapped_column(enum_column(ReportReason, "report_reason"))
     details: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    status: Mapped[ReportStatus] = mapped_column(
+        enum_column(ReportStatus, "report_status"), default=ReportStatus.open
+    )
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[uuid.UUID | None]
+    """The admin who decided (no foreign key: the audit log keeps who did what)."""
+    resolution_reason: Mapped[str | None] = mapped_column(Text)
+    """The admin's words to the reporter, if any."""

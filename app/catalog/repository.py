@@ -29,6 +29,7 @@ from app.catalog.models import (
     ListingImage,
     ListingReport,
     ListingStatus,
+    ReportStatus,
 )
 from app.catalog.schemas import SearchSort
 from app.core.pagination import SortKey
@@ -361,3 +362,21 @@ class ReportRepository(RepositoryBase[ListingReport]):
 
     def of_listing(self, listing_id: uuid.UUID) -> Select[ListingReport]:
         return select(ListingReport).where(ListingReport.listing_id == listing_id)
+
+    async def open_of_listing(
+        self, listing_id: uuid.UUID, report_ids: Sequence[uuid.UUID] | None
+    ) -> list[ListingReport]:
+        """The listing's open reports (only those of `report_ids`, when given), oldest first."""
+        statement = self.of_listing(listing_id).where(ListingReport.status == ReportStatus.open)
+        if report_ids is not None:
+            statement = statement.where(ListingReport.id.in_(report_ids))
+        return list(await self.session.scalars(statement.order_by(ListingReport.id)))
+
+    async def uncount(self, listing_id: uuid.UUID, dismissed: int) -> None:
+        """Dismissed reports stop counting (the reported queue is what still needs a look)."""
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.id == listing_id)
+            .values(report_count=Listing.report_count - dismissed)
+            .execution_options(synchronize_session=False)
+        )

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.catalog.models import Condition, ListingStatus, ReportReason
+from app.catalog.models import Condition, ListingStatus, ReportReason, ReportStatus
 from app.core.money import Money, MoneyAboveZero, MoneyIn
 from app.core.schemas import NOT_BLANK_PATTERN, WHOLE_NUMBER, RequestSchema, Schema
 
@@ -182,3 +182,22 @@ class ReportRead(Schema):
     reason: ReportReason
     details: str | None
     created_at: datetime
+    status: ReportStatus = Field(
+        description="`open` until an admin decides: `dismissed` (left up) or `upheld` (removed)"
+    )
+    resolved_at: datetime | None
+    resolution_reason: str | None = Field(description="The admin's words to the reporter")
+
+
+class ReportDismissal(RequestSchema):
+    report_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Only these open reports; left out: every open report of the listing",
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Told to the reporters with the outcome (and kept in the audit log)",
+    )

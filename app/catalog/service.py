@@ -12,7 +12,7 @@ from app.auth.models import User
 from app.auth.principal import Principal
 from app.catalog import category_service, views
 from app.catalog.category_tree import CategoryTreeCache
-from app.catalog.events import ListingEventType
+from app.catalog.events import ListingEventType, ListingReportEventType
 from app.catalog.exceptions import (
     AlreadyReported,
     CannotBuyOwnListing,
@@ -21,6 +21,7 @@ from app.catalog.exceptions import (
     ListingNotEditable,
     ListingNotFound,
     ListingUnavailable,
+    ReportNotOpen,
     TooManyImages,
     UnsupportedImageType,
 )
@@ -30,9 +31,17 @@ from app.catalog.models import (
     ListingImage,
     ListingReport,
     ListingStatus,
+    ReportStatus,
 )
 from app.catalog.repository import ListingRepository, ReportRepository, SearchFilters
-from app.catalog.schemas import ListingCreate, ListingRead, ListingUpdate, ReportCreate, SearchSort
+from app.catalog.schemas import (
+    ListingCreate,
+    ListingRead,
+    ListingUpdate,
+    ReportCreate,
+    ReportDismissal,
+    SearchSort,
+)
 from app.catalog.state import LISTING_LIFECYCLE, ListingAction, ListingActor
 from app.config import ModerationMode, Settings
 from app.core import outbox
@@ -530,6 +539,8 @@ async def moderate(
                 "reason": reason,
             },
         )
+    if listing.status is ListingStatus.removed:
+        await _decide_reports(session, principal, listing, None, ReportStatus.upheld, reason)
     return _guarded(await _detailed(session, listing.id), principal)
 
 
@@ -539,6 +550,77 @@ async def reports_of(
     await _detailed(session, listing_id)
     statement = ReportRepository(session).of_listing(listing_id)
     return await paginate(session, statement, keys=[SortKey(ListingReport.id)], page=page)
+
+
+async def dismiss_reports(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID, data: ReportDismissal
+) -> Guarded[Listing, ListingActor]:
+    """An admin leaves a reported listing up: its open reports (or the given ones) are
+    dismissed, stop counting in the reported queue, and each reporter is told. Audited."""
+    listing = await ListingRepository(session).get_detailed(listing_id, lock=True)
+    if listing is None:
+        raise ListingNotFound()
+    await _decide_reports(
+        session, principal, listing, data.report_ids, ReportStatus.dismissed, data.reason
+    )
+    return _guarded(await _detailed(session, listing.id), principal)
+
+
+_REPORT_OUTCOME_EVENT = {
+    ReportStatus.dismissed: ListingReportEventType.dismissed,
+    ReportStatus.upheld: ListingReportEventType.upheld,
+}
+
+
+async def _decide_reports(
+    session: AsyncSession,
+    principal: Principal,
+    listing: Listing,
+    report_ids: list[uuid.UUID] | None,
+    outcome: ReportStatus,
+    reason: str | None,
+) -> None:
+    """Close the listing's open reports (`report_ids`: only those, each of which must be
+    open) with `outcome`, under the listing's row lock, and tell each reporter."""
+    reports = ReportRepository(session)
+    found = await reports.open_of_listing(listing.id, report_ids)
+    if outcome is ReportStatus.dismissed and (
+        not found or (report_ids is not None and len(found) != len(set(report_ids)))
+    ):
+        raise ReportNotOpen("dismiss only open reports of this listing")
+    at = now()
+    for report in found:
+        report.status = outcome
+        report.resolved_at = at
+        report.resolved_by_id = principal.user_id
+        report.resolution_reason = reason
+    await session.flush()
+    if outcome is ReportStatus.dismissed:
+        await reports.uncount(listing.id, len(found))
+        await record_audit(
+            session,
+            actor_id=principal.user_id,
+            action="listing.reports_dismissed",
+            target_type="listing",
+            target_id=listing.id,
+            reason=reason,
+            details={"report_ids": [str(r.id) for r in found]},
+        )
+    for report in found:
+        # No shop named: the shop never learns who reported it, and no webhook hears it.
+        await outbox.emit(
+            session,
+            _REPORT_OUTCOME_EVENT[outcome],
+            seller_id=None,
+            data={
+                "recipient_id": report.reporter_id,
+                "report_id": report.id,
+                "listing_id": listing.id,
+                "title": listing.title,
+                "outcome": outcome,
+                "reason": reason,
+            },
+        )
 
 
 async def withdraw_all_of_seller(session: AsyncSession, seller_id: uuid.UUID) -> None:

@@ -1,15 +1,20 @@
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
+from app.auth.models import User
 from app.auth.principal import Principal, any_of, party_conditions
+from app.catalog.models import Listing, ListingImage
 from app.conversations.models import Conversation, Message, Side
 from app.core.repository import RepositoryBase
 from app.disputes.models import Dispute
+from app.orders.models import Order, OrderLine, OrderStatus
+from app.sellers.models import SellerProfile
 
 _ReadMarker = InstrumentedAttribute[uuid.UUID | None]
 
@@ -28,6 +33,116 @@ def _sides_of(principal: Principal) -> list[tuple[ColumnElement[bool], Side, _Re
 
 def _held_by(principal: Principal) -> list[ColumnElement[bool]]:
     return [held for held, _other, _marker in _sides_of(principal)]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDetails:
+    """What a conversation's screen shows beyond the conversation's own row, read with it in
+    the same query: the people, the listing, the order, the caller's unread count."""
+
+    buyer_name: str
+    seller_user_id: uuid.UUID
+    seller_name: str
+    shop_name: str
+    listing_id: uuid.UUID | None
+    """The listing it is about, or the first line's listing of the order it is about."""
+    listing_title: str | None
+    """That listing's title (for an order, as the line recorded it when bought)."""
+    thumbnail_key: str | None
+    """The storage key of that listing's first image; null: no image."""
+    order_status: OrderStatus | None
+    order_total: int | None
+    order_currency: str | None
+    order_item_count: int | None
+    order_created_at: datetime | None
+    unread_count: int
+
+
+_BUYER = aliased(User, name="conversation_buyer")
+_SELLER_USER = aliased(User, name="conversation_seller_user")
+
+
+def _first_line() -> Select[uuid.UUID, str]:
+    return (
+        select(OrderLine.listing_id, OrderLine.title)
+        .where(OrderLine.order_id == Conversation.order_id)
+        .order_by(OrderLine.id)
+        .limit(1)
+    )
+
+
+def _unread_count(principal: Principal) -> ColumnElement[int]:
+    unread = [_unread_by(held, other, marker) for held, other, marker in _sides_of(principal)]
+    return (
+        select(func.count(Message.id))
+        .where(Message.conversation_id == Conversation.id, any_of(unread))
+        .scalar_subquery()
+    )
+
+
+def with_details(statement: Select[Conversation], principal: Principal) -> Select[Any]:
+    """`statement`'s conversations with their details (see `ConversationDetails`) as extra
+    columns: one query for a whole page, whatever is on it."""
+    line_listing_id = _first_line().with_only_columns(OrderLine.listing_id).scalar_subquery()
+    line_title = _first_line().with_only_columns(OrderLine.title).scalar_subquery()
+    listing_id = func.coalesce(Conversation.listing_id, line_listing_id)
+    thumbnail = (
+        select(ListingImage.storage_key)
+        .where(ListingImage.listing_id == listing_id)
+        .order_by(ListingImage.position, ListingImage.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    item_count = (
+        select(func.sum(OrderLine.quantity))
+        .where(OrderLine.order_id == Conversation.order_id)
+        .scalar_subquery()
+    )
+    return (
+        statement.join(_BUYER, _BUYER.id == Conversation.buyer_id)
+        .join(SellerProfile, SellerProfile.id == Conversation.seller_id)
+        .join(_SELLER_USER, _SELLER_USER.id == SellerProfile.user_id)
+        .outerjoin(Listing, Listing.id == Conversation.listing_id)
+        .outerjoin(Order, Order.id == Conversation.order_id)
+        .add_columns(
+            _BUYER.display_name.label("buyer_name"),
+            SellerProfile.user_id.label("seller_user_id"),
+            _SELLER_USER.display_name.label("seller_name"),
+            SellerProfile.shop_name.label("shop_name"),
+            listing_id.label("listing_id"),
+            func.coalesce(Listing.title, line_title).label("listing_title"),
+            thumbnail.label("thumbnail_key"),
+            Order.status.label("order_status"),
+            Order.total_amount.label("order_total"),
+            Order.currency.label("order_currency"),
+            item_count.label("order_item_count"),
+            Order.created_at.label("order_created_at"),
+            _unread_count(principal).label("unread_count"),
+        )
+    )
+
+
+def details_of(row: Row[Any]) -> tuple[Conversation, ConversationDetails]:
+    """A row of `with_details` (its page keys after the columns are ignored)."""
+    values = row._mapping
+    details = ConversationDetails(
+        buyer_name=values["buyer_name"],
+        seller_user_id=values["seller_user_id"],
+        seller_name=values["seller_name"],
+        shop_name=values["shop_name"],
+        listing_id=values["listing_id"],
+        listing_title=values["listing_title"],
+        thumbnail_key=values["thumbnail_key"],
+        order_status=values["order_status"],
+        order_total=values["order_total"],
+        order_currency=values["order_currency"],
+        order_item_count=(
+            int(values["order_item_count"]) if values["order_item_count"] is not None else None
+        ),
+        order_created_at=values["order_created_at"],
+        unread_count=int(values["unread_count"] or 0),
+    )
+    return row[0], details
 
 
 class ConversationRepository(RepositoryBase[Conversation]):
@@ -78,6 +193,16 @@ class ConversationRepository(RepositoryBase[Conversation]):
             return existing, False
         return conversation, True
 
+    async def detailed(
+        self, conversation_id: uuid.UUID, principal: Principal
+    ) -> tuple[Conversation, ConversationDetails]:
+        """One conversation (already found visible to the caller) with its details."""
+        statement = with_details(
+            select(Conversation).where(Conversation.id == conversation_id), principal
+        )
+        row = (await self.session.execute(statement)).one()
+        return details_of(row)
+
     async def _one(self, where: ColumnElement[bool], *, lock: bool) -> Conversation | None:
         statement = select(Conversation).where(where).execution_options(populate_existing=True)
         if lock:
@@ -94,24 +219,6 @@ class ConversationRepository(RepositoryBase[Conversation]):
         )
         newest: uuid.UUID | None = await self.session.scalar(statement)
         return newest
-
-    async def unread_counts(
-        self, conversation_ids: Sequence[uuid.UUID], principal: Principal
-    ) -> dict[uuid.UUID, int]:
-        """{conversation id: messages from the other side newer than the caller's read
-        marker}, on each side the caller holds; conversations without unread messages are
-        absent."""
-        if not conversation_ids:
-            return {}
-        unread = [_unread_by(held, other, marker) for held, other, marker in _sides_of(principal)]
-        statement = (
-            select(Message.conversation_id, func.count())
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.conversation_id.in_(conversation_ids), any_of(unread))
-            .group_by(Message.conversation_id)
-        )
-        rows = await self.session.execute(statement)
-        return {conversation_id: int(count) for conversation_id, count in rows}
 
 
 def _same_subject(conversation: Conversation) -> ColumnElement[bool]:

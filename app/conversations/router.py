@@ -1,9 +1,11 @@
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import AppSettings, CurrentPrincipal
 from app.auth.exceptions import InvalidToken
+from app.catalog.dependencies import Storage
 from app.catalog.exceptions import ListingNotFound
 from app.conversations import service
 from app.conversations.dependencies import ConversationGuard
@@ -57,6 +59,7 @@ async def start_conversation(
     principal: CurrentPrincipal,
     session: DbSession,
     settings: AppSettings,
+    storage: Storage,
 ) -> ConversationRead:
     """Write to a seller about one of their live listings (`listing_id`), or about an order
     you bought (`order_id`); exactly one of the two. You have at most one conversation per
@@ -68,7 +71,7 @@ async def start_conversation(
     view, created = await service.start(session, principal, body, settings=settings)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return conversation_read(view)
+    return conversation_read(view, storage)
 
 
 @conversations_router.get(
@@ -78,13 +81,15 @@ async def start_conversation(
     responses=error_responses(InvalidCursor),
 )
 async def list_conversations(
-    principal: CurrentPrincipal, session: DbSession, page: PageQuery
+    principal: CurrentPrincipal, session: DbSession, page: PageQuery, storage: Storage
 ) -> Page[ConversationRead]:
     """Your conversations as a buyer and, if you have a shop, as its seller, most recent
-    activity first, each with your role, a preview of the last message and how many
-    messages from the other side you have not read."""
+    activity first, each with your role, who you talk to (`counterpart`: name, and shop
+    for a seller), the listing (title, thumbnail) and the order (status, total) it is about,
+    a preview of the last message and how many messages from the other side you have not
+    read. One query per page."""
     views, next_cursor = await service.list_for(session, principal, page=page)
-    return page_of(views, next_cursor, conversation_read)
+    return page_of(views, next_cursor, partial(conversation_read, storage=storage))
 
 
 @conversations_router.get(
@@ -94,11 +99,14 @@ async def list_conversations(
     responses=error_responses(ConversationNotFound),
 )
 async def get_conversation(
-    conversation: ConversationGuard, principal: CurrentPrincipal, session: DbSession
+    conversation: ConversationGuard,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    storage: Storage,
 ) -> ConversationRead:
     """A conversation you take part in. Admins may read one about an order that has a
     dispute; any other is 404."""
-    return conversation_read(await service.get_view(session, principal, conversation))
+    return conversation_read(await service.get_view(session, principal, conversation), storage)
 
 
 @conversations_router.post(
@@ -108,11 +116,14 @@ async def get_conversation(
     responses=error_responses(ConversationNotFound, NotAParticipant),
 )
 async def mark_conversation_read(
-    conversation: ConversationGuard, session: DbSession
+    conversation: ConversationGuard,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    storage: Storage,
 ) -> ConversationRead:
     """Everything in the conversation up to now counts as read by you (your `unread_count`
     drops to 0). Sending a message does the same for what came before it."""
-    return conversation_read(await service.mark_read(session, conversation))
+    return conversation_read(await service.mark_read(session, principal, conversation), storage)
 
 
 @conversations_router.get(

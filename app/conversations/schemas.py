@@ -6,7 +6,15 @@ from typing import Self
 from pydantic import ConfigDict, Field, model_validator
 
 from app.conversations.models import Side
-from app.core.schemas import NOT_BLANK_PATTERN, RequestSchema, Schema
+from app.core.money import Money
+from app.core.schemas import (
+    NOT_BLANK_PATTERN,
+    DeprecatedSellerId,
+    RequestSchema,
+    Schema,
+    ShopId,
+)
+from app.orders.models import OrderStatus
 
 _BODY_DESCRIPTION = (
     "At most `MARKETPLACE_MESSAGE_MAX_LENGTH` characters (2000 by default), not blank. Until "
@@ -70,13 +78,52 @@ class MessageCreate(RequestSchema):
     )
 
 
+class Counterpart(Schema):
+    """The other side of the conversation, as your screen names them."""
+
+    id: uuid.UUID = Field(
+        description="Their user id (a message's `sender_id`; for a shop, its owner's)"
+    )
+    display_name: str = Field(description="Their name (for a shop: its owner's)")
+    role: Side = Field(description="Their part in it")
+    shop_id: ShopId | None = Field(description="Their shop, when they are the seller")
+    shop_name: str | None = Field(description="Their shop's name, when they are the seller")
+
+
+class ConversationListing(Schema):
+    """The listing it is about: for a conversation about an order, its first line's."""
+
+    id: uuid.UUID
+    title: str = Field(description="For an order: the title as bought")
+    thumbnail_url: str | None = Field(description="The listing's first image; null: none")
+
+
+class ConversationOrder(Schema):
+    """The order it is about, in short."""
+
+    id: uuid.UUID
+    status: OrderStatus
+    total: Money
+    item_count: int = Field(description="Units bought, over all lines")
+    created_at: datetime
+
+
 class ConversationRead(Schema):
     id: uuid.UUID
     listing_id: uuid.UUID | None = Field(description="Set when it is about a listing")
     order_id: uuid.UUID | None = Field(description="Set when it is about an order")
     buyer_id: uuid.UUID = Field(description="The buyer's user id")
-    seller_id: uuid.UUID = Field(description="The seller's shop id")
+    shop_id: ShopId
+    seller_id: DeprecatedSellerId
     role: ConversationRole = Field(description="Your part in it")
+    counterpart: Counterpart | None = Field(
+        description="Who you talk to; null for an admin reading a disputed order's (who is "
+        "neither side)"
+    )
+    listing: ConversationListing | None = Field(
+        description="The listing it is about (for an order, its first line's)"
+    )
+    order: ConversationOrder | None = Field(description="The order it is about, if any")
     last_message_at: datetime
     last_message_preview: str = Field(description="The start of the newest message")
     unread_count: int = Field(

@@ -26,7 +26,13 @@ from app.conversations.exceptions import (
 )
 from app.conversations.masking import mask_contact_details
 from app.conversations.models import Conversation, Message, Side
-from app.conversations.repository import ConversationRepository, MessageRepository
+from app.conversations.repository import (
+    ConversationDetails,
+    ConversationRepository,
+    MessageRepository,
+    details_of,
+    with_details,
+)
 from app.conversations.schemas import ConversationRole, ConversationStart
 from app.core import outbox
 from app.core.clock import now
@@ -48,11 +54,18 @@ _NEWEST_FIRST = [SortKey(Message.id, descending=True)]
 
 @dataclass(frozen=True, slots=True)
 class ConversationView:
-    """A conversation as one caller sees it."""
+    """A conversation as one caller sees it, with what its screen shows."""
 
     conversation: Conversation
     role: ConversationRole
-    unread_count: int
+    details: ConversationDetails
+
+
+async def _view(
+    session: AsyncSession, principal: Principal, conversation: Conversation, role: ConversationRole
+) -> ConversationView:
+    _, details = await ConversationRepository(session).detailed(conversation.id, principal)
+    return ConversationView(conversation, role, details)
 
 
 def _role_of(conversation: Conversation, principal: Principal) -> ConversationRole:
@@ -214,40 +227,31 @@ async def start(
         text,
         contact_details_allowed=contact_details_allowed,
     )
-    return ConversationView(conversation, ConversationRole.buyer, 0), created
+    return await _view(session, principal, conversation, ConversationRole.buyer), created
 
 
 async def list_for(
     session: AsyncSession, principal: Principal, *, page: PageParams
 ) -> tuple[list[ConversationView], str | None]:
-    """The caller's conversations as buyer and as seller, most recent activity first."""
-    repository = ConversationRepository(session)
-    rows: list[Conversation]
-    rows, cursor = await paginate(
-        session,
-        repository.of_participant(principal),
-        keys=_BY_ACTIVITY,
-        page=page,
-        tag="activity",
-    )
-    unread = await repository.unread_counts([c.id for c in rows], principal)
-    views = [ConversationView(c, _role_of(c, principal), unread.get(c.id, 0)) for c in rows]
+    """The caller's conversations as buyer and as seller, most recent activity first, with
+    their details (one query for the page)."""
+    statement = with_details(ConversationRepository(session).of_participant(principal), principal)
+    rows, cursor = await paginate(session, statement, keys=_BY_ACTIVITY, page=page, tag="activity")
+    views = []
+    for row in rows:
+        conversation, details = details_of(row)
+        views.append(ConversationView(conversation, _role_of(conversation, principal), details))
     return views, cursor
 
 
 async def get_view(
     session: AsyncSession, principal: Principal, guarded: Guarded[Conversation, ConversationRole]
 ) -> ConversationView:
-    conversation, role = guarded.subject, _role(guarded)
-    unread = 0
-    if role is not ConversationRole.admin:
-        counts = await ConversationRepository(session).unread_counts([conversation.id], principal)
-        unread = counts.get(conversation.id, 0)
-    return ConversationView(conversation, role, unread)
+    return await _view(session, principal, guarded.subject, _role(guarded))
 
 
 async def mark_read(
-    session: AsyncSession, guarded: Guarded[Conversation, ConversationRole]
+    session: AsyncSession, principal: Principal, guarded: Guarded[Conversation, ConversationRole]
 ) -> ConversationView:
     """Everything in the conversation up to now is read by the caller (a participant, whose
     guard holds the conversation's row lock)."""
@@ -260,7 +264,7 @@ async def mark_read(
         conversation.seller_read_up_to = newest
     await session.flush()
     # Messages are appended under the same row lock, so none can have arrived since.
-    return ConversationView(conversation, role, 0)
+    return await _view(session, principal, conversation, role)
 
 
 async def messages(

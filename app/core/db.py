@@ -197,3 +197,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+StreamingReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="request")]
+"""A read-only session that lives until the response has been sent: for an answer streamed
+while it is read from the database (an export), which outlives the handler."""

@@ -127,3 +127,24 @@ def require_currency(money: Money, platform_currency: str) -> int:
             f"amounts must be in {platform_currency}, the platform's currency"
         )
     return money.amount
+
+
+# ISO 4217 currencies whose minor unit is not a hundredth (the rest have two decimals).
+_DECIMALS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
+    **dict.fromkeys(("RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def format_money(amount: int, currency: str) -> str:
+    """An amount as a sentence shows it, e.g. `15.00 USD` or `-3.50 EUR` (no locale: the
+    API writes one language; a client formats `Money` itself where it localises)."""
+    decimals = _DECIMALS.get(currency, 2)
+    sign = "-" if amount < 0 else ""
+    units, minor = divmod(abs(amount), 10**decimals)
+    return (
+        f"{sign}{units}.{minor:0{decimals}d} {currency}"
+        if decimals
+        else f"{sign}{units} {currency}"
+    )

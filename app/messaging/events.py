@@ -3,7 +3,7 @@ domains, so it may read them all). Notifications, webhooks and the API spec read
 domains' state machines name the members."""
 
 from app.auth.events import AccountEventType
-from app.catalog.events import ListingEventType
+from app.catalog.events import ListingEventType, ListingReportEventType
 from app.conversations.events import MessageEventType
 from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
@@ -23,5 +23,9 @@ WEBHOOK_EVENT_TYPES: tuple[EventType, ...] = (
 """The events that concern a shop, which its webhook endpoints may subscribe to, in the
 order the API lists them."""
 
-ALL_EVENT_TYPES: tuple[EventType, ...] = (*WEBHOOK_EVENT_TYPES, *AccountEventType)
-"""Every event a domain emits; account events name no shop, so no webhook hears them."""
+PERSONAL_EVENT_TYPES: tuple[EventType, ...] = (*AccountEventType, *ListingReportEventType)
+"""Events told to one person that name no shop (a new API key, the outcome of a report):
+no webhook hears them."""
+
+ALL_EVENT_TYPES: tuple[EventType, ...] = (*WEBHOOK_EVENT_TYPES, *PERSONAL_EVENT_TYPES)
+"""Every event a domain emits."""

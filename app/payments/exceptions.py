@@ -1,4 +1,4 @@
-from app.core.errors import AppError, Conflict, UnprocessableEntity
+from app.core.errors import AppError, Conflict, NotFound, UnprocessableEntity
 
 
 class InsufficientBalance(Conflict):
@@ -19,3 +19,7 @@ class PaymentProviderError(AppError):
 
 class InvalidPaymentToken(UnprocessableEntity):
     code, title = "invalid_payment_token", "Unknown payment token"
+
+
+class PayoutNotFound(NotFound):
+    code, title = "not_found", "Payout not found"

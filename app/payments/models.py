@@ -31,6 +31,43 @@ class Account(StrEnum):
     """The platform's revenue."""
 
 
+class LedgerEntryType(StrEnum):
+    """What a seller's ledger entry is, as the seller reads it: derived from its transaction's
+    `kind` (see `ENTRY_TYPE_OF_KIND`)."""
+
+    sale = "sale"
+    """A completed order's proceeds, after the platform's commission."""
+    hold_release = "hold_release"
+    """Proceeds leaving the payout hold: out of pending, into available."""
+    refund = "refund"
+    """Money given back to a buyer out of the seller's proceeds (may leave a debt)."""
+    dispute_hold = "dispute_hold"
+    """Proceeds frozen while a dispute about the order is open."""
+    dispute_release = "dispute_release"
+    """Frozen proceeds given back after the dispute."""
+    payout = "payout"
+    """A payout requested: out of available, into transit."""
+    payout_paid = "payout_paid"
+    """The payout reached the bank account: out of transit."""
+    payout_failed = "payout_failed"
+    """The payout was refused: out of transit, back into available."""
+    adjustment = "adjustment"
+    """Any other movement."""
+
+
+ENTRY_TYPE_OF_KIND: dict[str, LedgerEntryType] = {
+    "completion": LedgerEntryType.sale,
+    "hold_released": LedgerEntryType.hold_release,
+    "refund": LedgerEntryType.refund,
+    "dispute_reserve": LedgerEntryType.dispute_hold,
+    "dispute_release": LedgerEntryType.dispute_release,
+    "payout_requested": LedgerEntryType.payout,
+    "payout_paid": LedgerEntryType.payout_paid,
+    "payout_failed": LedgerEntryType.payout_failed,
+}
+"""Transaction kind → entry type; a kind not listed is an `adjustment`."""
+
+
 class LedgerTransaction(IdMixin, Base):
     """One money movement; its entries sum to zero per currency. Append-only."""
 

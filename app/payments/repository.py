@@ -1,12 +1,24 @@
-"""Ledger queries for reconciliation: each returns the rows that break one invariant."""
+"""Ledger queries: for reconciliation (each returns the rows that break one invariant), and a
+seller's statement."""
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from app.payments.models import Account, LedgerEntry, ProviderOperation, ProviderOperationKind
+from app.payments.models import (
+    ENTRY_TYPE_OF_KIND,
+    Account,
+    LedgerEntry,
+    LedgerEntryType,
+    LedgerTransaction,
+    ProviderOperation,
+    ProviderOperationKind,
+)
+from app.payments.schemas import LedgerFilters
 
 # Seller accounts that can never go below zero; seller_available can (a debt after refunds).
 _NEVER_NEGATIVE = (
@@ -97,3 +109,42 @@ class LedgerRepository:
             )
         ).all()
         return {currency: int(out or 0) - int(into or 0) for currency, into, out in rows}
+
+
+def _kind_matches(entry_types: frozenset[LedgerEntryType]) -> ColumnElement[bool]:
+    kinds = [kind for kind, type_ in ENTRY_TYPE_OF_KIND.items() if type_ in entry_types]
+    matches: ColumnElement[bool] = LedgerTransaction.kind.in_(kinds)
+    if LedgerEntryType.adjustment in entry_types:
+        matches = or_(matches, LedgerTransaction.kind.not_in(list(ENTRY_TYPE_OF_KIND)))
+    return matches
+
+
+def seller_statement(seller_id: uuid.UUID, filters: LedgerFilters) -> Select[Any]:
+    """A seller's entries with their transaction's kind and payout, and the commission the
+    platform took in the same transaction (a sale's), as rows of (entry, kind, payout id,
+    commission)."""
+    taken = aliased(LedgerEntry)
+    commission = (
+        select(func.sum(taken.amount))
+        .where(
+            taken.transaction_id == LedgerEntry.transaction_id,
+            taken.account == Account.platform_commission,
+        )
+        .scalar_subquery()
+    )
+    statement = (
+        select(LedgerEntry, LedgerTransaction.kind, LedgerTransaction.payout_id, commission)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.owner_id == seller_id)
+    )
+    if filters.created_after is not None:
+        statement = statement.where(LedgerEntry.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        statement = statement.where(LedgerEntry.created_at < filters.created_before)
+    if filters.order_id is not None:
+        statement = statement.where(LedgerEntry.order_id == filters.order_id)
+    if filters.payout_id is not None:
+        statement = statement.where(LedgerTransaction.payout_id == filters.payout_id)
+    if filters.entry_types:
+        statement = statement.where(_kind_matches(filters.entry_types))
+    return statement

@@ -1,14 +1,15 @@
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import Field
 
 from app.core.money import Money, MoneyAboveZero, SignedMoney
-from app.core.schemas import RequestSchema, Schema
-from app.payments.models import Account, PayoutStatus
+from app.core.schemas import ActionRead, RequestSchema, Schema
+from app.payments.models import Account, LedgerEntryType, PayoutStatus
 
 
-class BalanceRead(Schema):
+class CurrencyBalanceRead(Schema):
     currency: str
     pending: Money = Field(description="Proceeds still inside the payout hold")
     available: Money = Field(description="Can be paid out")
@@ -17,12 +18,34 @@ class BalanceRead(Schema):
     reserved: Money = Field(description="Proceeds of disputed orders, frozen until resolved")
 
 
+class BalanceRead(CurrencyBalanceRead):
+    """The seller's money in the platform's currency (`currency`, the one payouts are made
+    in), and in every currency they have money in (`by_currency`, the platform's first)."""
+
+    by_currency: list[CurrencyBalanceRead] = Field(
+        description="Every currency the seller has money in, the platform's currency first"
+    )
+    allowed_actions: list[str] = Field(
+        description="`request_payout` when money is available and the shop may be paid"
+    )
+    actions: list[ActionRead] = Field(description="The same actions, each with its deadline")
+
+
 class LedgerEntryRead(Schema):
     id: uuid.UUID
     transaction_id: uuid.UUID
     account: Account
-    order_id: uuid.UUID | None
+    entry_type: LedgerEntryType = Field(description="What the movement is")
+    description: str = Field(description="The movement in words, for a statement's line")
+    order_id: uuid.UUID | None = Field(description="The order the money belongs to")
+    payout_id: uuid.UUID | None = Field(description="The payout it belongs to")
     amount: SignedMoney = Field(description="Positive into the account, negative out of it")
+    gross: Money | None = Field(
+        description="`sale`: what the order brought before commission (null otherwise)"
+    )
+    commission: Money | None = Field(
+        description="`sale`: the platform's commission taken from it (null otherwise)"
+    )
     created_at: datetime
 
 
@@ -48,3 +71,17 @@ class ReconcileReport(Schema):
     ok: bool
     checked_at: datetime
     violations: list[Violation]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFilters:
+    """What a seller's statement is narrowed to (every field optional)."""
+
+    created_after: datetime | None = None
+    """Entries at or after this moment."""
+    created_before: datetime | None = None
+    """Entries strictly before this moment."""
+    order_id: uuid.UUID | None = None
+    payout_id: uuid.UUID | None = None
+    entry_types: frozenset[LedgerEntryType] = frozenset()
+    """Any of these (none given: all)."""

@@ -2,8 +2,10 @@
 balanced ledger transaction in the caller's unit of work."""
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,14 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core import outbox
 from app.core.clock import now
-from app.core.money import Money, require_currency
+from app.core.money import Money, format_money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.payments import ledger
 from app.payments.events import PayoutEventType
-from app.payments.exceptions import InsufficientBalance
+from app.payments.exceptions import InsufficientBalance, PayoutNotFound
 from app.payments.ledger import Leg
-from app.payments.models import Account, LedgerEntry, Payout, PayoutStatus
+from app.payments.models import (
+    ENTRY_TYPE_OF_KIND,
+    Account,
+    LedgerEntry,
+    LedgerEntryType,
+    Payout,
+    PayoutStatus,
+)
 from app.payments.provider import PaymentProvider
+from app.payments.repository import seller_statement
+from app.payments.schemas import LedgerFilters
 from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile
 
@@ -275,13 +286,60 @@ async def balances(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One of a seller's ledger entries with what its transaction says about it."""
+
+    entry: LedgerEntry
+    entry_type: LedgerEntryType
+    payout_id: uuid.UUID | None
+    commission: int | None
+    """A sale's commission (minor units, positive); None for other entries."""
+
+
+_NEWEST_ENTRY_FIRST = [SortKey(LedgerEntry.id, descending=True)]
+_EXPORT_BATCH = 500
+
+
+def _lines(rows: list[Any]) -> list[StatementLine]:
+    lines = []
+    for entry, kind, payout_id, commission in (tuple(row)[:4] for row in rows):
+        entry_type = ENTRY_TYPE_OF_KIND.get(kind, LedgerEntryType.adjustment)
+        taken = int(commission or 0) if entry_type is LedgerEntryType.sale else None
+        lines.append(StatementLine(entry, entry_type, payout_id, taken))
+    return lines
+
+
 async def seller_entries(
-    session: AsyncSession, seller_id: uuid.UUID, page: PageParams
-) -> tuple[list[LedgerEntry], str | None]:
-    statement = select(LedgerEntry).where(LedgerEntry.owner_id == seller_id)
-    return await paginate(
-        session, statement, keys=[SortKey(LedgerEntry.id, descending=True)], page=page
+    session: AsyncSession, seller_id: uuid.UUID, page: PageParams, filters: LedgerFilters
+) -> tuple[list[StatementLine], str | None]:
+    """A page of the seller's statement, newest first."""
+    statement = seller_statement(seller_id, filters)
+    rows, next_cursor = await paginate(
+        session, statement, keys=_NEWEST_ENTRY_FIRST, page=page, tag="ledger"
     )
+    return _lines(rows), next_cursor
+
+
+async def all_seller_entries(
+    session: AsyncSession, seller_id: uuid.UUID, filters: LedgerFilters
+) -> AsyncIterator[list[StatementLine]]:
+    """The whole statement, newest first, a batch at a time (for an export streamed while
+    it is read: a long statement is never held in memory at once)."""
+    statement = seller_statement(seller_id, filters)
+    cursor: str | None = None
+    while True:
+        rows, cursor = await paginate(
+            session,
+            statement,
+            keys=_NEWEST_ENTRY_FIRST,
+            page=PageParams(limit=_EXPORT_BATCH, cursor=cursor),
+            tag="ledger",
+        )
+        if rows:
+            yield _lines(rows)
+        if cursor is None:
+            return
 
 
 async def request_payout(
@@ -299,7 +357,15 @@ async def request_payout(
         session, Account.seller_available, currency, owner_id=seller_id
     )
     if wanted > available:
-        raise InsufficientBalance(f"available: {available}, requested: {wanted}")
+        raise InsufficientBalance(
+            f"available: {format_money(max(available, 0), currency)}, "
+            f"requested: {format_money(wanted, currency)}",
+            extra={
+                "available": Money(amount=max(available, 0), currency=currency).model_dump(),
+                "requested": Money(amount=wanted, currency=currency).model_dump(),
+                "debt": Money(amount=max(-available, 0), currency=currency).model_dump(),
+            },
+        )
     payout = Payout(
         seller_id=seller_id, amount=wanted, currency=currency, status=PayoutStatus.pending
     )
@@ -362,6 +428,16 @@ async def settle_payout(session: AsyncSession, provider: PaymentProvider, payout
             "failure_reason": payout.failure_reason,
         },
     )
+
+
+async def get_payout(session: AsyncSession, seller_id: uuid.UUID, payout_id: uuid.UUID) -> Payout:
+    """One of the seller's payouts; anyone else's is a 404, decided by the query."""
+    payout = await session.scalar(
+        select(Payout).where(Payout.id == payout_id, Payout.seller_id == seller_id)
+    )
+    if payout is None:
+        raise PayoutNotFound()
+    return payout
 
 
 async def payouts_of(

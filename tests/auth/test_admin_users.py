@@ -249,6 +249,38 @@ async def test_email_prefix_wildcards_are_literal(
     assert response.json() == {"items": [], "next_cursor": None}
 
 
+async def test_q_searches_email_and_display_name_in_any_case(
+    client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn
+) -> None:
+    """`q` was silently ignored (the parameter was `email`): every account came back."""
+    by_email = await create_user(session, email="grace.hopper@example.com", display_name="GH")
+    by_name = await create_user(session, email="admiral@example.net", display_name="Amazing Grace")
+    await create_user(session, email="ada@example.com", display_name="Ada Lovelace")
+
+    items, _pages = await _list_all(client, admin, q="GRACE", limit=1)
+
+    assert sorted(item["id"] for item in items) == sorted([str(by_email.id), str(by_name.id)])
+    for item in items:
+        assert item["shop_id"] is None
+        assert item["is_admin"] is False
+        assert item["updated_at"]
+    assert [i["id"] for i in (await _list_all(client, admin, q="lovelace"))[0]] != []
+    # Wildcards are literal, and the deprecated `email` prefix still narrows.
+    assert (await _list_all(client, admin, q="gr%ce"))[0] == []
+    assert (await _list_all(client, admin, q="grace", email="admiral"))[0] == [
+        i for i in items if i["id"] == str(by_name.id)
+    ]
+
+
+@pytest.mark.parametrize("params", [{"search": "grace"}, {"q": ""}, {"q": "a\x00"}])
+async def test_an_unknown_or_bad_search_parameter_is_422(
+    client: httpx.AsyncClient, admin: LoggedIn, params: dict[str, str]
+) -> None:
+    response = await client.get(USERS, params=params, headers=admin.headers)
+
+    assert_problem(response, 422, "validation_error")
+
+
 @pytest.mark.parametrize("limit", [0, -1, 101, "many"])
 async def test_limit_out_of_range_is_422(
     client: httpx.AsyncClient, admin: LoggedIn, limit: object

@@ -1,5 +1,6 @@
 """Reports: any signed-in user reports a listing they can see, once; admins work through
-the reported listings most-reported first."""
+the reported listings most-reported first, and dismiss reports or remove the listing, which
+each reporter hears of."""
 
 import uuid
 
@@ -9,6 +10,7 @@ import pytest
 from tests.factories.accounts import LoggedIn, buyer_user
 from tests.factories.api import Json, assert_problem, json_ok
 from tests.factories.catalog import ADMIN_LISTINGS, LISTINGS, create_listing, live_listing
+from tests.factories.notifications import inbox
 
 REASONS = ["counterfeit", "ip_infringement", "prohibited", "fraud", "other"]
 
@@ -280,3 +282,143 @@ async def test_reports_survive_in_the_admin_view(
     assert removed.json()["report_count"] == 1
     queue = await _reported_queue(client, admin, status="removed")
     assert [(i["id"], i["status"]) for i in queue["items"]] == [(listing["id"], "removed")]
+
+
+# --- issue 15: a report ends, and its reporter hears how ---------------------------------
+
+
+async def _reports(client: httpx.AsyncClient, admin: LoggedIn, listing_id: str) -> list[Json]:
+    response = await client.get(f"{ADMIN_LISTINGS}/{listing_id}/reports", headers=admin.headers)
+    items: list[Json] = json_ok(response)["items"]
+    return items
+
+
+async def _dismiss(
+    client: httpx.AsyncClient, who: LoggedIn, listing_id: str, **body: object
+) -> httpx.Response:
+    return await client.post(
+        f"{ADMIN_LISTINGS}/{listing_id}/reports/dismiss", json=body, headers=who.headers
+    )
+
+
+async def _outcomes(client: httpx.AsyncClient, who: LoggedIn) -> list[Json]:
+    return [n for n in await inbox(client, who=who) if n["type"].startswith("listing_report.")]
+
+
+async def test_an_admin_dismisses_a_listings_reports_and_each_reporter_hears_it(
+    client: httpx.AsyncClient,
+    admin: LoggedIn,
+    seller: LoggedIn,
+    category_id: str,
+) -> None:
+    listing = await live_listing(client, seller=seller, category_id=category_id)
+    first, second = await buyer_user(client), await buyer_user(client)
+    for reporter in (first, second):
+        assert (await _report(client, reporter, listing["id"])).status_code == 201
+
+    dismissed = json_ok(await _dismiss(client, admin, listing["id"], reason="It is genuine"))
+
+    assert dismissed["id"] == listing["id"]
+    assert dismissed["status"] == "active"
+    assert dismissed["report_count"] == 0
+    assert (await _reported_queue(client, admin))["items"] == []
+    reports = await _reports(client, admin, listing["id"])
+    assert {(r["status"], r["resolution_reason"]) for r in reports} == {
+        ("dismissed", "It is genuine")
+    }
+    assert all(r["resolved_at"] for r in reports)
+    for reporter in (first, second):
+        (notice,) = await _outcomes(client, reporter)
+        assert notice["type"] == "listing_report.dismissed"
+        assert (notice["resource_type"], notice["resource_id"]) == ("listing", listing["id"])
+        assert listing["title"] in notice["body"]
+        assert notice["data"]["reason"] == "It is genuine"
+    # The shop hears nothing of who reported it; the decision is in the audit log.
+    assert await _outcomes(client, seller) == []
+    audit = json_ok(
+        await client.get(
+            "/v1/admin/audit-log",
+            params={"target_type": "listing", "target_id": listing["id"]},
+            headers=admin.headers,
+        )
+    )
+    (entry,) = audit["items"]
+    assert entry["action"] == "listing.reports_dismissed"
+    assert entry["actor_id"] == admin.user_id
+    assert entry["reason"] == "It is genuine"
+
+    # Nothing open is left to dismiss.
+    assert_problem(await _dismiss(client, admin, listing["id"]), 409, "report_not_open")
+
+
+async def test_only_the_named_open_reports_are_dismissed(
+    client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
+) -> None:
+    listing = await live_listing(client, seller=seller, category_id=category_id)
+    first, second = await buyer_user(client), await buyer_user(client)
+    for reporter in (first, second):
+        assert (await _report(client, reporter, listing["id"])).status_code == 201
+    kept, dropped = await _reports(client, admin, listing["id"])
+
+    answer = await _dismiss(client, admin, listing["id"], report_ids=[dropped["id"]])
+
+    assert json_ok(answer)["report_count"] == 1
+    assert [r["status"] for r in await _reports(client, admin, listing["id"])] == [
+        "open",
+        "dismissed",
+    ]
+    assert await _outcomes(client, first) == []
+    assert [n["type"] for n in await _outcomes(client, second)] == ["listing_report.dismissed"]
+    for again in ([dropped["id"]], [str(uuid.uuid4())], [kept["id"], dropped["id"]]):
+        assert_problem(
+            await _dismiss(client, admin, listing["id"], report_ids=again), 409, "report_not_open"
+        )
+    assert [r["status"] for r in await _reports(client, admin, listing["id"])] == [
+        "open",
+        "dismissed",
+    ]
+
+
+async def test_removing_a_listing_upholds_its_open_reports(
+    client: httpx.AsyncClient, admin: LoggedIn, seller: LoggedIn, category_id: str
+) -> None:
+    listing = await live_listing(client, seller=seller, category_id=category_id)
+    early, late = await buyer_user(client), await buyer_user(client)
+    assert (await _report(client, early, listing["id"])).status_code == 201
+    json_ok(await _dismiss(client, admin, listing["id"]))
+    assert (await _report(client, late, listing["id"])).status_code == 201
+
+    removed = await client.post(
+        f"{ADMIN_LISTINGS}/{listing['id']}/remove",
+        json={"reason": "counterfeit confirmed"},
+        headers=admin.headers,
+    )
+
+    assert removed.status_code == 200, removed.text
+    assert [r["status"] for r in await _reports(client, admin, listing["id"])] == [
+        "dismissed",
+        "upheld",
+    ]
+    (notice,) = await _outcomes(client, late)
+    assert notice["type"] == "listing_report.upheld"
+    assert (notice["resource_type"], notice["resource_id"]) == ("listing", listing["id"])
+    assert [n["type"] for n in await _outcomes(client, early)] == ["listing_report.dismissed"]
+
+
+@pytest.mark.parametrize("who", ["buyer", "seller"])
+async def test_only_admins_dismiss_reports(
+    client: httpx.AsyncClient,
+    admin: LoggedIn,
+    seller: LoggedIn,
+    buyer: LoggedIn,
+    category_id: str,
+    who: str,
+) -> None:
+    listing = await live_listing(client, seller=seller, category_id=category_id)
+    assert (await _report(client, buyer, listing["id"])).status_code == 201
+
+    response = await _dismiss(client, {"buyer": buyer, "seller": seller}[who], listing["id"])
+
+    assert_problem(response, 403, "admin_required")
+    assert_problem(await _dismiss(client, admin, str(uuid.uuid4())), 404, "not_found")
+    assert [r["status"] for r in await _reports(client, admin, listing["id"])] == ["open"]

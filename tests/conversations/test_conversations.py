@@ -5,10 +5,11 @@ until payment, the length and rate limits, and the `message.created` event."""
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -18,7 +19,12 @@ from app.core.outbox import OutboxEvent
 from tests.factories.accounts import LoggedIn, buyer_user, create_user, login, register_and_login
 from tests.factories.api import Json, assert_problem, json_ok
 from tests.factories.api_keys import integration_of
-from tests.factories.catalog import draft_listing, listing_for_sale, nested_leaf_category
+from tests.factories.catalog import (
+    PNG_1X1,
+    draft_listing,
+    listing_for_sale,
+    nested_leaf_category,
+)
 from tests.factories.conversations import (
     CONVERSATIONS,
     all_messages,
@@ -820,3 +826,115 @@ async def test_each_message_emits_message_created(
         "validation_error",
     )
     assert len(await message_events(session, conversation["id"])) == 2
+
+
+# --- issue 15: what the conversation list shows -------------------------------------------
+
+
+class _Statements:
+    """The SQL statements sent on one connection while it listens."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def __call__(self, *args: Any) -> None:
+        self.sent.append(str(args[2]))
+
+
+async def _me(client: httpx.AsyncClient, who: LoggedIn) -> Json:
+    me: Json = json_ok(await client.get("/v1/me", headers=who.headers))
+    return me
+
+
+async def test_the_list_names_the_counterpart_the_listing_and_the_order(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    pictured = json_ok(
+        await client.post(
+            f"/v1/listings/{listing['id']}/images",
+            files={"file": ("x.png", PNG_1X1, "image/png")},
+            headers=m.seller.headers,
+        ),
+        201,
+    )
+    about_listing = await start(client, who=m.buyer, listing_id=listing["id"])
+    bought, order = await paid_order(client, market=m, price=1200, quantity=2, shipping=300)
+    about_order = await start(client, who=m.buyer, order_id=order["id"], message="When?")
+    shop = json_ok(await client.get(f"/v1/sellers/{m.seller_id}"))
+    seller_me, buyer_me = await _me(client, m.seller), await _me(client, m.buyer)
+
+    by_id = {c["id"]: c for c in await mine(client, m.buyer)}
+
+    for conversation in by_id.values():
+        assert conversation["counterpart"] == {
+            "id": m.seller.user_id,
+            "display_name": seller_me["display_name"],
+            "role": "seller",
+            "shop_id": m.seller_id,
+            "shop_name": shop["shop_name"],
+        }
+        assert conversation["shop_id"] == conversation["seller_id"] == m.seller_id
+    listed = by_id[about_listing["id"]]
+    assert listed["listing"] == {
+        "id": listing["id"],
+        "title": listing["title"],
+        "thumbnail_url": pictured["images"][0]["url"],
+    }
+    assert listed["order"] is None
+    ordered = by_id[about_order["id"]]
+    assert ordered["listing"] == {
+        "id": bought["id"],
+        "title": bought["title"],
+        "thumbnail_url": None,
+    }
+    assert ordered["order"] == {
+        "id": order["id"],
+        "status": "paid",
+        "total": {"amount": 2 * 1200 + 300, "currency": "USD"},
+        "item_count": 2,
+        "created_at": order["created_at"],
+    }
+    # The starting answer and the single read carry the same.
+    assert about_order["counterpart"] == ordered["counterpart"]
+    assert await get_conversation(client, m.buyer, about_order["id"]) == ordered
+
+    # The seller sees the buyer.
+    (seen,) = [c for c in await mine(client, m.seller) if c["id"] == about_listing["id"]]
+    assert seen["counterpart"] == {
+        "id": m.buyer.user_id,
+        "display_name": buyer_me["display_name"],
+        "role": "buyer",
+        "shop_id": None,
+        "shop_name": None,
+    }
+    assert seen["unread_count"] == 1
+
+
+async def test_a_page_of_conversations_is_one_query_however_many_it_holds(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    buyers = [m.buyer, *[await buyer_user(client) for _ in range(2)]]
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+
+    async def statements_of_one_page() -> list[str]:
+        connection = (await session.connection()).sync_connection
+        assert connection is not None
+        recorder = _Statements()
+        event.listen(connection, "before_cursor_execute", recorder)
+        try:
+            page = await get_page(client, who=m.seller, path=CONVERSATIONS, limit=100)
+        finally:
+            event.remove(connection, "before_cursor_execute", recorder)
+        assert all(c["counterpart"]["display_name"] for c in page["items"])
+        return [s for s in recorder.sent if "FROM conversations" in s]
+
+    await start(client, who=buyers[0], listing_id=listing["id"])
+    one = await statements_of_one_page()
+    for buyer in buyers[1:]:
+        await start(client, who=buyer, listing_id=listing["id"])
+    three = await statements_of_one_page()
+
+    assert len(one) == len(three) == 1

@@ -20,9 +20,9 @@ RECONCILE = "/v1/admin/ledger/reconcile"
 
 async def balance(client: httpx.AsyncClient, *, seller: LoggedIn) -> Json:
     """The seller's USD balance as {pending, available, debt, in_transit, reserved} in minor
-    units."""
-    balances = json_ok(await client.get(BALANCE, headers=seller.headers))
-    (usd_balance,) = [b for b in balances if b["currency"] == "USD"]
+    units (the platform's currency: the balance object's own fields)."""
+    usd_balance = json_ok(await client.get(BALANCE, headers=seller.headers))
+    assert usd_balance["currency"] == "USD"
     amounts: Json = {}
     for field in ("pending", "available", "debt", "in_transit", "reserved"):
         assert usd_balance[field]["currency"] == "USD"

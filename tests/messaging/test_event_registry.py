@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 import app
-from app.auth.events import AccountEventType
 from app.core.events import EventType
 from app.core.state import StateMachine
-from app.messaging.events import ALL_EVENT_TYPES, WEBHOOK_EVENT_TYPES
+from app.messaging.events import ALL_EVENT_TYPES, PERSONAL_EVENT_TYPES, WEBHOOK_EVENT_TYPES
 from app.messaging.notifications.rules import RULES, SILENT
 from app.messaging.webhooks.events import read_scope_of
 
@@ -66,7 +65,33 @@ def test_the_state_machines_are_found() -> None:
     assert {"order", "return", "dispute", "listing"} <= names
 
 
-def test_webhooks_offer_every_event_but_the_accounts() -> None:
-    assert list(WEBHOOK_EVENT_TYPES) == [e for e in ALL_EVENT_TYPES if e not in AccountEventType]
+def test_webhooks_offer_every_event_but_the_personal_ones() -> None:
+    """A new API key and a report's outcome are told to one person and name no shop."""
+    personal = set(PERSONAL_EVENT_TYPES)
+    assert {"api_key.created", "listing_report.dismissed", "listing_report.upheld"} <= personal
+    assert list(WEBHOOK_EVENT_TYPES) == [e for e in ALL_EVENT_TYPES if e not in personal]
     for event in WEBHOOK_EVENT_TYPES:
         assert read_scope_of(event).endswith(":read"), event
+
+
+def test_every_rule_has_a_body_that_always_renders_and_a_link() -> None:
+    """Each rule's last wording names only what its event always carries, so a body never
+    falls back to the title; the seller hears of an order once it is paid, not created."""
+    from app.messaging.notifications.service import render_body
+
+    always = {
+        "total": {"amount": 1500, "currency": "USD"},
+        "amount": {"amount": 1350, "currency": "USD"},
+        "title": "Film camera",
+        "quantity": 2,
+        "name": "CI",
+        "prefix": "mk_live_ab",
+    }
+    for event_type, rule in RULES.items():
+        body = render_body(rule, always)
+        assert body, event_type
+        assert "{" not in body, event_type
+        assert body != rule.title, event_type
+        assert rule.link.key.endswith("_id"), event_type
+    assert "order.created" in SILENT
+    assert RULES["order.paid"].audience == "seller"

@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -51,6 +52,12 @@ def _string_is_valid(schema: Json, value: str) -> bool:
     if schema.get("format") == "uuid":
         try:
             uuid.UUID(value)
+        except ValueError:
+            return False
+        return True
+    if schema.get("format") == "date-time":
+        try:
+            datetime.fromisoformat(value)
         except ValueError:
             return False
         return True

@@ -1,5 +1,7 @@
 """A seller's money: balance, ledger entries and payouts settled by the worker."""
 
+import csv
+import io
 from datetime import timedelta
 
 import httpx
@@ -20,6 +22,7 @@ from tests.factories.orders import (
     market,
     paid_order,
     pay,
+    relogin_market,
     ship,
 )
 from tests.factories.payments import (
@@ -67,16 +70,21 @@ async def test_a_new_sellers_balance_is_zero_in_the_platform_currency(
 
     assert response.status_code == 200, response.text
     zero = {"amount": 0, "currency": "USD"}
-    assert response.json() == [
-        {
-            "currency": "USD",
-            "pending": zero,
-            "available": zero,
-            "debt": zero,
-            "in_transit": zero,
-            "reserved": zero,
-        }
-    ]
+    usd_balance = {
+        "currency": "USD",
+        "pending": zero,
+        "available": zero,
+        "debt": zero,
+        "in_transit": zero,
+        "reserved": zero,
+    }
+    # An object (issue 15; it was a list of one per currency), the list under `by_currency`.
+    assert response.json() == {
+        **usd_balance,
+        "by_currency": [usd_balance],
+        "allowed_actions": [],
+        "actions": [],
+    }
     assert await seller_ledger(client, seller=m.seller) == []
     assert await payouts(client, seller=m.seller) == []
 
@@ -371,3 +379,175 @@ async def test_only_admins_may_reconcile_the_ledger(
 
     assert_problem(response, 403, "admin_required")
     await reconcile_ok(client, admin=m.admin)
+
+
+# --- issue 15: what the money screens need -----------------------------------------------------
+
+LEDGER_CSV = f"{LEDGER}.csv"
+
+
+async def _paid_out(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> tuple[Market, str, str]:
+    """A seller with one completed order (1350 after commission) and a settled payout of
+    1000: (market, order id, payout id)."""
+    m, order_id = await _seller_with_proceeds(client, session)
+    payout = json_ok(await post_payout(client, seller=m.seller, amount=1000), 201)
+    assert (await sweep(database, settings))["settle_payouts"] == 1
+    return m, order_id, payout["id"]
+
+
+async def test_the_balance_card_offers_a_payout_when_money_is_available(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m, _ = await _seller_with_proceeds(client, session)
+
+    card = json_ok(await client.get(BALANCE, headers=m.seller.headers))
+
+    assert card["currency"] == "USD"
+    assert card["available"] == {"amount": 1350, "currency": "USD"}
+    assert [b["currency"] for b in card["by_currency"]] == ["USD"]
+    assert card["by_currency"][0]["available"] == card["available"]
+    assert card["allowed_actions"] == ["request_payout"]
+    assert card["actions"] == [{"name": "request_payout", "deadline": None}]
+
+
+async def test_each_ledger_entry_says_what_it_is_and_what_it_belongs_to(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m, order_id, payout_id = await _paid_out(client, session, database, settings)
+    m = await relogin_market(client, market=m)
+
+    entries = await seller_ledger(client, seller=m.seller)
+
+    assert [(e["entry_type"], e["account"], e["amount"]["amount"]) for e in entries] == [
+        ("payout_paid", "payouts_in_transit", -1000),
+        ("payout", "payouts_in_transit", 1000),
+        ("payout", "seller_available", -1000),
+        ("sale", "seller_available", 1350),
+    ]
+    sale = entries[-1]
+    assert sale["order_id"] == order_id
+    assert sale["payout_id"] is None
+    assert sale["gross"] == {"amount": 1500, "currency": "USD"}
+    assert sale["commission"] == {"amount": 150, "currency": "USD"}
+    assert sale["description"] == "Sale: 15.00 USD, less 1.50 USD commission"
+    for entry in entries[:-1]:
+        assert entry["payout_id"] == payout_id
+        assert (entry["gross"], entry["commission"]) == (None, None)
+        assert entry["description"]
+    assert entries[0]["description"] == "Payout sent to your bank account"
+
+
+async def test_the_ledger_filters_by_type_order_payout_and_time(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m, order_id, payout_id = await _paid_out(client, session, database, settings)
+    m = await relogin_market(client, market=m)
+
+    async def listed(**params: object) -> list[tuple[str, int]]:
+        page = json_ok(await client.get(LEDGER, params=params, headers=m.seller.headers))
+        return [(e["entry_type"], e["amount"]["amount"]) for e in page["items"]]
+
+    assert await listed(entry_type="sale") == [("sale", 1350)]
+    assert await listed(entry_type=["payout", "payout_paid"]) == [
+        ("payout_paid", -1000),
+        ("payout", 1000),
+        ("payout", -1000),
+    ]
+    assert await listed(order_id=order_id) == [("sale", 1350)]
+    assert len(await listed(payout_id=payout_id)) == 3
+    sale_time = parse_time((await seller_ledger(client, seller=m.seller))[-1]["created_at"])
+    after_sale = (sale_time + timedelta(microseconds=1)).isoformat()
+    assert ("sale", 1350) not in await listed(created_after=after_sale)
+    assert await listed(created_before=after_sale) == [("sale", 1350)]
+    assert await listed(created_after=sale_time.isoformat(), entry_type="sale") == [("sale", 1350)]
+
+    for bad in ({"entry_type": "gift"}, {"created_after": "2026-01-01T00:00:00"}, {"sort": "x"}):
+        assert_problem(
+            await client.get(LEDGER, params=bad, headers=m.seller.headers),
+            422,
+            "validation_error",
+        )
+
+
+async def test_the_ledger_exports_as_csv_with_the_same_filters(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m, order_id, payout_id = await _paid_out(client, session, database, settings)
+    m = await relogin_market(client, market=m)
+
+    response = await client.get(LEDGER_CSV, headers=m.seller.headers)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    entries = await seller_ledger(client, seller=m.seller)
+    assert [r["entry_id"] for r in rows] == [e["id"] for e in entries]
+    assert [(r["entry_type"], r["amount"], r["amount_minor"]) for r in rows] == [
+        ("payout_paid", "-10.00", "-1000"),
+        ("payout", "10.00", "1000"),
+        ("payout", "-10.00", "-1000"),
+        ("sale", "13.50", "1350"),
+    ]
+    assert rows[-1]["order_id"] == order_id
+    assert rows[-1]["description"] == "Sale: 15.00 USD, less 1.50 USD commission"
+    assert {r["payout_id"] for r in rows[:-1]} == {payout_id}
+
+    only_sales = await client.get(
+        LEDGER_CSV, params={"entry_type": "sale"}, headers=m.seller.headers
+    )
+    assert [r["entry_type"] for r in csv.DictReader(io.StringIO(only_sales.text))] == ["sale"]
+    assert_problem(
+        await client.get(LEDGER_CSV, params={"q": "x"}, headers=m.seller.headers),
+        422,
+        "validation_error",
+    )
+    assert_problem(await client.get(LEDGER_CSV), 401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@a", "'@a"),
+        ("ok", "ok"),
+    ],
+)
+def test_a_csv_text_cell_never_starts_a_formula(text: str, written: str) -> None:
+    from app.payments.views import _cell
+
+    assert _cell(text) == written
+
+
+async def test_an_insufficient_balance_shows_the_amounts_as_money(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m, _ = await _seller_with_proceeds(client, session)
+
+    problem = assert_problem(
+        await post_payout(client, seller=m.seller, amount=2000), 409, "insufficient_balance"
+    )
+
+    assert problem["available"] == {"amount": 1350, "currency": "USD"}
+    assert problem["requested"] == {"amount": 2000, "currency": "USD"}
+    assert problem["debt"] == {"amount": 0, "currency": "USD"}
+    assert problem["detail"] == "available: 13.50 USD, requested: 20.00 USD"
+
+
+async def test_a_payout_is_read_by_its_id_by_its_seller_only(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m, _ = await _seller_with_proceeds(client, session)
+    payout = json_ok(await post_payout(client, seller=m.seller, amount=1000), 201)
+    other, _other_id = await approved_seller(client, session, admin=m.admin)
+
+    mine = json_ok(await client.get(f"{PAYOUTS}/{payout['id']}", headers=m.seller.headers))
+
+    assert mine == payout
+    assert_problem(
+        await client.get(f"{PAYOUTS}/{payout['id']}", headers=other.headers), 404, "not_found"
+    )

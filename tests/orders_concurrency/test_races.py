@@ -94,8 +94,8 @@ def _escrow_of(order_id: str) -> Any:
 async def _balance(client: httpx.AsyncClient, seller: LoggedIn) -> Json:
     response = await client.get("/v1/sellers/me/balance", headers=seller.headers)
     assert response.status_code == 200, response.text
-    (usd,) = [b for b in response.json() if b["currency"] == "USD"]
-    balance: Json = usd
+    balance: Json = response.json()
+    assert balance["currency"] == "USD"
     return balance
 
 

@@ -1,13 +1,14 @@
-"""Who hears about which event, and in what words: data, not code paths."""
+"""Who hears about which event, in what words, and what it links to: data, not code paths."""
 
 from dataclasses import dataclass
 from enum import StrEnum
 
 from app.auth.events import AccountEventType
-from app.catalog.events import ListingEventType
+from app.catalog.events import ListingEventType, ListingReportEventType
 from app.conversations.events import MessageEventType
 from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
+from app.messaging.notifications.models import ResourceType
 from app.orders.events import OrderEventType
 from app.payments.events import PayoutEventType
 from app.reviews.events import ReviewEventType
@@ -17,57 +18,235 @@ class Audience(StrEnum):
     buyer = "buyer"
     seller = "seller"
     parties = "parties"
-    """Buyer and seller, except whoever caused the event."""
+    """Buyer and seller, except whoever caused the event; the seller only about an order
+    that had been paid (an unpaid order is no news to a shop: it hears of it once paid)."""
     reviewed = "reviewed"
     """The person a published review is about (`about` in the event)."""
     recipient = "recipient"
-    """The user named by `recipient_id` (a message's addressee, a new API key's owner)."""
+    """The user named by `recipient_id` (a message's addressee, a new API key's owner, a
+    reporter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """The resource a notification opens: its type, and the event's key holding its id."""
+
+    type: ResourceType
+    key: str
+
+
+ORDER = Link(ResourceType.order, "order_id")
+RETURN = Link(ResourceType.return_request, "return_id")
+DISPUTE = Link(ResourceType.dispute, "dispute_id")
+REVIEW = Link(ResourceType.review, "review_id")
+PAYOUT = Link(ResourceType.payout, "payout_id")
+LISTING = Link(ResourceType.listing, "listing_id")
+CONVERSATION = Link(ResourceType.conversation, "conversation_id")
+API_KEY = Link(ResourceType.api_key, "api_key_id")
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     audience: Audience
     title: str
+    body: tuple[str, ...]
+    """The body's wordings, most specific first: the first whose `{fields}` the event has
+    (see `service.facts_of`) is used, so the last one names none, or only sure ones."""
+    link: Link
+
+
+def _order(title: str, audience: Audience, *body: str) -> Rule:
+    return Rule(audience, title, body, ORDER)
 
 
 RULES: dict[str, Rule] = {
-    OrderEventType.created: Rule(Audience.seller, "New order awaiting payment"),
-    OrderEventType.paid: Rule(Audience.seller, "Order paid: please ship it"),
-    OrderEventType.shipped: Rule(Audience.buyer, "Your order has shipped"),
-    OrderEventType.delivery_window_ending: Rule(
-        Audience.buyer, "Confirm receipt or report a problem before the order completes"
+    OrderEventType.paid: _order(
+        "Order paid: please ship it",
+        Audience.seller,
+        "A buyer paid {total} for an order. Ship it before {ship_by}.",
+        "A buyer paid {total} for an order. Ship it now.",
     ),
-    OrderEventType.completed: Rule(Audience.seller, "Order completed"),
-    OrderEventType.cancelled: Rule(Audience.parties, "Order cancelled"),
-    ReturnEventType.requested: Rule(Audience.seller, "Return requested"),
-    ReturnEventType.approved: Rule(Audience.buyer, "Return approved: please ship it back"),
-    ReturnEventType.rejected: Rule(Audience.buyer, "Return rejected"),
-    ReturnEventType.shipped_back: Rule(Audience.seller, "Returned item on its way back"),
-    ReturnEventType.received: Rule(Audience.buyer, "Return received: refund issued"),
-    DisputeEventType.opened: Rule(Audience.seller, "A dispute was opened on your order"),
-    DisputeEventType.answered: Rule(Audience.parties, "New answer in your dispute"),
-    DisputeEventType.escalated: Rule(Audience.parties, "Dispute escalated to the platform"),
-    DisputeEventType.resolved: Rule(Audience.parties, "Dispute resolved"),
-    ReviewEventType.published: Rule(Audience.reviewed, "You have a new review"),
-    PayoutEventType.paid: Rule(Audience.seller, "Payout sent"),
+    OrderEventType.shipped: _order(
+        "Your order has shipped",
+        Audience.buyer,
+        "Your order of {total} is on its way with {carrier}.",
+        "Your order of {total} is on its way.",
+    ),
+    OrderEventType.delivery_window_ending: _order(
+        "Confirm receipt or report a problem before the order completes",
+        Audience.buyer,
+        "Your order of {total} completes on its own on {auto_complete_at}. Confirm receipt, "
+        "or open a dispute before then if something is wrong.",
+        "Your order of {total} completes on its own soon. Confirm receipt, or open a "
+        "dispute if something is wrong.",
+    ),
+    OrderEventType.completed: _order(
+        "Order completed",
+        Audience.seller,
+        "The order of {total} is complete; its proceeds are in your balance.",
+    ),
+    OrderEventType.cancelled: _order(
+        "Order cancelled",
+        Audience.parties,
+        "The order of {total} was cancelled: {reason}.",
+        "The order of {total} was cancelled.",
+    ),
+    ReturnEventType.requested: Rule(
+        Audience.seller,
+        "Return requested",
+        (
+            "The buyer of an order of {total} asks to return items: {reason}. Approve or "
+            "reject the request.",
+            "The buyer of an order of {total} asks to return items. Approve or reject the request.",
+        ),
+        RETURN,
+    ),
+    ReturnEventType.approved: Rule(
+        Audience.buyer,
+        "Return approved: please ship it back",
+        ("The seller approved your return. Ship the items back and enter the tracking number.",),
+        RETURN,
+    ),
+    ReturnEventType.rejected: Rule(
+        Audience.buyer,
+        "Return rejected",
+        ("The seller rejected your return: {reason}.", "The seller rejected your return."),
+        RETURN,
+    ),
+    ReturnEventType.shipped_back: Rule(
+        Audience.seller,
+        "Returned item on its way back",
+        ("The buyer shipped the returned items back. Mark them received when they arrive.",),
+        RETURN,
+    ),
+    ReturnEventType.received: Rule(
+        Audience.buyer,
+        "Return received: refund issued",
+        (
+            "The seller received your returned items and refunded {refund}.",
+            "The seller received your returned items; your refund was issued.",
+        ),
+        RETURN,
+    ),
+    DisputeEventType.opened: Rule(
+        Audience.seller,
+        "A dispute was opened on your order",
+        (
+            "The buyer of an order of {total} opened a dispute. Answer it before the "
+            "deadline, or it is decided for the buyer.",
+        ),
+        DISPUTE,
+    ),
+    DisputeEventType.answered: Rule(
+        Audience.parties,
+        "New answer in your dispute",
+        ("There is a new answer in the dispute about an order of {total}.",),
+        DISPUTE,
+    ),
+    DisputeEventType.escalated: Rule(
+        Audience.parties,
+        "Dispute escalated to the platform",
+        ("The dispute about an order of {total} went to the platform, which will decide it.",),
+        DISPUTE,
+    ),
+    DisputeEventType.resolved: Rule(
+        Audience.parties,
+        "Dispute resolved",
+        ("The dispute about an order of {total} was resolved.",),
+        DISPUTE,
+    ),
+    ReviewEventType.published: Rule(
+        Audience.reviewed,
+        "You have a new review",
+        ("A review of you, for an order of {total}, was published.",),
+        REVIEW,
+    ),
+    PayoutEventType.paid: Rule(
+        Audience.seller,
+        "Payout sent",
+        ("Your payout of {amount} was sent to your bank account.",),
+        PAYOUT,
+    ),
     PayoutEventType.failed: Rule(
-        Audience.seller, "Payout failed: the money is back in your balance"
+        Audience.seller,
+        "Payout failed: the money is back in your balance",
+        (
+            "Your payout of {amount} failed ({failure_reason}); the money is back in your "
+            "available balance.",
+            "Your payout of {amount} failed; the money is back in your available balance.",
+        ),
+        PAYOUT,
     ),
-    ListingEventType.low_stock: Rule(Audience.seller, "Listing running low on stock"),
-    ListingEventType.approved: Rule(Audience.seller, "Listing approved"),
-    ListingEventType.rejected: Rule(Audience.seller, "Listing rejected"),
-    ListingEventType.removed: Rule(Audience.seller, "Listing removed by the platform"),
-    MessageEventType.created: Rule(Audience.recipient, "New message"),
+    ListingEventType.low_stock: Rule(
+        Audience.seller,
+        "Listing running low on stock",
+        ("Only {quantity} left of “{title}”.",),
+        LISTING,
+    ),
+    ListingEventType.approved: Rule(
+        Audience.seller,
+        "Listing approved",
+        ("“{title}” was approved and is live.",),
+        LISTING,
+    ),
+    ListingEventType.rejected: Rule(
+        Audience.seller,
+        "Listing rejected",
+        ("“{title}” was rejected: {reason}.", "“{title}” was rejected."),
+        LISTING,
+    ),
+    ListingEventType.removed: Rule(
+        Audience.seller,
+        "Listing removed by the platform",
+        ("“{title}” was removed by the platform: {reason}.", "“{title}” was removed."),
+        LISTING,
+    ),
+    MessageEventType.created: Rule(
+        Audience.recipient,
+        "New message",
+        ("{message}", "You have a new message."),
+        CONVERSATION,
+    ),
     # A security notice: a key is lasting access to the shop, so its owner hears of every
     # new one at once (a webhook never does: the event names no shop).
     AccountEventType.api_key_created: Rule(
-        Audience.recipient, "A new API key was created: if it was not you, revoke it"
+        Audience.recipient,
+        "A new API key was created: if it was not you, revoke it",
+        (
+            "The API key “{name}” ({prefix}…) can now act for your account. If you did not "
+            "create it, revoke it.",
+        ),
+        API_KEY,
+    ),
+    ListingReportEventType.dismissed: Rule(
+        Audience.recipient,
+        "Your report was reviewed",
+        (
+            "We reviewed your report of “{title}” and found no reason to remove it.",
+            "We reviewed your report and found no reason to remove the listing.",
+        ),
+        LISTING,
+    ),
+    ListingReportEventType.upheld: Rule(
+        Audience.recipient,
+        "A listing you reported was removed",
+        (
+            "Thank you: “{title}”, which you reported, was removed.",
+            "Thank you: the listing you reported was removed.",
+        ),
+        LISTING,
     ),
 }
 """Keyed by the registry's event types (`app.messaging.events`)."""
 
 SILENT: frozenset[EventType] = frozenset(
-    {OrderEventType.disputed, OrderEventType.refunded, OrderEventType.partially_refunded}
+    {
+        OrderEventType.created,
+        OrderEventType.disputed,
+        OrderEventType.refunded,
+        OrderEventType.partially_refunded,
+    }
 )
-"""Events nobody is notified of: the dispute's or the return's own event already tells the
-parties (a dispute opened, resolved; a return received and refunded)."""
+"""Events nobody is notified of. An order created is not paid yet: the buyer knows, and the
+shop hears of it when it is paid (`order.paid`). The dispute's or the return's own event
+already tells the parties of a dispute opened or resolved, a return received and refunded."""

@@ -1,7 +1,10 @@
 """Notifications: written by the outbox subscriber in the transaction of the change they
 announce, read and marked read by their recipient."""
 
+import logging
+import string
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,16 +12,77 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service as auth_service
 from app.auth.principal import Principal
 from app.core.clock import now
+from app.core.money import format_money
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
 from app.messaging.notifications.exceptions import NotificationNotFound
-from app.messaging.notifications.models import Notification
+from app.messaging.notifications.models import Notification, ResourceType
 from app.messaging.notifications.repository import NotificationRepository
-from app.messaging.notifications.rules import RULES, Audience
+from app.messaging.notifications.rules import RULES, Audience, Rule
+from app.orders.models import OrderStatus
 from app.sellers import service as sellers
 
+logger = logging.getLogger(__name__)
 
-def _user_id(data: dict[str, Any], key: str) -> uuid.UUID | None:
+_BODY_LENGTH = 500
+_MESSAGE_EXCERPT = 200
+_MONEY_FACTS = ("total", "amount", "refund")
+_TIME_FACTS = ("ship_by", "auto_complete_at")
+_TEXT_FACTS = ("carrier", "reason", "failure_reason", "title", "name", "prefix", "quantity")
+
+
+def _excerpt(text: str, length: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= length else flat[: length - 1] + "…"
+
+
+def facts_of(data: dict[str, Any]) -> dict[str, str]:
+    """What a body's wording may name, as text, from an event's data: amounts as `15.00 USD`,
+    times as `7 Dec 2026, 14:05 UTC`, a message's words as an excerpt. A value the event
+    lacks (or holds as null) is absent, so a wording naming it is skipped."""
+    facts: dict[str, str] = {}
+    for key in _MONEY_FACTS:
+        money = data.get(key)
+        if isinstance(money, dict) and isinstance(money.get("amount"), int):
+            facts[key] = format_money(money["amount"], str(money.get("currency")))
+    for key in _TIME_FACTS:
+        value = data.get(key)
+        if isinstance(value, str):
+            try:
+                at = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            facts[key] = f"{at.day} {at:%b %Y, %H:%M} UTC"
+    for key in _TEXT_FACTS:
+        value = data.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            facts[key] = _excerpt(str(value), _MESSAGE_EXCERPT).rstrip(".")
+    message = data.get("body")
+    if isinstance(message, str) and message.strip():
+        facts["message"] = _excerpt(message, _MESSAGE_EXCERPT)
+    return facts
+
+
+def render_body(rule: Rule, data: dict[str, Any]) -> str:
+    """The first of the rule's wordings whose fields the event has."""
+    facts = facts_of(data)
+    for wording in rule.body:
+        fields = {name for _, name, _, _ in string.Formatter().parse(wording) if name}
+        if fields <= facts.keys():
+            return _excerpt(wording.format_map(facts), _BODY_LENGTH)
+    # A rule's last wording names only what its event always has; if an event lacks it,
+    # the notification still goes out rather than the change that caused it failing.
+    logger.warning("no body wording of a notification rule fits its event's data")
+    return rule.title
+
+
+def _link(rule: Rule, data: dict[str, Any]) -> tuple[ResourceType | None, uuid.UUID | None]:
+    resource_id = _id_in(data, rule.link.key)
+    return (rule.link.type, resource_id) if resource_id is not None else (None, None)
+
+
+def _id_in(data: dict[str, Any], key: str) -> uuid.UUID | None:
+    """The id the event's data holds under `key` (a user's, or what a notice links to)."""
     value = data.get(key)
     return uuid.UUID(value) if isinstance(value, str) else None
 
@@ -32,18 +96,21 @@ async def _seller_user_id(session: AsyncSession, event: OutboxEvent) -> uuid.UUI
 async def _recipients(
     session: AsyncSession, event: OutboxEvent, audience: Audience
 ) -> set[uuid.UUID]:
-    buyer = _user_id(event.data, "buyer_id")
+    buyer = _id_in(event.data, "buyer_id")
     if audience is Audience.buyer:
         found = {buyer}
     elif audience is Audience.seller:
         found = {await _seller_user_id(session, event)}
     elif audience is Audience.recipient:
-        found = {_user_id(event.data, "recipient_id")}
+        found = {_id_in(event.data, "recipient_id")}
     elif audience is Audience.reviewed:
         about = event.data.get("about")
         found = {buyer if about == "buyer" else await _seller_user_id(session, event)}
     else:
-        found = {buyer, await _seller_user_id(session, event)} - {_user_id(event.data, "actor_id")}
+        found = {buyer} - {_id_in(event.data, "actor_id")}
+        # An order that was never paid is none of the shop's business: it never heard of it.
+        if event.data.get("previous_status") != OrderStatus.pending_payment:
+            found |= {await _seller_user_id(session, event)} - {_id_in(event.data, "actor_id")}
     # A deleted account gets nothing more.
     return await auth_service.active_among(session, {u for u in found if u is not None})
 
@@ -53,12 +120,17 @@ async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
     rule = RULES.get(event.type)
     if rule is None:
         return
+    body = render_body(rule, event.data)
+    resource_type, resource_id = _link(rule, event.data)
     for user_id in sorted(await _recipients(session, event, rule.audience)):
         session.add(
             Notification(
                 user_id=user_id,
                 type=event.type,
                 title=rule.title,
+                body=body,
+                resource_type=resource_type,
+                resource_id=resource_id,
                 data=event.data,
                 event_id=event.id,
                 created_at=event.occurred_at,
@@ -68,11 +140,28 @@ async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
 
 
 async def notify(
-    session: AsyncSession, user_id: uuid.UUID, *, type_: str, title: str, data: dict[str, Any]
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    type_: str,
+    title: str,
+    body: str,
+    resource: tuple[ResourceType, uuid.UUID] | None,
+    data: dict[str, Any],
 ) -> Notification:
     """A platform notice that is no domain event (e.g. a webhook endpoint was disabled)."""
+    resource_type, resource_id = resource if resource is not None else (None, None)
     return await NotificationRepository(session).add(
-        Notification(user_id=user_id, type=type_, title=title, data=data, created_at=now())
+        Notification(
+            user_id=user_id,
+            type=type_,
+            title=title,
+            body=body,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            data=data,
+            created_at=now(),
+        )
     )
 
 

@@ -27,6 +27,7 @@ from app.core.clock import now
 from app.core.ids import uuid7
 from app.core.outbox import OutboxEvent
 from app.messaging.notifications import service as notifications
+from app.messaging.notifications.models import ResourceType
 from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
 from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookEndpoint
 from app.messaging.webhooks.repository import DeliveryRepository, EndpointRepository
@@ -271,6 +272,11 @@ async def _disable_endpoint(
         owner.user_id,
         type_="webhook_endpoint.disabled",
         title="A webhook endpoint was disabled after repeated failures",
+        body=(
+            f"Nothing is sent to {endpoint.url} until you enable it again: "
+            f"{endpoint.disabled_reason}. Events keep being queued for it."
+        ),
+        resource=(ResourceType.webhook_endpoint, endpoint.id),
         data={"endpoint_id": str(endpoint.id), "url": endpoint.url},
     )
 
