@@ -12,11 +12,13 @@ ORDER = {
         {"name": "message", "deadline": None},
     ],
     "empty": [],
+    "notices": [{"type": "order.paid", "body": "Paid"}],
 }
 
 
 def test_present_fields_pass() -> None:
     require(ORDER, "shop_name", "lines[*]", "actions[name=review].deadline")
+    require(ORDER, "notices[type=order.paid].body")  # a dot inside a selector
 
 
 @pytest.mark.parametrize(

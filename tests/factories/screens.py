@@ -19,8 +19,18 @@ class MissingField(AssertionError):
     pass
 
 
+def _split(path: str) -> tuple[str, str]:
+    """The first step of a path and the rest (a `.` inside `[...]` is part of the step)."""
+    depth = 0
+    for index, char in enumerate(path):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "." and depth == 0:
+            return path[:index], path[index + 1 :]
+    return path, ""
+
+
 def _values(document: Any, path: str) -> Iterator[Any]:
-    head, _, rest = path.partition(".")
+    head, rest = _split(path)
     name, _, selector = head.partition("[")
     here = document[name] if name else document
     if not selector:
