@@ -53,6 +53,15 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # Media URLs are absolute under the API's public URL: outside production, unless the
+    # operator named it, it is where this server listens (the factory reads it from the
+    # environment, in every worker process). Production must name it (see Settings).
+    production = os.environ.get("MARKETPLACE_ENVIRONMENT", "").lower() == "production"
+    if "MARKETPLACE_PUBLIC_URL" not in os.environ and not production:
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        host = f"[{host}]" if ":" in host else host
+        os.environ["MARKETPLACE_PUBLIC_URL"] = f"http://{host}:{args.port}"
+        get_settings.cache_clear()
     settings = get_settings()
     if args.migrate:
         migrate(settings)

@@ -86,6 +86,20 @@ def _redis_url(value: str | None) -> str | None:
 
 RedisUrl = Annotated[str | None, AfterValidator(_redis_url)]
 
+# Where `marketplace serve` listens unless told otherwise (app/cli.py sets
+# MARKETPLACE_PUBLIC_URL from its --host/--port when the variable is unset).
+DEVELOPMENT_PUBLIC_URL = "http://127.0.0.1:8000"
+_PUBLIC_URL = re.compile(r"^https?://[^\s/?#]+(?:/[^\s?#]*)?$")
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is not None and not _PUBLIC_URL.match(value):
+        raise ValueError("a public URL is http(s)://host[:port][/path], without query or fragment")
+    return value
+
+
+PublicUrl = Annotated[str | None, AfterValidator(_public_url)]
+
 
 # The usual dev servers of web frontends (Vite, create-react-app, Angular, Next.js).
 DEVELOPMENT_CORS_ORIGINS = tuple(
@@ -166,6 +180,16 @@ class Settings(BaseSettings):
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
     media_dir: Path = Path("./media")
+    public_url: PublicUrl = None
+    """The API's public base URL (scheme, host, port, any path prefix), e.g.
+    `https://api.example.com`: media URLs in answers are absolute under it. Required in
+    production (behind a proxy the app cannot know its public name, and taking it from a
+    request's Host header would let a client choose the links others are shown); elsewhere
+    it defaults to the address `marketplace serve` listens on (http://127.0.0.1:8000 unless
+    told otherwise)."""
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    """Largest image (width x height) accepted for decoding: a small file can declare a huge
+    canvas (a decompression bomb), so the declared size is checked before any pixel is read."""
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_images_per_listing: int = Field(default=10, ge=1)
 
@@ -256,6 +280,11 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     @property
+    def public_base_url(self) -> str:
+        """`public_url` without a trailing slash (the development default when unset)."""
+        return (self.public_url or DEVELOPMENT_PUBLIC_URL).rstrip("/")
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -301,6 +330,11 @@ class Settings(BaseSettings):
             if self.is_sqlite:
                 raise ValueError(
                     "SQLite is for development; set MARKETPLACE_DATABASE_URL to PostgreSQL"
+                )
+            if self.public_url is None:
+                raise ValueError(
+                    "MARKETPLACE_PUBLIC_URL must be set in production (the API's public base "
+                    "URL, e.g. https://api.example.com): media URLs are built from it"
                 )
         return self
 

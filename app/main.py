@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # /media serves.
     public_media = settings.media_dir / "public"
     public_media.mkdir(parents=True, exist_ok=True)
-    app.state.storage = LocalDiskStorage(public_media)
+    app.state.storage = LocalDiskStorage(public_media, settings.public_base_url)
     app.state.private_storage = LocalDiskStorage(settings.media_dir / "private")
     app.state.payment_provider = SandboxProvider()
     app.state.category_tree = CategoryTreeCache(settings.category_tree_ttl)

@@ -733,12 +733,15 @@ async def capture_sql(engine: AsyncEngine, search: Search) -> None:
                 seller_id=uuid.UUID(params["seller"]) if "seller" in params else None,
                 sort=SearchSort(params["sort"]) if "sort" in params else None,
                 page=PageParams(limit=PAGE_SIZE, cursor=params.get("cursor")),
+                facets=False,
                 storage=LocalDiskStorage(Path(tempfile.gettempdir())),
                 category_tree=CategoryTreeCache(timedelta(seconds=60)),
+                currency="USD",
             )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
-    statements = [s for s in seen if "FROM listings" in s[0]]
+    # The page's statement; a first page also counts its matches (over `capped_matches`).
+    statements = [s for s in seen if "FROM listings" in s[0] and "capped_matches" not in s[0]]
     if len(statements) != 1:
         raise RuntimeError(f"expected one listings statement for {search.name}, saw {seen}")
     search.sql, search.args = statements[0]

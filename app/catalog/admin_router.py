@@ -104,6 +104,19 @@ async def list_listings_for_moderation(
 
 
 @router.get(
+    "/listings/{listing_id}",
+    response_model=ListingAdminRead,
+    responses=error_responses(ListingNotFound),
+)
+async def get_listing_for_moderation(
+    listing_id: uuid.UUID, admin: AdminPrincipal, session: DbSession, storage: Storage
+) -> ListingAdminRead:
+    """Any listing, in any state, as moderators see it: its lifecycle state, the reason of
+    the last decision, its report count and what an admin may do now."""
+    return views.to_admin_read(await service.get_for_admin(session, admin, listing_id), storage)
+
+
+@router.get(
     "/listings/{listing_id}/reports",
     response_model=Page[ReportRead],
     responses=error_responses(ListingNotFound, InvalidCursor),

@@ -30,6 +30,22 @@ class CategoryTreeSnapshot:
     """The nested tree, siblings in `position` order (shared: never mutate)."""
     subtrees: dict[str, tuple[uuid.UUID, ...]]
     """A category's id (canonical text) or slug -> its id and all its descendants' ids."""
+    nodes: dict[uuid.UUID, CategoryNode]
+    """Every category by id."""
+
+    def node(self, reference: str) -> CategoryNode | None:
+        """A category by id (any spelling) or slug."""
+        ids = self.subtree_ids(reference)
+        return self.nodes.get(ids[0]) if ids else None
+
+    def path(self, category_id: uuid.UUID) -> list[CategoryNode]:
+        """The category and its ancestors, root first (empty if unknown)."""
+        path: list[CategoryNode] = []
+        node = self.nodes.get(category_id)
+        while node is not None:
+            path.append(node)
+            node = self.nodes.get(node.parent_id) if node.parent_id else None
+        return path[::-1]
 
     @classmethod
     def build(cls, categories: Sequence[Category]) -> "CategoryTreeSnapshot":
@@ -48,7 +64,7 @@ class CategoryTreeSnapshot:
         for node in nodes.values():
             ids = tuple(_descendants_and_self(node))
             subtrees[str(node.id)] = subtrees[node.slug] = ids
-        return cls(roots=roots, subtrees=subtrees)
+        return cls(roots=roots, subtrees=subtrees, nodes=nodes)
 
     def subtree_ids(self, reference: str) -> tuple[uuid.UUID, ...]:
         """The ids of a category (by id or slug) and of its descendants; empty if unknown."""

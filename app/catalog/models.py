@@ -114,14 +114,18 @@ class Listing(IdMixin, TimestampMixin, Base):
     report_count: Mapped[int] = mapped_column(default=0)
     held_while_paused: Mapped[bool] = mapped_column(default=False)
     """Sent to review by an edit while paused: approval returns it to `paused`, not to sale."""
-    published_at: Mapped[datetime] = mapped_column(default=now)
-    """When it last went live (creation time until then): the "newest" sort key."""
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When it last went live (null until it first does): the "newest" sort key. Every live
+    listing has one (set on approval), so search never meets a null."""
 
     # lazy="raise": every read says what it loads, so no page can turn into N+1 queries.
     seller: Mapped[SellerProfile] = relationship(lazy="raise")
     images: Mapped[list["ListingImage"]] = relationship(
         lazy="raise", order_by="ListingImage.position", cascade="all, delete-orphan"
     )
+
+
+MAX_ALT_TEXT = 500
 
 
 class ListingImage(IdMixin, Base):
@@ -131,10 +135,21 @@ class ListingImage(IdMixin, Base):
         ForeignKey("listings.id", ondelete="CASCADE"), index=True
     )
     storage_key: Mapped[str] = mapped_column(String(255))
+    """The file as uploaded, byte for byte."""
     content_type: Mapped[str] = mapped_column(String(32))
     size_bytes: Mapped[int]
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    alt_text: Mapped[str] = mapped_column(String(MAX_ALT_TEXT), default="", server_default="")
+    """What the image shows, for screen readers (empty: not described yet)."""
+    width: Mapped[int | None]
+    """Pixels of the original as displayed (after its EXIF orientation); null for images
+    uploaded before sizes were derived."""
+    height: Mapped[int | None]
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    """The derived sizes (scaled down, oriented, without metadata); null for images uploaded
+    before they were made: the original stands in."""
+    medium_key: Mapped[str | None] = mapped_column(String(255))
 
 
 class ReportReason(StrEnum):

@@ -36,6 +36,8 @@ from app.core.pagination import SortKey
 from app.core.repository import RepositoryBase
 from app.sellers.models import SellerProfile
 
+# States a listing is in before it was ever public: only its shop and admins may read it.
+NEVER_PUBLIC = (ListingStatus.draft, ListingStatus.pending_review, ListingStatus.rejected)
 # Relevance ranks at most this many of the newest matches (see _rank_newest_matches).
 MAX_RANKED_MATCHES = 200
 # Text search keeps at most this many words; each is matched as a prefix ("iph" → "iPhone").
@@ -84,6 +86,11 @@ _CARD_IMAGE_PAIRS = [
         _image.content_type,
         _image.size_bytes,
         _image.position,
+        _image.alt_text,
+        _image.width,
+        _image.height,
+        _image.thumbnail_key,
+        _image.medium_key,
     )
     for part in (literal_column(f"'{column.key}'"), column)
 ]
@@ -127,6 +134,11 @@ class CardImage(NamedTuple):
     content_type: str
     size_bytes: int
     position: int
+    alt_text: str
+    width: int | None
+    height: int | None
+    thumbnail_key: str | None
+    medium_key: str | None
 
     @classmethod
     def from_json(cls, image: dict[str, Any]) -> "CardImage":
@@ -172,13 +184,23 @@ class ListingRepository(RepositoryBase[Listing]):
         return select(Listing).where(_LIVE)
 
     def visible_to(self, principal: Principal | None) -> Select[Listing]:
-        """What the caller may see: live listings, and every listing of their own shop; an
-        admin sees them all."""
+        """What the caller may see as a live listing: live listings, and every listing of
+        their own shop; an admin sees them all."""
         if principal is not None and principal.is_admin:
             return select(Listing)
         if principal is None or principal.shop_id is None:
             return self.live()
         return select(Listing).where(or_(_LIVE, Listing.seller_id == principal.shop_id))
+
+    def readable_by(self, principal: Principal | None) -> Select[Listing]:
+        """What the caller may read: every listing that has been public (whether or not it
+        is for sale now), and every listing of their own shop; an admin reads them all."""
+        if principal is not None and principal.is_admin:
+            return select(Listing)
+        has_been_public = Listing.status.not_in(NEVER_PUBLIC)
+        if principal is None or principal.shop_id is None:
+            return select(Listing).where(has_been_public)
+        return select(Listing).where(or_(has_been_public, Listing.seller_id == principal.shop_id))
 
     def of_shop(self, principal: Principal) -> Select[Listing]:
         """The listings of the caller's own shop (none without one)."""
@@ -186,11 +208,28 @@ class ListingRepository(RepositoryBase[Listing]):
             return select(Listing).where(false())
         return select(Listing).where(Listing.seller_id == principal.shop_id)
 
-    def of_seller(self, seller_id: uuid.UUID, status: ListingStatus | None) -> Select[Listing]:
+    def of_seller(
+        self, seller_id: uuid.UUID, status: ListingStatus | None, title: str | None = None
+    ) -> Select[Listing]:
         statement = select(Listing).where(Listing.seller_id == seller_id)
         if status is not None:
             statement = statement.where(Listing.status == status)
+        if title:
+            statement = statement.where(
+                func.lower(Listing.title).contains(title.lower(), autoescape=True)
+            )
         return statement
+
+    async def count_by_status(
+        self, seller_id: uuid.UUID, title: str | None
+    ) -> dict[ListingStatus, int]:
+        """A shop's listings per state (its (seller_id, status) index serves it)."""
+        matching = self.of_seller(seller_id, None, title).subquery()
+        statement = select(matching.c.status, func.count()).group_by(matching.c.status)
+        return {
+            ListingStatus(status): int(count)
+            for status, count in (await self.session.execute(statement)).all()
+        }
 
     def moderation_queue(self, *, status: ListingStatus | None, reported: bool) -> Select[Listing]:
         statement = select(Listing)
@@ -255,27 +294,64 @@ class ListingRepository(RepositoryBase[Listing]):
         """The search statement (CARD_COLUMNS, then the shop's name and slug and the images,
         see _with_card_extras) and its keyset, built so that PostgreSQL serves each filter and
         sort from a partial index on live listings (see Listing.__table_args__)."""
-        statement: Select[Any] = select(*CARD_COLUMNS).where(_LIVE)
-        terms = search_terms(filters.q or "")
-        rank: ColumnElement[Any] | None = None
-        if terms:
-            statement, rank = self._match(statement, terms)
-        if filters.category_ids is not None:
-            # A list of known ids, not a subquery: the planner then estimates the share of
-            # listings in those categories and can choose the (category_id, …) indexes.
-            statement = statement.where(_listing.category_id.in_(filters.category_ids))
-        if filters.min_price is not None:
-            statement = statement.where(_listing.price_amount >= filters.min_price)
-        if filters.max_price is not None:
-            statement = statement.where(_listing.price_amount <= filters.max_price)
-        if filters.conditions:
-            statement = statement.where(_listing.condition.in_(filters.conditions))
-        if filters.seller_id is not None:
-            statement = statement.where(_listing.seller_id == filters.seller_id)
+        conditions, rank = self._conditions(filters)
+        statement: Select[Any] = select(*CARD_COLUMNS).where(_LIVE, *conditions)
         if sort is SearchSort.relevance and rank is not None:
             return self._rank_newest_matches(statement, rank)
         card = self._with_card_extras(statement, _listing.id, _listing.seller_id)
         return card, _search_keys(sort, rank)
+
+    def count_matches(self, filters: SearchFilters, sort: SearchSort, cap: int) -> Select[Any]:
+        """How many live listings match, counted up to `cap` + 1 (more than `cap`: "cap+").
+        The matches are read in the order of the search's own sort, so the count walks the
+        index the page itself uses and stops after `cap` + 1 rows, however many match."""
+        return select(func.count()).select_from(self._capped(_listing.id, filters, sort, cap))
+
+    def facet_counts(
+        self, key: ColumnElement[Any], filters: SearchFilters, sort: SearchSort, cap: int
+    ) -> Select[Any]:
+        """(key, count) over the first `cap` + 1 matches, read as `count_matches` reads
+        them."""
+        matches = self._capped(key.label("key"), filters, sort, cap)
+        return select(matches.c.key, func.count()).group_by(matches.c.key)
+
+    def _capped(
+        self, column: ColumnElement[Any], filters: SearchFilters, sort: SearchSort, cap: int
+    ) -> Any:
+        conditions, _rank = self._conditions(filters)
+        keys = _search_keys(SearchSort.newest if sort is SearchSort.relevance else sort, None)
+        order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+        return (
+            select(column)
+            .where(_LIVE, *conditions)
+            .order_by(*order)
+            .limit(cap + 1)
+            .subquery("capped_matches")
+        )
+
+    def _conditions(
+        self, filters: SearchFilters
+    ) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
+        """The WHERE clauses of `filters` (besides _LIVE) and, for words on PostgreSQL,
+        their rank."""
+        conditions: list[ColumnElement[bool]] = []
+        terms = search_terms(filters.q or "")
+        rank: ColumnElement[Any] | None = None
+        if terms:
+            conditions, rank = self._match(terms)
+        if filters.category_ids is not None:
+            # A list of known ids, not a subquery: the planner then estimates the share of
+            # listings in those categories and can choose the (category_id, …) indexes.
+            conditions.append(_listing.category_id.in_(filters.category_ids))
+        if filters.min_price is not None:
+            conditions.append(_listing.price_amount >= filters.min_price)
+        if filters.max_price is not None:
+            conditions.append(_listing.price_amount <= filters.max_price)
+        if filters.conditions:
+            conditions.append(_listing.condition.in_(filters.conditions))
+        if filters.seller_id is not None:
+            conditions.append(_listing.seller_id == filters.seller_id)
+        return conditions, rank
 
     def _rank_newest_matches(
         self, statement: Select[Any], rank: ColumnElement[Any]
@@ -318,19 +394,15 @@ class ListingRepository(RepositoryBase[Listing]):
         )
 
     def _match(
-        self, statement: Select[Any], terms: list[str]
-    ) -> tuple[Select[Any], ColumnElement[Any] | None]:
+        self, terms: list[str]
+    ) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
         if self.session.get_bind().dialect.name == "postgresql":
             query = reduce(lambda all_of, one: all_of.op("&&")(one), map(_prefix_query, terms))
             vector: ColumnElement[Any] = literal_column("listings.search_vector")
-            return statement.where(vector.op("@@")(query)), func.ts_rank_cd(
-                vector, query, type_=Float
-            )
+            return [vector.op("@@")(query)], func.ts_rank_cd(vector, query, type_=Float)
         # SQLite fallback: every word must appear in the title or description.
         haystack = func.lower(_listing.title + " " + _listing.description)
-        for term in terms:
-            statement = statement.where(haystack.contains(term, autoescape=True))
-        return statement, None
+        return [haystack.contains(term, autoescape=True) for term in terms], None
 
 
 def _prefix_query(term: str) -> ColumnElement[Any]:

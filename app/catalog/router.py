@@ -1,8 +1,7 @@
 import uuid
-from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from app.auth.dependencies import AppSettings, CurrentPrincipal, OptionalPrincipal
 from app.auth.exceptions import InvalidToken
@@ -20,13 +19,19 @@ from app.catalog.exceptions import (
 )
 from app.catalog.models import Condition, ListingStatus
 from app.catalog.schemas import (
+    SEARCH_COUNT_CAP,
+    AltText,
     CategoryNode,
+    ImageUpdate,
     ListingCreate,
+    ListingPublic,
     ListingRead,
+    ListingSearchPage,
     ListingUpdate,
     ReportCreate,
     ReportRead,
     SearchSort,
+    SellerListingsPage,
 )
 from app.catalog.state import ListingAction
 from app.core.db import DbSession, ReadSession
@@ -43,7 +48,7 @@ from app.core.etag import (
 from app.core.money import CurrencyNotSupported, QueryAmount
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX, BINARY, model_response
-from app.core.schemas import NO_NUL_PATTERN, Page, page_of
+from app.core.schemas import NO_NUL_PATTERN, QueryBool
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
 from app.sellers.exceptions import SellerRequired, SellerSuspended
 
@@ -60,10 +65,26 @@ async def list_categories(session: ReadSession, tree: CategoryTree) -> list[Cate
     return (await tree.get(session)).roots
 
 
-@listings_router.get("", response_model=Page[ListingRead], responses=error_responses(InvalidCursor))
+_SEARCH_COST = (
+    "Search live listings (active, from approved sellers). Every filter and sort is served "
+    "from an index. The first page (no `cursor`) also counts the matches, up to "
+    f"{SEARCH_COUNT_CAP:,} (`total`, `total_capped`): one more indexed query that reads at "
+    f"most {SEARCH_COUNT_CAP + 1:,} index entries. `facets=true` adds three such queries "
+    "(categories, conditions, price bands), so ask for facets only where a screen shows "
+    "them, typically with the first page."
+)
+
+
+@listings_router.get(
+    "",
+    response_model=ListingSearchPage,
+    responses=error_responses(InvalidCursor),
+    description=_SEARCH_COST,
+)
 async def search_listings(
     session: ReadSession,
     storage: Storage,
+    settings: AppSettings,
     category_tree: CategoryTree,
     page: PageQuery,
     q: Annotated[
@@ -85,12 +106,19 @@ async def search_listings(
         # Bounded like every list a client sends: more than one per condition is no use.
         Query(max_length=len(Condition), description="Repeat for several"),
     ] = None,
-    seller: Annotated[uuid.UUID | None, Query(description="Seller id")] = None,
+    seller: Annotated[uuid.UUID | None, Query(description="Seller (shop) id")] = None,
     sort: Annotated[
         SearchSort | None, Query(description="Default: relevance with `q`, else newest")
     ] = None,
+    facets: Annotated[
+        QueryBool,
+        Query(
+            description="`true`: add `facets` (counts per category, condition and price band, "
+            f"each capped at {SEARCH_COUNT_CAP:,}); three more counting queries"
+        ),
+    ] = False,
 ) -> Response:
-    """Search live listings (active, from approved sellers)."""
+    """Search live listings."""
     if min_price is not None and max_price is not None and min_price > max_price:
         raise ValidationFailed(["query", "min_price"], "min_price is above max_price")
     found = await service.search(
@@ -103,8 +131,10 @@ async def search_listings(
         seller_id=seller,
         sort=sort,
         page=page,
+        facets=facets,
         storage=storage,
         category_tree=category_tree,
+        currency=settings.currency,
     )
     return model_response(found)
 
@@ -136,7 +166,7 @@ async def create_listing(
 
 @listings_router.get(
     "/{listing_id}",
-    response_model=ListingRead,
+    response_model=ListingPublic,
     responses={**TAGGED_READ, **error_responses(ListingNotFound)},
 )
 async def get_listing(
@@ -147,12 +177,18 @@ async def get_listing(
     storage: Storage,
     response: Response,
     if_none_match: IfNoneMatch = None,
-) -> ListingRead | Response:
-    """A live listing, or one of your own in any state. The `ETag` header tags it as you
-    see it: send it back in `If-Match` to edit only what you read, or in `If-None-Match` to
-    be told 304 when it has not changed."""
-    listing = await service.get_visible(session, principal, listing_id)
-    view, etag = views.tagged_read(settings, listing, storage)
+) -> ListingPublic | Response:
+    """A listing's page, as buyers see it. It stays readable when it stops being for sale
+    (`for_sale: false`; `status` says why: sold out, paused, archived, removed, its shop
+    suspended or closed), so links from orders and conversations keep working; a removed
+    listing withholds its description and images. A draft, or a listing waiting for or
+    refused by moderation, is 404 except to its seller and admins (who see this page as a
+    preview; their own full view is `GET /v1/sellers/me/listings/{id}` and
+    `GET /v1/admin/listings/{id}`). The `ETag` header tags it: send it back in
+    `If-None-Match` to be told 304 when it has not changed (its seller may also send it in
+    `If-Match` to edit only what they read)."""
+    listing = await service.get_readable(session, principal, listing_id)
+    view, etag = views.tagged_public(settings, listing, storage)
     return tagged(response, etag, view, if_none_match)
 
 
@@ -184,7 +220,8 @@ async def update_listing(
     content of a live listing may send it back to moderation. With `If-Match` (the `ETag`
     of your last read) the edit applies only if nobody changed the listing since (412
     `precondition_failed` otherwise, and nothing changes); the answer carries the new
-    `ETag`."""
+    `ETag` (that of your own view, `GET /v1/sellers/me/listings/{id}`; the tag of the public
+    page, `GET /v1/listings/{id}`, is accepted in `If-Match` too)."""
     updated = await service.update(
         session, settings, listing, body, if_match=if_match, storage=storage
     )
@@ -247,12 +284,49 @@ async def upload_listing_image(
     session: DbSession,
     settings: AppSettings,
     storage: Storage,
+    alt_text: Annotated[AltText, Form(description="What the image shows, for screen readers")] = "",
 ) -> ListingRead:
-    """Add an image. Its type is judged by its content, not its name or declared type."""
+    """Add an image (shown last). Its type is judged by its content, not its name or
+    declared type, and it must decode as that type within `MARKETPLACE_MAX_IMAGE_PIXELS`.
+    The answer's `urls` name its sizes: `thumbnail` (at most 320 px), `medium` (at most
+    1024 px), both turned upright as its EXIF orientation says and stripped of all metadata,
+    and `original`, the file as uploaded."""
     data = await file.read(settings.max_image_bytes + 1)
     return views.to_read(
-        await service.add_image(session, settings, storage, listing, data), storage
+        await service.add_image(session, settings, storage, listing, data, alt_text=alt_text),
+        storage,
     )
+
+
+@listings_router.patch(
+    "/{listing_id}/images/{image_id}",
+    response_model=ListingRead,
+    responses={
+        **TAGGED_WRITE,
+        **error_responses(*_SELLER_ERRORS, ListingNotEditable, PreconditionFailed),
+    },
+)
+async def update_listing_image(
+    listing_id: uuid.UUID,  # the guard's; declared first so the spec lists the path's ids in order
+    image_id: uuid.UUID,
+    body: ImageUpdate,
+    listing: OwnListing,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ListingRead:
+    """Describe an image of your listing (`alt_text`), or move it in the display order
+    (`position`: the others keep their order around it). With `If-Match` (the listing's
+    `ETag`, as for `PATCH /v1/listings/{id}`) the change applies only if nobody changed the
+    listing since (412 otherwise); the answer carries the listing's new `ETag`."""
+    updated = await service.update_image(
+        session, settings, storage, listing, image_id, body, if_match=if_match
+    )
+    view, etag = views.tagged_read(settings, updated, storage)
+    response.headers[ETAG_HEADER] = etag
+    return view
 
 
 @listings_router.delete(
@@ -287,7 +361,7 @@ async def report_listing(
 
 @storefront_router.get(
     "/me/listings",
-    response_model=Page[ListingRead],
+    response_model=SellerListingsPage,
     responses=error_responses(InvalidToken, SellerRequired, InvalidCursor),
 )
 async def list_my_listings(
@@ -297,7 +371,40 @@ async def list_my_listings(
     storage: Storage,
     page: PageQuery,
     status: Annotated[ListingStatus | None, Query()] = None,
-) -> Page[ListingRead]:
-    """Your listings in every state (newest first), optionally one state only."""
-    rows, next_cursor = await service.seller_listings(session, principal, seller, status, page)
-    return page_of(rows, next_cursor, partial(views.to_read, storage=storage))
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=NO_NUL_PATTERN,
+            description="Only listings whose title contains this (any case)",
+        ),
+    ] = None,
+) -> SellerListingsPage:
+    """Your listings in every state (newest first), optionally one state only, with the
+    count of each state (the tabs of a listings screen)."""
+    found = await service.seller_listings(session, principal, seller, status, page, title=q)
+    return views.seller_listings_page(found.rows, found.next_cursor, found.counts, storage)
+
+
+@storefront_router.get(
+    "/me/listings/{listing_id}",
+    response_model=ListingRead,
+    responses={**TAGGED_READ, **error_responses(InvalidToken, SellerRequired, ListingNotFound)},
+)
+async def get_my_listing(
+    listing_id: uuid.UUID,
+    _seller: OwnSellerProfile,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> ListingRead | Response:
+    """One of your listings, in any state, as you see it: its lifecycle `status`, your
+    shop's state, what only you see and what you may do now. The `ETag` header tags it: send
+    it back in `If-Match` to edit only what you read, or in `If-None-Match` to be told 304
+    when it has not changed."""
+    listing = await service.get_own(session, principal, listing_id, lock=False)
+    view, etag = views.tagged_read(settings, listing, storage)
+    return tagged(response, etag, view, if_none_match)

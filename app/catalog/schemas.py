@@ -6,9 +6,17 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.catalog.models import Condition, ListingStatus, ReportReason, ReportStatus
+from app.catalog.models import MAX_ALT_TEXT, Condition, ListingStatus, ReportReason, ReportStatus
 from app.core.money import Money, MoneyAboveZero, MoneyIn
-from app.core.schemas import NOT_BLANK_PATTERN, WHOLE_NUMBER, RequestSchema, Schema
+from app.core.schemas import (
+    NO_NUL_PATTERN,
+    NOT_BLANK_PATTERN,
+    WHOLE_NUMBER,
+    Page,
+    RequestSchema,
+    Schema,
+)
+from app.sellers.models import SellerStatus
 
 MAX_ATTRIBUTES = 30
 MAX_QUANTITY = 1_000_000
@@ -119,21 +127,80 @@ class ListingUpdate(RequestSchema):
         return self
 
 
+class ImageUrls(Schema):
+    """Absolute URLs of one image's sizes (images uploaded before sizes were derived show
+    the original in all three)."""
+
+    thumbnail: str = Field(description="At most 320 px on its longest side: result cards")
+    medium: str = Field(description="At most 1024 px on its longest side: the listing page")
+    original: str = Field(description="The file as uploaded, byte for byte")
+
+
 class ImageRead(Schema):
     id: uuid.UUID
-    url: str
+    url: str = Field(description="Absolute URL of the original (the same as `urls.original`)")
+    urls: ImageUrls
+    alt_text: str = Field(description="What the image shows, for screen readers (may be empty)")
+    width: int | None = Field(description="Pixels, as displayed; null for older uploads")
+    height: int | None
     content_type: str
     size_bytes: int
-    position: int
+    position: int = Field(description="Display order, from 0")
+
+
+AltText = Annotated[str, Field(max_length=MAX_ALT_TEXT, pattern=NO_NUL_PATTERN)]
+
+
+class ImageUpdate(RequestSchema):
+    """Either or both; a field left out stays as it is."""
+
+    alt_text: AltText | SkipJsonSchema[None] = None
+    position: (
+        Annotated[int, Field(strict=True, ge=0, le=1000), WHOLE_NUMBER] | SkipJsonSchema[None]
+    ) = Field(
+        default=None,
+        description="Move the image to this place in the display order (0: first); the "
+        "others keep their order around it. Past the end: last",
+    )
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"these fields cannot be null: {', '.join(sorted(nulls))}")
+        return self
 
 
 class SellerSummary(Schema):
-    id: uuid.UUID
+    id: uuid.UUID = Field(description="The shop's id")
     shop_name: str
     slug: str
 
 
-class ListingRead(Schema):
+class ListingPublicStatus(StrEnum):
+    """A listing's state as buyers see it: its own state with its shop's folded in."""
+
+    active = "active"
+    paused = "paused"
+    sold_out = "sold_out"
+    archived = "archived"
+    removed = "removed"
+    shop_suspended = "shop_suspended"
+    shop_closed = "shop_closed"
+    draft = "draft"
+    pending_review = "pending_review"
+    rejected = "rejected"
+
+
+_PUBLIC_STATUS = (
+    "`active` (for sale), `sold_out`, `paused`, `archived` (ended by its seller), `removed` "
+    "(taken down by moderation: description and images withheld), `shop_suspended`, "
+    "`shop_closed` (the shop's state outweighs the listing's, except `removed`). `draft`, "
+    "`pending_review` and `rejected` only ever appear in the owner's or an admin's preview."
+)
+
+
+class _ListingFields(Schema):
     id: uuid.UUID
     seller: SellerSummary
     category_id: uuid.UUID
@@ -145,18 +212,115 @@ class ListingRead(Schema):
     condition: Condition
     attributes: dict[str, Any]
     handling_days: int
-    low_stock_threshold: int | None = Field(description="Shown to the seller and admins only")
-    status: ListingStatus
-    status_reason: str | None = Field(description="Shown to the seller and admins only")
+    for_sale: bool = Field(description="Can be put in a cart and bought now")
     images: list[ImageRead]
-    published_at: datetime
+    published_at: datetime | None = Field(description="When it last went live; null until then")
     created_at: datetime
     updated_at: datetime
+
+
+class ListingPublic(_ListingFields):
+    """A listing as buyers see it (search results, the listing page)."""
+
+    status: ListingPublicStatus = Field(description=_PUBLIC_STATUS)
+
+
+class ListingRead(_ListingFields):
+    """A listing as its seller (and admins) see it: its own lifecycle state, what only they
+    see, and what the caller may do."""
+
+    status: ListingStatus = Field(description="The listing's own lifecycle state")
+    shop_status: SellerStatus = Field(description="The shop's state (`approved`: it may sell)")
+    low_stock_threshold: int | None
+    status_reason: str | None = Field(description="Why moderation holds, rejected or removed it")
     allowed_actions: list[str] = Field(description="What the caller may do now")
+
+
+class SellerListingsPage(Page[ListingRead]):
+    """A page of the seller's own listings, with the count of each state for the screen's
+    tabs."""
+
+    counts: dict[ListingStatus, int] = Field(
+        description="Listings per state, over the `q` filter but not `status` (states with "
+        "none are left out)"
+    )
 
 
 class ListingAdminRead(ListingRead):
     report_count: int
+
+
+# --- search results: a count and facets --------------------------------------------------------
+
+SEARCH_COUNT_CAP = 10_000
+"""Counting stops here: past it a result count says "10,000+" and costs no more."""
+
+# The price bands of the price facet: (key, lowest price, highest price) in minor units of
+# the platform's currency, each band's bounds inclusive as `min_price`/`max_price` are (a
+# band's `max` is one below the next band's `min`); None: unbounded.
+PRICE_BANDS: tuple[tuple[str, int | None, int | None], ...] = (
+    ("under_10", None, 999),
+    ("10_to_25", 1_000, 2_499),
+    ("25_to_50", 2_500, 4_999),
+    ("50_to_100", 5_000, 9_999),
+    ("100_to_250", 10_000, 24_999),
+    ("250_to_500", 25_000, 49_999),
+    ("500_and_over", 50_000, None),
+)
+
+
+class CategoryFacet(Schema):
+    id: uuid.UUID
+    name: str
+    slug: str
+    count: int = Field(description="Matches in this category and its sub-categories")
+
+
+class ConditionFacet(Schema):
+    condition: Condition
+    count: int
+
+
+class PriceBandFacet(Schema):
+    key: str = Field(description="Stable name of the band, e.g. `25_to_50`")
+    min_price: Money | None = Field(description="Lowest price in the band; null: no floor")
+    max_price: Money | None = Field(description="Highest price in the band; null: no ceiling")
+    count: int
+
+
+class SearchFacets(Schema):
+    """How the matches spread, each facet over the search's filters except its own (so
+    picking another condition shows what it would find). Entries with no match are left
+    out."""
+
+    categories: list[CategoryFacet] = Field(
+        description="Per child of the `category` filtered on, or per top-level category"
+    )
+    conditions: list[ConditionFacet]
+    price_bands: list[PriceBandFacet] = Field(
+        description="The fixed bands of the platform's currency: under 10, 10-25, 25-50, "
+        "50-100, 100-250, 250-500, 500 and over (in major units)"
+    )
+    capped: bool = Field(
+        description=f"True when a facet's filters match more than {SEARCH_COUNT_CAP:,} "
+        f"listings: its counts then cover the first {SEARCH_COUNT_CAP:,} of them in the "
+        "order asked for (lower bounds)"
+    )
+
+
+class ListingSearchPage(Page[ListingPublic]):
+    """A page of search results, with the result count on the first page and, when asked
+    for, the facets."""
+
+    total: int | None = Field(
+        description=f"How many listings match, counted up to {SEARCH_COUNT_CAP:,}; on the "
+        "first page only (null with a `cursor`: the count does not change between pages)"
+    )
+    total_capped: bool = Field(
+        description=f"True when more than {SEARCH_COUNT_CAP:,} match: `total` is then "
+        f'{SEARCH_COUNT_CAP:,}, a lower bound (show it as "10,000+")'
+    )
+    facets: SearchFacets | None = Field(description="With `facets=true` only")
 
 
 class SearchSort(StrEnum):

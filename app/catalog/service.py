@@ -1,17 +1,20 @@
 """Listing use cases: drafting, publishing through moderation, stock-driven states, images,
 reports, search and the storefront."""
 
+import asyncio
+import dataclasses
 import re
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from app.auth.principal import Principal
-from app.catalog import category_service, views
-from app.catalog.category_tree import CategoryTreeCache
+from app.catalog import category_service, images, views
+from app.catalog.category_tree import CategoryTreeCache, CategoryTreeSnapshot
 from app.catalog.events import ListingEventType, ListingReportEventType
 from app.catalog.exceptions import (
     AlreadyReported,
@@ -35,11 +38,16 @@ from app.catalog.models import (
 )
 from app.catalog.repository import ListingRepository, ReportRepository, SearchFilters
 from app.catalog.schemas import (
+    PRICE_BANDS,
+    SEARCH_COUNT_CAP,
+    CategoryNode,
+    ImageUpdate,
     ListingCreate,
-    ListingRead,
+    ListingSearchPage,
     ListingUpdate,
     ReportCreate,
     ReportDismissal,
+    SearchFacets,
     SearchSort,
 )
 from app.catalog.state import LISTING_LIFECYCLE, ListingAction, ListingActor
@@ -47,12 +55,11 @@ from app.config import ModerationMode, Settings
 from app.core import outbox
 from app.core.audit import record_audit
 from app.core.clock import now
-from app.core.etag import require_if_match
+from app.core.etag import if_match_holds, require_if_match
 from app.core.guards import Guarded
 from app.core.ids import uuid7
 from app.core.money import require_currency
 from app.core.pagination import PageParams, SortKey, paginate
-from app.core.schemas import Page
 from app.core.storage import MediaStorage, sniff_image_type
 from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile, SellerStatus
@@ -64,6 +71,7 @@ _SYSTEM = {ListingActor.system}
 _CONTENT_FIELDS = {"title", "description", "attributes", "category_id"}
 _FINAL = (ListingStatus.archived, ListingStatus.removed)
 _NEVER_PUBLIC = (ListingStatus.draft, ListingStatus.pending_review, ListingStatus.rejected)
+_LIVE_STATES = (ListingStatus.active, ListingStatus.paused, ListingStatus.sold_out)
 
 
 # --- who sees what -------------------------------------------------------------------------
@@ -99,14 +107,36 @@ def _is_public(listing: Listing) -> bool:
 async def get_visible(
     session: AsyncSession, principal: Principal | None, listing_id: uuid.UUID
 ) -> Guarded[Listing, ListingActor]:
-    """A listing the caller may see: live ones for everybody, any of their own shop's, any
-    for admins. Anything else is indistinguishable from a listing that does not exist (the
-    query decides)."""
+    """A listing the caller may see as live: live ones for everybody, any of their own
+    shop's, any for admins. Anything else is indistinguishable from a listing that does not
+    exist (the query decides)."""
     listings = ListingRepository(session)
     listing = await listings.get_detailed(listing_id, within=listings.visible_to(principal))
     if listing is None:
         raise ListingNotFound()
     return _guarded(listing, principal)
+
+
+async def get_readable(
+    session: AsyncSession, principal: Principal | None, listing_id: uuid.UUID
+) -> Listing:
+    """A listing's page: every listing that has been public, for everybody, also once it
+    stops being for sale (sold out, paused, archived, removed, its shop suspended or closed),
+    so that links from orders and conversations keep working; any of the caller's own
+    shop's, any for admins (a preview). A draft, or one waiting for or refused by
+    moderation, is to anybody else indistinguishable from a listing that does not exist."""
+    listings = ListingRepository(session)
+    listing = await listings.get_detailed(listing_id, within=listings.readable_by(principal))
+    if listing is None:
+        raise ListingNotFound()
+    return listing
+
+
+async def get_for_admin(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID
+) -> Guarded[Listing, ListingActor]:
+    """Any listing, as an admin sees it."""
+    return _guarded(await _detailed(session, listing_id), principal)
 
 
 async def get_own(
@@ -145,7 +175,9 @@ def _apply(listing: Listing, action: ListingAction, actors: set[ListingActor]) -
     listing.status = LISTING_LIFECYCLE.target(listing.status, action, actors, listing)
     if before is ListingStatus.pending_review:
         listing.held_while_paused = False
-        if listing.status is ListingStatus.active:
+        if listing.status is ListingStatus.active or (
+            listing.published_at is None and listing.status in _LIVE_STATES
+        ):
             listing.published_at = now()  # newly (re)approved: it is news again
     return before
 
@@ -221,9 +253,7 @@ async def update(
     edit holds, so of two editors with the same tag the second sees the first's committed
     edit."""
     listing = guarded.subject
-    if if_match is not None:
-        _, current = views.tagged_read(settings, guarded, storage)
-        require_if_match(if_match, current)
+    _require_unchanged(settings, guarded, storage, if_match)
     if listing.status in _FINAL:
         raise ListingNotEditable()
     changes = data.model_dump(exclude_unset=True)
@@ -261,6 +291,26 @@ async def update(
     return await _reloaded(session, guarded)
 
 
+def _require_unchanged(
+    settings: Settings,
+    guarded: Guarded[Listing, ListingActor],
+    storage: MediaStorage,
+    if_match: str | None,
+) -> None:
+    """412 unless `if_match` is the tag of the listing as it is now, in either view its
+    seller reads: their own (`GET /v1/sellers/me/listings/{id}`) or the public page
+    (`GET /v1/listings/{id}`). Both tags cover every stored column, so either is stale after
+    any change."""
+    if if_match is None:
+        return
+    _, public = views.tagged_public(settings, guarded.subject, storage)
+    if if_match_holds(if_match, public):
+        current = public
+    else:
+        current = views.tagged_read(settings, guarded, storage)[1]
+    require_if_match(if_match, current)
+
+
 async def act(
     session: AsyncSession,
     settings: Settings,
@@ -277,20 +327,35 @@ async def act(
     return await _reloaded(session, guarded)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SellerListings:
+    rows: list[Guarded[Listing, ListingActor]]
+    next_cursor: str | None
+    counts: dict[ListingStatus, int]
+    """Per state, over the title filter (not the state filter): the tabs of the screen."""
+
+
 async def seller_listings(
     session: AsyncSession,
     principal: Principal,
     seller: SellerProfile,
     status: ListingStatus | None,
     page: PageParams,
-) -> tuple[list[Guarded[Listing, ListingActor]], str | None]:
-    """The caller's shop's listings in every state (`seller`: their profile), newest first."""
+    *,
+    title: str | None = None,
+) -> SellerListings:
+    """The caller's shop's listings in every state (`seller`: their profile), newest first,
+    with how many there are in each state."""
     listings = ListingRepository(session)
-    statement = listings.with_details(listings.of_seller(seller.id, status))
+    statement = listings.with_details(listings.of_seller(seller.id, status, title))
     rows, next_cursor = await paginate(
         session, statement, keys=[SortKey(Listing.id, descending=True)], page=page
     )
-    return [_guarded(listing, principal) for listing in rows], next_cursor
+    return SellerListings(
+        rows=[_guarded(listing, principal) for listing in rows],
+        next_cursor=next_cursor,
+        counts=await listings.count_by_status(seller.id, title),
+    )
 
 
 _MAX_SNIFF = 16
@@ -302,8 +367,11 @@ async def add_image(
     storage: MediaStorage,
     guarded: Guarded[Listing, ListingActor],
     data: bytes,
+    *,
+    alt_text: str,
 ) -> Guarded[Listing, ListingActor]:
-    """An image added to the seller's locked listing."""
+    """An image added (last) to the seller's locked listing: the upload as it came, and its
+    derived sizes (see app.catalog.images)."""
     listing = guarded.subject
     if listing.status in _FINAL:
         raise ListingNotEditable()
@@ -315,11 +383,23 @@ async def add_image(
     if len(listing.images) >= settings.max_images_per_listing:
         raise TooManyImages(f"a listing has at most {settings.max_images_per_listing} images")
     content_type, extension = kind
+    try:
+        processed = await asyncio.to_thread(
+            images.process, data, content_type, max_pixels=settings.max_image_pixels
+        )
+    except images.ImageTooManyPixels:
+        raise ImageTooLarge(f"images may have at most {settings.max_image_pixels} pixels") from None
+    except images.ImageRejected:
+        raise UnsupportedImageType(f"the file is not a readable {content_type} image") from None
     image_id = uuid7()
-    key = f"listings/{listing.id}/{image_id}.{extension}"
-    # Written before the row: a rollback leaves an orphan file (harmless), never a row
+    prefix = f"listings/{listing.id}/{image_id}"
+    key = f"{prefix}.{extension}"
+    derived_keys = {d.name: f"{prefix}-{d.name}.{extension}" for d in processed.derived}
+    # Written before the row: a rollback leaves orphan files (harmless), never a row
     # pointing at nothing.
     await storage.save(key, data)
+    for derived in processed.derived:
+        await storage.save(derived_keys[derived.name], derived.data)
     listing.images.append(
         ListingImage(
             id=image_id,
@@ -327,8 +407,50 @@ async def add_image(
             content_type=content_type,
             size_bytes=len(data),
             position=max((i.position for i in listing.images), default=-1) + 1,
+            alt_text=alt_text,
+            width=processed.width,
+            height=processed.height,
+            thumbnail_key=derived_keys["thumbnail"],
+            medium_key=derived_keys["medium"],
         )
     )
+    await session.flush()
+    return await _reloaded(session, guarded)
+
+
+def _image_of(listing: Listing, image_id: uuid.UUID) -> ListingImage:
+    image = next((i for i in listing.images if i.id == image_id), None)
+    if image is None:
+        raise ListingNotFound("no such image on this listing")
+    return image
+
+
+async def update_image(
+    session: AsyncSession,
+    settings: Settings,
+    storage: MediaStorage,
+    guarded: Guarded[Listing, ListingActor],
+    image_id: uuid.UUID,
+    data: ImageUpdate,
+    *,
+    if_match: str | None,
+) -> Guarded[Listing, ListingActor]:
+    """An image of the seller's locked listing described (alt text) or moved in the display
+    order (the others keep theirs around it); with `if_match`, only to the listing as last
+    read (412 otherwise)."""
+    listing = guarded.subject
+    _require_unchanged(settings, guarded, storage, if_match)
+    if listing.status in _FINAL:
+        raise ListingNotEditable()
+    image = _image_of(listing, image_id)
+    if data.alt_text is not None:
+        image.alt_text = data.alt_text
+    if data.position is not None:
+        ordered = sorted(listing.images, key=lambda i: (i.position, i.id))
+        ordered.remove(image)
+        ordered.insert(min(data.position, len(ordered)), image)
+        for position, each in enumerate(ordered):
+            each.position = position
     await session.flush()
     return await _reloaded(session, guarded)
 
@@ -339,14 +461,14 @@ async def delete_image(
     guarded: Guarded[Listing, ListingActor],
     image_id: uuid.UUID,
 ) -> None:
-    """An image removed from the seller's locked listing, and then its file."""
+    """An image removed from the seller's locked listing, and then its files."""
     listing = guarded.subject
-    image = next((i for i in listing.images if i.id == image_id), None)
-    if image is None:
-        raise ListingNotFound("no such image on this listing")
+    image = _image_of(listing, image_id)
     listing.images.remove(image)
     await session.flush()
-    await storage.delete(image.storage_key)
+    for key in (image.storage_key, image.thumbnail_key, image.medium_key):
+        if key is not None:
+            await storage.delete(key)
 
 
 # --- everyone ---------------------------------------------------------------------------------
@@ -380,34 +502,138 @@ async def search(
     seller_id: uuid.UUID | None,
     sort: SearchSort | None,
     page: PageParams,
+    facets: bool,
     storage: MediaStorage,
     category_tree: CategoryTreeCache,
-) -> Page[ListingRead]:
+    currency: str,
+) -> ListingSearchPage:
     """A page of live listings as the public sees them: one query (the listings with their
     shops and images; a category's subtree comes from memory), read as plain rows, not ORM
-    objects (a page is built on every search; they cost more than the query)."""
+    objects (a page is built on every search; they cost more than the query). The first
+    page adds one capped count; `facets` three capped counts more."""
+    tree = await category_tree.get(session)
     category_ids = None
     if category is not None:
-        category_ids = (await category_tree.get(session)).subtree_ids(category)
-        if not category_ids:
-            return views.search_page([], None, storage)  # an unknown category
+        category_ids = tree.subtree_ids(category)
+        if not category_ids:  # an unknown category
+            empty = SearchFacets(categories=[], conditions=[], price_bands=[], capped=False)
+            return views.search_page(
+                [], None, storage, total=0, total_capped=False, facets=empty if facets else None
+            )
     effective_sort = sort or (SearchSort.relevance if q else SearchSort.newest)
     listings = ListingRepository(session)
-    statement, keys = listings.search(
-        SearchFilters(
-            q=q,
-            category_ids=category_ids,
-            min_price=min_price,
-            max_price=max_price,
-            conditions=conditions,
-            seller_id=seller_id,
-        ),
-        effective_sort,
+    filters = SearchFilters(
+        q=q,
+        category_ids=category_ids,
+        min_price=min_price,
+        max_price=max_price,
+        conditions=conditions,
+        seller_id=seller_id,
     )
+    statement, keys = listings.search(filters, effective_sort)
     rows, cursor = await paginate(
         session, statement, keys=keys, page=page, tag=effective_sort.value
     )
-    return views.search_page(rows, cursor, storage)
+    total: int | None = None
+    if page.cursor is None:
+        counted = await session.scalar(
+            listings.count_matches(filters, effective_sort, SEARCH_COUNT_CAP)
+        )
+        total = int(counted or 0)
+    found_facets = None
+    if facets:
+        found_facets = await _facets(
+            listings, filters, effective_sort, tree, category, currency=currency
+        )
+    return views.search_page(
+        rows,
+        cursor,
+        storage,
+        total=min(total, SEARCH_COUNT_CAP) if total is not None else None,
+        total_capped=total is not None and total > SEARCH_COUNT_CAP,
+        facets=found_facets,
+    )
+
+
+async def _facets(
+    listings: ListingRepository,
+    filters: SearchFilters,
+    sort: SearchSort,
+    tree: CategoryTreeSnapshot,
+    category: str | None,
+    *,
+    currency: str,
+) -> SearchFacets:
+    """Each facet over the filters but its own, each counted over at most SEARCH_COUNT_CAP
+    (+1) matches."""
+    session = listings.session
+    capped = False
+
+    async def counts(key: ColumnElement[Any], facet_filters: SearchFilters) -> dict[Any, int]:
+        nonlocal capped
+        statement = listings.facet_counts(key, facet_filters, sort, SEARCH_COUNT_CAP)
+        found = {row[0]: int(row[1]) for row in (await session.execute(statement)).all()}
+        capped = capped or sum(found.values()) > SEARCH_COUNT_CAP
+        return found
+
+    # Categories: per child of the category filtered on (or per root), each counting its
+    # whole subtree; a listing in the filtered category itself counts in no child.
+    parent = tree.node(category) if category is not None else None
+    children = parent.children if parent is not None else tree.roots
+    child_of: dict[uuid.UUID, CategoryNode] = {}
+    for child in children:
+        for member in tree.subtree_ids(str(child.id)):
+            child_of[member] = child
+    per_category = await counts(Listing.__table__.c.category_id, filters)
+    per_child: dict[uuid.UUID, int] = {}
+    for category_id, count in per_category.items():
+        owner = child_of.get(uuid.UUID(str(category_id)))
+        if owner is not None:
+            per_child[owner.id] = per_child.get(owner.id, 0) + count
+    per_condition = await counts(
+        Listing.__table__.c.condition, dataclasses.replace(filters, conditions=())
+    )
+    per_band = await counts(
+        price_band_of(Listing.__table__.c.price_amount),
+        dataclasses.replace(filters, min_price=None, max_price=None),
+    )
+
+    def money(amount: int | None) -> dict[str, Any] | None:
+        return None if amount is None else {"amount": amount, "currency": currency}
+
+    return SearchFacets.model_validate(
+        {
+            "categories": [
+                {"id": c.id, "name": c.name, "slug": c.slug, "count": per_child[c.id]}
+                for c in children
+                if per_child.get(c.id)
+            ],
+            "conditions": [
+                {"condition": c, "count": per_condition[c.value]}
+                for c in Condition
+                if per_condition.get(c.value)
+            ],
+            "price_bands": [
+                {
+                    "key": key,
+                    "min_price": money(low),
+                    "max_price": money(high),
+                    "count": per_band[key],
+                }
+                for key, low, high in PRICE_BANDS
+                if per_band.get(key)
+            ],
+            "capped": capped,
+        }
+    )
+
+
+def price_band_of(price: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The PRICE_BANDS key of a price (minor units)."""
+    return case(
+        *[(price <= high, literal(key)) for key, _low, high in PRICE_BANDS if high is not None],
+        else_=literal(PRICE_BANDS[-1][0]),
+    )
 
 
 async def live_listing_count(session: AsyncSession, seller_id: uuid.UUID) -> int:

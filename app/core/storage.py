@@ -24,10 +24,13 @@ class MediaStorage(Protocol):
 
 
 class LocalDiskStorage:
-    """Files under `root` (the public root is served by the app at /media/<key>)."""
+    """Files under `root` (the public root is served by the app at /media/<key>). `base_url`
+    is the API's public URL (`Settings.public_base_url`): `url()` is absolute under it, so a
+    client can show an image without knowing where the API lives."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, base_url: str = "") -> None:
         self.root = root.resolve()
+        self.base_url = base_url.rstrip("/")
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -54,7 +57,7 @@ class LocalDiskStorage:
         return await asyncio.to_thread(self._path(key).read_bytes)
 
     def url(self, key: str) -> str:
-        return f"{MEDIA_URL_PREFIX}/{key}"
+        return f"{self.base_url}{MEDIA_URL_PREFIX}/{key}"
 
 
 _SIGNATURES: tuple[tuple[str, str, int, bytes], ...] = (

@@ -96,7 +96,9 @@ async def reply_to_review(
 )
 async def get_storefront(seller_id: uuid.UUID, session: DbSession) -> Storefront:
     """A shop's public page: name, joined date, live listing count, and its reputation from
-    buyers' reviews (average, count, positive share, distribution, last 12 months)."""
+    buyers' reviews (average, count, positive share, distribution, last 12 months). It stays
+    readable while the shop is suspended (`status`; `accepting_orders` false, so its listings
+    are not for sale); a shop never approved, or closed with its owner's account, is 404."""
     return storefront_read(await service.storefront(session, seller_id))
 
 

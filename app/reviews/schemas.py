@@ -6,6 +6,7 @@ from pydantic import Field
 
 from app.core.schemas import WHOLE_NUMBER, RequestSchema, Schema
 from app.reviews.models import ReviewedRole
+from app.sellers.schemas import ShopPublic
 
 
 class ReviewCreate(RequestSchema):
@@ -68,14 +69,10 @@ class Reputation(RatingPeriod):
     last_12_months: RatingPeriod
 
 
-class Storefront(Schema):
-    id: uuid.UUID
-    shop_name: str
-    slug: str
-    description: str
-    country: str
-    joined_at: datetime
-    active_listing_count: int
+class Storefront(ShopPublic):
+    """A shop's public page, whatever the shop's state (see `status`, `accepting_orders`)."""
+
+    active_listing_count: int = Field(description="Listings for sale now (0 unless accepting)")
     rating: Reputation
 
 

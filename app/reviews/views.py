@@ -14,6 +14,7 @@ from app.reviews.schemas import (
     UserProfile,
 )
 from app.reviews.service import PublicPerson, PublicShop, Ratings, ReviewFacts
+from app.sellers import views as seller_views
 
 
 def _review_read(review: Review, facts: ReviewFacts) -> ReviewRead:
@@ -75,15 +76,8 @@ def reputation_read(ratings: Ratings) -> Reputation:
 
 
 def storefront_read(shop: PublicShop) -> Storefront:
-    profile = shop.profile
-    assert profile.approved_at is not None  # public shops have been approved
     return Storefront(
-        id=profile.id,
-        shop_name=profile.shop_name,
-        slug=profile.slug,
-        description=profile.description,
-        country=profile.country,
-        joined_at=profile.approved_at,
+        **seller_views.public_fields(shop.profile),
         active_listing_count=shop.live_listing_count,
         rating=reputation_read(shop.ratings),
     )

@@ -5,6 +5,8 @@ from sqlalchemy import Select, func, select
 from app.core.repository import RepositoryBase, locked
 from app.sellers.models import SellerProfile, SellerStatus
 
+PUBLIC_SHOP_STATES = (SellerStatus.approved, SellerStatus.suspended)
+
 
 class SellerRepository(RepositoryBase[SellerProfile]):
     model = SellerProfile
@@ -19,10 +21,14 @@ class SellerRepository(RepositoryBase[SellerProfile]):
         )
 
     async def get_public(self, seller_id: uuid.UUID) -> SellerProfile | None:
-        """Only approved shops have a public face."""
+        """A shop with a public face: an approved one, selling or suspended. An applicant's
+        or a rejected one's is nobody's business; a closed one went with its owner's account
+        (what the orders that name it need, they keep themselves)."""
         return await self.get_one_or_none(
             select(SellerProfile).where(
-                SellerProfile.id == seller_id, SellerProfile.status == SellerStatus.approved
+                SellerProfile.id == seller_id,
+                SellerProfile.status.in_(PUBLIC_SHOP_STATES),
+                SellerProfile.approved_at.is_not(None),
             )
         )
 

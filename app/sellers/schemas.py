@@ -1,6 +1,7 @@
 import re
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -82,6 +83,27 @@ class SellerRead(Schema):
     approved_at: datetime | None
     created_at: datetime
     allowed_actions: list[str] = Field(description="What the caller may do now")
+
+
+class ShopPublicStatus(StrEnum):
+    active = "active"
+    """Selling."""
+    suspended = "suspended"
+    """Suspended by the platform: readable, its listings not for sale."""
+
+
+class ShopPublic(Schema):
+    """What anyone may see of a shop, whatever its state."""
+
+    id: uuid.UUID = Field(description="The shop's id")
+    shop_name: str
+    slug: str
+    description: str
+    seller_type: SellerType = Field(description="A private individual or a business")
+    country: str = Field(description="ISO 3166-1 alpha-2")
+    joined_at: datetime = Field(description="When the shop was first approved")
+    status: ShopPublicStatus
+    accepting_orders: bool = Field(description="Its listings may be bought now")
 
 
 class SellerDecision(RequestSchema):

@@ -1,13 +1,14 @@
 """Presenters: a seller profile as its owner and admins see it (the payout account masked,
-`allowed_actions` for the viewer's role), and its entity tag."""
+`allowed_actions` for the viewer's role), and its entity tag; a shop as anyone sees it."""
 
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 from app.config import Settings
 from app.core.etag import entity_tag
 from app.core.text import mask_secret
-from app.sellers.models import SellerProfile
-from app.sellers.schemas import SellerRead
+from app.sellers.models import SellerProfile, SellerStatus
+from app.sellers.schemas import SellerRead, ShopPublic, ShopPublicStatus
 from app.sellers.state import SELLER_LIFECYCLE, SellerActor
 
 
@@ -19,6 +20,29 @@ def to_read(profile: SellerProfile, actors: AbstractSet[SellerActor]) -> SellerR
             "allowed_actions": SELLER_LIFECYCLE.allowed_actions(profile.status, actors, profile),
         }
     )
+
+
+_SHOP_STATUS = {
+    SellerStatus.approved: ShopPublicStatus.active,
+    SellerStatus.suspended: ShopPublicStatus.suspended,
+}
+
+
+def public_fields(profile: SellerProfile) -> dict[str, Any]:
+    """A shop as anyone sees it (see `ShopPublic`), as plain data for a schema that shows a
+    shop (the storefront adds its listings and rating to it)."""
+    assert profile.approved_at is not None  # a public shop has been approved
+    return ShopPublic(
+        id=profile.id,
+        shop_name=profile.shop_name,
+        slug=profile.slug,
+        description=profile.description,
+        seller_type=profile.seller_type,
+        country=profile.country,
+        joined_at=profile.approved_at,
+        status=_SHOP_STATUS[profile.status],
+        accepting_orders=profile.status is SellerStatus.approved,
+    ).model_dump()
 
 
 def admin_view(profile: SellerProfile) -> SellerRead:

@@ -18,7 +18,14 @@ from tests.core.conditional import (
 )
 from tests.factories.accounts import LoggedIn, create_user, login, register_and_login
 from tests.factories.api import assert_problem, json_ok
-from tests.factories.catalog import LISTINGS, create_listing, leaf_category, live_listing, publish
+from tests.factories.catalog import (
+    LISTINGS,
+    MY_LISTINGS,
+    create_listing,
+    leaf_category,
+    live_listing,
+    publish,
+)
 from tests.factories.sellers import apply_ok
 
 EDITS: list[Json] = [
@@ -34,9 +41,25 @@ async def test_a_draft_listing_is_edited_only_as_last_read(
 ) -> None:
     listing = await create_listing(client, seller=seller, category_id=category_id)
     url = f"{LISTINGS}/{listing['id']}"
+    own = f"{MY_LISTINGS}/{listing['id']}"  # issue 15: the seller's own view has its own URL
 
     await assert_conditional_reads(client, url, seller.headers)
-    await assert_conditional_edits(client, url, seller.headers, EDITS)
+    await assert_conditional_reads(client, own, seller.headers)
+    await assert_conditional_edits(client, url, seller.headers, EDITS, read_url=own)
+
+
+async def test_the_public_pages_tag_is_accepted_in_if_match_too(
+    client: httpx.AsyncClient, seller: LoggedIn, category_id: str
+) -> None:
+    listing = await live_listing(client, seller=seller, category_id=category_id)
+    url = f"{LISTINGS}/{listing['id']}"
+    public_tag = etag_of(await read(client, url, {}))
+
+    applied = await patch(client, url, seller.headers, {"title": "Green mug"}, public_tag)
+    stale = await patch(client, url, seller.headers, {"title": "Red mug"}, public_tag)
+
+    assert json_ok(applied)["title"] == "Green mug"
+    assert_problem(stale, 412, "precondition_failed")
 
 
 async def test_a_live_listing_is_tagged_for_everyone_who_may_read_it(
@@ -49,11 +72,13 @@ async def test_a_live_listing_is_tagged_for_everyone_who_may_read_it(
 
     await assert_conditional_reads(client, url, {})
     await assert_conditional_reads(client, url, buyer.headers)
-    # The seller is shown more (the low-stock threshold): another representation, another
-    # strong tag; the public's is the same for everyone who sees the same.
+    # Issue 15: the public page is the same for everyone, its seller included (who is shown
+    # more at their own URL: another representation, another strong tag).
     public = etag_of(await read(client, url, {}))
     assert etag_of(await read(client, url, buyer.headers)) == public
-    assert etag_of(await read(client, url, seller.headers)) != public
+    assert etag_of(await read(client, url, seller.headers)) == public
+    own = etag_of(await read(client, f"{MY_LISTINGS}/{listing['id']}", seller.headers))
+    assert own != public
 
 
 async def test_a_change_by_another_way_makes_the_tag_stale(
@@ -136,6 +161,7 @@ async def test_of_two_editors_with_the_same_tag_exactly_one_wins(
         ({"title": "First editor"}, {"quantity": 7}),
         service,
         monkeypatch,
+        read_url=f"{MY_LISTINGS}/{listing['id']}",
     )
 
 

@@ -23,6 +23,7 @@ from tests.factories.catalog import (
     get_listing,
     leaf_category,
     live_listing,
+    png_of_size,
 )
 from tests.factories.sellers import approved_seller
 
@@ -74,7 +75,8 @@ async def test_upload_stores_and_serves_the_exact_bytes(
     assert response.status_code == 201, response.text
     [image] = response.json()["images"]
     assert re.fullmatch(
-        rf"/media/listings/{listing['id']}/[0-9a-f-]{{36}}\.{extension}", image["url"]
+        rf"http://testserver/media/listings/{listing['id']}/[0-9a-f-]{{36}}\.{extension}",
+        image["url"],
     ), image["url"]
     assert image["url"].endswith(f"/{image['id']}.{extension}")
     assert image["content_type"] == content_type
@@ -206,8 +208,8 @@ async def test_an_image_over_the_size_limit_is_413(
         listing = await create_listing(
             small, seller=seller, category_id=await leaf_category(small, admin=admin)
         )
-        at_limit = PNG_SIGNATURE + bytes(2048 - len(PNG_SIGNATURE))
-        over_limit = PNG_SIGNATURE + bytes(3000 - len(PNG_SIGNATURE))
+        at_limit = png_of_size(2048)
+        over_limit = png_of_size(3000)
 
         too_large = await _upload(small, seller, listing["id"], over_limit)
         just_fits = await _upload(small, seller, listing["id"], at_limit)

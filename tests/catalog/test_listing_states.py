@@ -11,7 +11,7 @@ import pytest
 
 from app.core.clock import clock
 from tests.factories.accounts import LoggedIn
-from tests.factories.api import assert_problem
+from tests.factories.api import assert_problem, json_ok
 from tests.factories.catalog import (
     LISTINGS,
     PNG_1X1,
@@ -21,6 +21,8 @@ from tests.factories.catalog import (
     get_listing,
     live_listing,
     patch_listing,
+    read_admin_listing,
+    read_own_listing,
     search_ids,
 )
 
@@ -72,7 +74,9 @@ async def test_pause_and_resume(
 
     assert sorted(paused["allowed_actions"]) == ["archive", "resume"]
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
+    # Issue 15: a listing that stops being for sale stays readable, marked so.
+    public = json_ok(await get_listing(client, listing_id=listing["id"]))
+    assert (public["status"], public["for_sale"]) == ("paused", False)
 
     resumed = await act(
         client, who=seller, action="resume", listing_id=listing["id"], expected="active"
@@ -143,7 +147,8 @@ async def test_archive_is_final(
 
     assert archived["allowed_actions"] == []
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
+    public = json_ok(await get_listing(client, listing_id=listing["id"]))
+    assert (public["status"], public["for_sale"]) == ("archived", False)
     for action in SELLER_ACTIONS:
         assert_problem(
             await call(client, who=seller, action=action, listing_id=listing["id"]),
@@ -219,7 +224,7 @@ async def test_a_prohibited_term_holds_the_listing_for_review(
         response = await get_listing(client, listing_id=draft["id"], who=outsider)
         assert_problem(response, 404, "not_found")
         assert held["status_reason"] not in response.text
-    admin_view = (await get_listing(client, listing_id=draft["id"], who=admin)).json()
+    admin_view = await read_admin_listing(client, admin=admin, listing_id=draft["id"])
     assert admin_view["status_reason"] == held["status_reason"]
     assert sorted(admin_view["allowed_actions"]) == ["approve", "reject", "remove"]
 
@@ -230,7 +235,7 @@ async def test_a_prohibited_term_holds_the_listing_for_review(
     assert approved["status_reason"] is None
     assert await search_ids(client) == [draft["id"]]
     public = (await get_listing(client, listing_id=draft["id"], who=buyer)).json()
-    assert public["status_reason"] is None
+    assert "status_reason" not in public  # issue 15: the public view has no insider fields
 
 
 async def test_a_rejected_listing_is_edited_and_published_again(
@@ -259,7 +264,7 @@ async def test_a_rejected_listing_is_edited_and_published_again(
 
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
-    mine = (await get_listing(client, listing_id=draft["id"], who=seller)).json()
+    mine = await read_own_listing(client, seller=seller, listing_id=draft["id"])
     assert mine["status"] == "rejected"
     assert mine["status_reason"] == "Counterfeit goods are not allowed"
     assert sorted(mine["allowed_actions"]) == ["archive", "publish"]
@@ -318,8 +323,9 @@ async def test_admin_remove_takes_a_listing_down_for_good(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "removed"
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
-    mine = (await get_listing(client, listing_id=listing["id"], who=seller)).json()
+    public = json_ok(await get_listing(client, listing_id=listing["id"]))
+    assert (public["status"], public["for_sale"], public["description"]) == ("removed", False, "")
+    mine = await read_own_listing(client, seller=seller, listing_id=listing["id"])
     assert mine["status"] == "removed"
     assert mine["status_reason"] == "Sold outside the platform"
     assert mine["allowed_actions"] == []
@@ -448,7 +454,11 @@ async def test_allowed_actions_are_exactly_what_the_api_accepts(
     caller = {"seller": seller, "admin": admin}[role]
     candidates = SELLER_ACTIONS if role == "seller" else ADMIN_ACTIONS
     probe = await arrange()
-    view = (await get_listing(client, listing_id=probe, who=caller)).json()
+    view = (
+        await read_own_listing(client, seller=seller, listing_id=probe)
+        if role == "seller"
+        else await read_admin_listing(client, admin=admin, listing_id=probe)
+    )
     assert view["status"] == state
     allowed = view["allowed_actions"]
     assert len(allowed) == len(set(allowed))

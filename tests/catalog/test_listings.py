@@ -21,6 +21,8 @@ from tests.factories.catalog import (
     listing_body,
     live_listing,
     patch_listing,
+    read_admin_listing,
+    read_own_listing,
 )
 from tests.factories.sellers import apply_ok
 
@@ -78,8 +80,9 @@ async def test_create_returns_a_draft_with_money_and_seller(
     assert listing["status_reason"] is None
     assert sorted(listing["allowed_actions"]) == ["archive", "publish"]
     assert len(listing["allowed_actions"]) == 2
-    for stamp in ("created_at", "updated_at", "published_at"):
+    for stamp in ("created_at", "updated_at"):
         assert listing[stamp].endswith(("Z", "+00:00")), listing[stamp]
+    assert listing["published_at"] is None  # issue 15: a draft was never published
 
 
 async def test_defaults_free_shipping_quantity_one(
@@ -348,9 +351,18 @@ async def test_a_live_listing_is_public_with_the_callers_actions(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "active"
+    assert body["for_sale"] is True
     assert body["price"] == usd(1999)
-    expected = {"owner": ["archive", "pause"], "admin": ["remove"]}.get(who, [])
-    assert sorted(body["allowed_actions"]) == expected
+    # Issue 15: the public page is the same for everyone and carries no insider field; the
+    # caller's actions are in the insiders' own views.
+    assert not {"allowed_actions", "low_stock_threshold", "status_reason"} & set(body)
+    expected = {"owner": ["archive", "pause"], "admin": ["remove"]}.get(who)
+    if who == "owner":
+        own = await read_own_listing(client, seller=seller, listing_id=listing["id"])
+        assert sorted(own["allowed_actions"]) == expected
+    elif who == "admin":
+        moderated = await read_admin_listing(client, admin=admin, listing_id=listing["id"])
+        assert sorted(moderated["allowed_actions"]) == expected
 
 
 async def test_an_unknown_listing_is_404(client: httpx.AsyncClient, buyer: LoggedIn) -> None:
@@ -532,10 +544,11 @@ async def test_another_sellers_listing_is_not_found(
 
     response = await _attempt(client, other_seller, operation, listing["id"])
 
-    if operation == "get" and state == "active":
-        # A live listing is public; everything else about it is still not theirs.
+    if operation == "get" and state != "draft":
+        # A listing that has been public stays readable (issue 15: a paused one too, marked
+        # not for sale); everything else about it is still not theirs.
         assert response.status_code == 200, response.text
-        assert response.json()["allowed_actions"] == []
+        assert "allowed_actions" not in response.json()
     else:
         assert_problem(response, 404, "not_found")
     after = (await get_listing(client, listing_id=listing["id"], who=seller)).json()

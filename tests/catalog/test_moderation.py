@@ -25,6 +25,7 @@ from tests.factories.catalog import (
     leaf_category,
     live_listing,
     patch_listing,
+    read_own_listing,
     search_ids,
 )
 from tests.factories.sellers import approved_seller
@@ -110,7 +111,8 @@ async def test_required_mode_goes_live_on_approval(required: Market) -> None:
     )
 
     assert approved["status_reason"] is None
-    assert approved["published_at"] > draft["published_at"]
+    assert draft["published_at"] is None  # issue 15: not published before its approval
+    assert approved["published_at"] > draft["created_at"]
     assert await search_ids(client) == [draft["id"]]
     [entry] = await audit_log(client, admin=admin, target_type="listing", target_id=draft["id"])
     assert entry["action"] == "listing.approve"
@@ -159,7 +161,7 @@ async def test_required_mode_rejection_and_resubmission(required: Market) -> Non
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
-    assert (await get_listing(client, listing_id=draft["id"], who=seller)).json()[
+    assert (await read_own_listing(client, seller=seller, listing_id=draft["id"]))[
         "status_reason"
     ] == ("Photos are missing")
 
@@ -245,7 +247,8 @@ async def test_a_paused_listing_stays_paused_through_moderation(
     after = (await get_listing(client, listing_id=listing["id"], who=seller)).json()
     assert after["status"] == "paused"
     assert await search_ids(client) == []
-    assert_problem(await get_listing(client, listing_id=listing["id"]), 404, "not_found")
+    public = (await get_listing(client, listing_id=listing["id"])).json()
+    assert (public["status"], public["for_sale"]) == ("paused", False)  # issue 15: readable
 
 
 async def test_a_held_listing_edited_clean_still_waits_for_an_admin(

@@ -13,7 +13,7 @@ import pytest
 
 from app.core.clock import clock
 from tests.factories.accounts import LoggedIn
-from tests.factories.api import Json, assert_problem, usd
+from tests.factories.api import Json, assert_problem, json_ok, usd
 from tests.factories.catalog import (
     LISTINGS,
     act,
@@ -136,8 +136,9 @@ async def test_q_results_carry_public_listing_views(
     assert item["title"] == "iPhone 13 Pro"
     assert item["price"] == usd(69900)
     assert item["status"] == "active"
-    assert item["status_reason"] is None
-    assert item["allowed_actions"] == []  # search is anonymous
+    assert item["for_sale"] is True
+    # Issue 15: public views carry no insider field (not even empty).
+    assert not {"status_reason", "allowed_actions", "low_stock_threshold"} & set(item)
     assert item["seller"]["id"] == catalog.seller_a
 
 
@@ -524,8 +525,9 @@ async def test_only_active_listings_of_approved_sellers_are_found(
     for params in ({}, {"q": "lamp"}, {"category": category_id}, {"sort": "price_asc"}):
         assert await search_ids(client, **params) == [active["id"]], params
     assert await search_ids(client, seller=suspended_id) == []
-    public = await client.get(f"{LISTINGS}/{suspended_listing['id']}")
-    assert_problem(public, 404, "not_found")
+    # Issue 15: readable, and marked not for sale with the shop's state.
+    public = json_ok(await client.get(f"{LISTINGS}/{suspended_listing['id']}"))
+    assert (public["status"], public["for_sale"]) == ("shop_suspended", False)
 
     reinstated = await client.post(
         f"/v1/admin/sellers/{suspended_id}/reinstate", headers=admin.headers

@@ -66,16 +66,21 @@ async def assert_conditional_edits(
     url: str,
     headers: dict[str, str],
     changes: list[Json],
+    *,
+    read_url: str | None = None,
 ) -> None:
     """With four different `changes` (PATCH bodies): a PATCH with the current tag applies and
     answers the new tag (the one a GET then shows); with a stale tag, or a weak one (If-Match
     compares strongly), it answers 412 `precondition_failed` and changes nothing; `*` and a
-    list holding the current tag apply; no If-Match applies unconditionally, as before."""
+    list holding the current tag apply; no If-Match applies unconditionally, as before.
+    `read_url`: where the editor reads what PATCH answers, when not at `url` itself."""
     assert len(changes) == 4
+    patch_url = url
+    url = read_url or url
     before = await read(client, url, headers)
     old_tag = etag_of(before)
 
-    applied = await patch(client, url, headers, changes[0], if_match=old_tag)
+    applied = await patch(client, patch_url, headers, changes[0], if_match=old_tag)
     new_tag = etag_of(applied)
     assert new_tag != old_tag
     after = await read(client, url, headers)
@@ -83,15 +88,17 @@ async def assert_conditional_edits(
     assert after.content == applied.content
 
     for stale in (old_tag, f"W/{new_tag}", '"not-a-tag"', "garbage"):
-        refused = await patch(client, url, headers, changes[1], if_match=stale)
+        refused = await patch(client, patch_url, headers, changes[1], if_match=stale)
         assert_problem(refused, 412, "precondition_failed")
         unchanged = await read(client, url, headers)
         assert unchanged.content == after.content, stale
         assert etag_of(unchanged) == new_tag
 
-    starred = await patch(client, url, headers, changes[1], if_match="*")
-    listed = await patch(client, url, headers, changes[2], if_match=f'"other", {etag_of(starred)}')
-    unconditional = await patch(client, url, headers, changes[3])
+    starred = await patch(client, patch_url, headers, changes[1], if_match="*")
+    listed = await patch(
+        client, patch_url, headers, changes[2], if_match=f'"other", {etag_of(starred)}'
+    )
+    unconditional = await patch(client, patch_url, headers, changes[3])
     for response in (starred, listed, unconditional):
         assert response.status_code == 200, response.text
     assert etag_of(await read(client, url, headers)) == etag_of(unconditional)
@@ -104,6 +111,8 @@ async def assert_one_of_two_editors_wins(
     changes: tuple[Json, Json],
     service: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
+    *,
+    read_url: str | None = None,
 ) -> None:
     """Two editors PATCH at once with the same tag (real commits, PostgreSQL): exactly one
     wins, the other gets 412, and the resource is the winner's.
@@ -113,7 +122,9 @@ async def assert_one_of_two_editors_wins(
     lock would let the other compare against the same unchanged resource, and both would
     win. Holding the lock, the other cannot compare before the first commits: the wait runs
     out, and it then sees a changed tag. (A slow second editor could only hide a missing
-    lock, never fail a correct one.)"""
+    lock, never fail a correct one.) `read_url`: as for `assert_conditional_edits`."""
+    patch_url = url
+    url = read_url or url
     tag = etag_of(await read(client, url, headers))
     require_if_match = service.require_if_match
     first_editor: asyncio.Task[Any] | None = None
@@ -142,7 +153,7 @@ async def assert_one_of_two_editors_wins(
         patched.setattr(service, "require_if_match", compare)
         patched.setattr(AsyncSession, "flush", flush_after_the_other_compared)
         first, second = await asyncio.gather(
-            *(patch(client, url, headers, change, if_match=tag) for change in changes)
+            *(patch(client, patch_url, headers, change, if_match=tag) for change in changes)
         )
 
     assert waited

@@ -74,6 +74,16 @@ def test_production_refuses_sqlite() -> None:
         )
 
 
+def test_production_requires_the_public_url() -> None:
+    with pytest.raises(ValidationError, match="MARKETPLACE_PUBLIC_URL must be set"):
+        Settings(
+            environment=Environment.production,
+            database_url=POSTGRES,
+            jwt_secret=STRONG_SECRET,
+            password_hash_memory_kib=19 * 1024,
+        )
+
+
 def test_production_refusal_also_applies_to_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -88,6 +98,7 @@ def test_a_safe_production_configuration_is_accepted(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MARKETPLACE_ENVIRONMENT", "production")
     monkeypatch.setenv("MARKETPLACE_DATABASE_URL", POSTGRES)
     monkeypatch.setenv("MARKETPLACE_JWT_SECRET", STRONG_SECRET)
+    monkeypatch.setenv("MARKETPLACE_PUBLIC_URL", "https://api.example.com")
 
     settings = Settings()
 

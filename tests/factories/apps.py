@@ -23,6 +23,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_level": "WARNING",
         "run_worker_in_process": False,
         "media_dir": MEDIA_DIR,
+        # The test clients' base URL: media URLs in answers are absolute under it.
+        "public_url": "http://testserver",
         # Cheap argon2 keeps hundreds of logins fast; production refuses such values.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 8,

@@ -2,6 +2,7 @@
 
 import base64
 import uuid
+import zlib
 from typing import Any, TypedDict, Unpack
 
 import httpx
@@ -19,8 +20,35 @@ ADMIN_LISTINGS = "/v1/admin/listings"
 PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
-JPEG_BYTES = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00" + bytes(range(200))
-WEBP_BYTES = b"RIFF" + (200).to_bytes(4, "little") + b"WEBP" + b"VP8 " + bytes(200)
+
+
+def png_of_size(size: int) -> bytes:
+    """A whole, decodable PNG (PNG_1X1) of exactly `size` bytes: padded with a text chunk."""
+    iend = PNG_1X1.rindex(b"IEND") - 4
+    overhead = 12 + len(b"pad\0")  # length, type and CRC, and the keyword
+    filler = size - len(PNG_1X1) - overhead
+    assert filler >= 0, f"a PNG has at least {len(PNG_1X1) + overhead} bytes"
+    body = b"tEXt" + b"pad\0" + b"x" * filler
+    chunk = len(body[4:]).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+    return PNG_1X1[:iend] + chunk + PNG_1X1[iend:]
+
+
+# Real 2x2 images (uploads are decoded to derive their sizes, so they must be whole).
+JPEG_BYTES = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAYEBQYFBAYGBQYHBwYIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYW"
+    "ICwgIyYnKSopGR8tMC0oMCUoKSj/2wBDAQcHBwoIChMKChMoGhYaKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgo"
+    "KCgoKCgoKCgoKCgoKCgoKCgoKCj/wAARCAACAAIDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcI"
+    "CQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRol"
+    "JicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ip"
+    "qrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAA"
+    "AAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLR"
+    "ChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaX"
+    "mJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEA"
+    "PwDgKKKK+eP2E//Z"
+)
+WEBP_BYTES = base64.b64decode(
+    "UklGRjoAAABXRUJQVlA4IC4AAACwAQCdASoCAAIAAUAmJaACdLoABDAAAP7x3I/4DdfFtMv/vYL/3YL/3YL/WwAA"
+)
 
 
 # --- categories -------------------------------------------------------------------------------
@@ -185,6 +213,28 @@ async def get_listing(
     """GET the listing, anonymously unless `who` is given."""
     headers = who.headers if who is not None else {}
     return await client.get(f"{LISTINGS}/{listing_id}", headers=headers)
+
+
+async def get_own_listing(
+    client: httpx.AsyncClient, *, listing_id: str, seller: LoggedIn
+) -> httpx.Response:
+    """GET the seller's own view of their listing (`ListingRead`)."""
+    return await client.get(f"{MY_LISTINGS}/{listing_id}", headers=seller.headers)
+
+
+async def read_own_listing(client: httpx.AsyncClient, *, seller: LoggedIn, listing_id: str) -> Json:
+    """The listing as its seller sees it in their own view (200)."""
+    listing: Json = json_ok(await get_own_listing(client, listing_id=listing_id, seller=seller))
+    return listing
+
+
+async def read_admin_listing(
+    client: httpx.AsyncClient, *, admin: LoggedIn, listing_id: str
+) -> Json:
+    """The listing as moderators see it (200)."""
+    response = await client.get(f"{ADMIN_LISTINGS}/{listing_id}", headers=admin.headers)
+    listing: Json = json_ok(response)
+    return listing
 
 
 async def read_listing(client: httpx.AsyncClient, *, who: LoggedIn, listing_id: str) -> Json:

@@ -392,6 +392,7 @@ def test_image_steps_outside_docker(
         PYTHONUNBUFFERED="1",
         HOME=str(workspace.tree),
         MARKETPLACE_ENVIRONMENT="production",
+        MARKETPLACE_PUBLIC_URL="https://api.example.com",
         MARKETPLACE_MEDIA_DIR=str(media),
         MARKETPLACE_DATABASE_URL=scratch_databases.new_url(),
     )

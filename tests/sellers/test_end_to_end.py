@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.accounts import LoggedIn, admin_user, me, register_and_login
-from tests.factories.api import assert_problem
+from tests.factories.api import assert_problem, json_ok
 from tests.factories.audit import audit_log
 from tests.factories.catalog import (
     LISTINGS,
@@ -32,21 +32,22 @@ async def _search_ids(client: httpx.AsyncClient, **params: Any) -> list[str]:
 async def _visible_everywhere(
     client: httpx.AsyncClient, listing_id: str, seller_id: str, buyer: LoggedIn
 ) -> bool:
-    """Whether the public finds the listing by text, by prefix and by seller, and may open it;
-    all of these must agree."""
+    """Whether the public finds the listing by text, by prefix and by seller; all of these
+    must agree with what its page and its shop's page say. Both pages stay readable while
+    the shop is suspended (issue 15), marked not for sale / not accepting orders."""
     by_text = listing_id in await _search_ids(client, q="zephyrphone")
     by_prefix = listing_id in await _search_ids(client, q="Zephyr")
     by_seller = listing_id in await _search_ids(client, seller=seller_id)
-    anonymous = await client.get(f"{LISTINGS}/{listing_id}")
-    as_buyer = await client.get(f"{LISTINGS}/{listing_id}", headers=buyer.headers)
-    storefront = await client.get(f"{SELLERS}/{seller_id}")
-    readable = [r.status_code == 200 for r in (anonymous, as_buyer, storefront)]
-    visible = [by_text, by_prefix, by_seller, *readable]
+    anonymous = json_ok(await client.get(f"{LISTINGS}/{listing_id}"))
+    as_buyer = json_ok(await client.get(f"{LISTINGS}/{listing_id}", headers=buyer.headers))
+    storefront = json_ok(await client.get(f"{SELLERS}/{seller_id}"))
+    on_sale = [anonymous["for_sale"], as_buyer["for_sale"], storefront["accepting_orders"]]
+    visible = [by_text, by_prefix, by_seller, *on_sale]
     assert len(set(visible)) == 1, visible
     if not visible[0]:
-        assert_problem(anonymous, 404, "not_found")
-        assert_problem(as_buyer, 404, "not_found")
-        assert_problem(storefront, 404, "not_found")
+        assert anonymous["status"] == as_buyer["status"] == "shop_suspended"
+        assert storefront["status"] == "suspended"
+        assert storefront["active_listing_count"] == 0
     return visible[0]
 
 
@@ -104,9 +105,10 @@ async def test_apply_approve_list_publish_search_suspend_reinstate(
     own = await client.get(MY_LISTINGS, headers=seller.headers)
     assert own.status_code == 200, own.text
     assert [(i["id"], i["status"]) for i in own.json()["items"]] == [(listing_id, "active")]
-    own_one = await client.get(f"{LISTINGS}/{listing_id}", headers=seller.headers)
+    own_one = await client.get(f"{MY_LISTINGS}/{listing_id}", headers=seller.headers)
     assert own_one.status_code == 200, own_one.text
     assert own_one.json()["id"] == listing_id
+    assert (own_one.json()["status"], own_one.json()["shop_status"]) == ("active", "suspended")
     # ...and the suspended seller cannot sell meanwhile.
     blocked = await client.post(
         LISTINGS, json=listing_body(category_id=leaf_id), headers=seller.headers

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.accounts import LoggedIn, admin_user
-from tests.factories.api import assert_problem, usd
+from tests.factories.api import assert_problem, json_ok, usd
 from tests.factories.catalog import (
     LISTINGS,
     create_listing,
@@ -123,7 +123,7 @@ async def test_my_listings_for_a_non_approved_profile(
     response = await client.get(f"{SELLERS}/me/listings", headers=user.headers)
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"items": [], "next_cursor": None}
+    assert response.json() == {"items": [], "next_cursor": None, "counts": {}}
 
 
 async def test_my_listings_without_a_profile_is_403(
@@ -139,7 +139,8 @@ async def test_my_listings_without_a_profile_is_403(
 # --- the storefront -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", ["pending_review", "rejected", "suspended"])
+# Issue 15: a suspended shop's page stays readable (see below); one never approved is 404.
+@pytest.mark.parametrize("state", ["pending_review", "rejected"])
 async def test_storefront_of_a_shop_that_is_not_approved_is_404(
     client: httpx.AsyncClient, admin: LoggedIn, state: str
 ) -> None:
@@ -189,7 +190,10 @@ async def test_storefront_of_an_approved_shop(
         "slug": "lovelace-gadgets",
         "description": "Phones, mostly",
         "country": "GB",
+        "seller_type": "individual",
         "joined_at": shop["joined_at"],
+        "status": "active",
+        "accepting_orders": True,
         "active_listing_count": 0,
         "rating": {
             "average": 0,
@@ -206,7 +210,7 @@ async def test_storefront_of_an_approved_shop(
     }
     assert datetime.fromisoformat(shop["joined_at"]) == datetime.fromisoformat(approved_at)
     # Nothing private leaks onto the public page.
-    for private in ("payout", "legal_name", "contact", "user_id", "status"):
+    for private in ("payout", "legal_name", "contact", "user_id", "status_reason"):
         assert private not in response.text
 
 
@@ -250,7 +254,7 @@ async def test_active_listing_count_is_per_shop(
     assert (await storefront(client, seller_id=other_id)).json()["active_listing_count"] == 1
 
 
-async def test_storefront_disappears_on_suspension_and_returns_on_reinstatement(
+async def test_a_suspended_shops_page_stays_readable_and_stops_accepting_orders(
     client: httpx.AsyncClient, session: AsyncSession, admin: LoggedIn, leaf_id: str
 ) -> None:
     seller, seller_id = await approved_seller(client, session, admin=admin)
@@ -264,7 +268,11 @@ async def test_storefront_disappears_on_suspension_and_returns_on_reinstatement(
     await decide_ok(
         client, admin=admin, seller_id=seller_id, action="suspend", reason="Investigating"
     )
-    assert_problem(await storefront(client, seller_id=seller_id), 404, "not_found")
+    suspended = json_ok(await storefront(client, seller_id=seller_id))
+    assert (suspended["status"], suspended["accepting_orders"]) == ("suspended", False)
+    assert suspended["active_listing_count"] == 0
+    assert suspended["shop_name"] == before["shop_name"]
+    assert "Investigating" not in str(suspended)  # the reason is the shop's and admins' only
 
     await decide_ok(client, admin=admin, seller_id=seller_id, action="reinstate")
     after = await storefront(client, seller_id=seller_id)
