@@ -70,7 +70,8 @@ async def test_the_buyers_screens(client: httpx.AsyncClient, session: AsyncSessi
 
     search = Screen(client, buyer, "search results", budget=1)
     results = await search.get(LISTINGS, q=word, facets="true")
-    assert results["total"] == 1 and results["total_capped"] is False
+    assert results["total"] == 1
+    assert results["total_capped"] is False
     require(
         results,
         "items[*].title",
@@ -88,9 +89,14 @@ async def test_the_buyers_screens(client: httpx.AsyncClient, session: AsyncSessi
     page = Screen(client, buyer, "listing page: the listing, its reviews, its shop", budget=3)
     shown = await page.get(f"{LISTINGS}/{listing['id']}")
     require(shown, "title", "description", "images[*].urls.medium", "seller.shop_name")
-    assert shown["for_sale"] is True and shown["status"] == "active"
-    assert "allowed_actions" not in shown and "low_stock_threshold" not in shown
-    json_ok(await page.get(f"{LISTINGS}/{listing['id']}/reviews"))
+    assert shown["for_sale"] is True
+    assert shown["status"] == "active"
+    assert "allowed_actions" not in shown
+    assert "low_stock_threshold" not in shown
+    assert await page.get(f"{LISTINGS}/{listing['id']}/reviews") == {
+        "items": [],
+        "next_cursor": None,
+    }
     shop = await page.get(f"/v1/sellers/{shown['seller']['id']}")
     require(shop, "shop_name", "rating", "active_listing_count", "status")
     assert shop["accepting_orders"] is True
@@ -144,7 +150,10 @@ async def test_the_buyers_screens(client: httpx.AsyncClient, session: AsyncSessi
     assert shown_order["commission"] is None  # the seller's figures are not the buyer's
     timeline = await detail.get(f"/v1/orders/{order['id']}/events")
     require({"steps": timeline}, "steps[*].action", "steps[*].actor_role", "steps[*].created_at")
-    assert {(e["action"], e["actor_role"]) for e in timeline} >= {("pay", "buyer"), ("ship", "seller")}
+    assert {(e["action"], e["actor_role"]) for e in timeline} >= {
+        ("pay", "buyer"),
+        ("ship", "seller"),
+    }
 
     await confirm(client, who=buyer, order_id=order["id"])
     completed = await Screen(client, buyer, "completed order", budget=1).get(
@@ -155,6 +164,11 @@ async def test_the_buyers_screens(client: httpx.AsyncClient, session: AsyncSessi
     _names(completed)
 
     await write_review(client, who=buyer, order_id=order["id"], rating=5)
+    await write_review(client, who=m.seller, order_id=order["id"], rating=5)  # both: published
+    reviews = await Screen(client, buyer, "the listing's reviews", budget=1).get(
+        f"{LISTINGS}/{listing['id']}/reviews"
+    )
+    require(reviews, "items[*].rating", "items[*].author_display_name", "items[*].items[*].title")
     json_ok(await post_return(client, who=buyer, order=completed), 201)
     returns = Screen(client, buyer, "my returns: the list and one return", budget=2)
     listed = await returns.get("/v1/returns", role="buyer")
@@ -164,7 +178,10 @@ async def test_the_buyers_screens(client: httpx.AsyncClient, session: AsyncSessi
 
     second = await _buy(client, m, await _listing_with_image(client, m, f"{word}b"))
     dispute = json_ok(await post_dispute(client, who=buyer, order_id=second["id"]), 201)
-    await upload_evidence(client, who=buyer, dispute_id=dispute["id"], data=EVIDENCE_PNG)
+    uploaded = await upload_evidence(
+        client, who=buyer, dispute_id=dispute["id"], name="box.png", data=EVIDENCE_PNG
+    )
+    json_ok(uploaded, 201)
     disputes = Screen(client, buyer, "my disputes: the list and one dispute", budget=2)
     listed_disputes = await disputes.get("/v1/disputes", role="buyer")
     require(listed_disputes, "items[*].status", "items[*].shop_name", "items[*].order_total")
@@ -172,7 +189,7 @@ async def test_the_buyers_screens(client: httpx.AsyncClient, session: AsyncSessi
     require(shown_dispute, "evidence[*].url", "evidence[*].uploader_role", "shop_name")
     assert "add_evidence" in _names(shown_dispute)
 
-    await start(client, who=buyer, listing_id=listing["id"], body="Does it come with a lens?")
+    await start(client, who=buyer, listing_id=listing["id"], message="Does it come with a lens?")
     inbox = await Screen(client, buyer, "messages", budget=1).get("/v1/conversations")
     require(
         inbox,
@@ -184,7 +201,9 @@ async def test_the_buyers_screens(client: httpx.AsyncClient, session: AsyncSessi
 
     notices = await Screen(client, buyer, "notifications", budget=1).get("/v1/notifications")
     require(notices, "items[*].title", "items[*].body")
-    require(notices, "items[type=order.shipped].resource_type", "items[type=order.shipped].resource_id")
+    require(
+        notices, "items[type=order.shipped].resource_type", "items[type=order.shipped].resource_id"
+    )
 
 
 async def test_the_sellers_screens(client: httpx.AsyncClient, session: AsyncSession) -> None:
@@ -262,7 +281,9 @@ async def test_the_admins_screens(client: httpx.AsyncClient, session: AsyncSessi
         "items[*].reason",
     )
 
-    json_ok(await client.post(f"/v1/admin/sellers/{application['id']}/approve", headers=admin.headers))
+    json_ok(
+        await client.post(f"/v1/admin/sellers/{application['id']}/approve", headers=admin.headers)
+    )
     json_ok(
         await client.post(
             f"/v1/admin/listings/{reported['id']}/reports/dismiss",
@@ -270,7 +291,9 @@ async def test_the_admins_screens(client: httpx.AsyncClient, session: AsyncSessi
             headers=admin.headers,
         )
     )
-    json_ok(await post_resolve(client, admin=admin, dispute_id=dispute["id"], outcome="refund_buyer"))
+    json_ok(
+        await post_resolve(client, admin=admin, dispute_id=dispute["id"], outcome="refund_buyer")
+    )
 
     after = Screen(client, admin, "queues after the decisions", budget=3)
     assert (await after.get("/v1/admin/sellers", status="pending_review"))["items"] == []

@@ -87,7 +87,7 @@ def with_details(statement: Select[Conversation], principal: Principal) -> Selec
     line_title = _first_line().with_only_columns(OrderLine.title).scalar_subquery()
     listing_id = func.coalesce(Conversation.listing_id, line_listing_id)
     thumbnail = (
-        select(ListingImage.storage_key)
+        select(func.coalesce(ListingImage.thumbnail_key, ListingImage.storage_key))
         .where(ListingImage.listing_id == listing_id)
         .order_by(ListingImage.position, ListingImage.id)
         .limit(1)

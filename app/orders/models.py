@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -140,8 +141,10 @@ class OrderLine(IdMixin, Base):
     quantity: Mapped[int]
     shipping_fee: Mapped[int] = mapped_column(BigInteger)
     """Minor units, for this line."""
-    image_key: Mapped[str | None] = column_property(
-        select(ListingImage.storage_key)
+    thumbnail_key: Mapped[str | None] = column_property(
+        # The listing's first image in its thumbnail size (uploads older than the sizes have
+        # only the original).
+        select(func.coalesce(ListingImage.thumbnail_key, ListingImage.storage_key))
         .where(ListingImage.listing_id == listing_id)
         .order_by(ListingImage.position, ListingImage.id)
         .limit(1)

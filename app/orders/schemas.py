@@ -70,7 +70,9 @@ class CartQuantity(RequestSchema):
 class CartLine(Schema):
     listing_id: uuid.UUID
     title: str
-    image_url: str | None = Field(description="The listing's first image (null: none)")
+    image_url: str | None = Field(
+        description="The listing's first image, thumbnail size (null: none)"
+    )
     unit_price: Money
     shipping_fee: Money
     quantity: int
@@ -141,7 +143,9 @@ class OrderLineRead(Schema):
     id: uuid.UUID
     listing_id: uuid.UUID
     title: str
-    image_url: str | None = Field(description="The listing's first image now (null: none)")
+    image_url: str | None = Field(
+        description="The listing's first image now, thumbnail size (null: none)"
+    )
     unit_price: Money
     quantity: int
     shipping_fee: Money

@@ -4,6 +4,7 @@
 import uuid
 from collections.abc import Sequence
 
+from app.catalog.views import thumbnail_url
 from app.core.money import Money
 from app.core.schemas import ActionRead
 from app.core.storage import MediaStorage
@@ -30,7 +31,6 @@ def _money(amount: int, currency: str) -> Money:
 
 
 def _image_url(storage: MediaStorage, key: str | None) -> str | None:
-    # The catalog's own function for listing image URLs, so both show the same address.
     return storage.url(key) if key is not None else None
 
 
@@ -52,7 +52,7 @@ def to_read(shown: OrderView, storage: MediaStorage) -> OrderRead:
                 id=line.id,
                 listing_id=line.listing_id,
                 title=line.title,
-                image_url=_image_url(storage, line.image_key),
+                image_url=_image_url(storage, line.thumbnail_key),
                 unit_price=_money(line.unit_price, currency),
                 quantity=line.quantity,
                 shipping_fee=_money(line.shipping_fee, currency),
@@ -138,12 +138,11 @@ def cart_to_read(entries: Sequence[CartEntry], currency: str, storage: MediaStor
         )
         items = listing.price_amount * entry.quantity
         line_total = items + listing.shipping_fee_amount
-        first_image = min(listing.images, key=lambda i: (i.position, i.id), default=None)
         group.lines.append(
             CartLine(
                 listing_id=listing.id,
                 title=listing.title,
-                image_url=_image_url(storage, first_image.storage_key if first_image else None),
+                image_url=thumbnail_url(listing, storage),
                 unit_price=_money(listing.price_amount, listing.currency),
                 shipping_fee=_money(listing.shipping_fee_amount, listing.currency),
                 quantity=entry.quantity,

@@ -880,7 +880,7 @@ async def test_the_list_names_the_counterpart_the_listing_and_the_order(
     assert listed["listing"] == {
         "id": listing["id"],
         "title": listing["title"],
-        "thumbnail_url": pictured["images"][0]["url"],
+        "thumbnail_url": pictured["images"][0]["urls"]["thumbnail"],
     }
     assert listed["order"] is None
     ordered = by_id[about_order["id"]]

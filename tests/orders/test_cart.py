@@ -261,7 +261,7 @@ async def test_a_cart_group_splits_items_and_shipping_and_a_line_shows_image_tot
     assert group["shipping_total"] == usd(300 + 500)
     assert group["subtotal"] == usd(6000 + 800)
     lines = {line["listing_id"]: line for line in group["lines"]}
-    assert lines[lamp["id"]]["image_url"] == pictured["images"][0]["url"]
+    assert lines[lamp["id"]]["image_url"] == pictured["images"][0]["urls"]["thumbnail"]
     assert lines[mug["id"]]["image_url"] is None
     assert lines[lamp["id"]]["line_total"] == usd(2 * 2500 + 300)
     assert (lines[lamp["id"]]["in_stock"], lines[lamp["id"]]["max_quantity"]) == (True, 3)

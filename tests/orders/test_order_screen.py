@@ -112,7 +112,7 @@ async def test_each_line_shows_its_listing_image_and_its_total(
 
     lines = {line["listing_id"]: line for line in shown["lines"]}
     # The same address the catalog gives the listing's first image.
-    assert lines[pictured["id"]]["image_url"] == pictured["images"][0]["url"]
+    assert lines[pictured["id"]]["image_url"] == pictured["images"][0]["urls"]["thumbnail"]
     assert lines[plain["id"]]["image_url"] is None
     assert lines[pictured["id"]]["line_total"] == usd(2 * 1200 + 300)
     assert lines[plain["id"]]["line_total"] == usd(800)
