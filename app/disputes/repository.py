@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
 from app.auth.principal import PartySide, Principal, any_of, party_conditions
+from app.core.pagination import PageParams, SortKey, paginate
 from app.core.repository import RepositoryBase
 from app.disputes.models import (
     Dispute,
@@ -84,6 +85,24 @@ class _OfOrderParties(RepositoryBase[PartiesT]):
         if order_id is not None:
             statement = statement.where(self.model.order_id == order_id)
         return self.with_context(statement)
+
+    async def page_of_party(
+        self,
+        principal: Principal,
+        *,
+        role: PartySide | None,
+        statuses: Collection[str],
+        order_id: uuid.UUID | None,
+        page: PageParams,
+    ) -> tuple[Sequence[Row[Any]], str | None]:
+        """One page of `of_party`, newest first. A shop's integration (an API key) sees the
+        shop's, whichever side it asks for."""
+        if not principal.acts_as_buyer:
+            role = "seller"
+        statement = self.of_party(principal, role=role, statuses=statuses, order_id=order_id)
+        return await paginate(
+            self.session, statement, keys=[SortKey(self.model.id, descending=True)], page=page
+        )
 
     def visible_to(self, principal: Principal) -> Select[PartiesT]:
         """Those the caller may open: their own (an API key acts for its shop only, so it

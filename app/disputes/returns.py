@@ -13,7 +13,7 @@ from app.core.clock import now
 from app.core.errors import Forbidden
 from app.core.guards import Guarded
 from app.core.money import Money
-from app.core.pagination import PageParams, SortKey, paginate
+from app.core.pagination import PageParams
 from app.disputes.events import ReturnEventType
 from app.disputes.exceptions import (
     InvalidReturnItems,
@@ -22,8 +22,9 @@ from app.disputes.exceptions import (
     ReturnNotFound,
     ReturnWindowClosed,
 )
+from app.disputes.listing import listed
 from app.disputes.models import ReturnItem, ReturnRequest, ReturnStatus
-from app.disputes.repository import OrderContext, ReturnRepository, context_of
+from app.disputes.repository import OrderContext, ReturnRepository
 from app.disputes.schemas import ReturnCreate
 from app.disputes.state import RETURN_LIFECYCLE, ReturnAction
 from app.orders import service as order_service
@@ -144,18 +145,10 @@ async def list_for(
 ) -> tuple[list[tuple[Guarded[ReturnRequest, OrderActor], OrderContext]], str | None]:
     """The caller's returns, newest first, each with their roles on it and its order's
     context."""
-    if not principal.acts_as_buyer:
-        role = "seller"  # a shop's integration sees the shop's returns, whichever side it asks
-    statement = ReturnRepository(session).of_party(
-        principal, role=role, statuses=statuses, order_id=order_id
+    rows, next_cursor = await ReturnRepository(session).page_of_party(
+        principal, role=role, statuses=statuses, order_id=order_id, page=page
     )
-    rows, next_cursor = await paginate(
-        session, statement, keys=[SortKey(ReturnRequest.id, descending=True)], page=page
-    )
-    return [
-        (Guarded(row[0], order_service.roles_of(row[0], principal)), context_of(row))
-        for row in rows
-    ], next_cursor
+    return listed(rows, principal), next_cursor
 
 
 async def context(session: AsyncSession, request: ReturnRequest) -> OrderContext:

@@ -76,33 +76,6 @@ BuyerName = Annotated[
 ]
 
 
-class ReturnRead(Schema):
-    id: uuid.UUID
-    order_id: uuid.UUID
-    buyer_id: uuid.UUID
-    buyer_display_name: BuyerName
-    shop_id: ShopId
-    seller_id: DeprecatedSellerId
-    shop_name: ShopName
-    status: ReturnStatus
-    reason: ReturnReason
-    details: str | None
-    items: list[ReturnItemRead]
-    refund: Money = Field(
-        description="Refunded when the seller receives the goods: the items, plus their "
-        "shipping when the seller is at fault"
-    )
-    respond_by: datetime | None = Field(description="The seller's deadline; silence approves")
-    rejection_reason: str | None
-    carrier: str | None
-    tracking_number: str | None
-    received_at: datetime | None
-    created_at: datetime
-    allowed_actions: list[str] = Field(description="What the caller may do now")
-    actions: Actions
-    timeline: list[OrderEventRead]
-
-
 class ReturnSummary(Schema):
     """A row of a list of returns: what the row shows and what the caller may do."""
 
@@ -120,6 +93,22 @@ class ReturnSummary(Schema):
     created_at: datetime
     allowed_actions: list[str] = Field(description="What the caller may do now")
     actions: Actions
+
+
+class ReturnRead(ReturnSummary):
+    """A return with everything its screen shows: the items, the parcel back, the timeline."""
+
+    details: str | None
+    items: list[ReturnItemRead]
+    refund: Money = Field(
+        description="Refunded when the seller receives the goods: the items, plus their "
+        "shipping when the seller is at fault"
+    )
+    rejection_reason: str | None
+    carrier: str | None
+    tracking_number: str | None
+    received_at: datetime | None
+    timeline: list[OrderEventRead]
 
 
 BUYER_OUTCOMES = (DisputeOutcome.refund_buyer, DisputeOutcome.partial_refund)
@@ -225,42 +214,6 @@ class DisputeMessageRead(Schema):
     created_at: datetime
 
 
-class DisputeRead(Schema):
-    id: uuid.UUID
-    order_id: uuid.UUID
-    order_total: Money
-    buyer_id: uuid.UUID
-    buyer_display_name: BuyerName
-    shop_id: ShopId
-    seller_id: DeprecatedSellerId
-    shop_name: ShopName
-    status: DisputeStatus
-    reason: DisputeReason
-    description: str
-    requested_outcome: DisputeOutcome
-    requested_amount: Money | None
-    respond_by: datetime | None = Field(
-        description="While the seller owes an answer: past it the buyer wins by default"
-    )
-    outcome: DisputeOutcome | None
-    refund: Money | None
-    resolution_note: str | None
-    resolved_at: datetime | None
-    created_at: datetime
-    age_seconds: int = Field(description="Time since it was opened")
-    allowed_actions: list[str] = Field(
-        description="What the caller may do now; `message` and `add_evidence` stay open to "
-        "the parties and admins until the dispute is resolved"
-    )
-    actions: Actions
-    messages: list[DisputeMessageRead]
-    evidence: list[EvidenceRead] = Field(
-        description="Every file uploaded to the dispute, oldest first, whether or not a "
-        "message cites it"
-    )
-    timeline: list[OrderEventRead]
-
-
 class DisputeSummary(Schema):
     """A row of a list of disputes (the parties' lists and the admin queue)."""
 
@@ -283,6 +236,24 @@ class DisputeSummary(Schema):
     )
     created_at: datetime
     resolved_at: datetime | None
-    age_seconds: int
+    age_seconds: int = Field(description="Time since it was opened")
     allowed_actions: list[str] = Field(description="What the caller may do now")
     actions: Actions
+
+
+class DisputeRead(DisputeSummary):
+    """A dispute with everything its screen shows: the claim, the thread, the evidence and
+    the timeline."""
+
+    description: str
+    resolution_note: str | None
+    allowed_actions: list[str] = Field(
+        description="What the caller may do now; `message` and `add_evidence` stay open to "
+        "the parties and admins until the dispute is resolved"
+    )
+    messages: list[DisputeMessageRead]
+    evidence: list[EvidenceRead] = Field(
+        description="Every file uploaded to the dispute, oldest first, whether or not a "
+        "message cites it"
+    )
+    timeline: list[OrderEventRead]

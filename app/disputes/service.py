@@ -34,6 +34,7 @@ from app.disputes.exceptions import (
     UnknownEvidence,
     UnsupportedEvidenceType,
 )
+from app.disputes.listing import listed
 from app.disputes.models import (
     Dispute,
     DisputeMessage,
@@ -42,7 +43,7 @@ from app.disputes.models import (
     DisputeStatus,
     Evidence,
 )
-from app.disputes.repository import DisputeRepository, OrderContext, context_of
+from app.disputes.repository import DisputeRepository, OrderContext
 from app.disputes.schemas import DisputeCreate, DisputeResolve
 from app.disputes.state import (
     DISPUTE_LIFECYCLE,
@@ -438,10 +439,7 @@ async def queue(
     """The admin queue, oldest first (ids are time-ordered)."""
     statement = DisputeRepository(session).queue(status, reason)
     rows, next_cursor = await paginate(session, statement, keys=[SortKey(Dispute.id)], page=page)
-    return [
-        (Guarded(row[0], order_service.roles_of(row[0], principal)), context_of(row))
-        for row in rows
-    ], next_cursor
+    return listed(rows, principal), next_cursor
 
 
 async def list_for(
@@ -455,18 +453,10 @@ async def list_for(
 ) -> tuple[list[Listed], str | None]:
     """The caller's disputes, newest first, each with their roles on it and its order's
     context."""
-    if not principal.acts_as_buyer:
-        role = "seller"  # a shop's integration sees the shop's disputes, whichever side it asks
-    statement = DisputeRepository(session).of_party(
-        principal, role=role, statuses=statuses, order_id=order_id
+    rows, next_cursor = await DisputeRepository(session).page_of_party(
+        principal, role=role, statuses=statuses, order_id=order_id, page=page
     )
-    rows, next_cursor = await paginate(
-        session, statement, keys=[SortKey(Dispute.id, descending=True)], page=page
-    )
-    return [
-        (Guarded(row[0], order_service.roles_of(row[0], principal)), context_of(row))
-        for row in rows
-    ], next_cursor
+    return listed(rows, principal), next_cursor
 
 
 async def context(session: AsyncSession, dispute: Dispute) -> OrderContext:

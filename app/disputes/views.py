@@ -1,6 +1,7 @@
 """Disputes and returns as the API shows them to one caller."""
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,30 @@ def _actions(found: list[tuple[str, datetime | None]]) -> list[ActionRead]:
     return [ActionRead(name=name, deadline=deadline) for name, deadline in found]
 
 
+def _party_fields(
+    subject: ReturnRequest | Dispute,
+    context: OrderContext,
+    found: list[tuple[str, datetime | None]],
+) -> dict[str, Any]:
+    """What every answer about a return or a dispute shows alike: its order and parties with
+    their names, its state, and what the caller may do until when."""
+    return {
+        "id": subject.id,
+        "order_id": subject.order_id,
+        "buyer_id": subject.buyer_id,
+        "buyer_display_name": context.buyer_display_name,
+        "shop_id": subject.seller_id,
+        "seller_id": subject.seller_id,
+        "shop_name": context.shop_name,
+        "status": subject.status,
+        "reason": subject.reason,
+        "respond_by": subject.respond_by,
+        "created_at": subject.created_at,
+        "allowed_actions": [name for name, _deadline in found],
+        "actions": _actions(found),
+    }
+
+
 async def return_read(
     session: AsyncSession, guarded: Guarded[ReturnRequest, OrderActor]
 ) -> ReturnRead:
@@ -47,15 +72,7 @@ async def return_read(
     lines = await returns.lines_of(session, request)
     found = returns.actions(request, guarded.roles)
     return ReturnRead(
-        id=request.id,
-        order_id=request.order_id,
-        buyer_id=request.buyer_id,
-        buyer_display_name=context.buyer_display_name,
-        shop_id=request.seller_id,
-        seller_id=request.seller_id,
-        shop_name=context.shop_name,
-        status=request.status,
-        reason=request.reason,
+        **_party_fields(request, context, found),
         details=request.details,
         items=[
             ReturnItemRead(
@@ -67,14 +84,10 @@ async def return_read(
             for i in request.items
         ],
         refund=Money(amount=request.refund_amount, currency=request.currency),
-        respond_by=request.respond_by,
         rejection_reason=request.rejection_reason,
         carrier=request.carrier,
         tracking_number=request.tracking_number,
         received_at=request.received_at,
-        created_at=request.created_at,
-        allowed_actions=[name for name, _deadline in found],
-        actions=_actions(found),
         timeline=events_to_read(await order_service.subject_events(session, request.id)),
     )
 
@@ -88,20 +101,8 @@ def return_summaries(
         found = returns.actions(request, guarded.roles)
         summaries.append(
             ReturnSummary(
-                id=request.id,
-                order_id=request.order_id,
-                buyer_id=request.buyer_id,
-                buyer_display_name=context.buyer_display_name,
-                shop_id=request.seller_id,
-                seller_id=request.seller_id,
-                shop_name=context.shop_name,
-                status=request.status,
-                reason=request.reason,
+                **_party_fields(request, context, found),
                 refund=Money(amount=request.refund_amount, currency=request.currency),
-                respond_by=request.respond_by,
-                created_at=request.created_at,
-                allowed_actions=[name for name, _deadline in found],
-                actions=_actions(found),
             )
         )
     return summaries
@@ -136,28 +137,16 @@ async def dispute_read(session: AsyncSession, guarded: Guarded[Dispute, OrderAct
     by_id = {str(k): v for k, v in evidence.items()}
     found = disputes.actions(dispute, guarded.roles)
     return DisputeRead(
-        id=dispute.id,
-        order_id=dispute.order_id,
+        **_party_fields(dispute, context, found),
         order_total=Money(amount=context.order_total, currency=dispute.currency),
-        buyer_id=dispute.buyer_id,
-        buyer_display_name=context.buyer_display_name,
-        shop_id=dispute.seller_id,
-        seller_id=dispute.seller_id,
-        shop_name=context.shop_name,
-        status=dispute.status,
-        reason=dispute.reason,
         description=dispute.description,
         requested_outcome=dispute.requested_outcome,
         requested_amount=_money(dispute.requested_amount, dispute.currency),
-        respond_by=dispute.respond_by,
         outcome=dispute.outcome,
         refund=_money(dispute.refund_amount, dispute.currency),
         resolution_note=dispute.resolution_note,
         resolved_at=dispute.resolved_at,
-        created_at=dispute.created_at,
         age_seconds=_age_seconds(dispute),
-        allowed_actions=[name for name, _deadline in found],
-        actions=_actions(found),
         messages=[
             DisputeMessageRead(
                 id=m.id,
@@ -181,26 +170,14 @@ def dispute_summaries(rows: list[disputes.Listed]) -> list[DisputeSummary]:
         found = disputes.actions(d, guarded.roles)
         summaries.append(
             DisputeSummary(
-                id=d.id,
-                order_id=d.order_id,
-                buyer_id=d.buyer_id,
-                buyer_display_name=context.buyer_display_name,
-                shop_id=d.seller_id,
-                seller_id=d.seller_id,
-                shop_name=context.shop_name,
-                status=d.status,
-                reason=d.reason,
+                **_party_fields(d, context, found),
                 requested_outcome=d.requested_outcome,
                 requested_amount=_money(d.requested_amount, d.currency),
                 outcome=d.outcome,
                 refund=_money(d.refund_amount, d.currency),
                 order_total=Money(amount=context.order_total, currency=d.currency),
-                respond_by=d.respond_by,
-                created_at=d.created_at,
                 resolved_at=d.resolved_at,
                 age_seconds=_age_seconds(d),
-                allowed_actions=[name for name, _deadline in found],
-                actions=_actions(found),
             )
         )
     return summaries

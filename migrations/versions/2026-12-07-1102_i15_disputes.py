@@ -5,11 +5,11 @@ timeline.
 file with. Existing files get it from who uploaded them: the dispute's buyer, else its
 shop's owner, else (an admin) `admin`.
 
-The timeline details of returns and disputes carried their `refund` as a bare integer
-(minor units); they now carry Money, `{"amount", "currency"}` in the order's currency. Old
-rows are rewritten row by row in Python (portable between SQLite's JSON text and
-PostgreSQL's json), and back on downgrade. The order's own steps (`subject = 'order'`)
-belong to the orders part and are left alone here.
+The timeline details of returns and disputes, and the order's own step that refunds a
+received return (`refund_return`), carried their `refund` as a bare integer (minor units);
+they now carry Money, `{"amount", "currency"}` in the order's currency. Old rows are
+rewritten row by row in Python (portable between SQLite's JSON text and PostgreSQL's json),
+and back on downgrade.
 
 Revision ID: i15b_disputes
 Revises: i15a_orders
@@ -27,8 +27,9 @@ down_revision: str | None = "i15a_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The timeline subjects of this part (app.orders.models.EventSubject's values).
-_SUBJECTS = ("return", "dispute")
+# The timeline subjects whose steps record a refund (app.orders.models.EventSubject's values):
+# the order's own only in its `refund_return` step.
+_SUBJECTS = ("return", "dispute", "order")
 
 _events = sa.table(
     "order_events",

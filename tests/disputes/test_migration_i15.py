@@ -143,8 +143,8 @@ def test_the_migration_fills_uploader_roles_and_turns_refunds_into_money(
     assert details == {
         "return": {"reason": "damaged", "refund": {"amount": 1500, "currency": "EUR"}},
         "dispute": {"outcome": "partial_refund", "refund": {"amount": 700, "currency": "EUR"}},
-        # The order's own steps belong to the orders part's migration.
-        "order": {"return_id": "r", "refund": 1500},
+        # The order's own step that refunds a received return.
+        "order": {"return_id": "r", "refund": {"amount": 1500, "currency": "EUR"}},
         "review": {"about": "seller"},
     }
 
