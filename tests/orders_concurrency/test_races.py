@@ -364,7 +364,7 @@ async def test_two_payouts_that_together_exceed_the_balance_pay_one(
 # --- the worker -------------------------------------------------------------------------------
 
 
-async def test_two_sweeps_at_once_cancel_each_expired_checkout_exactly_once(
+async def test_two_sweeps_at_once_expire_each_unpaid_checkout_exactly_once(
     committed_client: httpx.AsyncClient, committed_database: Database, settings: Settings
 ) -> None:
     client, database = committed_client, committed_database
@@ -392,7 +392,7 @@ async def test_two_sweeps_at_once_cancel_each_expired_checkout_exactly_once(
     for response, order_id in zip(checkouts, order_ids, strict=True):
         checkout_id = uuid.UUID(response.json()["id"])
         status = await scalar(database, select(Checkout.status).where(Checkout.id == checkout_id))
-        assert status.value == "cancelled"
+        assert status.value == "expired"
         assert await count(database, _order_events(order_id, action="expire")) == 1
         order_status = await scalar(
             database, select(Order.status).where(Order.id == uuid.UUID(order_id))
