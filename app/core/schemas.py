@@ -1,5 +1,6 @@
 """Pydantic bases and strict scalar types shared by every domain."""
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -14,6 +15,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     StrictBool,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -77,6 +79,25 @@ def _query_bool(value: object) -> object:
 
 
 QueryBool = Annotated[StrictBool, BeforeValidator(_query_bool)]
+
+RFC_3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC_3339 = re.compile(RFC_3339)
+
+
+def _rfc_3339(value: object) -> object:
+    """Only an RFC 3339 date-time with its offset (not a bare date, a number or a local
+    time, which the datetime parser would also take): the spec's `pattern` is the rule."""
+    if isinstance(value, str) and not _RFC_3339.match(value):
+        raise ValueError("expected an RFC 3339 date-time with an offset, e.g. 2026-12-07T10:00:00Z")
+    return value
+
+
+Rfc3339 = Annotated[
+    datetime,
+    BeforeValidator(_rfc_3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC_3339}),
+]
+"""A query parameter's moment: RFC 3339, with its offset."""
 
 
 class Schema(BaseModel):

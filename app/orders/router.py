@@ -26,7 +26,7 @@ from app.core.idempotency import (
 )
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
-from app.core.schemas import Page, page_of
+from app.core.schemas import Page, Rfc3339, page_of
 from app.orders import checkout as checkout_service
 from app.orders import service, views
 from app.orders.dependencies import CheckoutGuard, OrderGuard
@@ -42,7 +42,6 @@ from app.orders.schemas import (
     OrderEventRead,
     OrderRead,
     PayRequest,
-    Rfc3339,
     ShipRequest,
 )
 from app.payments.dependencies import Provider

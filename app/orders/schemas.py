@@ -1,9 +1,8 @@
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import Field
 
 from app.core.money import Money
 from app.core.schemas import (
@@ -15,25 +14,6 @@ from app.core.schemas import (
     ShopId,
 )
 from app.orders.models import CheckoutStatus, EventSubject, OrderStatus
-
-RFC_3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
-_RFC_3339 = re.compile(RFC_3339)
-
-
-def _rfc_3339(value: object) -> object:
-    """Only an RFC 3339 date-time with its offset (not a bare date, a number or a local
-    time, which the datetime parser would also take): the spec's `pattern` is the rule."""
-    if isinstance(value, str) and not _RFC_3339.match(value):
-        raise ValueError("expected an RFC 3339 date-time with an offset, e.g. 2026-12-07T10:00:00Z")
-    return value
-
-
-Rfc3339 = Annotated[
-    datetime,
-    BeforeValidator(_rfc_3339),
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC_3339}),
-]
-"""A query parameter's moment: RFC 3339, with its offset."""
 
 MAX_LINE_QUANTITY = 1000
 LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]

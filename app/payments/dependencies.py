@@ -2,8 +2,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import AwareDatetime
 
+from app.core.schemas import Rfc3339
 from app.payments.models import LedgerEntryType
 from app.payments.provider import PaymentProvider
 from app.payments.schemas import LedgerFilters
@@ -19,11 +19,11 @@ Provider = Annotated[PaymentProvider, Depends(get_payment_provider)]
 
 async def _ledger_filters(
     created_after: Annotated[
-        AwareDatetime | None,
+        Rfc3339 | None,
         Query(description="Entries at or after this moment (RFC 3339, with its offset)"),
     ] = None,
     created_before: Annotated[
-        AwareDatetime | None,
+        Rfc3339 | None,
         Query(description="Entries strictly before this moment (RFC 3339, with its offset)"),
     ] = None,
     order_id: Annotated[uuid.UUID | None, Query(description="Entries of this order")] = None,

@@ -471,6 +471,18 @@ async def test_the_ledger_filters_by_type_order_payout_and_time(
         )
 
 
+@pytest.mark.parametrize("path", [LEDGER, LEDGER_CSV])
+@pytest.mark.parametrize("moment", ["0.5", "1796646380", "2026-12-07", "2026-12-07T10:00:00"])
+async def test_the_ledger_takes_only_rfc_3339_moments_with_an_offset(
+    client: httpx.AsyncClient, session: AsyncSession, path: str, moment: str
+) -> None:
+    """A number (a Unix time to the date parser), a bare date or a local time is refused
+    rather than read as some moment the seller did not mean (the fuzzer's finding)."""
+    m = await market(client, session)
+    response = await client.get(path, params={"created_before": moment}, headers=m.seller.headers)
+    assert_problem(response, 422, "validation_error")
+
+
 async def test_the_ledger_exports_as_csv_with_the_same_filters(
     client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
 ) -> None:
