@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.core.clock import now
 from app.core.guards import Guarded
 from app.disputes.models import Dispute, ReturnRequest, ReturnStatus
+from app.disputes.returns import return_refusal
 from app.orders.models import Order, OrderStatus
 from app.orders.related import Action, OrderFacts
 from app.orders.state import OrderAction, OrderActor
@@ -23,16 +23,6 @@ REQUEST_RETURN = "request_return"
 _RETURN_IN_PROGRESS = frozenset({ReturnStatus.requested, ReturnStatus.approved})
 # Orders that never had a return or a dispute: neither can be opened before payment.
 _NEVER_CONTESTED = frozenset({OrderStatus.pending_payment, OrderStatus.cancelled})
-
-
-def _return_open(order: Order, roles: frozenset[OrderActor]) -> bool:
-    """The buyer may ask to return a completed order until its return deadline."""
-    return (
-        OrderActor.buyer in roles
-        and order.status is OrderStatus.completed
-        and order.return_deadline is not None
-        and now() < order.return_deadline
-    )
 
 
 async def order_facts(
@@ -61,7 +51,7 @@ async def order_facts(
         )
         actions = (
             (Action(REQUEST_RETURN, order.return_deadline),)
-            if return_id is None and _return_open(order, roles)
+            if return_id is None and return_refusal(order, roles) is None
             else ()
         )
         facts[order.id] = OrderFacts(

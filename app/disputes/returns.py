@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import PartySide, Principal
 from app.config import Settings
 from app.core.clock import now
-from app.core.errors import Forbidden
+from app.core.errors import AppError, Forbidden
 from app.core.guards import Guarded
 from app.core.money import Money
 from app.core.pagination import PageParams
@@ -75,6 +75,18 @@ def refund_for(order: Order, data: ReturnCreate) -> int:
     return min(amount, order_service.refundable(order))
 
 
+def return_refusal(order: Order, roles: AbstractSet[OrderActor]) -> AppError | None:
+    """Why the caller may not ask to return the order now, its return aside (None: they
+    may): the rule `request_return` enforces and the order's screen offers the action by."""
+    if OrderActor.buyer not in roles:
+        return Forbidden("only the buyer may return an order")
+    if order.status is not OrderStatus.completed:
+        return OrderNotCompleted(f"the order is {order.status.value}")
+    if order.return_deadline is not None and order.return_deadline <= now():
+        return ReturnWindowClosed(f"returns closed at {order.return_deadline.isoformat()}")
+    return None
+
+
 async def request_return(
     session: AsyncSession,
     principal: Principal,
@@ -84,12 +96,9 @@ async def request_return(
     data: ReturnCreate,
 ) -> Guarded[ReturnRequest, OrderActor]:
     order = guarded.subject
-    if OrderActor.buyer not in guarded.roles:
-        raise Forbidden("only the buyer may return an order")
-    if order.status is not OrderStatus.completed:
-        raise OrderNotCompleted(f"the order is {order.status.value}")
-    if order.return_deadline is not None and order.return_deadline <= now():
-        raise ReturnWindowClosed(f"returns closed at {order.return_deadline.isoformat()}")
+    refusal = return_refusal(order, guarded.roles)
+    if refusal is not None:
+        raise refusal
     if await ReturnRepository(session).of_order(order.id) is not None:
         raise ReturnExists()
     request = ReturnRequest(

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.core.clock import now
 from app.core.guards import Guarded
 from app.orders.models import Order
 from app.orders.related import Action, OrderFacts
 from app.orders.state import OrderActor
 from app.reviews.models import Review, ReviewedRole
+from app.reviews.service import review_refusal
 
 REVIEW = "review"
 
@@ -28,14 +28,6 @@ def _reviews_about(roles: frozenset[OrderActor]) -> ReviewedRole | None:
     return None
 
 
-def _window_open(order: Order) -> bool:
-    return (
-        order.completed_at is not None
-        and order.review_deadline is not None
-        and now() < order.review_deadline
-    )
-
-
 async def order_facts(
     session: AsyncSession, principal: Principal, orders: Sequence[Guarded[Order, OrderActor]]
 ) -> Mapping[uuid.UUID, OrderFacts]:
@@ -43,7 +35,7 @@ async def order_facts(
     open_to = {
         o.subject.id: (o.subject, about)
         for o in orders
-        if (about := _reviews_about(o.roles)) is not None and _window_open(o.subject)
+        if (about := _reviews_about(o.roles)) is not None and review_refusal(o.subject) is None
     }
     if not open_to:
         return {}

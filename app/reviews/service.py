@@ -13,6 +13,7 @@ from app.auth.principal import Principal
 from app.catalog import service as catalog_service
 from app.core.audit import record_audit
 from app.core.clock import now
+from app.core.errors import AppError
 from app.core.guards import Guarded
 from app.core.pagination import PageParams, SortKey, paginate
 from app.orders import service as order_service
@@ -63,6 +64,16 @@ async def get_visible(
     return Guarded(review, roles_of(review, principal))
 
 
+def review_refusal(order: Order) -> AppError | None:
+    """Why neither party may review the order now (None: its review window is open): the
+    rule `write` enforces and the order's screen offers `review` by."""
+    if order.completed_at is None or order.review_deadline is None:
+        return OrderNotReviewable(f"the order is {order.status.value}")
+    if order.review_deadline <= now():
+        return ReviewWindowClosed(f"reviews closed at {order.review_deadline.isoformat()}")
+    return None
+
+
 async def write(
     session: AsyncSession,
     principal: Principal,
@@ -80,10 +91,10 @@ async def write(
         about, role, subject_id = ReviewedRole.buyer, OrderActor.seller, subject.buyer_id
     else:
         raise NotOrderParty()
-    if subject.completed_at is None or subject.review_deadline is None:
-        raise OrderNotReviewable(f"the order is {subject.status.value}")
-    if subject.review_deadline <= now():
-        raise ReviewWindowClosed(f"reviews closed at {subject.review_deadline.isoformat()}")
+    refusal = review_refusal(subject)
+    if refusal is not None:
+        raise refusal
+    assert subject.review_deadline is not None  # review_refusal saw to it
     reviews = ReviewRepository(session)
     existing = await reviews.of_order(subject.id)
     if any(r.about is about for r in existing):
