@@ -4,6 +4,7 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.config import get_settings
@@ -25,9 +26,21 @@ def _configure(connection: Connection) -> None:
     )
 
 
+# Any constant every `migrate` agrees on: the key of the advisory lock they take.
+MIGRATION_LOCK_KEY = 0x6D6B7470_6D696772  # "mktpmigr"
+
+
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Containers starting together each run `migrate`: the first takes this lock and
+            # upgrades in its one transaction; the others wait here, then (READ COMMITTED
+            # reads the committed version table) find the schema current and do nothing. The
+            # lock ends with the transaction.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()
 
 

@@ -2,15 +2,19 @@
 reversible, on whichever database this run targets."""
 
 import asyncio
+import os
+import subprocess
+import sys
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from app.cli import alembic_config, migrate
+from app.cli import PROJECT_ROOT, alembic_config, migrate
 from app.core.db import create_engine
 from app.models_registry import include_object, metadata
 from tests.conftest import ScratchDatabases
@@ -58,3 +62,34 @@ def test_models_and_migrations_agree_and_round_trip(
     differences, tables = _inspect(url)
     assert differences == []
     assert set(metadata.tables) <= tables
+
+
+@pytest.mark.postgres_only
+def test_containers_starting_together_migrate_once_and_all_succeed(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """Several containers start at once and each runs `marketplace migrate` (the image's
+    command does): one upgrades, the others wait for it and find the schema current."""
+    url = scratch_databases.new_url()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
+    env.update(
+        MARKETPLACE_DATABASE_URL=url,
+        MARKETPLACE_ENVIRONMENT="test",
+        MARKETPLACE_LOG_LEVEL="WARNING",
+    )
+    migrates = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "migrate"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(m.wait(timeout=180), m.communicate()[0]) for m in migrates]
+    assert [code for code, _output in outcomes] == [0] * 4, outcomes
+    differences, tables = _inspect(url)
+    assert differences == []
+    assert "alembic_version" in tables
