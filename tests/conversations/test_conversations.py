@@ -5,11 +5,10 @@ until payment, the length and rate limits, and the `message.created` event."""
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -37,6 +36,7 @@ from tests.factories.conversations import (
 from tests.factories.disputes import post_dispute
 from tests.factories.orders import Market, market, paid_order, pay, unpaid_order
 from tests.factories.sellers import approved_seller
+from tests.factories.statements import statements_sent
 
 
 async def get_conversation(client: httpx.AsyncClient, who: LoggedIn, conversation_id: str) -> Json:
@@ -831,16 +831,6 @@ async def test_each_message_emits_message_created(
 # --- issue 15: what the conversation list shows -------------------------------------------
 
 
-class _Statements:
-    """The SQL statements sent on one connection while it listens."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def __call__(self, *args: Any) -> None:
-        self.sent.append(str(args[2]))
-
-
 async def _me(client: httpx.AsyncClient, who: LoggedIn) -> Json:
     me: Json = json_ok(await client.get("/v1/me", headers=who.headers))
     return me
@@ -920,16 +910,10 @@ async def test_a_page_of_conversations_is_one_query_however_many_it_holds(
     listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
 
     async def statements_of_one_page() -> list[str]:
-        connection = (await session.connection()).sync_connection
-        assert connection is not None
-        recorder = _Statements()
-        event.listen(connection, "before_cursor_execute", recorder)
-        try:
+        async with statements_sent(session) as sent:
             page = await get_page(client, who=m.seller, path=CONVERSATIONS, limit=100)
-        finally:
-            event.remove(connection, "before_cursor_execute", recorder)
         assert all(c["counterpart"]["display_name"] for c in page["items"])
-        return [s for s in recorder.sent if "FROM conversations" in s]
+        return [s for s in sent if "FROM conversations" in s]
 
     await start(client, who=buyers[0], listing_id=listing["id"])
     one = await statements_of_one_page()

@@ -2,12 +2,9 @@
 ids, each action with its deadline, every evidence file, messages and evidence after
 escalation, and amounts as Money in the timeline."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.accounts import LoggedIn, me, register_and_login
@@ -26,6 +23,7 @@ from tests.factories.disputes import (
     upload_evidence,
 )
 from tests.factories.orders import Market, market
+from tests.factories.statements import statements_sent
 
 
 async def a_return(client: httpx.AsyncClient, m: Market) -> tuple[Json, Json]:
@@ -53,23 +51,6 @@ def ids(page: Json) -> list[str]:
 async def shop_name(client: httpx.AsyncClient, m: Market) -> str:
     name: str = json_ok(await client.get(f"/v1/sellers/{m.seller_id}"))["shop_name"]
     return name
-
-
-@asynccontextmanager
-async def statements(session: AsyncSession) -> AsyncIterator[list[str]]:
-    """The SQL statements sent on the test's connection (the app's too) meanwhile."""
-    connection = (await session.connection()).sync_connection
-    assert connection is not None
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
 
 
 # --- GET /v1/returns --------------------------------------------------------------------------
@@ -143,7 +124,7 @@ async def test_a_page_of_returns_or_disputes_takes_as_many_queries_however_long(
     counts: dict[str, list[int]] = {"/v1/returns": [], "/v1/disputes": []}
     for _round in range(2):
         for path, seen in counts.items():
-            async with statements(session) as sent:
+            async with statements_sent(session) as sent:
                 json_ok(await client.get(path, headers=m.seller.headers))
             seen.append(len(sent))
         await a_return(client, m)

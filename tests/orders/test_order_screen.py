@@ -2,14 +2,10 @@
 (and the same order inside checkouts and lists) alone — names, images, amounts, the ids of
 what hangs off the order, and every action the caller may take with its deadline."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import httpx
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.clock import clock
@@ -38,6 +34,7 @@ from tests.factories.payments import (
     reconcile_ok,
 )
 from tests.factories.reviews import write_review
+from tests.factories.statements import statements_sent
 
 
 def _actions(order: Json) -> dict[str, str | None]:
@@ -286,23 +283,6 @@ async def test_the_conversation_about_the_order_is_linked_and_the_seller_may_ans
 # --- statements -------------------------------------------------------------------------------
 
 
-@contextmanager
-def counted(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL statements sent meanwhile (transaction control aside)."""
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        word = statement.lstrip().split(None, 1)[0].upper()
-        if word not in {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA"}:
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
-
-
 ORDER_STATEMENTS = 6
 """GET /v1/orders/{id}: the caller, the order with its parties' names, its lines with their
 images, and one query each of disputes, reviews and conversations."""
@@ -314,21 +294,21 @@ async def _page(client: httpx.AsyncClient, who: LoggedIn) -> Json:
 
 
 async def test_the_order_screen_takes_a_few_statements_and_a_page_no_more_per_order(
-    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     m = await market(client, session)
     first = await completed_order(client, market=m)
     await get_order(client, who=m.buyer, order_id=first["id"])  # warm whatever is cached
 
-    with counted(engine) as one_order:
+    async with statements_sent(session) as one_order:
         await get_order(client, who=m.buyer, order_id=first["id"])
     assert len(one_order) <= ORDER_STATEMENTS, one_order
 
-    with counted(engine) as page_of_one:
+    async with statements_sent(session) as page_of_one:
         assert len((await _page(client, m.buyer))["items"]) == 1
     for _ in range(3):
         await completed_order(client, market=m)
-    with counted(engine) as page_of_four:
+    async with statements_sent(session) as page_of_four:
         assert len((await _page(client, m.buyer))["items"]) == 4
     assert len(page_of_four) == len(page_of_one), page_of_four
 

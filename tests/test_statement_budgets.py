@@ -1,0 +1,99 @@
+"""Statement budgets (issue 16): how many SQL statements the hot requests may send, counted
+with SQLAlchemy's cursor events (never timed). A request that needs more fails here, so a
+change that adds a query per line, per order or per image is seen at once.
+
+The budgets are today's counts, written next to each case; issue 16 aims lower (checkout of
+any cart ≤ 15, pay ≤ 12) and lowers them as it gets there. Checkout and pay still grow with
+the cart: the budget of each size is its own row until they are made constant."""
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories.accounts import LoggedIn, admin_user, buyer_user
+from tests.factories.api import Json, json_ok, new_key
+from tests.factories.catalog import listing_for_sale, nested_leaf_category
+from tests.factories.orders import ADDRESS
+from tests.factories.sellers import approved_seller
+from tests.factories.statements import statements_sent
+
+# (lines, shops) → statements of POST /v1/checkout, then of POST /v1/checkouts/{id}/pay.
+# Measured on 2026-12-07, the same on SQLite and PostgreSQL (transaction control aside).
+CHECKOUT_BUDGETS = {
+    (1, 1): (22, 22),
+    (5, 5): (66, 50),
+    (20, 5): (141, 50),
+}
+ORDER_BUDGET = 4  # GET /v1/orders/{id}, the buyer of a paid order
+SEARCH_BUDGET = 3  # GET /v1/listings?q=..., the first page (with its count)
+LISTING_BUDGET = 3  # GET /v1/listings/{id}
+
+
+async def _cart(
+    client: httpx.AsyncClient, session: AsyncSession, *, lines: int, shops: int
+) -> tuple[LoggedIn, list[Json]]:
+    admin = await admin_user(client, session)
+    category_id = await nested_leaf_category(client, admin=admin)
+    sellers = [(await approved_seller(client, session, admin=admin))[0] for _ in range(shops)]
+    listings = [
+        await listing_for_sale(client, seller=sellers[i % shops], category_id=category_id)
+        for i in range(lines)
+    ]
+    return await buyer_user(client), listings
+
+
+@pytest.mark.parametrize(("lines", "shops"), list(CHECKOUT_BUDGETS))
+async def test_checkout_and_pay_stay_within_their_budgets(
+    client: httpx.AsyncClient, session: AsyncSession, lines: int, shops: int
+) -> None:
+    buyer, listings = await _cart(client, session, lines=lines, shops=shops)
+    items = [{"listing_id": listing["id"], "quantity": 1} for listing in listings]
+    checkout_budget, pay_budget = CHECKOUT_BUDGETS[(lines, shops)]
+
+    async with statements_sent(session) as checkout_statements:
+        created = json_ok(
+            await client.post(
+                "/v1/checkout",
+                json={"items": items, "shipping_address": ADDRESS},
+                headers={**buyer.headers, "Idempotency-Key": new_key()},
+            ),
+            201,
+        )
+    assert len(created["orders"]) == shops
+    async with statements_sent(session) as pay_statements:
+        json_ok(
+            await client.post(
+                f"/v1/checkouts/{created['id']}/pay",
+                json={"payment_token": "tok_success"},
+                headers={**buyer.headers, "Idempotency-Key": new_key()},
+            )
+        )
+    assert len(checkout_statements) <= checkout_budget, checkout_statements
+    assert len(pay_statements) <= pay_budget, pay_statements
+
+
+async def test_reads_stay_within_their_budgets(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    buyer, (listing,) = await _cart(client, session, lines=1, shops=1)
+    created = json_ok(
+        await client.post(
+            "/v1/checkout",
+            json={
+                "items": [{"listing_id": listing["id"], "quantity": 1}],
+                "shipping_address": ADDRESS,
+            },
+            headers={**buyer.headers, "Idempotency-Key": new_key()},
+        ),
+        201,
+    )
+    (order,) = created["orders"]
+    word = listing["title"].split()[-1]
+    for path, params, budget in (
+        (f"/v1/orders/{order['id']}", {}, ORDER_BUDGET),
+        ("/v1/listings", {"q": word}, SEARCH_BUDGET),
+        (f"/v1/listings/{listing['id']}", {}, LISTING_BUDGET),
+    ):
+        async with statements_sent(session) as sent:
+            json_ok(await client.get(path, params=params, headers=buyer.headers))
+        assert len(sent) <= budget, (path, sent)
