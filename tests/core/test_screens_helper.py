@@ -16,9 +16,14 @@ ORDER = {
 }
 
 
-def test_present_fields_pass() -> None:
-    require(ORDER, "shop_name", "lines[*]", "actions[name=review].deadline")
-    require(ORDER, "notices[type=order.paid].body")  # a dot inside a selector
+def test_present_fields_pass_and_give_their_values() -> None:
+    assert require(ORDER, "shop_name", "actions[name=review].deadline") == [
+        "Lamps",
+        "2026-01-01T00:00:00Z",
+    ]
+    assert require(ORDER, "lines[*]") == ORDER["lines"]
+    # A dot inside a selector is part of the value, not a step.
+    assert require(ORDER, "notices[type=order.paid].body") == ["Paid"]
 
 
 @pytest.mark.parametrize(

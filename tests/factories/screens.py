@@ -50,8 +50,9 @@ def _values(document: Any, path: str) -> Iterator[Any]:
         yield from (_values(item, rest) if rest else [item])
 
 
-def require(document: Any, *paths: str) -> None:
-    """Each path is present and not null wherever it leads."""
+def require(document: Any, *paths: str) -> list[Any]:
+    """Each path is present and not null wherever it leads: the values found, path by path."""
+    found: list[Any] = []
     for path in paths:
         try:
             values = list(_values(document, path))
@@ -59,6 +60,8 @@ def require(document: Any, *paths: str) -> None:
             raise MissingField(f"{path}: {error!r} missing") from error
         if any(value is None for value in values):
             raise MissingField(f"{path} is null")
+        found.extend(values)
+    return found
 
 
 @dataclass
