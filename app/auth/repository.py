@@ -37,6 +37,19 @@ class UserRepository(RepositoryBase[User]):
         statement = select(User.id).where(User.id.in_(ids), User.deleted_at.is_(None))
         return set((await self.session.scalars(statement)).all())
 
+    async def live_among(
+        self, user_ids: Iterable[uuid.UUID], shop_ids: Iterable[uuid.UUID]
+    ) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+        """(user id, shop id) of the accounts not deleted among `user_ids` and the owners of
+        `shop_ids`, in one query."""
+        users, shops = list(user_ids), list(shop_ids)
+        if not users and not shops:
+            return []
+        statement = select(User.id, User.shop_id).where(
+            User.deleted_at.is_(None), or_(User.id.in_(users), User.shop_id.in_(shops))
+        )
+        return [(user_id, shop_id) for user_id, shop_id in await self.session.execute(statement)]
+
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(self.active().where(User.email == email.lower()))
 

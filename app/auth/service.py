@@ -1,7 +1,7 @@
 """Account and session use cases. Services flush; the request boundary commits."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -307,6 +307,27 @@ async def erase_account(session: AsyncSession, user: User) -> None:
 async def active_among(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """Those of `user_ids` whose accounts exist and are not deleted."""
     return await UserRepository(session).active_among(user_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAccounts:
+    """Which accounts may still be written to: the live users among those asked, and the
+    live owner of each shop asked (a shop whose owner was deleted is absent)."""
+
+    users: frozenset[uuid.UUID]
+    shop_owners: Mapping[uuid.UUID, uuid.UUID]
+
+
+async def live_accounts(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID], shop_ids: Iterable[uuid.UUID]
+) -> LiveAccounts:
+    """One query for the users and the shops' owners a batch of notices goes to."""
+    users, shops = set(user_ids), set(shop_ids)
+    rows = await UserRepository(session).live_among(users, shops)
+    return LiveAccounts(
+        frozenset(user_id for user_id, _ in rows if user_id in users),
+        {shop_id: user_id for user_id, shop_id in rows if shop_id in shops},
+    )
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:

@@ -262,16 +262,18 @@ class ListingRepository(RepositoryBase[Listing]):
             .execution_options(synchronize_session="fetch")
         )
 
-    async def take_stock(self, listing_id: uuid.UUID, quantity: int) -> bool:
-        """Compare-and-set decrement of a live listing's stock: of any number of concurrent
-        buyers, only those the stock covers succeed, and it never goes below zero."""
-        result = await self.session.execute(
-            update(Listing)
-            .where(Listing.id == listing_id, Listing.quantity >= quantity, _LIVE)
-            .values(quantity=Listing.quantity - quantity)
-            .execution_options(synchronize_session=False)
+    async def lock_many(self, listing_ids: list[uuid.UUID]) -> list[Listing]:
+        """The listings, row-locked in id order (the order every buyer locks them in) and
+        without their relations. FOR NO KEY UPDATE, the lock an update of their stock takes
+        anyway: rows referring to them (cart items, order lines) can still be written."""
+        statement = (
+            select(Listing)
+            .where(Listing.id.in_(listing_ids))
+            .order_by(Listing.id)
+            .with_for_update(of=Listing, key_share=True)
+            .execution_options(populate_existing=True)
         )
-        return bool(getattr(result, "rowcount", 0))
+        return list((await self.session.scalars(statement)).all())
 
     async def return_stock(self, listing_id: uuid.UUID, quantity: int) -> None:
         await self.session.execute(

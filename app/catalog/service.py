@@ -5,7 +5,7 @@ import asyncio
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, literal, select
@@ -653,7 +653,11 @@ async def many(session: AsyncSession, listing_ids: list[uuid.UUID]) -> dict[uuid
 async def purchasable(session: AsyncSession, listing_id: uuid.UUID, buyer: User) -> Listing:
     """A listing the buyer may put in a cart or buy: live, and not their own."""
     listing = await _detailed(session, listing_id)
-    own = listing.seller.user_id == buyer.id
+    _refuse_unless_purchasable(listing, own=listing.seller.user_id == buyer.id)
+    return listing
+
+
+def _refuse_unless_purchasable(listing: Listing, *, own: bool) -> None:
     if not _is_public(listing):
         # A listing that was never public stays invisible to others (404); one that was
         # (sold out, paused, taken down, its shop suspended) is simply not for sale (409).
@@ -662,38 +666,54 @@ async def purchasable(session: AsyncSession, listing_id: uuid.UUID, buyer: User)
         raise ListingUnavailable(f"'{listing.title}' is not for sale now")
     if own:
         raise CannotBuyOwnListing()
-    return listing
 
 
-async def reserve_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: int) -> Listing:
-    """Take `quantity` units atomically; the listing sells out when its stock reaches zero."""
-    listings = ListingRepository(session)
-    if not await listings.take_stock(listing_id, quantity):
-        listing = await _detailed(session, listing_id)
-        if not _is_public(listing):
-            raise ListingUnavailable(f"'{listing.title}' is not for sale any more")
-        raise InsufficientStock(
-            f"only {listing.quantity} of '{listing.title}' left",
-            extra={"listing_id": str(listing_id)},
-        )
-    listing = await _detailed(session, listing_id)
-    _follow_stock(listing)
+async def take_stock(
+    session: AsyncSession, principal: Principal, wanted: Mapping[uuid.UUID, int]
+) -> list[Listing]:
+    """Reserve `wanted` units of each listing for the caller's purchase, all or none: each
+    must be live, not the caller's own, and have the stock. The listings (in id order) are
+    read once and row-locked in id order, so two checkouts of the same listings never
+    deadlock and none can sell what another took; their new stock is written in one
+    statement. A listing that reaches zero sells out; one that crosses its low-stock
+    threshold is announced."""
+    listings = await ListingRepository(session).lock_many(sorted(wanted))
+    found = {listing.id: listing for listing in listings}
+    for listing_id in sorted(wanted):
+        listing = found.get(listing_id)
+        if listing is None:
+            raise ListingNotFound()
+        _refuse_unless_purchasable(listing, own=listing.seller_id == principal.shop_id)
+        if wanted[listing_id] > listing.quantity:
+            raise InsufficientStock(
+                f"only {listing.quantity} of '{listing.title}' left",
+                extra={"listing_id": str(listing_id)},
+            )
+    low_stock: list[outbox.Emission] = []
+    for listing in listings:
+        listing.quantity -= wanted[listing.id]
+        _follow_stock(listing)
+        threshold = listing.low_stock_threshold
+        if (
+            threshold is not None
+            and listing.quantity <= threshold < listing.quantity + wanted[listing.id]
+        ):
+            low_stock.append(
+                outbox.Emission(
+                    ListingEventType.low_stock,
+                    listing.seller_id,
+                    {
+                        "listing_id": listing.id,
+                        "seller_id": listing.seller_id,
+                        "title": listing.title,
+                        "quantity": listing.quantity,
+                        "low_stock_threshold": threshold,
+                    },
+                )
+            )
     await session.flush()
-    threshold = listing.low_stock_threshold
-    if threshold is not None and listing.quantity <= threshold < listing.quantity + quantity:
-        await outbox.emit(
-            session,
-            ListingEventType.low_stock,
-            seller_id=listing.seller_id,
-            data={
-                "listing_id": listing.id,
-                "seller_id": listing.seller_id,
-                "title": listing.title,
-                "quantity": listing.quantity,
-                "low_stock_threshold": threshold,
-            },
-        )
-    return listing
+    await outbox.emit_all(session, low_stock)
+    return listings
 
 
 async def release_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: int) -> None:

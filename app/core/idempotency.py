@@ -23,8 +23,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import String, Text, UniqueConstraint, and_, delete, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, Text, UniqueConstraint, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.datastructures import UploadFile
@@ -32,7 +31,9 @@ from starlette.datastructures import UploadFile
 from app.core.clock import now
 from app.core.db import DbSession
 from app.core.errors import AppError, Conflict
+from app.core.ids import uuid7
 from app.core.models import Base, IdMixin
+from app.core.repository import insert_for
 from app.core.routing import dependants, rebuilt, with_error_responses
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -177,55 +178,68 @@ class Idempotency:
             headers={REPLAY_HEADER: "true"},
         )
 
-    async def _claim(self, scope: str) -> IdempotencyRecord | JSONResponse:
-        """This request's record (inserted, without a response yet) if it is the first with
-        the key; otherwise the answer for a retry: the stored response, or an error."""
-        fingerprint = await _fingerprint(self.request)
-        stored = await self._stored(scope)
-        if stored is not None:
-            return self._replay(stored, fingerprint)
-        # An expired row with the same key would block the insert; it is dead, so drop it.
-        # Only an expired one: a live row may have been committed since we looked, and the
-        # insert below must then collide with it.
-        await self.session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope,
-                IdempotencyRecord.key == self.key,
-                IdempotencyRecord.expires_at <= now(),
-            )
-        )
-        record = IdempotencyRecord(
-            scope=scope,
-            key=self.key,
-            fingerprint=fingerprint,
-            expires_at=now() + self.request.app.state.settings.idempotency_key_ttl,
-        )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(record)
-        except IntegrityError:
-            # A concurrent duplicate committed first: answer what it answered.
-            stored = await self._stored(scope)
-            if stored is None:
-                raise IdempotencyKeyInProgress() from None
-            return self._replay(stored, fingerprint)
-        return record
+    async def _claim(self, scope: str) -> uuid.UUID | JSONResponse:
+        """The id of this request's record (written, without a response yet) if it is the
+        first with the key; otherwise the answer for a retry: the stored response, or an
+        error.
 
-    async def _effect(self, record: IdempotencyRecord, produce: Callable[[], Awaitable[T]]) -> T:
+        One statement claims the key: an insert that, on meeting an *expired* row with the
+        same key, takes it over (that row is dead), and on meeting a live one does nothing.
+        A live row may belong to a concurrent duplicate: on PostgreSQL the insert waits for
+        that transaction and then sees its committed row (or, if it rolled back, inserts)."""
+        fingerprint = await _fingerprint(self.request)
+        at = now()
+        expires_at = at + self.request.app.state.settings.idempotency_key_ttl
+        upsert = insert_for(self.session)
+        statement = (
+            upsert(IdempotencyRecord)
+            .values(
+                id=uuid7(),
+                scope=scope,
+                key=self.key,
+                fingerprint=fingerprint,
+                created_at=at,
+                expires_at=expires_at,
+            )
+            .on_conflict_do_update(
+                index_elements=[IdempotencyRecord.scope, IdempotencyRecord.key],
+                set_={
+                    "fingerprint": fingerprint,
+                    "status_code": None,
+                    "response_body": None,
+                    "created_at": at,
+                    "expires_at": expires_at,
+                },
+                where=IdempotencyRecord.expires_at <= at,
+            )
+            .returning(IdempotencyRecord.id)
+        )
+        claimed: uuid.UUID | None = await self.session.scalar(statement)
+        if claimed is not None:
+            return claimed
+        stored = await self._stored(scope)
+        if stored is None:  # it expired between the two statements: a retry claims it
+            raise IdempotencyKeyInProgress()
+        return self._replay(stored, fingerprint)
+
+    async def _effect(self, record_id: uuid.UUID, produce: Callable[[], Awaitable[T]]) -> T:
         try:
             return await produce()
         except AppError as error:
             # A refusal that keeps its changes (a counted attempt) would commit the pending
             # record too, and every retry would then be "in progress" until it expires.
             if error.keeps_changes:
-                await self.session.delete(record)
-                await self.session.flush()
+                await self.session.execute(
+                    delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
+                )
             raise
 
-    async def _store(self, record: IdempotencyRecord, status_code: int, body: str) -> None:
-        record.status_code = status_code
-        record.response_body = body
-        await self.session.flush()
+    async def _store(self, record_id: uuid.UUID, status_code: int, body: str) -> None:
+        await self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(status_code=status_code, response_body=body)
+        )
 
     async def run(
         self,

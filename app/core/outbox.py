@@ -7,7 +7,8 @@ commit keeps them all. Delivery to the outside world happens later, from rows wr
 """
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,9 @@ class OutboxEvent(IdMixin, Base):
     occurred_at: Mapped[datetime] = mapped_column(default=now, index=True)
 
 
-Subscriber = Callable[[AsyncSession, OutboxEvent], Awaitable[None]]
+Subscriber = Callable[[AsyncSession, Sequence[OutboxEvent]], Awaitable[None]]
+"""A consumer gets every event one change emits at once, so that it can read and write for
+all of them in a constant number of statements (a checkout of five shops emits five)."""
 
 _subscribers: list[Subscriber] = []
 
@@ -45,6 +48,39 @@ def subscribe(handler: Subscriber) -> None:
         _subscribers.append(handler)
 
 
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """One event to write: one of a domain's event types (see `app.core.events`), the shop it
+    concerns (None: none), and its data, which may hold ids, times and enums (stored as their
+    JSON text)."""
+
+    type: EventType
+    seller_id: uuid.UUID | None
+    data: Mapping[str, Any]
+
+
+async def emit_all(session: AsyncSession, emissions: Sequence[Emission]) -> list[OutboxEvent]:
+    """Writes the events (one INSERT, with whatever else the session has pending) and runs
+    the subscribers once for all of them, in the caller's transaction."""
+    occurred_at = now()
+    events = [
+        OutboxEvent(
+            type=str(emission.type),
+            seller_id=emission.seller_id,
+            data=to_jsonable_python(dict(emission.data)),
+            occurred_at=occurred_at,
+        )
+        for emission in emissions
+    ]
+    if not events:
+        return events
+    session.add_all(events)
+    await session.flush()
+    for handler in _subscribers:
+        await handler(session, events)
+    return events
+
+
 async def emit(
     session: AsyncSession,
     event_type: EventType,
@@ -52,13 +88,6 @@ async def emit(
     seller_id: uuid.UUID | None,
     data: Mapping[str, Any],
 ) -> OutboxEvent:
-    """Writes the event (one of a domain's event types, see `app.core.events`) and runs the
-    subscribers in the caller's transaction. `data` may hold ids, times and enums; they are
-    stored as their JSON text."""
-    payload: dict[str, Any] = to_jsonable_python(dict(data))
-    event = OutboxEvent(type=str(event_type), seller_id=seller_id, data=payload, occurred_at=now())
-    session.add(event)
-    await session.flush()
-    for handler in _subscribers:
-        await handler(session, event)
+    """Writes one event and runs the subscribers, in the caller's transaction."""
+    (event,) = await emit_all(session, [Emission(event_type, seller_id, data)])
     return event

@@ -1,9 +1,11 @@
 """The generic repository every domain's repository builds on. All SQL lives in repositories."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +30,14 @@ async def claim_one(session: AsyncSession, statement: Select[ModelT]) -> ModelT 
         statement.with_for_update(skip_locked=True).limit(1)
     )
     return claimed
+
+
+def insert_for(session: AsyncSession) -> Callable[[Any], Any]:
+    """The INSERT construct of the session's dialect, the one that knows ON CONFLICT (an
+    upsert, or an insert that skips a duplicate, in one statement)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 class RepositoryBase(Generic[ModelT]):

@@ -8,5 +8,5 @@ from app.messaging.webhooks import service as webhooks
 
 def install() -> None:
     """Idempotent; called by the API at start-up and by the standalone worker."""
-    outbox.subscribe(notifications.on_event)
-    outbox.subscribe(webhooks.on_event)
+    outbox.subscribe(notifications.on_events)
+    outbox.subscribe(webhooks.on_events)

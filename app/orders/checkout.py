@@ -15,14 +15,13 @@ from app.config import Settings
 from app.core.clock import now
 from app.core.errors import Conflict, InvalidTransition, NotFound
 from app.core.guards import Guarded
+from app.core.ids import uuid7
 from app.orders import service as order_service
-from app.orders.events import OrderEventType
 from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound
 from app.orders.models import (
     CartItem,
     Checkout,
     CheckoutStatus,
-    EventSubject,
     Order,
     OrderLine,
     OrderStatus,
@@ -135,76 +134,71 @@ async def create_checkout(
     """Reserve stock for every item and split the purchase into one order per seller; the
     new checkout, with the caller as its buyer.
 
-    Stock is taken with a compare-and-set per listing, in listing-id order so that two
-    checkouts of the same listings never deadlock; any shortfall aborts the whole checkout.
+    Its cost does not grow with the cart: the listings are locked and their stock taken in
+    two statements (see `catalog_service.take_stock`: any shortfall aborts the whole
+    checkout), and the checkout, its orders, lines, timeline entries and events are written
+    in one flush, one INSERT per table.
     """
-    buyer = principal.user
-    wanted = sorted(await _wanted_items(session, buyer.id, data.items), key=lambda w: w.listing_id)
-    reserved: list[tuple[Listing, int]] = []
-    for item in wanted:
-        await catalog_service.purchasable(session, item.listing_id, buyer)
-        reserved.append(
-            (
-                await catalog_service.reserve_stock(session, item.listing_id, item.quantity),
-                item.quantity,
-            )
-        )
-    by_seller: dict[uuid.UUID, list[tuple[Listing, int]]] = defaultdict(list)
-    for listing, quantity in reserved:
-        by_seller[listing.seller_id].append((listing, quantity))
+    buyer_id = principal.user_id
+    wanted = {w.listing_id: w.quantity for w in await _wanted_items(session, buyer_id, data.items)}
+    listings = await catalog_service.take_stock(session, principal, wanted)
+    by_seller: dict[uuid.UUID, list[Listing]] = defaultdict(list)
+    for listing in listings:
+        by_seller[listing.seller_id].append(listing)
 
-    address = data.shipping_address.model_dump()
     checkout = Checkout(
-        buyer_id=buyer.id,
+        id=uuid7(),
+        buyer_id=buyer_id,
         status=CheckoutStatus.pending_payment,
         currency=settings.currency,
-        total_amount=0,
         expires_at=now() + settings.payment_expiry,
     )
+    address = data.shipping_address.model_dump()
+    orders = [
+        _order(checkout, seller_id, [(listing, wanted[listing.id]) for listing in lines], address)
+        for seller_id, lines in by_seller.items()
+    ]
+    checkout.total_amount = sum(order.total_amount for order in orders)
     session.add(checkout)
-    await session.flush()
-    for seller_id, lines in by_seller.items():
-        items_amount = sum(listing.price_amount * quantity for listing, quantity in lines)
-        shipping_amount = sum(listing.shipping_fee_amount for listing, _ in lines)
-        order = Order(
-            checkout_id=checkout.id,
-            buyer_id=buyer.id,
-            seller_id=seller_id,
-            status=OrderStatus.pending_payment,
-            currency=settings.currency,
-            items_amount=items_amount,
-            shipping_amount=shipping_amount,
-            total_amount=items_amount + shipping_amount,
-            shipping_address=address,
-            lines=[
-                OrderLine(
-                    listing_id=listing.id,
-                    title=listing.title,
-                    unit_price=listing.price_amount,
-                    quantity=quantity,
-                    shipping_fee=listing.shipping_fee_amount,
-                )
-                for listing, quantity in lines
-            ],
-        )
-        session.add(order)
-        await session.flush()
-        await order_service.record_event(
-            session,
-            order.id,
-            EventSubject.order,
-            None,
-            OrderEventType.created,  # no transition: checkout makes the order
-            action="create",
-            actor_role=OrderActor.buyer.value,
-            actor_id=buyer.id,
-            change=(None, order.status.value),
-        )
-        checkout.total_amount += order.total_amount
-    await CartRepository(session).remove(buyer.id, [w.listing_id for w in wanted])
-    await session.flush()
+    session.add_all(orders)
+    await session.flush()  # before their timelines: no relationship tells the flush the order
+    await order_service.announce_created(session, orders, actor_id=buyer_id)
+    await CartRepository(session).remove(buyer_id, list(wanted))
     created = await get_visible(session, principal, checkout.id, lock=False)
     return await view(session, principal, created, settings=settings)
+
+
+def _order(
+    checkout: Checkout,
+    seller_id: uuid.UUID,
+    lines: list[tuple[Listing, int]],
+    address: dict[str, str | None],
+) -> Order:
+    """One seller's part of a checkout, priced from the listings as they are now."""
+    items_amount = sum(listing.price_amount * quantity for listing, quantity in lines)
+    shipping_amount = sum(listing.shipping_fee_amount for listing, _ in lines)
+    return Order(
+        id=uuid7(),  # known before the flush: its timeline entry and event name it
+        checkout_id=checkout.id,
+        buyer_id=checkout.buyer_id,
+        seller_id=seller_id,
+        status=OrderStatus.pending_payment,
+        currency=checkout.currency,
+        items_amount=items_amount,
+        shipping_amount=shipping_amount,
+        total_amount=items_amount + shipping_amount,
+        shipping_address=address,
+        lines=[
+            OrderLine(
+                listing_id=listing.id,
+                title=listing.title,
+                unit_price=listing.price_amount,
+                quantity=quantity,
+                shipping_fee=listing.shipping_fee_amount,
+            )
+            for listing, quantity in lines
+        ],
+    )
 
 
 async def get_visible(
@@ -280,22 +274,23 @@ async def pay(
         reference=f"checkout:{paying.id}",
         shares=[payments.EscrowShare(o.id, o.total_amount) for o in payable],
     )
+    # Everything the orders and the checkout change is set before the one flush that
+    # writes the transitions, so each table gets one statement however many orders there are.
     paying.total_amount = sum(o.total_amount for o in payable)
     paid_at = now()
     for order in payable:
-        await order_service.transition(
-            session,
-            order,
-            OrderAction.pay,
-            order_service.SYSTEM,
-            actor_id=principal.user_id,
-            acting_for=OrderActor.buyer,
-        )
         order.paid_at = paid_at
         order.ship_by = paid_at + settings.ship_by
     paying.status = CheckoutStatus.paid
     paying.paid_at = paid_at
-    await session.flush()
+    await order_service.transition_all(
+        session,
+        payable,
+        OrderAction.pay,
+        order_service.SYSTEM,
+        actor_id=principal.user_id,
+        acting_for=OrderActor.buyer,
+    )
     return await view(session, principal, checkout, settings=settings)
 
 

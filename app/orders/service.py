@@ -69,6 +69,43 @@ def acting_role(actors: AbstractSet[OrderActor]) -> OrderActor:
     return min(actors, key=_ROLE_PRIORITY.index)
 
 
+def _step(
+    order: Order,
+    action: OrderAction,
+    actors: AbstractSet[OrderActor],
+    *,
+    actor_id: uuid.UUID | None,
+    details: dict[str, Any] | None,
+    acting_for: OrderActor | None,
+) -> tuple[OrderStatus, OrderEvent, outbox.Emission | None]:
+    """Moves the order by the table and returns its previous state, its timeline entry and
+    the event it announces if any (neither written yet)."""
+    before = order.status
+    order.status = ORDER_LIFECYCLE.target(before, action, actors, order)
+    permitted = actors & ORDER_LIFECYCLE.table[(before, action)].actors
+    role = (acting_for or acting_role(permitted)).value
+    change = (before.value, order.status.value)
+    entry = _timeline_entry(
+        order.id,
+        EventSubject.order,
+        None,
+        action=action.value,
+        actor_role=role,
+        actor_id=actor_id,
+        change=change,
+        details=details,
+    )
+    event = ORDER_LIFECYCLE.event_of(before, action, order.status)
+    announced = (
+        None
+        if event is None
+        else _announcement(
+            order, event, actor_role=role, actor_id=actor_id, change=change, details=details or {}
+        )
+    )
+    return before, entry, announced
+
+
 async def transition(
     session: AsyncSession,
     order: Order,
@@ -83,22 +120,91 @@ async def transition(
     announces, written in the same transaction. Callers hold the order's row lock.
     `acting_for`: the party the timeline names when the platform carries out their act (the
     payment is the buyer's, though only the system may move an order to `paid`)."""
-    before = order.status
-    order.status = ORDER_LIFECYCLE.target(before, action, actors, order)
-    permitted = actors & ORDER_LIFECYCLE.table[(before, action)].actors
-    await record_event(
-        session,
-        order.id,
-        EventSubject.order,
-        None,
-        ORDER_LIFECYCLE.event_of(before, action, order.status),
-        action=action.value,
-        actor_role=(acting_for or acting_role(permitted)).value,
-        actor_id=actor_id,
-        change=(before.value, order.status.value),
-        details=details,
+    before, entry, announced = _step(
+        order, action, actors, actor_id=actor_id, details=details, acting_for=acting_for
     )
+    session.add(entry)
+    await outbox.emit_all(session, [announced] if announced else [])
+    await session.flush()  # no event to emit: the entry and the order's state still go now
     return before
+
+
+async def transition_all(
+    session: AsyncSession,
+    orders: Sequence[Order],
+    action: OrderAction,
+    actors: AbstractSet[OrderActor],
+    *,
+    actor_id: uuid.UUID | None,
+    acting_for: OrderActor | None = None,
+) -> None:
+    """`transition` for several orders at once (a checkout's), written together: one insert
+    of timeline entries, one of events, one update of the orders, whatever their number.
+    Set anything else the orders change before calling, so it rides the same update."""
+    steps = [
+        _step(order, action, actors, actor_id=actor_id, details=None, acting_for=acting_for)
+        for order in orders
+    ]
+    session.add_all(entry for _, entry, _ in steps)
+    await outbox.emit_all(session, [announced for _, _, announced in steps if announced])
+    await session.flush()
+
+
+async def announce_created(
+    session: AsyncSession, orders: Sequence[Order], *, actor_id: uuid.UUID
+) -> None:
+    """The first step of new orders' timelines (no transition: checkout makes them), written
+    with the orders themselves in one flush."""
+    change = (None, OrderStatus.pending_payment.value)
+    role = OrderActor.buyer.value
+    steps = [
+        (
+            _timeline_entry(
+                order.id,
+                EventSubject.order,
+                None,
+                action="create",
+                actor_role=role,
+                actor_id=actor_id,
+                change=change,
+            ),
+            _announcement(
+                order,
+                OrderEventType.created,
+                actor_role=role,
+                actor_id=actor_id,
+                change=change,
+                details={},
+            ),
+        )
+        for order in orders
+    ]
+    session.add_all(entry for entry, _ in steps)
+    await outbox.emit_all(session, [announced for _, announced in steps])
+
+
+def _timeline_entry(
+    order_id: uuid.UUID,
+    subject: EventSubject,
+    subject_id: uuid.UUID | None,
+    *,
+    action: str,
+    actor_role: str,
+    actor_id: uuid.UUID | None,
+    change: tuple[str | None, str],
+    details: dict[str, Any] | None = None,
+) -> OrderEvent:
+    return OrderEvent(
+        order_id=order_id,
+        subject=subject,
+        subject_id=subject_id,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action,
+        from_status=change[0],
+        to_status=change[1],
+        details=details or {},
+    )
 
 
 async def record_event(
@@ -119,26 +225,24 @@ async def record_event(
     `event` (its transition's, from the subject's state machine) is also emitted to the
     outbox, in the same transaction; None: the step is not announced."""
     session.add(
-        OrderEvent(
-            order_id=order_id,
-            subject=subject,
-            subject_id=subject_id,
-            actor_id=actor_id,
-            actor_role=actor_role,
+        _timeline_entry(
+            order_id,
+            subject,
+            subject_id,
             action=action,
-            from_status=change[0],
-            to_status=change[1],
-            details=details or {},
+            actor_role=actor_role,
+            actor_id=actor_id,
+            change=change,
+            details=details,
         )
     )
-    await session.flush()
     if event is None:
+        await session.flush()
         return
     order = await OrderRepository(session).get(order_id)
     assert order is not None  # the timeline belongs to an order that exists
     subject_key = SUBJECT_ID_KEY.get(subject)
-    await _announce(
-        session,
+    announced = _announcement(
         order,
         event,
         actor_role=actor_role,
@@ -146,10 +250,10 @@ async def record_event(
         change=change,
         details={**(details or {}), **({subject_key: subject_id} if subject_key else {})},
     )
+    await outbox.emit_all(session, [announced])
 
 
-async def _announce(
-    session: AsyncSession,
+def _announcement(
     order: Order,
     event: EventType,
     *,
@@ -157,7 +261,7 @@ async def _announce(
     actor_id: uuid.UUID | None,
     change: tuple[str | None, str],
     details: dict[str, Any],
-) -> None:
+) -> outbox.Emission:
     """An outbox event about the order: the order's parties, status and total, what
     changed, and the step's details (ids of the return, dispute or review among them)."""
     data: dict[str, Any] = {
@@ -172,14 +276,13 @@ async def _announce(
         "status": change[1],
         **details,
     }
-    await outbox.emit(session, event, seller_id=order.seller_id, data=data)
+    return outbox.Emission(event, order.seller_id, data)
 
 
 async def remind_completion(session: AsyncSession, order: Order) -> None:
     """Tell the buyer the order completes on its own soon (once per order)."""
     order.completion_reminder_sent_at = now()
-    await _announce(
-        session,
+    announced = _announcement(
         order,
         OrderEventType.delivery_window_ending,
         actor_role=OrderActor.system.value,
@@ -187,6 +290,7 @@ async def remind_completion(session: AsyncSession, order: Order) -> None:
         change=(order.status.value, order.status.value),
         details={"auto_complete_at": order.auto_complete_at},
     )
+    await outbox.emit_all(session, [announced])
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import now
 from app.core.errors import AppError
+from app.core.ids import uuid7
+from app.core.repository import insert_for
 from app.payments.exceptions import (
     InsufficientFunds,
     InvalidPaymentToken,
@@ -72,17 +75,28 @@ class SandboxProvider:
         reference: str,
         succeeded: bool = True,
     ) -> str:
-        existing = await session.scalar(
-            select(ProviderOperation).where(ProviderOperation.reference == reference)
+        # One statement: the same reference is the same operation (idempotent), so a
+        # duplicate is skipped and the first one's id answered.
+        statement = (
+            insert_for(session)(ProviderOperation)
+            .values(
+                id=uuid7(),
+                kind=kind,
+                reference=reference,
+                amount=amount,
+                currency=currency,
+                succeeded=succeeded,
+                created_at=now(),
+            )
+            .on_conflict_do_nothing(index_elements=[ProviderOperation.reference])
+            .returning(ProviderOperation.id)
         )
-        if existing is not None:  # idempotent: the same reference is the same operation
-            return str(existing.id)
-        operation = ProviderOperation(
-            kind=kind, reference=reference, amount=amount, currency=currency, succeeded=succeeded
-        )
-        session.add(operation)
-        await session.flush()
-        return str(operation.id)
+        recorded = await session.scalar(statement)
+        if recorded is None:
+            recorded = await session.scalar(
+                select(ProviderOperation.id).where(ProviderOperation.reference == reference)
+            )
+        return str(recorded)
 
     async def capture(
         self, session: AsyncSession, *, token: str, amount: int, currency: str, reference: str

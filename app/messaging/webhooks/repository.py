@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Select, delete, func, select
@@ -26,12 +27,18 @@ class EndpointRepository(RepositoryBase[WebhookEndpoint]):
         statement = self.of_seller(seller_id).where(WebhookEndpoint.id == endpoint_id)
         return await self.get_one_or_none(locked(statement) if lock else statement)
 
-    async def subscriptions_of(self, seller_id: uuid.UUID) -> list[tuple[uuid.UUID, list[str]]]:
-        """(endpoint id, event types) of every endpoint of the shop, disabled ones included."""
-        statement = select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
-            WebhookEndpoint.seller_id == seller_id
-        )
-        return [(id_, types) for id_, types in (await self.session.execute(statement)).all()]
+    async def subscriptions_of(
+        self, seller_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]]:
+        """{shop: (endpoint id, event types) of each of its endpoints, disabled ones
+        included}, for every shop asked (an empty list for a shop with none)."""
+        found: dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]] = {s: [] for s in seller_ids}
+        statement = select(
+            WebhookEndpoint.seller_id, WebhookEndpoint.id, WebhookEndpoint.event_types
+        ).where(WebhookEndpoint.seller_id.in_(found))
+        for seller_id, endpoint_id, types in await self.session.execute(statement):
+            found[seller_id].append((endpoint_id, types))
+        return found
 
     async def lock(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
         return await self.get_one_or_none(

@@ -2,6 +2,7 @@
 delivery per matching endpoint in the transaction of the event."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,38 +34,47 @@ _SUBSCRIPTIONS = "webhook_subscriptions"
 """Per-transaction cache (in `session.info`): a checkout emits several events for one shop."""
 
 
-async def _subscribed_endpoints(
-    session: AsyncSession, seller_id: uuid.UUID, event_type: str
-) -> list[uuid.UUID]:
+async def _subscriptions(
+    session: AsyncSession, seller_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]]:
+    """Each shop's endpoints and what they subscribe to, read once per transaction for all
+    the shops not read yet (one query)."""
     cache: dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]] = session.info.setdefault(
         _SUBSCRIPTIONS, {}
     )
-    if seller_id not in cache:
-        cache[seller_id] = await EndpointRepository(session).subscriptions_of(seller_id)
-    return [endpoint_id for endpoint_id, types in cache[seller_id] if event_type in types]
+    if missing := seller_ids - cache.keys():
+        cache.update(await EndpointRepository(session).subscriptions_of(missing))
+    return cache
 
 
 def _forget_subscriptions(session: AsyncSession) -> None:
     session.info.pop(_SUBSCRIPTIONS, None)
 
 
-async def on_event(session: AsyncSession, event: OutboxEvent) -> None:
-    """Outbox subscriber: queue the event for each of its shop's endpoints that want it —
+async def on_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+    """Outbox subscriber: queue each event for each of its shop's endpoints that want it —
     disabled ones too, which are not sent to until re-enabled, so that nothing is lost."""
-    if event.seller_id is None:
+    shops = {event.seller_id for event in events if event.seller_id is not None}
+    if not shops:
         return
-    for endpoint_id in await _subscribed_endpoints(session, event.seller_id, event.type):
-        session.add(
-            WebhookDelivery(
-                endpoint_id=endpoint_id,
-                seller_id=event.seller_id,
-                event_id=event.id,
-                event_type=event.type,
-                status=DeliveryStatus.pending,
-                next_attempt_at=event.occurred_at,
-                created_at=event.occurred_at,
+    subscriptions = await _subscriptions(session, shops)
+    for event in events:
+        if event.seller_id is None:
+            continue
+        for endpoint_id, types in subscriptions[event.seller_id]:
+            if event.type not in types:
+                continue
+            session.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint_id,
+                    seller_id=event.seller_id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    status=DeliveryStatus.pending,
+                    next_attempt_at=event.occurred_at,
+                    created_at=event.occurred_at,
+                )
             )
-        )
 
 
 def _check_key_may_read(principal: Principal, event_types: list[str]) -> None:
