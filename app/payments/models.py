@@ -31,6 +31,16 @@ class Account(StrEnum):
     """The platform's revenue."""
 
 
+SELLER_ACCOUNTS: tuple[Account, ...] = (
+    Account.seller_pending,
+    Account.seller_available,
+    Account.seller_reserved,
+    Account.payouts_in_transit,
+)
+"""The accounts a seller owns (their entries carry `owner_id`; no other account's do), in
+the one order their running balances are locked in (see `AccountBalance`)."""
+
+
 class LedgerEntryType(StrEnum):
     """What a seller's ledger entry is, as the seller reads it: derived from its transaction's
     `kind` (see `ENTRY_TYPE_OF_KIND`)."""
@@ -102,6 +112,35 @@ class LedgerEntry(IdMixin, Base):
     """Minor units; positive into the account, negative out of it."""
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class AccountBalance(Base):
+    """The running balance of one seller account: the sum of its entries, kept current by
+    `ledger.post` in the posting's own transaction, so a seller's balance is read in constant
+    time however long their history. The entries stay the truth; reconcile checks every row
+    against their sum.
+
+    Only owned accounts have rows. Platform-wide accounts (escrow, external, the platform's
+    commission) have none: one shared row would be locked by every payment on the platform,
+    serialising them all. Their balances, like one order's escrow, stay sums of entries: an
+    order's history is a handful of rows, and a platform total is read only by reconcile.
+
+    Locking: a posting upserts every one of its seller's accounts in that currency (zero for
+    those it does not move), in `SELLER_ACCOUNTS` order, in one statement. Two postings for one
+    seller therefore take the same rows in the same order and never deadlock, also when one
+    transaction posts twice (a dispute's refund, then its reserve's release); the upsert's row
+    lock adds to the latest committed balance, so no update is lost."""
+
+    __tablename__ = "account_balances"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    account: Mapped[Account] = mapped_column(
+        enum_column(Account, "ledger_account"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    """Minor units: the sum of the account's entries (negative only for seller_available: a
+    debt)."""
 
 
 class ProviderOperationKind(StrEnum):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import now
 from app.payments.models import Account
 from app.payments.repository import LedgerRepository
-from app.payments.schemas import ReconcileReport, Violation
+from app.payments.schemas import ReconcileCheck, ReconcileReport, Violation
 
 
 async def reconcile(
@@ -24,30 +24,47 @@ async def reconcile(
     `undisputed_orders`: orders that may not hold a dispute reserve."""
     ledger = LedgerRepository(session)
     violations = [
-        Violation(check="transaction_balanced", detail=f"transaction {t} is off by {s} {c}")
+        Violation(
+            check=ReconcileCheck.transaction_balanced, detail=f"transaction {t} is off by {s} {c}"
+        )
         for t, c, s in await ledger.unbalanced_transactions()
     ]
     violations += [
-        Violation(check="ledger_sums_to_zero", detail=f"the {c} ledger sums to {s}")
+        Violation(check=ReconcileCheck.ledger_sums_to_zero, detail=f"the {c} ledger sums to {s}")
         for c, s in await ledger.currency_totals()
         if s != 0
     ]
     violations += [
-        Violation(check="no_escrow_on_closed_orders", detail=f"order {o} still holds {s} {c}")
+        Violation(
+            check=ReconcileCheck.no_escrow_on_closed_orders, detail=f"order {o} still holds {s} {c}"
+        )
         for o, c, s in await ledger.money_left_on(Account.escrow, closed_orders)
     ]
     violations += [
-        Violation(check="no_reserve_without_dispute", detail=f"order {o} still reserves {s} {c}")
+        Violation(
+            check=ReconcileCheck.no_reserve_without_dispute,
+            detail=f"order {o} still reserves {s} {c}",
+        )
         for o, c, s in await ledger.money_left_on(Account.seller_reserved, undisputed_orders)
     ]
     violations += [
-        Violation(check="no_negative_balance", detail=f"{a} of seller {o}: {s} {c}")
+        Violation(check=ReconcileCheck.no_negative_balance, detail=f"{a} of seller {o}: {s} {c}")
         for a, o, c, s in await ledger.negative_balances()
+    ]
+    violations += [
+        Violation(
+            check=ReconcileCheck.running_balance_agrees,
+            detail=(
+                f"{a} of seller {o}: the running balance is {running} {c}, "
+                f"its entries sum to {entries} {c}"
+            ),
+        )
+        for o, a, c, running, entries in await ledger.drifted_balances()
     ]
     expected, actual = await ledger.provider_net(), await ledger.external_totals()
     violations += [
         Violation(
-            check="provider_agrees",
+            check=ReconcileCheck.provider_agrees,
             detail=(
                 f"{c}: the ledger's external account is {actual.get(c, 0)}, "
                 f"the provider's book says {expected.get(c, 0)}"

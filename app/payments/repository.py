@@ -1,17 +1,19 @@
-"""Ledger queries: for reconciliation (each returns the rows that break one invariant), and a
-seller's statement."""
+"""Ledger queries: the running balances, reconciliation (each returns the rows that break one
+invariant), and a seller's statement."""
 
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, func, literal, or_, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.payments.models import (
     ENTRY_TYPE_OF_KIND,
     Account,
+    AccountBalance,
     LedgerEntry,
     LedgerEntryType,
     LedgerTransaction,
@@ -28,9 +30,84 @@ _NEVER_NEGATIVE = (
 )
 
 
+BalanceKey = tuple[uuid.UUID, Account, str]
+"""(owner id, account, currency): one running balance."""
+
+
 class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def add_to_balances(
+        self, deltas: Sequence[tuple[BalanceKey, int]]
+    ) -> dict[BalanceKey, int]:
+        """Add each delta to its running balance (a missing row starts at zero) in one
+        statement, taking the rows' locks in the order given; returns the new balances."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows_in = insert(AccountBalance).values(
+            [
+                {"owner_id": owner_id, "account": account, "currency": currency, "balance": delta}
+                for (owner_id, account, currency), delta in deltas
+            ]
+        )
+        upsert = rows_in.on_conflict_do_update(
+            index_elements=[
+                AccountBalance.owner_id,
+                AccountBalance.account,
+                AccountBalance.currency,
+            ],
+            set_={"balance": AccountBalance.balance + rows_in.excluded.balance},
+        ).returning(
+            AccountBalance.owner_id,
+            AccountBalance.account,
+            AccountBalance.currency,
+            AccountBalance.balance,
+        )
+        rows = await self.session.execute(upsert)
+        return {
+            (owner_id, account, currency): balance for owner_id, account, currency, balance in rows
+        }
+
+    async def balances_of(self, owner_id: uuid.UUID) -> Sequence[Row[str, Account, int]]:
+        """(currency, account, balance) of every running balance of one owner."""
+        return (
+            await self.session.execute(
+                select(
+                    AccountBalance.currency, AccountBalance.account, AccountBalance.balance
+                ).where(AccountBalance.owner_id == owner_id)
+            )
+        ).all()
+
+    async def drifted_balances(self) -> Sequence[Row[uuid.UUID, Account, str, int, int]]:
+        """(owner, account, currency, running balance, sum of entries) wherever the two
+        differ, including entries of seller accounts without a running balance and running
+        balances without entries. One pass over both tables: each row contributes to one of
+        two sums of its key."""
+        both = union_all(
+            select(
+                AccountBalance.owner_id,
+                AccountBalance.account,
+                AccountBalance.currency,
+                AccountBalance.balance.label("running"),
+                literal(0).label("entries"),
+            ),
+            select(
+                LedgerEntry.owner_id,
+                LedgerEntry.account,
+                LedgerEntry.currency,
+                literal(0),
+                LedgerEntry.amount,
+            ).where(LedgerEntry.owner_id.is_not(None)),
+        ).subquery()
+        running, entries = func.sum(both.c.running), func.sum(both.c.entries)
+        return (
+            await self.session.execute(
+                select(both.c.owner_id, both.c.account, both.c.currency, running, entries)
+                .group_by(both.c.owner_id, both.c.account, both.c.currency)
+                .having(running != entries)
+            )
+        ).all()
 
     async def unbalanced_transactions(self) -> Sequence[Row[uuid.UUID, str, int]]:
         """(transaction id, currency, sum) of transactions whose entries do not sum to zero."""

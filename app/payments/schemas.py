@@ -1,6 +1,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -62,12 +63,34 @@ class PayoutRead(Schema):
     settled_at: datetime | None
 
 
+class ReconcileCheck(StrEnum):
+    """An invariant of the money that reconcile checks. `transaction_balanced`: every
+    transaction's entries sum to zero per currency. `ledger_sums_to_zero`: so does the whole
+    ledger. `no_escrow_on_closed_orders`: a closed order holds nothing in escrow.
+    `no_reserve_without_dispute`: only an order under dispute holds a reserve.
+    `no_negative_balance`: no seller account but `seller_available` (a debt) is below zero.
+    `running_balance_agrees`: every seller account's running balance (what balances and
+    payouts read) equals the sum of its entries. `provider_agrees`: the external account
+    agrees with the payment provider's book."""
+
+    transaction_balanced = "transaction_balanced"
+    ledger_sums_to_zero = "ledger_sums_to_zero"
+    no_escrow_on_closed_orders = "no_escrow_on_closed_orders"
+    no_reserve_without_dispute = "no_reserve_without_dispute"
+    no_negative_balance = "no_negative_balance"
+    running_balance_agrees = "running_balance_agrees"
+    provider_agrees = "provider_agrees"
+
+
 class Violation(Schema):
-    check: str
-    detail: str
+    check: ReconcileCheck = Field(description="The invariant violated")
+    detail: str = Field(description="Where, in words")
 
 
 class ReconcileReport(Schema):
+    """The ledger checked against its invariants (`ReconcileCheck`): `ok` when none is
+    violated."""
+
     ok: bool
     checked_at: datetime
     violations: list[Violation]

@@ -350,12 +350,11 @@ async def request_payout(
     currency = settings.currency
     wanted = require_currency(amount, currency)
     seller_id = seller.id
-    # The seller row lock serialises payouts of one seller, so two requests cannot both
-    # spend the same available balance.
-    await seller_service.lock(session, seller_id)
-    available = await ledger.balance(
-        session, Account.seller_available, currency, owner_id=seller_id
-    )
+    # The seller's balance rows stay locked until the payout commits: two requests cannot
+    # both spend the same available balance, and no refund or dispute can take from it
+    # between this check and the posting.
+    balances = await ledger.lock_owner_balances(session, seller_id, currency)
+    available = balances[Account.seller_available]
     if wanted > available:
         raise InsufficientBalance(
             f"available: {format_money(max(available, 0), currency)}, "

@@ -187,11 +187,6 @@ async def get(
     return profile
 
 
-async def lock(session: AsyncSession, seller_id: uuid.UUID) -> SellerProfile:
-    """Row-lock a seller: money operations of one seller (payouts) run one at a time."""
-    return await get(session, seller_id, for_update=True)
-
-
 async def payout_account(session: AsyncSession, seller_id: uuid.UUID) -> str:
     """The unmasked payout account, for the payment provider only."""
     return (await get(session, seller_id)).payout_account

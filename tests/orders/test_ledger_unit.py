@@ -1,5 +1,5 @@
-"""Unit tests of the ledger's one rule (every transaction balances per currency) and of the
-commission arithmetic."""
+"""Unit tests of the ledger's rules (every transaction balances per currency; seller accounts,
+and only they, have an owner and a running balance) and of the commission arithmetic."""
 
 import uuid
 from decimal import Decimal
@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.payments import ledger
-from app.payments.ledger import Leg, UnbalancedTransaction
-from app.payments.models import Account, LedgerEntry, LedgerTransaction
+from app.payments.ledger import Leg, MisownedLeg, UnbalancedTransaction
+from app.payments.models import Account, AccountBalance, LedgerEntry, LedgerTransaction
 from app.payments.service import commission_for
 from tests.factories.apps import make_settings
 
@@ -57,9 +57,18 @@ async def test_a_balanced_transaction_is_recorded_with_its_entries(
         (Account.seller_available, 900, seller_id),
     ]
     assert await ledger.balance(session, Account.escrow, "USD", order_id=order_id) == -1000
-    assert await ledger.balance(session, Account.seller_available, "USD", owner_id=seller_id) == 900
+    assert (
+        await ledger.balance(
+            session, Account.seller_available, "USD", owner_id=seller_id, order_id=order_id
+        )
+        == 900
+    )
+    # The seller's whole book in that currency has a running balance, zero where nothing moved.
     assert await ledger.owner_balances(session, seller_id) == {
-        ("USD", Account.seller_available): 900
+        ("USD", Account.seller_pending): 0,
+        ("USD", Account.seller_available): 900,
+        ("USD", Account.seller_reserved): 0,
+        ("USD", Account.payouts_in_transit): 0,
     }
 
 
@@ -119,12 +128,105 @@ async def test_zero_legs_of_a_balanced_transaction_are_not_stored(
         "completion",
         [
             Leg(Account.escrow, -500, "USD"),
-            Leg(Account.seller_available, 500, "USD"),
+            Leg(Account.seller_available, 500, "USD", owner_id=uuid.uuid4()),
             Leg(Account.platform_commission, 0, "USD"),
         ],
     )
 
     assert await _counts(session) == (1, 2)
+
+
+async def test_running_balances_follow_every_posting_and_only_seller_accounts_have_them(
+    session: AsyncSession,
+) -> None:
+    order_id, seller_a, seller_b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await ledger.post(
+        session,
+        "payment",
+        [Leg(Account.external, -3000, "USD"), Leg(Account.escrow, 3000, "USD", order_id=order_id)],
+    )
+    await ledger.post(
+        session,
+        "completion",
+        [
+            Leg(Account.escrow, -3000, "USD", order_id=order_id),
+            Leg(Account.seller_pending, 1700, "USD", owner_id=seller_a, order_id=order_id),
+            Leg(Account.seller_available, 1000, "USD", owner_id=seller_b, order_id=order_id),
+            Leg(Account.platform_commission, 300, "USD", order_id=order_id),
+        ],
+    )
+    await ledger.post(
+        session,
+        "hold_released",
+        [
+            Leg(Account.seller_pending, -1700, "USD", owner_id=seller_a),
+            Leg(Account.seller_available, 1700, "USD", owner_id=seller_a),
+        ],
+    )
+    await ledger.post(
+        session,
+        "payout_requested",
+        [
+            Leg(Account.seller_available, -500, "USD", owner_id=seller_a),
+            Leg(Account.payouts_in_transit, 500, "USD", owner_id=seller_a),
+            Leg(Account.external, -40, "EUR"),
+            Leg(Account.seller_available, 40, "EUR", owner_id=seller_a),
+        ],
+    )
+
+    assert await ledger.owner_balances(session, seller_a) == {
+        ("USD", Account.seller_pending): 0,
+        ("USD", Account.seller_available): 1200,
+        ("USD", Account.seller_reserved): 0,
+        ("USD", Account.payouts_in_transit): 500,
+        ("EUR", Account.seller_pending): 0,
+        ("EUR", Account.seller_available): 40,
+        ("EUR", Account.seller_reserved): 0,
+        ("EUR", Account.payouts_in_transit): 0,
+    }
+    assert (await ledger.owner_balances(session, seller_b))["USD", Account.seller_available] == 1000
+    # Escrow, external and commission are platform-wide: no running balance to contend on.
+    owners = await session.scalars(select(AccountBalance.owner_id).distinct())
+    assert set(owners) == {seller_a, seller_b}
+    assert await ledger.lock_owner_balances(session, seller_a, "USD") == {
+        Account.seller_pending: 0,
+        Account.seller_available: 1200,
+        Account.seller_reserved: 0,
+        Account.payouts_in_transit: 500,
+    }
+
+
+async def test_a_new_sellers_locked_balances_are_zero(session: AsyncSession) -> None:
+    assert await ledger.lock_owner_balances(session, uuid.uuid4(), "USD") == dict.fromkeys(
+        [
+            Account.seller_pending,
+            Account.seller_available,
+            Account.seller_reserved,
+            Account.payouts_in_transit,
+        ],
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("account", "owned"),
+    [
+        (Account.seller_available, False),
+        (Account.payouts_in_transit, False),
+        (Account.escrow, True),
+        (Account.platform_commission, True),
+    ],
+)
+def test_a_seller_account_needs_its_owner_and_a_platform_account_has_none(
+    account: Account, owned: bool
+) -> None:
+    with pytest.raises(MisownedLeg):
+        Leg(account, 100, "USD", owner_id=uuid.uuid4() if owned else None)
+
+
+async def test_an_owners_whole_balance_is_not_summed_from_entries(session: AsyncSession) -> None:
+    with pytest.raises(ValueError, match="owner_balances"):
+        await ledger.balance(session, Account.seller_available, "USD", owner_id=uuid.uuid4())
 
 
 def _settings(settings: Settings, percent: str, fixed: int) -> Settings:
