@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,10 +105,13 @@ def local_pgbouncer(
     pool_mode: str = "transaction",
     pool_size: int = 20,
     max_client_conn: int = 1000,
+    ignore_startup_parameters: Sequence[str] = (),
     start_timeout: float = 15,
 ) -> Iterator[PgBouncer]:
     """A PgBouncer on a free port in front of the server of `upstream_url` (its host, port
-    and user; any database), stopped when the block ends."""
+    and user; any database), stopped when the block ends. PgBouncer refuses a client that
+    sends a startup parameter it does not know, unless named in `ignore_startup_parameters`
+    (then it is dropped, not applied)."""
     binary = pgbouncer_binary()
     if binary is None:
         raise PgBouncerUnavailable("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
@@ -135,6 +138,7 @@ def local_pgbouncer(
             f"max_client_conn = {max_client_conn}\n"
             f"logfile = {log_path}\n"
             f"pidfile = {directory / 'pgbouncer.pid'}\n"
+            f"ignore_startup_parameters = {','.join(ignore_startup_parameters)}\n"
         )
         if os.geteuid() == 0:
             account = pwd.getpwnam(UNPRIVILEGED_USER)
