@@ -164,7 +164,8 @@ class Settings(BaseSettings):
     database_read_url: str | None = Field(default=None, repr=False)  # may hold a password
     """A streaming replica of the primary (PostgreSQL) for the public reads: search, listing
     pages, storefronts, the category tree, public reviews. They may lag the primary by the
-    replica's replay delay; everything else, a shop's or an admin's view of a listing page
+    replica's replay delay (the category tree each process caches, by up to that delay plus
+    `category_tree_ttl`); everything else, a shop's or an admin's view of a listing page
     included, reads the primary. Unset: every read goes to the primary."""
     database_transaction_pooler: bool = False
     """True when the database URLs reach PostgreSQL through a pooler in transaction mode
