@@ -65,6 +65,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.migrate:
         migrate(settings)
+    # An import string and a factory, not an app object: with --workers N uvicorn starts N
+    # processes, and each builds its own app (its own engine and pool) from the environment.
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -175,6 +177,13 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marketplace", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,7 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="API processes (uvicorn workers) sharing the port; in production about one per "
+        "CPU core. Background jobs run in `marketplace worker` processes (any number)",
+    )
     serve.add_argument("--migrate", action="store_true", help="upgrade the schema first")
     serve.set_defaults(handler=_cmd_serve)
 

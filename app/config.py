@@ -161,6 +161,21 @@ class Settings(BaseSettings):
     database_connect_timeout: PositiveDuration = timedelta(seconds=5)
     """How long a new PostgreSQL connection may take before the request answers 503
     `database_unavailable` (asyncpg's own default is a minute)."""
+    database_read_url: str | None = Field(default=None, repr=False)  # may hold a password
+    """A streaming replica of the primary (PostgreSQL) for the public reads: search, listing
+    pages, storefronts, the category tree, public reviews. They may lag the primary by the
+    replica's replay delay (the category tree each process caches, by up to that delay plus
+    `category_tree_ttl`); everything else, a shop's or an admin's view of a listing page
+    included, reads the primary. Unset: every read goes to the primary."""
+    database_transaction_pooler: bool = False
+    """True when the database URLs reach PostgreSQL through a pooler in transaction mode
+    (PgBouncer's `pool_mode = transaction`), where each transaction may run on another server
+    connection, so no prepared statement may outlive its use: asyncpg's and SQLAlchemy's
+    statement caches are off and every statement is prepared under a name of its own. The
+    `jit` and `plan_cache_mode` server settings are then not sent at connect (PgBouncer
+    refuses unknown startup parameters): set them on the database instead,
+    `ALTER DATABASE <name> SET jit = off` (plan_cache_mode no longer matters: no statement
+    is run twice)."""
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_ttl: PositiveDuration = timedelta(minutes=15)
@@ -308,6 +323,18 @@ class Settings(BaseSettings):
         if self.run_worker_in_process is None:
             return self.environment is Environment.development
         return self.run_worker_in_process
+
+    @model_validator(mode="after")
+    def _postgres_only_database_options(self) -> "Settings":
+        # SQLite has neither replicas nor poolers: such a setting there is a mistake that
+        # would otherwise be ignored.
+        if self.database_read_url is not None and (
+            self.is_sqlite or self.database_read_url.startswith("sqlite")
+        ):
+            raise ValueError("MARKETPLACE_DATABASE_READ_URL needs PostgreSQL (primary and replica)")
+        if self.database_transaction_pooler and self.is_sqlite:
+            raise ValueError("MARKETPLACE_DATABASE_TRANSACTION_POOLER needs PostgreSQL")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

@@ -75,21 +75,37 @@ def serve(args: argparse.Namespace) -> None:
 BROWSER_PACKAGES = ("chromium", "chromium-driver")
 
 
+def install_debian_packages(*packages: str) -> bool:
+    """apt-get install `packages` if we may (root with apt-get, as on CI); whether it did."""
+    if not (os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get")):
+        return False
+    quiet_apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run("apt-get", "update", "-qq", env=quiet_apt)
+    run("apt-get", "install", "-y", "-qq", *packages, env=quiet_apt)
+    return True
+
+
 def ensure_browser() -> None:
     """The console test drives Debian's Chromium through its driver: install both when
-    missing and we may (root with apt-get, as on CI), otherwise say what is needed."""
+    missing and we may, otherwise say what is needed."""
     if shutil.which("chromium") and shutil.which("chromedriver"):
         return
-    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
-        quiet_apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        run("apt-get", "update", "-qq", env=quiet_apt)
-        run("apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES, env=quiet_apt)
+    if not install_debian_packages(*BROWSER_PACKAGES):
+        sys.exit(
+            "The browser test needs Chromium and ChromeDriver on PATH "
+            f"(Debian: apt-get install {' '.join(BROWSER_PACKAGES)}); "
+            "or pass --no-outside to skip the outside checks."
+        )
+
+
+def ensure_pgbouncer() -> None:
+    """The PostgreSQL run's deployment tests put Debian's PgBouncer between the app and the
+    server (a private instance each run; the system service is never used): install it when
+    missing and we may. Otherwise those tests skip, or fail where CI is set."""
+    if shutil.which("pgbouncer", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])):
         return
-    sys.exit(
-        "The browser test needs Chromium and ChromeDriver on PATH "
-        f"(Debian: apt-get install {' '.join(BROWSER_PACKAGES)}); "
-        "or pass --no-outside to skip the outside checks."
-    )
+    if not install_debian_packages("pgbouncer"):
+        print("PgBouncer is not installed (Debian: apt-get install pgbouncer): its tests skip")
 
 
 def test(args: argparse.Namespace) -> None:
@@ -98,6 +114,7 @@ def test(args: argparse.Namespace) -> None:
     env.pop("MARKETPLACE_TEST_POSTGRES_URL", None)
     if args.postgres:
         env["MARKETPLACE_TEST_POSTGRES_URL"] = args.postgres_url
+        ensure_pgbouncer()
     if not args.no_lint:
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")

@@ -31,6 +31,7 @@ from app.core.db import Database, create_engine
 from app.core.process import configure_process
 from app.main import create_app
 from app.models_registry import metadata
+from scripts.local_pgbouncer import PgBouncer, local_pgbouncer, pgbouncer_binary
 from tests.factories.apps import make_settings
 
 POSTGRES_URL = os.environ.get("MARKETPLACE_TEST_POSTGRES_URL")
@@ -106,6 +107,21 @@ def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scra
     scratch = ScratchDatabases(tmp_path_factory.mktemp("databases"))
     yield scratch
     scratch.drop_all()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """A private PgBouncer in transaction mode in front of the test server (PostgreSQL runs
+    only). Not installed: a skip on a developer's machine, but a failure on CI (`CI` set),
+    which must run every test it claims to; scripts/dev.py installs it there."""
+    assert POSTGRES_URL is not None, "PgBouncer tests are postgres_only"
+    if pgbouncer_binary() is None:
+        message = "pgbouncer is not installed (Debian: apt-get install pgbouncer)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with local_pgbouncer(POSTGRES_URL) as bouncer:
+        yield bouncer
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import PROJECT_ROOT
+from app.cli import PROJECT_ROOT, build_parser
 from app.demo import DEMO_ACCOUNTS
 from tests.factories.cli import Cli
 
@@ -47,6 +47,15 @@ def test_serve_has_its_options(cli: Cli) -> None:
     assert result.returncode == 0
     for option in ("--host", "--port", "--workers", "--migrate"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_serve_needs_at_least_one_worker(workers: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["serve", "--workers", workers])
+
+    assert exited.value.code == 2
+    assert f"{workers} is not a positive number" in capsys.readouterr().err
 
 
 def test_unknown_command_exits_2(cli: Cli) -> None:

@@ -5,7 +5,9 @@ recursive query and a round trip per search, several times the cost of the searc
 the common filters. The tree is small and only admins change it, so each process keeps it and
 reloads it at most every `category_tree_ttl`. A change committed through this process drops
 the tree at once; one made by another process (another uvicorn worker) is seen within the
-TTL. Writes (filing a listing under a leaf, moving a category) always read the database.
+TTL. With a read replica (`database_read_url`) the tree is reloaded from it, so a reload that
+comes before the replica has replayed a change keeps the old tree for one more TTL. Writes
+(filing a listing under a leaf, moving a category) always read the primary.
 """
 
 import contextlib

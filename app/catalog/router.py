@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from app.auth.dependencies import AppSettings, CurrentPrincipal, OptionalPrincipal
 from app.auth.exceptions import InvalidToken
 from app.catalog import service, views
-from app.catalog.dependencies import CategoryTree, OwnListing, Storage
+from app.catalog.dependencies import CategoryTree, ListingPageSession, OwnListing, Storage
 from app.catalog.exceptions import (
     AlreadyReported,
     CategoryNotLeaf,
@@ -172,7 +172,7 @@ async def create_listing(
 async def get_listing(
     listing_id: uuid.UUID,
     principal: OptionalPrincipal,
-    session: DbSession,
+    session: ListingPageSession,
     settings: AppSettings,
     storage: Storage,
     response: Response,

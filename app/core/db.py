@@ -5,6 +5,7 @@ request handler returns (before the response is sent, so a failed commit is neve
 behind a 200), `session_scope()` for each unit of worker or CLI work.
 """
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -105,7 +106,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The engine of `url` (default: the primary, `settings.database_url`)."""
     # hide_parameters: SQL errors get logged, and their parameters may hold secrets
     # (payout accounts, password hashes).
     kwargs: dict[str, Any] = {"echo": settings.database_echo, "hide_parameters": True}
@@ -116,16 +122,33 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # dropped fails one request instead, and pool_recycle retires idle ones before
         # typical server or proxy timeouts.
         kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
-        # JIT compilation pays off for long analytical queries, not for short OLTP ones,
-        # whose latency it only adds to.
-        # Custom plans always: asyncpg prepares every statement, and after five runs
-        # PostgreSQL may switch to a generic plan that ignores the actual values; on skewed
-        # data (a search word in 4 % of listings or in 0.01 %) that picks the wrong index.
-        kwargs["connect_args"] = {
-            "server_settings": {"jit": "off", "plan_cache_mode": "force_custom_plan"},
-            "timeout": settings.database_connect_timeout.total_seconds(),
+        connect_args: dict[str, Any] = {
+            "timeout": settings.database_connect_timeout.total_seconds()
         }
-    engine = create_async_engine(settings.database_url, **kwargs)
+        if settings.database_transaction_pooler:
+            # Behind a transaction pooler a statement prepared in one transaction may be
+            # gone (another server connection) or, under a reused name, clash with another
+            # client's in the next: nothing is cached, and each statement SQLAlchemy
+            # prepares (it prepares every one, to learn its result's columns) gets a name
+            # no other connection will use.
+            connect_args.update(
+                statement_cache_size=0,
+                prepared_statement_cache_size=0,
+                prepared_statement_name_func=_unique_statement_name,
+            )
+        else:
+            # JIT compilation pays off for long analytical queries, not for short OLTP ones,
+            # whose latency it only adds to.
+            # Custom plans always: asyncpg prepares every statement, and after five runs
+            # PostgreSQL may switch to a generic plan that ignores the actual values; on
+            # skewed data (a search word in 4 % of listings or in 0.01 %) that picks the
+            # wrong index.
+            connect_args["server_settings"] = {
+                "jit": "off",
+                "plan_cache_mode": "force_custom_plan",
+            }
+        kwargs["connect_args"] = connect_args
+    engine = create_async_engine(url or settings.database_url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine)
     else:
@@ -134,7 +157,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 class Database:
-    """The engine and session factory of one app instance (no module-level globals)."""
+    """The engines and session factories of one app instance (no module-level globals)."""
 
     def __init__(
         self,
@@ -143,13 +166,22 @@ class Database:
         sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.engine = engine or create_engine(settings)
+        self.replica_engine = (
+            create_engine(settings, settings.database_read_url)
+            if settings.database_read_url is not None and sessionmaker is None
+            else None
+        )
         # Tests pass a sessionmaker bound to one connection inside a rolled-back transaction.
         self.sessionmaker = sessionmaker or async_sessionmaker(self.engine, expire_on_commit=False)
-        # Public reads (search, a listing) change nothing and need no snapshot spanning their
-        # statements: in autocommit mode they skip the BEGIN and COMMIT round trips. Tests
-        # read inside their one transaction instead.
-        self.read_sessionmaker = sessionmaker or async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        # Reads that change nothing need no snapshot spanning their statements: in
+        # autocommit mode they skip the BEGIN and COMMIT round trips. Tests read inside their
+        # one transaction instead.
+        self.read_sessionmaker = sessionmaker or _autocommit_sessions(self.engine)
+        # The public reads: the replica's when there is one, else the primary's read sessions.
+        self.replica_sessionmaker = (
+            _autocommit_sessions(self.replica_engine)
+            if self.replica_engine is not None
+            else self.read_sessionmaker
         )
 
     @asynccontextmanager
@@ -179,12 +211,28 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.replica_engine is not None:
+            await self.replica_engine.dispose()
+
+
+def _autocommit_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for a request that only reads: each statement commits on its own."""
+    """A session on the primary for a request that only reads: each statement commits on
+    its own."""
     database: Database = request.app.state.database
     async with database.read_sessionmaker() as session:
+        yield session
+
+
+async def get_replica_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read session on the replica (`MARKETPLACE_DATABASE_READ_URL`), else the primary."""
+    database: Database = request.app.state.database
+    async with database.replica_sessionmaker() as session:
         yield session
 
 
@@ -196,7 +244,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
-ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+ReadSession = Annotated[AsyncSession, Depends(get_replica_session, scope="function")]
+"""For public reads only (anybody's view, no writes in the request): served by the replica
+when there is one, so it may lag what was just written."""
 StreamingReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="request")]
-"""A read-only session that lives until the response has been sent: for an answer streamed
-while it is read from the database (an export), which outlives the handler."""
+"""A read-only session on the primary that lives until the response has been sent: for an
+answer streamed while it is read from the database (an export), which outlives the handler."""

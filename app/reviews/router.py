@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.exceptions import InvalidToken
 from app.catalog.exceptions import ListingNotFound
-from app.core.db import DbSession
+from app.core.db import DbSession, ReadSession
 from app.core.errors import NotFound, error_responses
 from app.core.pagination import InvalidCursor, PageQuery
 from app.core.routing import API_PREFIX
@@ -94,7 +94,7 @@ async def reply_to_review(
 @profiles_router.get(
     "/sellers/{seller_id}", response_model=Storefront, responses=error_responses(NotFound)
 )
-async def get_storefront(seller_id: uuid.UUID, session: DbSession) -> Storefront:
+async def get_storefront(seller_id: uuid.UUID, session: ReadSession) -> Storefront:
     """A shop's public page: name, joined date, live listing count, and its reputation from
     buyers' reviews (average, count, positive share, distribution, last 12 months). It stays
     readable while the shop is suspended (`status`; `accepting_orders` false, so its listings
@@ -108,7 +108,7 @@ async def get_storefront(seller_id: uuid.UUID, session: DbSession) -> Storefront
     responses=error_responses(NotFound, InvalidCursor),
 )
 async def list_seller_reviews(
-    seller_id: uuid.UUID, session: DbSession, page: PageQuery
+    seller_id: uuid.UUID, session: ReadSession, page: PageQuery
 ) -> Page[ReviewRead]:
     """Buyers' published reviews of a shop, newest first."""
     rows, cursor = await service.visible_about_shop(session, seller_id, page=page)
@@ -121,7 +121,7 @@ async def list_seller_reviews(
     tags=["reviews"],
     responses=error_responses(NotFound),
 )
-async def get_user_profile(user_id: uuid.UUID, session: DbSession) -> UserProfile:
+async def get_user_profile(user_id: uuid.UUID, session: ReadSession) -> UserProfile:
     """A person's public profile: name, joined date, and reputation as a buyer."""
     return user_profile_read(await service.user_profile(session, user_id))
 
@@ -133,7 +133,7 @@ async def get_user_profile(user_id: uuid.UUID, session: DbSession) -> UserProfil
     responses=error_responses(NotFound, InvalidCursor),
 )
 async def list_user_reviews(
-    user_id: uuid.UUID, session: DbSession, page: PageQuery
+    user_id: uuid.UUID, session: ReadSession, page: PageQuery
 ) -> Page[ReviewRead]:
     """Sellers' published reviews of a person as a buyer, newest first (404 for an unknown
     person)."""
@@ -147,7 +147,7 @@ async def list_user_reviews(
     responses=error_responses(ListingNotFound, InvalidCursor),
 )
 async def list_listing_reviews(
-    listing_id: uuid.UUID, session: DbSession, page: PageQuery
+    listing_id: uuid.UUID, session: ReadSession, page: PageQuery
 ) -> Page[ReviewRead]:
     """Buyers' published reviews of orders that contained this listing, newest first, each
     with the author's name and the order's items. Public."""

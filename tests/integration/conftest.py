@@ -74,9 +74,11 @@ class LiveServers:
         in_process_worker: bool = True,
         settings: Mapping[str, SettingValue] | None = None,
         database_url: str | None = None,
+        workers: int = 1,
     ) -> LiveServer:
-        """A migrated, ready server. `database_url` of another server shares its database
-        (then it is not migrated again); by default each server gets a new one."""
+        """A migrated, ready server (`workers` API processes). `database_url` of another
+        server shares its database (then it is not migrated again); by default each server
+        gets a new one."""
         migrate = database_url is None
         if database_url is None:
             database_url = self._scratch.new_url()
@@ -88,6 +90,7 @@ class LiveServers:
             in_process_worker=in_process_worker,
             settings=settings,
             migrate=migrate,
+            workers=workers,
         )
         self._servers.append(server)
         _report_on_failure(self._request, server)

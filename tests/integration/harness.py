@@ -389,11 +389,13 @@ def start_server(
     in_process_worker: bool = True,
     settings: Mapping[str, SettingValue] | None = None,
     migrate: bool = True,
+    workers: int = 1,
     ready_timeout: float = 60,
 ) -> LiveServer:
-    """Migrate (unless told not to), start `marketplace serve` on a free 127.0.0.1 port and wait
-    for /readyz. The caller stops it (`LiveServer.stop`); the `live_servers` fixture does that.
-    Raises HarnessError, with the server's output, when it does not become ready."""
+    """Migrate (unless told not to), start `marketplace serve --workers <workers>` on a free
+    127.0.0.1 port and wait for /readyz. The caller stops it (`LiveServer.stop`); the
+    `live_servers` fixture does that. Raises HarnessError, with the server's output, when it
+    does not become ready."""
     merged: dict[str, SettingValue] = {"run_worker_in_process": in_process_worker}
     merged.update(settings or {})
     if migrate:
@@ -404,7 +406,10 @@ def start_server(
         port = free_port()
         process = ManagedProcess(
             name,
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"),
+                *("--port", str(port), "--workers", str(workers)),
+            ],
             env,
             work_dir / f"{name}-{port}.log",
         ).start()
