@@ -21,15 +21,20 @@ REQUEST_RETURN = "request_return"
 
 # A return waiting for the seller's decision or the buyer's parcel holds disputes back.
 _RETURN_IN_PROGRESS = frozenset({ReturnStatus.requested, ReturnStatus.approved})
-# Orders that never had a return or a dispute: neither can be opened before payment.
-_NEVER_CONTESTED = frozenset({OrderStatus.pending_payment, OrderStatus.cancelled})
+NEVER_CONTESTED = frozenset(
+    {OrderStatus.pending_payment, OrderStatus.paid, OrderStatus.shipped, OrderStatus.cancelled}
+)
+"""Orders in these states never had a return or a dispute, so their screens need no query
+(a just-paid checkout's orders among them): a return needs a completed order, a dispute
+moves its order to `disputed`, and no state after those leads back here (tests/disputes
+check this against the order's transition table)."""
 
 
 async def order_facts(
     session: AsyncSession, principal: Principal, orders: Sequence[Guarded[Order, OrderActor]]
 ) -> Mapping[uuid.UUID, OrderFacts]:
     """One query for the whole page: each order's return and dispute, if any."""
-    asked = [o for o in orders if o.subject.status not in _NEVER_CONTESTED]
+    asked = [o for o in orders if o.subject.status not in NEVER_CONTESTED]
     if not asked:
         return {}
     statement = (
