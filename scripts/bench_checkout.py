@@ -25,64 +25,55 @@ import asyncio
 import hashlib
 import json
 import math
-import os
 import random
-import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
-from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 # No stubs; `unused-ignore` keeps this valid where mypy is told to skip asyncpg instead.
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import httpx
-from sqlalchemy.engine import URL, make_url
+from scratch_market import (
+    ADDRESS,
+    CURRENCY,
+    HTTP_TIMEOUT,
+    Account,
+    BenchError,
+    api_server,
+    approved_seller,
+    asyncpg_dsn,
+    bounded,
+    checked_url,
+    expect,
+    free_port,
+    fresh_database,
+    leaf_category,
+    live_listing,
+    load,
+    login,
+    register,
+    stop_on_sigterm,
+    wait_until_ready,
+)
+from sqlalchemy.engine import URL
 
-from app.cli import migrate
-from app.config import Settings
 from app.core.ids import uuid7
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/marketplace_bench_checkout"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-PASSWORD = "bench-password-123"
 SELLERS = 50
 LISTINGS = 2000
 LISTING_STOCK = 1000
 HOT_STOCK = 1_000_000
 BUYERS = 200
-CURRENCY = "USD"
-ADDRESS = {
-    "name": "Bench Buyer",
-    "line1": "1 Loopback Lane",
-    "city": "Localhost",
-    "postal_code": "12345",
-    "country": "US",
-}
-# Cheap password hashing for the hundreds of bench accounts (never in production).
-HASH_COST = {"time_cost": 1, "memory_kib": 8, "parallelism": 1}
 PAYMENT_EXPIRY = timedelta(minutes=30)
 SHIP_BY = timedelta(days=5)
 IDEMPOTENCY_TTL = timedelta(hours=24)
-SERVER_START_TIMEOUT = 60.0
-HTTP_TIMEOUT = 120.0
-
-T = TypeVar("T")
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot go on (setup failed, server died)."""
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -103,101 +94,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def checked_url(raw: str) -> URL:
-    url = make_url(raw)
-    if url.drivername != "postgresql+asyncpg":
-        raise BenchError("--database-url must be postgresql+asyncpg://...")
-    if (url.host or "localhost") not in LOOPBACK_HOSTS:
-        raise BenchError("this benchmark drops and recreates its database: loopback hosts only")
-    name = url.database or ""
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name) or name in {"postgres", "template0", "template1"}:
-        raise BenchError(f"refusing to recreate database {name!r}")
-    return url
-
-
-def asyncpg_dsn(url: URL, database: str | None = None) -> str:
-    plain = url.set(drivername="postgresql")
-    if database is not None:
-        plain = plain.set(database=database)
-    return plain.render_as_string(hide_password=False)
-
-
-async def recreate_database(url: URL) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url, "postgres"), timeout=10)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{url.database}"')
-    finally:
-        await connection.close()
-
-
-def bench_settings(url: URL) -> Settings:
-    return Settings(
-        database_url=url.render_as_string(hide_password=False),
-        log_level="WARNING",
-        log_json=False,
-        run_worker_in_process=False,
-        password_hash_time_cost=HASH_COST["time_cost"],
-        password_hash_memory_kib=HASH_COST["memory_kib"],
-        password_hash_parallelism=HASH_COST["parallelism"],
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def api_server(url: URL, port: int) -> Iterator[str]:
-    """The real API (uvicorn, one process) on loopback; stopped however we leave."""
-    env = {
-        **os.environ,
-        "MARKETPLACE_DATABASE_URL": url.render_as_string(hide_password=False),
-        "MARKETPLACE_RUN_WORKER_IN_PROCESS": "false",
-        "MARKETPLACE_LOG_LEVEL": "WARNING",
-        "MARKETPLACE_PASSWORD_HASH_TIME_COST": str(HASH_COST["time_cost"]),
-        "MARKETPLACE_PASSWORD_HASH_MEMORY_KIB": str(HASH_COST["memory_kib"]),
-        "MARKETPLACE_PASSWORD_HASH_PARALLELISM": str(HASH_COST["parallelism"]),
-        # The run must not outlive its tokens.
-        "MARKETPLACE_ACCESS_TOKEN_TTL": "7200",
-    }
-    command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
-    process = subprocess.Popen([*command, "--port", str(port)], cwd=PROJECT_ROOT, env=env)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-
-
-async def wait_until_ready(client: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.25)
-    raise BenchError(f"the API did not become ready within {SERVER_START_TIMEOUT:.0f}s")
-
-
 # --- seeding through the API ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Account:
-    user_id: uuid.UUID
-    email: str
-    headers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -206,121 +103,6 @@ class Market:
     buyers: list[Account]
     listings: list[uuid.UUID]
     hot: uuid.UUID
-
-
-def expect(response: httpx.Response, status: int) -> dict[str, Any]:
-    if response.status_code != status:
-        raise BenchError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:300]}"
-        )
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def bounded(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-    semaphore = asyncio.Semaphore(limit)
-
-    async def one(job: Callable[[], Awaitable[T]]) -> T:
-        async with semaphore:
-            return await job()
-
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
-
-
-async def login(client: httpx.AsyncClient, email: str) -> Account:
-    tokens = expect(
-        await client.post("/v1/auth/token", data={"username": email, "password": PASSWORD}), 200
-    )
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    me = expect(await client.get("/v1/me", headers=headers), 200)
-    return Account(uuid.UUID(me["id"]), email, headers)
-
-
-async def register(client: httpx.AsyncClient, label: str) -> Account:
-    email = f"{label}-{uuid.uuid4().hex[:10]}@bench.example"
-    body = {"email": email, "password": PASSWORD, "display_name": label}
-    expect(await client.post("/v1/auth/register", json=body), 201)
-    return await login(client, email)
-
-
-async def create_admin(settings: Settings) -> str:
-    """Through the service layer, as the `create-admin` command does."""
-    from app.auth.service import create_admin as create_admin_user
-    from app.core.db import Database
-    from app.core.process import configure_process
-
-    configure_process(settings)
-    email = f"admin-{uuid.uuid4().hex[:8]}@bench.example"
-    database = Database(settings)
-    try:
-        async with database.session_scope() as session:
-            await create_admin_user(session, email=email, password=PASSWORD, name="Bench Admin")
-    finally:
-        await database.dispose()
-    return email
-
-
-async def approved_seller(client: httpx.AsyncClient, admin: Account, index: int) -> Account:
-    seller = await register(client, f"seller{index}")
-    application = {
-        "shop_name": f"Bench shop {index} {uuid.uuid4().hex[:6]}",
-        "description": "Benchmark goods",
-        "legal_name": f"Seller {index}",
-        "seller_type": "individual",
-        "country": "DE",
-        "contact_email": "shop@bench.example",
-        "contact_phone": "+49 30 1234567",
-        "payout_account": "DE89370400440532013000",
-    }
-    profile = expect(
-        await client.post("/v1/sellers", json=application, headers=seller.headers), 201
-    )
-    expect(
-        await client.post(f"/v1/admin/sellers/{profile['id']}/approve", headers=admin.headers), 200
-    )
-    return seller
-
-
-async def leaf_category(client: httpx.AsyncClient, admin: Account) -> str:
-    suffix = uuid.uuid4().hex[:6]
-    root = expect(
-        await client.post(
-            "/v1/admin/categories", json={"name": f"Bench {suffix}"}, headers=admin.headers
-        ),
-        201,
-    )
-    leaf = expect(
-        await client.post(
-            "/v1/admin/categories",
-            json={"name": f"Bench leaf {suffix}", "parent_id": root["id"]},
-            headers=admin.headers,
-        ),
-        201,
-    )
-    leaf_id: str = leaf["id"]
-    return leaf_id
-
-
-async def live_listing(
-    client: httpx.AsyncClient, seller: Account, category_id: str, index: int, quantity: int
-) -> uuid.UUID:
-    body = {
-        "title": f"Bench item {index}",
-        "description": "A thing to buy, over and over",
-        "price": {"amount": 1000 + index, "currency": CURRENCY},
-        "shipping_fee": {"amount": 299, "currency": CURRENCY},
-        "quantity": quantity,
-        "condition": "new",
-        "category_id": category_id,
-    }
-    created = expect(await client.post("/v1/listings", json=body, headers=seller.headers), 201)
-    published = expect(
-        await client.post(f"/v1/listings/{created['id']}/publish", headers=seller.headers), 200
-    )
-    if published["status"] != "active":
-        raise BenchError(f"listing {created['id']} is {published['status']}, not active")
-    return uuid.UUID(created["id"])
 
 
 async def seed(client: httpx.AsyncClient, admin_email: str, concurrency: int) -> Market:
@@ -705,11 +487,6 @@ def row(run: Run) -> str:
 # --- main -------------------------------------------------------------------------------------
 
 
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
-
-
 def healthy(run: Run) -> bool:
     return (
         run.negative_stock == 0
@@ -776,19 +553,12 @@ async def benchmark(args: argparse.Namespace, url: URL, base_url: str, admin_ema
     return all(healthy(run) for run in runs)
 
 
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_on_sigterm()
     try:
         url = checked_url(args.database_url)
-        asyncio.run(recreate_database(url))
-        settings = bench_settings(url)
-        migrate(settings)
-        admin_email = asyncio.run(create_admin(settings))
+        admin_email = fresh_database(url)
         port = args.port or free_port()
         with api_server(url, port) as base_url:
             consistent = asyncio.run(benchmark(args, url, base_url, admin_email))
