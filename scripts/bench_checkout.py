@@ -1,6 +1,7 @@
 """Checkout + pay under load, through the real HTTP stack, beside a raw-asyncpg baseline.
 
     python scripts/bench_checkout.py [--database-url URL] [--concurrency 32] [--requests 2000]
+                                     [--api-workers 1] [--pgbouncer]
 
 Recreates the database (loopback PostgreSQL only), runs the migrations, starts the API with
 uvicorn in a subprocess and seeds it over HTTP: an admin, 50 approved sellers, a category,
@@ -18,6 +19,11 @@ the brief for this benchmark asks (so the hot row stays locked through the payme
 (negative stock; sold units versus ordered units, per listing) and the ledger reconcile
 endpoint are reported. Latencies are client-side wall times; the client shares the machine's
 cores with the server and PostgreSQL.
+
+`--api-workers N` serves the API with N uvicorn processes (`marketplace serve --workers N`);
+`--pgbouncer` puts a private PgBouncer in transaction mode between the API and PostgreSQL
+(`scripts/local_pgbouncer.py`, with `MARKETPLACE_DATABASE_TRANSACTION_POOLER=true`). The
+baseline always connects directly.
 """
 
 import argparse
@@ -31,6 +37,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -39,6 +46,7 @@ from typing import Any
 # No stubs; `unused-ignore` keeps this valid where mypy is told to skip asyncpg instead.
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import httpx
+from local_pgbouncer import local_pgbouncer
 from scratch_market import (
     ADDRESS,
     CURRENCY,
@@ -57,11 +65,12 @@ from scratch_market import (
     live_listing,
     load,
     login,
+    process_env,
     register,
     stop_on_sigterm,
     wait_until_ready,
 )
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from app.core.ids import uuid7
 
@@ -88,9 +97,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=0, help="API port (0: a free one)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the pair mix")
+    parser.add_argument("--api-workers", type=int, default=1, help="uvicorn processes")
+    parser.add_argument(
+        "--pgbouncer", action="store_true", help="the API through PgBouncer (transaction mode)"
+    )
     args = parser.parse_args(argv)
-    if args.concurrency < 1 or args.requests < 1:
-        parser.error("--concurrency and --requests must be positive")
+    if args.concurrency < 1 or args.requests < 1 or args.api_workers < 1:
+        parser.error("--concurrency, --requests and --api-workers must be positive")
     return args
 
 
@@ -545,6 +558,11 @@ async def benchmark(args: argparse.Namespace, url: URL, base_url: str, admin_ema
         f"checkout+pay, {args.concurrency} concurrent clients, {args.requests} pairs per run "
         f"(distinct: {LISTINGS} listings x {LISTING_STOCK}; hot: 1 listing x {HOT_STOCK:,})"
     )
+    print(
+        f"API: {args.api_workers} uvicorn process(es), "
+        + ("through PgBouncer (transaction mode)" if args.pgbouncer else "direct to PostgreSQL")
+        + "; baseline: direct"
+    )
     print(f"host: {load_before} before the runs, {load()} after")
     print(HEADER)
     print("-" * len(HEADER))
@@ -560,7 +578,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = checked_url(args.database_url)
         admin_email = fresh_database(url)
         port = args.port or free_port()
-        with api_server(url, port) as base_url:
+        with ExitStack() as stack:
+            api_url, pooled = url, {}
+            if args.pgbouncer:
+                bouncer = stack.enter_context(
+                    local_pgbouncer(url.render_as_string(hide_password=False))
+                )
+                api_url = make_url(bouncer.url_for(url.render_as_string(hide_password=False)))
+                pooled = {"MARKETPLACE_DATABASE_TRANSACTION_POOLER": "true"}
+            base_url = stack.enter_context(
+                api_server(
+                    api_url,
+                    port,
+                    env=process_env(api_url, pooled),
+                    workers=args.api_workers,
+                )
+            )
             consistent = asyncio.run(benchmark(args, url, base_url, admin_email))
     except BenchError as error:
         print(f"bench_checkout: {error}", file=sys.stderr)

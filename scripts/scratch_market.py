@@ -151,12 +151,13 @@ def api_server(
     *,
     env: Mapping[str, str] | None = None,
     output: IO[bytes] | None = None,
+    workers: int = 1,
 ) -> Iterator[str]:
-    """The real API (uvicorn, one process) on loopback; stopped however we leave. `env`
-    replaces `process_env(url)`; `output` takes its stdout and stderr."""
+    """The real API (uvicorn, `workers` processes) on loopback; stopped however we leave.
+    `env` replaces `process_env(url)`; `output` takes its stdout and stderr."""
     command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
     process = subprocess.Popen(
-        [*command, "--port", str(port)],
+        [*command, "--port", str(port), "--workers", str(workers)],
         cwd=PROJECT_ROOT,
         env=dict(env) if env is not None else process_env(url),
         stdout=output,
