@@ -229,41 +229,43 @@ async def test_concurrent_duplicates_have_exactly_one_effect(
 
 
 @pytest.mark.postgres_only
-async def test_duplicate_that_looked_before_the_first_committed_still_replays(
+async def test_a_duplicate_that_arrives_while_the_first_is_in_flight_replays_it(
     committed_client: httpx.AsyncClient,
     committed_database: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The interleaving a busy server produces: the duplicate finds no stored response, is
-    descheduled, and resumes after the first request has committed. It must replay the
-    committed response, not run the effect a second time."""
-    original_stored = Idempotency._stored
-    looked, first_done = asyncio.Event(), asyncio.Event()
-    calls = 0
+    """The interleaving a busy server produces: the first request has claimed the key and
+    is still working when the duplicate arrives. The duplicate's claim waits for the first
+    to commit (PostgreSQL: the row; SQLite: the writer lock) and then replays its response;
+    it never runs the effect."""
+    original_effect = Idempotency._effect
+    claimed, release = asyncio.Event(), asyncio.Event()
+    effects = 0
 
-    async def stored_then_pause(self: Idempotency, scope: str) -> Any:
-        nonlocal calls
-        result = await original_stored(self, scope)
-        calls += 1
-        if calls == 1:  # the duplicate, on its first look
-            looked.set()
-            await first_done.wait()
-        return result
+    async def pause_the_first(self: Idempotency, record_id: uuid.UUID, produce: Any) -> Any:
+        nonlocal effects
+        effects += 1
+        if effects == 1:
+            claimed.set()
+            await release.wait()
+        return await original_effect(self, record_id, produce)
 
-    monkeypatch.setattr(Idempotency, "_stored", stored_then_pause)
+    monkeypatch.setattr(Idempotency, "_effect", pause_the_first)
     body = new_account()
     key = str(uuid.uuid4())
 
+    first = asyncio.create_task(committed_client.post(REGISTER, json=body, headers=keyed(key)))
+    await claimed.wait()
     duplicate = asyncio.create_task(committed_client.post(REGISTER, json=body, headers=keyed(key)))
-    await looked.wait()
-    first = await committed_client.post(REGISTER, json=body, headers=keyed(key))
-    first_done.set()
-    late = await duplicate
+    await asyncio.sleep(0.2)  # lets the duplicate reach its claim (correct either way)
+    release.set()
+    answered, late = await first, await duplicate
 
-    assert first.status_code == 201, first.text
+    assert answered.status_code == 201, answered.text
     assert late.status_code == 201, late.text
     assert late.headers.get("idempotent-replayed") == "true"
-    assert late.json() == first.json()
+    assert late.json() == answered.json()
+    assert effects == 1
     assert await _count_committed_users(committed_database, body["email"]) == 1
 
 
