@@ -21,6 +21,9 @@ from app.reviews.router import profiles_router, reviews_router
 from app.sellers.router import router as sellers_router
 
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
+    # First: routes are matched one by one in this order, and a listing's page and search
+    # are the most frequent requests by far (no other router's paths overlap theirs).
+    listings_router,
     auth_router,
     me_router,
     privacy_router,
@@ -29,7 +32,6 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     storefront_router,
     profiles_router,
     categories_router,
-    listings_router,
     cart_router,
     checkout_router,
     orders_router,

@@ -2,13 +2,16 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import reduce
+from enum import Enum
+from functools import cache, reduce
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -16,6 +19,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import joinedload, selectinload
@@ -53,6 +57,10 @@ _shop = SellerProfile.__table__
 # that a query may use a partial index only from literals, never from bound parameters.
 _LIVE = and_(
     _listing.status == literal_column(f"'{ListingStatus.active.value}'"), _listing.seller_approved
+)
+# The states as literals too: the statement's text is then the same for every caller.
+_HAS_BEEN_PUBLIC = _listing.status.not_in(
+    [literal_column(f"'{status.value}'") for status in NEVER_PUBLIC]
 )
 
 
@@ -192,15 +200,24 @@ class ListingRepository(RepositoryBase[Listing]):
             return self.live()
         return select(Listing).where(or_(_LIVE, Listing.seller_id == principal.shop_id))
 
-    def readable_by(self, principal: Principal | None) -> Select[Listing]:
-        """What the caller may read: every listing that has been public (whether or not it
-        is for sale now), and every listing of their own shop; an admin reads them all."""
+    async def get_page(self, listing_id: uuid.UUID, principal: Principal | None) -> Row[Any] | None:
+        """A listing's page, if the caller may read it (see `_readable`), as one plain row:
+        every stored column of the listing (its entity tag covers them all), its shop's name,
+        slug and state (`shop_status`) and its images (`images`, as a search card has them).
+        One Core statement, not ORM objects: the page is read far more often than anything
+        else, and the ORM's joined and select-in loads cost a second statement and more
+        Python than the query itself."""
+        parameters: dict[str, Any] = {"listing_id": listing_id}
         if principal is not None and principal.is_admin:
-            return select(Listing)
-        has_been_public = Listing.status.not_in(NEVER_PUBLIC)
-        if principal is None or principal.shop_id is None:
-            return select(Listing).where(has_been_public)
-        return select(Listing).where(or_(has_been_public, Listing.seller_id == principal.shop_id))
+            scope = _Readable.all
+        elif principal is None or principal.shop_id is None:
+            scope = _Readable.has_been_public
+        else:
+            scope = _Readable.has_been_public_or_own
+            parameters["shop_id"] = principal.shop_id
+        statement = _page_statement(self._on_postgresql(), scope)
+        page: Row[Any] | None = (await self.session.execute(statement, parameters)).one_or_none()
+        return page
 
     def of_shop(self, principal: Principal) -> Select[Listing]:
         """The listings of the caller's own shop (none without one)."""
@@ -300,7 +317,7 @@ class ListingRepository(RepositoryBase[Listing]):
         statement: Select[Any] = select(*CARD_COLUMNS).where(_LIVE, *conditions)
         if sort is SearchSort.relevance and rank is not None:
             return self._rank_newest_matches(statement, rank)
-        card = self._with_card_extras(statement, _listing.id, _listing.seller_id)
+        card = _with_card_extras(statement, _listing.id, _listing.seller_id, self._on_postgresql())
         return card, _search_keys(sort, rank)
 
     def count_matches(self, filters: SearchFilters, sort: SearchSort, cap: int) -> Select[Any]:
@@ -368,43 +385,75 @@ class ListingRepository(RepositoryBase[Listing]):
             .limit(MAX_RANKED_MATCHES)
             .subquery("newest_matches")
         )
-        ranked = self._with_card_extras(
+        ranked = _with_card_extras(
             select(*(newest.c[column.key] for column in CARD_COLUMNS)),
             newest.c.id,
             newest.c.seller_id,
+            self._on_postgresql(),
         )
         keys = [SortKey(newest.c.rank, descending=True), SortKey(newest.c.id, descending=True)]
         return ranked, keys
 
-    def _with_card_extras(
-        self,
-        statement: Select[Any],
-        listing_id: ColumnElement[Any],
-        seller_id: ColumnElement[Any],
-    ) -> Select[Any]:
-        """A search statement with what else a result card shows: the shop's name and slug
-        (one join) and the listing's images as one JSON array (`images`: CardImage fields, in
-        no particular order, null when there are none). One statement for the whole page: an
-        images query of its own cost a round trip and its own execution on every search."""
-        postgresql = self.session.get_bind().dialect.name == "postgresql"
-        images = _CARD_IMAGES_PG if postgresql else _CARD_IMAGES_SQLITE
-        images_of_listing = (
-            select(images).where(_image.listing_id == listing_id).scalar_subquery().label("images")
-        )
-        return statement.add_columns(_shop.c.shop_name, _shop.c.slug, images_of_listing).join(
-            _shop, _shop.c.id == seller_id
-        )
+    def _on_postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def _match(
         self, terms: list[str]
     ) -> tuple[list[ColumnElement[bool]], ColumnElement[Any] | None]:
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self._on_postgresql():
             query = reduce(lambda all_of, one: all_of.op("&&")(one), map(_prefix_query, terms))
             vector: ColumnElement[Any] = literal_column("listings.search_vector")
             return [vector.op("@@")(query)], func.ts_rank_cd(vector, query, type_=Float)
         # SQLite fallback: every word must appear in the title or description.
         haystack = func.lower(_listing.title + " " + _listing.description)
         return [haystack.contains(term, autoescape=True) for term in terms], None
+
+
+def _with_card_extras(
+    statement: Select[Any],
+    listing_id: ColumnElement[Any],
+    seller_id: ColumnElement[Any],
+    postgresql: bool,
+) -> Select[Any]:
+    """A search statement (or a listing's page) with what else a result card shows: the
+    shop's name and slug (one join) and the listing's images as one JSON array (`images`:
+    CardImage fields, in no particular order, null when there are none). One statement for
+    the whole page: an images query of its own cost a round trip and its own execution on
+    every search."""
+    images = _CARD_IMAGES_PG if postgresql else _CARD_IMAGES_SQLITE
+    images_of_listing = (
+        select(images).where(_image.listing_id == listing_id).scalar_subquery().label("images")
+    )
+    return statement.add_columns(_shop.c.shop_name, _shop.c.slug, images_of_listing).join(
+        _shop, _shop.c.id == seller_id
+    )
+
+
+class _Readable(Enum):
+    """Which listings a caller may read: an admin all of them; anybody else every listing
+    that has been public (whether or not it is for sale now), and a seller also every
+    listing of their own shop (`shop_id`)."""
+
+    all = "all"
+    has_been_public = "has_been_public"
+    has_been_public_or_own = "has_been_public_or_own"
+
+
+@cache
+def _page_statement(postgresql: bool, scope: _Readable) -> Select[Any]:
+    """ListingRepository.get_page's statement, built once per scope with the ids as bound
+    parameters (`listing_id`, `shop_id`): building it and computing its cache key on every
+    read cost more Python than the rest of the read."""
+    readable: ColumnElement[bool] = true()
+    if scope is _Readable.has_been_public:
+        readable = _HAS_BEEN_PUBLIC
+    elif scope is _Readable.has_been_public_or_own:
+        own = _listing.seller_id == bindparam("shop_id", type_=_listing.seller_id.type)
+        readable = or_(_HAS_BEEN_PUBLIC, own)
+    statement = select(*_listing, _shop.c.status.label("shop_status")).where(
+        _listing.id == bindparam("listing_id", type_=_listing.id.type), readable
+    )
+    return _with_card_extras(statement, _listing.id, _listing.seller_id, postgresql)
 
 
 def _prefix_query(term: str) -> ColumnElement[Any]:

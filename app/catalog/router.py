@@ -44,6 +44,7 @@ from app.core.etag import (
     IfNoneMatch,
     PreconditionFailed,
     tagged,
+    tagged_json,
 )
 from app.core.money import CurrencyNotSupported, QueryAmount
 from app.core.pagination import InvalidCursor, PageQuery
@@ -175,9 +176,8 @@ async def get_listing(
     session: ListingPageSession,
     settings: AppSettings,
     storage: Storage,
-    response: Response,
     if_none_match: IfNoneMatch = None,
-) -> ListingPublic | Response:
+) -> Response:
     """A listing's page, as buyers see it. It stays readable when it stops being for sale
     (`for_sale: false`; `status` says why: sold out, paused, archived, removed, its shop
     suspended or closed), so links from orders and conversations keep working; a removed
@@ -187,9 +187,9 @@ async def get_listing(
     `GET /v1/admin/listings/{id}`). The `ETag` header tags it: send it back in
     `If-None-Match` to be told 304 when it has not changed (its seller may also send it in
     `If-Match` to edit only what they read)."""
-    listing = await service.get_readable(session, principal, listing_id)
-    view, etag = views.tagged_public(settings, listing, storage)
-    return tagged(response, etag, view, if_none_match)
+    page = await service.get_readable(session, principal, listing_id)
+    representation, etag = views.public_page(settings, page, storage)
+    return tagged_json(etag, representation, if_none_match)
 
 
 @listings_router.patch(

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, literal, select
+from sqlalchemy import ColumnElement, Row, case, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -119,17 +119,17 @@ async def get_visible(
 
 async def get_readable(
     session: AsyncSession, principal: Principal | None, listing_id: uuid.UUID
-) -> Listing:
-    """A listing's page: every listing that has been public, for everybody, also once it
-    stops being for sale (sold out, paused, archived, removed, its shop suspended or closed),
-    so that links from orders and conversations keep working; any of the caller's own
-    shop's, any for admins (a preview). A draft, or one waiting for or refused by
-    moderation, is to anybody else indistinguishable from a listing that does not exist."""
-    listings = ListingRepository(session)
-    listing = await listings.get_detailed(listing_id, within=listings.readable_by(principal))
-    if listing is None:
+) -> Row[Any]:
+    """A listing's page (see ListingRepository.get_page): every listing that has been
+    public, for everybody, also once it stops being for sale (sold out, paused, archived,
+    removed, its shop suspended or closed), so that links from orders and conversations keep
+    working; any of the caller's own shop's, any for admins (a preview). A draft, or one
+    waiting for or refused by moderation, is to anybody else indistinguishable from a
+    listing that does not exist."""
+    page = await ListingRepository(session).get_page(listing_id, principal)
+    if page is None:
         raise ListingNotFound()
-    return listing
+    return page
 
 
 async def get_for_admin(

@@ -4,7 +4,7 @@ seller and admins (`ListingRead`: the lifecycle state, what only they see, `allo
 for the caller's roles) — their pages, reports and entity tags."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -23,12 +23,14 @@ from app.catalog.schemas import (
 )
 from app.catalog.state import LISTING_LIFECYCLE, ListingActor
 from app.config import Settings
-from app.core.etag import entity_tag
+from app.core.etag import entity_tag, representation_tag
 from app.core.guards import Guarded
 from app.core.storage import MediaStorage
 from app.sellers.models import SellerStatus
 
 GuardedListing = Guarded[Listing, ListingActor]
+# Every stored column of a listing, by name: what its entity tag covers.
+_LISTING_COLUMNS = tuple(column.key for column in Listing.__table__.columns)
 
 
 def public_status(status: ListingStatus, shop: SellerStatus) -> ListingPublicStatus:
@@ -43,21 +45,44 @@ def public_status(status: ListingStatus, shop: SellerStatus) -> ListingPublicSta
     return ListingPublicStatus(status.value)
 
 
-def for_sale(listing: Listing) -> bool:
+def for_sale(listing: Listing | Row[Any]) -> bool:
     return listing.status is ListingStatus.active and listing.seller_approved
 
 
 def to_public(listing: Listing, storage: MediaStorage) -> ListingPublic:
+    """The listing page as anyone sees it (see _public)."""
+    return _public(listing, _seller_fields(listing), listing.images, listing.seller.status, storage)
+
+
+def public_page(settings: Settings, page: Row[Any], storage: MediaStorage) -> tuple[str, str]:
+    """A listing's page read as one row (see ListingRepository.get_page), as its JSON and
+    its ETag: the same view and tag as `tagged_public` makes of the ORM listing, serialised
+    once (the tag is computed over that JSON, and the answer is that JSON)."""
+    seller = {"id": page.seller_id, "shop_name": page.shop_name, "slug": page.slug}
+    view = _public(page, seller, _card_images(page), page.shop_status, storage)
+    representation = view.model_dump_json()
+    columns = page._asdict()
+    state = {key: columns[key] for key in _LISTING_COLUMNS}
+    return representation, representation_tag(settings.jwt_secret, representation, state)
+
+
+def _public(
+    columns: Listing | Row[Any],
+    seller: dict[str, Any],
+    images: Iterable[ListingImage | CardImage],
+    shop: SellerStatus,
+    storage: MediaStorage,
+) -> ListingPublic:
     """The listing page as anyone sees it. A listing taken down by moderation keeps its
     title, price and shop (orders and conversations link to it) but not its description or
     images, which may be what broke the rules."""
-    removed = listing.status is ListingStatus.removed
+    removed = columns.status is ListingStatus.removed
     fields = _card_fields(
-        listing,
-        _seller_fields(listing),
-        [] if removed else [_image_fields(image, storage) for image in listing.images],
-        status=public_status(listing.status, listing.seller.status),
-        for_sale=for_sale(listing),
+        columns,
+        seller,
+        [] if removed else [_image_fields(image, storage) for image in images],
+        status=public_status(columns.status, shop),
+        for_sale=for_sale(columns),
     )
     if removed:
         fields["description"] = ""
@@ -100,10 +125,7 @@ def search_page(
         _card_fields(
             row,
             {"id": row.seller_id, "shop_name": row.shop_name, "slug": row.slug},
-            [
-                _image_fields(image, storage)
-                for image in sorted(map(CardImage.from_json, row.images or ()), key=_display_order)
-            ],
+            [_image_fields(image, storage) for image in _card_images(row)],
             status=ListingPublicStatus.active,
             for_sale=True,
         )
@@ -172,6 +194,11 @@ def _insider_fields(guarded: GuardedListing, storage: MediaStorage) -> dict[str,
 def _seller_fields(listing: Listing) -> dict[str, Any]:
     seller = listing.seller
     return {"id": seller.id, "shop_name": seller.shop_name, "slug": seller.slug}
+
+
+def _card_images(row: Row[Any]) -> list[CardImage]:
+    """The images of a row with a card's `images` JSON, in display order."""
+    return sorted(map(CardImage.from_json, row.images or ()), key=_display_order)
 
 
 def _display_order(image: CardImage) -> tuple[int, uuid.UUID]:

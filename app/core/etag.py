@@ -20,6 +20,8 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, Response, status
@@ -45,6 +47,7 @@ class PreconditionFailed(AppError):
         )
 
 
+@lru_cache(maxsize=4)  # one secret per app; every tagged read needs its key
 def _key(secret: SecretStr) -> bytes:
     # A key of its own, derived from the deployment secret: tags are never valid tokens.
     return hmac.new(
@@ -60,11 +63,17 @@ def _row_state(row: Base) -> dict[str, Any]:
 def entity_tag(secret: SecretStr, view: BaseModel, *rows: Base) -> str:
     """The strong ETag of `view` (what this caller is shown) of the resource stored in
     `rows` (all of whose columns must be loaded)."""
+    return representation_tag(secret, view.model_dump_json(), *map(_row_state, rows))
+
+
+def representation_tag(secret: SecretStr, representation: str, *states: Mapping[str, Any]) -> str:
+    """`entity_tag` of a view already serialised (`representation`, its JSON), of a resource
+    read as plain rows: `states` hold every stored column of each row, by attribute name."""
     mac = hmac.new(_key(secret), digestmod=hashlib.sha256)
-    mac.update(view.model_dump_json().encode())
-    for row in rows:
+    mac.update(representation.encode())
+    for state in states:
         mac.update(b"\0")
-        mac.update(json.dumps(_row_state(row), sort_keys=True, default=str).encode())
+        mac.update(json.dumps(state, sort_keys=True, default=str).encode())
     return '"' + base64.urlsafe_b64encode(mac.digest()[:18]).decode() + '"'
 
 
@@ -115,9 +124,21 @@ def tagged(
     """The answer to a tagged GET: `view` with its ETag, or 304 (no body) when the copy the
     client holds is current."""
     if not if_none_match_holds(if_none_match, tag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={ETAG_HEADER: tag})
+        return _not_modified(tag)
     response.headers[ETAG_HEADER] = tag
     return view
+
+
+def tagged_json(tag: str, representation: str, if_none_match: str | None) -> Response:
+    """`tagged` for a view already serialised (see app.core.routing.model_response): its
+    JSON with its ETag, or 304."""
+    if not if_none_match_holds(if_none_match, tag):
+        return _not_modified(tag)
+    return Response(representation, media_type="application/json", headers={ETAG_HEADER: tag})
+
+
+def _not_modified(tag: str) -> Response:
+    return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={ETAG_HEADER: tag})
 
 
 IfMatch = Annotated[

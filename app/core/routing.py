@@ -2,7 +2,7 @@
 gets without declaring it (see `app.api`)."""
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -78,8 +78,10 @@ def dependants(dependant: Dependant) -> Iterator[Dependant]:
         pending.extend(current.dependencies)
 
 
-def _unknown_query_check(known: frozenset[str]) -> Callable[[Request], None]:
-    def refuse_unknown_query_parameters(request: Request) -> None:
+def _unknown_query_check(known: frozenset[str]) -> Callable[[Request], Awaitable[None]]:
+    # Async, though it never awaits: FastAPI runs a plain function dependency in a worker
+    # thread, and this one runs on every request of the API.
+    async def refuse_unknown_query_parameters(request: Request) -> None:
         unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
         if unknown:
             raise RequestValidationError(
