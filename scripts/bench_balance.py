@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 
 import asyncpg
+from bench_support import asyncpg_dsn, bench_settings, recreate_database
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from app.cli import migrate
-from app.config import Environment, Settings
+from app.config import Settings
 from app.core.db import Database
 from app.core.money import Money
 from app.payments import ledger
@@ -92,34 +93,7 @@ WHERE owner_id IS NOT NULL GROUP BY owner_id, account, currency
 """
 
 
-def asyncpg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-def bench_settings(url: str) -> Settings:
-    return Settings(
-        environment=Environment.development,
-        database_url=url,
-        log_level="WARNING",
-        log_json=False,
-        run_worker_in_process=False,
-    )
-
-
 # --- the database -------------------------------------------------------------------------------
-
-
-async def recreate_database(url: str) -> None:
-    name = make_url(url).database
-    connection = await asyncpg.connect(asyncpg_dsn(url, "postgres"), timeout=10)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
 
 
 async def create_shops(database: Database, count: int) -> list[SellerProfile]:

@@ -46,6 +46,7 @@ from typing import Any
 # No stubs; `unused-ignore` keeps this valid where mypy is told to skip asyncpg instead.
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import httpx
+from bench_support import asyncpg_dsn, free_port
 from local_pgbouncer import local_pgbouncer
 from scratch_market import (
     ADDRESS,
@@ -55,11 +56,9 @@ from scratch_market import (
     BenchError,
     api_server,
     approved_seller,
-    asyncpg_dsn,
     bounded,
     checked_url,
     expect,
-    free_port,
     fresh_database,
     leaf_category,
     live_listing,

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 from sqlalchemy import Table
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli import migrate
@@ -154,7 +154,8 @@ def slugify(name: str) -> str:
     return "-".join(kept.split())
 
 
-def asyncpg_dsn(url: str, database: str | None = None) -> str:
+def asyncpg_dsn(url: str | URL, database: str | None = None) -> str:
+    """The plain libpq URL asyncpg takes, of `url` or of another database on its server."""
     parsed = make_url(url).set(drivername="postgresql")
     if database is not None:
         parsed = parsed.set(database=database)

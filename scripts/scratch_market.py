@@ -9,7 +9,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,8 +21,8 @@ from types import FrameType
 from typing import IO, Any, TypeVar
 
 # No stubs; `unused-ignore` keeps this valid where mypy is told to skip asyncpg instead.
-import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import httpx
+from bench_support import recreate_database
 from sqlalchemy.engine import URL, make_url
 
 from app.cli import migrate
@@ -67,22 +66,6 @@ def checked_url(raw: str) -> URL:
     return url
 
 
-def asyncpg_dsn(url: URL, database: str | None = None) -> str:
-    plain = url.set(drivername="postgresql")
-    if database is not None:
-        plain = plain.set(database=database)
-    return plain.render_as_string(hide_password=False)
-
-
-async def recreate_database(url: URL) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url, "postgres"), timeout=10)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{url.database}"')
-    finally:
-        await connection.close()
-
-
 def bench_settings(url: URL) -> Settings:
     return Settings(
         database_url=url.render_as_string(hide_password=False),
@@ -97,20 +80,13 @@ def bench_settings(url: URL) -> Settings:
 
 def fresh_database(url: URL) -> str:
     """Recreates and migrates the database and makes an admin; returns the admin's email."""
-    asyncio.run(recreate_database(url))
+    asyncio.run(recreate_database(url.render_as_string(hide_password=False)))
     settings = bench_settings(url)
     migrate(settings)
     return asyncio.run(create_admin(settings))
 
 
 # --- processes --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def process_env(url: URL, extra: Mapping[str, str] | None = None) -> dict[str, str]:

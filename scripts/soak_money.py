@@ -57,6 +57,7 @@ from typing import IO, Any
 # No stubs; `unused-ignore` keeps this valid where mypy is told to skip asyncpg instead.
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import httpx
+from bench_support import asyncpg_dsn, free_port
 from scratch_market import (
     ADDRESS,
     CURRENCY,
@@ -65,12 +66,10 @@ from scratch_market import (
     BenchError,
     api_server,
     approved_seller,
-    asyncpg_dsn,
     bench_settings,
     bounded,
     checked_url,
     expect,
-    free_port,
     fresh_database,
     leaf_category,
     live_listing,
