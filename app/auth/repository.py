@@ -2,10 +2,31 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Select, Update, delete, exists, func, or_, select, update
+from sqlalchemy import Select, Update, bindparam, delete, exists, func, or_, select, update
 
 from app.auth.models import ApiKey, AuthSession, LoginFailure, RefreshToken, User
 from app.core.repository import RepositoryBase, locked
+
+# Built once: every authenticated request asks the first, every change that notifies anyone
+# the second, and building them cost about as much as running them.
+_USER_IN_LIVE_SESSION = (
+    select(User)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        User.deleted_at.is_(None),
+        User.id == bindparam("user_id"),
+        AuthSession.id == bindparam("session_id"),
+        AuthSession.revoked_at.is_(None),
+    )
+)
+
+_LIVE_AMONG = select(User.id, User.shop_id).where(
+    User.deleted_at.is_(None),
+    or_(
+        User.id.in_(bindparam("user_ids", expanding=True)),
+        User.shop_id.in_(bindparam("shop_ids", expanding=True)),
+    ),
+)
 
 
 class UserRepository(RepositoryBase[User]):
@@ -20,15 +41,10 @@ class UserRepository(RepositoryBase[User]):
     async def get_in_live_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
         """The user, if active and `session_id` is one of their sessions that has not ended:
         one query (a join), since every authenticated request asks."""
-        return await self.get_one_or_none(
-            self.active()
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(
-                User.id == user_id,
-                AuthSession.id == session_id,
-                AuthSession.revoked_at.is_(None),
-            )
+        found = await self.session.scalars(
+            _USER_IN_LIVE_SESSION, {"user_id": user_id, "session_id": session_id}
         )
+        return found.first()
 
     async def active_among(self, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         ids = list(user_ids)
@@ -45,10 +61,8 @@ class UserRepository(RepositoryBase[User]):
         users, shops = list(user_ids), list(shop_ids)
         if not users and not shops:
             return []
-        statement = select(User.id, User.shop_id).where(
-            User.deleted_at.is_(None), or_(User.id.in_(users), User.shop_id.in_(shops))
-        )
-        return [(user_id, shop_id) for user_id, shop_id in await self.session.execute(statement)]
+        rows = await self.session.execute(_LIVE_AMONG, {"user_ids": users, "shop_ids": shops})
+        return [(user_id, shop_id) for user_id, shop_id in rows]
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(self.active().where(User.email == email.lower()))

@@ -7,7 +7,7 @@ account."""
 import uuid
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -24,6 +24,24 @@ MESSAGE = "message"
 
 _PARTIES = frozenset({OrderActor.buyer, OrderActor.seller})
 
+# Built once: it is asked on every order screen, and building it (two aliases of users and
+# their adapted columns) cost more than running it.
+_BUYER, _SELLER_USER = aliased(User, name="buyer"), aliased(User, name="seller_user")
+_FACTS = (
+    select(
+        Order.id,
+        Conversation.id,
+        _BUYER.deleted_at.is_(None),
+        _SELLER_USER.deleted_at.is_(None),
+    )
+    .select_from(Order)
+    .join(_BUYER, _BUYER.id == Order.buyer_id)
+    .join(SellerProfile, SellerProfile.id == Order.seller_id)
+    .join(_SELLER_USER, _SELLER_USER.id == SellerProfile.user_id)
+    .outerjoin(Conversation, Conversation.order_id == Order.id)
+    .where(Order.id.in_(bindparam("order_ids", expanding=True)))
+)
+
 
 async def order_facts(
     session: AsyncSession, principal: Principal, orders: Sequence[Guarded[Order, OrderActor]]
@@ -33,23 +51,9 @@ async def order_facts(
     asked = {o.subject.id: o.roles for o in orders if o.roles & _PARTIES}
     if not asked:
         return {}
-    buyer, seller_user = aliased(User), aliased(User)
-    statement = (
-        select(
-            Order.id,
-            Conversation.id,
-            buyer.deleted_at.is_(None),
-            seller_user.deleted_at.is_(None),
-        )
-        .select_from(Order)
-        .join(buyer, buyer.id == Order.buyer_id)
-        .join(SellerProfile, SellerProfile.id == Order.seller_id)
-        .join(seller_user, seller_user.id == SellerProfile.user_id)
-        .outerjoin(Conversation, Conversation.order_id == Order.id)
-        .where(Order.id.in_(asked))
-    )
     facts: dict[uuid.UUID, OrderFacts] = {}
-    for order_id, conversation_id, buyer_active, seller_active in await session.execute(statement):
+    rows = await session.execute(_FACTS, {"order_ids": list(asked)})
+    for order_id, conversation_id, buyer_active, seller_active in rows:
         roles = asked[order_id]
         if OrderActor.buyer in roles:
             can_write = bool(seller_active)

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import String, Text, UniqueConstraint, and_, delete, or_, select, update
+from sqlalchemy import String, Text, UniqueConstraint, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.datastructures import UploadFile
@@ -33,7 +33,7 @@ from app.core.db import DbSession
 from app.core.errors import AppError, Conflict
 from app.core.ids import uuid7
 from app.core.models import Base, IdMixin
-from app.core.repository import insert_for
+from app.core.repository import DIALECT_INSERTS, dialect_of
 from app.core.routing import dependants, rebuilt, with_error_responses
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -98,6 +98,44 @@ async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
             )
         )
     )
+
+
+def _claim_statement(dialect_insert: Callable[[Any], Any]) -> Any:
+    """`Idempotency._claim`'s statement in one dialect: insert the record, or take over an
+    expired one with the same key (its values are those proposed: `excluded`)."""
+    insert = dialect_insert(IdempotencyRecord).values(
+        id=bindparam("claim_id"),
+        scope=bindparam("claim_scope"),
+        key=bindparam("claim_key"),
+        fingerprint=bindparam("claim_fingerprint"),
+        created_at=bindparam("claim_at"),
+        expires_at=bindparam("claim_expires_at"),
+    )
+    proposed = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[IdempotencyRecord.scope, IdempotencyRecord.key],
+        set_={
+            "fingerprint": proposed.fingerprint,
+            "status_code": None,
+            "response_body": None,
+            "created_at": proposed.created_at,
+            "expires_at": proposed.expires_at,
+        },
+        where=IdempotencyRecord.expires_at <= proposed.created_at,
+    ).returning(IdempotencyRecord.id)
+
+
+# Built once (per dialect): every keyed POST runs both, and building them cost about as much
+# as running them.
+_CLAIMS = {name: _claim_statement(insert) for name, insert in DIALECT_INSERTS.items()}
+_STORE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("record_id"))
+    .values(status_code=bindparam("stored_status"), response_body=bindparam("stored_body"))
+    # The record was written by `_claim`'s INSERT, never loaded: nothing in the session to
+    # bring up to date.
+    .execution_options(synchronize_session=False)
+)
 
 
 REQUIRED_MARKER = "x-idempotency-key-required"
@@ -189,32 +227,16 @@ class Idempotency:
         that transaction and then sees its committed row (or, if it rolled back, inserts)."""
         fingerprint = await _fingerprint(self.request)
         at = now()
-        expires_at = at + self.request.app.state.settings.idempotency_key_ttl
-        upsert = insert_for(self.session)
-        statement = (
-            upsert(IdempotencyRecord)
-            .values(
-                id=uuid7(),
-                scope=scope,
-                key=self.key,
-                fingerprint=fingerprint,
-                created_at=at,
-                expires_at=expires_at,
-            )
-            .on_conflict_do_update(
-                index_elements=[IdempotencyRecord.scope, IdempotencyRecord.key],
-                set_={
-                    "fingerprint": fingerprint,
-                    "status_code": None,
-                    "response_body": None,
-                    "created_at": at,
-                    "expires_at": expires_at,
-                },
-                where=IdempotencyRecord.expires_at <= at,
-            )
-            .returning(IdempotencyRecord.id)
-        )
-        claimed: uuid.UUID | None = await self.session.scalar(statement)
+        parameters = {
+            "claim_id": uuid7(),
+            "claim_scope": scope,
+            "claim_key": self.key,
+            "claim_fingerprint": fingerprint,
+            "claim_at": at,
+            "claim_expires_at": at + self.request.app.state.settings.idempotency_key_ttl,
+        }
+        statement = _CLAIMS[dialect_of(self.session)]
+        claimed: uuid.UUID | None = await self.session.scalar(statement, parameters)
         if claimed is not None:
             return claimed
         stored = await self._stored(scope)
@@ -236,9 +258,8 @@ class Idempotency:
 
     async def _store(self, record_id: uuid.UUID, status_code: int, body: str) -> None:
         await self.session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .values(status_code=status_code, response_body=body)
+            _STORE,
+            {"record_id": record_id, "stored_status": status_code, "stored_body": body},
         )
 
     async def run(

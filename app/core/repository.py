@@ -1,7 +1,7 @@
 """The generic repository every domain's repository builds on. All SQL lives in repositories."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Select, select
@@ -32,12 +32,22 @@ async def claim_one(session: AsyncSession, statement: Select[ModelT]) -> ModelT 
     return claimed
 
 
+DIALECT_INSERTS: Mapping[str, Callable[[Any], Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+"""The INSERT construct of each dialect we run on, the one that knows ON CONFLICT (an
+upsert, or an insert that skips a duplicate, in one statement)."""
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """The name of the session's dialect: a key of `DIALECT_INSERTS`."""
+    return session.get_bind().dialect.name
+
+
 def insert_for(session: AsyncSession) -> Callable[[Any], Any]:
-    """The INSERT construct of the session's dialect, the one that knows ON CONFLICT (an
-    upsert, or an insert that skips a duplicate, in one statement)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+    """The dialect INSERT construct (`DIALECT_INSERTS`) of the session's database."""
+    return DIALECT_INSERTS[dialect_of(session)]
 
 
 class RepositoryBase(Generic[ModelT]):

@@ -4,7 +4,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, delete, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -111,43 +111,60 @@ class CartRepository(RepositoryBase[CartItem]):
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _checkout_with_orders(*conditions: ColumnElement[bool]) -> Select[Checkout]:
+    """The checkout with its orders as their screens show them, in one statement (inner
+    joins: a checkout always has orders, an order lines), so its cost does not grow with
+    the number of orders."""
+    return (
+        select(Checkout)
+        .where(*conditions)
+        .options(
+            joinedload(Checkout.orders, innerjoin=True).options(
+                joinedload(Order.lines, innerjoin=True),
+                joinedload(Order.buyer, innerjoin=True),
+                joinedload(Order.shop, innerjoin=True),
+            )
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+# Built once: pay reads one on every call, and building the loader options cost more than
+# running the query.
+_CHECKOUT = _checkout_with_orders(Checkout.id == bindparam("checkout_id"))
+_CHECKOUT_LOCKED = _CHECKOUT.with_for_update(of=Checkout)
+_BUYERS_CHECKOUT = _checkout_with_orders(
+    Checkout.id == bindparam("checkout_id"), Checkout.buyer_id == bindparam("buyer_id")
+)
+_BUYERS_CHECKOUT_LOCKED = _BUYERS_CHECKOUT.with_for_update(of=Checkout)
+
+
 class CheckoutRepository(RepositoryBase[Checkout]):
     model = Checkout
 
     async def get_with_orders(
         self, checkout_id: uuid.UUID, *, lock: bool = False
     ) -> Checkout | None:
-        return await self._one_with_orders(Checkout.id == checkout_id, lock=lock)
+        statement = _CHECKOUT_LOCKED if lock else _CHECKOUT
+        return await self._one_with_orders(statement, {"checkout_id": checkout_id})
 
     async def get_visible(
         self, principal: Principal, checkout_id: uuid.UUID, *, lock: bool
     ) -> Checkout | None:
-        """One of the caller's checkouts (decided in the query): only its buyer sees it, and
-        an API key buys nothing, so it sees none."""
-        owned = Checkout.buyer_id == principal.user_id if principal.acts_as_buyer else false()
-        return await self._one_with_orders(Checkout.id == checkout_id, owned, lock=lock)
+        """One of the caller's checkouts: only its buyer sees it, and an API key buys
+        nothing, so it sees none."""
+        if not principal.acts_as_buyer:
+            return None
+        statement = _BUYERS_CHECKOUT_LOCKED if lock else _BUYERS_CHECKOUT
+        return await self._one_with_orders(
+            statement, {"checkout_id": checkout_id, "buyer_id": principal.user_id}
+        )
 
     async def _one_with_orders(
-        self, *conditions: ColumnElement[bool], lock: bool
+        self, statement: Select[Checkout], parameters: dict[str, uuid.UUID]
     ) -> Checkout | None:
-        """The checkout with its orders as their screens show them, in one statement (inner
-        joins: a checkout always has orders, an order lines), so its cost does not grow with
-        the number of orders."""
-        statement = (
-            select(Checkout)
-            .where(*conditions)
-            .options(
-                joinedload(Checkout.orders, innerjoin=True).options(
-                    joinedload(Order.lines, innerjoin=True),
-                    joinedload(Order.buyer, innerjoin=True),
-                    joinedload(Order.shop, innerjoin=True),
-                )
-            )
-            .execution_options(populate_existing=True)
-        )
-        if lock:
-            statement = statement.with_for_update(of=Checkout)
-        return (await self.session.scalars(statement)).unique().one_or_none()
+        found = await self.session.scalars(statement, parameters)
+        return found.unique().one_or_none()
 
     def due_for_expiry(self, at: datetime) -> Select[Checkout]:
         return select(Checkout).where(

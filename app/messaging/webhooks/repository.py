@@ -2,7 +2,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 
 from app.core.outbox import OutboxEvent
 from app.core.repository import RepositoryBase, locked
@@ -12,6 +12,11 @@ from app.messaging.webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+
+# Built once: every change that emits an event asks it.
+_SUBSCRIPTIONS = select(
+    WebhookEndpoint.seller_id, WebhookEndpoint.id, WebhookEndpoint.event_types
+).where(WebhookEndpoint.seller_id.in_(bindparam("seller_ids", expanding=True)))
 
 
 class EndpointRepository(RepositoryBase[WebhookEndpoint]):
@@ -33,10 +38,8 @@ class EndpointRepository(RepositoryBase[WebhookEndpoint]):
         """{shop: (endpoint id, event types) of each of its endpoints, disabled ones
         included}, for every shop asked (an empty list for a shop with none)."""
         found: dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]] = {s: [] for s in seller_ids}
-        statement = select(
-            WebhookEndpoint.seller_id, WebhookEndpoint.id, WebhookEndpoint.event_types
-        ).where(WebhookEndpoint.seller_id.in_(found))
-        for seller_id, endpoint_id, types in await self.session.execute(statement):
+        rows = await self.session.execute(_SUBSCRIPTIONS, {"seller_ids": list(found)})
+        for seller_id, endpoint_id, types in rows:
             found[seller_id].append((endpoint_id, types))
         return found
 
