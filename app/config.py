@@ -161,6 +161,14 @@ class Settings(BaseSettings):
     database_connect_timeout: PositiveDuration = timedelta(seconds=5)
     """How long a new PostgreSQL connection may take before the request answers 503
     `database_unavailable` (asyncpg's own default is a minute)."""
+    database_pool_size: int = Field(default=20, ge=1)
+    """PostgreSQL connections each process keeps open (per engine: the primary's, and the
+    replica's when there is one). Set it to the requests a process serves at once: a
+    connection beyond it (`database_max_overflow`) is opened for one request and closed
+    after it, and opening one costs more than most requests."""
+    database_max_overflow: int = Field(default=10, ge=0)
+    """Connections a process may open beyond `database_pool_size` at a peak; past both,
+    a request waits for a free connection."""
     database_read_url: str | None = Field(default=None, repr=False)  # may hold a password
     """A streaming replica of the primary (PostgreSQL) for the public reads: search, listing
     pages, storefronts, the category tree, public reviews. They may lag the primary by the

@@ -121,7 +121,11 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         # No pre-ping: it costs a round trip on every checkout; a connection the server has
         # dropped fails one request instead, and pool_recycle retires idle ones before
         # typical server or proxy timeouts.
-        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
+        kwargs.update(
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_recycle=1800,
+        )
         connect_args: dict[str, Any] = {
             "timeout": settings.database_connect_timeout.total_seconds()
         }
