@@ -12,23 +12,34 @@ checkout and pay statement counts (tests/test_statement_budgets.py). Rows, the s
 4. HTTP, FastAPI + SQLAlchemy (`stack_floor_apps:framework`, one process): a validated body,
    a response model and a session dependency that commits, as the API's routes have.
 
+Then the same for a read, beside bench_reads.py: `GET /row/{id}`, one row of a listing page's
+size in one statement on an autocommit session, driven by wrk at 1 and 16 connections through
+the bare app, FastAPI over asyncpg, and FastAPI over SQLAlchemy.
+
     .venv/bin/python scripts/bench_stack_floor.py [--pairs 2000] [--concurrency 32]
+        [--read-seconds 8]
 """
 
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
+from bench_reads import WRK_SCRIPT, Endpoint, wrk
 from bench_support import ROOT, asyncpg_dsn, free_port, server
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from stack_floor_apps import CPU_PATH, POOL_SIZE, READY_PATH, STATEMENTS
+from stack_floor_apps import CPU_PATH, POOL_SIZE, READY_PATH, ROW_PATH, STATEMENTS
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 SQL = "SELECT $1::int + 1"
@@ -133,20 +144,63 @@ async def http_row(stack: str, base_url: str, pairs: int, concurrency: int) -> R
         return await measure(stack, http_pair, pairs, concurrency, server_cpu)
 
 
+@contextmanager
+def floor_app(url: str, app: str) -> Iterator[str]:
+    """`stack_floor_apps:<app>` under uvicorn, one process; its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", f"stack_floor_apps:{app}"]
+    command += ["--app-dir", str(ROOT / "scripts"), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    environment = {**os.environ, "FLOOR_DATABASE_URL": url}
+    with server(command, port, env=environment, cwd=ROOT, ready_path=READY_PATH) as base:
+        yield base
+
+
 def http_rows(url: str, pairs: int, concurrency: int) -> list[Row]:
     rows = []
     for stack, app in (
         ("HTTP: bare ASGI + asyncpg", "bare"),
         ("HTTP: FastAPI + SQLAlchemy", "framework"),
     ):
-        port = free_port()
-        command = [sys.executable, "-m", "uvicorn", f"stack_floor_apps:{app}"]
-        command += ["--app-dir", str(ROOT / "scripts"), "--host", "127.0.0.1"]
-        command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
-        environment = {**os.environ, "FLOOR_DATABASE_URL": url}
-        with server(command, port, env=environment, cwd=ROOT, ready_path=READY_PATH) as base:
+        with floor_app(url, app) as base:
             rows.append(asyncio.run(http_row(stack, base, pairs, concurrency)))
     return rows
+
+
+READ_STACKS = (
+    ("bare ASGI + asyncpg", "bare"),
+    ("FastAPI + asyncpg", "framework_asyncpg"),
+    ("FastAPI + SQLAlchemy session", "framework"),
+)
+READ_CLIENTS = (1, 16)
+
+
+def read_table(url: str, seconds: float) -> str:
+    """wrk on `GET /row/{id}` (random ids) of each read stack; req/s beside the bare app's."""
+    endpoint = Endpoint("row", "GET /row/{id}", [f"{ROW_PATH}{uuid.uuid4()}" for _ in range(500)])
+    rates: dict[tuple[str, int], float] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        work = Path(directory)
+        (work / "reads.lua").write_text(WRK_SCRIPT)
+        for stack, app in READ_STACKS:
+            with floor_app(url, app) as base:
+                wrk(base, endpoint, max(READ_CLIENTS), 1, work)  # warm-up
+                for clients in READ_CLIENTS:
+                    rates[stack, clients] = wrk(base, endpoint, clients, seconds, work).rate
+    lines = [
+        f"one read, GET /row/{{id}} (one statement, autocommit), wrk 1 thread, {seconds:g} s"
+        " per row, one uvicorn process",
+        f"{'stack':<30} | " + " | ".join(f"{c:>2} client(s) req/s, ÷ bare" for c in READ_CLIENTS),
+        f"{'-' * 30}-+-" + "-+-".join("-" * 26 for _ in READ_CLIENTS),
+    ]
+    bare = READ_STACKS[0][0]
+    for stack, _ in READ_STACKS:
+        cells = [
+            f"{rates[stack, c]:>13,.0f}, {rates[stack, c] / rates[bare, c]:>8.2f}x"
+            for c in READ_CLIENTS
+        ]
+        lines.append(f"{stack:<30} | " + " | ".join(f"{cell:>26}" for cell in cells))
+    return "\n".join(lines)
 
 
 def table(rows: Sequence[Row], concurrency: int) -> str:
@@ -178,12 +232,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--pairs", type=int, default=2000, help="pairs per row")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--read-seconds", type=float, default=8.0, help="seconds per wrk run")
     args = parser.parse_args(argv)
     if args.concurrency > POOL_SIZE:
         parser.error(f"--concurrency is at most the pools' size, {POOL_SIZE}")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
     rows = asyncio.run(in_process_rows(args.database_url, args.pairs, args.concurrency))
     rows += http_rows(args.database_url, args.pairs, args.concurrency)
     print(table(rows, args.concurrency))
+    print()
+    print(read_table(args.database_url, args.read_seconds))
     return 0
 
 
