@@ -104,11 +104,21 @@ class CartRepository(RepositoryBase[CartItem]):
 
     async def remove(self, buyer_id: uuid.UUID, listing_ids: list[uuid.UUID]) -> int:
         result = await self.session.execute(
-            delete(CartItem).where(
-                CartItem.buyer_id == buyer_id, CartItem.listing_id.in_(listing_ids)
-            )
+            _REMOVE_FROM_CART, {"buyer_id": buyer_id, "listing_ids": listing_ids}
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Built once: every checkout takes what it bought out of the cart. No request uses a cart
+# item after removing it, so the session's copies (if any) need not be brought up to date.
+_REMOVE_FROM_CART = (
+    delete(CartItem)
+    .where(
+        CartItem.buyer_id == bindparam("buyer_id"),
+        CartItem.listing_id.in_(bindparam("listing_ids", expanding=True)),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def _checkout_with_orders(*conditions: ColumnElement[bool]) -> Select[Checkout]:

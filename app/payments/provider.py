@@ -15,15 +15,16 @@ Sandbox test tokens for `capture`:
 Sandbox payouts fail when the seller's payout account ends in `FAIL`.
 """
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import now
 from app.core.errors import AppError
 from app.core.ids import uuid7
-from app.core.repository import insert_for
+from app.core.repository import DIALECT_INSERTS, dialect_of
 from app.payments.exceptions import (
     InsufficientFunds,
     InvalidPaymentToken,
@@ -60,6 +61,28 @@ _DECLINES: dict[str, type[AppError]] = {
 }
 
 
+def _record_statement(dialect_insert: Callable[[Any], Any]) -> Any:
+    """`SandboxProvider._record`'s statement in one dialect."""
+    return (
+        dialect_insert(ProviderOperation)
+        .values(
+            id=bindparam("operation_id"),
+            kind=bindparam("operation_kind"),
+            reference=bindparam("operation_reference"),
+            amount=bindparam("operation_amount"),
+            currency=bindparam("operation_currency"),
+            succeeded=bindparam("operation_succeeded"),
+            created_at=bindparam("operation_at"),
+        )
+        .on_conflict_do_nothing(index_elements=[ProviderOperation.reference])
+        .returning(ProviderOperation.id)
+    )
+
+
+# Built once (per dialect): every payment, refund and payout records one.
+_RECORDS = {name: _record_statement(insert) for name, insert in DIALECT_INSERTS.items()}
+
+
 class SandboxProvider:
     """Deterministic test double of a payment provider. Its book (`provider_operations`)
     lives in our database and in our transaction, so a rolled-back request leaves no charge
@@ -77,21 +100,19 @@ class SandboxProvider:
     ) -> str:
         # One statement: the same reference is the same operation (idempotent), so a
         # duplicate is skipped and the first one's id answered.
-        statement = (
-            insert_for(session)(ProviderOperation)
-            .values(
-                id=uuid7(),
-                kind=kind,
-                reference=reference,
-                amount=amount,
-                currency=currency,
-                succeeded=succeeded,
-                created_at=now(),
-            )
-            .on_conflict_do_nothing(index_elements=[ProviderOperation.reference])
-            .returning(ProviderOperation.id)
+        statement = _RECORDS[dialect_of(session)]
+        recorded = await session.scalar(
+            statement,
+            {
+                "operation_id": uuid7(),
+                "operation_kind": kind,
+                "operation_reference": reference,
+                "operation_amount": amount,
+                "operation_currency": currency,
+                "operation_succeeded": succeeded,
+                "operation_at": now(),
+            },
         )
-        recorded = await session.scalar(statement)
         if recorded is None:
             recorded = await session.scalar(
                 select(ProviderOperation.id).where(ProviderOperation.reference == reference)
