@@ -33,7 +33,7 @@ from app.core.db import DbSession
 from app.core.errors import AppError, Conflict
 from app.core.ids import uuid7
 from app.core.models import Base, IdMixin
-from app.core.repository import DIALECT_INSERTS, dialect_of
+from app.core.repository import prebuilt_insert
 from app.core.routing import dependants, rebuilt, with_error_responses
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -100,17 +100,9 @@ async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     )
 
 
-def _claim_statement(dialect_insert: Callable[[Any], Any]) -> Any:
-    """`Idempotency._claim`'s statement in one dialect: insert the record, or take over an
-    expired one with the same key (its values are those proposed: `excluded`)."""
-    insert = dialect_insert(IdempotencyRecord).values(
-        id=bindparam("claim_id"),
-        scope=bindparam("claim_scope"),
-        key=bindparam("claim_key"),
-        fingerprint=bindparam("claim_fingerprint"),
-        created_at=bindparam("claim_at"),
-        expires_at=bindparam("claim_expires_at"),
-    )
+def _take_over_an_expired_record(insert: Any) -> Any:
+    """On meeting a record with the same key that has expired, the insert takes it over (its
+    values become those proposed: `excluded`); on meeting a live one it does nothing."""
     proposed = insert.excluded
     return insert.on_conflict_do_update(
         index_elements=[IdempotencyRecord.scope, IdempotencyRecord.key],
@@ -125,9 +117,13 @@ def _claim_statement(dialect_insert: Callable[[Any], Any]) -> Any:
     ).returning(IdempotencyRecord.id)
 
 
-# Built once (per dialect): every keyed POST runs both, and building them cost about as much
-# as running them.
-_CLAIMS = {name: _claim_statement(insert) for name, insert in DIALECT_INSERTS.items()}
+# Built once: every keyed POST runs both, and building them cost about as much as running
+# them.
+_CLAIM = prebuilt_insert(
+    IdempotencyRecord,
+    ("id", "scope", "key", "fingerprint", "created_at", "expires_at"),
+    _take_over_an_expired_record,
+)
 _STORE = (
     update(IdempotencyRecord)
     .where(IdempotencyRecord.id == bindparam("record_id"))
@@ -227,16 +223,15 @@ class Idempotency:
         that transaction and then sees its committed row (or, if it rolled back, inserts)."""
         fingerprint = await _fingerprint(self.request)
         at = now()
-        parameters = {
-            "claim_id": uuid7(),
-            "claim_scope": scope,
-            "claim_key": self.key,
-            "claim_fingerprint": fingerprint,
-            "claim_at": at,
-            "claim_expires_at": at + self.request.app.state.settings.idempotency_key_ttl,
-        }
-        statement = _CLAIMS[dialect_of(self.session)]
-        claimed: uuid.UUID | None = await self.session.scalar(statement, parameters)
+        claimed: uuid.UUID | None = await _CLAIM.scalar(
+            self.session,
+            id=uuid7(),
+            scope=scope,
+            key=self.key,
+            fingerprint=fingerprint,
+            created_at=at,
+            expires_at=at + self.request.app.state.settings.idempotency_key_ttl,
+        )
         if claimed is not None:
             return claimed
         stored = await self._stored(scope)

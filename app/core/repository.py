@@ -1,10 +1,11 @@
 """The generic repository every domain's repository builds on. All SQL lives in repositories."""
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,9 +46,34 @@ def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-def insert_for(session: AsyncSession) -> Callable[[Any], Any]:
-    """The dialect INSERT construct (`DIALECT_INSERTS`) of the session's database."""
-    return DIALECT_INSERTS[dialect_of(session)]
+_NEW = "new_"  # a bind parameter may not take its column's own name
+
+
+@dataclass(frozen=True, slots=True)
+class PrebuiltInsert:
+    """An INSERT of one row with its ON CONFLICT and RETURNING, built once per dialect for a
+    hot path (building such a statement costs about as much as running it); the row's values
+    are bound at each run."""
+
+    by_dialect: Mapping[str, Any]
+
+    async def scalar(self, session: AsyncSession, **values: Any) -> Any:
+        """Runs it with the row's `values` (by column name); what it returns, or None."""
+        statement = self.by_dialect[dialect_of(session)]
+        return await session.scalar(statement, {_NEW + k: v for k, v in values.items()})
+
+
+def prebuilt_insert(
+    model: type[Any], columns: Sequence[str], finish: Callable[[Any], Any]
+) -> PrebuiltInsert:
+    """The INSERT of a `model` row giving `columns`, completed by `finish` (which adds its
+    ON CONFLICT and RETURNING) in every dialect of `DIALECT_INSERTS`."""
+    return PrebuiltInsert(
+        {
+            name: finish(insert(model).values(**{c: bindparam(_NEW + c) for c in columns}))
+            for name, insert in DIALECT_INSERTS.items()
+        }
+    )
 
 
 class RepositoryBase(Generic[ModelT]):

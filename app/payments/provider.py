@@ -15,16 +15,15 @@ Sandbox test tokens for `capture`:
 Sandbox payouts fail when the seller's payout account ends in `FAIL`.
 """
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import now
 from app.core.errors import AppError
 from app.core.ids import uuid7
-from app.core.repository import DIALECT_INSERTS, dialect_of
+from app.core.repository import prebuilt_insert
 from app.payments.exceptions import (
     InsufficientFunds,
     InvalidPaymentToken,
@@ -61,26 +60,15 @@ _DECLINES: dict[str, type[AppError]] = {
 }
 
 
-def _record_statement(dialect_insert: Callable[[Any], Any]) -> Any:
-    """`SandboxProvider._record`'s statement in one dialect."""
-    return (
-        dialect_insert(ProviderOperation)
-        .values(
-            id=bindparam("operation_id"),
-            kind=bindparam("operation_kind"),
-            reference=bindparam("operation_reference"),
-            amount=bindparam("operation_amount"),
-            currency=bindparam("operation_currency"),
-            succeeded=bindparam("operation_succeeded"),
-            created_at=bindparam("operation_at"),
-        )
-        .on_conflict_do_nothing(index_elements=[ProviderOperation.reference])
-        .returning(ProviderOperation.id)
-    )
-
-
-# Built once (per dialect): every payment, refund and payout records one.
-_RECORDS = {name: _record_statement(insert) for name, insert in DIALECT_INSERTS.items()}
+# Built once: every payment, refund and payout records one. The same reference is the same
+# operation (idempotent): a duplicate is skipped.
+_RECORD = prebuilt_insert(
+    ProviderOperation,
+    ("id", "kind", "reference", "amount", "currency", "succeeded", "created_at"),
+    lambda insert: insert.on_conflict_do_nothing(
+        index_elements=[ProviderOperation.reference]
+    ).returning(ProviderOperation.id),
+)
 
 
 class SandboxProvider:
@@ -98,20 +86,16 @@ class SandboxProvider:
         reference: str,
         succeeded: bool = True,
     ) -> str:
-        # One statement: the same reference is the same operation (idempotent), so a
-        # duplicate is skipped and the first one's id answered.
-        statement = _RECORDS[dialect_of(session)]
-        recorded = await session.scalar(
-            statement,
-            {
-                "operation_id": uuid7(),
-                "operation_kind": kind,
-                "operation_reference": reference,
-                "operation_amount": amount,
-                "operation_currency": currency,
-                "operation_succeeded": succeeded,
-                "operation_at": now(),
-            },
+        # One statement; a duplicate answers nothing, and the first one's id is read.
+        recorded = await _RECORD.scalar(
+            session,
+            id=uuid7(),
+            kind=kind,
+            reference=reference,
+            amount=amount,
+            currency=currency,
+            succeeded=succeeded,
+            created_at=now(),
         )
         if recorded is None:
             recorded = await session.scalar(
