@@ -33,7 +33,7 @@ async def claim_one(session: AsyncSession, statement: Select[ModelT]) -> ModelT 
     return claimed
 
 
-DIALECT_INSERTS: Mapping[str, Callable[[Any], Any]] = {
+_DIALECT_INSERTS: Mapping[str, Callable[[Any], Any]] = {
     "postgresql": postgresql.insert,
     "sqlite": sqlite.insert,
 }
@@ -41,8 +41,8 @@ DIALECT_INSERTS: Mapping[str, Callable[[Any], Any]] = {
 upsert, or an insert that skips a duplicate, in one statement)."""
 
 
-def dialect_of(session: AsyncSession) -> str:
-    """The name of the session's dialect: a key of `DIALECT_INSERTS`."""
+def _dialect_of(session: AsyncSession) -> str:
+    """The name of the session's dialect: a key of `_DIALECT_INSERTS`."""
     return session.get_bind().dialect.name
 
 
@@ -59,7 +59,7 @@ class PrebuiltInsert:
 
     async def scalar(self, session: AsyncSession, **values: Any) -> Any:
         """Runs it with the row's `values` (by column name); what it returns, or None."""
-        statement = self.by_dialect[dialect_of(session)]
+        statement = self.by_dialect[_dialect_of(session)]
         return await session.scalar(statement, {_NEW + k: v for k, v in values.items()})
 
 
@@ -67,11 +67,11 @@ def prebuilt_insert(
     model: type[Any], columns: Sequence[str], finish: Callable[[Any], Any]
 ) -> PrebuiltInsert:
     """The INSERT of a `model` row giving `columns`, completed by `finish` (which adds its
-    ON CONFLICT and RETURNING) in every dialect of `DIALECT_INSERTS`."""
+    ON CONFLICT and RETURNING) in every dialect of `_DIALECT_INSERTS`."""
     return PrebuiltInsert(
         {
             name: finish(insert(model).values(**{c: bindparam(_NEW + c) for c in columns}))
-            for name, insert in DIALECT_INSERTS.items()
+            for name, insert in _DIALECT_INSERTS.items()
         }
     )
 
