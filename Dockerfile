@@ -4,7 +4,10 @@
 #   docker run -p 8000:8000 \
 #     -e MARKETPLACE_DATABASE_URL=postgresql+asyncpg://user:pass@host:5432/db \
 #     -e MARKETPLACE_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" \
+#     -e MARKETPLACE_PUBLIC_URL=https://api.example.com \
 #     marketplace
+#
+# (Production refuses to start without the three: see the README's Docker section.)
 #
 # The app runs from its source tree in /srv/app (not from site-packages) because the CLI finds
 # alembic.ini and migrations/ next to the `app` package (app/cli.py: PROJECT_ROOT).
