@@ -142,7 +142,6 @@ def _checkout_with_orders(*conditions: ColumnElement[bool]) -> Select[Checkout]:
 # Built once: pay reads one on every call, and building the loader options cost more than
 # running the query.
 _CHECKOUT = _checkout_with_orders(Checkout.id == bindparam("checkout_id"))
-_CHECKOUT_LOCKED = _CHECKOUT.with_for_update(of=Checkout)
 _BUYERS_CHECKOUT = _checkout_with_orders(
     Checkout.id == bindparam("checkout_id"), Checkout.buyer_id == bindparam("buyer_id")
 )
@@ -152,11 +151,8 @@ _BUYERS_CHECKOUT_LOCKED = _BUYERS_CHECKOUT.with_for_update(of=Checkout)
 class CheckoutRepository(RepositoryBase[Checkout]):
     model = Checkout
 
-    async def get_with_orders(
-        self, checkout_id: uuid.UUID, *, lock: bool = False
-    ) -> Checkout | None:
-        statement = _CHECKOUT_LOCKED if lock else _CHECKOUT
-        return await self._one_with_orders(statement, {"checkout_id": checkout_id})
+    async def get_with_orders(self, checkout_id: uuid.UUID) -> Checkout | None:
+        return await self._one_with_orders(_CHECKOUT, {"checkout_id": checkout_id})
 
     async def get_visible(
         self, principal: Principal, checkout_id: uuid.UUID, *, lock: bool

@@ -145,6 +145,20 @@ async def race_shipped_order(
     return order_id
 
 
+async def race_shipped_orders(
+    client: httpx.AsyncClient, *, market: RaceMarket, count: int
+) -> tuple[list[LoggedIn], list[str]]:
+    """`count` buyers, each with a one-unit order of the same listing (of `count` units),
+    paid and shipped; the buyers and their order ids, in the same order."""
+    listing_id = await race_listing(client, market=market, quantity=count)
+    buyers = await race_buyers(client, count=count)
+    order_ids = [
+        await race_shipped_order(client, market=market, buyer=b, listing_id=listing_id)
+        for b in buyers
+    ]
+    return buyers, order_ids
+
+
 async def scalar(database: Database, statement: Any) -> Any:
     """One value read in a session of its own (what the committed database now holds)."""
     async with database.session_scope() as session:

@@ -39,6 +39,7 @@ from tests.factories.races import (
     race_listing,
     race_market,
     race_shipped_order,
+    race_shipped_orders,
     scalar,
 )
 
@@ -254,12 +255,7 @@ async def test_confirm_receipt_racing_the_auto_complete_sweep_releases_once(
     assert settings.commission_fixed == 0
     assert payments_service.commission_for(settings, ORDER_TOTAL) == COMMISSION
     market = await race_market(client, database)
-    listing_id = await race_listing(client, market=market, quantity=5)
-    buyers = await race_buyers(client, count=5)
-    order_ids = [
-        await race_shipped_order(client, market=market, buyer=b, listing_id=listing_id)
-        for b in buyers
-    ]
+    buyers, order_ids = await race_shipped_orders(client, market=market, count=5)
 
     clock.advance(settings.auto_complete_after + timedelta(minutes=1))
     # Tokens expire on the same clock: sign in again in the future.

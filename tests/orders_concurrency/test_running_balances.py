@@ -24,10 +24,8 @@ from tests.factories.api import assert_problem
 from tests.factories.payments import amounts, balance, post_payout, reconcile_ok
 from tests.factories.races import (
     ORDER_TOTAL,
-    race_buyers,
-    race_listing,
     race_market,
-    race_shipped_order,
+    race_shipped_orders,
 )
 
 pytestmark = pytest.mark.postgres_only
@@ -125,12 +123,7 @@ async def test_completions_payouts_and_settlements_of_one_shop_at_once_keep_its_
     client, database = committed_client, committed_database
     market = await race_market(client, database)
     orders = 10
-    listing_id = await race_listing(client, market=market, quantity=orders)
-    buyers = await race_buyers(client, count=orders)
-    order_ids = [
-        await race_shipped_order(client, market=market, buyer=b, listing_id=listing_id)
-        for b in buyers
-    ]
+    buyers, order_ids = await race_shipped_orders(client, market=market, count=orders)
     # Half the orders are confirmed by their buyers, the rest auto-completed by the sweeps.
     clock.advance(settings.auto_complete_after + timedelta(minutes=1))
     buyers = [await login(client, email=b.email) for b in buyers]
