@@ -7,6 +7,12 @@ from app.admin.router import ADMIN_ROUTERS
 from app.auth.dependencies import get_optional_principal, get_principal
 from app.auth.router import create_api_key, me_router, refresh, token
 from app.auth.router import router as auth_router
+from app.auth.totp.router import (
+    confirm_totp,
+    enrol_totp,
+    regenerate_totp_recovery_codes,
+)
+from app.auth.totp.router import router as totp_router
 from app.catalog.router import categories_router, listings_router, storefront_router
 from app.conversations.router import conversations_router
 from app.core.idempotency import accept_idempotency_keys
@@ -26,6 +32,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     listings_router,
     auth_router,
     me_router,
+    totp_router,
     privacy_router,
     sellers_router,
     payouts_router,
@@ -46,11 +53,19 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
 
 for _router in DOMAIN_ROUTERS:
     # Any POST may send an Idempotency-Key (API.md), a new one included. Logging in,
-    # refreshing and creating an API key answer with credentials the database keeps only
-    # hashed: their answers are never stored for replay.
+    # refreshing, creating an API key and a second factor's secret or recovery codes answer
+    # with credentials the database keeps only hashed or encrypted: their answers are never
+    # stored for replay.
     accept_idempotency_keys(
         _router,
         key_owners=(get_principal, get_optional_principal),
-        never_stored={token, refresh, create_api_key},
+        never_stored={
+            token,
+            refresh,
+            create_api_key,
+            enrol_totp,
+            confirm_totp,
+            regenerate_totp_recovery_codes,
+        },
     )
     refuse_unknown_query_parameters(_router)

@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, worker, create-admin, seed-demo, openapi."""
+"""The `marketplace` command: serve, migrate, worker, create-admin, seed-demo, mail, openapi."""
 
 import argparse
 import asyncio
@@ -160,6 +160,32 @@ def _cmd_seed_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mail(args: argparse.Namespace) -> int:
+    """The newest queued and sent mail, whole while the console backend keeps it: how a
+    developer follows a verification or reset link without a mail server."""
+    from app.core.db import Database
+    from app.core.mail.repository import MailRepository
+
+    settings = get_settings()
+
+    async def main() -> list[str]:
+        database = Database(settings)
+        try:
+            async with database.session_scope() as session:
+                messages = await MailRepository(session).recent(args.limit, args.to)
+        finally:
+            await database.dispose()
+        return [
+            f"=== {m.created_at:%Y-%m-%d %H:%M:%S} UTC  {m.status}  to {m.to_address}\n"
+            f"Subject: {m.subject}\n\n{m.text_body or '(body wiped once sent)'}"
+            for m in reversed(messages)
+        ]
+
+    shown = asyncio.run(main())
+    print("\n".join(shown) if shown else "no mail")
+    return 0
+
+
 def write_openapi(path: Path = OPENAPI_PATH) -> str:
     """Render the spec exactly as committed (sorted keys, trailing newline)."""
     from app.main import create_app
@@ -217,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed-demo", help="load demo accounts and data (idempotent)")
     seed.set_defaults(handler=_cmd_seed_demo)
+
+    mail = sub.add_parser(
+        "mail", help="show the newest mail (whole with MARKETPLACE_EMAIL_BACKEND=console)"
+    )
+    mail.add_argument("--to", help="only mail to this address")
+    mail.add_argument("--limit", type=_positive_int, default=5)
+    mail.set_defaults(handler=_cmd_mail)
 
     spec = sub.add_parser("openapi", help="write the OpenAPI spec")
     spec.add_argument("--output", default=str(OPENAPI_PATH))

@@ -130,6 +130,34 @@ class Environment(StrEnum):
     production = "production"
 
 
+class EmailBackend(StrEnum):
+    console = "console"
+    """Mail is written to the log and kept, whole, in the outbox, where `marketplace mail`
+    (and, in development, `GET /v1/dev/mail`) list it: a newcomer can follow a link."""
+    smtp = "smtp"
+    """Sent through `MARKETPLACE_SMTP_URL`."""
+    none = "none"
+    """Nothing is sent (queued mail is marked sent and wiped)."""
+
+
+# Deliberately recognisable so production can refuse it.
+DEV_TOTP_ENCRYPTION_KEY = "dev-only-insecure-totp-key-change-me"
+
+_SMTP_URL = re.compile(r"^smtps?://(?:[^@/\s]+@)?[^@/:\s]+(?::\d{1,5})?/?$")
+
+
+def _smtp_url(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not _SMTP_URL.match(value.get_secret_value()):
+        raise ValueError(
+            "an SMTP URL is smtp://[user:password@]host[:port] (STARTTLS) or smtps://... "
+            "(TLS from the first byte)"
+        )
+    return value
+
+
+SmtpUrl = Annotated[SecretStr | None, AfterValidator(_smtp_url)]
+
+
 class ModerationMode(StrEnum):
     auto = "auto"
     required = "required"
@@ -299,6 +327,45 @@ class Settings(BaseSettings):
     rate_limit_search: RateLimit = "120/minute"
     rate_limit_writes: RateLimit = "120/minute"
 
+    email_backend: EmailBackend | None = None
+    """None means `console` outside production; production must choose `smtp` or `none`."""
+    smtp_url: SmtpUrl = Field(default=None, repr=False)  # may hold a password
+    """`smtp://user:password@host:587` sends with STARTTLS (required in production, offered
+    elsewhere), `smtps://...:465` with TLS from the first byte; user and password are
+    percent-encoded."""
+    email_from: str = Field(
+        default="Marketplace <no-reply@marketplace.invalid>", min_length=3, max_length=320
+    )
+    """The `From` of every mail."""
+    email_link_base_url: PublicUrl = None
+    """Where the links in account mail point (the frontend's pages `/verify-email?token=`
+    and `/reset-password?token=`); unset, the API's public URL."""
+    email_timeout: PositiveDuration = timedelta(seconds=20)
+    """How long one SMTP conversation may take, connecting included."""
+    email_retry_base: PositiveDuration = timedelta(minutes=1)
+    """After failed attempt n the next waits base * 2^(n-1)."""
+    email_max_attempts: int = Field(default=10, ge=1)
+    email_verification_ttl: PositiveDuration = timedelta(days=2)
+    password_reset_ttl: PositiveDuration = timedelta(minutes=30)
+    password_reset_mails_per_hour: int = Field(default=3, ge=1)
+    """Reset mails one address receives per hour at most, whoever asks: a stranger cannot
+    flood an inbox through the (per-client) rate limit's many clients."""
+    registration_notices_per_hour: int = Field(default=3, ge=1)
+    """"Someone tried to register with your address" notes one address receives per hour at
+    most: registering with a taken address cannot flood its owner's inbox."""
+    # None means "true in production, false elsewhere" (see verified_email_required).
+    require_verified_email: bool | None = None
+    """An account whose email is not verified may browse and fill its cart, but not pay,
+    apply to sell or create API keys (403 `email_not_verified`)."""
+    totp_encryption_key: SecretStr = SecretStr(DEV_TOTP_ENCRYPTION_KEY)
+    """Encrypts TOTP secrets at rest (any long random text; a key is derived from it).
+    Changing it makes every enrolled second factor unreadable: keep it like the JWT secret."""
+    totp_issuer: str = Field(default="Marketplace", min_length=1, max_length=64)
+    """The name authenticator apps show beside the account."""
+    # None means "true in production, false elsewhere" (see admin_totp_required).
+    require_admin_totp: bool | None = None
+    """An admin without a confirmed second factor can do nothing but enrol one."""
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -306,6 +373,28 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         """`public_url` without a trailing slash (the development default when unset)."""
         return (self.public_url or DEVELOPMENT_PUBLIC_URL).rstrip("/")
+
+    @property
+    def email_link_base(self) -> str:
+        return (self.email_link_base_url or self.public_base_url).rstrip("/")
+
+    @property
+    def mail_backend(self) -> EmailBackend:
+        if self.email_backend is None:
+            return EmailBackend.console
+        return self.email_backend
+
+    @property
+    def verified_email_required(self) -> bool:
+        if self.require_verified_email is None:
+            return self.environment is Environment.production
+        return self.require_verified_email
+
+    @property
+    def admin_totp_required(self) -> bool:
+        if self.require_admin_totp is None:
+            return self.environment is Environment.production
+        return self.require_admin_totp
 
     @property
     def is_sqlite(self) -> bool:
@@ -345,6 +434,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _smtp_backend_has_a_server(self) -> "Settings":
+        if self.email_backend is EmailBackend.smtp and self.smtp_url is None:
+            raise ValueError("MARKETPLACE_EMAIL_BACKEND=smtp needs MARKETPLACE_SMTP_URL")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
         if self.environment is Environment.production:
             if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
@@ -370,6 +465,20 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "MARKETPLACE_PUBLIC_URL must be set in production (the API's public base "
                     "URL, e.g. https://api.example.com): media URLs are built from it"
+                )
+            if self.email_backend is None or self.email_backend is EmailBackend.console:
+                raise ValueError(
+                    "MARKETPLACE_EMAIL_BACKEND must be smtp (with MARKETPLACE_SMTP_URL) or none "
+                    "in production: the console backend keeps mail, reset links included, "
+                    "in the database"
+                )
+            totp_key = self.totp_encryption_key.get_secret_value()
+            if totp_key == DEV_TOTP_ENCRYPTION_KEY or (
+                secret_strength_bits(totp_key) < MIN_PRODUCTION_SECRET_BITS
+            ):
+                raise ValueError(
+                    "MARKETPLACE_TOTP_ENCRYPTION_KEY must be set in production to a random "
+                    "secret (it encrypts second-factor secrets)"
                 )
         return self
 

@@ -209,11 +209,12 @@ async def _account(session: AsyncSession, account: DemoAccount) -> tuple[User, b
             session, email=account.email, password=account.password, name=account.display_name
         )
     else:
-        user = await auth_service.register(
+        user = await auth_service.create_account(
             session,
             UserRegister(
                 email=account.email, password=account.password, display_name=account.display_name
             ),
+            verified=True,
         )
     return user, True
 

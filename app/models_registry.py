@@ -4,6 +4,7 @@ from app.auth import models as auth_models
 from app.catalog import models as catalog_models
 from app.conversations import models as conversation_models
 from app.core import audit, idempotency, outbox
+from app.core.mail import models as mail_models
 from app.core.models import Base
 from app.disputes import models as dispute_models
 from app.messaging.notifications import models as notification_models
@@ -22,6 +23,7 @@ __all__ = [
     "conversation_models",
     "dispute_models",
     "idempotency",
+    "mail_models",
     "metadata",
     "notification_models",
     "order_models",

@@ -162,6 +162,9 @@ def api_settings(url: str, port: int, media_dir: Path) -> tuple[Settings, dict[s
         "MARKETPLACE_ENVIRONMENT": Environment.production.value,
         "MARKETPLACE_DATABASE_URL": url,
         "MARKETPLACE_JWT_SECRET": secrets.token_urlsafe(48),
+        "MARKETPLACE_TOTP_ENCRYPTION_KEY": secrets.token_urlsafe(48),
+        # No mail leaves a benchmark; production refuses the console backend.
+        "MARKETPLACE_EMAIL_BACKEND": "none",
         "MARKETPLACE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "MARKETPLACE_MEDIA_DIR": str(media_dir),
         "MARKETPLACE_LOG_LEVEL": "WARNING",

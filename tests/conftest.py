@@ -33,6 +33,7 @@ from app.main import create_app
 from app.models_registry import metadata
 from scripts.local_pgbouncer import PgBouncer, local_pgbouncer, pgbouncer_binary
 from tests.factories.apps import make_settings
+from tests.factories.mail import SmtpSink, smtp_sink
 
 POSTGRES_URL = os.environ.get("MARKETPLACE_TEST_POSTGRES_URL")
 
@@ -208,3 +209,11 @@ async def committed_client(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    """A real SMTP server on a local port that keeps what it is sent (tests/factories/mail.py);
+    pair it with `smtp_settings(settings, smtp_server.url)` for the worker's sweep."""
+    with smtp_sink() as sink:
+        yield sink

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from app.cli import PROJECT_ROOT, build_parser
+from app.core.db import Database
+from app.core.mail.queue import queue
 from app.demo import DEMO_ACCOUNTS
+from tests.factories.apps import make_settings
 from tests.factories.cli import Cli
+
+RESET = "http://localhost:8000/reset-password"
 
 
 @pytest.fixture
@@ -37,7 +42,15 @@ def test_help_lists_every_command(cli: Cli) -> None:
     result = cli.run("--help")
 
     assert result.returncode == 0
-    for command in ("serve", "migrate", "worker", "create-admin", "seed-demo", "openapi"):
+    for command in (
+        "serve",
+        "migrate",
+        "worker",
+        "create-admin",
+        "seed-demo",
+        "mail",
+        "openapi",
+    ):
         assert command in result.stdout
 
 
@@ -142,8 +155,52 @@ def test_worker_once_prints_its_job_counts(migrated: Cli) -> None:
 
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout.strip().splitlines()[-1])
-    assert {"purge_expired_sessions", "purge_expired_idempotency_keys"} <= set(counts)
+    assert {
+        "purge_expired_sessions",
+        "purge_expired_idempotency_keys",
+        "answer_password_resets",
+        "deliver_mail",
+        "purge_finished_mail",
+    } <= set(counts)
     assert all(isinstance(v, int) and v == 0 for v in counts.values()), counts
+
+
+async def _queue_mail(cli: Cli, *, to: str, name: str) -> None:
+    """A mail queued in the CLI's database by the app's own code (what a registration does)."""
+    database = Database(make_settings(f"sqlite+aiosqlite:///{cli.database}"))
+    try:
+        async with database.session_scope() as session:
+            queue(
+                session,
+                to=to,
+                template="password_changed",
+                context={"display_name": name, "how": "from the CLI test", "reset_link": RESET},
+                user_id=None,
+            )
+    finally:
+        await database.dispose()
+
+
+async def test_mail_shows_the_newest_mail_whole_with_the_console_backend(migrated: Cli) -> None:
+    empty = migrated.run("mail")
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout.strip() == "no mail"
+    await _queue_mail(migrated, to="ada@example.com", name="Ada")
+    await _queue_mail(migrated, to="grace@example.com", name="Grace")
+
+    shown = migrated.run("mail", "--to", "ADA@example.com")
+    newest = migrated.run("mail", "--limit", "1")
+
+    assert shown.returncode == 0, shown.stderr
+    assert "to ada@example.com" in shown.stdout
+    assert "Subject: Your password was changed" in shown.stdout
+    assert "Hello Ada" in shown.stdout
+    assert RESET in shown.stdout
+    assert "grace@example.com" not in shown.stdout
+    assert newest.returncode == 0, newest.stderr
+    assert "to grace@example.com" in newest.stdout
+    assert "ada@example.com" not in newest.stdout
+    assert migrated.run("mail", "--limit", "0").returncode == 2
 
 
 def test_openapi_writes_the_spec(cli: Cli, tmp_path: Path) -> None:

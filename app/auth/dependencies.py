@@ -1,21 +1,26 @@
 """Who is calling, decided once per request: `CurrentPrincipal` for any signed-in caller (a
-person by access token, or a shop's API key), `OptionalPrincipal` where signing in is
+person by access token, or a shop's API key), `EnrollingPrincipal` for the few routes an admin
+still without a required second factor may use, `OptionalPrincipal` where signing in is
 optional, `AdminPrincipal` for admins (and `admin_api_router`, the router every domain's admin
 routes hang on); the API key guard; and `PasswordAttemptsDep`, the lockout's record of
 password checks."""
 
+import base64
+import binascii
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.auth import api_keys, service
+from app.auth import api_keys, email_verification, service
 from app.auth.exceptions import AdminRequired, InvalidToken
 from app.auth.lockout import PasswordAttempts
 from app.auth.models import ApiKey
 from app.auth.principal import Principal
+from app.auth.schemas import PasswordLoginForm
 from app.auth.scopes import required_scope
+from app.auth.totp.exceptions import SecondFactorRequired
 from app.config import Settings
 from app.core.db import Database, DbSession
 from app.core.errors import error_responses
@@ -56,7 +61,14 @@ async def _authenticate(
     return Principal(await service.authenticate(session, settings, token))
 
 
-async def get_principal(
+def _second_factor_checked(settings: Settings, principal: Principal) -> Principal:
+    """Where admins must have a second factor, one without it may do nothing but enrol."""
+    if settings.admin_totp_required and principal.is_admin and not principal.user.totp_enabled:
+        raise SecondFactorRequired()
+    return principal
+
+
+async def get_enrolling_principal(
     request: Request,
     session: DbSession,
     settings: AppSettings,
@@ -67,8 +79,18 @@ async def get_principal(
     return await _authenticate(request, session, settings, token)
 
 
+EnrollingPrincipal = Annotated[Principal, Depends(get_enrolling_principal)]
+"""Any signed-in caller, an admin who still has to enrol a required second factor included:
+only for `GET /v1/me` and enrolling one."""
+
+
+async def get_principal(principal: EnrollingPrincipal, settings: AppSettings) -> Principal:
+    return _second_factor_checked(settings, principal)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-"""Any signed-in caller: a person by access token, or a shop's API key."""
+"""Any signed-in caller: a person by access token, or a shop's API key (403
+`second_factor_required` to an admin without the second factor that admins must have)."""
 
 
 async def get_optional_principal(
@@ -80,7 +102,7 @@ async def get_optional_principal(
     """The caller if a token is sent (a bad token is still a 401), else anonymous."""
     if not token:
         return None
-    return await _authenticate(request, session, settings, token)
+    return _second_factor_checked(settings, await _authenticate(request, session, settings, token))
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
@@ -97,12 +119,13 @@ AdminPrincipal = Annotated[Principal, Depends(get_admin_principal)]
 
 def admin_api_router(path: str = "") -> APIRouter:
     """The router of a domain's admin routes, under `/v1/admin{path}`, tagged `admin`; each of
-    its handlers takes `AdminPrincipal`, so every route answers 401 without a valid token and
-    403 `admin_required` to anyone else, as the router's `responses` document."""
+    its handlers takes `AdminPrincipal`, so every route answers 401 without a valid token,
+    403 `admin_required` to anyone else and 403 `second_factor_required` to an admin without
+    a required second factor, as the router's `responses` document."""
     return APIRouter(
         prefix=f"{API_PREFIX}/admin{path}",
         tags=["admin"],
-        responses=error_responses(InvalidToken, AdminRequired),
+        responses=error_responses(InvalidToken, AdminRequired, SecondFactorRequired),
     )
 
 
@@ -115,3 +138,37 @@ async def guard_api_key(
 ApiKeyGuard = Annotated[ApiKey, Depends(guard_api_key)]
 """One of the caller's own API keys (another user's: 404, decided in SQL); its only role is
 its owner's."""
+
+
+async def get_verified_principal(principal: CurrentPrincipal, settings: AppSettings) -> Principal:
+    email_verification.require_verified(settings, principal)
+    return principal
+
+
+VerifiedPrincipal = Annotated[Principal, Depends(get_verified_principal)]
+"""A signed-in caller whose address is verified where `MARKETPLACE_REQUIRE_VERIFIED_EMAIL`
+asks it (paying, applying to sell, creating API keys); else 403 `email_not_verified`."""
+
+
+def _basic_client_secret(authorization: str | None) -> str | None:
+    """The secret of an `Authorization: Basic base64(client_id:client_secret)` header."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
+async def get_login_second_factor(
+    request: Request, form: Annotated[PasswordLoginForm, Depends()]
+) -> str | None:
+    """A login's second-factor code: the form's `client_secret`, or the secret of HTTP Basic
+    client authentication, which is where Swagger UI's password flow puts `client_secret`
+    by default ("Client credentials location: Authorization header")."""
+    return form.client_secret or _basic_client_secret(request.headers.get("authorization"))
+
+
+LoginSecondFactor = Annotated[str | None, Depends(get_login_second_factor)]

@@ -50,3 +50,15 @@ class TooManyApiKeys(Conflict):
 
 class ApiKeyNotFound(NotFound):
     code, title = "not_found", "API key not found"
+
+
+class AccountTokenInvalid(AppError):
+    status, code, title = 400, "invalid_account_token", "The link is invalid, used or expired"
+
+
+class EmailNotVerified(Forbidden):
+    code, title = "email_not_verified", "Confirm your email address first"
+
+
+class EmailAlreadyVerified(Conflict):
+    code, title = "email_already_verified", "The email address is already verified"

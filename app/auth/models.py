@@ -1,11 +1,12 @@
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import now
-from app.core.models import Base, IdMixin, TimestampMixin
+from app.core.models import Base, IdMixin, TimestampMixin, enum_column
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -27,6 +28,32 @@ class User(IdMixin, TimestampMixin, Base):
     sellers service with `seller_status`, so that the caller's principal needs no
     cross-domain query."""
     deleted_at: Mapped[datetime | None]
+    email_verified_at: Mapped[datetime | None]
+    """When the person proved they receive mail at `email` (a link from a verification or
+    password-reset mail); null: not yet. Accounts from before verification existed count as
+    verified from the migration that added it."""
+    pending_email: Mapped[str | None] = mapped_column(String(320))
+    """An address the person asked to change to, lower-cased: it becomes `email` (the login)
+    only when a link mailed to it is followed."""
+    email_opt_outs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Notification kinds (event types) this person does not want by email; security mail
+    is sent whatever it holds."""
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    """The TOTP shared secret, encrypted (Fernet, `MARKETPLACE_TOTP_ENCRYPTION_KEY`): set at
+    enrolment, null when no second factor is enrolled."""
+    totp_enabled_at: Mapped[datetime | None]
+    """When enrolment was confirmed with a first code; null while only enrolling."""
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """The 30-second time step of the last code accepted: a code is good once, so one seen
+    over a shoulder or replayed within its window is refused."""
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def roles(self) -> list[str]:
@@ -110,3 +137,57 @@ class ApiKey(IdMixin, Base):
     does not stay a way in for good."""
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class AccountTokenPurpose(StrEnum):
+    verify_email = "verify_email"
+    password_reset = "password_reset"
+
+
+class AccountToken(IdMixin, Base):
+    """A secret mailed to a person to prove they read mail at an address: single use,
+    expiring, and stored only as a hash, so a copy of the database opens no account."""
+
+    __tablename__ = "account_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[AccountTokenPurpose] = mapped_column(
+        enum_column(AccountTokenPurpose, "account_token_purpose")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the token (hex): tokens are long random strings, so a fast hash is enough."""
+    email: Mapped[str] = mapped_column(String(320))
+    """The address the token was mailed to: the one it proves."""
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    """Set by the one request that spends it (compare-and-set); a spent token is refused."""
+
+
+class PasswordResetRequest(Base):
+    """A reset asked for by email, for the worker: the request only writes this row, the same
+    for a known and an unknown address, so neither its answer nor its time tells which it
+    was. The worker looks the address up, mails a token (or nothing) and deletes the row."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    requested_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class RecoveryCode(IdMixin, Base):
+    """One of the codes that stand in for a TOTP code when the device is lost: each works
+    once; stored as a hash."""
+
+    __tablename__ = "totp_recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the code, normalised (lower case, no dashes)."""
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    used_at: Mapped[datetime | None]

@@ -4,8 +4,17 @@ from datetime import datetime
 
 from sqlalchemy import Select, Update, bindparam, delete, exists, func, or_, select, update
 
-from app.auth.models import ApiKey, AuthSession, LoginFailure, RefreshToken, User
-from app.core.repository import RepositoryBase, locked
+from app.auth.models import (
+    AccountToken,
+    AccountTokenPurpose,
+    ApiKey,
+    AuthSession,
+    LoginFailure,
+    PasswordResetRequest,
+    RefreshToken,
+    User,
+)
+from app.core.repository import RepositoryBase, claim_one, locked
 
 # Built once: every authenticated request asks the first, every change that notifies anyone
 # the second, and building them cost about as much as running them.
@@ -20,7 +29,9 @@ _USER_IN_LIVE_SESSION = (
     )
 )
 
-_LIVE_AMONG = select(User.id, User.shop_id).where(
+_LIVE_AMONG = select(
+    User.id, User.shop_id, User.email, User.display_name, User.email_opt_outs
+).where(
     User.deleted_at.is_(None),
     or_(
         User.id.in_(bindparam("user_ids", expanding=True)),
@@ -55,21 +66,17 @@ class UserRepository(RepositoryBase[User]):
 
     async def live_among(
         self, user_ids: Iterable[uuid.UUID], shop_ids: Iterable[uuid.UUID]
-    ) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
-        """(user id, shop id) of the accounts not deleted among `user_ids` and the owners of
-        `shop_ids`, in one query."""
+    ) -> list[tuple[uuid.UUID, uuid.UUID | None, str, str, list[str]]]:
+        """(user id, shop id, email, display name, email opt-outs) of the accounts not
+        deleted among `user_ids` and the owners of `shop_ids`, in one query."""
         users, shops = list(user_ids), list(shop_ids)
         if not users and not shops:
             return []
         rows = await self.session.execute(_LIVE_AMONG, {"user_ids": users, "shop_ids": shops})
-        return [(user_id, shop_id) for user_id, shop_id in rows]
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(self.active().where(User.email == email.lower()))
-
-    async def email_exists(self, email: str) -> bool:
-        statement = select(func.count()).select_from(User).where(User.email == email.lower())
-        return bool(await self.session.scalar(statement))
 
     def search(self, email_prefix: str | None, text: str | None = None) -> Select[User]:
         """Active accounts; `email_prefix`: whose email starts with it; `text`: whose email
@@ -218,3 +225,68 @@ def _revoke_all_of_user(
 def _like_escaped(text: str) -> str:
     """`text` matched literally inside a LIKE pattern (escape character: backslash)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class AccountTokenRepository(RepositoryBase[AccountToken]):
+    model = AccountToken
+
+    async def spend(
+        self, token_hash: str, purpose: AccountTokenPurpose, at: datetime
+    ) -> tuple[uuid.UUID, str] | None:
+        """Marks the token used if it is unused and unexpired (compare-and-set, so of two
+        requests presenting it at once one wins): its (user id, address), or None."""
+        statement = (
+            update(AccountToken)
+            .where(
+                AccountToken.token_hash == token_hash,
+                AccountToken.purpose == purpose,
+                AccountToken.used_at.is_(None),
+                AccountToken.expires_at > at,
+            )
+            .values(used_at=at)
+            .returning(AccountToken.user_id, AccountToken.email)
+        )
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def retire_unused(
+        self, user_id: uuid.UUID, purpose: AccountTokenPurpose, at: datetime
+    ) -> None:
+        """The user's earlier tokens of `purpose` stop working: only the newest mail's does."""
+        await self.session.execute(
+            update(AccountToken)
+            .where(
+                AccountToken.user_id == user_id,
+                AccountToken.purpose == purpose,
+                AccountToken.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
+
+    async def count_issued_since(
+        self, user_id: uuid.UUID, purpose: AccountTokenPurpose, since: datetime
+    ) -> int:
+        statement = select(func.count()).where(
+            AccountToken.user_id == user_id,
+            AccountToken.purpose == purpose,
+            AccountToken.created_at >= since,
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def purge_expired(self, at: datetime) -> int:
+        result = await self.session.execute(
+            delete(AccountToken).where(AccountToken.expires_at <= at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class PasswordResetRequestRepository(RepositoryBase[PasswordResetRequest]):
+    model = PasswordResetRequest
+
+    async def claim_oldest(self) -> PasswordResetRequest | None:
+        return await claim_one(
+            self.session, select(PasswordResetRequest).order_by(PasswordResetRequest.id)
+        )
+
+    async def remove(self, request: PasswordResetRequest) -> None:
+        await self.session.delete(request)

@@ -3,11 +3,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth import api_keys, service, views
-from app.auth.dependencies import ApiKeyGuard, AppSettings, CurrentPrincipal, PasswordAttemptsDep
+from app.auth import api_keys, email_verification, password_reset, service, views
+from app.auth.dependencies import (
+    ApiKeyGuard,
+    AppSettings,
+    CurrentPrincipal,
+    EnrollingPrincipal,
+    LoginSecondFactor,
+    PasswordAttemptsDep,
+    VerifiedPrincipal,
+)
 from app.auth.exceptions import (
+    AccountTokenInvalid,
     ApiKeyNotFound,
     ApiKeysNeedSeller,
+    EmailAlreadyVerified,
+    EmailNotVerified,
     EmailTaken,
     InvalidCredentials,
     InvalidToken,
@@ -21,13 +32,19 @@ from app.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    EmailVerification,
     PasswordLoginForm,
+    PasswordResetAccepted,
+    PasswordResetConfirm,
+    PasswordResetRequestBody,
     RefreshRequest,
+    RegistrationAccepted,
     TokenPair,
     UserRead,
     UserRegister,
     UserUpdate,
 )
+from app.auth.totp.exceptions import InvalidLoginTotpCode, TotpRequired
 from app.core.db import DbSession
 from app.core.errors import error_responses
 from app.core.idempotency import ANONYMOUS_SCOPE, IdempotencyDep, IdempotencyKeyReused
@@ -43,29 +60,104 @@ me_router = APIRouter(
 
 @router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserRead,
-    responses=error_responses(EmailTaken, IdempotencyKeyReused),
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationAccepted,
+    responses=error_responses(IdempotencyKeyReused),
 )
 async def register(
-    body: UserRegister, session: DbSession, idempotency: IdempotencyDep
-) -> UserRead | JSONResponse:
-    """Create an account. Every account can buy; selling needs an approved seller profile."""
+    body: UserRegister, session: DbSession, settings: AppSettings, idempotency: IdempotencyDep
+) -> RegistrationAccepted | JSONResponse:
+    """Open an account; a link to confirm the address is mailed to it. Every account can
+    buy; selling needs an approved seller profile.
+
+    The answer is 202 with the same body whether or not the address already has an account
+    (its owner is mailed a note that someone tried instead), so registering tells nobody
+    who has an account. Log in at once with the password; where verification is required,
+    paying, applying to sell and creating API keys wait for the link
+    (`POST /v1/auth/verify-email`)."""
+
+    async def produce() -> RegistrationAccepted:
+        await service.register(session, settings, body)
+        return RegistrationAccepted(email=body.email.lower())
+
     return await idempotency.run(
         scope=ANONYMOUS_SCOPE,
-        status_code=status.HTTP_201_CREATED,
-        response_model=UserRead,
-        produce=lambda: service.register(session, body),
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=RegistrationAccepted,
+        produce=produce,
     )
+
+
+@router.post(
+    "/verify-email",
+    response_model=UserRead,
+    responses=error_responses(AccountTokenInvalid, EmailTaken),
+)
+async def verify_email(body: EmailVerification, session: DbSession) -> UserRead:
+    """Confirm an address with the token from the mail (no login needed: the link may be
+    opened on another device). A new address asked for with `PATCH /v1/me` becomes the
+    login now. The token works once and expires; a newer mail's token replaces it. 409
+    `email_taken` if another account took the new address meanwhile."""
+    return views.user_read(await email_verification.verify(session, body.token))
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationAccepted,
+    responses=error_responses(InvalidToken, EmailAlreadyVerified),
+)
+async def resend_verification(
+    principal: CurrentPrincipal, session: DbSession, settings: AppSettings
+) -> RegistrationAccepted:
+    """Mail a fresh confirmation link (earlier ones stop working) to the address awaiting
+    proof: the new one asked for, or the unverified current one. Rate-limited."""
+    await email_verification.resend(session, settings, principal)
+    user = principal.user
+    return RegistrationAccepted(email=user.pending_email or user.email)
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetAccepted,
+)
+async def request_password_reset(
+    body: PasswordResetRequestBody, session: DbSession
+) -> PasswordResetAccepted:
+    """Ask for a link to choose a new password. The answer is the same, in the same time,
+    for every address: if an account has it, a mail with a single-use link follows (at most
+    a few per hour per address, whoever asks). Rate-limited per client."""
+    await password_reset.request(session, body.email)
+    return PasswordResetAccepted()
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(AccountTokenInvalid),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, session: DbSession, settings: AppSettings
+) -> Response:
+    """Set a new password with the token from the reset mail. The token works once, for
+    `MARKETPLACE_PASSWORD_RESET_TTL` (30 minutes). Every session of the account ends (log in
+    again), a login lockout is lifted, and the owner is told by mail. The password rules are
+    those of registration (422 `validation_error` says which failed)."""
+    await password_reset.confirm(session, settings, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/token",
     response_model=TokenPair,
-    responses=error_responses(InvalidCredentials, TooManyLoginAttempts),
+    responses=error_responses(
+        InvalidCredentials, TotpRequired, InvalidLoginTotpCode, TooManyLoginAttempts
+    ),
 )
 async def token(
     form: Annotated[PasswordLoginForm, Depends()],
+    second_factor: LoginSecondFactor,
     session: DbSession,
     settings: AppSettings,
     attempts: PasswordAttemptsDep,
@@ -76,9 +168,22 @@ async def token(
     passwords for one email (logins and password confirmations together, unknown emails
     too) it answers 429 with `Retry-After`, even to the right password, however many
     guesses arrive at once.
+
+    An account with a second factor (`POST /v1/me/totp`) also sends the code its
+    authenticator app shows, or one of its recovery codes, in `client_secret` (the field
+    Swagger UI's password flow offers; sent in the form, or as HTTP Basic client
+    authentication with an empty client id, Swagger's default): without one the right
+    password answers 401 `totp_required`, a wrong or already used one 401
+    `invalid_totp_code`, which counts towards the lockout like a wrong password. Each code
+    logs in once.
     """
     return await service.login(
-        session, settings, attempts, email=form.username, password=form.password
+        session,
+        settings,
+        attempts,
+        email=form.username,
+        password=form.password,
+        second_factor=second_factor,
     )
 
 
@@ -107,29 +212,35 @@ async def logout(body: RefreshRequest, session: DbSession, settings: AppSettings
 
 
 @me_router.get("", response_model=UserRead)
-async def get_me(principal: CurrentPrincipal) -> UserRead:
-    """The caller, with roles."""
+async def get_me(principal: EnrollingPrincipal) -> UserRead:
+    """The caller, with roles. Answers an admin who still has to enrol a required second
+    factor too (every other route but enrolling answers them 403 `second_factor_required`)."""
     return views.user_read(principal.user)
 
 
 @me_router.patch(
     "",
     response_model=AccountUpdated,
-    responses=error_responses(EmailTaken, WrongPassword, TooManyLoginAttempts),
+    responses=error_responses(WrongPassword, TooManyLoginAttempts),
 )
 async def update_me(
     body: UserUpdate,
     principal: CurrentPrincipal,
     session: DbSession,
+    settings: AppSettings,
     attempts: PasswordAttemptsDep,
 ) -> AccountUpdated:
     """Change display name, email or password (the last two need `current_password`).
+
+    A new email is not the login yet: it shows as `pending_email`, a link is mailed to it,
+    and it replaces `email` once followed (`POST /v1/auth/verify-email`); the current
+    address is told of the request.
 
     A new password ends every session at once, this one included: every access token and
     refresh token of the account is refused from then on, so log in again. API keys are
     not sessions and keep working (they run the shop's software): the answer lists those
     still active in `active_api_keys`, and `DELETE /v1/me/api-keys` revokes them all."""
-    change = await service.update_me(session, principal, body, attempts=attempts)
+    change = await service.update_me(session, settings, principal, body, attempts=attempts)
     return views.account_updated(change)
 
 
@@ -138,12 +249,12 @@ async def update_me(
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     responses=error_responses(
-        ApiKeysNeedSeller, WrongPassword, TooManyApiKeys, TooManyLoginAttempts
+        ApiKeysNeedSeller, WrongPassword, TooManyApiKeys, TooManyLoginAttempts, EmailNotVerified
     ),
 )
 async def create_api_key(
     body: ApiKeyCreate,
-    principal: CurrentPrincipal,
+    principal: VerifiedPrincipal,
     session: DbSession,
     attempts: PasswordAttemptsDep,
 ) -> ApiKeyCreated:

@@ -127,6 +127,12 @@ def _optional_form_field(**constraints: Any) -> Any:
     return WithJsonSchema({"type": "string", **constraints})
 
 
+_SECOND_FACTOR = (
+    "The second factor, for an account that has one: the code the authenticator app shows "
+    "now, or an unused recovery code (left out: 401 `totp_required`). Ignored otherwise"
+)
+
+
 class PasswordLoginForm(OAuth2PasswordRequestForm):
     """The OAuth2 password form (what Swagger UI's "Authorize" sends), its fields held to what
     a JSON body's are: not empty (an empty form field counts as missing), bounded, and without
@@ -161,8 +167,10 @@ class PasswordLoginForm(OAuth2PasswordRequestForm):
         ] = None,
         client_secret: Annotated[
             str | None,
-            Form(max_length=255, pattern=NO_NUL_PATTERN),
-            _optional_form_field(maxLength=255, pattern=NO_NUL_PATTERN, format="password"),
+            Form(max_length=255, pattern=NO_NUL_PATTERN, description=_SECOND_FACTOR),
+            _optional_form_field(
+                maxLength=255, pattern=NO_NUL_PATTERN, format="password", description=_SECOND_FACTOR
+            ),
         ] = None,
     ) -> None:
         super().__init__(
@@ -182,6 +190,18 @@ class UserRead(Schema):
     roles: list[Literal["buyer", "seller", "admin"]]
     seller_status: Literal["pending_review", "approved", "rejected", "suspended"] | None = Field(
         description="Your shop's review state; null if you never applied to sell"
+    )
+    email_verified: bool = Field(
+        description="Whether a link mailed to `email` was followed. Where verification is "
+        "required, an unverified account can browse and fill its cart but not pay, apply to "
+        "sell or create API keys (403 `email_not_verified`)"
+    )
+    pending_email: str | None = Field(
+        description="A new address asked for with `PATCH /v1/me`: it becomes `email` (the "
+        "login) once the link mailed to it is followed; null: none"
+    )
+    totp_enabled: bool = Field(
+        description="Whether a second factor (TOTP) is enrolled: then logging in needs a code"
     )
     created_at: datetime
 
@@ -269,3 +289,42 @@ class AccountUpdated(UserRead):
         "integrations, and revoking them would stop its software. If you changed the password "
         "because it may have leaked, revoke them all with `DELETE /v1/me/api-keys`."
     )
+
+
+class RegistrationAccepted(Schema):
+    """The same for a new address and one that already has an account, so that the answer
+    tells a stranger nothing; the address's owner gets a mail either way."""
+
+    email: str
+    status: Literal["verification_sent"] = "verification_sent"
+    detail: str = (
+        "If this address can receive mail, a message is on its way: follow its link to "
+        "confirm the address, then log in."
+    )
+
+
+AccountTokenText = Annotated[
+    str,
+    Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$", description="From the mail"),
+]
+
+
+class EmailVerification(RequestSchema):
+    token: AccountTokenText
+
+
+class PasswordResetRequestBody(RequestSchema):
+    email: Email = Field(examples=["ada@example.com"])
+
+
+class PasswordResetAccepted(Schema):
+    status: Literal["reset_requested"] = "reset_requested"
+    detail: str = (
+        "If an account has this address, a mail with a link to choose a new password is on "
+        "its way; the link works once, for a short time."
+    )
+
+
+class PasswordResetConfirm(RequestSchema):
+    token: AccountTokenText
+    new_password: Password

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import account_mail
 from app.auth.exceptions import (
     CannotChangeOwnAdminRole,
     EmailTaken,
@@ -20,6 +21,7 @@ from app.auth.models import ApiKey, AuthSession, RefreshToken, User
 from app.auth.passwords import weakness
 from app.auth.principal import Principal
 from app.auth.repository import (
+    AccountTokenRepository,
     ApiKeyRepository,
     AuthSessionRepository,
     LoginFailureRepository,
@@ -27,28 +29,56 @@ from app.auth.repository import (
     UserRepository,
 )
 from app.auth.schemas import TokenPair, UserAdminUpdate, UserRegister, UserUpdate
+from app.auth.totp import service as totp
+from app.auth.totp.exceptions import TotpRequired
 from app.config import Settings
 from app.core import security
 from app.core.audit import record_audit
 from app.core.clock import now
 from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import uuid7
+from app.core.mail.repository import MailRepository
 from app.core.pagination import PageParams, SortKey, paginate
 
 SESSION_CLAIM = "sid"
 """The access token's claim naming its session (the refresh-token family of its login)."""
 
 
-async def register(session: AsyncSession, data: UserRegister) -> User:
-    users = UserRepository(session)
-    if await users.email_exists(data.email):
-        raise EmailTaken()
+async def create_account(
+    session: AsyncSession, data: UserRegister, *, verified: bool = False
+) -> User:
+    """The account itself (409 `email_taken` if the address has one). `verified`: the
+    caller vouches for the address (the operator's commands, demo data)."""
     user = User(
         email=data.email.lower(),
         password_hash=await security.hash_password(data.password),
         display_name=data.display_name,
+        email_verified_at=now() if verified else None,
     )
-    return await users.save_unique(user, EmailTaken())
+    return await UserRepository(session).save_unique(user, EmailTaken())
+
+
+async def register(session: AsyncSession, settings: Settings, data: UserRegister) -> None:
+    """A new account, its address to be confirmed by a mailed link. An address that has an
+    account already gets the same answer (and the same work: the password is hashed either
+    way), and its owner a note that someone tried: the answer tells a stranger nothing."""
+    users = UserRepository(session)
+    existing = await users.get_by_email(data.email)
+    may_notify = await account_mail.registration_notices_left(session, settings, data.email)
+    if existing is None:
+        try:
+            user = await create_account(session, data)
+        except EmailTaken:  # registered by a concurrent request since the lookup
+            existing = await users.get_by_email(data.email)
+        else:
+            await account_mail.send_verification(session, settings, user, user.email)
+            await session.flush()
+            return
+    else:
+        await security.hash_password(data.password)
+    if existing is not None and may_notify:
+        account_mail.tell_registration_attempt(session, settings, existing)
+    await session.flush()
 
 
 async def create_admin(session: AsyncSession, *, email: str, password: str, name: str) -> User:
@@ -56,8 +86,11 @@ async def create_admin(session: AsyncSession, *, email: str, password: str, name
     users = UserRepository(session)
     user = await users.get_by_email(email)
     if user is None:
-        user = await register(
-            session, UserRegister(email=email, password=password, display_name=name)
+        # The operator who runs the command vouches for the address.
+        user = await create_account(
+            session,
+            UserRegister(email=email, password=password, display_name=name),
+            verified=True,
         )
     elif not user.is_admin:
         # A role change ends the sessions opened before it (see `set_admin_role`).
@@ -119,15 +152,23 @@ async def login(
     *,
     email: str,
     password: str,
+    second_factor: str | None = None,
 ) -> TokenPair:
     """Password login: a new session. Unknown email and wrong password look the same to the
-    caller, and count the same towards the lockout."""
+    caller, and count the same towards the lockout. An account with a second factor also
+    needs `second_factor` (a TOTP or recovery code); a wrong one counts as a wrong password."""
     attempt, password_hash = await attempts.begin_login(email)
     if not await security.verify_password(password_hash, password):
         raise InvalidCredentials()  # the attempt stays recorded: a failure
     user = await UserRepository(session).get_by_email(attempt.email)
     if user is None or user.password_hash != password_hash:
         raise InvalidCredentials()  # deleted or given a new password meanwhile
+    try:
+        await totp.check_second_factor(session, settings, user, second_factor)
+    except TotpRequired:
+        # The right password without a code yet is no failure; a wrong code's attempt stays.
+        await PasswordAttempts.succeeded(session, attempt, reset=False)
+        raise
     await PasswordAttempts.succeeded(session, attempt, reset=True)
     assert user.password_hash is not None  # verified above
     if security.password_needs_rehash(user.password_hash):
@@ -231,12 +272,18 @@ class AccountChange:
 
 
 async def update_me(
-    session: AsyncSession, principal: Principal, data: UserUpdate, *, attempts: PasswordAttempts
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    data: UserUpdate,
+    *,
+    attempts: PasswordAttempts,
 ) -> AccountChange:
-    """Display name, email, password. A new password ends every session, the attacker's
-    included, but leaves API keys alone: they are the shop's integrations, and a password
-    change (often routine) must not stop its software. The answer lists the keys that still
-    work, so that an owner who fears a leak sees them and can revoke them all at once."""
+    """Display name, email (pending until verified), password. A new password ends every
+    session, the attacker's included, but leaves API keys alone: they are the shop's
+    integrations, and a password change (often routine) must not stop its software. The
+    answer lists the keys that still work, so that an owner who fears a leak sees them and
+    can revoke them all at once."""
     user = principal.user
     if data.email is not None or data.new_password is not None:
         assert data.current_password is not None  # enforced by UserUpdate
@@ -258,14 +305,30 @@ async def update_me(
     if data.display_name is not None:
         user.display_name = data.display_name
     if data.email is not None:
-        user.email = data.email.lower()
+        await _ask_for_email(session, settings, user, data.email.lower())
     active_api_keys = None
     if data.new_password is not None:
         user.password_hash = await security.hash_password(data.new_password)
         await end_all_sessions(session, user.id)
         active_api_keys = await ApiKeyRepository(session).list_active(user.id, now())
-    user = await UserRepository(session).save_unique(user, EmailTaken())
+        account_mail.tell_password_changed(
+            session, settings, user, "from a signed-in session, with the current password"
+        )
+    await session.flush()
     return AccountChange(user=user, active_api_keys=active_api_keys)
+
+
+async def _ask_for_email(session: AsyncSession, settings: Settings, user: User, email: str) -> None:
+    """A new address becomes the login only once a link mailed to it is followed; the
+    current one is told. Whether another account has it is not said here (that would tell a
+    signed-in stranger who has an account): the link, which only the address's owner
+    sees, says so."""
+    if email == user.email:
+        user.pending_email = None
+        return
+    user.pending_email = email
+    await account_mail.send_verification(session, settings, user, email)
+    account_mail.tell_email_change(session, user, email)
 
 
 async def lock(session: AsyncSession, user: User) -> None:
@@ -297,7 +360,11 @@ async def erase_account(session: AsyncSession, user: User) -> None:
     await LoginFailureRepository(session).clear(user.email)
     await end_all_sessions(session, user.id)
     await ApiKeyRepository(session).revoke_all_for_user(user.id, at)
+    await MailRepository(session).delete_of_user(user.id)
+    await totp.forget(session, user)
     user.email = f"deleted-{user.id}@deleted.invalid"
+    user.pending_email = None
+    user.email_opt_outs = []
     user.display_name = DELETED_DISPLAY_NAME
     user.password_hash = None
     user.deleted_at = at
@@ -310,12 +377,23 @@ async def active_among(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """How to reach a live account by mail, and what it does not want by mail."""
+
+    email: str
+    display_name: str
+    email_opt_outs: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class LiveAccounts:
     """Which accounts may still be written to: the live users among those asked, and the
-    live owner of each shop asked (a shop whose owner was deleted is absent)."""
+    live owner of each shop asked (a shop whose owner was deleted is absent), with how to
+    reach each."""
 
     users: frozenset[uuid.UUID]
     shop_owners: Mapping[uuid.UUID, uuid.UUID]
+    contacts: Mapping[uuid.UUID, Contact]
 
 
 async def live_accounts(
@@ -325,9 +403,20 @@ async def live_accounts(
     users, shops = set(user_ids), set(shop_ids)
     rows = await UserRepository(session).live_among(users, shops)
     return LiveAccounts(
-        frozenset(user_id for user_id, _ in rows if user_id in users),
-        {shop_id: user_id for user_id, shop_id in rows if shop_id in shops},
+        frozenset(row[0] for row in rows if row[0] in users),
+        {shop_id: user_id for user_id, shop_id, *_ in rows if shop_id in shops},
+        {
+            user_id: Contact(email, name, frozenset(opt_outs or ()))
+            for user_id, _, email, name, opt_outs in rows
+        },
     )
+
+
+async def set_email_opt_outs(session: AsyncSession, user: User, opt_outs: Iterable[str]) -> None:
+    """The notification kinds the person does not want by email (the messaging domain
+    decides which may be turned off)."""
+    user.email_opt_outs = sorted(set(opt_outs))
+    await session.flush()
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
@@ -394,4 +483,5 @@ async def purge_expired(session: AsyncSession, settings: Settings) -> int:
     purged += await LoginFailureRepository(session).purge_older_than(
         at - settings.login_failure_window
     )
+    purged += await AccountTokenRepository(session).purge_expired(at)
     return purged

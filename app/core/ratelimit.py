@@ -95,14 +95,26 @@ RULES: tuple[Rule, ...] = (
         "password",
         KeyKind.address,
         lambda s: s.rate_limit_password,
-        ("POST /v1/auth/password-reset*", "PATCH /v1/me", "DELETE /v1/me", "POST /v1/me/api-keys"),
+        (
+            "POST /v1/auth/password-reset",
+            "POST /v1/auth/verify-email/resend",
+            "PATCH /v1/me",
+            "DELETE /v1/me",
+            "POST /v1/me/api-keys",
+        ),
     ),
     # Each presents a token that a guesser would enumerate.
     Rule(
         "session",
         KeyKind.address,
         lambda s: s.rate_limit_session,
-        ("POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/verify-email"),
+        (
+            "POST /v1/auth/refresh",
+            "POST /v1/auth/logout",
+            "POST /v1/auth/verify-email",
+            "POST /v1/auth/password-reset/confirm",
+            "POST /v1/notifications/unsubscribe",
+        ),
     ),
     Rule("search", KeyKind.client, lambda s: s.rate_limit_search, ("GET /v1/listings",)),
     Rule(

@@ -99,6 +99,8 @@ def hash_token(token: str) -> str:
 class TokenType(StrEnum):
     access = "access"
     refresh = "refresh"
+    unsubscribe = "unsubscribe"
+    """A mail's one-click unsubscribe link: names a person and one kind of mail."""
 
 
 @dataclass(frozen=True, slots=True)

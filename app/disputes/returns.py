@@ -26,7 +26,7 @@ from app.disputes.listing import listed
 from app.disputes.models import ReturnItem, ReturnRequest, ReturnStatus
 from app.disputes.repository import OrderContext, ReturnRepository
 from app.disputes.schemas import ReturnCreate
-from app.disputes.state import RETURN_LIFECYCLE, ReturnAction
+from app.disputes.state import RETURN_LIFECYCLE, ReturnAction, deadline_of
 from app.orders import service as order_service
 from app.orders.models import EventSubject, Order, OrderLine, OrderStatus
 from app.orders.state import OrderActor
@@ -126,7 +126,11 @@ async def request_return(
         actor_role=OrderActor.buyer.value,
         actor_id=principal.user_id,
         change=(None, request.status.value),
-        details={"reason": data.reason.value, "refund": refund_money(request)},
+        details={
+            "reason": data.reason.value,
+            "refund": refund_money(request),
+            **deadline_of(request),
+        },
     )
     return Guarded(request, order_service.roles_of(request, principal))
 

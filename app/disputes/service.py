@@ -49,6 +49,7 @@ from app.disputes.state import (
     DISPUTE_LIFECYCLE,
     DiscussionAction,
     DisputeAction,
+    deadline_of,
     discussion_open,
 )
 from app.orders import service as order_service
@@ -133,7 +134,11 @@ async def open_dispute(
         actor_role=OrderActor.buyer.value,
         actor_id=principal.user_id,
         change=(None, dispute.status.value),
-        details={"reason": data.reason.value, "requested_outcome": data.requested_outcome.value},
+        details={
+            "reason": data.reason.value,
+            "requested_outcome": data.requested_outcome.value,
+            **deadline_of(dispute),
+        },
     )
     return Guarded(dispute, order_service.roles_of(dispute, principal))
 
@@ -420,7 +425,7 @@ async def _record(
         actor_role=role.value,
         actor_id=actor_id,
         change=(before.value, dispute.status.value),
-        details=details,
+        details={**details, **deadline_of(dispute)},
     )
 
 

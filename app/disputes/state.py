@@ -116,3 +116,8 @@ DISPUTE_LIFECYCLE: StateMachine[DisputeStatus, DisputeAction, OrderActor, Disput
         },
     },
 )
+
+
+def deadline_of(subject: Dispute | ReturnRequest) -> dict[str, str]:
+    """The seller's deadline, for an event's data: its notices and mails name the date."""
+    return {} if subject.respond_by is None else {"respond_by": subject.respond_by.isoformat()}

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import AppSettings, CurrentPrincipal
-from app.auth.exceptions import InvalidToken
+from app.auth.dependencies import AppSettings, CurrentPrincipal, VerifiedPrincipal
+from app.auth.exceptions import EmailNotVerified, InvalidToken
 from app.catalog.dependencies import Storage
 from app.catalog.exceptions import (
     CannotBuyOwnListing,
@@ -180,12 +180,13 @@ async def get_checkout(
         InsufficientFunds,
         PaymentProviderError,
         InvalidPaymentToken,
+        EmailNotVerified,
     ),
 )
 async def pay_checkout(
     checkout: CheckoutGuard,
     body: PayRequest,
-    principal: CurrentPrincipal,
+    principal: VerifiedPrincipal,
     session: DbSession,
     settings: AppSettings,
     provider: Provider,
@@ -193,7 +194,8 @@ async def pay_checkout(
     idempotency: IdempotencyDep,
 ) -> CheckoutRead | JSONResponse:
     """Pay for every order of the checkout at once; the money is held in escrow until each
-    order completes. Requires an `Idempotency-Key`; a failed attempt changes nothing."""
+    order completes. Requires an `Idempotency-Key`; a failed attempt changes nothing. Where
+    verification is required, an unverified email answers 403 `email_not_verified`."""
 
     async def produce() -> CheckoutRead:
         paid = await checkout_service.pay(

@@ -47,10 +47,15 @@ def _published(reviews: Table) -> ColumnElement[bool]:
 USER, SHOP = OwnerKind.user, OwnerKind.shop
 
 PERSONAL_DATA: tuple[PersonalTable, ...] = (
-    PersonalTable("users", (Owner("id"),), hidden=frozenset({"password_hash", "deleted_at"})),
+    PersonalTable(
+        "users",
+        (Owner("id"),),
+        hidden=frozenset({"password_hash", "deleted_at", "totp_secret", "totp_last_step"}),
+    ),
     PersonalTable("auth_sessions", (Owner("user_id"),)),
     PersonalTable("refresh_tokens", (Owner("user_id"),), hidden=frozenset({"id"})),
     PersonalTable("api_keys", (Owner("user_id"),), hidden=frozenset({"key_hash"})),
+    PersonalTable("totp_recovery_codes", (Owner("user_id"),), hidden=frozenset({"code_hash"})),
     PersonalTable("sellers", (Owner("user_id"),), masked=frozenset({"payout_account"})),
     PersonalTable("listings", (Owner("seller_id", SHOP),)),
     PersonalTable("listing_reports", (Owner("reporter_id"),)),
@@ -74,6 +79,13 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
         hidden=frozenset({"secret", "previous_secret"}),
     ),
     PersonalTable("audit_entries", (Owner("actor_id"),)),
+    PersonalTable("account_tokens", (Owner("user_id"),), hidden=frozenset({"token_hash"})),
+    # The mail sent to the person; bodies stay out (a queued one may hold a single-use token).
+    PersonalTable(
+        "mail_messages",
+        (Owner("user_id"),),
+        hidden=frozenset({"text_body", "html_body", "claim_id", "dedup_key"}),
+    ),
 )
 
 # Columns that refer to a user or a shop but hold nothing of that person's to hand out.

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Response, status
 
-from app.auth.dependencies import AppSettings, CurrentPrincipal
-from app.auth.exceptions import InvalidToken
+from app.auth.dependencies import AppSettings, CurrentPrincipal, VerifiedPrincipal
+from app.auth.exceptions import EmailNotVerified, InvalidToken
 from app.core.db import DbSession
 from app.core.errors import NotFound, error_responses
 from app.core.etag import (
@@ -27,13 +27,16 @@ router = APIRouter(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SellerRead,
-    responses=error_responses(SellerProfileExists, ShopNameTaken, UnusableShopName),
+    responses=error_responses(
+        SellerProfileExists, ShopNameTaken, UnusableShopName, EmailNotVerified
+    ),
 )
 async def apply_to_sell(
-    body: SellerApply, principal: CurrentPrincipal, session: DbSession
+    body: SellerApply, principal: VerifiedPrincipal, session: DbSession
 ) -> SellerRead:
     """Apply to sell: the profile waits in `pending_review` for an admin. After a rejection,
-    the same call re-applies with corrected details."""
+    the same call re-applies with corrected details. Where verification is required, an
+    unverified email answers 403 `email_not_verified`."""
     return views.owner_view(await service.apply(session, principal, body))
 
 

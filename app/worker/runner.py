@@ -10,10 +10,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.password_reset import handle_one_request as handle_one_password_reset
 from app.auth.service import purge_expired as purge_expired_auth
 from app.config import Settings
 from app.core.db import Database
 from app.core.idempotency import purge_expired_records
+from app.core.mail.delivery import deliver_due_mail
+from app.core.mail.delivery import purge_finished as purge_finished_mail
 from app.disputes.tasks import approve_one_overdue_return, resolve_one_unanswered_dispute
 from app.messaging.tasks import purge_expired as purge_expired_messaging
 from app.messaging.webhooks.tasks import deliver_due_webhooks
@@ -75,6 +78,21 @@ async def _purge_messaging(context: WorkerContext) -> int:
         return await purge_expired_messaging(session, context.settings)
 
 
+async def _deliver_mail(context: WorkerContext) -> int:
+    return await deliver_due_mail(context.database, context.settings)
+
+
+async def _purge_mail(context: WorkerContext) -> int:
+    async with context.database.session_scope() as session:
+        return await purge_finished_mail(session, context.settings)
+
+
+async def _answer_password_reset(
+    session: AsyncSession, settings: Settings, _provider: PaymentProvider
+) -> bool:
+    return await handle_one_password_reset(session, settings)
+
+
 async def _purge_idempotency(context: WorkerContext) -> int:
     async with context.database.session_scope() as session:
         return await purge_expired_records(session)
@@ -91,10 +109,13 @@ JOBS: dict[str, Job] = {
     "approve_overdue_returns": drain(approve_one_overdue_return),
     "resolve_unanswered_disputes": drain(resolve_one_unanswered_dispute),
     "publish_due_reviews": drain(publish_one_order_reviews),
+    "answer_password_resets": drain(_answer_password_reset),
+    "deliver_mail": _deliver_mail,
     DELIVER_WEBHOOKS: _deliver_webhooks,
     "purge_expired_sessions": _purge_sessions,
     "purge_expired_idempotency_keys": _purge_idempotency,
     "purge_expired_events": _purge_messaging,
+    "purge_finished_mail": _purge_mail,
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from tests.factories.accounts import DEFAULT_PASSWORD, LoggedIn, create_user, login
 from tests.factories.api import assert_problem, json_ok
+from tests.factories.mail import mailed_token, mails_in_outbox
 
 ME = "/v1/me"
 NEW_PASSWORD = "a-brand-new-password"
@@ -286,7 +287,9 @@ async def test_display_name_and_email_changes_end_no_session(
 
     assert changed.status_code == 200, changed.text
     assert changed.json()["active_api_keys"] is None
-    assert (await _get(client, ada))["email"] == "countess@example.com"
+    # The new address waits for its link (tests/auth/test_email_verification.py).
+    assert (await _get(client, ada))["pending_email"] == "countess@example.com"
+    assert (await _get(client, ada))["display_name"] == "Countess"
 
 
 @pytest.mark.parametrize(
@@ -377,29 +380,64 @@ async def test_email_change_with_wrong_current_password_is_403(
     assert (await _get(client, ada))["email"] == "ada@example.com"
 
 
-async def test_email_change(client: httpx.AsyncClient, ada: LoggedIn) -> None:
+async def test_email_change_is_pending_until_the_new_address_is_verified(
+    client: httpx.AsyncClient, session: AsyncSession, ada: LoggedIn
+) -> None:
     response = await _patch(
         client, ada, {"email": "Countess@Example.com", "current_password": DEFAULT_PASSWORD}
     )
 
     assert response.status_code == 200, response.text
-    assert response.json()["email"] == "countess@example.com"
+    assert (response.json()["email"], response.json()["pending_email"]) == (
+        "ada@example.com",
+        "countess@example.com",
+    )
+    assert (await _get(client, ada))["pending_email"] == "countess@example.com"
+    assert await _login_status(client, "ada@example.com", DEFAULT_PASSWORD) == 200
+    assert await _login_status(client, "countess@example.com", DEFAULT_PASSWORD) == 401
+    # A link to the new address, a notice to the current one.
+    assert [m.template for m in await mails_in_outbox(session, to="countess@example.com")] == [
+        "verify_email"
+    ]
+    assert [m.template for m in await mails_in_outbox(session, to="ada@example.com")] == [
+        "email_change_requested"
+    ]
+
+    token = await mailed_token(session, to="countess@example.com", template="verify_email")
+    verified = json_ok(await client.post("/v1/auth/verify-email", json={"token": token}))
+
+    assert (verified["email"], verified["pending_email"]) == ("countess@example.com", None)
     assert (await _get(client, ada))["email"] == "countess@example.com"
     assert await _login_status(client, "countess@example.com", DEFAULT_PASSWORD) == 200
     assert await _login_status(client, "ada@example.com", DEFAULT_PASSWORD) == 401
 
 
 @pytest.mark.parametrize("taken", ["grace@example.com", "Grace@Example.COM"])
-async def test_email_change_to_an_email_in_use_is_409(
+async def test_email_change_to_an_email_in_use_answers_as_any_other(
     client: httpx.AsyncClient, session: AsyncSession, ada: LoggedIn, taken: str
 ) -> None:
-    await create_user(session, email="grace@example.com")
+    """Refusing at once (the 409 of old) would tell a signed-in stranger that the address has
+    an account; the link mailed to it, which only its owner reads, cannot take it
+    (tests/auth/test_email_verification.py: 409 there)."""
+    grace = await create_user(session, email="grace@example.com")
+    free = await _patch(
+        client, ada, {"email": "nobody@example.com", "current_password": DEFAULT_PASSWORD}
+    )
 
     response = await _patch(client, ada, {"email": taken, "current_password": DEFAULT_PASSWORD})
 
-    assert_problem(response, 409, "email_taken")
+    assert response.status_code == free.status_code == 200, response.text
+    assert set(response.json()) == set(free.json())
+    assert (response.json()["email"], response.json()["pending_email"]) == (
+        "ada@example.com",
+        "grace@example.com",
+    )
     assert (await _get(client, ada))["email"] == "ada@example.com"
     assert await _login_status(client, "grace@example.com", DEFAULT_PASSWORD) == 200
+    assert await _login_status(client, "ada@example.com", DEFAULT_PASSWORD) == 200
+    (link,) = await mails_in_outbox(session, to="grace@example.com")
+    assert (link.template, str(link.user_id)) == ("verify_email", ada.user_id)
+    assert link.user_id != grace.id
 
 
 async def test_email_change_to_own_email_in_another_case_is_not_a_conflict(
@@ -433,20 +471,29 @@ async def test_email_change_to_the_current_password_is_422_not_wrong_password(
 async def test_email_change_is_rolled_back_with_the_rest_of_a_refused_patch(
     client: httpx.AsyncClient, session: AsyncSession, ada: LoggedIn
 ) -> None:
-    await create_user(session, email="grace@example.com")
-
+    """A refused PATCH (here: a guessable new password) changes nothing of what it asked:
+    not the name, not the address, and no mail goes out."""
     response = await _patch(
         client,
         ada,
         {
             "display_name": "Not Applied",
-            "email": "grace@example.com",
+            "email": "countess@example.com",
+            "new_password": "aaaaaaaaaaaa",
             "current_password": DEFAULT_PASSWORD,
         },
     )
 
-    assert_problem(response, 409, "email_taken")
-    assert (await _get(client, ada))["display_name"] == "Ada"
+    assert_problem(response, 422, "validation_error")
+    mine = await _get(client, ada)
+    assert (mine["display_name"], mine["email"], mine["pending_email"]) == (
+        "Ada",
+        "ada@example.com",
+        None,
+    )
+    assert await mails_in_outbox(session, to="countess@example.com") == []
+    assert await mails_in_outbox(session, to="ada@example.com") == []
+    assert await _login_status(client, ada.email, DEFAULT_PASSWORD) == 200
 
 
 async def test_wrong_current_passwords_lock_out_like_failed_logins(

@@ -1,4 +1,9 @@
-"""POST /v1/auth/register: the created account, uniqueness of emails and input validation."""
+"""POST /v1/auth/register: the created account, uniqueness of emails and input validation.
+
+Registering answers 202 with the same body whether the address is free or taken (issue 17),
+so these tests see what was created through logging in, `GET /v1/me` and the mail queued:
+a new account is sent a `verify_email` link, the owner of a taken address a
+`registration_attempt` note."""
 
 import re
 import uuid
@@ -7,9 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories.accounts import DEFAULT_PASSWORD
-from tests.factories.api import assert_problem
+from app.auth.models import User
+from tests.factories.accounts import DEFAULT_PASSWORD, login, registration_accepted
+from tests.factories.api import Json, assert_problem, json_ok
+from tests.factories.mail import mails_in_outbox
 
 REGISTER = "/v1/auth/register"
 
@@ -34,34 +43,59 @@ def _error_locs(problem: dict[str, Any]) -> list[tuple[str | int, ...]]:
     return [tuple(error["loc"]) for error in errors]
 
 
-async def _can_register(client: httpx.AsyncClient, email: str) -> bool:
-    """The email is free: registering it now succeeds (so a refused request created nothing)."""
+async def _accounts_with(session: AsyncSession, email: str) -> int:
+    count = await session.scalar(select(func.count()).select_from(User).where(User.email == email))
+    return int(count or 0)
+
+
+async def _can_register(client: httpx.AsyncClient, session: AsyncSession, email: str) -> bool:
+    """The email is free: registering it now creates an account, which is mailed a link to
+    verify the address, not a note that it is taken (so a refused request created nothing)."""
+    assert await _accounts_with(session, email) == 0
     response = await client.post(REGISTER, json=_body(email=email))
-    return response.status_code == 201
+    registration_accepted(response, email=email)
+    mails = await mails_in_outbox(session, to=email)
+    return [m.template for m in mails] == ["verify_email"] and (
+        await _accounts_with(session, email) == 1
+    )
 
 
-async def test_register_answers_201_with_the_created_user(client: httpx.AsyncClient) -> None:
+async def _me(client: httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD) -> Json:
+    """The account registered with `email`, seen by logging in to it."""
+    who = await login(client, email=email, password=password)
+    found: Json = json_ok(await client.get("/v1/me", headers=who.headers))
+    return found
+
+
+async def test_register_answers_202_and_creates_the_account(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     response = await client.post(REGISTER, json=_body(email="Ada.Lovelace@Example.COM"))
 
-    assert response.status_code == 201, response.text
+    body = registration_accepted(response, email="ada.lovelace@example.com")
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) >= {"id", "email", "display_name", "roles", "created_at"}
-    uuid.UUID(body["id"])
-    assert body["email"] == "ada.lovelace@example.com"
-    assert body["display_name"] == "Ada"
-    assert body["roles"] == ["buyer"]
-    created_at = datetime.fromisoformat(body["created_at"])
-    assert created_at.utcoffset() is not None
-    assert created_at.utcoffset() == UTC.utcoffset(None)
+    assert set(body) == {"email", "status", "detail"}  # nothing about the account
     # No secret of any kind comes back.
     assert "password" not in response.text
     assert DEFAULT_PASSWORD not in response.text
+    created = await _me(client, "ada.lovelace@example.com")
+    assert set(created) >= {"id", "email", "display_name", "roles", "created_at"}
+    uuid.UUID(created["id"])
+    assert created["email"] == "ada.lovelace@example.com"
+    assert created["display_name"] == "Ada"
+    assert created["roles"] == ["buyer"]
+    assert (created["email_verified"], created["pending_email"]) == (False, None)
+    created_at = datetime.fromisoformat(created["created_at"])
+    assert created_at.utcoffset() is not None
+    assert created_at.utcoffset() == UTC.utcoffset(None)
+    (mail,) = await mails_in_outbox(session, to="ada.lovelace@example.com")
+    assert mail.template == "verify_email"
+    assert str(mail.user_id) == created["id"]
 
 
 async def test_registered_user_can_log_in(client: httpx.AsyncClient) -> None:
     created = await client.post(REGISTER, json=_body())
-    assert created.status_code == 201
+    assert created.status_code == 202
 
     token = await client.post(
         "/v1/auth/token", data={"username": "ada@example.com", "password": DEFAULT_PASSWORD}
@@ -71,15 +105,17 @@ async def test_registered_user_can_log_in(client: httpx.AsyncClient) -> None:
     me = await client.get(
         "/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
     )
-    assert me.json()["id"] == created.json()["id"]
+    assert me.json()["email"] == "ada@example.com"
 
 
-async def test_each_registration_gets_its_own_id(client: httpx.AsyncClient) -> None:
+async def test_each_registration_gets_its_own_account(client: httpx.AsyncClient) -> None:
     first = await client.post(REGISTER, json=_body(email="one@example.com"))
     second = await client.post(REGISTER, json=_body(email="two@example.com"))
 
-    assert first.status_code == second.status_code == 201
-    assert first.json()["id"] != second.json()["id"]
+    assert first.status_code == second.status_code == 202
+    assert (await _me(client, "one@example.com"))["id"] != (await _me(client, "two@example.com"))[
+        "id"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -90,36 +126,51 @@ async def test_each_registration_gets_its_own_id(client: httpx.AsyncClient) -> N
         ("X@EXAMPLE.COM", "x@example.com"),
     ],
 )
-async def test_email_is_unique_case_insensitively(
-    client: httpx.AsyncClient, first: str, second: str
+async def test_email_is_unique_case_insensitively_and_a_taken_one_is_not_revealed(
+    client: httpx.AsyncClient, session: AsyncSession, first: str, second: str
 ) -> None:
     created = await client.post(REGISTER, json=_body(email=first))
-    assert created.status_code == 201, created.text
+    registration_accepted(created, email=first)
+    owner = await _me(client, first.lower())
 
     duplicate = await client.post(
         REGISTER, json=_body(email=second, password="another-long-password", display_name="B")
     )
 
-    assert_problem(duplicate, 409, "email_taken")
-    # The conflict does not echo anything about the existing account.
-    assert created.json()["id"] not in duplicate.text
+    # The same answer as for a free address: nothing tells the caller the address is taken.
+    registration_accepted(duplicate, email=second)
+    assert duplicate.json() == created.json()
+    assert owner["id"] not in duplicate.text
+    # No second account: the address logs in with the first password only, as the first
+    # account; its owner is told of the attempt instead.
+    assert await _accounts_with(session, "x@example.com") == 1
+    assert (await _me(client, "x@example.com"))["id"] == owner["id"]
+    refused = await client.post(
+        "/v1/auth/token",
+        data={"username": "x@example.com", "password": "another-long-password"},
+    )
+    assert_problem(refused, 401, "invalid_credentials")
+    mails = await mails_in_outbox(session, to="x@example.com")
+    assert [m.template for m in mails] == ["verify_email", "registration_attempt"]
+    assert {str(m.user_id) for m in mails} == {owner["id"]}
 
 
 @pytest.mark.parametrize("password", ["", "a", "123456789", "nine-char"])
 async def test_password_shorter_than_10_characters_is_refused(
-    client: httpx.AsyncClient, password: str
+    client: httpx.AsyncClient, session: AsyncSession, password: str
 ) -> None:
     response = await client.post(REGISTER, json=_body(password=password))
 
     problem = assert_problem(response, 422, "validation_error")
     assert any(loc[-1] == "password" for loc in _error_locs(problem))
-    assert await _can_register(client, "ada@example.com")
+    assert await _can_register(client, session, "ada@example.com")
 
 
 async def test_password_of_exactly_10_characters_is_accepted(client: httpx.AsyncClient) -> None:
     response = await client.post(REGISTER, json=_body(password="7rq-Fje-9X"))
 
-    assert response.status_code == 201, response.text
+    registration_accepted(response, email="ada@example.com")
+    await login(client, email="ada@example.com", password="7rq-Fje-9X")
 
 
 @pytest.mark.parametrize(
@@ -136,7 +187,7 @@ async def test_password_of_exactly_10_characters_is_accepted(client: httpx.Async
     ],
 )
 async def test_guessable_passwords_are_refused_with_the_reason(
-    client: httpx.AsyncClient, password: str, why: str
+    client: httpx.AsyncClient, session: AsyncSession, password: str, why: str
 ) -> None:
     """Length alone let `aaaaaaaaaa` and `1234567890` in (issue 13). The account's own words
     count as guessable: the email and the display name."""
@@ -150,7 +201,7 @@ async def test_guessable_passwords_are_refused_with_the_reason(
     assert error["msg"].startswith("this password is too easy to guess"), error
     assert why in error["msg"]
     assert password not in response.text
-    assert await _can_register(client, "alice@example.com")
+    assert await _can_register(client, session, "alice@example.com")
 
 
 async def test_the_display_name_as_password_is_refused(client: httpx.AsyncClient) -> None:
@@ -161,7 +212,8 @@ async def test_the_display_name_as_password_is_refused(client: httpx.AsyncClient
     problem = assert_problem(await client.post(REGISTER, json=weak), 422, "validation_error")
     assert [e["loc"] for e in problem["errors"]] == [["body", "password"]]
     other = _body(email="z@example.com", password=name, display_name="Ada")
-    assert (await client.post(REGISTER, json=other)).status_code == 201
+    registration_accepted(await client.post(REGISTER, json=other), email="z@example.com")
+    await login(client, email="z@example.com", password=name)
 
 
 async def test_overlong_password_is_refused(client: httpx.AsyncClient) -> None:
@@ -176,7 +228,7 @@ async def test_overlong_password_is_refused(client: httpx.AsyncClient) -> None:
     ["longname@example.com", "LongName@Example.com", "LONGNAME@EXAMPLE.COM"],
 )
 async def test_password_equal_to_the_email_is_refused_in_any_case(
-    client: httpx.AsyncClient, password: str
+    client: httpx.AsyncClient, session: AsyncSession, password: str
 ) -> None:
     response = await client.post(
         REGISTER, json=_body(email="longname@example.com", password=password)
@@ -184,7 +236,7 @@ async def test_password_equal_to_the_email_is_refused_in_any_case(
 
     problem = assert_problem(response, 422, "validation_error")
     assert "email" in str(problem["errors"])
-    assert await _can_register(client, "longname@example.com")
+    assert await _can_register(client, session, "longname@example.com")
 
 
 async def test_missing_fields_are_each_listed(client: httpx.AsyncClient) -> None:
@@ -218,12 +270,14 @@ async def test_wrong_types_are_each_listed(client: httpx.AsyncClient) -> None:
         assert ("body", field) in locs, locs
 
 
-async def test_numeric_display_name_is_not_coerced(client: httpx.AsyncClient) -> None:
+async def test_numeric_display_name_is_not_coerced(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     response = await client.post(REGISTER, json=_body(display_name=5))
 
     problem = assert_problem(response, 422, "validation_error")
     assert _error_locs(problem) == [("body", "display_name")]
-    assert await _can_register(client, "ada@example.com")
+    assert await _can_register(client, session, "ada@example.com")
 
 
 @pytest.mark.parametrize(
@@ -258,7 +312,7 @@ async def test_the_spec_states_which_domains_cannot_receive_mail(
     response = await client.post(REGISTER, json=_body(email=email))
 
     assert (re.search(schema["not"]["pattern"], email) is None) is accepted
-    assert response.status_code == (201 if accepted else 422), response.text
+    assert response.status_code == (202 if accepted else 422), response.text
 
 
 @pytest.mark.parametrize("display_name", ["", "   ", "x" * 101])
@@ -282,7 +336,7 @@ async def test_blank_or_overlong_display_name_is_refused(
     ],
 )
 async def test_extra_fields_are_forbidden_and_nothing_is_created(
-    client: httpx.AsyncClient, extra: dict[str, Any]
+    client: httpx.AsyncClient, session: AsyncSession, extra: dict[str, Any]
 ) -> None:
     response = await client.post(REGISTER, json=_body(**extra))
 
@@ -290,9 +344,8 @@ async def test_extra_fields_are_forbidden_and_nothing_is_created(
     assert _error_locs(problem) == [("body", next(iter(extra)))]
     # The refused request created no account: the email is still free, and the account then
     # created has no extra role.
-    follow_up = await client.post(REGISTER, json=_body())
-    assert follow_up.status_code == 201, follow_up.text
-    assert follow_up.json()["roles"] == ["buyer"]
+    assert await _can_register(client, session, "ada@example.com")
+    assert (await _me(client, "ada@example.com"))["roles"] == ["buyer"]
 
 
 @pytest.mark.parametrize(
@@ -303,13 +356,13 @@ async def test_extra_fields_are_forbidden_and_nothing_is_created(
     ],
 )
 async def test_nul_characters_are_refused(
-    client: httpx.AsyncClient, field: str, value: str
+    client: httpx.AsyncClient, session: AsyncSession, field: str, value: str
 ) -> None:
     response = await client.post(REGISTER, json=_body(**{field: value}))
 
     problem = assert_problem(response, 422, "validation_error")
     assert ("body", field) in _error_locs(problem)
-    assert await _can_register(client, "ada@example.com")
+    assert await _can_register(client, session, "ada@example.com")
 
 
 @pytest.mark.parametrize("payload", [b"[]", b'"ada@example.com"', b"5", b"null"])
@@ -335,8 +388,9 @@ async def test_malformed_json_is_a_problem_not_a_crash(client: httpx.AsyncClient
 
 async def test_form_body_on_the_json_endpoint_is_unsupported_media_type(
     client: httpx.AsyncClient,
+    session: AsyncSession,
 ) -> None:
     response = await client.post(REGISTER, data=_body())
 
     assert_problem(response, 415, "unsupported_media_type")
-    assert await _can_register(client, "ada@example.com")
+    assert await _can_register(client, session, "ada@example.com")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import JSON, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.catalog.category_tree import load_tree
@@ -74,6 +74,8 @@ def _literal(value: object) -> str:
         return str(value)
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | dict):
+        return _literal(json.dumps(value))
     raise TypeError(f"no SQL literal for {value!r}")
 
 
@@ -90,6 +92,9 @@ def _insert(sql: str) -> Any:
         if column.name in written or column.nullable:
             continue
         default: Any = column.default
+        if getattr(default, "is_callable", False) and isinstance(column.type, JSON):
+            extra[column.name] = _literal(default.arg(None))  # e.g. `list`: a fresh []
+            continue
         assert getattr(default, "is_scalar", False), f"fill {table.name}.{column.name}"
         extra[column.name] = _literal(default.arg)
     columns = "".join(f", {name}" for name in extra)

@@ -12,7 +12,7 @@ from app.config import DEVELOPMENT_CORS_ORIGINS, Environment, Settings
 from app.core.db import Database
 from app.main import create_app
 from tests.factories.api import assert_problem
-from tests.factories.apps import make_settings
+from tests.factories.apps import PRODUCTION_MAIL_AND_TOTP, make_settings
 
 FRONTEND = "https://shop.example"
 PASSWORD = "a-long-test-password"
@@ -168,6 +168,7 @@ async def test_production_adds_hsts(database: Database) -> None:
         environment=Environment.production,
         jwt_secret="kV9-rL2qT7sW4yB1nM6pX3cZ8aF5dH0jK2gE7uR4tY9",
         password_hash_memory_kib=19 * 1024,
+        **PRODUCTION_MAIL_AND_TOTP,
     )
     async for client in _client(production, database):
         response = await client.get("/healthz")

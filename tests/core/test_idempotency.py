@@ -32,6 +32,7 @@ from tests.factories.accounts import (
 )
 from tests.factories.api import Json, assert_problem, json_ok
 from tests.factories.catalog import MY_LISTINGS, PNG_1X1, leaf_category, listing_body, live_listing
+from tests.factories.mail import mails_in_outbox
 from tests.factories.sellers import apply_ok, approved_seller
 
 REGISTER = "/v1/auth/register"
@@ -58,6 +59,11 @@ async def count_users(session: AsyncSession, email: str) -> int:
     return int(total or 0)
 
 
+async def mail_templates(session: AsyncSession, email: str) -> list[str]:
+    """The mail queued for `email`, by template, oldest first."""
+    return [m.template for m in await mails_in_outbox(session, to=email)]
+
+
 async def count_records(session: AsyncSession, key: str | None = None) -> int:
     statement = select(func.count()).select_from(IdempotencyRecord)
     if key is not None:
@@ -74,20 +80,27 @@ async def test_retry_with_same_key_and_body_replays_the_first_response(
     first = await client.post(REGISTER, json=body, headers=keyed(key))
     retry = await client.post(REGISTER, json=body, headers=keyed(key))
 
-    assert first.status_code == 201, first.text
+    assert first.status_code == 202, first.text
     assert "idempotent-replayed" not in first.headers
-    assert retry.status_code == 201, retry.text
+    assert retry.status_code == 202, retry.text
     assert retry.headers["idempotent-replayed"] == "true"
     assert retry.json() == first.json()
     assert retry.content == first.content
     assert retry.headers["x-request-id"] != first.headers["x-request-id"]
 
-    # One account: it logs in, the table holds one row, a fresh registration is refused.
+    # One account: it logs in, the table holds one row, one verification mail was queued.
     me = await login(client, email=body["email"])
-    assert me.user_id == first.json()["id"]
     assert await count_users(session, body["email"]) == 1
+    assert await mail_templates(session, body["email"]) == ["verify_email"]
+    # Without the key the same request runs again: answered alike (it tells nobody the
+    # address is taken), it creates nothing and tells the owner instead.
     third = await client.post(REGISTER, json=body)
-    assert_problem(third, 409, "email_taken")
+    assert third.status_code == 202, third.text
+    assert "idempotent-replayed" not in third.headers
+    assert third.json() == first.json()
+    assert await count_users(session, body["email"]) == 1
+    assert await mail_templates(session, body["email"]) == ["verify_email", "registration_attempt"]
+    assert (await login(client, email=body["email"])).user_id == me.user_id
 
 
 async def test_same_key_with_a_different_body_is_refused(
@@ -96,44 +109,52 @@ async def test_same_key_with_a_different_body_is_refused(
     key = str(uuid.uuid4())
     original, other = new_account(), new_account()
     first = await client.post(REGISTER, json=original, headers=keyed(key))
-    assert first.status_code == 201, first.text
+    assert first.status_code == 202, first.text
 
     reused = await client.post(REGISTER, json=other, headers=keyed(key))
 
     assert_problem(reused, 422, "idempotency_key_reused")
     assert await count_users(session, other["email"]) == 0
+    assert await mail_templates(session, other["email"]) == []
     # The original is still what the key replays.
     again = await client.post(REGISTER, json=original, headers=keyed(key))
-    assert again.status_code == 201
+    assert again.status_code == 202
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
 
 
-async def test_a_refused_first_attempt_is_not_stored(
+async def test_a_taken_address_is_answered_and_replayed_like_a_free_one(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    """Only successful effects are remembered: a retry after a refusal runs again."""
+    """Registering a taken address is no refusal any more (issue 17: the answer must not tell
+    who has an account), so its key stores and replays the answer as for a free address; the
+    replay does not tell the owner twice. (A refusal is not stored: see
+    `test_a_refused_post_is_not_stored_and_its_key_stays_free`.)"""
     taken = new_account()
-    assert (await client.post(REGISTER, json=taken)).status_code == 201
+    assert (await client.post(REGISTER, json=taken)).status_code == 202
     key = str(uuid.uuid4())
 
-    refused = await client.post(REGISTER, json=taken, headers=keyed(key))
-    assert_problem(refused, 409, "email_taken")
-    assert await count_records(session, key) == 0
+    attempt = await client.post(REGISTER, json=taken, headers=keyed(key))
+    retry = await client.post(REGISTER, json=taken, headers=keyed(key))
 
-    fresh = new_account()
-    created = await client.post(REGISTER, json=fresh, headers=keyed(key))
-    assert created.status_code == 201, created.text
-    assert "idempotent-replayed" not in created.headers
+    assert_replayed(attempt, retry, 202)
+    assert await count_records(session, key) == 1
+    assert await count_users(session, taken["email"]) == 1
+    assert await mail_templates(session, taken["email"]) == ["verify_email", "registration_attempt"]
 
 
-async def test_different_keys_are_independent(client: httpx.AsyncClient) -> None:
-    a = await client.post(REGISTER, json=new_account(), headers=keyed("key-a"))
-    b = await client.post(REGISTER, json=new_account(), headers=keyed("key-b"))
+async def test_different_keys_are_independent(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    one, other = new_account(), new_account()
+    a = await client.post(REGISTER, json=one, headers=keyed("key-a"))
+    b = await client.post(REGISTER, json=other, headers=keyed("key-b"))
 
-    assert a.status_code == b.status_code == 201
-    assert a.json()["id"] != b.json()["id"]
+    assert a.status_code == b.status_code == 202
+    assert (a.json()["email"], b.json()["email"]) == (one["email"], other["email"])
     assert "idempotent-replayed" not in b.headers
+    assert await count_users(session, one["email"]) == await count_users(session, other["email"])
+    assert await count_users(session, other["email"]) == 1
 
 
 @pytest.mark.parametrize("key", ["", "k" * 256])
@@ -152,7 +173,7 @@ async def test_key_is_replayed_for_24_hours_then_expires(
     key = str(uuid.uuid4())
     original = new_account()
     first = await client.post(REGISTER, json=original, headers=keyed(key))
-    assert first.status_code == 201
+    assert first.status_code == 202
 
     clock.advance(timedelta(hours=23, minutes=59))
     within = await client.post(REGISTER, json=original, headers=keyed(key))
@@ -160,13 +181,27 @@ async def test_key_is_replayed_for_24_hours_then_expires(
     assert within.json() == first.json()
 
     clock.advance(timedelta(hours=1, minutes=1))
-    # Expired: the request runs again instead of being replayed (so the email is now taken)...
+    assert await mail_templates(session, original["email"]) == ["verify_email"]
+    # Expired: the request runs again instead of being replayed (so the email is now taken
+    # and its owner is told)...
     rerun = await client.post(REGISTER, json=original, headers=keyed(key))
-    assert_problem(rerun, 409, "email_taken")
-    # ...and the key is free for a new request, which it then replays.
+    assert rerun.status_code == 202, rerun.text
+    assert "idempotent-replayed" not in rerun.headers
+    assert await mail_templates(session, original["email"]) == [
+        "verify_email",
+        "registration_attempt",
+    ]
+    assert await count_users(session, original["email"]) == 1
+    # ...and its answer is what the key now replays, until it expires in turn.
+    replayed = await client.post(REGISTER, json=original, headers=keyed(key))
+    assert replayed.headers.get("idempotent-replayed") == "true"
     other = new_account()
+    assert_problem(
+        await client.post(REGISTER, json=other, headers=keyed(key)), 422, "idempotency_key_reused"
+    )
+    clock.advance(timedelta(hours=24, minutes=1))
     fresh = await client.post(REGISTER, json=other, headers=keyed(key))
-    assert fresh.status_code == 201, fresh.text
+    assert fresh.status_code == 202, fresh.text
     assert "idempotent-replayed" not in fresh.headers
     assert fresh.json()["email"] == other["email"]
     replay = await client.post(REGISTER, json=other, headers=keyed(key))
@@ -187,7 +222,7 @@ async def test_worker_purges_expired_keys_only(
     young_body = new_account()
     young = str(uuid.uuid4())
     young_first = await client.post(REGISTER, json=young_body, headers=keyed(young))
-    assert young_first.status_code == 201
+    assert young_first.status_code == 202
     clock.advance(timedelta(hours=2))
 
     done = await run_once(WorkerContext(database, settings, SandboxProvider()))
@@ -221,7 +256,7 @@ async def test_concurrent_duplicates_have_exactly_one_effect(
         *(committed_client.post(REGISTER, json=body, headers=keyed(key)) for _ in range(5))
     )
 
-    assert [r.status_code for r in responses] == [201] * 5, [r.text for r in responses]
+    assert [r.status_code for r in responses] == [202] * 5, [r.text for r in responses]
     assert len({r.content for r in responses}) == 1
     replayed = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
     assert len(replayed) == 4
@@ -261,8 +296,8 @@ async def test_a_duplicate_that_arrives_while_the_first_is_in_flight_replays_it(
     release.set()
     answered, late = await first, await duplicate
 
-    assert answered.status_code == 201, answered.text
-    assert late.status_code == 201, late.text
+    assert answered.status_code == 202, answered.text
+    assert late.status_code == 202, late.text
     assert late.headers.get("idempotent-replayed") == "true"
     assert late.json() == answered.json()
     assert effects == 1
@@ -499,7 +534,15 @@ async def test_answers_holding_credentials_are_never_stored(
 
 async def test_every_post_documents_the_optional_key(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    never_stored = {"/v1/auth/token", "/v1/auth/refresh", "/v1/me/api-keys"}
+    # Their answers hold credentials (tokens, keys, a TOTP secret, recovery codes).
+    never_stored = {
+        "/v1/auth/token",
+        "/v1/auth/refresh",
+        "/v1/me/api-keys",
+        "/v1/me/totp",
+        "/v1/me/totp/confirm",
+        "/v1/me/totp/recovery-codes",
+    }
     posts = [(path, item["post"]) for path, item in spec["paths"].items() if "post" in item]
 
     assert len(posts) > 30

@@ -113,7 +113,7 @@ async def test_a_refused_request_never_reaches_the_endpoint(
     async with client_of(app, "198.51.100.1") as elsewhere:
         second_login = await elsewhere.post(TOKEN, data={"username": second, "password": password})
 
-    assert created.status_code == 201
+    assert created.status_code == 202
     assert budget(created)[:2] == (1, 0)
     assert_rate_limited(refused)
     assert_problem(second_login, 401, "invalid_credentials")

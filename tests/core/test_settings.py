@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from app.config import DEV_JWT_SECRET, Environment, Settings
+from app.config import DEV_JWT_SECRET, EmailBackend, Environment, Settings
 
 POSTGRES = "postgresql+asyncpg://app:pw@db.internal:5432/marketplace"
 STRONG_SECRET = "kV9-rL2qT7sW4yB1nM6pX3cZ8aF5dH0j"
+SMTP_PASSWORD = "Smtp-pw-7XqL2v"
+TOTP_KEY = "Zq4-hT8wLm2vXc6pRn0bKj5sDy9gFa3e"
 
 
 @pytest.fixture(autouse=True)
@@ -99,15 +101,57 @@ def test_a_safe_production_configuration_is_accepted(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MARKETPLACE_DATABASE_URL", POSTGRES)
     monkeypatch.setenv("MARKETPLACE_JWT_SECRET", STRONG_SECRET)
     monkeypatch.setenv("MARKETPLACE_PUBLIC_URL", "https://api.example.com")
+    monkeypatch.setenv("MARKETPLACE_EMAIL_BACKEND", "smtp")
+    monkeypatch.setenv("MARKETPLACE_SMTP_URL", f"smtp://mailer:{SMTP_PASSWORD}@smtp.example.com")
+    monkeypatch.setenv("MARKETPLACE_TOTP_ENCRYPTION_KEY", TOTP_KEY)
 
     settings = Settings()
 
     assert settings.environment is Environment.production
     assert not settings.is_sqlite
     assert not settings.worker_runs_in_process
-    # The secret is never shown by the settings object itself.
-    assert STRONG_SECRET not in repr(settings)
-    assert STRONG_SECRET not in str(settings)
+    assert settings.mail_backend is EmailBackend.smtp
+    assert settings.verified_email_required
+    # The secrets are never shown by the settings object itself.
+    for secret in (STRONG_SECRET, SMTP_PASSWORD, TOTP_KEY):
+        assert secret not in repr(settings)
+        assert secret not in str(settings)
+
+
+@pytest.mark.parametrize("backend", [None, EmailBackend.console])
+def test_production_refuses_the_console_mail_backend(backend: EmailBackend | None) -> None:
+    """It keeps whole mails, reset links included, in the database."""
+    with pytest.raises(ValidationError, match="MARKETPLACE_EMAIL_BACKEND must be smtp"):
+        Settings(
+            environment=Environment.production,
+            database_url=POSTGRES,
+            jwt_secret=STRONG_SECRET,
+            password_hash_memory_kib=19 * 1024,
+            public_url="https://api.example.com",
+            email_backend=backend,
+            totp_encryption_key=TOTP_KEY,
+        )
+
+
+def test_the_smtp_backend_needs_a_server() -> None:
+    with pytest.raises(ValidationError, match="MARKETPLACE_SMTP_URL"):
+        Settings(email_backend=EmailBackend.smtp)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://smtp.example.com", "smtp://", "smtp://host/path", "smtp://a b@host"]
+)
+def test_an_smtp_url_must_name_a_server(url: str) -> None:
+    with pytest.raises(ValidationError, match="an SMTP URL is"):
+        Settings(email_backend=EmailBackend.smtp, smtp_url=url)
+
+
+def test_outside_production_mail_goes_to_the_console_and_verification_is_optional() -> None:
+    settings = Settings(environment=Environment.development)
+
+    assert settings.mail_backend is EmailBackend.console
+    assert not settings.verified_email_required
+    assert Settings(require_verified_email=True).verified_email_required
 
 
 @pytest.mark.parametrize("environment", [Environment.development, Environment.test])

@@ -12,6 +12,7 @@ from tests.factories.api import Json, json_ok
 
 DEFAULT_PASSWORD = "a-long-test-password"
 ME = "/v1/me"
+REGISTER = "/v1/auth/register"
 
 
 async def create_user(
@@ -61,6 +62,30 @@ async def login(
     )
 
 
+async def post_register(
+    client: httpx.AsyncClient,
+    *,
+    email: str,
+    password: str = DEFAULT_PASSWORD,
+    display_name: str = "Test User",
+) -> httpx.Response:
+    return await client.post(
+        REGISTER, json={"email": email, "password": password, "display_name": display_name}
+    )
+
+
+def registration_accepted(response: httpx.Response, *, email: str) -> Json:
+    """A registration's answer: 202 and the same body whether the address was free or not
+    (so it tells nobody who has an account)."""
+    body: Json = json_ok(response, 202)
+    assert set(body) == {"email", "status", "detail"}, body
+    assert body["email"] == email.lower()
+    assert body["status"] == "verification_sent"
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    return body
+
+
 async def register_and_login(
     client: httpx.AsyncClient,
     *,
@@ -69,11 +94,10 @@ async def register_and_login(
     display_name: str = "Test User",
 ) -> LoggedIn:
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
-    response = await client.post(
-        "/v1/auth/register",
-        json={"email": email, "password": password, "display_name": display_name},
+    response = await post_register(
+        client, email=email, password=password, display_name=display_name
     )
-    assert response.status_code == 201, response.text
+    registration_accepted(response, email=email)
     return await login(client, email=email, password=password)
 
 

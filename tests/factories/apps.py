@@ -7,12 +7,21 @@ from pathlib import Path
 
 import httpx
 
-from app.config import Environment, Settings
+from app.config import EmailBackend, Environment, Settings
 from app.core.db import Database
 from app.main import create_app
 
 # Uploaded files of the whole run land here, never in the working tree.
 MEDIA_DIR = Path(tempfile.mkdtemp(prefix="marketplace-test-media-"))
+
+
+# What production requires beyond a real secret and argon2 cost (issue 17): mail sent through
+# SMTP or not at all (the console backend keeps reset links in the database), and a key of
+# its own for the TOTP secrets. Settings for production-only behaviour spread this in.
+PRODUCTION_MAIL_AND_TOTP: dict[str, object] = {
+    "email_backend": EmailBackend.none,
+    "totp_encryption_key": "Zq4-hT8wLm2vXc6pRn0bKj5sDy9gFa3e",
+}
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:

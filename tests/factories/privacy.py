@@ -42,6 +42,7 @@ TABLES = (
     "auth_sessions",
     "refresh_tokens",
     "api_keys",
+    "totp_recovery_codes",
     "sellers",
     "listings",
     "listing_reports",
@@ -61,14 +62,20 @@ TABLES = (
     "notifications",
     "webhook_endpoints",
     "audit_entries",
+    "account_tokens",
+    "mail_messages",
 )
 # Columns an export never shows, and what it shows instead.
 HIDDEN_COLUMNS = {
-    "users": {"password_hash", "deleted_at"},
+    "users": {"password_hash", "deleted_at", "totp_secret", "totp_last_step"},
     "refresh_tokens": {"id"},
     "api_keys": {"key_hash"},
+    "totp_recovery_codes": {"code_hash"},
     "webhook_endpoints": {"secret", "previous_secret"},
     "sellers": {"payout_account"},
+    "account_tokens": {"token_hash"},
+    # A queued mail's body may hold a single-use token.
+    "mail_messages": {"text_body", "html_body", "claim_id", "dedup_key"},
 }
 ADDED_COLUMNS = {"sellers": {"payout_account_masked"}}
 

@@ -47,7 +47,7 @@ from tests.core.conditional import patch as conditional_patch
 from tests.core.conditional import read as conditional_read
 from tests.factories.accounts import LoggedIn, create_user, login, register_and_login, relogin
 from tests.factories.api import Json, assert_problem, json_ok, parse_time
-from tests.factories.apps import client_with, make_settings
+from tests.factories.apps import PRODUCTION_MAIL_AND_TOTP, client_with, make_settings
 from tests.factories.catalog import listing_for_sale
 from tests.factories.orders import Market, checkout, market, pay, relogin_market, ship, unpaid_order
 from tests.factories.sellers import approved_seller
@@ -583,7 +583,7 @@ def production_settings(settings: Settings, **overrides: Any) -> Settings:
         environment="production",
         jwt_secret=STRONG_JWT_SECRET,
         password_hash_memory_kib=19 * 1024,
-        **overrides,
+        **{**PRODUCTION_MAIL_AND_TOTP, **overrides},
     )
 
 

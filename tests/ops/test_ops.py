@@ -12,7 +12,7 @@ from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
 from tests.factories.api import assert_problem
-from tests.factories.apps import client_of_own_app, make_settings
+from tests.factories.apps import PRODUCTION_MAIL_AND_TOTP, client_of_own_app, make_settings
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/nope"
 
@@ -175,6 +175,7 @@ PRODUCTION = {
     "environment": "production",
     "jwt_secret": PRODUCTION_SECRET,
     "password_hash_memory_kib": 19 * 1024,
+    **PRODUCTION_MAIL_AND_TOTP,
 }
 
 

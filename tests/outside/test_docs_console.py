@@ -2,13 +2,15 @@
 
 Debian's Chromium, driven through its own chromedriver, opens the self-hosted Swagger UI the
 way an admin would: every operation of the spec is listed, the OAuth2 password flow logs the
-demo admin in, the admin lists sellers and approves a pending one from the page, the login
+demo admin in with a second factor (as production requires of admins: the code goes in the
+dialog's client_secret), the admin lists sellers and approves a pending one from the page, the login
 survives a reload, and nothing the page loads comes from anywhere but the server itself.
 """
 
 import json
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import pyotp
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import (
@@ -31,7 +34,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.outside.live import DEMO_PASSWORDS, REPO_ROOT, LiveServer, base_environment, login
+from tests.outside.live import DEMO_PASSWORDS, REPO_ROOT, LiveServer, base_environment
 
 if TYPE_CHECKING:
     from tests.conftest import ScratchDatabases
@@ -69,6 +72,8 @@ def server(scratch_databases: "ScratchDatabases", tmp_path: Path) -> Iterator[Li
             MARKETPLACE_MEDIA_DIR=str(tmp_path / "media"),
             # The sweeps have nothing to do here; without them the log shows only the console.
             MARKETPLACE_RUN_WORKER_IN_PROCESS="false",
+            # As in production: the admin needs a second factor, typed into the console.
+            MARKETPLACE_REQUIRE_ADMIN_TOTP="true",
         ),
         cwd=REPO_ROOT,
         log_path=tmp_path / "server.log",
@@ -258,7 +263,7 @@ def pending_seller(base_url: str) -> str:
             "/v1/auth/register",
             json={"email": email, "password": password, "display_name": "Console Applicant"},
         )
-        assert registered.status_code == 201, registered.text
+        assert registered.status_code == 202, registered.text
         tokens = client.post("/v1/auth/token", data={"username": email, "password": password})
         assert tokens.status_code == 200, tokens.text
         applied = client.post(
@@ -280,6 +285,38 @@ def pending_seller(base_url: str) -> str:
     return seller_id
 
 
+def enrol_second_factor(base_url: str, email: str, password: str) -> tuple[str, list[str]]:
+    """The demo admin enrols a TOTP factor through the API (all an admin without one may
+    do), confirming with the previous time step's code so that the current one, which the
+    console will send, is still unspent. Its secret and recovery codes."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        tokens = client.post("/v1/auth/token", data={"username": email, "password": password})
+        assert tokens.status_code == 200, tokens.text
+        headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+        refused = client.get("/v1/admin/sellers", headers=headers)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "second_factor_required"
+        enrolled = client.post("/v1/me/totp", json={"password": password}, headers=headers)
+        assert enrolled.status_code == 201, enrolled.text
+        secret: str = enrolled.json()["secret"]
+        previous = pyotp.TOTP(secret).at(time.time() - 30)
+        confirmed = client.post("/v1/me/totp/confirm", json={"code": previous}, headers=headers)
+        assert confirmed.status_code == 200, confirmed.text
+        codes: list[str] = confirmed.json()["recovery_codes"]
+    return secret, codes
+
+
+def admin_login(base_url: str, email: str, password: str, recovery_code: str) -> str:
+    response = httpx.post(
+        f"{base_url}/v1/auth/token",
+        data={"username": email, "password": password, "client_secret": recovery_code},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
 def test_admin_console_in_a_browser(server: LiveServer, browser: WebDriver, tmp_path: Path) -> None:
     driver, base_url = browser, server.base_url
     spec: dict[str, Any] = httpx.get(f"{base_url}/openapi.json", timeout=30).json()
@@ -289,6 +326,7 @@ def test_admin_console_in_a_browser(server: LiveServer, browser: WebDriver, tmp_
     expected_blocks = sum(max(1, len(op.get("tags", []))) for op in operations.values())
     seller_id = pending_seller(base_url)
     email, password = DEMO_PASSWORDS["admin"]
+    secret, recovery_codes = enrol_second_factor(base_url, email, password)
     requests = RequestLog(driver, page_origin=f"{base_url}/")
 
     with evidence(driver, server, tmp_path):
@@ -323,12 +361,14 @@ def test_admin_console_in_a_browser(server: LiveServer, browser: WebDriver, tmp_
         assert len(operations) > 100
         requests.drain()
 
-        # 2. The OAuth2 password flow logs the demo admin in.
+        # 2. The OAuth2 password flow logs the demo admin in, the authenticator's code in
+        # client_secret (which Swagger sends as HTTP Basic client authentication).
         authorize = visible(driver, ".auth-wrapper button.authorize")
         click(driver, authorize)
         modal = visible(driver, ".dialog-ux .modal-ux")
         visible(driver, "#oauth_username", modal).send_keys(email)
         visible(driver, "#oauth_password", modal).send_keys(password)
+        visible(driver, "#client_secret_password", modal).send_keys(pyotp.TOTP(secret).now())
         click(driver, visible(driver, "button.modal-btn.auth.authorize", modal))
         try:
             until(
@@ -372,7 +412,7 @@ def test_admin_console_in_a_browser(server: LiveServer, browser: WebDriver, tmp_
         assert status == "200", f"the approval answered {status}:\n{body}"
         requests.drain()
 
-        admin_token = login(base_url, "admin")
+        admin_token = admin_login(base_url, email, password, recovery_codes[0])
         seller = httpx.get(
             f"{base_url}/v1/admin/sellers/{seller_id}",
             headers={"Authorization": f"Bearer {admin_token}"},

@@ -393,6 +393,10 @@ def test_image_steps_outside_docker(
         HOME=str(workspace.tree),
         MARKETPLACE_ENVIRONMENT="production",
         MARKETPLACE_PUBLIC_URL="https://api.example.com",
+        # Production sends mail through SMTP or not at all (tests/outside/test_mail.py runs
+        # the SMTP path against a real server); the image check needs neither.
+        MARKETPLACE_EMAIL_BACKEND="none",
+        MARKETPLACE_TOTP_ENCRYPTION_KEY=secrets.token_urlsafe(48),
         MARKETPLACE_MEDIA_DIR=str(media),
         MARKETPLACE_DATABASE_URL=scratch_databases.new_url(),
     )
@@ -455,7 +459,7 @@ def test_image_steps_outside_docker(
             json={"email": email, "password": password, "display_name": "Image Check"},
             timeout=30,
         )
-        assert registered.status_code == 201, registered.text
+        assert registered.status_code == 202, registered.text
         token = httpx.post(
             f"{base}/v1/auth/token", data={"username": email, "password": password}, timeout=30
         )

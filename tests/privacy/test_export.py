@@ -25,6 +25,7 @@ from tests.factories.disputes import (
     shipped_order,
     upload_evidence,
 )
+from tests.factories.mail import mailed_token
 from tests.factories.notifications import inbox
 from tests.factories.orders import market
 from tests.factories.privacy import (
@@ -97,6 +98,8 @@ async def test_rows_are_the_table_columns_and_no_secret_is_in_the_export(
     )
     assert password_hash
 
+    verify_token = await mailed_token(session, to=t.me.email, template="verify_email")
+
     response = await client.get(EXPORT, headers=t.me.headers)
 
     body = check_export(response, who=t.me)  # every row: exactly its columns, less the hidden
@@ -108,8 +111,16 @@ async def test_rows_are_the_table_columns_and_no_secret_is_in_the_export(
         hashlib.sha256(t.api_key["key"].encode()).hexdigest(),
         t.endpoint["secret"],
         GOOD_IBAN,
+        verify_token,
+        hashlib.sha256(verify_token.encode()).hexdigest(),
     ):
         assert secret not in response.text
+    # The mail the trader was sent (the address's link, the shop's notices), bodies aside.
+    assert data["mail_messages"]
+    assert {(m["user_id"], m["to_address"]) for m in data["mail_messages"]} == {
+        (t.me.user_id, t.me.email)
+    }
+    assert {m["template"] for m in data["mail_messages"]} == {"verify_email", "notification"}
     (user,) = data["users"]
     assert (user["email"], user["display_name"], user["is_admin"]) == (t.me.email, "Seller", False)
     assert parse_time(user["created_at"])
@@ -289,7 +300,24 @@ async def test_a_new_account_exports_itself_and_its_session_only(
     assert (token["user_id"], token["spent_at"], token["revoked_at"]) == (who.user_id, None, None)
     assert token["family_id"] == login_session["id"]
     assert parse_time(token["expires_at"]) > parse_time(token["created_at"])
-    for table in TABLES[3:]:
+    # The link mailed to verify the address: the token's record (never the token), and the
+    # mail (never its body).
+    (link,) = data["account_tokens"]
+    assert (link["user_id"], link["purpose"], link["email"], link["used_at"]) == (
+        who.user_id,
+        "verify_email",
+        who.email,
+        None,
+    )
+    (mail,) = data["mail_messages"]
+    assert (mail["user_id"], mail["to_address"], mail["template"], mail["topic"]) == (
+        who.user_id,
+        who.email,
+        "verify_email",
+        None,
+    )
+    assert mail["subject"] == "Confirm your email address"
+    for table in TABLES[3:-2]:
         assert data[table] == [], table
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import AuthSession, LoginFailure, RefreshToken
+from app.auth.models import AccountToken, AuthSession, LoginFailure, RefreshToken
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
@@ -24,7 +24,8 @@ from tests.integration.harness import WebhookReceiver
 
 
 async def _count(
-    database: Database, model: type[RefreshToken] | type[LoginFailure] | type[AuthSession]
+    database: Database,
+    model: type[RefreshToken] | type[LoginFailure] | type[AuthSession] | type[AccountToken],
 ) -> int:
     async with database.session_scope() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
@@ -37,6 +38,7 @@ async def test_sweep_purges_expired_sessions_and_old_login_failures(
     await client.post("/v1/auth/token", data={"username": me.email, "password": "wrong-password"})
     assert await _count(database, RefreshToken) == 1
     assert await _count(database, LoginFailure) == 1
+    assert await _count(database, AccountToken) == 1
 
     first = await runner.run_once(runner.WorkerContext(database, settings, SandboxProvider()))
     assert first["purge_expired_sessions"] == 0
@@ -45,11 +47,13 @@ async def test_sweep_purges_expired_sessions_and_old_login_failures(
     clock.advance(settings.refresh_token_ttl + timedelta(seconds=1))
     second = await runner.run_once(runner.WorkerContext(database, settings, SandboxProvider()))
 
-    # The refresh token, the session it belonged to, the login failure.
-    assert second["purge_expired_sessions"] == 3
+    # The refresh token, the session it belonged to, the login failure, and the
+    # registration's email-verification token (expired after two days, issue 17).
+    assert second["purge_expired_sessions"] == 4
     assert await _count(database, RefreshToken) == 0
     assert await _count(database, AuthSession) == 0
     assert await _count(database, LoginFailure) == 0
+    assert await _count(database, AccountToken) == 0
 
 
 async def test_a_failing_job_is_reported_and_the_others_still_run(

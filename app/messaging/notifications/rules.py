@@ -96,6 +96,8 @@ RULES: dict[str, Rule] = {
         "Return requested",
         (
             "The buyer of an order of {total} asks to return items: {reason}. Approve or "
+            "reject the request before {respond_by}, or it is approved.",
+            "The buyer of an order of {total} asks to return items: {reason}. Approve or "
             "reject the request.",
             "The buyer of an order of {total} asks to return items. Approve or reject the request.",
         ),
@@ -132,6 +134,8 @@ RULES: dict[str, Rule] = {
         Audience.seller,
         "A dispute was opened on your order",
         (
+            "The buyer of an order of {total} opened a dispute. Answer it before "
+            "{respond_by}, or it is decided for the buyer.",
             "The buyer of an order of {total} opened a dispute. Answer it before the "
             "deadline, or it is decided for the buyer.",
         ),
@@ -140,7 +144,11 @@ RULES: dict[str, Rule] = {
     DisputeEventType.answered: Rule(
         Audience.parties,
         "New answer in your dispute",
-        ("There is a new answer in the dispute about an order of {total}.",),
+        (
+            "There is a new answer in the dispute about an order of {total}; the next answer "
+            "is due by {respond_by}.",
+            "There is a new answer in the dispute about an order of {total}.",
+        ),
         DISPUTE,
     ),
     DisputeEventType.escalated: Rule(
@@ -238,6 +246,41 @@ RULES: dict[str, Rule] = {
     ),
 }
 """Keyed by the registry's event types (`app.messaging.events`)."""
+
+
+class ByEmail(StrEnum):
+    """Whether a notification of a kind is mailed too."""
+
+    optional = "optional"
+    """Mailed unless its addressee turned the kind off (one-click unsubscribe included)."""
+    always = "always"
+    """Security notices: mailed whatever the settings say."""
+
+
+EMAIL: dict[str, ByEmail] = {
+    OrderEventType.paid: ByEmail.optional,
+    OrderEventType.shipped: ByEmail.optional,
+    OrderEventType.delivery_window_ending: ByEmail.optional,
+    OrderEventType.cancelled: ByEmail.optional,
+    ReturnEventType.requested: ByEmail.optional,
+    ReturnEventType.approved: ByEmail.optional,
+    ReturnEventType.rejected: ByEmail.optional,
+    ReturnEventType.shipped_back: ByEmail.optional,
+    ReturnEventType.received: ByEmail.optional,
+    DisputeEventType.opened: ByEmail.optional,
+    DisputeEventType.answered: ByEmail.optional,
+    DisputeEventType.escalated: ByEmail.optional,
+    DisputeEventType.resolved: ByEmail.optional,
+    ReviewEventType.published: ByEmail.optional,
+    PayoutEventType.paid: ByEmail.optional,
+    PayoutEventType.failed: ByEmail.optional,
+    ListingEventType.approved: ByEmail.optional,
+    ListingEventType.rejected: ByEmail.optional,
+    ListingEventType.removed: ByEmail.optional,
+    AccountEventType.api_key_created: ByEmail.always,
+}
+"""The notification kinds (keys of `RULES`) that are mailed as well; the rest stay in the
+API (`GET /v1/notifications`): messages, low stock, report outcomes, completion."""
 
 SILENT: frozenset[EventType] = frozenset(
     {

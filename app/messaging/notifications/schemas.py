@@ -1,11 +1,12 @@
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, JsonValue, StrictBool
 
-from app.core.schemas import Schema
+from app.core.schemas import RequestSchema, Schema
 from app.messaging.notifications.models import ResourceType
+from app.messaging.notifications.rules import EMAIL, ByEmail
 
 
 class NotificationRead(Schema):
@@ -37,3 +38,45 @@ class NotificationSummary(Schema):
 class MarkedRead(Schema):
     marked: int
     """How many notifications were unread and are now read."""
+
+
+class EmailPreference(Schema):
+    type: str = Field(description="The notification kind (an event type), e.g. `order.paid`")
+    title: str = Field(description="Its notifications' headline")
+    enabled: bool = Field(description="Whether it is mailed to you as well")
+    can_turn_off: bool = Field(description="False for security notices, which are always mailed")
+
+
+class NotificationPreferences(Schema):
+    email: list[EmailPreference]
+    """Every kind that can come by email. The others are shown in the API only."""
+
+
+OPTIONAL_MAIL_KINDS = sorted(str(kind) for kind, by in EMAIL.items() if by is ByEmail.optional)
+
+
+def _optional_kind(kind: str) -> str:
+    if kind not in OPTIONAL_MAIL_KINDS:
+        raise ValueError(
+            "not a kind of mail that can be turned off (security notices are always mailed; "
+            "other kinds are never mailed)"
+        )
+    return kind
+
+
+OptionalMailKind = Annotated[str, AfterValidator(_optional_kind)]
+
+
+class NotificationPreferencesUpdate(RequestSchema):
+    email: dict[OptionalMailKind, StrictBool] = Field(
+        max_length=len(OPTIONAL_MAIL_KINDS),
+        description="Kinds to turn on (true) or off (false) by email; kinds left out keep "
+        "their setting",
+        examples=[{"order.paid": False, "payout.paid": True}],
+        json_schema_extra={"propertyNames": {"enum": list[JsonValue](OPTIONAL_MAIL_KINDS)}},
+    )
+
+
+class Unsubscribed(Schema):
+    type: str = Field(description="The kind of mail turned off")
+    enabled: Literal[False] = False

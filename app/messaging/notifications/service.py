@@ -11,15 +11,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
+from app.auth.models import User
 from app.auth.principal import Principal
+from app.config import Settings
 from app.core.clock import now
+from app.core.mail.queue import queue
+from app.core.mail.unsubscribe import read_unsubscribe_token
 from app.core.money import format_money
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
-from app.messaging.notifications.exceptions import NotificationNotFound
+from app.messaging.notifications.exceptions import (
+    NotificationNotFound,
+    UnsubscribeLinkInvalid,
+)
 from app.messaging.notifications.models import Notification, ResourceType
 from app.messaging.notifications.repository import NotificationRepository
-from app.messaging.notifications.rules import RULES, Audience, Rule
+from app.messaging.notifications.rules import EMAIL, RULES, Audience, ByEmail, Rule
 from app.orders.models import OrderStatus
 
 logger = logging.getLogger(__name__)
@@ -27,7 +34,7 @@ logger = logging.getLogger(__name__)
 _BODY_LENGTH = 500
 _MESSAGE_EXCERPT = 200
 _MONEY_FACTS = ("total", "amount", "refund")
-_TIME_FACTS = ("ship_by", "auto_complete_at")
+_TIME_FACTS = ("ship_by", "auto_complete_at", "respond_by")
 _TEXT_FACTS = ("carrier", "reason", "failure_reason", "title", "name", "prefix", "quantity")
 
 
@@ -135,6 +142,7 @@ async def on_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> Non
         body = render_body(rule, event.data)
         resource_type, resource_id = _link(rule, event.data)
         for user_id in sorted(_recipients(event, rule.audience, live)):
+            _mail(session, event, rule, body, user_id, live.contacts.get(user_id))
             session.add(
                 Notification(
                     user_id=user_id,
@@ -149,6 +157,32 @@ async def on_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> Non
                 )
             )
     await session.flush()
+
+
+def _mail(
+    session: AsyncSession,
+    event: OutboxEvent,
+    rule: Rule,
+    body: str,
+    user_id: uuid.UUID,
+    contact: auth_service.Contact | None,
+) -> None:
+    """The notification by email too, if its kind is mailed and the person has not turned
+    it off; once per event and person (the key holds both)."""
+    by_email = EMAIL.get(event.type)
+    if by_email is None or contact is None:
+        return
+    if by_email is ByEmail.optional and event.type in contact.email_opt_outs:
+        return
+    queue(
+        session,
+        to=contact.email,
+        template="notification",
+        context={"display_name": contact.display_name, "title": rule.title, "body": body},
+        user_id=user_id,
+        topic=event.type if by_email is ByEmail.optional else None,
+        dedup_key=f"{event.id}:{user_id}",
+    )
 
 
 async def notify(
@@ -212,3 +246,42 @@ async def mark_read(session: AsyncSession, notification: Notification) -> None:
 
 async def mark_all_read(session: AsyncSession, principal: Principal) -> int:
     return await NotificationRepository(session).mark_all_read(principal.user_id, now())
+
+
+def email_preferences(user: User) -> list[tuple[str, str, bool, bool]]:
+    """(kind, title, mailed, can be turned off) for every kind that can come by email."""
+    return [
+        (
+            kind,
+            RULES[kind].title,
+            by_email is ByEmail.always or kind not in user.email_opt_outs,
+            by_email is ByEmail.optional,
+        )
+        for kind, by_email in EMAIL.items()
+    ]
+
+
+async def update_email_preferences(
+    session: AsyncSession, principal: Principal, changes: dict[str, bool]
+) -> User:
+    """`changes` names only kinds that may be turned off (the request schema sees to it)."""
+    user = principal.user
+    opt_outs = set(user.email_opt_outs)
+    opt_outs |= {kind for kind, enabled in changes.items() if not enabled}
+    opt_outs -= {kind for kind, enabled in changes.items() if enabled}
+    await auth_service.set_email_opt_outs(session, user, opt_outs)
+    return user
+
+
+async def unsubscribe(session: AsyncSession, settings: Settings, token: str) -> str:
+    """The one-click link of a notification mail: turns its kind off for its addressee."""
+    named = read_unsubscribe_token(settings, token)
+    if named is None or EMAIL.get(named[1]) is not ByEmail.optional:
+        raise UnsubscribeLinkInvalid()
+    user_id, kind = named
+    live = await auth_service.active_among(session, [user_id])
+    if user_id not in live:
+        raise UnsubscribeLinkInvalid()
+    user = await auth_service.get_user(session, user_id)
+    await auth_service.set_email_opt_outs(session, user, {*user.email_opt_outs, kind})
+    return kind
