@@ -82,7 +82,13 @@ def _median_difference_interval(known: list[float], unknown: list[float]) -> tup
 async def measure(
     base_url: str, requests: int
 ) -> dict[tuple[str, bool], tuple[list[float], set[str]]]:
-    plan = [(kind, known) for kind in ("register", "reset", "floor") for known in (True, False)]
+    plan: list[Case] = [
+        ("register", True),
+        ("register", False),
+        ("reset", True),
+        ("reset", False),
+        ("floor", False),
+    ]
     order = [case for case in plan for _ in range(requests)]
     random.Random(5).shuffle(order)
     results: Results = {case: ([], set()) for case in plan}

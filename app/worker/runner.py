@@ -99,6 +99,10 @@ async def _purge_idempotency(context: WorkerContext) -> int:
 
 
 DELIVER_WEBHOOKS = "deliver_webhooks"
+DELIVER_MAIL = "deliver_mail"
+SENDERS = (DELIVER_WEBHOOKS, DELIVER_MAIL)
+"""Jobs that talk to servers outside (receivers' endpoints, the SMTP server): each runs in a
+loop of its own, so a slow or hanging server holds up neither the sweep nor the other."""
 
 JOBS: dict[str, Job] = {
     "expire_unpaid_checkouts": drain(expire_one_checkout),
@@ -110,7 +114,7 @@ JOBS: dict[str, Job] = {
     "resolve_unanswered_disputes": drain(resolve_one_unanswered_dispute),
     "publish_due_reviews": drain(publish_one_order_reviews),
     "answer_password_resets": drain(_answer_password_reset),
-    "deliver_mail": _deliver_mail,
+    DELIVER_MAIL: _deliver_mail,
     DELIVER_WEBHOOKS: _deliver_webhooks,
     "purge_expired_sessions": _purge_sessions,
     "purge_expired_idempotency_keys": _purge_idempotency,
@@ -141,19 +145,21 @@ async def _sweep_forever(context: WorkerContext, jobs: dict[str, Job]) -> None:
         await asyncio.sleep(interval)
 
 
-async def _deliver_forever(context: WorkerContext) -> None:
-    """Webhooks drain their queue batch after batch, resting only when nothing is due."""
+async def _send_forever(context: WorkerContext, name: str) -> None:
+    """A sender drains its queue batch after batch, resting only when nothing is due."""
     interval = context.settings.worker_interval.total_seconds()
     while True:
-        sent = (await run_once(context, {DELIVER_WEBHOOKS: JOBS[DELIVER_WEBHOOKS]}))[
-            DELIVER_WEBHOOKS
-        ]
+        sent = (await run_once(context, {name: JOBS[name]}))[name]
         if sent <= 0:
             await asyncio.sleep(interval)
 
 
 async def run_forever(context: WorkerContext) -> None:
-    """The sweep loop and, beside it, the webhook sender: slow receivers must not hold up
-    expiry, completion or payouts, and a busy queue must not wait a sweep between batches."""
-    sweeps = {name: job for name, job in JOBS.items() if name != DELIVER_WEBHOOKS}
-    await asyncio.gather(_sweep_forever(context, sweeps), _deliver_forever(context))
+    """The sweep loop and, beside it, each sender (webhooks, mail): slow receivers or a slow
+    mail server must not hold up expiry, completion or payouts, and a busy queue must not
+    wait a sweep between batches."""
+    senders = [name for name in SENDERS if name in JOBS]
+    sweeps = {name: job for name, job in JOBS.items() if name not in senders}
+    await asyncio.gather(
+        _sweep_forever(context, sweeps), *(_send_forever(context, name) for name in senders)
+    )

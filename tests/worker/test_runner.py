@@ -135,3 +135,50 @@ async def test_webhooks_are_delivered_beside_a_slow_sweep_not_after_it(
     (found,) = await list_deliveries(client, who=m.seller, endpoint_id=endpoint["id"])
     assert found["status"] == "succeeded"
     assert found["event_id"] == request.event_id
+
+
+async def test_a_hanging_mail_server_holds_up_neither_the_sweep_nor_webhooks(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mail is sent in a loop of its own: while its job hangs (an SMTP server that never
+    answers), the sweep and the webhook sender keep running. Real time (short), since this is
+    about the loops' scheduling."""
+    mail_hanging = asyncio.Event()
+    swept = asyncio.Event()
+    webhooks_sent = asyncio.Event()
+
+    async def hanging_mail(_context: runner.WorkerContext) -> int:
+        mail_hanging.set()
+        await asyncio.Event().wait()  # until cancelled
+        return 0
+
+    async def sweep_job(_context: runner.WorkerContext) -> int:
+        if mail_hanging.is_set():
+            swept.set()
+        return 0
+
+    async def webhook_job(_context: runner.WorkerContext) -> int:
+        if mail_hanging.is_set():
+            webhooks_sent.set()
+        return 0
+
+    monkeypatch.setattr(
+        runner,
+        "JOBS",
+        {
+            "expire_unpaid_checkouts": sweep_job,
+            runner.DELIVER_WEBHOOKS: webhook_job,
+            runner.DELIVER_MAIL: hanging_mail,
+        },
+    )
+    quick = settings.model_copy(update={"worker_interval": timedelta(milliseconds=50)})
+    worker = asyncio.create_task(
+        runner.run_forever(runner.WorkerContext(database, quick, SandboxProvider()))
+    )
+    try:
+        await asyncio.wait_for(asyncio.gather(swept.wait(), webhooks_sent.wait()), 3)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    assert mail_hanging.is_set()
