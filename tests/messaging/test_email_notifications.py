@@ -1,6 +1,7 @@
 """Notifications by email (issue 17): which kinds are mailed, once per event and person,
 the preferences that turn kinds off, and the one-click unsubscribe link of RFC 8058."""
 
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -9,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.db import Database
-from tests.factories.accounts import LoggedIn
+from app.core.mail.unsubscribe import unsubscribe_token
+from tests.factories.accounts import LoggedIn, register_and_login
 from tests.factories.api import Json, assert_problem, json_ok
 from tests.factories.mail import SmtpSink, mails_in_outbox, smtp_settings
 from tests.factories.orders import market, paid_order
+from tests.factories.privacy import deleted
 from tests.factories.worker import sweep
 
 PREFERENCES = "/v1/notifications/preferences"
@@ -191,5 +194,18 @@ async def test_an_access_token_is_no_unsubscribe_link(
     refused = await client.post(
         UNSUBSCRIBE, params={"token": m.seller.access_token}, headers=ONE_CLICK
     )
+
+    assert_problem(refused, 400, "invalid_unsubscribe_link")
+
+
+async def test_the_link_of_a_deleted_account_is_400(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A link mailed before the account was deleted names nobody any more."""
+    buyer = await register_and_login(client)
+    link = unsubscribe_token(settings, uuid.UUID(buyer.user_id), "order.shipped")
+    await deleted(client, who=buyer)
+
+    refused = await client.post(UNSUBSCRIBE, params={"token": link}, headers=ONE_CLICK)
 
     assert_problem(refused, 400, "invalid_unsubscribe_link")

@@ -15,6 +15,7 @@ from app.auth.models import User
 from app.auth.principal import Principal
 from app.config import Settings
 from app.core.clock import now
+from app.core.errors import NotFound
 from app.core.mail.queue import queue
 from app.core.mail.unsubscribe import read_unsubscribe_token
 from app.core.money import format_money
@@ -279,9 +280,9 @@ async def unsubscribe(session: AsyncSession, settings: Settings, token: str) -> 
     if named is None or EMAIL.get(named[1]) is not ByEmail.optional:
         raise UnsubscribeLinkInvalid()
     user_id, kind = named
-    live = await auth_service.active_among(session, [user_id])
-    if user_id not in live:
-        raise UnsubscribeLinkInvalid()
-    user = await auth_service.get_user(session, user_id)
+    try:
+        user = await auth_service.get_user(session, user_id)
+    except NotFound as error:  # the account was deleted since the mail was sent
+        raise UnsubscribeLinkInvalid() from error
     await auth_service.set_email_opt_outs(session, user, {*user.email_opt_outs, kind})
     return kind
