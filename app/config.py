@@ -133,7 +133,7 @@ class Environment(StrEnum):
 class EmailBackend(StrEnum):
     console = "console"
     """Mail is written to the log and kept, whole, in the outbox, where `marketplace mail`
-    (and, in development, `GET /v1/dev/mail`) list it: a newcomer can follow a link."""
+    lists it: a newcomer can follow a link."""
     smtp = "smtp"
     """Sent through `MARKETPLACE_SMTP_URL`."""
     none = "none"
@@ -143,11 +143,14 @@ class EmailBackend(StrEnum):
 # Deliberately recognisable so production can refuse it.
 DEV_TOTP_ENCRYPTION_KEY = "dev-only-insecure-totp-key-change-me"
 
-_SMTP_URL = re.compile(r"^smtps?://(?:[^@/\s]+@)?[^@/:\s]+(?::\d{1,5})?/?$")
+_SMTP_URL = re.compile(r"^smtps?://(?:[^@/\s]+@)?[^@/:\s]+(?::(?P<port>\d{1,5}))?/?$")
 
 
 def _smtp_url(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and not _SMTP_URL.match(value.get_secret_value()):
+    matched = None if value is None else _SMTP_URL.match(value.get_secret_value())
+    if value is not None and (
+        matched is None or not 1 <= int(matched.group("port") or 25) <= 65535
+    ):
         raise ValueError(
             "an SMTP URL is smtp://[user:password@]host[:port] (STARTTLS) or smtps://... "
             "(TLS from the first byte)"
@@ -344,7 +347,7 @@ class Settings(BaseSettings):
     """How long one SMTP conversation may take, connecting included."""
     email_retry_base: PositiveDuration = timedelta(minutes=1)
     """After failed attempt n the next waits base * 2^(n-1)."""
-    email_max_attempts: int = Field(default=10, ge=1)
+    email_max_attempts: int = Field(default=10, ge=1, le=30)
     email_verification_ttl: PositiveDuration = timedelta(days=2)
     password_reset_ttl: PositiveDuration = timedelta(minutes=30)
     password_reset_mails_per_hour: int = Field(default=3, ge=1)

@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from app.cli import PROJECT_ROOT, alembic_config, migrate
@@ -93,3 +93,60 @@ def test_containers_starting_together_migrate_once_and_all_succeed(
     differences, tables = _inspect(url)
     assert differences == []
     assert "alembic_version" in tables
+
+
+def _rows(url: str, *statements: str) -> list[Any]:
+    """Runs `statements` in one transaction, as the app's engine would (SQLite's foreign
+    keys on), and returns the first row of each (None for a statement without rows)."""
+
+    async def main() -> list[Any]:
+        engine = create_engine(make_settings(url))
+        try:
+            async with engine.begin() as connection:
+                results = [await connection.execute(text(s)) for s in statements]
+                return [r.first() if r.returns_rows else None for r in results]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def test_the_accounts_migration_keeps_the_rows_that_refer_to_users_both_ways(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """Issue 17's migration adds columns to `users`. On SQLite a batch that rebuilt the table
+    would drop it under foreign keys, deleting every session (cascade) or failing on every
+    checkout (no cascade); an existing database with data must come through untouched, and
+    its accounts count as verified."""
+    url = scratch_databases.new_url()
+    settings = make_settings(url)
+    migrate(settings, "i16b_balances")
+    user_id, later = "0190a1b2c3d47e8f9a0b1c2d3e4f5a6b", "2026-12-01 10:00:00"
+    _rows(
+        url,
+        "INSERT INTO users (id, email, password_hash, display_name, is_admin, created_at, "
+        f"updated_at) VALUES ('{user_id}', 'old@example.com', 'x', 'Old', false, '{later}', "
+        f"'{later}')",
+        f"INSERT INTO auth_sessions (id, user_id, created_at) VALUES "
+        f"('0190a1b2c3d47e8f9a0b1c2d3e4f5a6c', '{user_id}', '{later}')",
+        "INSERT INTO checkouts (id, buyer_id, status, currency, total_amount, expires_at, "
+        f"created_at, updated_at) VALUES ('0190a1b2c3d47e8f9a0b1c2d3e4f5a6d', '{user_id}', "
+        f"'pending_payment', 'USD', 100, '{later}', '{later}', '{later}')",
+    )
+
+    migrate(settings, "i17a_accounts_mail")
+    sessions, checkouts, user = _rows(
+        url,
+        "SELECT count(*) FROM auth_sessions",
+        "SELECT count(*) FROM checkouts",
+        "SELECT email_verified_at IS NOT NULL, email_opt_outs FROM users",
+    )
+    assert (sessions[0], checkouts[0]) == (1, 1)
+    assert user[0] in (True, 1)  # grandfathered: verified
+    assert user[1] in ("[]", [])
+
+    command.downgrade(alembic_config(settings), "i16b_balances")
+    sessions, checkouts = _rows(
+        url, "SELECT count(*) FROM auth_sessions", "SELECT count(*) FROM checkouts"
+    )
+    assert (sessions[0], checkouts[0]) == (1, 1)

@@ -15,6 +15,7 @@ from app.core.mail.queue import queue
 from app.core.mail.repository import MailRepository
 from app.core.security import hash_token
 
+PASSWORD_RESET = "password_reset"
 VERIFY_EMAIL_PAGE = "verify-email"
 RESET_PASSWORD_PAGE = "reset-password"
 
@@ -86,7 +87,7 @@ async def send_password_reset(session: AsyncSession, settings: Settings, user: U
     queue(
         session,
         to=user.email,
-        template="password_reset",
+        template=PASSWORD_RESET,
         context={
             "display_name": user.display_name,
             "token": token,

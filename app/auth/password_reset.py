@@ -11,15 +11,17 @@ from app.auth.exceptions import AccountTokenInvalid
 from app.auth.models import AccountTokenPurpose, PasswordResetRequest
 from app.auth.passwords import weakness
 from app.auth.repository import (
-    AccountTokenRepository,
+    ApiKeyRepository,
     LoginFailureRepository,
     PasswordResetRequestRepository,
     UserRepository,
 )
+from app.auth.totp import service as totp
 from app.config import Settings
 from app.core import security
 from app.core.clock import now
 from app.core.errors import ValidationFailed
+from app.core.mail.repository import MailRepository
 
 _MAIL_WINDOW = timedelta(hours=1)
 
@@ -39,8 +41,9 @@ async def handle_one_request(session: AsyncSession, settings: Settings) -> bool:
     await queued.remove(pending)
     user = await UserRepository(session).get_by_email(pending.email)
     if user is not None and user.password_hash is not None:
-        sent = await AccountTokenRepository(session).count_issued_since(
-            user.id, AccountTokenPurpose.password_reset, now() - _MAIL_WINDOW
+        # Counted from the mail sent, which outlives the tokens (purged once expired).
+        sent = await MailRepository(session).count_to_since(
+            user.email, account_mail.PASSWORD_RESET, now() - _MAIL_WINDOW
         )
         if sent < settings.password_reset_mails_per_hour:
             await account_mail.send_password_reset(session, settings, user)
@@ -63,8 +66,15 @@ async def confirm(session: AsyncSession, settings: Settings, token: str, new_pas
     reason = weakness(new_password, user_inputs=[user.email, user.display_name])
     if reason is not None:
         raise ValidationFailed(["body", "new_password"], reason)
+    if user.email_verified_at is None:
+        # Whoever opened the account never proved the address; its owner just did. What the
+        # opener may have set up to keep the account goes with their sessions: a second
+        # factor, API keys, a new address waiting for proof.
+        await totp.forget(session, user)
+        await ApiKeyRepository(session).revoke_all_for_user(user.id, now())
+        user.pending_email = None
+        user.email_verified_at = now()
     user.password_hash = await security.hash_password(new_password)
-    user.email_verified_at = user.email_verified_at or now()
     await service.end_all_sessions(session, user.id)
     await LoginFailureRepository(session).clear(user.email)
     account_mail.tell_password_changed(session, settings, user, "with a password-reset link")

@@ -263,16 +263,6 @@ class AccountTokenRepository(RepositoryBase[AccountToken]):
             .values(used_at=at)
         )
 
-    async def count_issued_since(
-        self, user_id: uuid.UUID, purpose: AccountTokenPurpose, since: datetime
-    ) -> int:
-        statement = select(func.count()).where(
-            AccountToken.user_id == user_id,
-            AccountToken.purpose == purpose,
-            AccountToken.created_at >= since,
-        )
-        return int(await self.session.scalar(statement) or 0)
-
     async def purge_expired(self, at: datetime) -> int:
         result = await self.session.execute(
             delete(AccountToken).where(AccountToken.expires_at <= at)

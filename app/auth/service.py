@@ -412,10 +412,14 @@ async def live_accounts(
     )
 
 
-async def set_email_opt_outs(session: AsyncSession, user: User, opt_outs: Iterable[str]) -> None:
-    """The notification kinds the person does not want by email (the messaging domain
-    decides which may be turned off)."""
-    user.email_opt_outs = sorted(set(opt_outs))
+async def change_email_opt_outs(
+    session: AsyncSession, user: User, *, turn_off: Iterable[str], turn_on: Iterable[str] = ()
+) -> None:
+    """Adds and removes notification kinds the person does not want by email (the messaging
+    domain decides which may be turned off), on the row locked and read afresh, so that a
+    one-click unsubscribe and a settings change at the same moment both count."""
+    await lock(session, user)
+    user.email_opt_outs = sorted((set(user.email_opt_outs) | set(turn_off)) - set(turn_on))
     await session.flush()
 
 

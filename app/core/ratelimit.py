@@ -101,6 +101,9 @@ RULES: tuple[Rule, ...] = (
             "PATCH /v1/me",
             "DELETE /v1/me",
             "POST /v1/me/api-keys",
+            "POST /v1/me/totp",
+            "DELETE /v1/me/totp",
+            "POST /v1/me/totp/recovery-codes",
         ),
     ),
     # Each presents a token that a guesser would enumerate.

@@ -137,7 +137,10 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("pending_email", sa.String(length=320), nullable=True))
         batch_op.add_column(
-            sa.Column("email_opt_outs", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+            # A plain string default: SQLite then adds the column in place, where an expression
+            # would make the batch rebuild `users` (DROP TABLE under foreign keys, which
+            # cascades to, or is refused by, every table that refers to a user).
+            sa.Column("email_opt_outs", sa.JSON(), nullable=False, server_default="[]")
         )
         batch_op.add_column(sa.Column("totp_secret", sa.String(length=255), nullable=True))
         batch_op.add_column(
@@ -148,7 +151,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
+    # Never rebuilt (see upgrade): SQLite 3.35+ drops columns in place.
+    with op.batch_alter_table("users", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("totp_last_step")
         batch_op.drop_column("totp_enabled_at")
         batch_op.drop_column("totp_secret")

@@ -5,6 +5,7 @@ confirming it sets the password, ends every session and tells the owner."""
 from datetime import timedelta
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -222,3 +223,72 @@ async def test_a_new_password_set_while_signed_in_is_announced_too(
     (notice,) = await mails_in_outbox(session, to=ADA, template="password_changed")
     assert notice.text_body is not None
     assert "from a signed-in session" in notice.text_body
+
+
+async def test_the_hourly_cap_outlives_the_expired_tokens(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    """The reset tokens expire after 30 minutes and the worker purges them then; the cap is
+    counted from the mail sent, so half an hour later the address still gets no more."""
+    await register_and_login(client, email=ADA)
+    for _ in range(3):
+        _accepted(await _ask(client, ADA))
+    await sweep(database, settings)
+    clock.advance(settings.password_reset_ttl + timedelta(minutes=1))
+    await sweep(database, settings)  # purges the expired tokens
+
+    _accepted(await _ask(client, ADA))
+    await sweep(database, settings)
+
+    assert len(await mails_in_outbox(session, to=ADA, template="password_reset")) == 3
+
+
+async def test_a_reset_by_the_owner_of_an_unproven_account_removes_what_its_opener_set_up(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    """Someone opened an account with another person's address (it stays unverified) and
+    enrolled a second factor and an API key. When the address's owner resets the password,
+    the factor and the keys go with the opener's sessions: the owner can log in."""
+    opener = await register_and_login(client, email=ADA)
+    secret = json_ok(
+        await client.post(
+            "/v1/me/totp", json={"password": DEFAULT_PASSWORD}, headers=opener.headers
+        ),
+        201,
+    )["secret"]
+    confirmed = await client.post(
+        "/v1/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=opener.headers
+    )
+    json_ok(confirmed)
+
+    token = await _reset_token(client, session, database, settings)
+    assert (await _confirm(client, token, NEW_PASSWORD)).status_code == 204
+
+    owner = await login(client, email=ADA, password=NEW_PASSWORD)  # no code needed any more
+    me = json_ok(await client.get(ME, headers=owner.headers))
+    assert (me["email_verified"], me["totp_enabled"]) == (True, False)
+
+
+async def test_a_reset_of_a_verified_account_keeps_its_second_factor(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    """A proven owner who forgot the password keeps their factor: the reset is no way
+    around it."""
+    me = await register_and_login(client, email=ADA)
+    verify = await mailed_token(session, to=ADA, template="verify_email")
+    json_ok(await client.post("/v1/auth/verify-email", json={"token": verify}))
+    secret = json_ok(
+        await client.post("/v1/me/totp", json={"password": DEFAULT_PASSWORD}, headers=me.headers),
+        201,
+    )["secret"]
+    json_ok(
+        await client.post(
+            "/v1/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=me.headers
+        )
+    )
+
+    token = await _reset_token(client, session, database, settings)
+    assert (await _confirm(client, token, NEW_PASSWORD)).status_code == 204
+
+    refused = await client.post(TOKEN, data={"username": ADA, "password": NEW_PASSWORD})
+    assert_problem(refused, 401, "totp_required")

@@ -83,6 +83,9 @@ async def attempt(settings: Settings, message: MailMessage) -> str | None:
         return f"smtp_{error.code}"
     except (aiosmtplib.SMTPException, OSError):
         return "connection_failed"
+    except Exception:  # whatever else, the attempt counts, so the mail ends failed, not stuck
+        logger.exception("mail %s could not be handed to the backend", message.id)
+        return "internal_error"
     return None
 
 

@@ -267,10 +267,12 @@ async def update_email_preferences(
 ) -> User:
     """`changes` names only kinds that may be turned off (the request schema sees to it)."""
     user = principal.user
-    opt_outs = set(user.email_opt_outs)
-    opt_outs |= {kind for kind, enabled in changes.items() if not enabled}
-    opt_outs -= {kind for kind, enabled in changes.items() if enabled}
-    await auth_service.set_email_opt_outs(session, user, opt_outs)
+    await auth_service.change_email_opt_outs(
+        session,
+        user,
+        turn_off=[kind for kind, enabled in changes.items() if not enabled],
+        turn_on=[kind for kind, enabled in changes.items() if enabled],
+    )
     return user
 
 
@@ -284,5 +286,5 @@ async def unsubscribe(session: AsyncSession, settings: Settings, token: str) -> 
         user = await auth_service.get_user(session, user_id)
     except NotFound as error:  # the account was deleted since the mail was sent
         raise UnsubscribeLinkInvalid() from error
-    await auth_service.set_email_opt_outs(session, user, {*user.email_opt_outs, kind})
+    await auth_service.change_email_opt_outs(session, user, turn_off=[kind])
     return kind
