@@ -14,6 +14,7 @@ from app.core.clock import now
 from app.core.mail.queue import queue
 from app.core.mail.repository import MailRepository
 from app.core.security import hash_token
+from app.core.text import human_time
 
 PASSWORD_RESET = "password_reset"
 VERIFY_EMAIL_PAGE = "verify-email"
@@ -24,10 +25,6 @@ def page_link(settings: Settings, page: str, token: str | None = None) -> str:
     """A link to the frontend's `page` (`MARKETPLACE_EMAIL_LINK_BASE_URL`), with the token."""
     link = f"{settings.email_link_base}/{page}"
     return f"{link}?token={token}" if token else link
-
-
-def _shown(at: datetime) -> str:
-    return f"{at.day} {at:%b %Y, %H:%M} UTC"
 
 
 async def _issue(
@@ -74,7 +71,7 @@ async def send_verification(
             "email": email,
             "token": token,
             "link": page_link(settings, VERIFY_EMAIL_PAGE, token),
-            "expires_at": _shown(expires_at),
+            "expires_at": human_time(expires_at),
         },
         user_id=user.id,
     )
@@ -92,7 +89,7 @@ async def send_password_reset(session: AsyncSession, settings: Settings, user: U
             "display_name": user.display_name,
             "token": token,
             "link": page_link(settings, RESET_PASSWORD_PAGE, token),
-            "expires_at": _shown(expires_at),
+            "expires_at": human_time(expires_at),
         },
         user_id=user.id,
     )

@@ -407,7 +407,10 @@ async def test_without_the_requirement_admins_need_no_factor(
     admin = await create_user(session, is_admin=True)
     me = await login(client, email=admin.email)
 
-    json_ok(await client.get("/v1/admin/users", headers=me.headers))
+    listed = await client.get("/v1/admin/users", headers=me.headers)
+
+    assert listed.status_code == 200, listed.text
+    assert json_ok(await client.get("/v1/me", headers=me.headers))["totp_enabled"] is False
 
 
 # --- races on real commits -------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -55,7 +55,7 @@ def build(settings: Settings, message: MailMessage) -> EmailMessage:
     mime["To"] = message.to_address
     mime["Subject"] = message.subject
     mime["Date"] = format_datetime(now())
-    mime["Message-ID"] = message_id(settings, message) if message.id else make_msgid()
+    mime["Message-ID"] = message_id(settings, message)
     mime["Auto-Submitted"] = "auto-generated"
     if message.topic is not None and message.user_id is not None:
         # RFC 2369's link with RFC 8058's one-click POST: mail programs show an

@@ -21,6 +21,7 @@ from app.core.mail.unsubscribe import read_unsubscribe_token
 from app.core.money import format_money
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
+from app.core.text import human_time
 from app.messaging.notifications.exceptions import (
     NotificationNotFound,
     UnsubscribeLinkInvalid,
@@ -60,7 +61,7 @@ def facts_of(data: dict[str, Any]) -> dict[str, str]:
                 at = datetime.fromisoformat(value)
             except ValueError:
                 continue
-            facts[key] = f"{at.day} {at:%b %Y, %H:%M} UTC"
+            facts[key] = human_time(at)
     for key in _TEXT_FACTS:
         value = data.get(key)
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
