@@ -18,6 +18,7 @@ from app.conversations.router import conversations_router
 from app.core.idempotency import accept_idempotency_keys
 from app.core.routing import refuse_unknown_query_parameters
 from app.disputes.router import disputes_router, returns_router
+from app.logistics.router import shipping_router
 from app.messaging.notifications.router import router as notifications_router
 from app.messaging.webhooks.router import router as webhooks_router
 from app.orders.router import cart_router, checkout_router, orders_router
@@ -25,6 +26,7 @@ from app.payments.router import router as payouts_router
 from app.privacy.router import router as privacy_router
 from app.reviews.router import profiles_router, reviews_router
 from app.sellers.router import router as sellers_router
+from app.shipping.router import carriers_router, shipping_profiles_router
 
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     # First: routes are matched one by one in this order, and a listing's page and search
@@ -36,12 +38,16 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     privacy_router,
     sellers_router,
     payouts_router,
+    # Before the storefront: its `/v1/sellers/{seller_id}...` would read `me` as an id.
+    shipping_profiles_router,
     storefront_router,
     profiles_router,
     categories_router,
     cart_router,
     checkout_router,
     orders_router,
+    shipping_router,
+    carriers_router,
     returns_router,
     disputes_router,
     reviews_router,

@@ -1,5 +1,6 @@
 """The one typed settings object. Every knob is an environment variable prefixed MARKETPLACE_."""
 
+import base64
 import json
 import math
 import re
@@ -17,6 +18,7 @@ from pydantic import (
     Field,
     IPvAnyNetwork,
     SecretStr,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +27,9 @@ from zxcvbn import zxcvbn
 # Deliberately recognisable so production can refuse it.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./marketplace.db"
+# The sandbox tracking provider's webhook secret outside production (public on purpose:
+# integrators sign their test events with it).
+DEV_SANDBOX_TRACKING_SECRET = "whsec_c2FuZGJveC10cmFja2luZy1ub3Qtc2VjcmV0"
 
 
 def _seconds_or_iso(value: object) -> object:
@@ -256,8 +261,33 @@ class Settings(BaseSettings):
     prohibited_terms: tuple[str, ...] = DEFAULT_PROHIBITED_TERMS
 
     payment_expiry: PositiveDuration = timedelta(minutes=30)
-    ship_by: PositiveDuration = timedelta(days=5)
+    ship_by: PositiveDuration = timedelta(days=44)
+    """The longest a paid order may wait to ship, whatever its listings promise: its ship-by
+    is its lines' longest handling time in business days after payment, capped by this. The
+    default honours the longest handling time a listing may set, 30 business days: six weeks
+    from a weekday, 44 days from a payment on a Saturday. A shorter cap cuts the longer
+    promises short."""
     auto_complete_after: PositiveDuration = timedelta(days=14)
+    """How long after the carrier reports delivery the order completes on its own."""
+    auto_complete_fallback: PositiveDuration = timedelta(days=30)
+    """How long after shipping an order completes on its own while its carrier reports no
+    delivery (a carrier without tracking, a parcel stuck in transit)."""
+    undelivered_refund_after: PositiveDuration = timedelta(days=14)
+    """How long after a carrier reports a parcel lost or returned to the sender, with no
+    later scan and no dispute, the buyer is refunded in full."""
+    shipment_correction_window: PositiveDuration = timedelta(hours=48)
+    """How long after shipping the seller may correct a parcel's carrier or tracking number
+    (and only while the carrier has reported nothing about it)."""
+    return_inspection_time: PositiveDuration = timedelta(days=3)
+    """How long a seller has, after the carrier delivers a returned parcel, to confirm its
+    receipt (which refunds) before the return counts as received."""
+    tracking_webhook_secrets: dict[str, str] = {}
+    """Per tracking provider, the Standard Webhooks secret (`whsec_…`) its events to
+    `POST /v1/logistics/webhooks/{provider}` are signed with. A provider without one is
+    refused (404). Outside production the `sandbox` provider gets a development secret."""
+    tracking_webhook_tolerance: PositiveDuration = timedelta(minutes=5)
+    """A carrier event signed longer ago than this (or ahead by as much) is refused as a
+    possible replay."""
     payout_hold: Annotated[timedelta, BeforeValidator(_seconds_or_iso)] = timedelta(0)
     review_window: PositiveDuration = timedelta(days=14)
     return_window: PositiveDuration = timedelta(days=7)
@@ -399,6 +429,27 @@ class Settings(BaseSettings):
             return self.environment is Environment.production
         return self.require_admin_totp
 
+    @field_validator("tracking_webhook_secrets")
+    @classmethod
+    def _secrets_are_keys(cls, secrets: dict[str, str]) -> dict[str, str]:
+        # Checked here, so that a mistyped secret stops the start rather than every event.
+        for provider, secret in secrets.items():
+            try:
+                key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except ValueError:
+                key = b""
+            if not secret.startswith("whsec_") or len(key) < 16:
+                raise ValueError(f"the secret of {provider!r} must be whsec_ + base64 of 16+ bytes")
+        return secrets
+
+    def tracking_webhook_secret(self, provider: str) -> str | None:
+        """The secret `provider`'s carrier events are signed with (None: not accepted)."""
+        configured = self.tracking_webhook_secrets.get(provider)
+        sandbox_allowed = self.environment is not Environment.production
+        if configured is None and provider == "sandbox" and sandbox_allowed:
+            return DEV_SANDBOX_TRACKING_SECRET
+        return configured
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -482,6 +533,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "MARKETPLACE_TOTP_ENCRYPTION_KEY must be set in production to a random "
                     "secret (it encrypts second-factor secrets)"
+                )
+            if DEV_SANDBOX_TRACKING_SECRET in self.tracking_webhook_secrets.values():
+                raise ValueError(
+                    "MARKETPLACE_TRACKING_WEBHOOK_SECRETS may not use the public development "
+                    "secret in production"
                 )
         return self
 

@@ -55,6 +55,13 @@ TAGS: list[dict[str, Any]] = [
     {"name": "cart", "description": "Your cart, grouped by seller"},
     {"name": "checkout", "description": "Checkout (one order per seller) and payment"},
     {"name": "orders", "description": "Orders as buyer and seller: ship, confirm, cancel"},
+    {"name": "shipments", "description": "An order's parcels, their carriers' scans, corrections"},
+    {"name": "carriers", "description": "Carriers and their tracking-number formats"},
+    {
+        "name": "shipping-profiles",
+        "description": "A shop's shipping rates per destination, combined per order",
+    },
+    {"name": "logistics", "description": "Tracking providers' events coming in (signed)"},
     {"name": "payouts", "description": "A seller's balance, ledger and payouts"},
     {"name": "returns", "description": "Returns after completion: request, approve, refund"},
     {"name": "disputes", "description": "Disputes with messages, evidence and a resolution"},

@@ -7,12 +7,14 @@ from app.core import audit, idempotency, outbox
 from app.core.mail import models as mail_models
 from app.core.models import Base
 from app.disputes import models as dispute_models
+from app.logistics import models as logistics_models
 from app.messaging.notifications import models as notification_models
 from app.messaging.webhooks import models as webhook_models
 from app.orders import models as order_models
 from app.payments import models as payment_models
 from app.reviews import models as review_models
 from app.sellers import models as seller_models
+from app.shipping import models as shipping_models
 
 metadata = Base.metadata
 
@@ -23,6 +25,7 @@ __all__ = [
     "conversation_models",
     "dispute_models",
     "idempotency",
+    "logistics_models",
     "mail_models",
     "metadata",
     "notification_models",
@@ -31,6 +34,7 @@ __all__ = [
     "payment_models",
     "review_models",
     "seller_models",
+    "shipping_models",
     "webhook_models",
 ]
 

@@ -362,7 +362,7 @@ class StatementCounter:
 
 PASSWORD = f"measure-{uuid.uuid4().hex}"
 PAYOUT_ACCOUNT = "DE89370400440532013000"
-SHIPMENT = {"carrier": "DHL", "tracking_number": "JJD0099 1234"}
+SHIPMENT = {"carrier": "sandbox", "tracking_number": "SBX00000001-DELIVERED-0"}
 ADDRESS = {
     "name": "Ada Lovelace",
     "line1": "12 St James's Square",

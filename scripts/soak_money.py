@@ -481,7 +481,7 @@ async def order_flow(soak: Soak, rng: random.Random, buyer: Account, order: dict
     if fate == "disputed before shipping":
         await dispute(soak, rng, buyer, order_id, total)
         return
-    shipment = {"carrier": "DHL", "tracking_number": f"SOAK {rng.randrange(10**9)}"}
+    shipment = {"carrier": "sandbox", "tracking_number": "SBX00000001-DELIVERED-0"}
     await api.call("ship", "POST", f"{path}/ship", seller, {200}, json=shipment)
     if fate == "shipped, auto-completed":
         return
@@ -550,7 +550,7 @@ async def return_flow(
         if approved.status_code == 409:
             events["return: seller lost the race to the worker"] += 1
             await soak.wait_for(buyer, path, {"approved"}, "approved by the worker")
-    shipment = {"carrier": "UPS", "tracking_number": f"BACK {rng.randrange(10**9)}"}
+    shipment = {"carrier": "sandbox", "tracking_number": "SBX00000002-SILENT"}
     await api.call("ship back", "POST", f"{path}/ship-back", buyer, {200}, json=shipment)
     key, base = new_key(), random.choice(api.bases)
     received = await api.call(

@@ -82,6 +82,9 @@ RESOURCE_IDS: dict[str, str] = {
     "seller_id": "shop A",
     "user_id": "buyer A",
     "category_id": "the category shop A lists in",
+    "shipping_profile_id": "a shipping profile of shop A (no listing on it)",
+    "shipment_id": "the parcel of buyer A's completed order",
+    "provider": "the sandbox tracking provider (its events are signed, not logged in)",
 }
 """Every id a route may carry, and what of party A's it names in the world below."""
 
@@ -111,6 +114,8 @@ PUBLIC: dict[tuple[str, str], dict[str, Expected]] = {
     ("GET", "/v1/reviews/{review_id}"): _everyone(200),
     # A published review is public; only the person it is about may answer it.
     ("POST", "/v1/reviews/{review_id}/reply"): _everyone(403, "not_review_subject"),
+    # No login: a tracking provider signs its events, and an unsigned one is refused.
+    ("POST", "/v1/logistics/webhooks/{provider}"): _everyone(401, "invalid_signature"),
 }
 """Routes on resources anyone may see, with what each stranger gets from them (a caller not
 named is held to the private rule)."""
@@ -281,6 +286,14 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         201,
     )
     listing = await listing_for_sale(client, seller=a_seller, category_id=m.category_id)
+    shipping_profile = _ok(
+        await client.post(
+            "/v1/sellers/me/shipping-profiles",
+            **request_body(spec, Route("POST", "/v1/sellers/me/shipping-profiles")),
+            headers=a_seller.headers,
+        ),
+        201,
+    )
     pictured = _ok(
         await client.post(
             f"/v1/listings/{listing['id']}/images",
@@ -325,6 +338,9 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
             headers=a_seller.headers,
         )
     )
+    parcels = _ok(
+        await client.get(f"/v1/orders/{completed['id']}/shipments", headers=m.buyer.headers)
+    )
     ids = {
         "order_id": completed["id"],
         "checkout_id": checkout_id,
@@ -343,6 +359,9 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         "seller_id": m.seller_id,
         "user_id": m.buyer.user_id,
         "category_id": m.category_id,
+        "shipping_profile_id": shipping_profile["id"],
+        "shipment_id": parcels[0]["id"],
+        "provider": "sandbox",
     }
     assert set(ids) == set(RESOURCE_IDS)
     callers = {

@@ -128,7 +128,7 @@ async def test_two_sellers_one_checkout_to_payout(
         shipped = await client.post(
             f"/v1/orders/{order['id']}/ship",
             headers=seller.headers,
-            json={"carrier": "DHL", "tracking_number": "JD0001"},
+            json={"carrier": "sandbox", "tracking_number": "SBX00000001-DELIVERED-0"},
         )
         assert shipped.status_code == 200, shipped.text
 

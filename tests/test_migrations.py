@@ -5,6 +5,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import pytest
@@ -150,3 +151,106 @@ def test_the_accounts_migration_keeps_the_rows_that_refer_to_users_both_ways(
         url, "SELECT count(*) FROM auth_sessions", "SELECT count(*) FROM checkouts"
     )
     assert (sessions[0], checkouts[0]) == (1, 1)
+
+
+def test_the_logistics_migration_gives_shipped_orders_a_parcel_both_ways(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """Issue 18's migration ships orders as parcels: an order shipped before it gets one
+    parcel (carrier `other`, named as it was shipped, its number normalized) holding all its
+    lines, an unshipped one none; every order takes its listings' handling time. It rebuilds
+    `order_events` on SQLite, which must keep its rows; downgrading drops the parcels and
+    keeps the orders, their lines and their timelines."""
+    url = scratch_databases.new_url()
+    settings = make_settings(url)
+    migrate(settings, "i17a_accounts_mail")
+    buyer, seller_user, seller = (
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a01",
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a02",
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a03",
+    )
+    category, listing, checkout = (
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a04",
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a05",
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a06",
+    )
+    shipped, paid = "0190a1b2c3d47e8f9a0b1c2d3e4f5a07", "0190a1b2c3d47e8f9a0b1c2d3e4f5a08"
+    shipped_line, paid_line = (
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a09",
+        "0190a1b2c3d47e8f9a0b1c2d3e4f5a0a",
+    )
+    event = "0190a1b2c3d47e8f9a0b1c2d3e4f5a0b"
+    at, later = "2026-12-01 10:00:00", "2026-12-03 15:30:00"
+    users = "id, email, password_hash, display_name, is_admin, created_at, updated_at"
+    orders = (
+        "id, checkout_id, buyer_id, seller_id, status, currency, items_amount, "
+        "shipping_amount, total_amount, shipping_address, carrier, tracking_number, paid_at, "
+        "shipped_at, created_at, updated_at"
+    )
+    lines = "id, order_id, listing_id, title, unit_price, quantity, shipping_fee"
+    _rows(
+        url,
+        f"INSERT INTO users ({users}) VALUES ('{buyer}', 'buyer@example.com', 'x', 'Buyer', "
+        f"false, '{at}', '{at}')",
+        f"INSERT INTO users ({users}, seller_status) VALUES ('{seller_user}', "
+        f"'seller@example.com', 'x', 'Seller', false, '{at}', '{at}', 'approved')",
+        "INSERT INTO sellers (id, user_id, shop_name, slug, description, legal_name, "
+        "seller_type, country, contact_email, contact_phone, payout_account, status, "
+        f"approved_at, created_at, updated_at) VALUES ('{seller}', '{seller_user}', 'Shop', "
+        "'shop', '', 'Seller Ltd', 'business', 'DE', 'seller@example.com', '+4930000000', "
+        f"'DE00', 'approved', '{at}', '{at}', '{at}')",
+        f"UPDATE users SET shop_id = '{seller}' WHERE id = '{seller_user}'",
+        "INSERT INTO categories (id, name, slug, position) VALUES "
+        f"('{category}', 'Things', 'things', 0)",
+        "INSERT INTO listings (id, seller_id, category_id, title, description, price_amount, "
+        "currency, shipping_fee_amount, quantity, condition, attributes, handling_days, "
+        "status, seller_approved, report_count, held_while_paused, published_at, created_at, "
+        f"updated_at) VALUES ('{listing}', '{seller}', '{category}', 'Thing', '', 1000, "
+        f"'EUR', 500, 10, 'new', '{{}}', 5, 'active', true, 0, false, '{at}', '{at}', '{at}')",
+        "INSERT INTO checkouts (id, buyer_id, status, currency, total_amount, expires_at, "
+        f"paid_at, created_at, updated_at) VALUES ('{checkout}', '{buyer}', 'paid', 'EUR', "
+        f"4000, '{at}', '{at}', '{at}', '{at}')",
+        f"INSERT INTO orders ({orders}) VALUES ('{shipped}', '{checkout}', '{buyer}', "
+        f"'{seller}', 'shipped', 'EUR', 2000, 500, 2500, '{{}}', 'DHL Express', "
+        f"'jjd 0001 2345', '{at}', '{later}', '{at}', '{later}')",
+        f"INSERT INTO orders ({orders}) VALUES ('{paid}', '{checkout}', '{buyer}', "
+        f"'{seller}', 'paid', 'EUR', 1000, 500, 1500, '{{}}', NULL, NULL, '{at}', NULL, "
+        f"'{at}', '{at}')",
+        f"INSERT INTO order_lines ({lines}) VALUES ('{shipped_line}', '{shipped}', "
+        f"'{listing}', 'Thing', 1000, 2, 500)",
+        f"INSERT INTO order_lines ({lines}) VALUES ('{paid_line}', '{paid}', '{listing}', "
+        "'Thing', 1000, 1, 500)",
+        "INSERT INTO order_events (id, order_id, actor_id, actor_role, action, from_status, "
+        f"to_status, details, subject, created_at) VALUES ('{event}', '{shipped}', "
+        f"'{seller_user}', 'seller', 'ship', 'paid', 'shipped', '{{}}', 'order', '{later}')",
+    )
+
+    migrate(settings)
+    parcels, parcel, contents, content, handling, events = _rows(
+        url,
+        "SELECT count(*) FROM shipments",
+        "SELECT order_id, carrier, carrier_name, tracking_number, status FROM shipments",
+        "SELECT count(*) FROM shipment_lines",
+        "SELECT shipment_lines.order_line_id, shipment_lines.quantity FROM shipment_lines "
+        "JOIN shipments ON shipments.id = shipment_lines.shipment_id",
+        "SELECT count(*), min(handling_days), max(handling_days) FROM orders",
+        "SELECT count(*), min(subject) FROM order_events",
+    )
+    assert parcels[0] == 1
+    assert uuid.UUID(str(parcel[0])) == uuid.UUID(shipped)
+    assert tuple(parcel[1:]) == ("other", "DHL Express", "JJD00012345", "label_created")
+    assert contents[0] == 1
+    assert (uuid.UUID(str(content[0])), content[1]) == (uuid.UUID(shipped_line), 2)
+    assert tuple(handling) == (2, 5, 5)  # the listing's, not the column's default
+    assert tuple(events) == (1, "order")
+
+    command.downgrade(alembic_config(settings), "i17a_accounts_mail")
+    orders_left, lines_left, events_left = _rows(
+        url,
+        "SELECT count(*) FROM orders",
+        "SELECT count(*) FROM order_lines",
+        "SELECT count(*) FROM order_events",
+    )
+    assert (orders_left[0], lines_left[0], events_left[0]) == (2, 2, 1)
+    _differences, tables = _inspect(url)
+    assert not tables & {"shipments", "shipment_lines", "tracking_events"}, tables

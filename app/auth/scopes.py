@@ -47,7 +47,10 @@ class ApiKeyScope(StrEnum):
 RESOURCE_OF_TAG: dict[str, str] = {
     "listings": "listings",
     "categories": "listings",
+    # What a listing's shipping costs: an integration that keeps listings keeps these too.
+    "shipping-profiles": "listings",
     "orders": "orders",
+    "shipments": "orders",
     "returns": "returns",
     "disputes": "disputes",
     "reviews": "reviews",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.clock import now
 from app.core.models import Base, IdMixin, TimestampMixin, enum_column
 from app.sellers.models import SellerProfile
+from app.shipping.models import ShippingProfile
 
 
 class Category(IdMixin, Base):
@@ -97,7 +98,18 @@ class Listing(IdMixin, TimestampMixin, Base):
     """Unit price in minor units of `currency`; positive."""
     currency: Mapped[str] = mapped_column(String(3))
     shipping_fee_amount: Mapped[int] = mapped_column(BigInteger, default=0)
-    """Shipping per order line in minor units of `currency`; zero or positive."""
+    """Shipping per order line in minor units of `currency`; zero or positive. Charged only
+    while the listing has no shipping profile."""
+    shipping_profile_id: Mapped[uuid.UUID | None] = mapped_column(
+        # No ON DELETE: a profile that a listing which may still sell points to cannot be
+        # deleted, and archived and removed listings are let go of first (see
+        # app.shipping.profiles.delete). SQLite keeps no action of a foreign key added to an
+        # existing table where its schema can be read back.
+        ForeignKey(ShippingProfile.id),
+        index=True,
+    )
+    """The shop's shipping profile that charges this listing's shipping (combined with the
+    order's other items on it); null: the flat `shipping_fee_amount` per order line."""
     quantity: Mapped[int]
     """Units in stock; never negative (checked by the database too)."""
     condition: Mapped[Condition] = mapped_column(enum_column(Condition, "listing_condition"))

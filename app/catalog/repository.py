@@ -256,6 +256,24 @@ class ListingRepository(RepositoryBase[Listing]):
             statement = statement.where(Listing.report_count > 0)
         return statement
 
+    async def release_shipping_profile(
+        self, profile_id: uuid.UUID, final: Sequence[ListingStatus]
+    ) -> int:
+        """Listings in a `final` state let go of the shipping profile (they go back to their
+        flat fee); how many in any other state still point to it."""
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.shipping_profile_id == profile_id, Listing.status.in_(final))
+            .values(shipping_profile_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        statement = (
+            select(func.count())
+            .select_from(Listing)
+            .where(Listing.shipping_profile_id == profile_id)
+        )
+        return int(await self.session.scalar(statement) or 0)
+
     async def count_live_of_seller(self, seller_id: uuid.UUID) -> int:
         statement = (
             select(func.count()).select_from(Listing).where(_LIVE, Listing.seller_id == seller_id)

@@ -31,6 +31,14 @@ LowStockThreshold = Annotated[
     Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY), WHOLE_NUMBER] | None,
     Field(description="Notify the seller when the quantity falls to this (null: never)"),
 ]
+ShippingProfileId = Annotated[
+    uuid.UUID | None,
+    Field(
+        description="One of your shop's shipping profiles (`/v1/sellers/me/shipping-profiles`), "
+        "in the listing's currency: it charges the listing's shipping, combined with the "
+        "order's other items on it, instead of the flat `shipping_fee`; null: the flat fee"
+    ),
+]
 CategoryPosition = Annotated[int, Field(strict=True, ge=0, le=10_000), WHOLE_NUMBER]
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]],
@@ -81,6 +89,9 @@ class CategoryUpdate(RequestSchema):
 
 # --- listings ---------------------------------------------------------------------------------
 
+# The fields of an update that `null` clears rather than being refused.
+_NULLABLE_UPDATES = frozenset({"low_stock_threshold", "shipping_profile_id"})
+
 
 class ListingCreate(RequestSchema):
     title: Title
@@ -90,15 +101,20 @@ class ListingCreate(RequestSchema):
     condition: Condition
     category_id: uuid.UUID
     attributes: Attributes = Field(default_factory=dict)
-    shipping_fee: MoneyIn | None = Field(default=None, description="Omitted means free shipping")
+    shipping_fee: MoneyIn | None = Field(
+        default=None,
+        description="Shipping per order line, charged when the listing has no shipping "
+        "profile; omitted means free shipping",
+    )
+    shipping_profile_id: ShippingProfileId = None
     handling_days: HandlingDays = 2
     low_stock_threshold: LowStockThreshold = None
 
 
 class ListingUpdate(RequestSchema):
     """Any subset of fields. Setting `quantity` to 0 sells a live listing out; raising it
-    again restocks it. Only `low_stock_threshold` may be `null`; the others may be left out
-    but not nulled."""
+    again restocks it. Only `low_stock_threshold` and `shipping_profile_id` may be `null`;
+    the others may be left out but not nulled."""
 
     # SkipJsonSchema: absent (None here) is fine, an explicit null is refused below, so the
     # spec must not call these fields nullable.
@@ -110,6 +126,11 @@ class ListingUpdate(RequestSchema):
     category_id: uuid.UUID | SkipJsonSchema[None] = None
     attributes: Attributes | SkipJsonSchema[None] = None
     shipping_fee: MoneyIn | SkipJsonSchema[None] = None
+    shipping_profile_id: ShippingProfileId = Field(
+        default=None,
+        description="One of your shop's shipping profiles, in the listing's currency; `null` "
+        "goes back to the flat `shipping_fee`",
+    )
     handling_days: HandlingDays | SkipJsonSchema[None] = None
     low_stock_threshold: LowStockThreshold = Field(
         default=None, description="`null` turns the low-stock notice off"
@@ -119,7 +140,7 @@ class ListingUpdate(RequestSchema):
     def _no_nulls(self) -> Self:
         nulls = [
             name
-            for name in self.model_fields_set - {"low_stock_threshold"}
+            for name in self.model_fields_set - _NULLABLE_UPDATES
             if getattr(self, name) is None
         ]
         if nulls:
@@ -207,7 +228,10 @@ class _ListingFields(Schema):
     title: str
     description: str
     price: Money
-    shipping_fee: Money
+    shipping_fee: Money = Field(
+        description="Flat shipping per order line, charged when the listing has no shipping "
+        "profile (a listing on a profile: the cart shows its combined shipping)"
+    )
     quantity: int
     condition: Condition
     attributes: dict[str, Any]
@@ -231,6 +255,10 @@ class ListingRead(_ListingFields):
 
     status: ListingStatus = Field(description="The listing's own lifecycle state")
     shop_status: SellerStatus = Field(description="The shop's state (`approved`: it may sell)")
+    shipping_profile_id: uuid.UUID | None = Field(
+        description="The shipping profile that charges its shipping; null: the flat "
+        "`shipping_fee` per order line"
+    )
     low_stock_threshold: int | None
     status_reason: str | None = Field(description="Why moderation holds, rejected or removed it")
     allowed_actions: list[str] = Field(description="What the caller may do now")

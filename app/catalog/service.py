@@ -63,6 +63,7 @@ from app.core.pagination import PageParams, SortKey, paginate
 from app.core.storage import MediaStorage, sniff_image_type
 from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile, SellerStatus
+from app.shipping import profiles as shipping_profiles
 
 _SELLER = {ListingActor.seller}
 _ADMIN = {ListingActor.admin}
@@ -216,6 +217,13 @@ async def create(
 ) -> Guarded[Listing, ListingActor]:
     """A draft listing of the caller's shop (`seller`, approved)."""
     await category_service.require_leaf(session, data.category_id)
+    if data.shipping_profile_id is not None:
+        await shipping_profiles.require_assignable(
+            session,
+            seller_id=seller.id,
+            profile_id=data.shipping_profile_id,
+            currency=settings.currency,
+        )
     listing = Listing(
         id=uuid7(),
         seller_id=seller.id,
@@ -227,6 +235,7 @@ async def create(
         shipping_fee_amount=(
             require_currency(data.shipping_fee, settings.currency) if data.shipping_fee else 0
         ),
+        shipping_profile_id=data.shipping_profile_id,
         quantity=data.quantity,
         condition=data.condition,
         attributes=data.attributes,
@@ -263,6 +272,13 @@ async def update(
         listing.price_amount = require_currency(data.price, settings.currency)
     if data.shipping_fee is not None:
         listing.shipping_fee_amount = require_currency(data.shipping_fee, settings.currency)
+    if data.shipping_profile_id is not None:
+        await shipping_profiles.require_assignable(
+            session,
+            seller_id=listing.seller_id,
+            profile_id=data.shipping_profile_id,
+            currency=listing.currency,
+        )
     for field in (
         "title",
         "description",
@@ -272,6 +288,7 @@ async def update(
         "attributes",
         "handling_days",
         "low_stock_threshold",
+        "shipping_profile_id",
     ):
         if field in changes:
             setattr(listing, field, changes[field])
@@ -887,3 +904,13 @@ async def _follow_seller_decision(session: AsyncSession, seller: SellerProfile) 
 # Whatever can decide about a shop (the API's admin routes, the demo seed) has the catalog
 # loaded, so the decision always reaches the shop's listings in its transaction.
 seller_service.on_decision(_follow_seller_decision)
+
+
+async def _release_shipping_profile(session: AsyncSession, profile_id: uuid.UUID) -> int:
+    """A shipping profile about to be deleted: archived and removed listings let go of it
+    (they will never sell again); how many others, which may still sell, charge by it."""
+    return await ListingRepository(session).release_shipping_profile(profile_id, _FINAL)
+
+
+# Likewise, whatever can delete a shipping profile (its API routes) has the catalog loaded.
+shipping_profiles.on_delete(_release_shipping_profile)

@@ -19,6 +19,7 @@ from app.disputes.models import (
     ReturnRequest,
     ReturnStatus,
 )
+from app.logistics.models import Shipment
 from app.orders.models import Order, OrderLine
 from app.sellers.models import SellerProfile
 
@@ -157,6 +158,18 @@ class ReturnRepository(_OfOrderParties[ReturnRequest]):
         """The order lines a return sends back, by id (their listing and title)."""
         statement = select(OrderLine).where(OrderLine.id.in_(line_ids))
         return {line.id: line for line in (await self.session.scalars(statement)).all()}
+
+    def due_for_auto_receipt(self, delivered_before: datetime) -> Select[ReturnRequest]:
+        """Returns shipped back whose parcel the carrier delivered before that instant."""
+        delivered = select(Shipment.return_id).where(
+            Shipment.return_id.is_not(None),
+            Shipment.delivered_at <= delivered_before,
+            # A delivery dated before the buyer gave the number cannot be this parcel's.
+            Shipment.delivered_at >= Shipment.tracking_since,
+        )
+        return select(ReturnRequest).where(
+            ReturnRequest.status == ReturnStatus.shipped_back, ReturnRequest.id.in_(delivered)
+        )
 
     def due_for_auto_approval(self, at: datetime) -> Select[ReturnRequest]:
         return select(ReturnRequest).where(

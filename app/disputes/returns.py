@@ -27,6 +27,7 @@ from app.disputes.models import ReturnItem, ReturnRequest, ReturnStatus
 from app.disputes.repository import OrderContext, ReturnRepository
 from app.disputes.schemas import ReturnCreate
 from app.disputes.state import RETURN_LIFECYCLE, ReturnAction, deadline_of
+from app.logistics import service as logistics
 from app.orders import service as order_service
 from app.orders.models import EventSubject, Order, OrderLine, OrderStatus
 from app.orders.state import OrderActor
@@ -234,6 +235,53 @@ async def _apply(
         change=(before.value, request.status.value),
         details=recorded,
     )
+
+
+async def ship_back(
+    session: AsyncSession,
+    principal: Principal,
+    guarded: Guarded[ReturnRequest, OrderActor],
+    *,
+    settings: Settings,
+    provider: PaymentProvider,
+    carrier: str,
+    carrier_name: str | None,
+    tracking_number: str,
+) -> None:
+    """The buyer sends the goods back, as a tracked parcel of the order (checked like the
+    seller's: 422 for a number the carrier could not have issued). Its guard locked the
+    return; the order is locked next, as always."""
+    request = guarded.subject
+    RETURN_LIFECYCLE.target(request.status, ReturnAction.ship_back, guarded.roles, request)
+    order = await order_service.lock(session, request.order_id)
+    parcel = await logistics.ship_return(
+        session,
+        order,
+        settings=settings,
+        return_id=request.id,
+        items=[(item.order_line_id, item.quantity) for item in request.items],
+        carrier=carrier,
+        carrier_name=carrier_name,
+        tracking_number=tracking_number,
+        actor_id=principal.user_id,
+    )
+    details = {"carrier": parcel.carrier, "tracking_number": parcel.tracking_number}
+    await _apply(
+        session,
+        provider,
+        request,
+        ReturnAction.ship_back,
+        guarded.roles,
+        principal.user_id,
+        details,
+    )
+
+
+async def receive_delivered(
+    session: AsyncSession, provider: PaymentProvider, request: ReturnRequest
+) -> None:
+    """The carrier delivered the parcel back and the seller let the inspection time pass."""
+    await _apply(session, provider, request, ReturnAction.receive, {OrderActor.system}, None, {})
 
 
 async def approve_overdue(

@@ -55,9 +55,11 @@ from app.disputes.schemas import (
     ReturnSummary,
 )
 from app.disputes.state import ReturnAction
+from app.logistics.exceptions import TrackingNumberInUse
 from app.orders.dependencies import OrderGuard
 from app.orders.exceptions import OrderNotFound
 from app.payments.dependencies import Provider
+from app.shipping.exceptions import CarrierNameRequired, InvalidTrackingNumber, UnknownCarrier
 
 returns_router = APIRouter(
     prefix=API_PREFIX, tags=["returns"], responses=error_responses(InvalidToken)
@@ -184,7 +186,16 @@ async def reject_return(
 
 
 @returns_router.post(
-    "/returns/{return_id}/ship-back", response_model=ReturnRead, responses=_RETURN_STEP_ERRORS
+    "/returns/{return_id}/ship-back",
+    response_model=ReturnRead,
+    responses=error_responses(
+        ReturnNotFound,
+        InvalidTransition,
+        UnknownCarrier,
+        CarrierNameRequired,
+        InvalidTrackingNumber,
+        TrackingNumberInUse,
+    ),
 )
 async def ship_back_return(
     return_request: ReturnGuard,
@@ -192,12 +203,22 @@ async def ship_back_return(
     principal: CurrentPrincipal,
     session: DbSession,
     provider: Provider,
+    settings: AppSettings,
 ) -> ReturnRead:
-    """Buyer: the goods are on their way back, with carrier and tracking number."""
-    details = {"carrier": body.carrier, "tracking_number": body.tracking_number}
-    return await _return_step(
-        session, principal, return_request, provider, ReturnAction.ship_back, details
+    """Buyer: the goods are on their way back, with carrier and tracking number (checked as
+    the seller's are; `sandbox` numbers script the journey). The parcel and its scans show on
+    the return; once the carrier delivers it the seller has the inspection time to confirm."""
+    await returns.ship_back(
+        session,
+        principal,
+        return_request,
+        settings=settings,
+        provider=provider,
+        carrier=body.carrier,
+        carrier_name=body.carrier_name,
+        tracking_number=body.tracking_number,
     )
+    return await views.return_read(session, return_request)
 
 
 @returns_router.post(

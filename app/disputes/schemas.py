@@ -21,7 +21,8 @@ from app.disputes.models import (
     ReturnReason,
     ReturnStatus,
 )
-from app.orders.schemas import OrderEventRead, ShipRequest
+from app.logistics.schemas import ShipmentCorrection, ShipmentRead
+from app.orders.schemas import OrderEventRead
 
 
 class ReturnItemIn(RequestSchema):
@@ -52,8 +53,9 @@ class ReturnReject(RequestSchema):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class ReturnShipBack(ShipRequest):
-    """The carrier and tracking number of the parcel going back to the seller."""
+class ReturnShipBack(ShipmentCorrection):
+    """The carrier and tracking number of the parcel going back to the seller, checked as
+    the seller's are (`GET /v1/carriers`)."""
 
 
 class ReturnItemRead(Schema):
@@ -107,6 +109,11 @@ class ReturnRead(ReturnSummary):
     rejection_reason: str | None
     carrier: str | None
     tracking_number: str | None
+    parcel: ShipmentRead | None = Field(
+        description="The parcel going back, with its carrier's scans (null: not sent yet). "
+        "Once the carrier delivers it, the seller has `MARKETPLACE_RETURN_INSPECTION_TIME` to "
+        "confirm receipt before the return counts as received (and refunds) on its own."
+    )
     received_at: datetime | None
     timeline: list[OrderEventRead]
 

@@ -140,7 +140,12 @@ async def open_dispute(
             **deadline_of(dispute),
         },
     )
-    return Guarded(dispute, order_service.roles_of(dispute, principal))
+    opened = Guarded(dispute, order_service.roles_of(dispute, principal))
+    if data.reason is DisputeReason.not_received and order.delivered_at is not None:
+        # The carrier reported the parcel delivered: the seller's silence must not decide
+        # it for the buyer, nor the buyer's for the seller. It goes straight to an admin.
+        await escalate(session, principal, opened)
+    return opened
 
 
 def _check_refund(order: Order, amount: int) -> None:

@@ -69,8 +69,12 @@ RETURN_LIFECYCLE: StateMachine[ReturnStatus, ReturnAction, OrderActor, ReturnReq
             (R.approved, ReturnAction.ship_back): Transition(
                 R.shipped_back, frozenset({OrderActor.buyer}), event=ReturnEventType.shipped_back
             ),
+            # The system receives a return whose parcel the carrier delivered to the seller
+            # longer than the inspection time ago (the worker's query decides which).
             (R.shipped_back, ReturnAction.receive): Transition(
-                R.received, frozenset({OrderActor.seller}), event=ReturnEventType.received
+                R.received,
+                frozenset({OrderActor.seller, OrderActor.system}),
+                event=ReturnEventType.received,
             ),
         },
     )

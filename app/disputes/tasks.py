@@ -25,6 +25,23 @@ async def approve_one_overdue_return(
     return True
 
 
+async def receive_one_delivered_return(
+    session: AsyncSession, settings: Settings, provider: PaymentProvider
+) -> bool:
+    """A returned parcel the carrier delivered, which the seller did not confirm within the
+    inspection time, counts as received: the buyer is refunded."""
+    statement = ReturnRepository(session).due_for_auto_receipt(
+        now() - settings.return_inspection_time
+    )
+    claimed = await claim_one(session, statement)
+    if claimed is None:
+        return False
+    request = await ReturnRepository(session).get_with_items(claimed.id)
+    assert request is not None  # claimed and locked above
+    await returns.receive_delivered(session, provider, request)
+    return True
+
+
 async def resolve_one_unanswered_dispute(
     session: AsyncSession, settings: Settings, provider: PaymentProvider
 ) -> bool:

@@ -23,6 +23,8 @@ from app.disputes.schemas import (
     ReturnRead,
     ReturnSummary,
 )
+from app.logistics import service as logistics
+from app.logistics.views import to_read as parcel_read
 from app.orders import service as order_service
 from app.orders.state import OrderActor
 from app.orders.views import events_to_read
@@ -71,6 +73,7 @@ async def return_read(
     context = await returns.context(session, request)
     lines = await returns.lines_of(session, request)
     found = returns.actions(request, guarded.roles)
+    parcel = await logistics.return_parcel(session, request.id)
     return ReturnRead(
         **_party_fields(request, context, found),
         details=request.details,
@@ -85,8 +88,10 @@ async def return_read(
         ],
         refund=Money(amount=request.refund_amount, currency=request.currency),
         rejection_reason=request.rejection_reason,
-        carrier=request.carrier,
-        tracking_number=request.tracking_number,
+        # The parcel's, which a correction may have changed since it was shipped back.
+        carrier=parcel.shipment.carrier if parcel else request.carrier,
+        tracking_number=parcel.shipment.tracking_number if parcel else request.tracking_number,
+        parcel=parcel_read(parcel) if parcel is not None else None,
         received_at=request.received_at,
         timeline=events_to_read(await order_service.subject_events(session, request.id)),
     )

@@ -7,12 +7,14 @@ from app.catalog.events import ListingEventType, ListingReportEventType
 from app.conversations.events import MessageEventType
 from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
+from app.logistics.events import ShipmentEventType
 from app.orders.events import OrderEventType
 from app.payments.events import PayoutEventType
 from app.reviews.events import ReviewEventType
 
 WEBHOOK_EVENT_TYPES: tuple[EventType, ...] = (
     *OrderEventType,
+    *ShipmentEventType,
     *ReturnEventType,
     *DisputeEventType,
     *ReviewEventType,

@@ -3,7 +3,9 @@ reserved, then one payment that puts every order's money in escrow."""
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,7 @@ from app.catalog import service as catalog_service
 from app.catalog.exceptions import InsufficientStock
 from app.catalog.models import Listing, ListingStatus
 from app.config import Settings
-from app.core.clock import now
+from app.core.clock import add_business_days, now
 from app.core.errors import Conflict, InvalidTransition, NotFound
 from app.core.guards import Guarded
 from app.core.ids import uuid7
@@ -32,6 +34,9 @@ from app.orders.schemas import CheckoutCreate, CheckoutItem
 from app.orders.state import OrderAction, OrderActor
 from app.payments import service as payments
 from app.payments.provider import PaymentProvider
+from app.shipping import profiles as shipping_profiles
+from app.shipping.exceptions import DestinationNotServed
+from app.shipping.quote import Profile, ProfileCharge, Quote, QuoteLine, quote
 
 _BUYER = frozenset({OrderActor.buyer})
 
@@ -40,32 +45,88 @@ _BUYER = frozenset({OrderActor.buyer})
 
 @dataclass(frozen=True, slots=True)
 class CartEntry:
-    """A line of the cart with its listing, and why it cannot be bought now (None: it can)."""
+    """A line of the cart with its listing, why it cannot be bought now (None: it can) and
+    its share of its shop's shipping."""
 
     listing: Listing
     quantity: int
     unavailable_reason: str | None
+    shipping_fee: int
+    """Minor units: a line that can be bought, its share of its shop's shipping to the
+    group's country; one that cannot, its listing's flat fee (zero on a profile)."""
 
 
-async def cart(session: AsyncSession, principal: Principal) -> list[CartEntry]:
-    """The caller's cart. Lines that can no longer be bought stay, marked as such."""
+@dataclass(frozen=True, slots=True)
+class CartShipping:
+    """How one shop's lines in a cart ship."""
+
+    country: str
+    """Where to: the country asked for, else the shop's own."""
+    charges: tuple[ProfileCharge, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CartView:
+    entries: list[CartEntry]
+    shipping: dict[uuid.UUID, CartShipping]
+    """By shop."""
+
+
+async def cart(
+    session: AsyncSession, principal: Principal, *, country: str | None = None
+) -> CartView:
+    """The caller's cart, each shop's lines charged the shipping checkout to `country` would
+    charge them (no country: to the shop's own, a domestic estimate). Lines that can no
+    longer be bought, or not shipped there, stay, marked as such."""
     items = await CartRepository(session).items(principal.user_id)
     listings = await catalog_service.many(session, [i.listing_id for i in items])
-    return [
+    profiles = await _profiles_of(session, listings.values())
+    reasons = {i.listing_id: _unavailable_reason(listings[i.listing_id], i.quantity) for i in items}
+    by_shop: dict[uuid.UUID, list[CartItem]] = defaultdict(list)
+    for item in items:
+        by_shop[listings[item.listing_id].seller_id].append(item)
+    fees: dict[uuid.UUID, int] = {}
+    shipping: dict[uuid.UUID, CartShipping] = {}
+    for seller_id, shop_items in by_shop.items():
+        destination = country or listings[shop_items[0].listing_id].seller.country
+        # In the order checkout quotes them (the listings', by id), so that an odd cent of a
+        # split fee falls on the same line in both.
+        buyable = sorted(
+            (i for i in shop_items if reasons[i.listing_id] is None), key=lambda i: i.listing_id
+        )
+        lines = [_quote_line(listings[i.listing_id], i.quantity, profiles) for i in buyable]
+        try:
+            quoted = quote(lines, destination)
+        except DestinationNotServed as refused:
+            for listing_id in refused.listing_ids:
+                reasons[listing_id] = f"not shipped to {destination}"
+            lines = [line for line in lines if line.listing_id not in refused.listing_ids]
+            quoted = quote(lines, destination)
+        fees.update(zip((line.listing_id for line in lines), quoted.fees, strict=True))
+        shipping[seller_id] = CartShipping(destination, quoted.charges)
+    entries = [
         CartEntry(
             listings[i.listing_id],
             i.quantity,
-            _unavailable_reason(listings[i.listing_id], i.quantity),
+            reasons[i.listing_id],
+            fees[i.listing_id] if i.listing_id in fees else _flat_fee(listings[i.listing_id]),
         )
         for i in items
     ]
+    return CartView(entries, shipping)
+
+
+def _flat_fee(listing: Listing) -> int:
+    """What a line that cannot be bought shows as its shipping: its listing's flat fee, or
+    nothing on a profile (its share depends on what it would ship with)."""
+    return 0 if listing.shipping_profile_id is not None else listing.shipping_fee_amount
 
 
 async def set_cart_quantity(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID, quantity: int
-) -> list[CartEntry]:
+) -> CartView:
     """Put a listing in the cart (or change its quantity), checked against the stock now;
-    the cart as it is then."""
+    the cart as it is then (shipping to each shop's own country)."""
     listing = await catalog_service.purchasable(session, listing_id, principal.user)
     if quantity > listing.quantity:
         raise InsufficientStock(f"only {listing.quantity} in stock")
@@ -99,6 +160,55 @@ def _unavailable_reason(listing: Listing, quantity: int) -> str | None:
     if quantity > listing.quantity:
         return f"only {listing.quantity} left"
     return None
+
+
+# --- shipping ---------------------------------------------------------------------------------
+
+
+async def _profiles_of(
+    session: AsyncSession, listings: Iterable[Listing]
+) -> dict[uuid.UUID, Profile]:
+    """The shipping profiles the listings charge by, read in one statement (none without)."""
+    wanted = {listing.shipping_profile_id for listing in listings}
+    return await shipping_profiles.terms_of(session, {p for p in wanted if p is not None})
+
+
+def _quote_line(listing: Listing, quantity: int, profiles: dict[uuid.UUID, Profile]) -> QuoteLine:
+    profile_id = listing.shipping_profile_id
+    return QuoteLine(
+        listing_id=listing.id,
+        title=listing.title,
+        units=quantity,
+        unit_price=listing.price_amount,
+        flat_fee=listing.shipping_fee_amount,
+        profile=None if profile_id is None else profiles[profile_id],
+    )
+
+
+def _shipping(
+    by_seller: dict[uuid.UUID, list[tuple[Listing, int]]],
+    profiles: dict[uuid.UUID, Profile],
+    country: str,
+) -> dict[uuid.UUID, Quote]:
+    """Each shop's shipping to `country`; DestinationNotServed naming every line, of any
+    shop, that is not shipped there."""
+    quotes: dict[uuid.UUID, Quote] = {}
+    unserved: list[DestinationNotServed] = []
+    for seller_id, lines in by_seller.items():
+        try:
+            quotes[seller_id] = quote(
+                [_quote_line(listing, quantity, profiles) for listing, quantity in lines],
+                country,
+            )
+        except DestinationNotServed as refused:
+            unserved.append(refused)
+    if unserved:
+        raise DestinationNotServed(
+            country=country,
+            titles=[title for refused in unserved for title in refused.titles],
+            listing_ids=[i for refused in unserved for i in refused.listing_ids],
+        )
+    return quotes
 
 
 # --- checkout ---------------------------------------------------------------------------------
@@ -142,9 +252,14 @@ async def create_checkout(
     buyer_id = principal.user_id
     wanted = {w.listing_id: w.quantity for w in await _wanted_items(session, buyer_id, data.items)}
     listings = await catalog_service.take_stock(session, principal, wanted)
-    by_seller: dict[uuid.UUID, list[Listing]] = defaultdict(list)
+    by_seller: dict[uuid.UUID, list[tuple[Listing, int]]] = defaultdict(list)
     for listing in listings:
-        by_seller[listing.seller_id].append(listing)
+        by_seller[listing.seller_id].append((listing, wanted[listing.id]))
+    # After the stock is taken, from the listings as locked: a destination not served
+    # refuses the whole checkout, and the request's rollback gives the stock back.
+    shipping = _shipping(
+        by_seller, await _profiles_of(session, listings), data.shipping_address.country
+    )
 
     checkout = Checkout(
         id=uuid7(),
@@ -155,7 +270,7 @@ async def create_checkout(
     )
     address = data.shipping_address.model_dump()
     orders = [
-        _order(checkout, seller_id, [(listing, wanted[listing.id]) for listing in lines], address)
+        _order(checkout, seller_id, lines, address, shipping[seller_id])
         for seller_id, lines in by_seller.items()
     ]
     checkout.total_amount = sum(order.total_amount for order in orders)
@@ -173,10 +288,12 @@ def _order(
     seller_id: uuid.UUID,
     lines: list[tuple[Listing, int]],
     address: dict[str, str | None],
+    shipping: Quote,
 ) -> Order:
-    """One seller's part of a checkout, priced from the listings as they are now."""
+    """One seller's part of a checkout, priced from the listings as they are now, its
+    shipping as quoted for its lines (in their order)."""
     items_amount = sum(listing.price_amount * quantity for listing, quantity in lines)
-    shipping_amount = sum(listing.shipping_fee_amount for listing, _ in lines)
+    shipping_amount = shipping.total
     return Order(
         id=uuid7(),  # known before the flush: its timeline entry and event name it
         checkout_id=checkout.id,
@@ -186,17 +303,20 @@ def _order(
         currency=checkout.currency,
         items_amount=items_amount,
         shipping_amount=shipping_amount,
+        shipping_breakdown=[charge.as_json() for charge in shipping.charges],
         total_amount=items_amount + shipping_amount,
         shipping_address=address,
+        # The slowest line sets the pace: the seller ships the order as one parcel.
+        handling_days=max(listing.handling_days for listing, _ in lines),
         lines=[
             OrderLine(
                 listing_id=listing.id,
                 title=listing.title,
                 unit_price=listing.price_amount,
                 quantity=quantity,
-                shipping_fee=listing.shipping_fee_amount,
+                shipping_fee=fee,
             )
-            for listing, quantity in lines
+            for (listing, quantity), fee in zip(lines, shipping.fees, strict=True)
         ],
     )
 
@@ -280,7 +400,7 @@ async def pay(
     paid_at = now()
     for order in payable:
         order.paid_at = paid_at
-        order.ship_by = paid_at + settings.ship_by
+        order.ship_by = _ship_by(paid_at, order.handling_days, settings=settings)
     paying.status = CheckoutStatus.paid
     paying.paid_at = paid_at
     await order_service.transition_all(
@@ -292,6 +412,13 @@ async def pay(
         acting_for=OrderActor.buyer,
     )
     return await view(session, principal, checkout, settings=settings)
+
+
+def _ship_by(paid_at: datetime, handling_days: int, *, settings: Settings) -> datetime:
+    """When an order paid at `paid_at` must have shipped: its handling days later in business
+    days (weekends skipped, holidays not; see `add_business_days`), but never later than the
+    `ship_by` setting allows, a cap on any listing's promise."""
+    return min(add_business_days(paid_at, handling_days), paid_at + settings.ship_by)
 
 
 async def expire(session: AsyncSession, provider: PaymentProvider, checkout: Checkout) -> None:

@@ -19,11 +19,17 @@ class OrderEventType(EventType):
     disputed = "order.disputed", "A dispute froze the order."
     refunded = "order.refunded", "The order was refunded in full."
     partially_refunded = "order.partially_refunded", "Part of the order was refunded."
+    undelivered_refunded = (
+        "order.undelivered_refunded",
+        "The carrier lost the parcel or sent it back, nothing changed for a while and nobody "
+        "disputed: the buyer was refunded in full.",
+    )
 
 
 SUBJECT_ID_KEY = {
     EventSubject.return_request: "return_id",
     EventSubject.dispute: "dispute_id",
     EventSubject.review: "review_id",
+    EventSubject.shipment: "shipment_id",
 }
 """Where an announced step of a return, dispute or review carries that subject's id."""

@@ -83,6 +83,7 @@ class Order(IdMixin, TimestampMixin, Base):
         Index("ix_orders_seller", "seller_id", "id"),
         Index("ix_orders_status_auto_complete_at", "status", "auto_complete_at"),
         Index("ix_orders_funds_release_at", "funds_release_at"),
+        Index("ix_orders_auto_refund_at", "auto_refund_at"),
     )
 
     checkout_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkouts.id"), index=True)
@@ -94,17 +95,33 @@ class Order(IdMixin, TimestampMixin, Base):
     """Sum of unit price times quantity, minor units."""
     shipping_amount: Mapped[int] = mapped_column(BigInteger)
     """Sum of the lines' shipping fees, minor units."""
+    shipping_breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """How the shipping of lines on shipping profiles was reckoned, one entry per profile
+    (app.shipping.quote.ProfileCharge.as_json), as charged at checkout; lines without a
+    profile paid their listing's flat fee and appear in none. Empty for orders before
+    profiles existed."""
     total_amount: Mapped[int] = mapped_column(BigInteger)
     """items + shipping: what the buyer pays for this order, minor units."""
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
     carrier: Mapped[str | None] = mapped_column(String(64))
     tracking_number: Mapped[str | None] = mapped_column(String(64))
     paid_at: Mapped[datetime | None]
+    handling_days: Mapped[int]
+    """The longest handling time of the order's lines when it was checked out, business
+    days: `ship_by` is that long after payment (capped by the `ship_by` setting)."""
     ship_by: Mapped[datetime | None]
     """Unshipped past this, the buyer may cancel for a full refund."""
     shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    """When the carrier reported the last of its parcels delivered (null: not yet, or the
+    carrier reports nothing)."""
     auto_complete_at: Mapped[datetime | None]
-    """Shipped and not confirmed by then, the worker completes it."""
+    """Shipped and not confirmed by then, the worker completes it: counted from delivery, or
+    from shipping (a longer fallback) while no delivery is known; null while a parcel is
+    lost or going back to the seller."""
+    auto_refund_at: Mapped[datetime | None]
+    """A parcel lost or going back to the seller: unless a later scan or a dispute changes
+    things, the worker refunds the buyer in full then."""
     completion_reminder_sent_at: Mapped[datetime | None]
     """When the buyer was told the order is about to complete on its own."""
     completed_at: Mapped[datetime | None]
@@ -160,6 +177,7 @@ class EventSubject(StrEnum):
     return_request = "return"
     dispute = "dispute"
     review = "review"
+    shipment = "shipment"
 
 
 class OrderEvent(IdMixin, Base):

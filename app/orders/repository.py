@@ -241,6 +241,9 @@ class OrderRepository(RepositoryBase[Order]):
             Order.completion_reminder_sent_at.is_(None),
         )
 
+    def due_for_undelivered_refund(self, at: datetime) -> Select[Order]:
+        return select(Order).where(Order.status == OrderStatus.shipped, Order.auto_refund_at <= at)
+
     def due_for_auto_complete(self, at: datetime) -> Select[Order]:
         return select(Order).where(
             Order.status == OrderStatus.shipped, Order.auto_complete_at <= at

@@ -42,7 +42,6 @@ from app.orders.schemas import (
     OrderEventRead,
     OrderRead,
     PayRequest,
-    ShipRequest,
 )
 from app.payments.dependencies import Provider
 from app.payments.exceptions import (
@@ -51,6 +50,7 @@ from app.payments.exceptions import (
     PaymentDeclined,
     PaymentProviderError,
 )
+from app.shipping.exceptions import DestinationNotServed
 
 cart_router = APIRouter(
     prefix=f"{API_PREFIX}/cart", tags=["cart"], responses=error_responses(InvalidToken)
@@ -65,13 +65,29 @@ orders_router = APIRouter(
 
 @cart_router.get("", response_model=CartRead)
 async def get_cart(
-    principal: CurrentPrincipal, session: DbSession, settings: AppSettings, storage: Storage
+    principal: CurrentPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    storage: Storage,
+    country: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Z]{2}$",
+            description="ISO 3166-1 alpha-2 country to reckon shipping to (the shipping "
+            "address's); left out: each shop's own country",
+        ),
+    ] = None,
 ) -> CartRead:
-    """Your cart grouped by shop, each group with its items, shipping and subtotal. Lines
-    that can no longer be bought are kept and marked `available: false` with the reason,
-    rather than vanishing."""
-    entries = await checkout_service.cart(session, principal)
-    return views.cart_to_read(entries, settings.currency, storage)
+    """Your cart grouped by shop, each group with its items, shipping and subtotal. Shipping
+    is what checkout charges to `country` (each group says which country it assumed in
+    `shipping_country`): lines on the same shipping profile ship together, the first unit
+    paying the profile's first-item fee and each further one its additional-item fee, free
+    over the profile's threshold, and `shipping_breakdown` shows the reckoning; lines without
+    a profile pay their flat fee. Lines that can no longer be bought, or that their profile
+    does not ship to the country, are kept and marked `available: false` with the reason,
+    rather than vanishing, and count in no total."""
+    shown = await checkout_service.cart(session, principal, country=country)
+    return views.cart_to_read(shown, settings.currency, storage)
 
 
 @cart_router.put(
@@ -90,10 +106,8 @@ async def set_cart_item(
     storage: Storage,
 ) -> CartRead:
     """Put a listing in your cart with this quantity (checked against the stock)."""
-    entries = await checkout_service.set_cart_quantity(
-        session, principal, listing_id, body.quantity
-    )
-    return views.cart_to_read(entries, settings.currency, storage)
+    shown = await checkout_service.set_cart_quantity(session, principal, listing_id, body.quantity)
+    return views.cart_to_read(shown, settings.currency, storage)
 
 
 @cart_router.delete(
@@ -122,6 +136,7 @@ async def remove_cart_item(
         ListingUnavailable,
         InsufficientStock,
         CannotBuyOwnListing,
+        DestinationNotServed,
     ),
 )
 async def create_checkout(
@@ -133,7 +148,10 @@ async def create_checkout(
     idempotency: IdempotencyDep,
 ) -> CheckoutRead | JSONResponse:
     """Check out the cart (or `items`): one order per seller, stock reserved until the
-    payment expiry. Requires an `Idempotency-Key`."""
+    payment expiry. Each order's shipping is reckoned for the shipping address's country as
+    the cart shows it (`shipping_breakdown`); a line whose shipping profile does not serve
+    that country refuses the whole checkout (422 `destination_not_served`, naming the
+    listings), and nothing is reserved. Requires an `Idempotency-Key`."""
 
     async def produce() -> CheckoutRead:
         checkout = await checkout_service.create_checkout(
@@ -305,28 +323,6 @@ async def list_order_events(order: OrderGuard, session: DbSession) -> list[Order
 
 
 _ACTION_ERRORS = error_responses(OrderNotFound, InvalidTransition)
-
-
-@orders_router.post("/{order_id}/ship", response_model=OrderRead, responses=_ACTION_ERRORS)
-async def ship_order(
-    order: OrderGuard,
-    body: ShipRequest,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    settings: AppSettings,
-    storage: Storage,
-) -> OrderRead:
-    """Seller: mark a paid order shipped, with carrier and tracking number. It completes by
-    itself after the auto-complete delay unless the buyer confirms first."""
-    shipped = await service.ship(
-        session,
-        principal,
-        order,
-        settings=settings,
-        carrier=body.carrier,
-        tracking_number=body.tracking_number,
-    )
-    return views.to_read(shipped, storage)
 
 
 @orders_router.post(

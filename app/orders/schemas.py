@@ -14,6 +14,7 @@ from app.core.schemas import (
     ShopId,
 )
 from app.orders.models import CheckoutStatus, EventSubject, OrderStatus
+from app.shipping.schemas import ShippingChargeRead
 
 MAX_LINE_QUANTITY = 1000
 LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]
@@ -54,10 +55,16 @@ class CartLine(Schema):
         description="The listing's first image, thumbnail size (null: none)"
     )
     unit_price: Money
-    shipping_fee: Money
+    shipping_fee: Money = Field(
+        description="This line's shipping to the group's `shipping_country`: its listing's "
+        "flat fee, or its share (by units) of its shipping profile's combined fee"
+    )
     quantity: int
     line_total: Money = Field(description="unit_price * quantity + shipping_fee")
-    available: bool = Field(description="False when the listing can no longer be bought")
+    available: bool = Field(
+        description="False when the listing can no longer be bought, or is not shipped to "
+        "the group's `shipping_country`"
+    )
     unavailable_reason: str | None
     in_stock: bool = Field(description="Whether the listing has any stock left")
     max_quantity: int = Field(
@@ -73,6 +80,14 @@ class CartSellerGroup(Schema):
     seller_id: DeprecatedSellerId
     shop_name: str
     lines: list[CartLine]
+    shipping_country: str = Field(
+        description="ISO 3166-1 alpha-2 country the shipping is reckoned for: the cart's "
+        "`country` parameter, else the shop's own country (a domestic estimate)"
+    )
+    shipping_breakdown: list[ShippingChargeRead] = Field(
+        description="Available lines only: the combined shipping of the lines on each of the "
+        "shop's shipping profiles (lines without a profile pay their flat `shipping_fee`)"
+    )
     items_total: Money = Field(description="Available lines only: unit price * quantity")
     shipping_total: Money = Field(description="Available lines only: their shipping fees")
     subtotal: Money = Field(
@@ -110,11 +125,6 @@ class PayRequest(RequestSchema):
     )
 
 
-class ShipRequest(RequestSchema):
-    carrier: str = Field(min_length=1, max_length=64)
-    tracking_number: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")
-
-
 class CancelRequest(RequestSchema):
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -128,7 +138,10 @@ class OrderLineRead(Schema):
     )
     unit_price: Money
     quantity: int
-    shipping_fee: Money
+    shipping_fee: Money = Field(
+        description="This line's shipping: its listing's flat fee, or its share (by units) of "
+        "its shipping profile's combined fee"
+    )
     line_total: Money = Field(description="unit_price * quantity + shipping_fee")
 
 
@@ -143,7 +156,12 @@ class OrderRead(Schema):
     status: OrderStatus
     lines: list[OrderLineRead]
     items_total: Money
-    shipping_total: Money
+    shipping_total: Money = Field(description="The lines' shipping fees")
+    shipping_breakdown: list[ShippingChargeRead] = Field(
+        description="How the shipping of the lines on shipping profiles was reckoned, one "
+        "entry per profile; lines without a profile paid their listing's flat fee and appear "
+        "in none (empty for orders from before shipping profiles)"
+    )
     total: Money
     commission: Money | None = Field(
         description=(
@@ -157,10 +175,26 @@ class OrderRead(Schema):
     shipping_address: ShippingAddressRead
     carrier: str | None
     tracking_number: str | None
+    tracking_url: str | None = Field(
+        description="The carrier's tracking page for the first parcel (null: none known); "
+        "every parcel: `GET /v1/orders/{id}/shipments`"
+    )
     paid_at: datetime | None
+    handling_days: int = Field(
+        description="Business days the seller has to ship, from the order's lines (the "
+        "longest of their handling times): `ship_by` is that long after payment, weekends "
+        "skipped, public holidays not, at most `MARKETPLACE_SHIP_BY` after it"
+    )
     ship_by: datetime | None
     shipped_at: datetime | None
+    delivered_at: datetime | None = Field(
+        description="When the carrier reported the last parcel delivered"
+    )
     auto_complete_at: datetime | None
+    auto_refund_at: datetime | None = Field(
+        description="A parcel lost or going back to the seller: unless a later scan or a "
+        "dispute changes things, the buyer is refunded in full then"
+    )
     completed_at: datetime | None
     cancelled_at: datetime | None
     cancel_reason: str | None

@@ -123,6 +123,10 @@ async def transition(
     before, entry, announced = _step(
         order, action, actors, actor_id=actor_id, details=details, acting_for=acting_for
     )
+    if order.status is not OrderStatus.shipped:
+        # Only a shipped order waits for its lost parcel's refund: once confirmed, disputed
+        # or settled, the date would promise a refund that never comes.
+        order.auto_refund_at = None
     session.add(entry)
     await outbox.emit_all(session, [announced] if announced else [])
     await session.flush()  # no event to emit: the entry and the order's state still go now
@@ -479,10 +483,12 @@ async def ship(
     *,
     settings: Settings,
     carrier: str,
+    carrier_name: str,
     tracking_number: str,
-) -> OrderView:
-    """The seller sent the goods; the order completes by itself after the auto-complete
-    delay. The order's guard holds its row lock."""
+) -> None:
+    """The seller sent the goods (`app.logistics` records the parcels). Until a carrier
+    reports the delivery, the order completes by itself only after the long fallback. The
+    order's guard holds its row lock."""
     shipped = order.subject
     await transition(
         session,
@@ -490,13 +496,46 @@ async def ship(
         OrderAction.ship,
         order.roles,
         actor_id=principal.user_id,
-        details={"carrier": carrier, "tracking_number": tracking_number},
+        details={
+            "carrier": carrier,
+            "carrier_name": carrier_name,
+            "tracking_number": tracking_number,
+        },
     )
     shipped.carrier, shipped.tracking_number = carrier, tracking_number
     shipped.shipped_at = now()
-    shipped.auto_complete_at = shipped.shipped_at + settings.auto_complete_after
+    shipped.auto_complete_at = shipped.shipped_at + settings.auto_complete_fallback
     await session.flush()
-    return await view(session, principal, order, settings=settings)
+
+
+def record_tracking(order: Order, *, carrier: str, tracking_number: str) -> None:
+    """The order's first parcel was given a corrected carrier or number."""
+    order.carrier, order.tracking_number = carrier, tracking_number
+
+
+def track_delivery(
+    order: Order, *, settings: Settings, delivered_at: datetime | None, frozen: bool
+) -> None:
+    """What the carriers report moves the completion date of a shipped order (caller holds
+    its row lock): counted from delivery once every parcel is delivered; none while a
+    parcel is lost or going back (the buyer may dispute at once, and is refunded if nothing
+    changes for `undelivered_refund_after`); from shipping, with the longer fallback, while
+    nothing conclusive is known."""
+    if order.status is not OrderStatus.shipped or order.shipped_at is None:
+        return
+    order.delivered_at = delivered_at
+    # Each change while a parcel is in trouble restarts the wait for news before refunding.
+    order.auto_refund_at = now() + settings.undelivered_refund_after if frozen else None
+    if frozen:
+        due = None
+    elif delivered_at is not None:
+        # Never from before shipping, whatever date a carrier's clock put on the scan.
+        due = max(delivered_at, order.shipped_at) + settings.auto_complete_after
+    else:
+        due = order.shipped_at + settings.auto_complete_fallback
+    if due != order.auto_complete_at:
+        order.auto_complete_at = due
+        order.completion_reminder_sent_at = None
 
 
 async def confirm_receipt(
@@ -707,6 +746,35 @@ async def expire(session: AsyncSession, order: Order, *, provider: PaymentProvid
     )
 
 
+async def refund_undelivered(
+    session: AsyncSession, provider: PaymentProvider, order: Order
+) -> Order:
+    """Worker: a parcel lost or sent back, no later scan, no dispute: the buyer gets all the
+    escrow back. The stock does not return (where the goods are is the seller's to find
+    out; a returned parcel can be listed again). The caller claimed the order's row."""
+    await transition(session, order, OrderAction.refund_undelivered, SYSTEM, actor_id=None)
+    await _refund_in_full(session, provider, order, "undelivered")
+    order.auto_refund_at = None
+    await session.flush()
+    return order
+
+
+async def _refund_in_full(
+    session: AsyncSession, provider: PaymentProvider, order: Order, why: str
+) -> None:
+    """Everything the buyer paid goes back out of escrow (the order was never completed),
+    and the order says so, as the ledger does."""
+    await payments.refund_escrow(
+        session,
+        provider,
+        order_id=order.id,
+        amount=order.total_amount,
+        currency=order.currency,
+        reference=f"refund:{order.id}:{why}",
+    )
+    order.refunded_amount = order.total_amount
+
+
 async def _cancel(
     session: AsyncSession,
     provider: PaymentProvider,
@@ -726,16 +794,7 @@ async def _cancel(
     for line in order.lines:
         await catalog_service.release_stock(session, line.listing_id, line.quantity)
     if before is OrderStatus.paid:
-        await payments.refund_escrow(
-            session,
-            provider,
-            order_id=order.id,
-            amount=order.total_amount,
-            currency=order.currency,
-            reference=f"refund:{order.id}:cancel",
-        )
-        # Everything the buyer paid went back: the order says so, as the ledger does.
-        order.refunded_amount = order.total_amount
+        await _refund_in_full(session, provider, order, "cancel")
     else:
         checkout = await CheckoutRepository(session).get_with_orders(order.checkout_id)
         assert checkout is not None  # every order belongs to a checkout

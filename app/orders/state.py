@@ -23,6 +23,7 @@ class OrderAction(StrEnum):
     open_dispute = "open_dispute"
     resolve_dispute = "resolve_dispute"
     refund_return = "refund_return"
+    refund_undelivered = "refund_undelivered"
 
 
 class OrderActor(StrEnum):
@@ -38,6 +39,10 @@ def _seller_is_late(order: Order) -> bool:
 
 def _auto_complete_due(order: Order) -> bool:
     return order.auto_complete_at is not None and order.auto_complete_at <= now()
+
+
+def _auto_refund_due(order: Order) -> bool:
+    return order.auto_refund_at is not None and order.auto_refund_at <= now()
 
 
 def _inside_dispute_window(order: Order) -> bool:
@@ -95,6 +100,14 @@ ORDER_LIFECYCLE: StateMachine[S, OrderAction, OrderActor, Order] = StateMachine(
         ),
         (S.shipped, OrderAction.auto_complete): Transition(
             S.completed, frozenset({OrderActor.system}), guard=_auto_complete_due, event=E.completed
+        ),
+        # A parcel the carrier lost or sent back, and no later scan nor dispute since: the
+        # buyer never got the goods, so the escrow goes back to them.
+        (S.shipped, OrderAction.refund_undelivered): Transition(
+            S.refunded,
+            frozenset({OrderActor.system}),
+            guard=_auto_refund_due,
+            event=E.undelivered_refunded,
         ),
         (S.paid, OrderAction.open_dispute): _DISPUTE,
         (S.shipped, OrderAction.open_dispute): _DISPUTE,

@@ -55,6 +55,21 @@ async def auto_complete_one_order(
     return True
 
 
+async def refund_one_undelivered_order(
+    session: AsyncSession, _settings: Settings, provider: PaymentProvider
+) -> bool:
+    """Refund one shipped order whose parcel was lost or sent back long enough ago, with no
+    later scan and no dispute."""
+    statement = OrderRepository(session).due_for_undelivered_refund(now())
+    claimed = await claim_one(session, statement)
+    if claimed is None:
+        return False
+    order = await OrderRepository(session).get_with_lines(claimed.id)
+    assert isinstance(order, Order)
+    await service.refund_undelivered(session, provider, order)
+    return True
+
+
 async def release_one_hold(
     session: AsyncSession, _settings: Settings, _provider: PaymentProvider
 ) -> bool:

@@ -8,7 +8,7 @@ from app.catalog.views import thumbnail_url
 from app.core.money import Money
 from app.core.schemas import ActionRead
 from app.core.storage import MediaStorage
-from app.orders.checkout import CartEntry, CheckoutView
+from app.orders.checkout import CartView, CheckoutView
 from app.orders.models import OrderEvent, OrderStatus
 from app.orders.schemas import (
     MAX_LINE_QUANTITY,
@@ -24,6 +24,8 @@ from app.orders.schemas import (
     StatusCount,
 )
 from app.orders.service import OrderView
+from app.shipping.carriers import tracking_url
+from app.shipping.views import charge_read
 
 
 def _money(amount: int, currency: str) -> Money:
@@ -62,6 +64,7 @@ def to_read(shown: OrderView, storage: MediaStorage) -> OrderRead:
         ],
         items_total=_money(order.items_amount, currency),
         shipping_total=_money(order.shipping_amount, currency),
+        shipping_breakdown=[charge_read(charge, currency) for charge in order.shipping_breakdown],
         total=_money(order.total_amount, currency),
         commission=None if commission is None else _money(commission, currency),
         net_amount=(
@@ -72,10 +75,16 @@ def to_read(shown: OrderView, storage: MediaStorage) -> OrderRead:
         shipping_address=ShippingAddressRead.model_validate(order.shipping_address),
         carrier=order.carrier,
         tracking_number=order.tracking_number,
+        tracking_url=tracking_url(order.carrier, order.tracking_number)
+        if order.carrier and order.tracking_number
+        else None,
         paid_at=order.paid_at,
+        handling_days=order.handling_days,
         ship_by=order.ship_by,
         shipped_at=order.shipped_at,
+        delivered_at=order.delivered_at,
         auto_complete_at=order.auto_complete_at,
+        auto_refund_at=order.auto_refund_at,
         completed_at=order.completed_at,
         cancelled_at=order.cancelled_at,
         cancel_reason=order.cancel_reason,
@@ -117,13 +126,14 @@ def counts_to_read(counts: dict[OrderStatus, int]) -> OrderCounts:
     )
 
 
-def cart_to_read(entries: Sequence[CartEntry], currency: str, storage: MediaStorage) -> CartRead:
+def cart_to_read(shown: CartView, currency: str, storage: MediaStorage) -> CartRead:
     """The cart grouped by seller; totals count only the lines that can be bought now."""
     groups: dict[uuid.UUID, CartSellerGroup] = {}
     total = units = 0
     zero = _money(0, currency)
-    for entry in entries:
+    for entry in shown.entries:
         listing = entry.listing
+        shipping = shown.shipping[listing.seller_id]
         group = groups.setdefault(
             listing.seller_id,
             CartSellerGroup(
@@ -131,20 +141,22 @@ def cart_to_read(entries: Sequence[CartEntry], currency: str, storage: MediaStor
                 seller_id=listing.seller_id,
                 shop_name=listing.seller.shop_name,
                 lines=[],
+                shipping_country=shipping.country,
+                shipping_breakdown=[charge_read(c, currency) for c in shipping.charges],
                 items_total=zero,
                 shipping_total=zero,
                 subtotal=zero,
             ),
         )
         items = listing.price_amount * entry.quantity
-        line_total = items + listing.shipping_fee_amount
+        line_total = items + entry.shipping_fee
         group.lines.append(
             CartLine(
                 listing_id=listing.id,
                 title=listing.title,
                 image_url=thumbnail_url(listing, storage),
                 unit_price=_money(listing.price_amount, listing.currency),
-                shipping_fee=_money(listing.shipping_fee_amount, listing.currency),
+                shipping_fee=_money(entry.shipping_fee, listing.currency),
                 quantity=entry.quantity,
                 line_total=_money(line_total, listing.currency),
                 available=entry.unavailable_reason is None,
@@ -156,7 +168,7 @@ def cart_to_read(entries: Sequence[CartEntry], currency: str, storage: MediaStor
         if entry.unavailable_reason is None:
             group.items_total = _money(group.items_total.amount + items, currency)
             group.shipping_total = _money(
-                group.shipping_total.amount + listing.shipping_fee_amount, currency
+                group.shipping_total.amount + entry.shipping_fee, currency
             )
             group.subtotal = _money(group.subtotal.amount + line_total, currency)
             total += line_total

@@ -58,6 +58,7 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
     PersonalTable("totp_recovery_codes", (Owner("user_id"),), hidden=frozenset({"code_hash"})),
     PersonalTable("sellers", (Owner("user_id"),), masked=frozenset({"payout_account"})),
     PersonalTable("listings", (Owner("seller_id", SHOP),)),
+    PersonalTable("shipping_profiles", (Owner("seller_id", SHOP),)),
     PersonalTable("listing_reports", (Owner("reporter_id"),)),
     PersonalTable("cart_items", (Owner("buyer_id"),)),
     PersonalTable("checkouts", (Owner("buyer_id"),)),

@@ -17,12 +17,18 @@ from app.core.db import Database
 from app.core.idempotency import purge_expired_records
 from app.core.mail.delivery import deliver_due_mail
 from app.core.mail.delivery import purge_finished as purge_finished_mail
-from app.disputes.tasks import approve_one_overdue_return, resolve_one_unanswered_dispute
+from app.disputes.tasks import (
+    approve_one_overdue_return,
+    receive_one_delivered_return,
+    resolve_one_unanswered_dispute,
+)
+from app.logistics.tasks import poll_one_order_shipments
 from app.messaging.tasks import purge_expired as purge_expired_messaging
 from app.messaging.webhooks.tasks import deliver_due_webhooks
 from app.orders.tasks import (
     auto_complete_one_order,
     expire_one_checkout,
+    refund_one_undelivered_order,
     release_one_hold,
     remind_one_completion,
 )
@@ -106,6 +112,10 @@ loop of its own, so a slow or hanging server holds up neither the sweep nor the 
 
 JOBS: dict[str, Job] = {
     "expire_unpaid_checkouts": drain(expire_one_checkout),
+    # Before the completion jobs: a delivery due now moves the completion date first.
+    "poll_shipments": drain(poll_one_order_shipments),
+    "receive_delivered_returns": drain(receive_one_delivered_return),
+    "refund_undelivered_orders": drain(refund_one_undelivered_order),
     "remind_completion_due": drain(remind_one_completion),
     "auto_complete_orders": drain(auto_complete_one_order),
     "release_payout_holds": drain(release_one_hold),

@@ -466,16 +466,17 @@ async def test_an_integer_may_be_written_as_a_whole_float(
     assert (response.json()["quantity"], response.json()["price"]["amount"]) == (5, 1999)
 
 
-async def test_only_low_stock_threshold_is_nullable_in_a_patch(
+async def test_only_the_clearable_fields_are_nullable_in_a_patch(
     client: httpx.AsyncClient, seller: LoggedIn, category_id: str
 ) -> None:
     """The spec must not call a field nullable that answers 422 to null (found by the
-    fuzzer: every optional field of ListingUpdate said `anyOf: [..., null]`)."""
+    fuzzer: every optional field of ListingUpdate said `anyOf: [..., null]`). Null clears
+    the low-stock notice and the shipping profile (tests/shipping clears the profile)."""
     spec = (await client.get("/openapi.json")).json()
     update = spec["components"]["schemas"]["ListingUpdate"]["properties"]
 
     nullable = {name for name, prop in update.items() if {"type": "null"} in prop.get("anyOf", [])}
-    assert nullable == {"low_stock_threshold"}
+    assert nullable == {"low_stock_threshold", "shipping_profile_id"}
     assert not {name for name, prop in update.items() if prop.get("default", 0) is None} - nullable
     draft = await create_listing(
         client, seller=seller, category_id=category_id, low_stock_threshold=2

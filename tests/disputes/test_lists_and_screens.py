@@ -299,7 +299,7 @@ async def test_refunds_in_return_and_dispute_timelines_are_money(
 
     rid = created["id"]
     json_ok(await return_step(client, who=m.seller, return_id=rid, step="approve"))
-    ship_back = {"carrier": "DHL", "tracking_number": "RET 0001"}
+    ship_back = {"carrier": "sandbox", "tracking_number": "SBX00000002-SILENT"}
     json_ok(await return_step(client, who=m.buyer, return_id=rid, step="ship-back", body=ship_back))
     received: Json = json_ok(await return_step(client, who=m.seller, return_id=rid, step="receive"))
     assert received["timeline"][-1]["action"] == "receive"

@@ -211,7 +211,7 @@ async def test_allowed_actions_follow_the_caller_and_the_state(
 
     shipped = await step_ok(client, who=m.buyer, return_id=rid, step="ship-back", body=SHIP_BACK)
     assert shipped["status"] == "shipped_back"
-    assert (shipped["carrier"], shipped["tracking_number"]) == ("DHL", "RET 0001")
+    assert (shipped["carrier"], shipped["tracking_number"]) == ("sandbox", "SBX00000002-SILENT")
     assert shipped["allowed_actions"] == []
     assert (await get_return(client, m.seller, rid)).json()["allowed_actions"] == ["receive"]
 

@@ -9,7 +9,7 @@ from tests.factories.api import Json, json_ok, new_key, usd
 from tests.factories.orders import Market, OrderTerms, confirm, paid_order, ship
 
 # A return's tracking, as the buyer ships it back.
-SHIP_BACK = {"carrier": "DHL", "tracking_number": "RET 0001"}
+SHIP_BACK = {"carrier": "sandbox", "tracking_number": "SBX00000002-SILENT"}
 # Evidence with a PNG's signature.
 EVIDENCE_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

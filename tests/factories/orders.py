@@ -194,7 +194,7 @@ async def get_order(client: httpx.AsyncClient, *, who: LoggedIn, order_id: str) 
 async def post_ship(client: httpx.AsyncClient, *, who: LoggedIn, order_id: str) -> httpx.Response:
     return await client.post(
         f"{ORDERS}/{order_id}/ship",
-        json={"carrier": "DHL", "tracking_number": "JJD0099 1234"},
+        json={"carrier": "sandbox", "tracking_number": "SBX00000001-DELIVERED-0"},
         headers=who.headers,
     )
 

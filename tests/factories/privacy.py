@@ -32,6 +32,7 @@ from tests.factories.orders import (
 from tests.factories.payments import post_payout
 from tests.factories.reviews import write_review
 from tests.factories.sellers import approved_seller
+from tests.factories.shipping import create_profile, rate
 from tests.factories.webhooks import create_endpoint
 
 EXPORT = "/v1/me/export"
@@ -45,6 +46,7 @@ TABLES = (
     "totp_recovery_codes",
     "sellers",
     "listings",
+    "shipping_profiles",
     "listing_reports",
     "cart_items",
     "checkouts",
@@ -240,11 +242,12 @@ class Trader:
     """A user who both buys and sells.
 
     `m` is the rest of the market: its admin, the other shop (`m.seller`) and another buyer
-    (`m.buyer`). The trader runs a shop with a live listing, an API key and a webhook
-    endpoint; bought twice at the other shop (`bought`: the trader reviewed it, unanswered;
-    `reviewed_by_shop`: the shop reviewed the trader, unanswered, so unpublished) and sold
-    once to the other buyer (`sold`: both reviewed, so both published), then asked for a
-    payout; has one item in the cart, reported a listing and talked with the other shop."""
+    (`m.buyer`). The trader runs a shop with a live listing, an API key, a webhook endpoint
+    and a shipping profile (as does the other shop); bought twice at the other shop
+    (`bought`: the trader reviewed it, unanswered; `reviewed_by_shop`: the shop reviewed the
+    trader, unanswered, so unpublished) and sold once to the other buyer (`sold`: both
+    reviewed, so both published), then asked for a payout; has one item in the cart,
+    reported a listing and talked with the other shop."""
 
     m: Market
     me: LoggedIn
@@ -252,6 +255,7 @@ class Trader:
     listing: Json
     api_key: Json
     endpoint: Json
+    shipping_profile: Json
     bought: Json
     reviewed_by_shop: Json
     sold: Json
@@ -274,6 +278,10 @@ async def trader(client: httpx.AsyncClient, session: AsyncSession) -> Trader:
     listing = await listing_for_sale(client, seller=me, category_id=m.category_id)
     api_key = await create_key(client, who=me, scopes=["orders:read"])
     endpoint = await create_endpoint(client, who=me, url=HOOK_URL, event_types=["order.paid"])
+    shipping_profile = await create_profile(
+        client, seller=me, rates=[rate("DE", first=500, additional=200)]
+    )
+    await create_profile(client, seller=m.seller, rates=[rate("*", first=900, additional=0)])
 
     as_buyer = dataclasses.replace(m, buyer=me)
     bought = await completed_order(client, market=as_buyer)
@@ -316,6 +324,7 @@ async def trader(client: httpx.AsyncClient, session: AsyncSession) -> Trader:
         listing=listing,
         api_key=api_key,
         endpoint=endpoint,
+        shipping_profile=shipping_profile,
         bought=bought,
         reviewed_by_shop=reviewed_by_shop,
         sold=sold,

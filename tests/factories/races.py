@@ -137,7 +137,7 @@ async def race_shipped_order(
     order_id: str = paid.json()["orders"][0]["id"]
     shipped = await client.post(
         f"/v1/orders/{order_id}/ship",
-        json={"carrier": "DHL", "tracking_number": "JD0146 0000 1234"},
+        json={"carrier": "sandbox", "tracking_number": "SBX00000001-DELIVERED-0"},
         headers=market.seller.headers,
     )
     assert shipped.status_code == 200, shipped.text

@@ -210,7 +210,7 @@ def test_a_seller_integration_runs_on_the_generated_client_alone(
     assert event["data"]["order_id"] == str(order.id)
     assert event["data"]["seller_id"] == str(listing.seller.id)
 
-    ship = models.ShipRequest(carrier="DHL", tracking_number="JD014600003828")
+    ship = models.ShipRequest(carrier="ups", tracking_number="1Z999AA10123456784")
     refused = operation(generated_client, "orders", "orders_ship_order").sync_detailed(
         order.id, client=reader, body=ship
     )
@@ -225,7 +225,7 @@ def test_a_seller_integration_runs_on_the_generated_client_alone(
         body=ship,
     )
     assert shipped.status == models.OrderStatus.SHIPPED
-    assert shipped.tracking_number == "JD014600003828"
+    assert shipped.tracking_number == "1Z999AA10123456784"
 
     deliveries = market.call("webhooks", "webhooks_list_deliveries", client=integration)
     assert [(d.event_id, d.status, d.attempts) for d in deliveries.items] == [

@@ -209,12 +209,14 @@ async def test_the_seller_hears_of_an_order_once_paid_the_buyer_of_shipping(
     await ship(client, who=m.seller, order_id=order["id"])
     shipped = await only(client, m.buyer, "order.shipped")
     assert carries(shipped["data"], ids)
-    assert shipped["data"]["carrier"] == "DHL"
+    assert shipped["data"]["carrier"] == "sandbox"
     assert shipped["data"]["actor_id"] == m.seller.user_id
-    assert shipped["body"] == "Your order of 15.00 USD is on its way with DHL."
+    assert (
+        shipped["body"] == "Your order of 15.00 USD is on its way with Sandbox carrier (testing)."
+    )
 
     assert await types(client, m.seller) == ["order.paid"]
-    assert await types(client, m.buyer) == ["order.shipped"]
+    assert await types(client, m.buyer) == ["shipment.delivered", "order.shipped"]
     # Nobody else hears of it, not even the admin who approved the shop.
     assert await types(client, m.admin) == []
     assert await types(client, await register_and_login(client)) == []
@@ -260,7 +262,7 @@ async def test_the_buyer_is_reminded_once_before_the_order_completes_on_its_own(
     clock.advance(settings.auto_complete_after - lead - timedelta(minutes=1))
     assert (await sweep(database, settings))["remind_completion_due"] == 0
     m = await relogin_market(client, market=m)
-    assert await types(client, m.buyer) == ["order.shipped"]
+    assert await types(client, m.buyer) == ["shipment.delivered", "order.shipped"]
 
     clock.advance(timedelta(minutes=2))
     assert (await sweep(database, settings))["remind_completion_due"] == 1
@@ -271,7 +273,11 @@ async def test_the_buyer_is_reminded_once_before_the_order_completes_on_its_own(
     assert parse_time(reminder["data"]["auto_complete_at"]) == auto_complete_at
     assert reminder["data"]["actor_id"] is None
     assert reminder["data"]["actor_role"] == "system"
-    assert await types(client, m.buyer) == ["order.delivery_window_ending", "order.shipped"]
+    assert await types(client, m.buyer) == [
+        "order.delivery_window_ending",
+        "shipment.delivered",
+        "order.shipped",
+    ]
     assert "order.delivery_window_ending" not in await types(client, m.seller)
     assert len(await events(session, "order.delivery_window_ending")) == 1
 
@@ -282,7 +288,11 @@ async def test_the_buyer_is_reminded_once_before_the_order_completes_on_its_own(
     assert done["remind_completion_due"] == 0
     m = await relogin_market(client, market=m)
     assert carries((await only(client, m.seller, "order.completed"))["data"], {"actor_id": None})
-    assert await types(client, m.buyer) == ["order.delivery_window_ending", "order.shipped"]
+    assert await types(client, m.buyer) == [
+        "order.delivery_window_ending",
+        "shipment.delivered",
+        "order.shipped",
+    ]
 
 
 async def test_orders_settled_before_the_window_are_not_reminded(
@@ -323,7 +333,7 @@ async def test_the_seller_hears_when_the_buyer_confirms_receipt(
     assert carries(completed["data"], order_data(m, order["id"]))
     assert completed["data"]["actor_id"] == m.buyer.user_id
     assert await types(client, m.seller) == ["order.completed", "order.paid"]
-    assert await types(client, m.buyer) == ["order.shipped"]
+    assert await types(client, m.buyer) == ["shipment.delivered", "order.shipped"]
 
 
 @pytest.mark.parametrize(
@@ -433,7 +443,11 @@ async def test_a_rejected_return_is_told_to_the_buyer(
 
     rejected = await only(client, m.buyer, "return.rejected")
     assert carries(rejected["data"], {**order_data(m, order["id"]), "return_id": rid})
-    assert await types(client, m.buyer) == ["return.rejected", "order.shipped"]
+    assert await types(client, m.buyer) == [
+        "return.rejected",
+        "shipment.delivered",
+        "order.shipped",
+    ]
     assert "return.rejected" not in await types(client, m.seller)
 
 
@@ -451,7 +465,7 @@ async def test_dispute_steps_go_to_the_party_who_did_not_act_and_resolution_to_b
     opened = await only(client, m.seller, "dispute.opened")
     assert carries(opened["data"], ids)
     assert opened["data"]["reason"] == "not_as_described"
-    assert await types(client, m.buyer) == ["order.shipped"]
+    assert await types(client, m.buyer) == ["shipment.delivered", "order.shipped"]
 
     await ok(
         await post_dispute_message(
@@ -494,6 +508,7 @@ async def test_dispute_steps_go_to_the_party_who_did_not_act_and_resolution_to_b
         "dispute.resolved",
         "dispute.answered",
         "dispute.answered",
+        "shipment.delivered",
         "order.shipped",
     ]
     assert await types(client, m.seller) == [
@@ -612,7 +627,7 @@ async def test_a_settled_payout_is_told_to_the_seller(
     failure = None if outcome == "payout.paid" else "the bank refused the transfer"
     assert notice["data"]["failure_reason"] == failure
     buyer = await relogin(client, who=m.buyer)
-    assert await types(client, buyer) == ["order.shipped"]
+    assert await types(client, buyer) == ["shipment.delivered", "order.shipped"]
 
 
 # --- listings ---------------------------------------------------------------------------------

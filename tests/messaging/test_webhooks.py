@@ -996,7 +996,13 @@ async def test_order_events_reach_the_subscribed_endpoint_once_each_signed(
     assert done["deliver_webhooks"] == 3
 
     events = await events_of(session, m.seller_id)
-    assert [e.type for e in events] == ["order.created", "order.paid", "order.shipped"]
+    assert [e.type for e in events] == [
+        "order.created",
+        "order.paid",
+        "order.shipped",
+        "shipment.created",
+        "shipment.delivered",
+    ]
     assert all(e.data["order_id"] == order["id"] for e in events)
     wanted = {str(e.id): e for e in events if e.type in {"order.created", "order.paid"}}
 
@@ -1910,7 +1916,13 @@ async def test_a_delivery_exists_exactly_when_its_event_does(
         client,
         who=m.seller,
         url=receiver.url_for(),
-        event_types=["order.created", "order.paid", "order.shipped"],
+        event_types=[
+            "order.created",
+            "order.paid",
+            "order.shipped",
+            "shipment.created",
+            "shipment.delivered",
+        ],
     )
     order = await unpaid_order(client, market=m)
     await pay(client, who=m.buyer, checkout_id=order["checkout_id"])
@@ -1918,13 +1930,19 @@ async def test_a_delivery_exists_exactly_when_its_event_does(
     # A refused step writes neither an event nor a delivery.
     refused = await client.post(
         f"/v1/orders/{order['id']}/ship",
-        json={"carrier": "DHL", "tracking_number": "JJD0099 1234"},
+        json={"carrier": "sandbox", "tracking_number": "SBX00000001-DELIVERED-0"},
         headers=m.seller.headers,
     )
     assert refused.status_code == 409, refused.text
 
     events = await events_of(session, m.seller_id)
-    assert [e.type for e in events] == ["order.created", "order.paid", "order.shipped"]
+    assert [e.type for e in events] == [
+        "order.created",
+        "order.paid",
+        "order.shipped",
+        "shipment.created",
+        "shipment.delivered",
+    ]
     rows = (
         await session.execute(
             select(WebhookDelivery.event_id, WebhookDelivery.event_type).where(

@@ -270,9 +270,14 @@ async def test_the_seller_ships_with_carrier_and_tracking(
 
     shipped = await ship(client, who=m.seller, order_id=order["id"])
 
-    assert (shipped["carrier"], shipped["tracking_number"]) == ("DHL", "JJD0099 1234")
-    shipped_at = parse_time(shipped["shipped_at"])
-    assert parse_time(shipped["auto_complete_at"]) == shipped_at + settings.auto_complete_after
+    assert (shipped["carrier"], shipped["tracking_number"]) == (
+        "sandbox",
+        "SBX00000001-DELIVERED-0",
+    )
+    # The sandbox number delivers at once: completion counts from the delivery.
+    delivered_at = parse_time(shipped["delivered_at"])
+    assert delivered_at == parse_time(shipped["shipped_at"])
+    assert parse_time(shipped["auto_complete_at"]) == delivered_at + settings.auto_complete_after
     assert shipped["allowed_actions"] == []
     assert (await get_order(client, who=m.buyer, order_id=order["id"]))["allowed_actions"] == [
         "confirm_receipt",
@@ -480,9 +485,18 @@ async def test_the_timeline_records_every_step_with_its_actor(
         ("create", "buyer", m.buyer.user_id, None, "pending_payment"),
         ("pay", "buyer", m.buyer.user_id, "pending_payment", "paid"),
         ("ship", "seller", m.seller.user_id, "paid", "shipped"),
+        ("ship", "seller", m.seller.user_id, None, "label_created"),
+        ("track", "carrier", None, "label_created", "in_transit"),
+        ("track", "carrier", None, "in_transit", "out_for_delivery"),
+        ("track", "carrier", None, "out_for_delivery", "delivered"),
         ("confirm_receipt", "buyer", m.buyer.user_id, "shipped", "completed"),
     ]
-    assert events[2]["details"] == {"carrier": "DHL", "tracking_number": "JJD0099 1234"}
+    assert events[2]["details"] == {
+        "carrier": "sandbox",
+        "carrier_name": "Sandbox carrier (testing)",
+        "tracking_number": "SBX00000001-DELIVERED-0",
+    }
+    assert [e["subject"] for e in events[3:7]] == ["shipment"] * 4
     times = [parse_time(e["created_at"]) for e in events]
     assert times == sorted(times)
     assert await order_events(client, who=m.buyer, order_id=order["id"]) == events

@@ -85,6 +85,7 @@ async def test_the_export_holds_exactly_the_callers_rows_of_every_table(
     assert notifications
     assert ids(body, table="notifications") == notifications
     assert ids(body, table="webhook_endpoints") == {t.endpoint["id"]}
+    assert ids(body, table="shipping_profiles") == {t.shipping_profile["id"]}
     for table in ("returns", "disputes", "dispute_messages", "dispute_evidence", "audit_entries"):
         assert data[table] == [], table
 

@@ -8,6 +8,7 @@ from app.catalog.events import ListingEventType, ListingReportEventType
 from app.conversations.events import MessageEventType
 from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
+from app.logistics.events import ShipmentEventType
 from app.messaging.notifications.models import ResourceType
 from app.orders.events import OrderEventType
 from app.payments.events import PayoutEventType
@@ -69,6 +70,7 @@ RULES: dict[str, Rule] = {
     OrderEventType.shipped: _order(
         "Your order has shipped",
         Audience.buyer,
+        "Your order of {total} is on its way with {carrier_name}.",
         "Your order of {total} is on its way with {carrier}.",
         "Your order of {total} is on its way.",
     ),
@@ -90,6 +92,62 @@ RULES: dict[str, Rule] = {
         Audience.parties,
         "The order of {total} was cancelled: {reason}.",
         "The order of {total} was cancelled.",
+    ),
+    OrderEventType.undelivered_refunded: _order(
+        "Order refunded: the parcel never arrived",
+        Audience.parties,
+        "The carrier lost the parcel of the order of {total} or sent it back, and nothing "
+        "changed since: the buyer was refunded in full.",
+    ),
+    ShipmentEventType.corrected: _order(
+        "Your parcel's tracking number was corrected",
+        Audience.buyer,
+        "The seller corrected your parcel's tracking: {carrier_name}, number {tracking_number}.",
+        "The seller corrected your parcel's tracking number.",
+    ),
+    ShipmentEventType.in_transit: _order(
+        "Your parcel is on its way",
+        Audience.buyer,
+        "{carrier_name} has your parcel ({tracking_number}) and it is moving.",
+        "The carrier has your parcel and it is moving.",
+    ),
+    ShipmentEventType.out_for_delivery: _order(
+        "Your parcel arrives today",
+        Audience.buyer,
+        "{carrier_name} is delivering your parcel ({tracking_number}) today.",
+        "The carrier is delivering your parcel today.",
+    ),
+    ShipmentEventType.delivered: _order(
+        "Parcel delivered",
+        Audience.buyer,
+        "The carrier delivered a parcel of your order of {total}. Confirm receipt, or report "
+        "a problem before {auto_complete_at}, when the order completes on its own.",
+        "The carrier delivered a parcel of your order of {total}.",
+    ),
+    ShipmentEventType.return_delivered: Rule(
+        Audience.seller,
+        "The returned parcel reached you: inspect it",
+        (
+            "The parcel the buyer sent back was delivered to you. Inspect it and confirm "
+            "receipt (which refunds the buyer); otherwise the return counts as received after "
+            "the inspection time.",
+        ),
+        RETURN,
+    ),
+    ShipmentEventType.exception: _order(
+        "A problem with your parcel",
+        Audience.parties,
+        "{carrier_name} reports a problem with a parcel of the order of {total}: "
+        "{description}. The order will not complete on its own meanwhile; the buyer may "
+        "open a dispute.",
+        "The carrier reports a problem with a parcel of the order of {total}. The order will "
+        "not complete on its own meanwhile; the buyer may open a dispute.",
+    ),
+    ShipmentEventType.returned_to_sender: _order(
+        "Parcel going back to the seller",
+        Audience.parties,
+        "A parcel of the order of {total} is being returned to the seller. The order will "
+        "not complete on its own; the buyer may open a dispute.",
     ),
     ReturnEventType.requested: Rule(
         Audience.seller,
@@ -262,6 +320,12 @@ EMAIL: dict[str, ByEmail] = {
     OrderEventType.shipped: ByEmail.optional,
     OrderEventType.delivery_window_ending: ByEmail.optional,
     OrderEventType.cancelled: ByEmail.optional,
+    OrderEventType.undelivered_refunded: ByEmail.optional,
+    ShipmentEventType.out_for_delivery: ByEmail.optional,
+    ShipmentEventType.delivered: ByEmail.optional,
+    ShipmentEventType.exception: ByEmail.optional,
+    ShipmentEventType.returned_to_sender: ByEmail.optional,
+    ShipmentEventType.return_delivered: ByEmail.optional,
     ReturnEventType.requested: ByEmail.optional,
     ReturnEventType.approved: ByEmail.optional,
     ReturnEventType.rejected: ByEmail.optional,
@@ -285,11 +349,13 @@ API (`GET /v1/notifications`): messages, low stock, report outcomes, completion.
 SILENT: frozenset[EventType] = frozenset(
     {
         OrderEventType.created,
+        ShipmentEventType.created,
         OrderEventType.disputed,
         OrderEventType.refunded,
         OrderEventType.partially_refunded,
     }
 )
 """Events nobody is notified of. An order created is not paid yet: the buyer knows, and the
-shop hears of it when it is paid (`order.paid`). The dispute's or the return's own event
+shop hears of it when it is paid (`order.paid`). A parcel handed to the carrier is told by
+`order.shipped` (with the carrier) and then by its scans. The dispute's or the return's own event
 already tells the parties of a dispute opened or resolved, a return received and refunded."""

@@ -37,7 +37,18 @@ _BODY_LENGTH = 500
 _MESSAGE_EXCERPT = 200
 _MONEY_FACTS = ("total", "amount", "refund")
 _TIME_FACTS = ("ship_by", "auto_complete_at", "respond_by")
-_TEXT_FACTS = ("carrier", "reason", "failure_reason", "title", "name", "prefix", "quantity")
+_TEXT_FACTS = (
+    "carrier",
+    "carrier_name",
+    "tracking_number",
+    "description",
+    "reason",
+    "failure_reason",
+    "title",
+    "name",
+    "prefix",
+    "quantity",
+)
 
 
 def _excerpt(text: str, length: int) -> str:

@@ -26,12 +26,12 @@ from app.config import Settings
 from app.core.clock import now
 from app.core.ids import uuid7
 from app.core.outbox import OutboxEvent
+from app.core.signing import signature
 from app.messaging.notifications import service as notifications
 from app.messaging.notifications.models import ResourceType
 from app.messaging.webhooks.exceptions import WebhookUrlNotAllowed
 from app.messaging.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookEndpoint
 from app.messaging.webhooks.repository import DeliveryRepository, EndpointRepository
-from app.messaging.webhooks.signing import signature
 from app.messaging.webhooks.targets import check_target
 from app.sellers import service as sellers
 

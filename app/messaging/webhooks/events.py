@@ -7,6 +7,7 @@ from app.catalog.events import ListingEventType
 from app.conversations.events import MessageEventType
 from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
+from app.logistics.events import ShipmentEventType
 from app.messaging.events import WEBHOOK_EVENT_TYPES
 from app.orders.events import OrderEventType
 from app.payments.events import PayoutEventType
@@ -14,6 +15,7 @@ from app.reviews.events import ReviewEventType
 
 _READ_SCOPE: dict[type[EventType], ApiKeyScope] = {
     OrderEventType: ApiKeyScope.orders_read,
+    ShipmentEventType: ApiKeyScope.orders_read,
     ReturnEventType: ApiKeyScope.returns_read,
     DisputeEventType: ApiKeyScope.disputes_read,
     ReviewEventType: ApiKeyScope.reviews_read,

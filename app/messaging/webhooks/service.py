@@ -10,11 +10,11 @@ from app.auth.exceptions import InsufficientScope
 from app.auth.principal import Principal
 from app.auth.scopes import grants
 from app.config import Settings
+from app.core import signing
 from app.core.clock import now
 from app.core.etag import entity_tag, require_if_match
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, SortKey, paginate
-from app.messaging.webhooks import signing
 from app.messaging.webhooks.events import read_scope_of
 from app.messaging.webhooks.exceptions import DeliveryNotFound, EndpointDisabled, EndpointNotFound
 from app.messaging.webhooks.models import (
