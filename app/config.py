@@ -281,7 +281,7 @@ class Settings(BaseSettings):
     return_inspection_time: PositiveDuration = timedelta(days=3)
     """How long a seller has, after the carrier delivers a returned parcel, to confirm its
     receipt (which refunds) before the return counts as received."""
-    tracking_webhook_secrets: dict[str, str] = {}
+    tracking_webhook_secrets: dict[str, SecretStr] = {}
     """Per tracking provider, the Standard Webhooks secret (`whsec_…`) its events to
     `POST /v1/logistics/webhooks/{provider}` are signed with. A provider without one is
     refused (404). Outside production the `sandbox` provider gets a development secret."""
@@ -431,9 +431,10 @@ class Settings(BaseSettings):
 
     @field_validator("tracking_webhook_secrets")
     @classmethod
-    def _secrets_are_keys(cls, secrets: dict[str, str]) -> dict[str, str]:
+    def _secrets_are_keys(cls, secrets: dict[str, SecretStr]) -> dict[str, SecretStr]:
         # Checked here, so that a mistyped secret stops the start rather than every event.
-        for provider, secret in secrets.items():
+        for provider, hidden in secrets.items():
+            secret = hidden.get_secret_value()
             try:
                 key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
             except ValueError:
@@ -444,7 +445,8 @@ class Settings(BaseSettings):
 
     def tracking_webhook_secret(self, provider: str) -> str | None:
         """The secret `provider`'s carrier events are signed with (None: not accepted)."""
-        configured = self.tracking_webhook_secrets.get(provider)
+        hidden = self.tracking_webhook_secrets.get(provider)
+        configured = hidden.get_secret_value() if hidden is not None else None
         sandbox_allowed = self.environment is not Environment.production
         if configured is None and provider == "sandbox" and sandbox_allowed:
             return DEV_SANDBOX_TRACKING_SECRET
@@ -534,7 +536,8 @@ class Settings(BaseSettings):
                     "MARKETPLACE_TOTP_ENCRYPTION_KEY must be set in production to a random "
                     "secret (it encrypts second-factor secrets)"
                 )
-            if DEV_SANDBOX_TRACKING_SECRET in self.tracking_webhook_secrets.values():
+            secrets = self.tracking_webhook_secrets.values()
+            if DEV_SANDBOX_TRACKING_SECRET in (s.get_secret_value() for s in secrets):
                 raise ValueError(
                     "MARKETPLACE_TRACKING_WEBHOOK_SECRETS may not use the public development "
                     "secret in production"
