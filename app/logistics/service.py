@@ -37,7 +37,7 @@ from app.logistics.schemas import ParcelLine, ShipmentCorrection, ShipRequest, T
 from app.orders import service as order_service
 from app.orders.exceptions import OrderNotFound
 from app.orders.models import EventSubject, Order, OrderStatus
-from app.orders.state import OrderActor
+from app.orders.state import ORDER_LIFECYCLE, OrderAction, OrderActor
 from app.shipping import carriers
 from app.shipping.exceptions import UnknownCarrier
 
@@ -82,9 +82,10 @@ async def ship(
 ) -> order_service.OrderView:
     """The seller ships a paid order: its first parcel (everything, unless `lines` say
     otherwise). The order's guard holds its row lock."""
+    # The order's own rules first (409 for an order not paid or a caller who may not ship
+    # it), then the parcel's (422); a refusal rolls the whole request back.
+    ORDER_LIFECYCLE.target(order.subject.status, OrderAction.ship, order.roles, order.subject)
     tracking, provider = _tracking(settings, data.carrier, data.tracking_number, data.carrier_name)
-    # The order's own rules first (409 for an order not paid, 403 for a non-seller); the
-    # parcel's checks after roll the shipping back with the request if they refuse.
     await order_service.ship(
         session,
         principal,
