@@ -52,6 +52,7 @@ from app.core.routing import API_PREFIX, BINARY, model_response
 from app.core.schemas import NO_NUL_PATTERN, QueryBool
 from app.sellers.dependencies import ActiveSeller, OwnSellerProfile
 from app.sellers.exceptions import SellerRequired, SellerSuspended
+from app.shipping.exceptions import ShippingProfileCurrencyMismatch, UnknownShippingProfile
 
 listings_router = APIRouter(prefix=f"{API_PREFIX}/listings", tags=["listings"])
 categories_router = APIRouter(prefix=f"{API_PREFIX}/categories", tags=["categories"])
@@ -151,6 +152,8 @@ async def search_listings(
         UnknownCategory,
         CategoryNotLeaf,
         CurrencyNotSupported,
+        UnknownShippingProfile,
+        ShippingProfileCurrencyMismatch,
     ),
 )
 async def create_listing(
@@ -203,6 +206,8 @@ async def get_listing(
             UnknownCategory,
             CategoryNotLeaf,
             CurrencyNotSupported,
+            UnknownShippingProfile,
+            ShippingProfileCurrencyMismatch,
             PreconditionFailed,
         ),
     },

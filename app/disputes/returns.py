@@ -72,7 +72,9 @@ def refund_for(order: Order, data: ReturnCreate) -> int:
         seen.add(line.id)
         amount += line.unit_price * item.quantity
         if data.reason.seller_at_fault:
-            amount += line.shipping_fee
+            # The shipping of the units sent back (a line's fee is its units' share of the
+            # shop's combined shipping): all of it when the whole line comes back.
+            amount += line.shipping_fee * item.quantity // line.quantity
     return min(amount, order_service.refundable(order))
 
 

@@ -18,8 +18,9 @@ from app.core.clock import add_business_days, now
 from app.core.errors import Conflict, InvalidTransition, NotFound
 from app.core.guards import Guarded
 from app.core.ids import uuid7
+from app.core.money import MAX_AMOUNT
 from app.orders import service as order_service
-from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound
+from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound, OrderTooLarge
 from app.orders.models import (
     CartItem,
     Checkout,
@@ -102,6 +103,11 @@ async def cart(
                 reasons[listing_id] = f"not shipped to {destination}"
             lines = [line for line in lines if line.listing_id not in refused.listing_ids]
             quoted = quote(lines, destination)
+        if sum(line.unit_price * line.units for line in lines) + quoted.total > MAX_AMOUNT:
+            # More than one order may hold (checkout would refuse it): shown, not counted.
+            for line in lines:
+                reasons[line.listing_id] = "more than one order may hold: buy fewer"
+            lines, quoted = [], quote([], destination)
         fees.update(zip((line.listing_id for line in lines), quoted.fees, strict=True))
         shipping[seller_id] = CartShipping(destination, quoted.charges)
     entries = [
@@ -130,6 +136,8 @@ async def set_cart_quantity(
     listing = await catalog_service.purchasable(session, listing_id, principal.user)
     if quantity > listing.quantity:
         raise InsufficientStock(f"only {listing.quantity} in stock")
+    if listing.price_amount * quantity + listing.shipping_fee_amount > MAX_AMOUNT:
+        raise OrderTooLarge(f"a line may come to at most {MAX_AMOUNT} minor units")
     carts = CartRepository(session)
     item = await carts.find(principal.user_id, listing_id)
     if item is None:
@@ -294,6 +302,8 @@ def _order(
     shipping as quoted for its lines (in their order)."""
     items_amount = sum(listing.price_amount * quantity for listing, quantity in lines)
     shipping_amount = shipping.total
+    if items_amount + shipping_amount > MAX_AMOUNT:
+        raise OrderTooLarge(f"one shop's part may come to at most {MAX_AMOUNT} minor units")
     return Order(
         id=uuid7(),  # known before the flush: its timeline entry and event name it
         checkout_id=checkout.id,

@@ -9,6 +9,10 @@ class CartEmpty(UnprocessableEntity):
     code, title = "cart_empty", "Nothing to check out"
 
 
+class OrderTooLarge(UnprocessableEntity):
+    code, title = "order_too_large", "The order is larger than one payment may be"
+
+
 class CheckoutNotFound(NotFound):
     code, title = "not_found", "Checkout not found"
 

@@ -30,7 +30,13 @@ from app.core.schemas import Page, Rfc3339, page_of
 from app.orders import checkout as checkout_service
 from app.orders import service, views
 from app.orders.dependencies import CheckoutGuard, OrderGuard
-from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound, OrderNotFound
+from app.orders.exceptions import (
+    CartEmpty,
+    CheckoutExpired,
+    CheckoutNotFound,
+    OrderNotFound,
+    OrderTooLarge,
+)
 from app.orders.models import OrderStatus
 from app.orders.schemas import (
     CancelRequest,
@@ -51,6 +57,7 @@ from app.payments.exceptions import (
     PaymentProviderError,
 )
 from app.shipping.exceptions import DestinationNotServed
+from app.shipping.schemas import CountryCode
 
 cart_router = APIRouter(
     prefix=f"{API_PREFIX}/cart", tags=["cart"], responses=error_responses(InvalidToken)
@@ -70,9 +77,8 @@ async def get_cart(
     settings: AppSettings,
     storage: Storage,
     country: Annotated[
-        str | None,
+        CountryCode | None,
         Query(
-            pattern=r"^[A-Z]{2}$",
             description="ISO 3166-1 alpha-2 country to reckon shipping to (the shipping "
             "address's); left out: each shop's own country",
         ),
@@ -94,7 +100,7 @@ async def get_cart(
     "/items/{listing_id}",
     response_model=CartRead,
     responses=error_responses(
-        ListingNotFound, ListingUnavailable, InsufficientStock, CannotBuyOwnListing
+        ListingNotFound, ListingUnavailable, InsufficientStock, CannotBuyOwnListing, OrderTooLarge
     ),
 )
 async def set_cart_item(
@@ -137,6 +143,7 @@ async def remove_cart_item(
         InsufficientStock,
         CannotBuyOwnListing,
         DestinationNotServed,
+        OrderTooLarge,
     ),
 )
 async def create_checkout(

@@ -14,7 +14,7 @@ from app.core.schemas import (
     ShopId,
 )
 from app.orders.models import CheckoutStatus, EventSubject, OrderStatus
-from app.shipping.schemas import ShippingChargeRead
+from app.shipping.schemas import CountryCode, ShippingChargeRead
 
 MAX_LINE_QUANTITY = 1000
 LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]
@@ -27,7 +27,7 @@ class ShippingAddress(RequestSchema):
     city: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(min_length=1, max_length=20)
     region: str | None = Field(default=None, max_length=100)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    country: CountryCode
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()./-]{6,32}$")
 
 
@@ -62,8 +62,9 @@ class CartLine(Schema):
     quantity: int
     line_total: Money = Field(description="unit_price * quantity + shipping_fee")
     available: bool = Field(
-        description="False when the listing can no longer be bought, or is not shipped to "
-        "the group's `shipping_country`"
+        description="False when the listing can no longer be bought, is not shipped to "
+        "the group's `shipping_country`, or the shop's lines come to more than one order "
+        "may hold"
     )
     unavailable_reason: str | None
     in_stock: bool = Field(description="Whether the listing has any stock left")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.money import MAX_AMOUNT
 from app.shipping.exceptions import DestinationNotServed
 from app.shipping.regions import EVERYWHERE, REGIONS
 
@@ -136,7 +137,11 @@ def quote(lines: Sequence[QuoteLine], country: str) -> Quote:
         units = sum(lines[index].units for index in members)
         items_amount = sum(lines[index].units * lines[index].unit_price for index in members)
         free = rate.free_over is not None and items_amount >= rate.free_over
-        amount = 0 if free else rate.first_item + (units - 1) * rate.additional_item
+        # At most the largest amount the API carries: a rate times many units must not make
+        # an order no answer can hold.
+        amount = (
+            0 if free else min(rate.first_item + (units - 1) * rate.additional_item, MAX_AMOUNT)
+        )
         for index, share in zip(
             members, allocate(amount, [lines[i].units for i in members]), strict=True
         ):

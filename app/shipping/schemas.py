@@ -2,11 +2,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict
 
 from app.core.money import PLATFORM_CURRENCY_MARKER, Currency, Money, MoneyAboveZero, MoneyIn
 from app.core.schemas import NOT_BLANK_PATTERN, RequestSchema, Schema
+from app.shipping.regions import COUNTRIES
 
 
 class TrackingFormatRead(Schema):
@@ -47,6 +48,24 @@ Destination = Annotated[
         examples=["DE"],
     ),
 ]
+
+
+def _known_country(code: str) -> str:
+    if code not in COUNTRIES:
+        raise ValueError(f"{code} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+CountryCode = Annotated[
+    str,
+    AfterValidator(_known_country),
+    WithJsonSchema(
+        {"type": "string", "enum": sorted(COUNTRIES), "description": "ISO 3166-1 alpha-2"}
+    ),
+]
+"""A country goods can go to: one of the codes the profiles' rates may name (`UK` is not
+one, `GB` is), so an address always finds the rate its country has."""
+
 ProfileName = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK_PATTERN)]
 MAX_RATES = 50
 MAX_DESTINATIONS = 300  # more than there are countries
