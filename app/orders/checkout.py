@@ -282,6 +282,8 @@ async def create_checkout(
         for seller_id, lines in by_seller.items()
     ]
     checkout.total_amount = sum(order.total_amount for order in orders)
+    if checkout.total_amount > MAX_AMOUNT:  # one payment carries them all
+        raise OrderTooLarge(f"a checkout may come to at most {MAX_AMOUNT} minor units")
     session.add(checkout)
     session.add_all(orders)
     await session.flush()  # before their timelines: no relationship tells the flush the order

@@ -6,10 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.money import MAX_AMOUNT
 from tests.factories.api import Json, assert_problem, json_ok
+from tests.factories.catalog import listing_for_sale
 from tests.factories.disputes import post_return
 from tests.factories.orders import ADDRESS, confirm, market, pay, post_checkout
 from tests.factories.orders import ship as ship_order
 from tests.factories.payments import reconcile_ok
+from tests.factories.sellers import approved_seller
 from tests.factories.shipping import create_profile, listing_on_profile, rate
 
 
@@ -110,3 +112,30 @@ async def test_a_destination_must_be_a_country(
     assert_problem(refused, 422, "validation_error")
     assert london.status_code == 201, london.text
     assert london.json()["orders"][0]["shipping_total"]["amount"] == 500
+
+
+async def test_a_checkout_across_shops_larger_than_one_payment_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    other, _ = await approved_seller(client, session, admin=m.admin)
+    big = MAX_AMOUNT // 2 + 1  # each shop's part fits; together they do not
+    first = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=big, shipping=0
+    )
+    second = await listing_for_sale(
+        client, seller=other, category_id=m.category_id, price=big, shipping=0
+    )
+
+    refused = await post_checkout(
+        client,
+        who=m.buyer,
+        items=[
+            {"listing_id": first["id"], "quantity": 1},
+            {"listing_id": second["id"], "quantity": 1},
+        ],
+    )
+
+    assert_problem(refused, 422, "order_too_large")
+    orders = await client.get("/v1/orders", headers=m.buyer.headers)
+    assert orders.json()["items"] == []
