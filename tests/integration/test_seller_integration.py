@@ -135,7 +135,11 @@ class Marketplace:
             client=buyer,
             body=self.models.CheckoutCreate(
                 shipping_address=self.models.ShippingAddress(
-                    name="Ada", line1="1 Main St", city="Berlin", postal_code="10115", country="DE"
+                    name="Ada",
+                    line1="1 Main St",
+                    city="Berlin",
+                    postal_code="10115",
+                    country=self.models.ShippingAddressCountry.DE,
                 )
             ),
             idempotency_key=str(uuid.uuid4()),
