@@ -18,15 +18,19 @@ from app.conversations.router import conversations_router
 from app.core.idempotency import accept_idempotency_keys
 from app.core.routing import refuse_unknown_query_parameters
 from app.disputes.router import disputes_router, returns_router
+from app.fees.router import ROUTERS as FEE_ROUTERS
 from app.logistics.router import shipping_router
 from app.messaging.notifications.router import router as notifications_router
 from app.messaging.webhooks.router import router as webhooks_router
+from app.offers.router import ROUTERS as OFFER_ROUTERS
 from app.orders.router import cart_router, checkout_router, orders_router
 from app.payments.router import router as payouts_router
 from app.privacy.router import router as privacy_router
+from app.promotions.router import ROUTERS as PROMOTION_ROUTERS
 from app.reviews.router import profiles_router, reviews_router
 from app.sellers.router import router as sellers_router
 from app.shipping.router import carriers_router, shipping_profiles_router
+from app.watchlists.router import ROUTERS as WATCHLIST_ROUTERS
 
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     # First: routes are matched one by one in this order, and a listing's page and search
@@ -40,6 +44,8 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     payouts_router,
     # Before the storefront: its `/v1/sellers/{seller_id}...` would read `me` as an id.
     shipping_profiles_router,
+    *PROMOTION_ROUTERS,
+    *FEE_ROUTERS,
     storefront_router,
     profiles_router,
     categories_router,
@@ -52,6 +58,8 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     disputes_router,
     reviews_router,
     conversations_router,
+    *OFFER_ROUTERS,
+    *WATCHLIST_ROUTERS,
     notifications_router,
     webhooks_router,
     *ADMIN_ROUTERS,

@@ -297,6 +297,22 @@ class Settings(BaseSettings):
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)
     commission_fixed: int = Field(default=0, ge=0, description="Minor units per order")
+    """The platform's default commission: percent of a line's sale (its price and shipping,
+    less what its shop funds of a discount) plus a fixed fee per order. A commission rule
+    (by category or shop, `/v1/admin/commission-rules`) replaces the percent."""
+    buyer_protection_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    buyer_protection_fixed: int = Field(default=0, ge=0)
+    """The buyer protection fee on each order: percent of what the buyer pays for the goods
+    and shipping (after discounts) plus this fixed amount in minor units; platform revenue,
+    refunded with a full refund only. Both zero (the default): no fee."""
+
+    offer_ttl: PositiveDuration = timedelta(hours=48)
+    """How long an offer or counter-offer stands unanswered, and how long an accepted one
+    holds the stock for the buyer to pay."""
+    rate_limit_offers: RateLimit = "20/hour"
+    """Offers and counter-offers one buyer may make (app/core/ratelimit.py)."""
+    saved_searches_per_user: int = Field(default=50, ge=1)
+    favourites_per_user: int = Field(default=1000, ge=1)
 
     completion_reminder_before: PositiveDuration = timedelta(days=2)
     """How long before auto-completion the buyer is reminded to confirm or dispute."""

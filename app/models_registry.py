@@ -7,14 +7,18 @@ from app.core import audit, idempotency, outbox
 from app.core.mail import models as mail_models
 from app.core.models import Base
 from app.disputes import models as dispute_models
+from app.fees import models as fee_models
 from app.logistics import models as logistics_models
 from app.messaging.notifications import models as notification_models
 from app.messaging.webhooks import models as webhook_models
+from app.offers import models as offer_models
 from app.orders import models as order_models
 from app.payments import models as payment_models
+from app.promotions import models as promotion_models
 from app.reviews import models as review_models
 from app.sellers import models as seller_models
 from app.shipping import models as shipping_models
+from app.watchlists import models as watchlist_models
 
 metadata = Base.metadata
 
@@ -24,17 +28,21 @@ __all__ = [
     "catalog_models",
     "conversation_models",
     "dispute_models",
+    "fee_models",
     "idempotency",
     "logistics_models",
     "mail_models",
     "metadata",
     "notification_models",
+    "offer_models",
     "order_models",
     "outbox",
     "payment_models",
+    "promotion_models",
     "review_models",
     "seller_models",
     "shipping_models",
+    "watchlist_models",
     "webhook_models",
 ]
 

@@ -8,13 +8,16 @@ from app.conversations.events import MessageEventType
 from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
 from app.logistics.events import ShipmentEventType
+from app.offers.events import OfferEventType
 from app.orders.events import OrderEventType
 from app.payments.events import PayoutEventType
 from app.reviews.events import ReviewEventType
+from app.watchlists.events import WatchlistEventType
 
 WEBHOOK_EVENT_TYPES: tuple[EventType, ...] = (
     *OrderEventType,
     *ShipmentEventType,
+    *OfferEventType,
     *ReturnEventType,
     *DisputeEventType,
     *ReviewEventType,
@@ -25,7 +28,11 @@ WEBHOOK_EVENT_TYPES: tuple[EventType, ...] = (
 """The events that concern a shop, which its webhook endpoints may subscribe to, in the
 order the API lists them."""
 
-PERSONAL_EVENT_TYPES: tuple[EventType, ...] = (*AccountEventType, *ListingReportEventType)
+PERSONAL_EVENT_TYPES: tuple[EventType, ...] = (
+    *AccountEventType,
+    *ListingReportEventType,
+    *WatchlistEventType,
+)
 """Events told to one person that name no shop (a new API key, the outcome of a report):
 no webhook hears them."""
 
