@@ -733,6 +733,16 @@ async def take_stock(
     return listings
 
 
+async def lock_reserved(session: AsyncSession, listing_ids: list[uuid.UUID]) -> list[Listing]:
+    """Listings whose stock the caller reserved earlier (an accepted offer), row-locked in
+    id order like `take_stock` locks them, their stock left as it is. They need not be for
+    sale any more: the reservation, sold out or not, is the buyer's."""
+    listings = await ListingRepository(session).lock_many(sorted(listing_ids))
+    if len(listings) != len(set(listing_ids)):
+        raise ListingNotFound()
+    return listings
+
+
 async def release_stock(session: AsyncSession, listing_id: uuid.UUID, quantity: int) -> None:
     """Give reserved units back (an unpaid or cancelled order); a sold-out listing restocks."""
     await ListingRepository(session).return_stock(listing_id, quantity)

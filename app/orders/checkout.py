@@ -3,7 +3,7 @@ reserved, then one payment that puts every order's money in escrow."""
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -181,13 +181,23 @@ async def _profiles_of(
     return await shipping_profiles.terms_of(session, {p for p in wanted if p is not None})
 
 
-def _quote_line(listing: Listing, quantity: int, profiles: dict[uuid.UUID, Profile]) -> QuoteLine:
+def _price(listing: Listing, prices: Mapping[uuid.UUID, int]) -> int:
+    """A unit's price: the agreed one, if any, else the listing's."""
+    return prices.get(listing.id, listing.price_amount)
+
+
+def _quote_line(
+    listing: Listing,
+    quantity: int,
+    profiles: dict[uuid.UUID, Profile],
+    prices: Mapping[uuid.UUID, int] = {},
+) -> QuoteLine:
     profile_id = listing.shipping_profile_id
     return QuoteLine(
         listing_id=listing.id,
         title=listing.title,
         units=quantity,
-        unit_price=listing.price_amount,
+        unit_price=_price(listing, prices),
         flat_fee=listing.shipping_fee_amount,
         profile=None if profile_id is None else profiles[profile_id],
     )
@@ -197,6 +207,7 @@ def _shipping(
     by_seller: dict[uuid.UUID, list[tuple[Listing, int]]],
     profiles: dict[uuid.UUID, Profile],
     country: str,
+    prices: Mapping[uuid.UUID, int],
 ) -> dict[uuid.UUID, Quote]:
     """Each shop's shipping to `country`; DestinationNotServed naming every line, of any
     shop, that is not shipped there."""
@@ -205,7 +216,7 @@ def _shipping(
     for seller_id, lines in by_seller.items():
         try:
             quotes[seller_id] = quote(
-                [_quote_line(listing, quantity, profiles) for listing, quantity in lines],
+                [_quote_line(listing, quantity, profiles, prices) for listing, quantity in lines],
                 country,
             )
         except DestinationNotServed as refused:
@@ -246,11 +257,30 @@ async def _wanted_items(
     return wanted
 
 
+@dataclass(frozen=True, slots=True)
+class AgreedPrice:
+    """An accepted offer: `quantity` units of one listing at `unit_price`, their stock
+    already reserved for the buyer, payable until `pay_by`."""
+
+    listing_id: uuid.UUID
+    quantity: int
+    unit_price: int
+    """Minor units."""
+    pay_by: datetime
+
+
 async def create_checkout(
-    session: AsyncSession, principal: Principal, data: CheckoutCreate, *, settings: Settings
+    session: AsyncSession,
+    principal: Principal,
+    data: CheckoutCreate,
+    *,
+    settings: Settings,
+    agreed: AgreedPrice | None = None,
 ) -> "CheckoutView":
     """Reserve stock for every item and split the purchase into one order per seller; the
-    new checkout, with the caller as its buyer.
+    new checkout, with the caller as its buyer. With `agreed` (an accepted offer) it buys
+    that instead of `data.items` or the cart, at the agreed price, from the stock the offer
+    reserved, and must be paid by the offer's deadline.
 
     Its cost does not grow with the cart: the listings are locked and their stock taken in
     two statements (see `catalog_service.take_stock`: any shortfall aborts the whole
@@ -258,15 +288,25 @@ async def create_checkout(
     in one flush, one INSERT per table.
     """
     buyer_id = principal.user_id
-    wanted = {w.listing_id: w.quantity for w in await _wanted_items(session, buyer_id, data.items)}
-    listings = await catalog_service.take_stock(session, principal, wanted)
+    prices: dict[uuid.UUID, int] = {}
+    expires_at = now() + settings.payment_expiry
+    if agreed is None:
+        wanted = {
+            w.listing_id: w.quantity for w in await _wanted_items(session, buyer_id, data.items)
+        }
+        listings = await catalog_service.take_stock(session, principal, wanted)
+    else:
+        wanted = {agreed.listing_id: agreed.quantity}
+        listings = await catalog_service.lock_reserved(session, [agreed.listing_id])
+        prices[agreed.listing_id] = agreed.unit_price
+        expires_at = min(expires_at, agreed.pay_by)
     by_seller: dict[uuid.UUID, list[tuple[Listing, int]]] = defaultdict(list)
     for listing in listings:
         by_seller[listing.seller_id].append((listing, wanted[listing.id]))
     # After the stock is taken, from the listings as locked: a destination not served
     # refuses the whole checkout, and the request's rollback gives the stock back.
     shipping = _shipping(
-        by_seller, await _profiles_of(session, listings), data.shipping_address.country
+        by_seller, await _profiles_of(session, listings), data.shipping_address.country, prices
     )
 
     checkout = Checkout(
@@ -274,11 +314,11 @@ async def create_checkout(
         buyer_id=buyer_id,
         status=CheckoutStatus.pending_payment,
         currency=settings.currency,
-        expires_at=now() + settings.payment_expiry,
+        expires_at=expires_at,
     )
     address = data.shipping_address.model_dump()
     orders = [
-        _order(checkout, seller_id, lines, address, shipping[seller_id])
+        _order(checkout, seller_id, lines, address, shipping[seller_id], prices)
         for seller_id, lines in by_seller.items()
     ]
     checkout.total_amount = sum(order.total_amount for order in orders)
@@ -288,7 +328,8 @@ async def create_checkout(
     session.add_all(orders)
     await session.flush()  # before their timelines: no relationship tells the flush the order
     await order_service.announce_created(session, orders, actor_id=buyer_id)
-    await CartRepository(session).remove(buyer_id, list(wanted))
+    if agreed is None:
+        await CartRepository(session).remove(buyer_id, list(wanted))
     created = await get_visible(session, principal, checkout.id, lock=False)
     return await view(session, principal, created, settings=settings)
 
@@ -299,10 +340,11 @@ def _order(
     lines: list[tuple[Listing, int]],
     address: dict[str, str | None],
     shipping: Quote,
+    prices: Mapping[uuid.UUID, int],
 ) -> Order:
-    """One seller's part of a checkout, priced from the listings as they are now, its
-    shipping as quoted for its lines (in their order)."""
-    items_amount = sum(listing.price_amount * quantity for listing, quantity in lines)
+    """One seller's part of a checkout, priced from the listings as they are now (or at the
+    agreed `prices`), its shipping as quoted for its lines (in their order)."""
+    items_amount = sum(_price(listing, prices) * quantity for listing, quantity in lines)
     shipping_amount = shipping.total
     if items_amount + shipping_amount > MAX_AMOUNT:
         raise OrderTooLarge(f"one shop's part may come to at most {MAX_AMOUNT} minor units")
@@ -324,7 +366,7 @@ def _order(
             OrderLine(
                 listing_id=listing.id,
                 title=listing.title,
-                unit_price=listing.price_amount,
+                unit_price=_price(listing, prices),
                 quantity=quantity,
                 shipping_fee=fee,
             )
