@@ -1,6 +1,7 @@
 """Demo data for a newcomer's first run: accounts to log in with at /docs, an approved shop,
 a realistic category tree and live listings to search."""
 
+import functools
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -19,8 +20,11 @@ from app.catalog.schemas import CategoryCreate, ListingCreate
 from app.catalog.state import ListingAction
 from app.config import Settings
 from app.core.money import Money
+from app.promotions import service as promotions
+from app.promotions.models import PromotionKind
+from app.promotions.schemas import AdminPromotionCreate, PromotionCreate, TierIn
 from app.sellers import service as seller_service
-from app.sellers.models import SellerType
+from app.sellers.models import SellerProfile, SellerType
 from app.sellers.schemas import SellerApply
 from app.sellers.state import SellerAction
 
@@ -38,6 +42,8 @@ DEMO_ACCOUNTS = (
     DemoAccount("seller", "seller@example.com", "demo-seller-password", "Demo Seller"),
     DemoAccount("buyer", "buyer@example.com", "demo-buyer-password", "Demo Buyer"),
 )
+
+DEMO_COUPON = "WELCOME10"
 
 # (root, [leaves])
 CATEGORY_TREE: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -274,7 +280,40 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> bool:
                 condition=condition,
                 category_id=slugs[slug],
                 shipping_fee=Money(amount=490, currency=settings.currency),
+                accepts_offers=True,
             ),
         )
         await catalog_service.act(session, settings, listing, ListingAction.publish)
+    await _promotions(session, settings, as_admin, profile)
     return True
+
+
+async def _promotions(
+    session: AsyncSession, settings: Settings, as_admin: Principal, shop: SellerProfile
+) -> None:
+    """A platform coupon any buyer may use once, and the shop's own automatic "spend 100,
+    save 5"."""
+    money = functools.partial(Money, currency=settings.currency)
+    await promotions.create_platform(
+        session,
+        settings,
+        as_admin,
+        AdminPromotionCreate(
+            name="Welcome: 10 % off your first order",
+            kind=PromotionKind.percent,
+            percent=10,
+            max_discount=money(amount=2000),
+            code=DEMO_COUPON,
+            max_per_buyer=1,
+        ),
+    )
+    await promotions.create_for_shop(
+        session,
+        settings,
+        shop,
+        PromotionCreate(
+            name="Spend 100, save 5",
+            kind=PromotionKind.threshold,
+            tiers=[TierIn(min_subtotal=money(amount=10000), discount=money(amount=500))],
+        ),
+    )

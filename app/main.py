@@ -61,6 +61,23 @@ TAGS: list[dict[str, Any]] = [
         "name": "shipping-profiles",
         "description": "A shop's shipping rates per destination, combined per order",
     },
+    {
+        "name": "favourites",
+        "description": "Listings you keep an eye on: told when the price drops or stock returns",
+    },
+    {
+        "name": "saved-searches",
+        "description": "Searches you keep: told of new listings that match, at once or daily",
+    },
+    {
+        "name": "offers",
+        "description": "Price negotiation: a buyer's offer on a listing, the shop's answer, "
+        "counters, and the checkout at the agreed price",
+    },
+    {
+        "name": "promotions",
+        "description": "A shop's own promotions and coupons (the platform's are under admin)",
+    },
     {"name": "logistics", "description": "Tracking providers' events coming in (signed)"},
     {"name": "payouts", "description": "A seller's balance, ledger and payouts"},
     {"name": "returns", "description": "Returns after completion: request, approve, refund"},

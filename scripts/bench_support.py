@@ -278,9 +278,9 @@ FROM listings l CROSS JOIN LATERAL generate_series(0, get_byte(uuid_send(l.id), 
 """
 _USERS_SQL = """
 INSERT INTO users (id, email, password_hash, display_name, is_admin, seller_status, deleted_at,
-    created_at, updated_at /*extra_columns*/)
+    email_opt_outs, created_at, updated_at /*extra_columns*/)
 SELECT user_id, 'seller' || g || '@bench.example', '!no-login', 'Seller ' || g, false,
-    CASE WHEN g > $1::int THEN 'suspended' ELSE 'approved' END, NULL, joined, joined
+    CASE WHEN g > $1::int THEN 'suspended' ELSE 'approved' END, NULL, '[]'::json, joined, joined
     /*extra_values*/
 FROM bench_people
 """

@@ -85,7 +85,7 @@ from scratch_market import (
 from sqlalchemy.engine import URL
 
 from app.config import Settings
-from app.payments.service import commission_for
+from app.fees.commission import CommissionTerms
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/marketplace_soak_money"
 SELLERS = 20
@@ -1006,9 +1006,14 @@ def expected_commission(settings: Settings, row: Any) -> int:
     total, refunded = row["total_amount"], row["refunded"]
     if not row["was_completed"] or refunded >= total:
         return 0
+    # The soak's orders have no discounts, no protection fee and no commission rules: the
+    # default percent on everything they sold for.
+    terms = CommissionTerms.of_lines(
+        [(total, settings.commission_percent)], settings.commission_fixed
+    )
     if not refunded or row["refunded_before_completion"]:
-        return commission_for(settings, total - refunded)
-    full = commission_for(settings, total)
+        return terms.due(total - refunded, total)
+    full: int = terms.due(total, total)
     return full - half_up(Decimal(full) * refunded / total)
 
 

@@ -49,6 +49,7 @@ from tests.factories.api import new_key
 from tests.factories.apps import make_settings
 from tests.factories.catalog import PNG_1X1, listing_for_sale
 from tests.factories.disputes import post_dispute, post_return
+from tests.factories.offers import make_offer, offer_listing
 from tests.factories.orders import Market, add_to_cart, checkout, confirm, market, pay, ship
 from tests.factories.payments import post_payout
 from tests.factories.reviews import post_review
@@ -83,8 +84,12 @@ RESOURCE_IDS: dict[str, str] = {
     "user_id": "buyer A",
     "category_id": "the category shop A lists in",
     "shipping_profile_id": "a shipping profile of shop A (no listing on it)",
+    "promotion_id": "a promotion of shop A (shop-funded)",
     "shipment_id": "the parcel of buyer A's completed order",
     "provider": "the sandbox tracking provider (its events are signed, not logged in)",
+    "rule_id": "a commission rule for shop A (admins' only)",
+    "offer_id": "buyer A's offer on a listing of shop A that takes offers",
+    "saved_search_id": "a saved search of buyer A (who also favourited shop A's listing)",
 }
 """Every id a route may carry, and what of party A's it names in the world below."""
 
@@ -114,6 +119,16 @@ PUBLIC: dict[tuple[str, str], dict[str, Expected]] = {
     ("GET", "/v1/reviews/{review_id}"): _everyone(200),
     # A published review is public; only the person it is about may answer it.
     ("POST", "/v1/reviews/{review_id}/reply"): _everyone(403, "not_review_subject"),
+    # Anyone may make an offer on a listing that takes offers; shop A's world listing does
+    # not (its offer is on another), and a key acts only for its shop, never as a buyer.
+    ("POST", "/v1/listings/{listing_id}/offers"): {
+        BUYER_C: (409, "offers_not_accepted"),
+        SELLER_C: (409, "offers_not_accepted"),
+        KEY_C: (403, "insufficient_scope"),
+    },
+    # Anyone may favourite a live listing not their own (a key may not: favourites are a
+    # person's); buyer A, who already did, is answered with the favourite as it is (200).
+    ("PUT", "/v1/me/favourites/{listing_id}"): {BUYER_C: (201, None), SELLER_C: (201, None)},
     # No login: a tracking provider signs its events, and an unsigned one is refused.
     ("POST", "/v1/logistics/webhooks/{provider}"): _everyone(401, "invalid_signature"),
 }
@@ -294,6 +309,14 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         ),
         201,
     )
+    promotion = _ok(
+        await client.post(
+            "/v1/sellers/me/promotions",
+            **request_body(spec, Route("POST", "/v1/sellers/me/promotions")),
+            headers=a_seller.headers,
+        ),
+        201,
+    )
     pictured = _ok(
         await client.post(
             f"/v1/listings/{listing['id']}/images",
@@ -341,6 +364,28 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
     parcels = _ok(
         await client.get(f"/v1/orders/{completed['id']}/shipments", headers=m.buyer.headers)
     )
+    negotiable = await offer_listing(client, market=m, price=2000)
+    offer = await make_offer(client, who=m.buyer, listing_id=negotiable["id"], amount=1500)
+    rule = _ok(
+        await client.post(
+            "/v1/admin/commission-rules",
+            json={"seller_id": m.seller_id, "percent": 9},
+            headers=m.admin.headers,
+        ),
+        201,
+    )
+    saved_search = _ok(
+        await client.post(
+            "/v1/me/saved-searches", json={"name": "Mugs", "query": "mug"}, headers=m.buyer.headers
+        ),
+        201,
+    )
+    _ok(
+        await client.post(
+            "/v1/me/favourites", json={"listing_id": listing["id"]}, headers=m.buyer.headers
+        ),
+        201,
+    )
     ids = {
         "order_id": completed["id"],
         "checkout_id": checkout_id,
@@ -360,8 +405,12 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
         "user_id": m.buyer.user_id,
         "category_id": m.category_id,
         "shipping_profile_id": shipping_profile["id"],
+        "promotion_id": promotion["id"],
         "shipment_id": parcels[0]["id"],
         "provider": "sandbox",
+        "rule_id": rule["id"],
+        "offer_id": offer["id"],
+        "saved_search_id": saved_search["id"],
     }
     assert set(ids) == set(RESOURCE_IDS)
     callers = {

@@ -49,8 +49,12 @@ RESOURCE_OF_TAG: dict[str, str] = {
     "categories": "listings",
     # What a listing's shipping costs: an integration that keeps listings keeps these too.
     "shipping-profiles": "listings",
+    # A shop's own promotions on its listings: an integration that prices listings runs them.
+    "promotions": "listings",
     "orders": "orders",
     "shipments": "orders",
+    # An offer is a sale in the making: a shop's integration answers it with its orders.
+    "offers": "orders",
     "returns": "returns",
     "disputes": "disputes",
     "reviews": "reviews",

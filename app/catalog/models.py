@@ -88,6 +88,14 @@ class Listing(IdMixin, TimestampMixin, Base):
             postgresql_where=text("report_count > 0"),
             sqlite_where=text("report_count > 0"),
         ),
+        # The watchlists worker reads the favourited listings changed since its watermark.
+        Index(
+            "ix_listings_favourited_updated",
+            "updated_at",
+            "id",
+            postgresql_where=text("favourite_count > 0"),
+            sqlite_where=text("favourite_count > 0"),
+        ),
     )
 
     seller_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sellers.id"))
@@ -117,6 +125,11 @@ class Listing(IdMixin, TimestampMixin, Base):
     handling_days: Mapped[int] = mapped_column(default=2)
     low_stock_threshold: Mapped[int | None]
     """The seller hears about it when a sale brings the quantity down to this; null: never."""
+    accepts_offers: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    """Buyers may propose a price (`app.offers`)."""
+    offer_floor_amount: Mapped[int | None] = mapped_column(BigInteger)
+    """Offers below this unit price, minor units of `currency`, are declined at once; below
+    the price; null: none. Only the seller sees it."""
     status: Mapped[ListingStatus] = mapped_column(enum_column(ListingStatus, "listing_status"))
     status_reason: Mapped[str | None] = mapped_column(Text)
     """Why a moderator rejected or removed it, or why it awaits review."""
@@ -124,6 +137,9 @@ class Listing(IdMixin, TimestampMixin, Base):
     """Mirror of "the seller is approved" so search filters one table; kept in step by
     catalog.service.set_seller_visibility whenever a seller is suspended or reinstated."""
     report_count: Mapped[int] = mapped_column(default=0)
+    favourite_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """How many people keep it as a favourite (shown to its seller and admins); kept by
+    catalog.service.adjust_favourite_count, one atomic UPDATE per change."""
     held_while_paused: Mapped[bool] = mapped_column(default=False)
     """Sent to review by an edit while paused: approval returns it to `paused`, not to sale."""
     published_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -2,6 +2,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from functools import cache, reduce
 from typing import Any, NamedTuple
@@ -20,6 +21,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import joinedload, selectinload
@@ -79,6 +81,7 @@ CARD_COLUMNS = (
     _listing.condition,
     _listing.attributes,
     _listing.handling_days,
+    _listing.accepts_offers,
     _listing.status,
     _listing.published_at,
     _listing.created_at,
@@ -326,6 +329,72 @@ class ListingRepository(RepositoryBase[Listing]):
             .values(report_count=Listing.report_count + 1)
             .execution_options(synchronize_session=False)
         )
+
+    async def adjust_favourite_count(self, listing_id: uuid.UUID, delta: int) -> None:
+        """Atomic, like `count_report`. `updated_at` stays: being favourited is no change of
+        the listing (and would wake the favourites worker for nothing)."""
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.id == listing_id)
+            .values(favourite_count=Listing.favourite_count + delta, updated_at=Listing.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def favourited_changed(
+        self, after: tuple[datetime, uuid.UUID], until: datetime, limit: int
+    ) -> list[Row[Any]]:
+        """Favourited listings changed after `after` (updated_at, id) and at or before
+        `until`, in that order (the partial index ix_listings_favourited_updated): their
+        price, stock and whether they are live (`live`)."""
+        statement: Select[Any] = (
+            select(
+                _listing.id,
+                _listing.seller_id,
+                _listing.title,
+                _listing.price_amount,
+                _listing.currency,
+                _listing.quantity,
+                _listing.updated_at,
+                _LIVE.label("live"),
+            )
+            .where(
+                # A literal, so that PostgreSQL may use the partial index.
+                _listing.favourite_count > literal_column("0"),
+                tuple_(_listing.updated_at, _listing.id) > tuple_(*map(literal, after)),
+                _listing.updated_at <= until,
+            )
+            .order_by(_listing.updated_at, _listing.id)
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).all())
+
+    async def published_after(
+        self, after: tuple[datetime, uuid.UUID], until: datetime, limit: int
+    ) -> list[Row[Any]]:
+        """Live listings that went live after `after` (published_at, id) and at or before
+        `until`, in that order (the partial index ix_listings_live_published), with what a
+        search filters on."""
+        statement: Select[Any] = (
+            select(
+                _listing.id,
+                _listing.seller_id,
+                _listing.category_id,
+                _listing.title,
+                _listing.description,
+                _listing.price_amount,
+                _listing.currency,
+                _listing.condition,
+                _listing.published_at,
+            )
+            .where(
+                _LIVE,
+                tuple_(_listing.published_at, _listing.id) > tuple_(*map(literal, after)),
+                _listing.published_at <= until,
+            )
+            .order_by(_listing.published_at, _listing.id)
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).all())
 
     def search(self, filters: SearchFilters, sort: SearchSort) -> tuple[Select[Any], list[SortKey]]:
         """The search statement (CARD_COLUMNS, then the shop's name and slug and the images,

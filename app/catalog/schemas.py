@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.catalog.models import MAX_ALT_TEXT, Condition, ListingStatus, ReportReason, ReportStatus
@@ -90,7 +90,19 @@ class CategoryUpdate(RequestSchema):
 # --- listings ---------------------------------------------------------------------------------
 
 # The fields of an update that `null` clears rather than being refused.
-_NULLABLE_UPDATES = frozenset({"low_stock_threshold", "shipping_profile_id"})
+_NULLABLE_UPDATES = frozenset({"low_stock_threshold", "shipping_profile_id", "offer_floor"})
+
+AcceptsOffers = Annotated[
+    StrictBool,
+    Field(description="Buyers may offer a price below the asking one (`/v1/listings/{id}/offers`)"),
+]
+OfferFloor = Annotated[
+    MoneyAboveZero | None,
+    Field(
+        description="Offers below this unit price are declined at once, without bothering "
+        "you; below the price; shown to you only; null: none"
+    ),
+]
 
 
 class ListingCreate(RequestSchema):
@@ -109,6 +121,8 @@ class ListingCreate(RequestSchema):
     shipping_profile_id: ShippingProfileId = None
     handling_days: HandlingDays = 2
     low_stock_threshold: LowStockThreshold = None
+    accepts_offers: AcceptsOffers = False
+    offer_floor: OfferFloor = None
 
 
 class ListingUpdate(RequestSchema):
@@ -135,6 +149,8 @@ class ListingUpdate(RequestSchema):
     low_stock_threshold: LowStockThreshold = Field(
         default=None, description="`null` turns the low-stock notice off"
     )
+    accepts_offers: AcceptsOffers | SkipJsonSchema[None] = None
+    offer_floor: OfferFloor = Field(default=None, description="`null` removes the floor")
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:
@@ -236,6 +252,7 @@ class _ListingFields(Schema):
     condition: Condition
     attributes: dict[str, Any]
     handling_days: int
+    accepts_offers: bool = Field(description="Buyers may make an offer on it")
     for_sale: bool = Field(description="Can be put in a cart and bought now")
     images: list[ImageRead]
     published_at: datetime | None = Field(description="When it last went live; null until then")
@@ -260,7 +277,11 @@ class ListingRead(_ListingFields):
         "`shipping_fee` per order line"
     )
     low_stock_threshold: int | None
+    offer_floor: Money | None = Field(
+        description="Offers below it are declined at once (only you see it); null: none"
+    )
     status_reason: str | None = Field(description="Why moderation holds, rejected or removed it")
+    favourite_count: int = Field(description="How many people keep it as a favourite")
     allowed_actions: list[str] = Field(description="What the caller may do now")
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, case, literal, select
@@ -55,6 +56,7 @@ from app.config import ModerationMode, Settings
 from app.core import outbox
 from app.core.audit import record_audit
 from app.core.clock import now
+from app.core.errors import ValidationFailed
 from app.core.etag import if_match_holds, require_if_match
 from app.core.guards import Guarded
 from app.core.ids import uuid7
@@ -241,9 +243,14 @@ async def create(
         attributes=data.attributes,
         handling_days=data.handling_days,
         low_stock_threshold=data.low_stock_threshold,
+        accepts_offers=data.accepts_offers,
+        offer_floor_amount=(
+            require_currency(data.offer_floor, settings.currency) if data.offer_floor else None
+        ),
         status=ListingStatus.draft,
         seller_approved=True,
     )
+    _require_floor_below_price(listing)
     await ListingRepository(session).add(listing)
     return _guarded(await _detailed(session, listing.id), principal)
 
@@ -272,6 +279,12 @@ async def update(
         listing.price_amount = require_currency(data.price, settings.currency)
     if data.shipping_fee is not None:
         listing.shipping_fee_amount = require_currency(data.shipping_fee, settings.currency)
+    if "offer_floor" in changes:
+        floor = data.offer_floor
+        listing.offer_floor_amount = require_currency(floor, settings.currency) if floor else None
+    if data.accepts_offers is not None:
+        listing.accepts_offers = data.accepts_offers
+    _require_floor_below_price(listing)
     if data.shipping_profile_id is not None:
         await shipping_profiles.require_assignable(
             session,
@@ -306,6 +319,13 @@ async def update(
     _follow_stock(listing)
     await session.flush()
     return await _reloaded(session, guarded)
+
+
+def _require_floor_below_price(listing: Listing) -> None:
+    """An offer floor at or above the price would decline every offer: refused (422)."""
+    floor = listing.offer_floor_amount
+    if floor is not None and floor >= listing.price_amount:
+        raise ValidationFailed(["body", "offer_floor"], "must be below the price")
 
 
 def _require_unchanged(
@@ -657,6 +677,42 @@ async def live_listing_count(session: AsyncSession, seller_id: uuid.UUID) -> int
     return await ListingRepository(session).count_live_of_seller(seller_id)
 
 
+# --- for watchlists (favourites, saved searches) ------------------------------------------
+
+
+async def get_watchable(session: AsyncSession, listing_id: uuid.UUID) -> Listing:
+    """A listing one may favourite: for sale now, or sold out (to hear when it is back), of
+    an approved shop; anything else is a 404, as if it did not exist."""
+    listings = ListingRepository(session)
+    scope = select(Listing).where(
+        Listing.status.in_((ListingStatus.active, ListingStatus.sold_out)),
+        Listing.seller_approved,
+    )
+    listing = await listings.get_detailed(listing_id, within=scope)
+    if listing is None:
+        raise ListingNotFound()
+    return listing
+
+
+async def adjust_favourite_count(session: AsyncSession, listing_id: uuid.UUID, delta: int) -> None:
+    """The listing's favourite count moved by `delta`, in one atomic UPDATE."""
+    await ListingRepository(session).adjust_favourite_count(listing_id, delta)
+
+
+async def favourited_changed(
+    session: AsyncSession, after: tuple[datetime, uuid.UUID], until: datetime, limit: int
+) -> list[Row[Any]]:
+    """See ListingRepository.favourited_changed."""
+    return await ListingRepository(session).favourited_changed(after, until, limit)
+
+
+async def published_after(
+    session: AsyncSession, after: tuple[datetime, uuid.UUID], until: datetime, limit: int
+) -> list[Row[Any]]:
+    """See ListingRepository.published_after."""
+    return await ListingRepository(session).published_after(after, until, limit)
+
+
 # --- stock (for orders) ---------------------------------------------------------------------
 
 
@@ -688,7 +744,28 @@ def _refuse_unless_purchasable(listing: Listing, *, own: bool) -> None:
 async def take_stock(
     session: AsyncSession, principal: Principal, wanted: Mapping[uuid.UUID, int]
 ) -> list[Listing]:
-    """Reserve `wanted` units of each listing for the caller's purchase, all or none: each
+    """Reserve `wanted` units of each listing for the caller's purchase (see `_take_stock`)."""
+    return await _take_stock(session, wanted, buyer_shop_id=principal.shop_id)
+
+
+async def reserve_for_offer(
+    session: AsyncSession,
+    listing_id: uuid.UUID,
+    quantity: int,
+    *,
+    buyer_shop_id: uuid.UUID | None,
+) -> Listing:
+    """Reserve `quantity` units of a live listing for an accepted offer of the buyer whose
+    shop (if any) is `buyer_shop_id`, as a checkout takes them (see `_take_stock`); whoever
+    accepts, buyer or seller. The checkout of the offer finds them with `lock_reserved`."""
+    (listing,) = await _take_stock(session, {listing_id: quantity}, buyer_shop_id=buyer_shop_id)
+    return listing
+
+
+async def _take_stock(
+    session: AsyncSession, wanted: Mapping[uuid.UUID, int], *, buyer_shop_id: uuid.UUID | None
+) -> list[Listing]:
+    """Reserve `wanted` units of each listing for a purchase, all or none: each
     must be live, not the caller's own, and have the stock. The listings (in id order) are
     read once and row-locked in id order, so two checkouts of the same listings never
     deadlock and none can sell what another took; their new stock is written in one
@@ -700,7 +777,7 @@ async def take_stock(
         listing = found.get(listing_id)
         if listing is None:
             raise ListingNotFound()
-        _refuse_unless_purchasable(listing, own=listing.seller_id == principal.shop_id)
+        _refuse_unless_purchasable(listing, own=listing.seller_id == buyer_shop_id)
         if wanted[listing_id] > listing.quantity:
             raise InsufficientStock(
                 f"only {listing.quantity} of '{listing.title}' left",

@@ -187,7 +187,13 @@ def _insider_fields(guarded: GuardedListing, storage: MediaStorage) -> dict[str,
         shop_status=listing.seller.status,
         shipping_profile_id=listing.shipping_profile_id,
         low_stock_threshold=listing.low_stock_threshold,
+        offer_floor=(
+            None
+            if listing.offer_floor_amount is None
+            else {"amount": listing.offer_floor_amount, "currency": listing.currency}
+        ),
         status_reason=listing.status_reason,
+        favourite_count=listing.favourite_count,
         allowed_actions=LISTING_LIFECYCLE.allowed_actions(listing.status, roles, listing),
     )
 
@@ -246,6 +252,7 @@ def _card_fields(
         "condition": columns.condition,
         "attributes": columns.attributes,
         "handling_days": columns.handling_days,
+        "accepts_offers": columns.accepts_offers,
         "images": images,
         "published_at": columns.published_at,
         "created_at": columns.created_at,

@@ -16,6 +16,14 @@ class Side(StrEnum):
     seller = "seller"
 
 
+class MessageKind(StrEnum):
+    text = "text"
+    """Written by a participant."""
+    offer = "offer"
+    """A step of an offer (made, countered, accepted, declined), written by the platform
+    for its party; `offer_id` names the offer, for clients to show it inline."""
+
+
 class Conversation(IdMixin, Base):
     """A buyer talking to a seller about one listing or one order. One per (buyer, listing)
     and one per order."""
@@ -60,4 +68,11 @@ class Message(IdMixin, Base):
     body: Mapped[str] = mapped_column(Text)
     masked: Mapped[bool] = mapped_column(default=False)
     """Contact details in it were replaced by `[hidden]`."""
+    kind: Mapped[MessageKind] = mapped_column(
+        enum_column(MessageKind, "message_kind"),
+        default=MessageKind.text,
+        server_default=MessageKind.text.value,
+    )
+    offer_id: Mapped[uuid.UUID | None]
+    """The offer an `offer` message shows (no foreign key: offers rank above conversations)."""
     created_at: Mapped[datetime] = mapped_column(default=now)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from app.auth.models import User
 from app.auth.principal import Principal, any_of, party_conditions
 from app.catalog.models import Listing, ListingImage
-from app.conversations.models import Conversation, Message, Side
+from app.conversations.models import Conversation, Message, MessageKind, Side
 from app.core.repository import RepositoryBase
 from app.disputes.models import Dispute
 from app.orders.models import Order, OrderLine, OrderStatus
@@ -254,7 +254,12 @@ class MessageRepository(RepositoryBase[Message]):
         limit. Reads one index range, however busy the sender."""
         statement = (
             select(Message.created_at)
-            .where(Message.sender_id == sender_id, Message.created_at > since)
+            .where(
+                Message.sender_id == sender_id,
+                Message.created_at > since,
+                # An offer's steps are rate-limited as offers, not as chat.
+                Message.kind == MessageKind.text,
+            )
             .order_by(Message.created_at.desc())
             .offset(limit - 1)
             .limit(1)

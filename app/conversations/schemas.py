@@ -5,7 +5,7 @@ from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from app.conversations.models import Side
+from app.conversations.models import MessageKind, Side
 from app.core.money import Money
 from app.core.schemas import (
     NOT_BLANK_PATTERN,
@@ -139,4 +139,9 @@ class MessageRead(Schema):
     sender_role: Side
     body: str
     masked: bool = Field(description="Contact details in it were replaced by `[hidden]`")
+    kind: MessageKind = Field(
+        description="`text`: written by its sender; `offer`: a step of the offer `offer_id` "
+        "(`GET /v1/offers/{id}`), written by the platform for its sender"
+    )
+    offer_id: uuid.UUID | None
     created_at: datetime

@@ -25,7 +25,7 @@ from app.conversations.exceptions import (
     ParticipantGone,
 )
 from app.conversations.masking import mask_contact_details
-from app.conversations.models import Conversation, Message, Side
+from app.conversations.models import Conversation, Message, MessageKind, Side
 from app.conversations.repository import (
     ConversationDetails,
     ConversationRepository,
@@ -186,6 +186,50 @@ async def _post(
         },
     )
     return message
+
+
+async def post_offer_step(
+    session: AsyncSession,
+    *,
+    buyer_id: uuid.UUID,
+    seller_id: uuid.UUID,
+    listing_id: uuid.UUID,
+    sender_id: uuid.UUID,
+    side: Side,
+    text: str,
+    offer_id: uuid.UUID,
+) -> uuid.UUID:
+    """A step of an offer as an `offer` message from its party (`sender_id` acting as
+    `side`) in the buyer's conversation about the listing, started if there is none: its
+    id. The offer's own event tells the other party, so no `message.created` is emitted,
+    and the text is the platform's, so nothing is masked nor counted against the sender's
+    message rate."""
+    subject = Conversation(
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        listing_id=listing_id,
+        last_message_at=now(),
+        last_message_preview="",
+    )
+    conversation, _ = await ConversationRepository(session).get_or_add(subject)
+    message = Message(
+        conversation_id=conversation.id,
+        sender_id=sender_id,
+        sender_role=side,
+        body=text,
+        kind=MessageKind.offer,
+        offer_id=offer_id,
+        created_at=now(),
+    )
+    await MessageRepository(session).add(message)
+    conversation.last_message_at = message.created_at
+    conversation.last_message_preview = _preview(text)
+    if side is Side.buyer:
+        conversation.buyer_read_up_to = message.id
+    else:
+        conversation.seller_read_up_to = message.id
+    await session.flush()
+    return conversation.id
 
 
 async def start(

@@ -65,7 +65,8 @@ class Rule:
     key: KeyKind
     limit: Callable[[Settings], str]
     endpoints: tuple[str, ...]
-    """Each `METHOD /path`; a path ending in `*` covers every path that starts with the rest."""
+    """Each `METHOD /path`; a path ending in `*` covers every path that starts with the rest,
+    and a `{name}` segment any one segment."""
 
     def matches(self, method: str, path: str) -> bool:
         for endpoint in self.endpoints:
@@ -74,9 +75,17 @@ class Rule:
                 continue
             if pattern.endswith("*") and path.startswith(pattern[:-1]):
                 return True
-            if path == pattern:
+            if path == pattern or ("{" in pattern and _segments_match(pattern, path)):
                 return True
         return False
+
+
+def _segments_match(pattern: str, path: str) -> bool:
+    wanted, given = pattern.split("/"), path.split("/")
+    return len(wanted) == len(given) and all(
+        w == g or (w.startswith("{") and w.endswith("}") and g != "")
+        for w, g in zip(wanted, given, strict=True)
+    )
 
 
 # The first rule that matches a request decides its budget (so the writes rule, last, covers
@@ -120,6 +129,13 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule("search", KeyKind.client, lambda s: s.rate_limit_search, ("GET /v1/listings",)),
+    # Each proposal of a price reaches the other party: a budget of its own against spam.
+    Rule(
+        "offers",
+        KeyKind.client,
+        lambda s: s.rate_limit_offers,
+        ("POST /v1/listings/{listing_id}/offers", "POST /v1/offers/{offer_id}/counter"),
+    ),
     Rule(
         "writes",
         KeyKind.client,

@@ -58,8 +58,11 @@ def refund_money(request: ReturnRequest) -> dict[str, object]:
 
 
 def refund_for(order: Order, data: ReturnCreate) -> int:
-    """The items' price, plus the shipping of their lines when the seller is at fault;
-    422 for lines not in the order or quantities above what was bought."""
+    """The items' price less their share of the line's discounts (rounded down: the odd
+    cent is the buyer's), plus the shipping of their lines when the seller is at fault;
+    everything the buyer paid, the protection fee included, when that comes to all that is
+    left of the goods. 422 for lines not in the order or quantities above what was
+    bought."""
     lines = {line.id: line for line in order.lines}
     seen: set[uuid.UUID] = set()
     amount = 0
@@ -71,11 +74,14 @@ def refund_for(order: Order, data: ReturnCreate) -> int:
             raise InvalidReturnItems(f"line {line.id} has {line.quantity} unit(s)")
         seen.add(line.id)
         amount += line.unit_price * item.quantity
+        amount -= line.discount_amount * item.quantity // line.quantity
         if data.reason.seller_at_fault:
             # The shipping of the units sent back (a line's fee is its units' share of the
             # shop's combined shipping): all of it when the whole line comes back.
             amount += line.shipping_fee * item.quantity // line.quantity
-    return min(amount, order_service.refundable(order))
+    if amount >= order_service.money_of(order).goods_left:
+        return order_service.refundable(order)
+    return amount
 
 
 def return_refusal(order: Order, roles: AbstractSet[OrderActor]) -> AppError | None:

@@ -1,9 +1,10 @@
 """Cart and checkout: from a cart (or explicit items) to one order per seller with stock
 reserved, then one payment that puts every order's money in escrow."""
 
+import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,8 @@ from app.core.errors import Conflict, InvalidTransition, NotFound
 from app.core.guards import Guarded
 from app.core.ids import uuid7
 from app.core.money import MAX_AMOUNT
+from app.fees import service as fees
+from app.orders import pricing
 from app.orders import service as order_service
 from app.orders.exceptions import CartEmpty, CheckoutExpired, CheckoutNotFound, OrderTooLarge
 from app.orders.models import (
@@ -35,6 +38,8 @@ from app.orders.schemas import CheckoutCreate, CheckoutItem
 from app.orders.state import OrderAction, OrderActor
 from app.payments import service as payments
 from app.payments.provider import PaymentProvider
+from app.promotions import service as promotions
+from app.promotions.exceptions import CouponNotApplicable
 from app.shipping import profiles as shipping_profiles
 from app.shipping.exceptions import DestinationNotServed
 from app.shipping.quote import Profile, ProfileCharge, Quote, QuoteLine, quote
@@ -59,11 +64,13 @@ class CartEntry:
 
 @dataclass(frozen=True, slots=True)
 class CartShipping:
-    """How one shop's lines in a cart ship."""
+    """How one shop's lines in a cart ship, and what they cost together."""
 
     country: str
     """Where to: the country asked for, else the shop's own."""
     charges: tuple[ProfileCharge, ...]
+    price: pricing.OrderCharge
+    """The buyable lines as checkout would charge them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +81,17 @@ class CartView:
 
 
 async def cart(
-    session: AsyncSession, principal: Principal, *, country: str | None = None
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    settings: Settings,
+    country: str | None = None,
+    coupon_codes: Sequence[str] = (),
 ) -> CartView:
-    """The caller's cart, each shop's lines charged the shipping checkout to `country` would
-    charge them (no country: to the shop's own, a domestic estimate). Lines that can no
-    longer be bought, or not shipped there, stay, marked as such."""
+    """The caller's cart, each shop's lines charged what checkout to `country` would charge
+    them (no country: shipping to the shop's own, a domestic estimate), with the coupons
+    given and the automatic promotions. Lines that can no longer be bought, or not shipped
+    there, stay, marked as such."""
     items = await CartRepository(session).items(principal.user_id)
     listings = await catalog_service.many(session, [i.listing_id for i in items])
     profiles = await _profiles_of(session, listings.values())
@@ -86,8 +99,8 @@ async def cart(
     by_shop: dict[uuid.UUID, list[CartItem]] = defaultdict(list)
     for item in items:
         by_shop[listings[item.listing_id].seller_id].append(item)
-    fees: dict[uuid.UUID, int] = {}
-    shipping: dict[uuid.UUID, CartShipping] = {}
+    shares: dict[uuid.UUID, int] = {}
+    quoted_shops: dict[uuid.UUID, tuple[str, list[QuoteLine], Quote]] = {}
     for seller_id, shop_items in by_shop.items():
         destination = country or listings[shop_items[0].listing_id].seller.country
         # In the order checkout quotes them (the listings', by id), so that an odd cent of a
@@ -108,14 +121,32 @@ async def cart(
             for line in lines:
                 reasons[line.listing_id] = "more than one order may hold: buy fewer"
             lines, quoted = [], quote([], destination)
-        fees.update(zip((line.listing_id for line in lines), quoted.fees, strict=True))
-        shipping[seller_id] = CartShipping(destination, quoted.charges)
+        shares.update(zip((line.listing_id for line in lines), quoted.fees, strict=True))
+        quoted_shops[seller_id] = (destination, lines, quoted)
+    # Discounted as checkout will: the lines by listing id, grouped by shop in that order.
+    buyable_lines = [
+        (listings[line.listing_id], line.units)
+        for _, lines, _ in quoted_shops.values()
+        for line in lines
+    ]
+    in_checkout_order: dict[uuid.UUID, list[tuple[Listing, int]]] = defaultdict(list)
+    for listing, units in sorted(buyable_lines, key=lambda bought: bought[0].id):
+        in_checkout_order[listing.seller_id].append((listing, units))
+    discounts = await _discounts(session, principal.user_id, in_checkout_order, {}, coupon_codes)
+    shipping: dict[uuid.UUID, CartShipping] = {}
+    for seller_id, (destination, lines, quoted) in quoted_shops.items():
+        charges = [
+            pricing.LineCharge(line.listing_id, line.units, line.unit_price, fee)
+            for line, fee in zip(lines, quoted.fees, strict=True)
+        ]
+        price = pricing.charge(settings, _discounted(charges, discounts))
+        shipping[seller_id] = CartShipping(destination, quoted.charges, price)
     entries = [
         CartEntry(
             listings[i.listing_id],
             i.quantity,
             reasons[i.listing_id],
-            fees[i.listing_id] if i.listing_id in fees else _flat_fee(listings[i.listing_id]),
+            shares[i.listing_id] if i.listing_id in shares else _flat_fee(listings[i.listing_id]),
         )
         for i in items
     ]
@@ -129,7 +160,12 @@ def _flat_fee(listing: Listing) -> int:
 
 
 async def set_cart_quantity(
-    session: AsyncSession, principal: Principal, listing_id: uuid.UUID, quantity: int
+    session: AsyncSession,
+    principal: Principal,
+    listing_id: uuid.UUID,
+    quantity: int,
+    *,
+    settings: Settings,
 ) -> CartView:
     """Put a listing in the cart (or change its quantity), checked against the stock now;
     the cart as it is then (shipping to each shop's own country)."""
@@ -148,7 +184,7 @@ async def set_cart_quantity(
     else:
         item.quantity = quantity
         await session.flush()
-    return await cart(session, principal)
+    return await cart(session, principal, settings=settings)
 
 
 async def remove_from_cart(
@@ -308,6 +344,18 @@ async def create_checkout(
     shipping = _shipping(
         by_seller, await _profiles_of(session, listings), data.shipping_address.country, prices
     )
+    commissions = await fees.commissions_for(
+        session,
+        settings,
+        [fees.SoldLine(listing.id, listing.seller_id, listing.category_id) for listing in listings],
+    )
+    if agreed is not None and data.coupon_codes:
+        raise CouponNotApplicable("an accepted offer's price is already agreed: no coupon")
+    discounts = (
+        []
+        if agreed is not None
+        else await _discounts(session, buyer_id, by_seller, prices, data.coupon_codes)
+    )
 
     checkout = Checkout(
         id=uuid7(),
@@ -318,7 +366,17 @@ async def create_checkout(
     )
     address = data.shipping_address.model_dump()
     orders = [
-        _order(checkout, seller_id, lines, address, shipping[seller_id], prices)
+        _order(
+            checkout,
+            seller_id,
+            lines,
+            address,
+            _discounted(_line_charges(lines, shipping[seller_id], prices), discounts),
+            commissions,
+            _breakdown(discounts, seller_id, lines),
+            shipping[seller_id],
+            settings,
+        )
         for seller_id, lines in by_seller.items()
     ]
     checkout.total_amount = sum(order.total_amount for order in orders)
@@ -328,10 +386,98 @@ async def create_checkout(
     session.add_all(orders)
     await session.flush()  # before their timelines: no relationship tells the flush the order
     await order_service.announce_created(session, orders, actor_id=buyer_id)
+    await promotions.redeem(
+        session,
+        buyer_id=buyer_id,
+        checkout_id=checkout.id,
+        discounts=discounts,
+        order_of_seller={order.seller_id: order.id for order in orders},
+    )
     if agreed is None:
         await CartRepository(session).remove(buyer_id, list(wanted))
     created = await get_visible(session, principal, checkout.id, lock=False)
     return await view(session, principal, created, settings=settings)
+
+
+def _line_charges(
+    lines: list[tuple[Listing, int]],
+    shipping: Quote,
+    prices: Mapping[uuid.UUID, int],
+) -> list[pricing.LineCharge]:
+    """One shop's lines priced (at the agreed `prices`, if any), with their share of its
+    shipping."""
+    return [
+        pricing.LineCharge(
+            listing_id=listing.id,
+            units=quantity,
+            unit_price=_price(listing, prices),
+            shipping_fee=fee,
+        )
+        for (listing, quantity), fee in zip(lines, shipping.fees, strict=True)
+    ]
+
+
+async def _discounts(
+    session: AsyncSession,
+    buyer_id: uuid.UUID,
+    by_seller: Mapping[uuid.UUID, list[tuple[Listing, int]]],
+    prices: Mapping[uuid.UUID, int],
+    codes: Sequence[str],
+) -> list[promotions.AppliedDiscount]:
+    """The coupons given and the automatic promotions, applied to every shop's lines."""
+    return await promotions.discounts_for(
+        session,
+        buyer_id=buyer_id,
+        lines=[
+            promotions.PricedLine(
+                listing.id, listing.seller_id, listing.category_id, _price(listing, prices) * units
+            )
+            for lines in by_seller.values()
+            for listing, units in lines
+        ],
+        codes=codes,
+    )
+
+
+def _discounted(
+    lines: list[pricing.LineCharge], discounts: Sequence[promotions.AppliedDiscount]
+) -> list[pricing.LineCharge]:
+    """The lines with their shares of the discounts: all of them, and the shop-funded
+    ones."""
+    return [
+        dataclasses.replace(
+            line,
+            discount=sum(d.per_line.get(line.listing_id, 0) for d in discounts),
+            shop_discount=sum(
+                d.per_line.get(line.listing_id, 0)
+                for d in discounts
+                if d.funded_by is promotions.FundedBy.shop
+            ),
+        )
+        for line in lines
+    ]
+
+
+def _breakdown(
+    discounts: Sequence[promotions.AppliedDiscount],
+    seller_id: uuid.UUID,
+    lines: list[tuple[Listing, int]],
+) -> list[dict[str, object]]:
+    """What each discount takes off one shop's order (those that take anything), as the
+    order keeps it (`Order.discounts`)."""
+    ids = [listing.id for listing, _ in lines]
+    shares = [(d, sum(d.per_line.get(i, 0) for i in ids)) for d in discounts]
+    return [
+        {
+            "promotion_id": str(d.promotion_id),
+            "name": d.name,
+            "code": d.code,
+            "funded_by": d.funded_by.value,
+            "amount": share,
+        }
+        for d, share in shares
+        if share
+    ]
 
 
 def _order(
@@ -339,14 +485,17 @@ def _order(
     seller_id: uuid.UUID,
     lines: list[tuple[Listing, int]],
     address: dict[str, str | None],
+    line_charges: list[pricing.LineCharge],
+    commissions: Mapping[uuid.UUID, fees.AppliedCommission],
+    discounts: list[dict[str, object]],
     shipping: Quote,
-    prices: Mapping[uuid.UUID, int],
+    settings: Settings,
 ) -> Order:
-    """One seller's part of a checkout, priced from the listings as they are now (or at the
-    agreed `prices`), its shipping as quoted for its lines (in their order)."""
-    items_amount = sum(_price(listing, prices) * quantity for listing, quantity in lines)
-    shipping_amount = shipping.total
-    if items_amount + shipping_amount > MAX_AMOUNT:
+    """One seller's part of a checkout as `line_charges` price its `lines` (in their order),
+    with the commission `commissions` apply, its shipping as quoted."""
+    charge = pricing.charge(settings, line_charges)
+    terms = pricing.commission(settings, line_charges, commissions)
+    if charge.items + charge.shipping > MAX_AMOUNT or charge.total > MAX_AMOUNT:
         raise OrderTooLarge(f"one shop's part may come to at most {MAX_AMOUNT} minor units")
     return Order(
         id=uuid7(),  # known before the flush: its timeline entry and event name it
@@ -355,10 +504,17 @@ def _order(
         seller_id=seller_id,
         status=OrderStatus.pending_payment,
         currency=checkout.currency,
-        items_amount=items_amount,
-        shipping_amount=shipping_amount,
-        shipping_breakdown=[charge.as_json() for charge in shipping.charges],
-        total_amount=items_amount + shipping_amount,
+        items_amount=charge.items,
+        shipping_amount=charge.shipping,
+        shipping_breakdown=[profile.as_json() for profile in shipping.charges],
+        shop_discount_amount=charge.shop_discount,
+        platform_discount_amount=charge.platform_discount,
+        discounts=discounts,
+        protection_fee_amount=charge.protection_fee,
+        total_amount=charge.total,
+        commission_base=terms.base,
+        commission_weight=terms.weight,
+        commission_fixed=terms.fixed,
         shipping_address=address,
         # The slowest line sets the pace: the seller ships the order as one parcel.
         handling_days=max(listing.handling_days for listing, _ in lines),
@@ -366,11 +522,15 @@ def _order(
             OrderLine(
                 listing_id=listing.id,
                 title=listing.title,
-                unit_price=_price(listing, prices),
-                quantity=quantity,
-                shipping_fee=fee,
+                unit_price=line.unit_price,
+                quantity=line.units,
+                shipping_fee=line.shipping_fee,
+                discount_amount=line.discount,
+                shop_discount_amount=line.shop_discount,
+                commission_percent=commissions[listing.id].percent,
+                commission_rule_id=commissions[listing.id].rule_id,
             )
-            for (listing, quantity), fee in zip(lines, shipping.fees, strict=True)
+            for (listing, _), line in zip(lines, charge.lines, strict=True)
         ],
     )
 
@@ -446,7 +606,9 @@ async def pay(
         token=token,
         currency=paying.currency,
         reference=f"checkout:{paying.id}",
-        shares=[payments.EscrowShare(o.id, o.total_amount) for o in payable],
+        shares=[
+            payments.EscrowShare(o.id, o.total_amount, o.platform_discount_amount) for o in payable
+        ],
     )
     # Everything the orders and the checkout change is set before the one flush that
     # writes the transitions, so each table gets one statement however many orders there are.

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -100,8 +102,29 @@ class Order(IdMixin, TimestampMixin, Base):
     (app.shipping.quote.ProfileCharge.as_json), as charged at checkout; lines without a
     profile paid their listing's flat fee and appear in none. Empty for orders before
     profiles existed."""
+    shop_discount_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Discounts the shop funds (its promotions and coupons), minor units: they reduce its
+    proceeds and the commission base."""
+    platform_discount_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Discounts the platform funds, minor units: the platform pays them into escrow at
+    payment, so the shop is paid as if they were not there."""
+    discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Each discount on the order, as applied at checkout: promotion id, name, code (null:
+    automatic), funded_by (platform | shop), amount (minor units, this order's share)."""
+    protection_fee_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The buyer protection fee, minor units: platform revenue at completion, refunded only
+    with everything else."""
     total_amount: Mapped[int] = mapped_column(BigInteger)
-    """items + shipping: what the buyer pays for this order, minor units."""
+    """items + shipping - discounts + protection fee: what the buyer pays for this order,
+    minor units."""
+    commission_base: Mapped[int | None] = mapped_column(BigInteger)
+    """What the lines sold for (price and shipping less shop-funded discounts), minor units,
+    as checkout reckoned the commission (null: an order from before commission rules, charged
+    the default settings)."""
+    commission_weight: Mapped[int | None] = mapped_column(BigInteger)
+    """Sum over the lines of base times percent in hundredths (see app.fees.commission)."""
+    commission_fixed: Mapped[int | None] = mapped_column(BigInteger)
+    """The fixed part of the commission, minor units, once per order."""
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
     carrier: Mapped[str | None] = mapped_column(String(64))
     tracking_number: Mapped[str | None] = mapped_column(String(64))
@@ -158,6 +181,16 @@ class OrderLine(IdMixin, Base):
     quantity: Mapped[int]
     shipping_fee: Mapped[int] = mapped_column(BigInteger)
     """Minor units, for this line."""
+    discount_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The line's share of the order's discounts (both funders), minor units: a return of
+    some of its units refunds their share of the price less their share of this."""
+    shop_discount_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The part of `discount_amount` the shop funds, minor units."""
+    commission_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    """The commission percent checkout applied to the line (null: before commission rules)."""
+    commission_rule_id: Mapped[uuid.UUID | None]
+    """The commission rule that set the percent (null: the platform's default). No foreign
+    key: a rule deleted later leaves the record of what applied."""
     thumbnail_key: Mapped[str | None] = column_property(
         # The listing's first image in its thumbnail size (uploads older than the sizes have
         # only the original).

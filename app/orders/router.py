@@ -39,6 +39,7 @@ from app.orders.exceptions import (
 )
 from app.orders.models import OrderStatus
 from app.orders.schemas import (
+    MAX_COUPON_CODES,
     CancelRequest,
     CartQuantity,
     CartRead,
@@ -56,8 +57,12 @@ from app.payments.exceptions import (
     PaymentDeclined,
     PaymentProviderError,
 )
+from app.promotions.exceptions import CouponExhausted, CouponInvalid, CouponNotApplicable
+from app.promotions.schemas import CouponCode
 from app.shipping.exceptions import DestinationNotServed
 from app.shipping.schemas import CountryCode
+
+COUPON_ERRORS = (CouponInvalid, CouponNotApplicable, CouponExhausted)
 
 cart_router = APIRouter(
     prefix=f"{API_PREFIX}/cart", tags=["cart"], responses=error_responses(InvalidToken)
@@ -70,7 +75,7 @@ orders_router = APIRouter(
 )
 
 
-@cart_router.get("", response_model=CartRead)
+@cart_router.get("", response_model=CartRead, responses=error_responses(*COUPON_ERRORS))
 async def get_cart(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -83,6 +88,13 @@ async def get_cart(
             "address's); left out: each shop's own country",
         ),
     ] = None,
+    coupon: Annotated[
+        list[CouponCode],
+        Query(
+            max_length=MAX_COUPON_CODES,
+            description="Coupon codes to try, as checkout would apply them (repeat for more)",
+        ),
+    ] = [],  # noqa: B006 - FastAPI copies the default
 ) -> CartRead:
     """Your cart grouped by shop, each group with its items, shipping and subtotal. Shipping
     is what checkout charges to `country` (each group says which country it assumed in
@@ -91,8 +103,12 @@ async def get_cart(
     over the profile's threshold, and `shipping_breakdown` shows the reckoning; lines without
     a profile pay their flat fee. Lines that can no longer be bought, or that their profile
     does not ship to the country, are kept and marked `available: false` with the reason,
-    rather than vanishing, and count in no total."""
-    shown = await checkout_service.cart(session, principal, country=country)
+    rather than vanishing, and count in no total. Each group shows the discounts checkout
+    would apply (automatic promotions, and any `coupon` given: a code that is not valid is
+    refused as checkout refuses it) and the buyer protection fee."""
+    shown = await checkout_service.cart(
+        session, principal, settings=settings, country=country, coupon_codes=coupon
+    )
     return views.cart_to_read(shown, settings.currency, storage)
 
 
@@ -112,7 +128,9 @@ async def set_cart_item(
     storage: Storage,
 ) -> CartRead:
     """Put a listing in your cart with this quantity (checked against the stock)."""
-    shown = await checkout_service.set_cart_quantity(session, principal, listing_id, body.quantity)
+    shown = await checkout_service.set_cart_quantity(
+        session, principal, listing_id, body.quantity, settings=settings
+    )
     return views.cart_to_read(shown, settings.currency, storage)
 
 
@@ -144,6 +162,7 @@ async def remove_cart_item(
         CannotBuyOwnListing,
         DestinationNotServed,
         OrderTooLarge,
+        *COUPON_ERRORS,
     ),
 )
 async def create_checkout(
@@ -158,7 +177,14 @@ async def create_checkout(
     payment expiry. Each order's shipping is reckoned for the shipping address's country as
     the cart shows it (`shipping_breakdown`); a line whose shipping profile does not serve
     that country refuses the whole checkout (422 `destination_not_served`, naming the
-    listings), and nothing is reserved. Requires an `Idempotency-Key`."""
+    listings), and nothing is reserved.
+
+    Automatic promotions apply by themselves (each shop's best and the platform's best);
+    `coupon_codes` adds coupons. Each order shows its `discounts`, who funds each (the
+    platform pays its own to the shop; a shop's comes off its proceeds) and the buyer
+    protection fee, if the platform charges one. A coupon used up meanwhile is 409
+    `coupon_exhausted` and nothing is bought; one cancelled order before shipping gives its
+    coupon back. Requires an `Idempotency-Key`."""
 
     async def produce() -> CheckoutRead:
         checkout = await checkout_service.create_checkout(

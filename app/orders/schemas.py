@@ -14,9 +14,12 @@ from app.core.schemas import (
     ShopId,
 )
 from app.orders.models import CheckoutStatus, EventSubject, OrderStatus
+from app.promotions.models import FundedBy
+from app.promotions.schemas import CouponCode
 from app.shipping.schemas import CountryCode, ShippingChargeRead
 
 MAX_LINE_QUANTITY = 1000
+MAX_COUPON_CODES = 5
 LineQuantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]
 
 
@@ -91,9 +94,16 @@ class CartSellerGroup(Schema):
     )
     items_total: Money = Field(description="Available lines only: unit price * quantity")
     shipping_total: Money = Field(description="Available lines only: their shipping fees")
+    discount_total: Money = Field(
+        description="Available lines only: the coupons and automatic promotions checkout "
+        "would apply to this shop's order"
+    )
+    protection_fee: Money = Field(
+        description="The buyer protection fee checkout would charge on this shop's order"
+    )
     subtotal: Money = Field(
-        description="Available lines only: items_total + shipping_total (what this shop's "
-        "order will cost)"
+        description="Available lines only: items_total + shipping_total - discount_total + "
+        "protection_fee (what this shop's order will cost)"
     )
 
 
@@ -113,6 +123,11 @@ class CheckoutCreate(RequestSchema):
 
     items: list[CheckoutItem] | None = Field(default=None, min_length=1, max_length=100)
     shipping_address: ShippingAddress
+    coupon_codes: list[CouponCode] = Field(
+        default_factory=list,
+        max_length=MAX_COUPON_CODES,
+        description="Coupon codes to apply (automatic promotions apply without one)",
+    )
 
 
 class PayRequest(RequestSchema):
@@ -144,6 +159,31 @@ class OrderLineRead(Schema):
         "its shipping profile's combined fee"
     )
     line_total: Money = Field(description="unit_price * quantity + shipping_fee")
+    discount: Money = Field(
+        description="The line's share of the order's discounts (whoever funds them); a return "
+        "of some of its units refunds their price less their share of this"
+    )
+    commission_percent: float | None = Field(
+        description="Seller and admins only (null for the buyer, and for orders from before "
+        "commission rules): the commission percent applied to this line"
+    )
+    commission_rule_id: uuid.UUID | None = Field(
+        description="Seller and admins only: the commission rule that set the percent (null: "
+        "the platform's default)"
+    )
+
+
+class OrderDiscountRead(Schema):
+    """One discount on an order, as applied at checkout."""
+
+    promotion_id: uuid.UUID
+    name: str
+    code: str | None = Field(description="The coupon code given (null: automatic promotion)")
+    funded_by: FundedBy = Field(
+        description="`platform`: the platform pays it (the shop is paid as if it were not "
+        "there); `shop`: it comes off the shop's proceeds and the commission base"
+    )
+    amount: Money = Field(description="This order's share of it")
 
 
 class OrderRead(Schema):
@@ -163,15 +203,29 @@ class OrderRead(Schema):
         "entry per profile; lines without a profile paid their listing's flat fee and appear "
         "in none (empty for orders from before shipping profiles)"
     )
-    total: Money
+    discounts: list[OrderDiscountRead] = Field(
+        description="Each coupon or promotion that took money off this order"
+    )
+    discount_total: Money = Field(description="The sum of `discounts`")
+    protection_fee: Money = Field(
+        description="The buyer protection fee: the platform's, refunded only with a refund "
+        "of everything paid for the goods"
+    )
+    total: Money = Field(
+        description="What the buyer pays: items_total + shipping_total - discount_total + "
+        "protection_fee"
+    )
     commission: Money | None = Field(
         description=(
             "Seller and admins only (null for the buyer): the platform's commission on what "
-            "the buyer paid and has not had back, by the rule the ledger applies at completion"
+            "the buyer paid for the goods and has not had back, by the terms the ledger "
+            "applies at completion (see `lines[].commission_percent`)"
         )
     )
     net_amount: Money | None = Field(
-        description="Seller and admins only (null for the buyer): total - refunded - commission"
+        description="Seller and admins only (null for the buyer): what the shop gets: the "
+        "goods not refunded, plus what the platform pays for its discounts on them, less "
+        "the commission"
     )
     shipping_address: ShippingAddressRead
     carrier: str | None
@@ -233,6 +287,8 @@ class CheckoutRead(Schema):
         "the buyer cancelled every order"
     )
     orders: list[OrderRead]
+    discount_total: Money = Field(description="Every order's discounts together")
+    protection_fee: Money = Field(description="Every order's buyer protection fee together")
     total: Money
     expires_at: datetime
     paid_at: datetime | None

@@ -18,6 +18,7 @@ from app.core.clock import now
 from app.core.events import EventType
 from app.core.guards import Guarded
 from app.core.pagination import PageParams, SortKey, paginate
+from app.fees.commission import CommissionTerms, hundredths
 from app.orders import related
 from app.orders.events import SUBJECT_ID_KEY, OrderEventType
 from app.orders.exceptions import OrderNotFound
@@ -35,6 +36,7 @@ from app.payments import reconcile
 from app.payments import service as payments
 from app.payments.provider import PaymentProvider
 from app.payments.schemas import ReconcileReport
+from app.promotions import service as promotions
 
 # Which role an event names when the caller holds several (an admin buying, say).
 _ROLE_PRIORITY = (OrderActor.system, OrderActor.buyer, OrderActor.seller, OrderActor.admin)
@@ -374,6 +376,9 @@ class OrderView:
     facts: related.OrderFacts
     commission: int | None
     """Minor units, for the seller and admins only (None for the buyer)."""
+    net: int | None
+    """Minor units, what the shop gets, for the seller and admins only (None for the
+    buyer)."""
 
 
 def _deadline_of(order: Order, action: OrderAction) -> datetime | None:
@@ -390,11 +395,22 @@ def _deadline_of(order: Order, action: OrderAction) -> datetime | None:
 
 
 def _commission(settings: Settings, order: Order) -> int:
-    """The platform's cut of what the buyer paid and has not had back, by the rule the
-    ledger applies when the order completes (nothing for a cancelled order)."""
+    """The platform's cut of what the buyer paid for the goods and has not had back, by the
+    terms the ledger applies when the order completes (nothing for a cancelled order)."""
     if order.status is OrderStatus.cancelled:
         return 0
-    return payments.commission_for(settings, refundable(order))
+    money = money_of(order)
+    return commission_terms(settings, order).due(money.goods_left, money.goods)
+
+
+def _net(order: Order, commission: int) -> int:
+    """What the shop gets for the order as it stands: the goods not refunded, plus the
+    platform's subsidy for them (its discounts, in the same share), less the commission."""
+    if order.status is OrderStatus.cancelled:
+        return 0
+    money = money_of(order)
+    subsidy = payments.share(order.platform_discount_amount, money.goods_left, money.goods)
+    return money.goods_left + subsidy - commission
 
 
 def _view(
@@ -406,14 +422,11 @@ def _view(
         for a in ORDER_LIFECYCLE.allowed_actions(order.status, roles, order)
         if a.value not in facts.withheld
     ]
-    insider = bool(roles & {OrderActor.seller, OrderActor.admin})
-    return OrderView(
-        order,
-        roles,
-        (*own, *facts.actions),
-        facts,
-        _commission(settings, order) if insider else None,
-    )
+    commission = net = None
+    if roles & {OrderActor.seller, OrderActor.admin}:
+        commission = _commission(settings, order)
+        net = _net(order, commission)
+    return OrderView(order, roles, (*own, *facts.actions), facts, commission, net)
 
 
 async def views_of(
@@ -588,7 +601,7 @@ async def _release_to_seller(session: AsyncSession, settings: Settings, order: O
     order.return_deadline = completed_at + settings.return_window
     order.dispute_deadline = completed_at + settings.dispute_window
     await payments.release_escrow(
-        session, settings, order_id=order.id, seller_id=order.seller_id, currency=order.currency
+        session, settings, money_of(order), commission_terms(settings, order)
     )
     if settings.payout_hold:
         order.funds_release_at = completed_at + settings.payout_hold
@@ -598,6 +611,34 @@ async def _release_to_seller(session: AsyncSession, settings: Settings, order: O
 def refundable(order: Order) -> int:
     """What the buyer paid for the order and has not had back, minor units."""
     return order.total_amount - order.refunded_amount
+
+
+def money_of(order: Order) -> payments.OrderMoney:
+    """The order's amounts as the ledger splits them (see `payments.OrderMoney`)."""
+    return payments.OrderMoney(
+        order_id=order.id,
+        seller_id=order.seller_id,
+        currency=order.currency,
+        goods=order.total_amount - order.protection_fee_amount,
+        fee=order.protection_fee_amount,
+        refunded=order.refunded_amount,
+    )
+
+
+def commission_terms(settings: Settings, order: Order) -> CommissionTerms:
+    """What the order's commission is reckoned from: the terms checkout recorded, or for an
+    order from before commission rules, the default percent on everything it sold for."""
+    if order.commission_base is None or order.commission_weight is None:
+        return CommissionTerms(
+            base=order.total_amount,
+            weight=order.total_amount * hundredths(settings.commission_percent),
+            fixed=settings.commission_fixed,
+        )
+    return CommissionTerms(
+        base=order.commission_base,
+        weight=order.commission_weight,
+        fixed=order.commission_fixed or 0,
+    )
 
 
 async def open_dispute(
@@ -642,12 +683,7 @@ async def resolve_dispute(
     if order.completed_at is None:  # the money is still in escrow
         if refund:
             await payments.refund_escrow(
-                session,
-                provider,
-                order_id=order.id,
-                amount=refund,
-                currency=order.currency,
-                reference=reference,
+                session, provider, money_of(order), amount=refund, reference=reference
             )
         order.refunded_amount += refund
         if refund < order.total_amount:
@@ -698,14 +734,7 @@ async def _refund_after_completion(
     session: AsyncSession, provider: PaymentProvider, order: Order, amount: int, reference: str
 ) -> None:
     await payments.refund_proceeds(
-        session,
-        provider,
-        order_id=order.id,
-        seller_id=order.seller_id,
-        currency=order.currency,
-        amount=amount,
-        refundable=refundable(order),
-        reference=reference,
+        session, provider, money_of(order), amount=amount, reference=reference
     )
     order.refunded_amount += amount
     await session.flush()
@@ -767,9 +796,8 @@ async def _refund_in_full(
     await payments.refund_escrow(
         session,
         provider,
-        order_id=order.id,
+        money_of(order),
         amount=order.total_amount,
-        currency=order.currency,
         reference=f"refund:{order.id}:{why}",
     )
     order.refunded_amount = order.total_amount
@@ -785,7 +813,8 @@ async def _cancel(
     actor_id: uuid.UUID | None,
     reason: str,
 ) -> Order:
-    """The stock returns and a paid order is refunded in full."""
+    """The stock returns, the coupons used on it count as unused again (when no other
+    order of its checkout still carries them), and a paid order is refunded in full."""
     before = await transition(
         session, order, action, actors, actor_id=actor_id, details={"reason": reason}
     )
@@ -793,6 +822,8 @@ async def _cancel(
     order.cancel_reason = reason
     for line in order.lines:
         await catalog_service.release_stock(session, line.listing_id, line.quantity)
+    if order.discounts:
+        await promotions.release(session, order_id=order.id)
     if before is OrderStatus.paid:
         await _refund_in_full(session, provider, order, "cancel")
     else:

@@ -3,13 +3,14 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from app.catalog.views import thumbnail_url
 from app.core.money import Money
 from app.core.schemas import ActionRead
 from app.core.storage import MediaStorage
 from app.orders.checkout import CartView, CheckoutView
-from app.orders.models import OrderEvent, OrderStatus
+from app.orders.models import Order, OrderEvent, OrderStatus
 from app.orders.schemas import (
     MAX_LINE_QUANTITY,
     CartLine,
@@ -17,6 +18,7 @@ from app.orders.schemas import (
     CartSellerGroup,
     CheckoutRead,
     OrderCounts,
+    OrderDiscountRead,
     OrderEventRead,
     OrderLineRead,
     OrderRead,
@@ -34,6 +36,14 @@ def _money(amount: int, currency: str) -> Money:
 
 def _image_url(storage: MediaStorage, key: str | None) -> str | None:
     return storage.url(key) if key is not None else None
+
+
+def _discount_read(kept: dict[str, Any], currency: str) -> OrderDiscountRead:
+    return OrderDiscountRead.model_validate({**kept, "amount": _money(kept["amount"], currency)})
+
+
+def _discount(order: Order) -> int:
+    return order.shop_discount_amount + order.platform_discount_amount
 
 
 def to_read(shown: OrderView, storage: MediaStorage) -> OrderRead:
@@ -59,19 +69,23 @@ def to_read(shown: OrderView, storage: MediaStorage) -> OrderRead:
                 quantity=line.quantity,
                 shipping_fee=_money(line.shipping_fee, currency),
                 line_total=_money(line.unit_price * line.quantity + line.shipping_fee, currency),
+                discount=_money(line.discount_amount, currency),
+                commission_percent=None
+                if commission is None or line.commission_percent is None
+                else float(line.commission_percent),
+                commission_rule_id=None if commission is None else line.commission_rule_id,
             )
             for line in order.lines
         ],
         items_total=_money(order.items_amount, currency),
         shipping_total=_money(order.shipping_amount, currency),
         shipping_breakdown=[charge_read(charge, currency) for charge in order.shipping_breakdown],
+        discounts=[_discount_read(d, currency) for d in order.discounts],
+        discount_total=_money(_discount(order), currency),
+        protection_fee=_money(order.protection_fee_amount, currency),
         total=_money(order.total_amount, currency),
         commission=None if commission is None else _money(commission, currency),
-        net_amount=(
-            None
-            if commission is None
-            else _money(order.total_amount - order.refunded_amount - commission, currency)
-        ),
+        net_amount=None if shown.net is None else _money(shown.net, currency),
         shipping_address=ShippingAddressRead.model_validate(order.shipping_address),
         carrier=order.carrier,
         tracking_number=order.tracking_number,
@@ -111,6 +125,16 @@ def checkout_to_read(shown: CheckoutView, storage: MediaStorage) -> CheckoutRead
         id=checkout.id,
         status=checkout.status,
         orders=[to_read(o, storage) for o in shown.orders],
+        discount_total=_money(
+            sum(
+                o.order.shop_discount_amount + o.order.platform_discount_amount
+                for o in shown.orders
+            ),
+            checkout.currency,
+        ),
+        protection_fee=_money(
+            sum(o.order.protection_fee_amount for o in shown.orders), checkout.currency
+        ),
         total=_money(checkout.total_amount, checkout.currency),
         expires_at=checkout.expires_at,
         paid_at=checkout.paid_at,
@@ -129,8 +153,7 @@ def counts_to_read(counts: dict[OrderStatus, int]) -> OrderCounts:
 def cart_to_read(shown: CartView, currency: str, storage: MediaStorage) -> CartRead:
     """The cart grouped by seller; totals count only the lines that can be bought now."""
     groups: dict[uuid.UUID, CartSellerGroup] = {}
-    total = units = 0
-    zero = _money(0, currency)
+    units = 0
     for entry in shown.entries:
         listing = entry.listing
         shipping = shown.shipping[listing.seller_id]
@@ -143,9 +166,13 @@ def cart_to_read(shown: CartView, currency: str, storage: MediaStorage) -> CartR
                 lines=[],
                 shipping_country=shipping.country,
                 shipping_breakdown=[charge_read(c, currency) for c in shipping.charges],
-                items_total=zero,
-                shipping_total=zero,
-                subtotal=zero,
+                items_total=_money(shipping.price.items, currency),
+                shipping_total=_money(shipping.price.shipping, currency),
+                discount_total=_money(
+                    shipping.price.shop_discount + shipping.price.platform_discount, currency
+                ),
+                protection_fee=_money(shipping.price.protection_fee, currency),
+                subtotal=_money(shipping.price.total, currency),
             ),
         )
         items = listing.price_amount * entry.quantity
@@ -166,11 +193,6 @@ def cart_to_read(shown: CartView, currency: str, storage: MediaStorage) -> CartR
             )
         )
         if entry.unavailable_reason is None:
-            group.items_total = _money(group.items_total.amount + items, currency)
-            group.shipping_total = _money(
-                group.shipping_total.amount + entry.shipping_fee, currency
-            )
-            group.subtotal = _money(group.subtotal.amount + line_total, currency)
-            total += line_total
             units += entry.quantity
+    total = sum(group.subtotal.amount for group in groups.values())
     return CartRead(groups=list(groups.values()), item_count=units, total=_money(total, currency))

@@ -28,7 +28,12 @@ class Account(StrEnum):
     payouts_in_transit = "payouts_in_transit"
     """Requested payouts not yet settled by the provider."""
     platform_commission = "platform_commission"
-    """The platform's revenue."""
+    """The platform's revenue from commission (entries carry the order id)."""
+    platform_fees = "platform_fees"
+    """The platform's revenue from buyer protection fees (entries carry the order id)."""
+    platform_promotions = "platform_promotions"
+    """What the platform spends on the discounts it funds: negative by what it has paid
+    into escrow for them, less what refunds took back (entries carry the order id)."""
 
 
 SELLER_ACCOUNTS: tuple[Account, ...] = (

@@ -15,6 +15,7 @@ from app.core import outbox
 from app.core.clock import now
 from app.core.money import Money, format_money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
+from app.fees.commission import CommissionTerms
 from app.payments import ledger
 from app.payments.events import PayoutEventType
 from app.payments.exceptions import InsufficientBalance, PayoutNotFound
@@ -34,19 +35,43 @@ from app.sellers import service as seller_service
 from app.sellers.models import SellerProfile
 
 
-def commission_for(settings: Settings, amount: int) -> int:
-    """The platform's cut of `amount`: percent (rounded half up) plus a fixed fee, never more
-    than the amount itself."""
-    percent = (Decimal(amount) * settings.commission_percent / 100).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP
-    )
-    return min(amount, int(percent) + settings.commission_fixed)
+@dataclass(frozen=True, slots=True)
+class OrderMoney:
+    """An order's amounts, as the ledger splits its escrow and its refunds. A refund draws on
+    the goods first and on the protection fee last: the fee goes back only with a refund of
+    everything the buyer paid for the goods."""
+
+    order_id: uuid.UUID
+    seller_id: uuid.UUID
+    currency: str
+    goods: int
+    """Minor units: what the buyer paid for the goods and shipping, after discounts."""
+    fee: int
+    """Minor units: the buyer protection fee."""
+    refunded: int
+    """Minor units: given back to the buyer so far."""
+
+    @property
+    def goods_left(self) -> int:
+        return self.goods - min(self.refunded, self.goods)
+
+    @property
+    def fee_left(self) -> int:
+        return self.fee - (self.refunded - min(self.refunded, self.goods))
+
+    def split(self, amount: int) -> tuple[int, int]:
+        """A refund of `amount`: (its part for the goods, its part of the fee)."""
+        goods_part = min(amount, self.goods_left)
+        return goods_part, amount - goods_part
 
 
 @dataclass(frozen=True, slots=True)
 class EscrowShare:
     order_id: uuid.UUID
     amount: int
+    """Minor units the buyer pays for the order."""
+    subsidy: int = 0
+    """Minor units the platform adds: the discounts it funds."""
 
 
 async def capture_into_escrow(
@@ -58,7 +83,9 @@ async def capture_into_escrow(
     reference: str,
     shares: list[EscrowShare],
 ) -> None:
-    """Charge the buyer once for all orders of a checkout; each order's share sits in escrow."""
+    """Charge the buyer once for all orders of a checkout; each order's share sits in escrow,
+    with what the platform pays for the discounts it funds (so escrow holds what the order
+    sold for, as if there were no platform discount)."""
     total = sum(s.amount for s in shares)
     await provider.capture(
         session, token=token, amount=total, currency=currency, reference=reference
@@ -68,7 +95,15 @@ async def capture_into_escrow(
         "payment",
         [
             Leg(Account.external, -total, currency),
-            *(Leg(Account.escrow, s.amount, currency, order_id=s.order_id) for s in shares),
+            *(
+                Leg(Account.escrow, s.amount + s.subsidy, currency, order_id=s.order_id)
+                for s in shares
+            ),
+            *(
+                Leg(Account.platform_promotions, -s.subsidy, currency, order_id=s.order_id)
+                for s in shares
+                if s.subsidy
+            ),
         ],
         memo=reference,
     )
@@ -77,24 +112,27 @@ async def capture_into_escrow(
 async def release_escrow(
     session: AsyncSession,
     settings: Settings,
-    *,
-    order_id: uuid.UUID,
-    seller_id: uuid.UUID,
-    currency: str,
+    money: OrderMoney,
+    commission: CommissionTerms,
 ) -> int:
-    """Completion: the order's whole escrow goes to the seller minus commission. Returns the
-    seller's net. With no payout hold the money is available at once."""
+    """Completion: the order's escrow goes to the seller, less the commission by its terms
+    on what was not refunded and the protection fee the buyer kept paying for, which are the
+    platform's. Returns the seller's net. With no payout hold the money is available at
+    once."""
+    order_id, currency = money.order_id, money.currency
     held = await ledger.balance(session, Account.escrow, currency, order_id=order_id)
-    commission = commission_for(settings, held)
-    net = held - commission
+    fee = min(money.fee_left, held)
+    taken = min(commission.due(money.goods_left, money.goods), held - fee)
+    net = held - fee - taken
     destination = Account.seller_available if not settings.payout_hold else Account.seller_pending
     await ledger.post(
         session,
         "completion",
         [
             Leg(Account.escrow, -held, currency, order_id=order_id),
-            Leg(destination, net, currency, owner_id=seller_id, order_id=order_id),
-            Leg(Account.platform_commission, commission, currency, order_id=order_id),
+            Leg(destination, net, currency, owner_id=money.seller_id, order_id=order_id),
+            Leg(Account.platform_commission, taken, currency, order_id=order_id),
+            Leg(Account.platform_fees, fee, currency, order_id=order_id),
         ],
         order_id=order_id,
     )
@@ -136,23 +174,35 @@ async def release_hold(
 async def refund_escrow(
     session: AsyncSession,
     provider: PaymentProvider,
+    money: OrderMoney,
     *,
-    order_id: uuid.UUID,
     amount: int,
-    currency: str,
     reference: str,
 ) -> None:
-    """Give the buyer `amount` back out of the order's escrow, through the provider."""
+    """Give the buyer `amount` back out of the order's escrow, through the provider. The
+    platform takes back the same share of what it paid in for its discounts as the refund
+    is of the goods not yet refunded."""
+    order_id, currency = money.order_id, money.currency
+    goods_part, _ = money.split(amount)
+    subsidy_back = share(await _subsidy_left(session, money), goods_part, money.goods_left)
     await provider.refund(session, amount=amount, currency=currency, reference=reference)
     await ledger.post(
         session,
         "refund",
         [
-            Leg(Account.escrow, -amount, currency, order_id=order_id),
+            Leg(Account.escrow, -(amount + subsidy_back), currency, order_id=order_id),
             Leg(Account.external, amount, currency),
+            Leg(Account.platform_promotions, subsidy_back, currency, order_id=order_id),
         ],
         order_id=order_id,
         memo=reference,
+    )
+
+
+async def _subsidy_left(session: AsyncSession, money: OrderMoney) -> int:
+    """What the platform paid for its discounts on the order and has not taken back."""
+    return -await ledger.balance(
+        session, Account.platform_promotions, money.currency, order_id=money.order_id
     )
 
 
@@ -204,31 +254,34 @@ async def release_reserve(
 async def refund_proceeds(
     session: AsyncSession,
     provider: PaymentProvider,
+    money: OrderMoney,
     *,
-    order_id: uuid.UUID,
-    seller_id: uuid.UUID,
-    currency: str,
     amount: int,
-    refundable: int,
     reference: str,
 ) -> None:
-    """Refund `amount` of a completed order (escrow long released) out of `refundable`, what
-    the buyer paid and has not had back. The platform returns the same share of its
-    remaining commission; the seller pays the rest, from the order's frozen proceeds first,
-    then its pending ones, then the available balance, which may go below zero (a debt that
-    later sales pay off before any payout)."""
+    """Refund `amount` of a completed order (escrow long released). The platform returns the
+    same share of its remaining commission as the refund is of the goods not yet refunded,
+    and the protection fee's part of the refund, if any; the seller pays the rest of the
+    goods' part and gives back the same share of the platform's discount subsidy, from the
+    order's frozen proceeds first, then its pending ones, then the available balance, which
+    may go below zero (a debt that later sales pay off before any payout)."""
+    order_id, currency, seller_id = money.order_id, money.currency, money.seller_id
+    goods_part, fee_part = money.split(amount)
     commission_left = await ledger.balance(
         session, Account.platform_commission, currency, order_id=order_id
     )
-    commission_back = _share(commission_left, amount, refundable)
-    owed = amount - commission_back
+    commission_back = share(commission_left, goods_part, money.goods_left)
+    subsidy_back = share(await _subsidy_left(session, money), goods_part, money.goods_left)
+    owed = goods_part - commission_back + subsidy_back
     legs = [
         Leg(Account.external, amount, currency),
         Leg(Account.platform_commission, -commission_back, currency, order_id=order_id),
+        Leg(Account.platform_fees, -fee_part, currency, order_id=order_id),
+        Leg(Account.platform_promotions, subsidy_back, currency, order_id=order_id),
     ]
     for account in (Account.seller_reserved, Account.seller_pending):
-        share = await _order_share(session, account, currency, seller_id, order_id)
-        taken = min(max(share, 0), owed)
+        on_account = await _order_share(session, account, currency, seller_id, order_id)
+        taken = min(max(on_account, 0), owed)
         legs.append(Leg(account, -taken, currency, seller_id, order_id))
         owed -= taken
     legs.append(Leg(Account.seller_available, -owed, currency, seller_id, order_id))
@@ -236,7 +289,7 @@ async def refund_proceeds(
     await ledger.post(session, "refund", legs, order_id=order_id, memo=reference)
 
 
-def _share(total: int, part: int, whole: int) -> int:
+def share(total: int, part: int, whole: int) -> int:
     """`total` * part / whole, rounded half up; all of `total` when part is the whole."""
     if part >= whole:
         return total

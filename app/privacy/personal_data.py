@@ -59,8 +59,14 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
     PersonalTable("sellers", (Owner("user_id"),), masked=frozenset({"payout_account"})),
     PersonalTable("listings", (Owner("seller_id", SHOP),)),
     PersonalTable("shipping_profiles", (Owner("seller_id", SHOP),)),
+    PersonalTable("promotions", (Owner("seller_id", SHOP),)),
+    PersonalTable("promotion_usages", (Owner("buyer_id"),)),
+    PersonalTable("promotion_redemptions", (Owner("buyer_id"),)),
     PersonalTable("listing_reports", (Owner("reporter_id"),)),
+    PersonalTable("favourites", (Owner("user_id"),)),
+    PersonalTable("saved_searches", (Owner("user_id"),)),
     PersonalTable("cart_items", (Owner("buyer_id"),)),
+    PersonalTable("offers", (Owner("buyer_id"), Owner("seller_id", SHOP))),
     PersonalTable("checkouts", (Owner("buyer_id"),)),
     PersonalTable("orders", (Owner("buyer_id"), Owner("seller_id", SHOP))),
     PersonalTable("order_events", (Owner("actor_id"),)),
@@ -91,6 +97,8 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
 
 # Columns that refer to a user or a shop but hold nothing of that person's to hand out.
 NOT_PERSONAL: dict[str, str] = {
+    "commission_rules.seller_id": "the commission rate an operator set for a shop: the "
+    "platform's terms, not the person's data (the percent applied shows on their orders)",
     "disputes.resolved_by": "the admin who decided a dispute; the dispute itself is exported "
     "to its buyer and seller",
     "webhook_deliveries.seller_id": "the delivery log of the shop's integration (event ids, "

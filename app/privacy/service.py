@@ -25,6 +25,7 @@ from app.privacy.exceptions import AccountInUse
 from app.privacy.personal_data import PERSONAL_DATA, PersonalTable
 from app.privacy.repository import PrivacyRepository
 from app.sellers import service as sellers_service
+from app.watchlists import service as watchlists_service
 
 
 async def export(session: AsyncSession, principal: Principal) -> dict[str, list[dict[str, Any]]]:
@@ -75,6 +76,7 @@ async def delete(
         await webhooks_erasure.delete_for_shop(session, shop.id)
     await orders_erasure.erase_buyer_traces(session, user.id)
     await notifications_erasure.erase_for_user(session, user.id)
+    await watchlists_service.erase_for_user(session, user.id)
     await idempotency.forget_user(session, user.id)
     await auth_service.erase_account(session, user)
     await record_audit(

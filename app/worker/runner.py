@@ -25,6 +25,7 @@ from app.disputes.tasks import (
 from app.logistics.tasks import poll_one_order_shipments
 from app.messaging.tasks import purge_expired as purge_expired_messaging
 from app.messaging.webhooks.tasks import deliver_due_webhooks
+from app.offers.tasks import expire_one_offer
 from app.orders.tasks import (
     auto_complete_one_order,
     expire_one_checkout,
@@ -35,6 +36,11 @@ from app.orders.tasks import (
 from app.payments.provider import PaymentProvider
 from app.payments.tasks import settle_one_payout
 from app.reviews.tasks import publish_one_order_reviews
+from app.watchlists.tasks import (
+    match_one_saved_searches_batch,
+    notify_one_favourites_batch,
+    send_one_digest_batch,
+)
 
 logger = logging.getLogger("app.worker")
 
@@ -104,6 +110,24 @@ async def _purge_idempotency(context: WorkerContext) -> int:
         return await purge_expired_records(session)
 
 
+async def _notify_favourites(
+    session: AsyncSession, _settings: Settings, _provider: PaymentProvider
+) -> bool:
+    return await notify_one_favourites_batch(session)
+
+
+async def _match_saved_searches(
+    session: AsyncSession, _settings: Settings, _provider: PaymentProvider
+) -> bool:
+    return await match_one_saved_searches_batch(session)
+
+
+async def _send_saved_search_digests(
+    session: AsyncSession, _settings: Settings, _provider: PaymentProvider
+) -> bool:
+    return await send_one_digest_batch(session)
+
+
 DELIVER_WEBHOOKS = "deliver_webhooks"
 DELIVER_MAIL = "deliver_mail"
 SENDERS = (DELIVER_WEBHOOKS, DELIVER_MAIL)
@@ -112,6 +136,7 @@ loop of its own, so a slow or hanging server holds up neither the sweep nor the 
 
 JOBS: dict[str, Job] = {
     "expire_unpaid_checkouts": drain(expire_one_checkout),
+    "expire_offers": drain(expire_one_offer),
     # Before the completion jobs: a delivery due now moves the completion date first.
     "poll_shipments": drain(poll_one_order_shipments),
     "receive_delivered_returns": drain(receive_one_delivered_return),
@@ -124,6 +149,10 @@ JOBS: dict[str, Job] = {
     "resolve_unanswered_disputes": drain(resolve_one_unanswered_dispute),
     "publish_due_reviews": drain(publish_one_order_reviews),
     "answer_password_resets": drain(_answer_password_reset),
+    "notify_favourites": drain(_notify_favourites),
+    "match_saved_searches": drain(_match_saved_searches),
+    # After matching: a daily search's matches found in this sweep go in a digest due now.
+    "send_saved_search_digests": drain(_send_saved_search_digests),
     DELIVER_MAIL: _deliver_mail,
     DELIVER_WEBHOOKS: _deliver_webhooks,
     "purge_expired_sessions": _purge_sessions,

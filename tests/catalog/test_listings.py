@@ -476,7 +476,7 @@ async def test_only_the_clearable_fields_are_nullable_in_a_patch(
     update = spec["components"]["schemas"]["ListingUpdate"]["properties"]
 
     nullable = {name for name, prop in update.items() if {"type": "null"} in prop.get("anyOf", [])}
-    assert nullable == {"low_stock_threshold", "shipping_profile_id"}
+    assert nullable == {"low_stock_threshold", "shipping_profile_id", "offer_floor"}
     assert not {name for name, prop in update.items() if prop.get("default", 0) is None} - nullable
     draft = await create_listing(
         client, seller=seller, category_id=category_id, low_stock_threshold=2

@@ -82,7 +82,8 @@ def _probes(spec: Json, name: str, raw: Json) -> Iterator[Probe]:
             yield Probe(name, [bad], invalid=True)
     elif kind == "array":
         item = _resolve(spec, schema["items"])
-        good = item["enum"][0] if "enum" in item else "a"
+        # An item within its own bounds (a coupon code has at least three characters).
+        good = item["enum"][0] if "enum" in item else "a" * item.get("minLength", 1)
         # Unbounded, a list must still be refused past some length (and the bounds test
         # below fails): a thousand items stand for "too many".
         most = schema.get("maxItems", 999)

@@ -81,6 +81,10 @@ async def test_checkout_of_a_cart_with_two_sellers_makes_one_order_per_seller(
             "quantity": 2,
             "shipping_fee": {"amount": 500, "currency": "USD"},
             "line_total": {"amount": 2 * 1000 + 500, "currency": "USD"},
+            "discount": {"amount": 0, "currency": "USD"},
+            # The buyer sees no commission terms.
+            "commission_percent": None,
+            "commission_rule_id": None,
         },
         plate["id"]: {
             "id": None,
@@ -91,11 +95,16 @@ async def test_checkout_of_a_cart_with_two_sellers_makes_one_order_per_seller(
             "quantity": 4,
             "shipping_fee": {"amount": 0, "currency": "USD"},
             "line_total": {"amount": 4 * 250, "currency": "USD"},
+            "discount": {"amount": 0, "currency": "USD"},
+            "commission_percent": None,
+            "commission_rule_id": None,
         },
     }
     assert mine["items_total"] == {"amount": 2 * 1000 + 4 * 250, "currency": "USD"}
     assert mine["shipping_total"] == {"amount": 500, "currency": "USD"}
     assert mine["total"] == {"amount": 3500, "currency": "USD"}
+    assert (mine["discounts"], mine["discount_total"]["amount"]) == ([], 0)
+    assert mine["protection_fee"]["amount"] == 0  # none by default
     assert [(line["title"], line["quantity"]) for line in theirs["lines"]] == [(lamp["title"], 2)]
     assert theirs["items_total"]["amount"] == 2 * 4999
     assert theirs["shipping_total"]["amount"] == 701

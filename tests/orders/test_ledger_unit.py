@@ -9,11 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.fees.commission import CommissionTerms
 from app.payments import ledger
 from app.payments.ledger import Leg, MisownedLeg, UnbalancedTransaction
 from app.payments.models import Account, AccountBalance, LedgerEntry, LedgerTransaction
-from app.payments.service import commission_for
-from tests.factories.apps import make_settings
 
 
 async def _counts(session: AsyncSession) -> tuple[int, int]:
@@ -229,12 +228,6 @@ async def test_an_owners_whole_balance_is_not_summed_from_entries(session: Async
         await ledger.balance(session, Account.seller_available, "USD", owner_id=uuid.uuid4())
 
 
-def _settings(settings: Settings, percent: str, fixed: int) -> Settings:
-    return make_settings(
-        settings.database_url, commission_percent=Decimal(percent), commission_fixed=fixed
-    )
-
-
 @pytest.mark.parametrize(
     ("percent", "fixed", "amount", "expected"),
     [
@@ -255,9 +248,10 @@ def _settings(settings: Settings, percent: str, fixed: int) -> Settings:
     ],
 )
 def test_commission_is_percent_rounded_half_up_plus_fixed_capped_at_the_amount(
-    settings: Settings, percent: str, fixed: int, amount: int, expected: int
+    percent: str, fixed: int, amount: int, expected: int
 ) -> None:
-    commission = commission_for(_settings(settings, percent, fixed), amount)
+    terms = CommissionTerms.of_lines([(amount, Decimal(percent))], fixed)
+    commission = terms.due(amount, amount)
 
     assert commission == expected
     assert isinstance(commission, int)
@@ -265,5 +259,6 @@ def test_commission_is_percent_rounded_half_up_plus_fixed_capped_at_the_amount(
 
 def test_the_default_commission_is_ten_percent_without_a_fixed_fee(settings: Settings) -> None:
     assert (settings.commission_percent, settings.commission_fixed) == (Decimal(10), 0)
-    assert commission_for(settings, 1005) == 101
-    assert commission_for(settings, 1500) == 150
+    terms = CommissionTerms.of_lines([(1005, settings.commission_percent)], 0)
+    assert terms.due(1005, 1005) == 101
+    assert CommissionTerms.of_lines([(1500, settings.commission_percent)], 0).due(1500, 1500) == 150

@@ -10,9 +10,11 @@ from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
 from app.logistics.events import ShipmentEventType
 from app.messaging.notifications.models import ResourceType
+from app.offers.events import OfferEventType
 from app.orders.events import OrderEventType
 from app.payments.events import PayoutEventType
 from app.reviews.events import ReviewEventType
+from app.watchlists.events import WatchlistEventType
 
 
 class Audience(StrEnum):
@@ -273,6 +275,44 @@ RULES: dict[str, Rule] = {
         ("{message}", "You have a new message."),
         CONVERSATION,
     ),
+    # An offer's steps are told to the other party (the buyer, or the shop's owner), and link
+    # to the conversation where they show.
+    OfferEventType.created: Rule(
+        Audience.parties,
+        "New offer",
+        ("{amount} offered for “{title}” (quantity {quantity}).", "You received an offer."),
+        CONVERSATION,
+    ),
+    OfferEventType.countered: Rule(
+        Audience.parties,
+        "Counter-offer",
+        ("{amount} proposed for “{title}” (quantity {quantity}).", "Your offer was countered."),
+        CONVERSATION,
+    ),
+    OfferEventType.accepted: Rule(
+        Audience.parties,
+        "Offer accepted",
+        ("{amount} for “{title}” was accepted.", "An offer was accepted."),
+        CONVERSATION,
+    ),
+    OfferEventType.declined: Rule(
+        Audience.parties,
+        "Offer declined",
+        ("{amount} for “{title}” was declined.", "An offer was declined."),
+        CONVERSATION,
+    ),
+    OfferEventType.withdrawn: Rule(
+        Audience.parties,
+        "Offer withdrawn",
+        ("The offer of {amount} for “{title}” was withdrawn.", "An offer was withdrawn."),
+        CONVERSATION,
+    ),
+    OfferEventType.expired: Rule(
+        Audience.parties,
+        "Offer expired",
+        ("The offer of {amount} for “{title}” expired.", "An offer expired."),
+        CONVERSATION,
+    ),
     # A security notice: a key is lasting access to the shop, so its owner hears of every
     # new one at once (a webhook never does: the event names no shop).
     AccountEventType.api_key_created: Rule(
@@ -299,6 +339,40 @@ RULES: dict[str, Rule] = {
         (
             "Thank you: “{title}”, which you reported, was removed.",
             "Thank you: the listing you reported was removed.",
+        ),
+        LISTING,
+    ),
+    # Told to the person who keeps the favourite or the search; each links to a listing
+    # (a digest or a notice of several: the newest).
+    WatchlistEventType.price_dropped: Rule(
+        Audience.recipient,
+        "A favourite is cheaper",
+        ("“{title}” is now {amount}.", "A listing you favourited is cheaper now."),
+        LISTING,
+    ),
+    WatchlistEventType.back_in_stock: Rule(
+        Audience.recipient,
+        "A favourite is back in stock",
+        ("“{title}” is for sale again.", "A listing you favourited is for sale again."),
+        LISTING,
+    ),
+    WatchlistEventType.saved_search_matched: Rule(
+        Audience.recipient,
+        "New listings for your saved search",
+        (
+            "{quantity} new listings match your saved search “{name}”.",
+            "“{title}” matches your saved search “{name}”.",
+            "A new listing matches your saved search.",
+        ),
+        LISTING,
+    ),
+    WatchlistEventType.saved_search_digest: Rule(
+        Audience.recipient,
+        "Your saved search's daily digest",
+        (
+            "{quantity} new listings matched your saved search “{name}” today.",
+            "“{title}” matched your saved search “{name}” today.",
+            "New listings matched your saved search today.",
         ),
         LISTING,
     ),
@@ -349,6 +423,8 @@ API (`GET /v1/notifications`): messages, low stock, report outcomes, completion.
 SILENT: frozenset[EventType] = frozenset(
     {
         OrderEventType.created,
+        OfferEventType.auto_declined,
+        OfferEventType.purchased,
         ShipmentEventType.created,
         OrderEventType.disputed,
         OrderEventType.refunded,
@@ -358,4 +434,6 @@ SILENT: frozenset[EventType] = frozenset(
 """Events nobody is notified of. An order created is not paid yet: the buyer knows, and the
 shop hears of it when it is paid (`order.paid`). A parcel handed to the carrier is told by
 `order.shipped` (with the carrier) and then by its scans. The dispute's or the return's own event
-already tells the parties of a dispute opened or resolved, a return received and refunded."""
+already tells the parties of a dispute opened or resolved, a return received and refunded.
+An offer below the shop's floor is declined before the shop hears of it (the buyer sees the
+answer at once); a checked-out offer is an order, told once paid."""

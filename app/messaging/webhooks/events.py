@@ -9,6 +9,7 @@ from app.core.events import EventType
 from app.disputes.events import DisputeEventType, ReturnEventType
 from app.logistics.events import ShipmentEventType
 from app.messaging.events import WEBHOOK_EVENT_TYPES
+from app.offers.events import OfferEventType
 from app.orders.events import OrderEventType
 from app.payments.events import PayoutEventType
 from app.reviews.events import ReviewEventType
@@ -16,6 +17,7 @@ from app.reviews.events import ReviewEventType
 _READ_SCOPE: dict[type[EventType], ApiKeyScope] = {
     OrderEventType: ApiKeyScope.orders_read,
     ShipmentEventType: ApiKeyScope.orders_read,
+    OfferEventType: ApiKeyScope.orders_read,
     ReturnEventType: ApiKeyScope.returns_read,
     DisputeEventType: ApiKeyScope.disputes_read,
     ReviewEventType: ApiKeyScope.reviews_read,

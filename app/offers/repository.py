@@ -1,0 +1,79 @@
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import selectinload
+
+from app.auth.principal import Principal, any_of, party_conditions
+from app.core.repository import RepositoryBase
+from app.offers.models import OPEN_STATUSES, Offer, OfferStatus
+
+
+class OfferRepository(RepositoryBase[Offer]):
+    model = Offer
+
+    def of_party(
+        self,
+        principal: Principal,
+        *,
+        role: str | None = None,
+        statuses: Collection[OfferStatus] = (),
+    ) -> Select[Offer]:
+        """The offers the caller made (as a buyer, in person) or received (their shop), or
+        only one side with `role`; each with its rounds."""
+        sides = party_conditions(principal, buyer=Offer.buyer_id, seller=Offer.seller_id)
+        held = [condition for side, condition in sides.items() if role in (None, side)]
+        statement = select(Offer).where(any_of(held)).options(selectinload(Offer.rounds))
+        if statuses:
+            statement = statement.where(Offer.status.in_(statuses))
+        return statement
+
+    async def get_visible(
+        self, principal: Principal, offer_id: uuid.UUID, *, lock: bool
+    ) -> Offer | None:
+        """One offer, only if the caller is a party to it (decided in the query); `lock`
+        holds its row for the rest of the transaction."""
+        statement = (
+            self.of_party(principal)
+            .where(Offer.id == offer_id)
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            statement = statement.with_for_update(of=Offer)
+        return await self.get_one_or_none(statement)
+
+    async def with_rounds(self, offer_id: uuid.UUID) -> Offer:
+        statement = (
+            select(Offer)
+            .where(Offer.id == offer_id)
+            .options(selectinload(Offer.rounds))
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one()
+
+    async def move(self, offer: Offer, from_status: OfferStatus, **values: Any) -> bool:
+        """Compare-and-set: the offer takes `values` only if it is still in `from_status`
+        (whoever changed it first wins, on any database); whether it did. The session's
+        copy follows."""
+        result = await self.session.execute(
+            update(Offer)
+            .where(Offer.id == offer.id, Offer.status == from_status)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        moved = bool(getattr(result, "rowcount", 0))
+        if moved:
+            for key, value in values.items():
+                setattr(offer, key, value)
+        return moved
+
+    def due_for_expiry(self, at: datetime) -> Select[Offer]:
+        """Open offers past their deadline, oldest deadline first (the partial index
+        ix_offers_open_expires)."""
+        return (
+            select(Offer)
+            .where(Offer.status.in_(OPEN_STATUSES), Offer.expires_at <= at)
+            .order_by(Offer.expires_at)
+        )
