@@ -295,12 +295,12 @@ class Settings(BaseSettings):
     dispute_response_time: PositiveDuration = timedelta(days=3)
     """The seller's time to answer a dispute or a return request."""
     max_evidence_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)
+    commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100, decimal_places=2)
     commission_fixed: int = Field(default=0, ge=0, description="Minor units per order")
     """The platform's default commission: percent of a line's sale (its price and shipping,
     less what its shop funds of a discount) plus a fixed fee per order. A commission rule
     (by category or shop, `/v1/admin/commission-rules`) replaces the percent."""
-    buyer_protection_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    buyer_protection_percent: Decimal = Field(default=Decimal(0), ge=0, le=100, decimal_places=2)
     buyer_protection_fixed: int = Field(default=0, ge=0)
     """The buyer protection fee on each order: percent of what the buyer pays for the goods
     and shipping (after discounts) plus this fixed amount in minor units; platform revenue,

@@ -1,6 +1,6 @@
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -336,6 +336,15 @@ class ListingRepository(RepositoryBase[Listing]):
         await self.session.execute(
             update(Listing)
             .where(Listing.id == listing_id)
+            .values(favourite_count=Listing.favourite_count + delta, updated_at=Listing.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def adjust_favourite_counts(self, listing_ids: Collection[uuid.UUID], delta: int) -> None:
+        """`adjust_favourite_count` for many listings (distinct ids) in one UPDATE."""
+        await self.session.execute(
+            update(Listing)
+            .where(Listing.id.in_(listing_ids))
             .values(favourite_count=Listing.favourite_count + delta, updated_at=Listing.updated_at)
             .execution_options(synchronize_session=False)
         )

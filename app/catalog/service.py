@@ -37,7 +37,12 @@ from app.catalog.models import (
     ListingStatus,
     ReportStatus,
 )
-from app.catalog.repository import ListingRepository, ReportRepository, SearchFilters
+from app.catalog.repository import (
+    ListingRepository,
+    ReportRepository,
+    SearchFilters,
+    search_terms,
+)
 from app.catalog.schemas import (
     PRICE_BANDS,
     SEARCH_COUNT_CAP,
@@ -697,6 +702,23 @@ async def get_watchable(session: AsyncSession, listing_id: uuid.UUID) -> Listing
 async def adjust_favourite_count(session: AsyncSession, listing_id: uuid.UUID, delta: int) -> None:
     """The listing's favourite count moved by `delta`, in one atomic UPDATE."""
     await ListingRepository(session).adjust_favourite_count(listing_id, delta)
+
+
+async def adjust_favourite_counts(session: AsyncSession, deltas: Mapping[uuid.UUID, int]) -> None:
+    """Listings' favourite counts moved, each by its delta: one atomic UPDATE per distinct
+    delta (one in all when each listing moves by the same)."""
+    by_delta: dict[int, list[uuid.UUID]] = {}
+    for listing_id, delta in deltas.items():
+        if delta:
+            by_delta.setdefault(delta, []).append(listing_id)
+    for delta, listing_ids in sorted(by_delta.items()):
+        await ListingRepository(session).adjust_favourite_counts(sorted(listing_ids), delta)
+
+
+def query_terms(query: str) -> list[str]:
+    """The words a free-text query searches for, as `GET /v1/listings?q=` reads them (lower
+    case, letters and digits only)."""
+    return search_terms(query)
 
 
 async def favourited_changed(

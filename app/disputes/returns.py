@@ -80,7 +80,9 @@ def refund_for(order: Order, data: ReturnCreate) -> int:
             # shop's combined shipping): all of it when the whole line comes back.
             amount += line.shipping_fee * item.quantity // line.quantity
     if amount >= order_service.money_of(order).goods_left:
-        return order_service.refundable(order)
+        amount = order_service.refundable(order)
+    if amount <= 0:
+        raise InvalidReturnItems("nothing to refund: the buyer paid nothing for these items")
     return amount
 
 

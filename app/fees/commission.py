@@ -51,9 +51,12 @@ class CommissionTerms:
     def due(self, goods_left: int, goods: int) -> int:
         """The commission when `goods_left` of the `goods` the buyer paid for is not refunded
         (both minor units, the protection fee excluded)."""
-        if goods <= 0 or goods_left <= 0:
+        if goods <= 0:  # the buyer paid nothing (a platform discount paid it all)
+            share = Fraction(1)
+        elif goods_left <= 0:
             return 0
-        share = Fraction(goods_left, goods)
+        else:
+            share = Fraction(goods_left, goods)
         percent_part = round_half_up(Fraction(self.weight, HUNDREDTHS * HUNDREDTHS) * share)
         return min(round_half_up(self.base * share), percent_part + self.fixed)
 

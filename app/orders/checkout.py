@@ -116,7 +116,7 @@ async def cart(
                 reasons[listing_id] = f"not shipped to {destination}"
             lines = [line for line in lines if line.listing_id not in refused.listing_ids]
             quoted = quote(lines, destination)
-        if sum(line.unit_price * line.units for line in lines) + quoted.total > MAX_AMOUNT:
+        if _too_large(settings, sum(line.unit_price * line.units for line in lines) + quoted.total):
             # More than one order may hold (checkout would refuse it): shown, not counted.
             for line in lines:
                 reasons[line.listing_id] = "more than one order may hold: buy fewer"
@@ -153,6 +153,12 @@ async def cart(
     return CartView(entries, shipping)
 
 
+def _too_large(settings: Settings, goods: int) -> bool:
+    """Whether goods and shipping coming to `goods` (minor units), with the protection fee
+    on them, are more than one order may hold."""
+    return goods + fees.protection_fee(settings, goods) > MAX_AMOUNT
+
+
 def _flat_fee(listing: Listing) -> int:
     """What a line that cannot be bought shows as its shipping: its listing's flat fee, or
     nothing on a profile (its share depends on what it would ship with)."""
@@ -172,7 +178,7 @@ async def set_cart_quantity(
     listing = await catalog_service.purchasable(session, listing_id, principal.user)
     if quantity > listing.quantity:
         raise InsufficientStock(f"only {listing.quantity} in stock")
-    if listing.price_amount * quantity + listing.shipping_fee_amount > MAX_AMOUNT:
+    if _too_large(settings, listing.price_amount * quantity + listing.shipping_fee_amount):
         raise OrderTooLarge(f"a line may come to at most {MAX_AMOUNT} minor units")
     carts = CartRepository(session)
     item = await carts.find(principal.user_id, listing_id)
@@ -380,7 +386,8 @@ async def create_checkout(
         for seller_id, lines in by_seller.items()
     ]
     checkout.total_amount = sum(order.total_amount for order in orders)
-    if checkout.total_amount > MAX_AMOUNT:  # one payment carries them all
+    undiscounted = sum(order.items_amount + order.shipping_amount for order in orders)
+    if max(checkout.total_amount, undiscounted) > MAX_AMOUNT:  # one payment carries them all
         raise OrderTooLarge(f"a checkout may come to at most {MAX_AMOUNT} minor units")
     session.add(checkout)
     session.add_all(orders)

@@ -183,8 +183,9 @@ async def create_checkout(
     `coupon_codes` adds coupons. Each order shows its `discounts`, who funds each (the
     platform pays its own to the shop; a shop's comes off its proceeds) and the buyer
     protection fee, if the platform charges one. A coupon used up meanwhile is 409
-    `coupon_exhausted` and nothing is bought; one cancelled order before shipping gives its
-    coupon back. Requires an `Idempotency-Key`."""
+    `coupon_exhausted` and nothing is bought. A coupon counts as unused again once every
+    order of the checkout that carries it is cancelled before shipping. Requires an
+    `Idempotency-Key`."""
 
     async def produce() -> CheckoutRead:
         checkout = await checkout_service.create_checkout(

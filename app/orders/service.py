@@ -686,7 +686,8 @@ async def resolve_dispute(
                 session, provider, money_of(order), amount=refund, reference=reference
             )
         order.refunded_amount += refund
-        if refund < order.total_amount:
+        # A free order (a platform discount paid it all) still releases its escrow.
+        if refund < order.total_amount or not order.total_amount:
             await _release_to_seller(session, settings, order)
     else:
         if refund:

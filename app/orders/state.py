@@ -51,7 +51,7 @@ def _inside_dispute_window(order: Order) -> bool:
 
 def _settled(order: Order) -> S:
     """Where a dispute or a return leaves the order, from what the buyer got back."""
-    if order.refunded_amount >= order.total_amount:
+    if order.refunded_amount and order.refunded_amount >= order.total_amount:
         return S.refunded
     return S.partially_refunded if order.refunded_amount else S.completed
 

@@ -87,9 +87,10 @@ async def capture_into_escrow(
     with what the platform pays for the discounts it funds (so escrow holds what the order
     sold for, as if there were no platform discount)."""
     total = sum(s.amount for s in shares)
-    await provider.capture(
-        session, token=token, amount=total, currency=currency, reference=reference
-    )
+    if total:  # a checkout the platform's discounts paid in full charges the buyer nothing
+        await provider.capture(
+            session, token=token, amount=total, currency=currency, reference=reference
+        )
     await ledger.post(
         session,
         "payment",
@@ -185,7 +186,8 @@ async def refund_escrow(
     order_id, currency = money.order_id, money.currency
     goods_part, _ = money.split(amount)
     subsidy_back = share(await _subsidy_left(session, money), goods_part, money.goods_left)
-    await provider.refund(session, amount=amount, currency=currency, reference=reference)
+    if amount:
+        await provider.refund(session, amount=amount, currency=currency, reference=reference)
     await ledger.post(
         session,
         "refund",

@@ -171,3 +171,19 @@ async def test_a_partial_refund_keeps_the_fee_and_shrinks_the_commission(
     assert (seen["refunded"]["amount"], seen["commission"]["amount"]) == (1748, 320)
     assert seen["net_amount"]["amount"] == 3680
     await reconcile_ok(client, admin=m.admin)
+
+
+async def test_a_cart_line_whose_fee_would_pass_the_largest_amount_is_refused_not_a_500(
+    client: httpx.AsyncClient, session: AsyncSession, protected: Settings
+) -> None:
+    m = await market(client, session)
+    listing = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=10**12, quantity=2, shipping=0
+    )
+
+    refused = await client.put(
+        f"/v1/cart/items/{listing['id']}", json={"quantity": 1}, headers=m.buyer.headers
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "order_too_large"

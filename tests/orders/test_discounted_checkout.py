@@ -316,3 +316,67 @@ async def test_bad_codes_are_refused_and_nothing_is_bought(
     assert_problem(in_cart, 422, "coupon_invalid")
     seen = json_ok(await client.get(f"/v1/listings/{listing['id']}", headers=m.seller.headers))
     assert seen["quantity"] == 5
+
+
+async def _free_order(client: httpx.AsyncClient, m: Market) -> Json:
+    """A 10.00 listing shipped free, bought with a 100 % platform coupon and paid (the buyer
+    is charged nothing): the order."""
+    listing = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=1000, shipping=0
+    )
+    coupon = await platform_promotion(client, admin=m.admin, percent=100, max_discount=...)
+    created = json_ok(
+        await post_checkout(client, m.buyer, [(listing["id"], 1)], [coupon["code"]]), 201
+    )
+    assert created["total"] == usd(0)
+    paid = await pay(client, who=m.buyer, checkout_id=created["id"])
+    order: Json = paid["orders"][0]
+    return order
+
+
+async def test_an_order_the_platform_paid_in_full_still_pays_the_shop_less_commission(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    order = await _free_order(client, m)
+
+    await _complete(client, m, m.seller, order["id"])
+
+    assert await _on(session, Account.platform_promotions, order["id"]) == -1000
+    assert await _on(session, Account.platform_commission, order["id"]) == 100
+    assert await _seller_got(session, m.seller_id, order["id"]) == 900
+    await _reconciled(client, m)
+
+
+async def test_a_dispute_about_a_free_order_released_to_the_seller_pays_the_seller(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    order = await _free_order(client, m)
+    await ship(client, who=m.seller, order_id=order["id"])
+    opened = await post_dispute(client, who=m.buyer, order_id=order["id"])
+    assert opened.status_code == 201, opened.text
+
+    resolved = await post_resolve(
+        client, admin=m.admin, dispute_id=opened.json()["id"], outcome="release_to_seller"
+    )
+
+    assert resolved.status_code == 200, resolved.text
+    settled = json_ok(await client.get(f"/v1/orders/{order['id']}", headers=m.buyer.headers))
+    assert settled["status"] == "completed"
+    assert await _on(session, Account.escrow, order["id"]) == 0
+    assert await _seller_got(session, m.seller_id, order["id"]) == 900
+    await _reconciled(client, m)
+
+
+async def test_a_return_of_items_the_buyer_paid_nothing_for_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    order = await _free_order(client, m)
+    await _complete(client, m, m.seller, order["id"])
+    completed = json_ok(await client.get(f"/v1/orders/{order['id']}", headers=m.buyer.headers))
+
+    refused = await post_return(client, who=m.buyer, order=completed, reason="no_longer_needed")
+
+    assert_problem(refused, 422, "invalid_return_items")
