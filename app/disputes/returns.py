@@ -223,12 +223,15 @@ async def _apply(
     if action is ReturnAction.receive:
         recorded["refund"] = refund_money(request)
         request.received_at = now()
+        lines = {line.id: line for line in order.lines}
         await order_service.refund_return(
             session,
             provider,
             order,
             {OrderActor.system},
             amount=request.refund_amount,
+            returned=[(lines[item.order_line_id], item.quantity) for item in request.items],
+            with_shipping=request.reason.seller_at_fault,
             actor_id=actor_id,
             return_id=request.id,
         )

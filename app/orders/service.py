@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from app.core.clock import now
 from app.core.events import EventType
 from app.core.guards import Guarded
 from app.core.pagination import PageParams, SortKey, paginate
-from app.fees.commission import CommissionTerms, hundredths
+from app.fees.commission import HUNDREDTHS, CommissionTerms, hundredths, round_half_up
 from app.orders import related
 from app.orders.events import SUBJECT_ID_KEY, OrderEventType
 from app.orders.exceptions import OrderNotFound
@@ -28,6 +29,7 @@ from app.orders.models import (
     EventSubject,
     Order,
     OrderEvent,
+    OrderLine,
     OrderStatus,
 )
 from app.orders.repository import CheckoutRepository, OrderFilters, OrderRepository
@@ -711,13 +713,24 @@ async def refund_return(
     actors: AbstractSet[OrderActor],
     *,
     amount: int,
+    returned: Sequence[tuple[OrderLine, int]],
+    with_shipping: bool,
     actor_id: uuid.UUID | None,
     return_id: uuid.UUID,
 ) -> None:
-    """The seller got the goods back: the buyer gets `amount` back. Callers hold the
+    """The seller got the goods back (`returned`: lines and units, their shipping refunded
+    too if `with_shipping`): the buyer gets `amount` back, and the platform returns those
+    units' own commission and takes back their own share of its discounts. Callers hold the
     order's row lock."""
     assert 0 < amount <= refundable(order), "the returns service checks the amount"
-    await _refund_after_completion(session, provider, order, amount, f"refund:{order.id}:return")
+    await _refund_after_completion(
+        session,
+        provider,
+        order,
+        amount,
+        f"refund:{order.id}:return",
+        taken_back=_taken_back(returned, with_shipping=with_shipping),
+    )
     await transition(
         session,
         order,
@@ -731,11 +744,42 @@ async def refund_return(
     )
 
 
+def _taken_back(
+    returned: Sequence[tuple[OrderLine, int]], *, with_shipping: bool
+) -> payments.TakenBack | None:
+    """The returned units' own share of the commission (their base at their line's percent,
+    rounded half up once; the order's fixed fee stays) and of the platform's discounts
+    (rounded down, as their refund is); None for lines from before commission rules."""
+    weight = subsidy = 0
+    for line, units in returned:
+        if line.commission_percent is None:
+            return None
+        shipping = line.shipping_fee * units // line.quantity if with_shipping else 0
+        shop_discount = line.shop_discount_amount * units // line.quantity
+        base = line.unit_price * units + shipping - shop_discount
+        weight += base * hundredths(line.commission_percent)
+        subsidy += (line.discount_amount - line.shop_discount_amount) * units // line.quantity
+    return payments.TakenBack(
+        commission=round_half_up(Fraction(weight, HUNDREDTHS * HUNDREDTHS)), subsidy=subsidy
+    )
+
+
 async def _refund_after_completion(
-    session: AsyncSession, provider: PaymentProvider, order: Order, amount: int, reference: str
+    session: AsyncSession,
+    provider: PaymentProvider,
+    order: Order,
+    amount: int,
+    reference: str,
+    *,
+    taken_back: payments.TakenBack | None = None,
 ) -> None:
     await payments.refund_proceeds(
-        session, provider, money_of(order), amount=amount, reference=reference
+        session,
+        provider,
+        money_of(order),
+        amount=amount,
+        reference=reference,
+        taken_back=taken_back,
     )
     order.refunded_amount += amount
     await session.flush()

@@ -253,6 +253,15 @@ async def release_reserve(
     return reserved
 
 
+@dataclass(frozen=True, slots=True)
+class TakenBack:
+    """What a refund of known lines takes back: their own share of the order's commission
+    and of the platform's discount subsidy (minor units), rather than the order's."""
+
+    commission: int
+    subsidy: int
+
+
 async def refund_proceeds(
     session: AsyncSession,
     provider: PaymentProvider,
@@ -260,20 +269,28 @@ async def refund_proceeds(
     *,
     amount: int,
     reference: str,
+    taken_back: TakenBack | None = None,
 ) -> None:
     """Refund `amount` of a completed order (escrow long released). The platform returns the
     same share of its remaining commission as the refund is of the goods not yet refunded,
     and the protection fee's part of the refund, if any; the seller pays the rest of the
     goods' part and gives back the same share of the platform's discount subsidy, from the
     order's frozen proceeds first, then its pending ones, then the available balance, which
-    may go below zero (a debt that later sales pay off before any payout)."""
+    may go below zero (a debt that later sales pay off before any payout). With
+    `taken_back` (a return of known lines) the commission and subsidy shares are those
+    lines' own, unless the refund is of everything left."""
     order_id, currency, seller_id = money.order_id, money.currency, money.seller_id
     goods_part, fee_part = money.split(amount)
     commission_left = await ledger.balance(
         session, Account.platform_commission, currency, order_id=order_id
     )
-    commission_back = share(commission_left, goods_part, money.goods_left)
-    subsidy_back = share(await _subsidy_left(session, money), goods_part, money.goods_left)
+    subsidy_left = await _subsidy_left(session, money)
+    if taken_back is None or goods_part >= money.goods_left:
+        commission_back = share(commission_left, goods_part, money.goods_left)
+        subsidy_back = share(subsidy_left, goods_part, money.goods_left)
+    else:
+        commission_back = min(taken_back.commission, commission_left)
+        subsidy_back = min(taken_back.subsidy, subsidy_left)
     owed = goods_part - commission_back + subsidy_back
     legs = [
         Leg(Account.external, amount, currency),

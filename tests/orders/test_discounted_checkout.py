@@ -5,6 +5,7 @@ of its proceeds), what the commission is taken on, and what a refund takes back.
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.payments import ledger
@@ -12,7 +13,7 @@ from app.payments.models import Account
 from tests.factories.accounts import LoggedIn, buyer_user
 from tests.factories.api import Json, assert_problem, json_ok, new_key, usd
 from tests.factories.catalog import listing_for_sale
-from tests.factories.disputes import post_dispute, post_resolve, post_return
+from tests.factories.disputes import SHIP_BACK, post_dispute, post_resolve, post_return, step_ok
 from tests.factories.orders import (
     ADDRESS,
     CHECKOUT,
@@ -380,3 +381,67 @@ async def test_a_return_of_items_the_buyer_paid_nothing_for_is_refused(
     refused = await post_return(client, who=m.buyer, order=completed, reason="no_longer_needed")
 
     assert_problem(refused, 422, "invalid_return_items")
+
+
+@pytest.mark.parametrize(
+    ("returned", "refund", "promotions_after"),
+    [
+        ("plain", 1000, -500),  # the coupon was not on it: the platform keeps its 500 spent
+        ("discounted", 500, 0),  # half price paid: the platform takes its 500 back
+    ],
+)
+async def test_a_return_takes_back_its_own_lines_share_of_commission_and_discount(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    returned: str,
+    refund: int,
+    promotions_after: int,
+) -> None:
+    m = await market(client, session)
+    discounted = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=1000, shipping=0
+    )
+    plain = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, price=1000, shipping=0
+    )
+    coupon = await platform_promotion(
+        client, admin=m.admin, percent=50, max_discount=..., listing_ids=[discounted["id"]]
+    )
+    created = json_ok(
+        await post_checkout(
+            client, m.buyer, [(discounted["id"], 1), (plain["id"], 1)], [coupon["code"]]
+        ),
+        201,
+    )
+    (order,) = created["orders"]
+    assert order["total"] == usd(1500)
+    await pay(client, who=m.buyer, checkout_id=created["id"])
+    await _complete(client, m, m.seller, order["id"])
+    assert await _seller_got(session, m.seller_id, order["id"]) == 1800  # 2000 - 10 %
+    completed = json_ok(await client.get(f"/v1/orders/{order['id']}", headers=m.buyer.headers))
+    line = next(
+        li
+        for li in completed["lines"]
+        if li["listing_id"] == (plain if returned == "plain" else discounted)["id"]
+    )
+
+    asked = json_ok(
+        await post_return(
+            client,
+            who=m.buyer,
+            order=completed,
+            reason="no_longer_needed",
+            items=[{"line_id": line["id"], "quantity": 1}],
+        ),
+        201,
+    )
+    await step_ok(client, who=m.seller, return_id=asked["id"], step="approve")
+    await step_ok(client, who=m.buyer, return_id=asked["id"], step="ship-back", body=SHIP_BACK)
+    await step_ok(client, who=m.seller, return_id=asked["id"], step="receive")
+
+    # Whichever line comes back, the shop keeps the other one's 1000 less its 10 %.
+    assert asked["refund"] == usd(refund)
+    assert await _on(session, Account.platform_commission, order["id"]) == 100
+    assert await _on(session, Account.platform_promotions, order["id"]) == promotions_after
+    assert await _seller_got(session, m.seller_id, order["id"]) == 900
+    await _reconciled(client, m)
