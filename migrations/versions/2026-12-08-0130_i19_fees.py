@@ -113,9 +113,19 @@ def _set_accounts(accounts: Sequence[str]) -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        "DELETE FROM ledger_entries WHERE account IN ('platform_fees', 'platform_promotions')"
+    # Entries on the new accounts belong to balanced transactions: dropping them would
+    # unbalance the ledger, and the old CHECK cannot hold them. Refuse instead.
+    used = op.get_bind().scalar(
+        sa.text(
+            "SELECT count(*) FROM ledger_entries "
+            "WHERE account IN ('platform_fees', 'platform_promotions')"
+        )
     )
+    if used:
+        raise RuntimeError(
+            f"{used} ledger entries use platform_fees or platform_promotions: the ledger "
+            "cannot go back to before them"
+        )
     _set_accounts(ACCOUNTS_BEFORE)
     with op.batch_alter_table("order_lines", recreate="never") as batch_op:
         for column in (
