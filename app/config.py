@@ -309,6 +309,10 @@ class Settings(BaseSettings):
     offer_ttl: PositiveDuration = timedelta(hours=48)
     """How long an offer or counter-offer stands unanswered, and how long an accepted one
     holds the stock for the buyer to pay."""
+    offers_per_listing: int = Field(default=5, ge=1)
+    """Offers and counter-offers one buyer may make on one listing per `offer_ttl`: with
+    amounts already declined refused, it keeps a listing's floor from being found by
+    bisection."""
     rate_limit_offers: RateLimit = "20/hour"
     """Offers and counter-offers one buyer may make (app/core/ratelimit.py)."""
     saved_searches_per_user: int = Field(default=50, ge=1)

@@ -42,7 +42,7 @@ from bench_support import (
     with_model_defaults,
 )
 
-from app.catalog.repository import search_terms
+from app.catalog.service import query_terms as search_terms
 from app.cli import migrate
 from app.core.db import Database
 from app.models_registry import metadata

@@ -834,8 +834,9 @@ async def _take_stock(
 
 async def lock_reserved(session: AsyncSession, listing_ids: list[uuid.UUID]) -> list[Listing]:
     """Listings whose stock the caller reserved earlier (an accepted offer), row-locked in
-    id order like `take_stock` locks them, their stock left as it is. They need not be for
-    sale any more: the reservation, sold out or not, is the buyer's."""
+    id order like `take_stock` locks them, their stock left as it is, whatever their state:
+    whether they must still be for sale is the caller's decision (an offer's checkout wants
+    them active or sold out, by an approved shop)."""
     listings = await ListingRepository(session).lock_many(sorted(listing_ids))
     if len(listings) != len(set(listing_ids)):
         raise ListingNotFound()

@@ -15,13 +15,15 @@ class OfferEventType(EventType):
     declined = "offer.declined", "The buyer or the shop declined the offer."
     auto_declined = (
         "offer.auto_declined",
-        "An offer (or a buyer's counter-offer) below the listing's floor was declined at once.",
+        "An offer (or a buyer's counter-offer) below the listing's floor was declined at once "
+        "(the shop's webhooks hear of it; nobody is notified).",
     )
     withdrawn = "offer.withdrawn", "The buyer withdrew the offer before the shop answered."
     expired = (
         "offer.expired",
         "Nobody answered the offer in time, or the buyer did not check out an accepted offer "
-        "by `pay_by` (its stock returned to the listing).",
+        "by `pay_by` (its stock returned to the listing), or the buyer's or the shop's "
+        "account was deleted (an accepted offer's stock returned too).",
     )
     purchased = (
         "offer.purchased",

@@ -15,3 +15,15 @@ class OfferAlreadyOpen(Conflict):
 
 class OfferNotBelowPrice(UnprocessableEntity):
     code, title = "offer_not_below_price", "An offer must be below the listing's price"
+
+
+class OfferAbovePrice(Conflict):
+    code, title = "offer_above_price", "The agreed price is no longer below the listing's"
+
+
+class OfferTooLow(UnprocessableEntity):
+    code, title = "offer_too_low", "An offer this low was already declined"
+
+
+class TooManyOffers(Conflict):
+    code, title = "too_many_offers", "Enough offers on this listing for now"

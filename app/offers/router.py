@@ -31,10 +31,13 @@ from app.core.schemas import Page, page_of
 from app.offers import service, views
 from app.offers.dependencies import OfferGuard
 from app.offers.exceptions import (
+    OfferAbovePrice,
     OfferAlreadyOpen,
     OfferNotBelowPrice,
     OfferNotFound,
     OffersNotAccepted,
+    OfferTooLow,
+    TooManyOffers,
 )
 from app.offers.models import OfferStatus
 from app.offers.schemas import OfferCheckout, OfferCounter, OfferCreate, OfferRead
@@ -61,6 +64,9 @@ _ACTION_ERRORS = (OfferNotFound, InvalidTransition)
         CannotBuyOwnListing,
         OffersNotAccepted,
         OfferNotBelowPrice,
+        OfferTooLow,
+        TooManyOffers,
+        OrderTooLarge,
         OfferAlreadyOpen,
         InsufficientStock,
         InsufficientScope,
@@ -79,8 +85,13 @@ async def make_offer(
     `offers_not_accepted` otherwise), not your own (409 `cannot_buy_own_listing`). The shop
     has `MARKETPLACE_OFFER_TTL` (48 h by default) to accept, decline or counter, or the offer
     expires. You may have one open offer per listing (409 `offer_already_open`). An offer
-    below the shop's floor is answered at once: `declined`, and the shop is not bothered.
-    Each step shows in your conversation with the shop about the listing. Rate-limited."""
+    below the shop's floor is answered at once: `declined` (the shop gets no notification
+    or message, only an `offer.auto_declined` webhook event). An offer at or below one of
+    yours declined on this listing within `MARKETPLACE_OFFER_TTL` is refused (422
+    `offer_too_low`), and so is any past `MARKETPLACE_OFFERS_PER_LISTING` (5) offers and
+    counters of yours on one listing within that time (409 `too_many_offers`); a total
+    (`amount` times `quantity`) above what one payment may be is 422 `order_too_large`. Each
+    step shows in your conversation with the shop about the listing. Rate-limited."""
     offer = await service.make(session, principal, listing_id, body, settings=settings)
     return views.offer_read(offer)
 
@@ -127,7 +138,7 @@ async def get_offer(offer: OfferGuard) -> OfferRead:
     response_model=OfferRead,
     summary="Accept an offer",
     responses=error_responses(
-        *_ACTION_ERRORS, InsufficientStock, ListingUnavailable, ListingNotFound
+        *_ACTION_ERRORS, InsufficientStock, ListingUnavailable, ListingNotFound, OfferAbovePrice
     ),
 )
 async def accept_offer(
@@ -135,9 +146,11 @@ async def accept_offer(
 ) -> OfferRead:
     """Accept the price on the table when it is your turn (the shop a buyer's offer, the
     buyer a shop's counter-offer; 409 `invalid_transition` otherwise). The stock is reserved
-    for the buyer at once (409 `insufficient_stock` if it is gone), who may check out at the
-    agreed price until `pay_by` (`MARKETPLACE_OFFER_TTL` later); after that the stock
-    returns to the listing."""
+    for the buyer at once (409 `insufficient_stock` if it is gone, `listing_unavailable` if
+    the listing is no longer for sale), who may check out at the agreed price until `pay_by`
+    (`MARKETPLACE_OFFER_TTL` later); after that the stock returns to the listing. 409
+    `offer_above_price` if the listing's price has since come down to the proposal or
+    below: just buy it."""
     return views.offer_read(await service.accept(session, principal, offer, settings=settings))
 
 
@@ -159,7 +172,13 @@ async def decline_offer(
     response_model=OfferRead,
     summary="Counter an offer",
     responses=error_responses(
-        *_ACTION_ERRORS, OfferNotBelowPrice, InsufficientStock, CurrencyNotSupported
+        *_ACTION_ERRORS,
+        OfferNotBelowPrice,
+        OfferTooLow,
+        TooManyOffers,
+        OrderTooLarge,
+        InsufficientStock,
+        CurrencyNotSupported,
     ),
 )
 async def counter_offer(
@@ -171,7 +190,10 @@ async def counter_offer(
 ) -> OfferRead:
     """Answer the price on the table with another (below the listing's price) when it is
     your turn; the other party then has `MARKETPLACE_OFFER_TTL` to answer. A buyer's
-    counter-offer below the shop's floor is declined at once. Rate-limited with offers."""
+    counter-offer below the shop's floor is declined at once; one at or below an amount of
+    theirs declined on this listing within `MARKETPLACE_OFFER_TTL` is refused (422
+    `offer_too_low`); 409 `too_many_offers` and 422 `order_too_large` as for an offer.
+    Rate-limited with offers."""
     countered = await service.counter(session, principal, offer, body, settings=settings)
     return views.offer_read(countered)
 
@@ -201,6 +223,7 @@ async def withdraw_offer(
         IdempotencyKeyReused,
         DestinationNotServed,
         OrderTooLarge,
+        ListingUnavailable,
     ),
 )
 async def check_out_offer(
@@ -215,8 +238,10 @@ async def check_out_offer(
     """Buyer: buy an accepted offer at the agreed price, from the stock it holds — a
     checkout like `POST /v1/checkout` makes (your cart is left alone), payable with
     `POST /v1/checkouts/{id}/pay` until `pay_by` at the latest. If that checkout expires
-    unpaid or its order is cancelled, the stock returns to the listing. Requires an
-    `Idempotency-Key`."""
+    unpaid or its order is cancelled, the stock returns to the listing. 409
+    `listing_unavailable` once the listing is no longer for sale (taken down, its shop
+    suspended or closed): the offer then stays accepted until `pay_by`, when its stock
+    returns. Requires an `Idempotency-Key`."""
 
     async def produce() -> CheckoutRead:
         created = await service.check_out(session, principal, offer, body, settings=settings)

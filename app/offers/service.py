@@ -4,7 +4,12 @@ expire; an accepted offer is checked out at the agreed price.
 
 Each step runs under the offer's row lock (its guard takes it) and writes the new state
 with a compare-and-set on the old one, so of two racing steps (two accepts, an accept and
-the expiry sweep) exactly one happens."""
+the expiry sweep) exactly one happens.
+
+An offer or a buyer's counter-offer below the listing's floor is declined at once: the buyer
+sees it `declined`, the shop's webhooks get `offer.auto_declined`, and nobody is notified.
+So that the floor cannot be found by offering again and again, a buyer may not offer on a
+listing at or below an amount of theirs declined there within the last `offer_ttl`."""
 
 import uuid
 from collections.abc import Collection
@@ -15,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.exceptions import InsufficientScope
 from app.auth.principal import Principal
 from app.catalog import service as catalog_service
-from app.catalog.exceptions import InsufficientStock
-from app.catalog.models import Listing
+from app.catalog.exceptions import InsufficientStock, ListingUnavailable
+from app.catalog.models import Listing, ListingStatus
 from app.config import Settings
 from app.conversations import service as conversation_service
 from app.conversations.models import Side
@@ -26,20 +31,24 @@ from app.core.errors import InvalidTransition
 from app.core.events import EventType
 from app.core.guards import Guarded
 from app.core.ids import uuid7
-from app.core.money import Money, format_money, require_currency
+from app.core.money import MAX_AMOUNT, Money, format_money, require_currency
 from app.core.pagination import PageParams, SortKey, paginate
 from app.offers.events import OfferEventType
 from app.offers.exceptions import (
+    OfferAbovePrice,
     OfferAlreadyOpen,
     OfferNotBelowPrice,
     OfferNotFound,
     OffersNotAccepted,
+    OfferTooLow,
+    TooManyOffers,
 )
 from app.offers.models import Offer, OfferParty, OfferRound, OfferStatus
 from app.offers.repository import OfferRepository
 from app.offers.schemas import OfferCheckout, OfferCounter, OfferCreate
 from app.offers.state import OFFER_LIFECYCLE, OfferAction, OfferActor, OfferStep
 from app.orders import checkout as checkout_service
+from app.orders.exceptions import OrderTooLarge
 from app.orders.schemas import CheckoutCreate
 
 GuardedOffer = Guarded[Offer, OfferActor]
@@ -110,6 +119,52 @@ def _unit_price(listing: Listing, money: Money, loc: str) -> int:
             f"{format_money(listing.price_amount, listing.currency)}: at the price, buy it"
         )
     return amount
+
+
+def _require_payable(listing: Listing, amount: int, quantity: int) -> None:
+    """The offer's total must be an amount one payment may be."""
+    if amount * quantity > MAX_AMOUNT:
+        raise OrderTooLarge(
+            f"{quantity} at {format_money(amount, listing.currency)} each is more than one "
+            f"payment may be ({format_money(MAX_AMOUNT, listing.currency)})"
+        )
+
+
+async def _require_above_declined(
+    session: AsyncSession, buyer_id: uuid.UUID, listing: Listing, amount: int, settings: Settings
+) -> None:
+    """Refuse a buyer's proposal at or below the highest of theirs declined on the listing
+    within the last `offer_ttl`, and any past `offers_per_listing` proposals in that time:
+    together they keep the floor from being found by bisection (each probe costs one of a
+    few proposals per `offer_ttl`)."""
+    since = now() - settings.offer_ttl
+    offers = OfferRepository(session)
+    if await offers.buyer_proposals_since(buyer_id, listing.id, since) >= (
+        settings.offers_per_listing
+    ):
+        raise TooManyOffers(
+            f"at most {settings.offers_per_listing} offers or counters on one listing within "
+            f"{settings.offer_ttl.total_seconds() / 3600:g} hours: wait for the shop, or buy "
+            "at the price"
+        )
+    declined = await offers.highest_declined(buyer_id, listing.id, since)
+    if declined is not None and amount <= declined:
+        raise OfferTooLow(
+            f"an offer at or below {format_money(declined, listing.currency)}, an amount already "
+            "declined on this listing, won't be considered: offer more"
+        )
+
+
+_FOR_SALE = (ListingStatus.active, ListingStatus.sold_out)
+
+
+def _require_for_sale(listing: Listing) -> None:
+    """The listing is still for sale by an approved shop (sold out counts: an accepted
+    offer's reservation may be what sold it out)."""
+    if listing.status not in _FOR_SALE or not listing.seller_approved:
+        raise ListingUnavailable(
+            f"'{listing.title}' is not for sale now", extra={"listing_id": str(listing.id)}
+        )
 
 
 def _below_floor(listing: Listing, amount: int) -> bool:
@@ -208,9 +263,13 @@ async def _step(
 
 
 def _acting(guarded: GuardedOffer) -> tuple[frozenset[OfferActor], Side, OfferParty]:
+    """The caller's side; one holding neither (a shop's API key without the shop's role,
+    say) hears that the offer does not exist."""
     if OfferActor.buyer in guarded.roles:
         return frozenset({OfferActor.buyer}), Side.buyer, OfferParty.buyer
-    return frozenset({OfferActor.seller}), Side.seller, OfferParty.seller
+    if OfferActor.seller in guarded.roles:
+        return frozenset({OfferActor.seller}), Side.seller, OfferParty.seller
+    raise OfferNotFound()
 
 
 async def make(
@@ -224,14 +283,19 @@ async def make(
     """A buyer's offer on a live listing that takes offers (not their own): a unit price
     below the listing's for at most its stock. One open offer per buyer and listing (the
     database's unique index decides between two racing ones). An offer below the listing's
-    floor is declined at once: the buyer sees it `declined`, the shop is not told."""
+    floor is declined at once: the buyer sees it `declined`; the shop's webhooks get
+    `offer.auto_declined`, but nobody is notified and no message is posted. 422
+    `offer_too_low` at or below an amount of the buyer's declined on the listing within
+    the last `offer_ttl`."""
     if not principal.acts_as_buyer:
         raise InsufficientScope("making an offer is a buyer's action, not a shop's")
     listing = await catalog_service.purchasable(session, listing_id, principal.user)
     if not listing.accepts_offers:
         raise OffersNotAccepted(f"'{listing.title}' does not take offers: buy it at its price")
     amount = _unit_price(listing, data.amount, "amount")
+    _require_payable(listing, amount, data.quantity)
     _require_stock(listing, data.quantity)
+    await _require_above_declined(session, principal.user_id, listing, amount, settings)
     at = now()
     offer = Offer(
         id=uuid7(),
@@ -286,10 +350,20 @@ async def accept(
 ) -> GuardedOffer:
     """The party whose turn it is accepts the proposal on the table: its stock is reserved
     for the buyer at once (409 `insufficient_stock` or `listing_unavailable` if it cannot
-    be, and nothing changes), payable at the agreed price until `pay_by`."""
+    be, and nothing changes), payable at the agreed price until `pay_by`. 409
+    `offer_above_price` if the listing's price has come down to the proposal or below:
+    the buyer should just buy it."""
     offer = guarded.subject
     actors, side, _party = _acting(guarded)
+    # Whose turn it is comes first: a wrong party hears 409 `invalid_transition`.
+    OFFER_LIFECYCLE.target(offer.status, OfferAction.accept, actors, OfferStep(offer))
     listing = await _listing(session, offer.listing_id)
+    _require_for_sale(listing)
+    if offer.amount >= listing.price_amount:
+        raise OfferAbovePrice(
+            f"the listing's price is now {format_money(listing.price_amount, listing.currency)},"
+            f" not above the offer's {format_money(offer.amount, offer.currency)}: buy it instead"
+        )
     at = now()
     pay_by = at + settings.offer_ttl
     before, reached = await _step(
@@ -363,7 +437,9 @@ async def counter(
 ) -> GuardedOffer:
     """The party whose turn it is proposes another unit price (below the listing's; and
     quantity, at most the stock): the other party's turn, for another `offer_ttl`. A
-    buyer's counter-offer below the listing's floor is declined at once, the shop not told."""
+    buyer's counter-offer below the listing's floor is declined at once (webhooks yes,
+    notification and message no); one at or below an amount of theirs declined on the
+    listing within the last `offer_ttl` is refused (422 `offer_too_low`)."""
     offer = guarded.subject
     actors, side, party = _acting(guarded)
     # Whose turn it is comes first: a wrong party hears 409, whatever the amount.
@@ -371,7 +447,10 @@ async def counter(
     listing = await _listing(session, offer.listing_id)
     amount = _unit_price(listing, data.amount, "amount")
     quantity = offer.quantity if data.quantity is None else data.quantity
+    _require_payable(listing, amount, quantity)
     _require_stock(listing, quantity)
+    if party is OfferParty.buyer:
+        await _require_above_declined(session, offer.buyer_id, listing, amount, settings)
     below_floor = party is OfferParty.buyer and _below_floor(listing, amount)
     at = now()
     before, reached = await _step(
@@ -409,11 +488,16 @@ async def check_out(
     """The buyer checks out an accepted offer before `pay_by`: a checkout of that one
     listing at the agreed price from the stock the offer holds, payable until `pay_by` at
     the latest. From then on the stock is the order's: it returns if the checkout expires
-    unpaid or the order is cancelled, not through the offer."""
+    unpaid or the order is cancelled, not through the offer. 409 `listing_unavailable` once
+    the listing is no longer for sale (removed, archived, its shop suspended or closed): the
+    offer then stays accepted until `pay_by`, when the worker returns its stock."""
     offer = guarded.subject
     actors, _side, _party = _acting(guarded)
     OFFER_LIFECYCLE.target(offer.status, OfferAction.checkout, actors, OfferStep(offer))
     assert offer.pay_by is not None  # every accepted offer has one
+    # Locked (as the checkout then locks it again), so no takedown slips in between.
+    (locked,) = await catalog_service.lock_reserved(session, [offer.listing_id])
+    _require_for_sale(locked)
     created = await checkout_service.create_checkout(
         session,
         principal,
@@ -437,9 +521,26 @@ async def check_out(
 async def expire(session: AsyncSession, offer: Offer) -> None:
     """Worker: an offer (locked by its claim) past its deadline expires; an accepted one
     gives the stock it held back to the listing."""
-    before, reached = await _step(session, offer, OfferAction.expire, _SYSTEM)
+    await _close(session, offer, OfferAction.expire)
+
+
+async def close_for_deleted_account(
+    session: AsyncSession, *, user_id: uuid.UUID, shop_id: uuid.UUID | None
+) -> None:
+    """Privacy: every open offer the person made, or their shop (if any) received, expires
+    at once (each row-locked in id order); an accepted one gives its stock back. The other
+    party is told (`offer.expired`)."""
+    offers = await OfferRepository(session).lock_open_of_parties(
+        buyer_id=user_id, seller_id=shop_id
+    )
+    for offer in offers:
+        await _close(session, offer, OfferAction.close)
+
+
+async def _close(session: AsyncSession, offer: Offer, action: OfferAction) -> None:
+    before, reached = await _step(session, offer, action, _SYSTEM)
     if before is OfferStatus.accepted:
         await catalog_service.release_stock(session, offer.listing_id, offer.quantity)
     listing = await _listing(session, offer.listing_id)
-    event = OFFER_LIFECYCLE.event_of(before, OfferAction.expire, reached)
+    event = OFFER_LIFECYCLE.event_of(before, action, reached)
     await _announce(session, offer, event, actor_id=None, previous=before, title=listing.title)

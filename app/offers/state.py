@@ -3,7 +3,9 @@ declines or counters (`pending_buyer`); the buyer accepts, declines or counters 
 buyer may withdraw an offer the shop has not answered. An accepted offer holds the stock
 until `pay_by`: checking it out makes it `purchased`, else it `expired` and the stock
 returns. Every pending proposal expires when unanswered; a buyer's proposal below the
-listing's floor is declined at once (`offer.auto_declined`)."""
+listing's floor is declined at once (`offer.auto_declined`: the shop's webhooks hear of it,
+no notification is sent). An open offer of an account being deleted (its buyer's or its
+shop's) is closed at once: `expired`."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +25,8 @@ class OfferAction(StrEnum):
     checkout = "checkout"
     expire = "expire"
     auto_decline = "auto_decline"
+    close = "close"
+    """A party's account is being deleted."""
 
 
 class OfferActor(StrEnum):
@@ -65,6 +69,7 @@ _BUYER = frozenset({OfferActor.buyer})
 _SELLER = frozenset({OfferActor.seller})
 _SYSTEM = frozenset({OfferActor.system})
 _EXPIRE = Transition(S.expired, _SYSTEM, guard=_due, event=E.expired)
+_CLOSE: Transition[S, OfferActor, OfferStep] = Transition(S.expired, _SYSTEM, event=E.expired)
 
 OFFER_LIFECYCLE: StateMachine[S, OfferAction, OfferActor, OfferStep] = StateMachine(
     "offer",
@@ -85,6 +90,7 @@ OFFER_LIFECYCLE: StateMachine[S, OfferAction, OfferActor, OfferStep] = StateMach
             S.declined, _SYSTEM, guard=_below_floor, event=E.auto_declined
         ),
         (S.pending_seller, OfferAction.expire): _EXPIRE,
+        (S.pending_seller, OfferAction.close): _CLOSE,
         (S.pending_buyer, OfferAction.accept): Transition(
             S.accepted, _BUYER, guard=_standing, event=E.accepted
         ),
@@ -95,10 +101,12 @@ OFFER_LIFECYCLE: StateMachine[S, OfferAction, OfferActor, OfferStep] = StateMach
             _buyers_counter, _BUYER, guard=_standing, event=_counter_event
         ),
         (S.pending_buyer, OfferAction.expire): _EXPIRE,
+        (S.pending_buyer, OfferAction.close): _CLOSE,
         (S.accepted, OfferAction.checkout): Transition(
             S.purchased, _BUYER, guard=_standing, event=E.purchased
         ),
         # The stock it held returns to the listing.
         (S.accepted, OfferAction.expire): _EXPIRE,
+        (S.accepted, OfferAction.close): _CLOSE,
     },
 )

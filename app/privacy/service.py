@@ -19,6 +19,7 @@ from app.core.text import mask_secret
 from app.disputes import erasure as disputes_erasure
 from app.messaging.notifications import erasure as notifications_erasure
 from app.messaging.webhooks import erasure as webhooks_erasure
+from app.offers import service as offers_service
 from app.orders import erasure as orders_erasure
 from app.payments import service as payments_service
 from app.privacy.exceptions import AccountInUse
@@ -60,10 +61,14 @@ async def delete(
     # a refusal rolls the withdrawal back.
     await auth_service.lock(session, user)
     shop = await sellers_service.lock_for_user(session, user)
+    shop_id = shop.id if shop is not None else None
+    # The open offers the person made or their shop received expire (an accepted one's stock
+    # returns) before the listings are touched: offer rows, then listing rows, the order an
+    # accept locks them in. A refusal rolls this back as well.
+    await offers_service.close_for_deleted_account(session, user_id=user.id, shop_id=shop_id)
     if shop is not None:
         await catalog_service.withdraw_all_of_seller(session, shop.id)
     # Each domain says what of its own still needs the person, then erases its own part.
-    shop_id = shop.id if shop is not None else None
     in_progress = await orders_erasure.open_business(session, user_id=user.id, shop_id=shop_id)
     in_progress += await disputes_erasure.open_business(session, user_id=user.id, shop_id=shop_id)
     if shop is not None:

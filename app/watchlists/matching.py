@@ -1,8 +1,8 @@
 """Saved searches against new listings, inverted: rather than run each search over the
 catalogue, each new listing names the index keys it can be found by (every prefix of its
-words, its category and the category's ancestors, its shop), the searches filed under those
-keys are the only candidates (see SavedSearchKey), and each candidate's full filters are then
-checked here, in memory.
+words up to KEY_LENGTH letters, its category and the category's ancestors, its shop), the
+searches filed under those keys are the only candidates (see SavedSearchKey), and each
+candidate's full filters are then checked here, in memory.
 
 Words match as `GET /v1/listings?q=` matches them on PostgreSQL as typed: each word of the
 search must be the start of a word of the title or description (lower case, letters and
@@ -20,6 +20,12 @@ from app.watchlists.models import SavedSearch
 
 KEY_LENGTH = 100
 """A word is indexed by at most its first KEY_LENGTH letters (the full check follows)."""
+TERM_LENGTH = 200
+"""The longest word a saved search can have (its `query` is at most 200 characters): a
+listing's words are kept up to that length, which decides whether a term starts them."""
+WORDS_PER_LISTING = 2000
+"""Distinct words of a listing considered at most, title first (a description of 10,000
+characters has fewer than 5,000 anyway; this bounds the matcher's memory per listing)."""
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -33,16 +39,26 @@ class NewListing:
     title: str
     price_amount: int
     condition: str
+    words: tuple[str, ...]
+    """The distinct words of its title then description (at most WORDS_PER_LISTING), each
+    cut to TERM_LENGTH letters."""
     prefixes: frozenset[str]
-    """Every prefix of every word of its title and description."""
+    """Every prefix of those words up to KEY_LENGTH letters (its index keys' words)."""
     categories: frozenset[uuid.UUID]
     """Its category and the category's ancestors."""
 
     @classmethod
     def of(cls, row: Any, categories: Iterable[uuid.UUID]) -> "NewListing":
         """From a row of catalog.service.published_after, with its category path."""
-        words = set(_WORD.findall(f"{row.title} {row.description}".lower()))
-        prefixes = frozenset(word[:end] for word in words for end in range(1, len(word) + 1))
+        distinct: dict[str, None] = {}
+        for found in _WORD.finditer(f"{row.title} {row.description}".lower()):
+            distinct[found.group()[:TERM_LENGTH]] = None
+            if len(distinct) >= WORDS_PER_LISTING:
+                break
+        words = tuple(distinct)
+        prefixes = frozenset(
+            word[:end] for word in words for end in range(1, min(len(word), KEY_LENGTH) + 1)
+        )
         return cls(
             id=row.id,
             seller_id=row.seller_id,
@@ -50,16 +66,23 @@ class NewListing:
             title=row.title,
             price_amount=row.price_amount,
             condition=str(row.condition),
+            words=words,
             prefixes=prefixes,
             categories=frozenset(categories) or frozenset({row.category_id}),
         )
 
     def keys(self) -> set[str]:
         """The index keys a search that may match this listing is filed under."""
-        found = {"t:" + prefix for prefix in self.prefixes if len(prefix) <= KEY_LENGTH}
+        found = {"t:" + prefix for prefix in self.prefixes}
         found.update(f"c:{category}" for category in self.categories)
         found.add(f"s:{self.seller_id}")
         return found
+
+    def has_word_starting(self, term: str) -> bool:
+        """Whether a word of the listing starts with `term`."""
+        if len(term) <= KEY_LENGTH:
+            return term in self.prefixes
+        return any(word.startswith(term) for word in self.words)
 
 
 def index_key(terms: Collection[str], category_id: uuid.UUID | None, seller_id: Any) -> str:
@@ -86,7 +109,7 @@ def matches(search: SavedSearch, listing: NewListing) -> bool:
         return False
     if search.conditions and listing.condition not in search.conditions:
         return False
-    return all(term in listing.prefixes for term in search.terms)
+    return all(listing.has_word_starting(term) for term in search.terms)
 
 
 def match_batch(

@@ -1,14 +1,13 @@
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.repository import RepositoryBase
 from app.watchlists.models import (
-    AlertFrequency,
     Favourite,
     SavedSearch,
     SavedSearchKey,
@@ -37,11 +36,39 @@ class FavouriteRepository(RepositoryBase[Favourite]):
         statement = select(func.count()).select_from(Favourite).where(Favourite.user_id == user_id)
         return int(await self.session.scalar(statement) or 0)
 
-    async def of_listings(self, listing_ids: Collection[uuid.UUID]) -> list[Favourite]:
-        """Every favourite of the listings, locked (the worker updates what it told)."""
+    async def to_update(
+        self,
+        *,
+        prices: Mapping[uuid.UUID, tuple[int, str]],
+        sold_out: Collection[uuid.UUID],
+        restocked: Collection[uuid.UUID],
+    ) -> list[Favourite]:
+        """The favourites of changed listings that the worker has something to do with,
+        locked (it updates what it told), and no others: of a live listing (`prices`: its
+        price and currency) whose price is below what they saw; of a listing without stock
+        (`sold_out`) seen in stock; of a live listing with stock (`restocked`) seen without.
+        Most favourites of a changed listing need nothing, and are neither read nor
+        locked."""
+        wanted: list[ColumnElement[bool]] = []
+        if sold_out:
+            wanted.append(and_(Favourite.listing_id.in_(sold_out), Favourite.in_stock_seen))
+        if restocked:
+            wanted.append(and_(Favourite.listing_id.in_(restocked), not_(Favourite.in_stock_seen)))
+        if prices:
+            price = {listing_id: amount for listing_id, (amount, _) in prices.items()}
+            currency = {listing_id: code for listing_id, (_, code) in prices.items()}
+            wanted.append(
+                and_(
+                    Favourite.listing_id.in_(list(prices)),
+                    Favourite.price_seen > case(price, value=Favourite.listing_id),
+                    Favourite.currency == case(currency, value=Favourite.listing_id),
+                )
+            )
+        if not wanted:
+            return []
         statement = (
             select(Favourite)
-            .where(Favourite.listing_id.in_(listing_ids))
+            .where(or_(*wanted))
             .order_by(Favourite.listing_id, Favourite.id)
             .with_for_update()
         )
@@ -130,8 +157,9 @@ class MatchRepository(RepositoryBase[SavedSearchMatch]):
         return new
 
     async def due_digests(self, at: datetime, limit: int) -> list[SavedSearch]:
-        """Daily searches whose digest is due and that have matches not yet told, locked
-        (skipping those another worker holds)."""
+        """Searches whose digest is due and that have matches not yet told, locked (skipping
+        those another worker holds): daily ones, and ones switched to instant since they
+        collected matches (their last digest)."""
         pending = select(SavedSearchMatch.id).where(
             SavedSearchMatch.saved_search_id == SavedSearch.id,
             SavedSearchMatch.notified_at.is_(None),
@@ -139,7 +167,6 @@ class MatchRepository(RepositoryBase[SavedSearchMatch]):
         statement = (
             select(SavedSearch)
             .where(
-                SavedSearch.frequency == AlertFrequency.daily,
                 SavedSearch.digest_due_at <= at,
                 pending.exists(),
             )

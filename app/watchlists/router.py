@@ -94,8 +94,8 @@ async def put_favourite(
     response: Response,
 ) -> FavouriteRead:
     """Keep the listing as a favourite, as `POST /v1/me/favourites` does, except that a
-    listing already kept is answered as it is (200) rather than refused; 201 when it is
-    new."""
+    listing already kept is answered as it is (200), even one no longer for sale, rather than
+    refused; 201 when it is new."""
     kept, listing, created = await service.favourite(
         session, settings, principal, listing_id, existing_ok=True
     )

@@ -2,6 +2,7 @@
 point to. What the worker tells about them is in `app.watchlists.tasks`."""
 
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,6 @@ from app.catalog import service as catalog_service
 from app.catalog.category_tree import CategoryTreeSnapshot
 from app.catalog.exceptions import UnknownCategory
 from app.catalog.models import Listing
-from app.catalog.repository import search_terms
 from app.config import Settings
 from app.core.clock import now
 from app.core.errors import ValidationFailed
@@ -49,14 +49,19 @@ async def favourite(
 ) -> tuple[Favourite, Listing, bool]:
     """The caller's favourite of a listing for sale or sold out (404 otherwise), not their
     own shop's (422), within their limit (409); with the listing, and whether it is new. An
-    existing one is returned as it is when `existing_ok`, else refused (409)."""
+    existing one is returned as it is when `existing_ok` (whatever its listing's state now:
+    one paused since is still yours), else refused (409)."""
+    favourites = FavouriteRepository(session)
+    if existing_ok:
+        held = await favourites.get_of_user(principal.user_id, listing_id)
+        if held is not None:
+            return held, (await catalog_service.many(session, [listing_id]))[listing_id], False
     listing = await catalog_service.get_watchable(session, listing_id)
     if principal.shop_id is not None and listing.seller_id == principal.shop_id:
         raise CannotFavouriteOwnListing()
     # One person's favourites are counted under their account's lock: two at once cannot
     # both slip under the limit.
     await auth_service.lock(session, principal.user)
-    favourites = FavouriteRepository(session)
     found = await favourites.get_of_user(principal.user_id, listing_id)
     if found is not None:
         if existing_ok:
@@ -128,7 +133,7 @@ async def _apply(
         search.name = data.name
     if "query" in given:
         search.query = data.query
-        search.terms = search_terms(data.query or "")
+        search.terms = catalog_service.query_terms(data.query or "")
     if "category" in given:
         if data.category is None:
             search.category_id = None
@@ -228,6 +233,8 @@ async def delete_saved_search(session: AsyncSession, search: SavedSearch) -> Non
 async def erase_for_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """A deleted account's favourites (their listings' counts follow) and saved searches
     go."""
+    deltas: Counter[uuid.UUID] = Counter()
     for listing_id in await FavouriteRepository(session).delete_of_user(user_id):
-        await catalog_service.adjust_favourite_count(session, listing_id, -1)
+        deltas[listing_id] -= 1
+    await catalog_service.adjust_favourite_counts(session, deltas)
     await SavedSearchRepository(session).delete_of_user(user_id)

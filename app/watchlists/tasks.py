@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog import category_service
 from app.catalog import service as catalog_service
 from app.catalog.category_tree import CategoryTreeSnapshot
+from app.catalog.models import ListingStatus
 from app.core import outbox
 from app.core.clock import now
 from app.core.ids import uuid7
@@ -51,6 +52,8 @@ MATCH_BATCH = 500
 DIGEST_BATCH = 50
 LISTED = 20
 """Listing ids an instant notice or a digest carries at most (`listing_ids`)."""
+_GONE = frozenset({ListingStatus.archived, ListingStatus.removed})
+"""Listing states a digest leaves out: gone for good."""
 _START = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_ID = uuid.UUID(int=0)
 
@@ -88,7 +91,12 @@ async def notify_one_favourites_batch(session: AsyncSession) -> bool:
         return False
     by_id = {row.id: row for row in rows}
     emissions: list[outbox.Emission] = []
-    for favourite in await FavouriteRepository(session).of_listings(list(by_id)):
+    changing = await FavouriteRepository(session).to_update(
+        prices={row.id: (row.price_amount, row.currency) for row in rows if row.live},
+        sold_out=[row.id for row in rows if row.quantity == 0],
+        restocked=[row.id for row in rows if row.live and row.quantity > 0],
+    )
+    for favourite in changing:
         row = by_id[favourite.listing_id]
         base = {
             "recipient_id": favourite.user_id,
@@ -223,7 +231,15 @@ async def send_one_digest_batch(session: AsyncSession) -> bool:
     listing_ids: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for match in pending:
         listing_ids[match.saved_search_id].append(match.listing_id)
-    known = await catalog_service.many(session, list({m.listing_id for m in pending}))
+    # A listing archived or removed since it matched is left out (its match is told all
+    # the same, so it never comes back).
+    known = {
+        listing.id: listing
+        for listing in (
+            await catalog_service.many(session, list({m.listing_id for m in pending}))
+        ).values()
+        if listing.status not in _GONE
+    }
     emissions = []
     for search in due:
         newest_first = [

@@ -15,6 +15,7 @@ from app.catalog.models import Listing
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
+from app.fees.commission import CommissionTerms
 from app.orders.models import Checkout, Order, OrderEvent, OrderLine
 from app.payments import service as payments_service
 from app.payments.models import (
@@ -25,6 +26,7 @@ from app.payments.models import (
     ProviderOperationKind,
 )
 from app.payments.provider import SandboxProvider
+from app.payments.service import OrderMoney
 from app.worker.runner import WorkerContext, run_once
 from tests.factories.accounts import LoggedIn, login
 from tests.factories.api import assert_problem, new_key
@@ -253,7 +255,8 @@ async def test_confirm_receipt_racing_the_auto_complete_sweep_releases_once(
     client, database = committed_client, committed_database
     assert settings.commission_percent == 10
     assert settings.commission_fixed == 0
-    assert payments_service.commission_for(settings, ORDER_TOTAL) == COMMISSION
+    terms = CommissionTerms.of_lines([(ORDER_TOTAL, settings.commission_percent)], 0)
+    assert terms.due(ORDER_TOTAL, ORDER_TOTAL) == COMMISSION
     market = await race_market(client, database)
     buyers, order_ids = await race_shipped_orders(client, market=market, count=5)
 
@@ -419,9 +422,11 @@ async def test_a_unit_of_work_failing_midway_rolls_back_and_the_next_sweep_redoe
     clock.advance(settings.auto_complete_after + timedelta(minutes=1))
     seen_inside: list[str] = []
 
-    async def crash_after_the_state_change(session: AsyncSession, *_: Any, **kw: Any) -> int:
+    async def crash_after_the_state_change(
+        session: AsyncSession, _settings: Settings, money: OrderMoney, *_: Any
+    ) -> int:
         # Inside the unit's transaction the order is already completed and flushed...
-        status = await session.scalar(select(Order.status).where(Order.id == kw["order_id"]))
+        status = await session.scalar(select(Order.status).where(Order.id == money.order_id))
         assert status is not None
         seen_inside.append(status.value)
         raise RuntimeError("the process died here")

@@ -1,12 +1,17 @@
 """Favourites: kept by a buyer, counted for the seller, and told by the worker of a price
 drop or a restock once per change."""
 
+import uuid
+from typing import Any
+
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.core.db import Database
+from app.watchlists.repository import FavouriteRepository
 from tests.factories.accounts import buyer_user
 from tests.factories.api import assert_problem, json_ok, only_page, usd
 from tests.factories.catalog import (
@@ -18,6 +23,7 @@ from tests.factories.catalog import (
 )
 from tests.factories.notifications import inbox
 from tests.factories.orders import market
+from tests.factories.privacy import deleted
 from tests.factories.watchlists import FAVOURITES, favourite, post_favourite, settled_sweep
 
 
@@ -220,3 +226,99 @@ async def test_a_sold_out_favourite_is_told_when_restocked(
 @pytest.mark.parametrize("path", [FAVOURITES, "/v1/me/saved-searches"])
 async def test_anonymous_callers_are_refused(client: httpx.AsyncClient, path: str) -> None:
     assert_problem(await client.get(path), 401, "invalid_token")
+
+
+async def test_put_answers_a_favourite_held_of_a_listing_paused_since(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    listing = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    created = await favourite(client, who=m.buyer, listing_id=listing["id"])
+    await act(client, who=m.seller, action="pause", listing_id=listing["id"], expected="paused")
+
+    put = await client.put(f"{FAVOURITES}/{listing['id']}", headers=m.buyer.headers)
+    assert put.status_code == 200, put.text
+    assert put.json()["favourited_at"] == created["favourited_at"]
+    assert put.json()["listing"]["status"] == "paused"
+    # Not held by somebody else: still as if it did not exist.
+    other = await buyer_user(client)
+    stranger = await client.put(f"{FAVOURITES}/{listing['id']}", headers=other.headers)
+    assert_problem(stranger, 404, "not_found")
+
+
+async def test_the_worker_reads_only_the_favourites_it_changes(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    m = await market(client, session)
+    cheap = await listing_for_sale(client, seller=m.seller, category_id=m.category_id, price=5000)
+    empty = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    await patch_listing(client, seller=m.seller, listing_id=empty["id"], quantity=0)
+    other = await buyer_user(client)
+    for who in (m.buyer, other):
+        await favourite(client, who=who, listing_id=cheap["id"])
+        await favourite(client, who=who, listing_id=empty["id"])
+    users = {m.buyer.user_id: "buyer", other.user_id: "other"}
+    cheap_id, empty_id = uuid.UUID(cheap["id"]), uuid.UUID(empty["id"])
+    # The buyer has since been told of a lower price (4000), the other not.
+    buyers = await FavouriteRepository(session).get_of_user(uuid.UUID(m.buyer.user_id), cheap_id)
+    assert buyers is not None
+    buyers.price_seen = 4000
+    await session.flush()
+
+    repository = FavouriteRepository(session)
+
+    async def picked(**given: Any) -> list[tuple[str, str]]:
+        arguments: dict[str, Any] = {"prices": {}, "sold_out": [], "restocked": [], **given}
+        found = await repository.to_update(**arguments)
+        return [
+            ("cheap" if f.listing_id == cheap_id else "empty", users[str(f.user_id)]) for f in found
+        ]
+
+    assert sorted(await picked(prices={cheap_id: (4500, "USD")})) == [("cheap", "other")]
+    assert sorted(await picked(prices={cheap_id: (3000, "USD")})) == [
+        ("cheap", "buyer"),
+        ("cheap", "other"),
+    ]
+    assert await picked(prices={cheap_id: (3000, "EUR")}) == []
+    assert await picked(prices={cheap_id: (5000, "USD")}) == []
+    # Seen without stock: a restock concerns both, a sell-out neither; seen with stock, the
+    # other way round.
+    assert sorted(await picked(restocked=[empty_id])) == [("empty", "buyer"), ("empty", "other")]
+    assert await picked(sold_out=[empty_id]) == []
+    assert await picked(restocked=[cheap_id]) == []
+    assert sorted(await picked(sold_out=[cheap_id])) == [("cheap", "buyer"), ("cheap", "other")]
+    assert await picked() == []
+
+
+async def test_an_erased_account_lowers_its_favourites_counts_in_one_update(
+    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+) -> None:
+    m = await market(client, session)
+    first = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    second = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    third = await listing_for_sale(client, seller=m.seller, category_id=m.category_id)
+    other = await buyer_user(client)
+    for listing in (first, second, third):
+        await favourite(client, who=m.buyer, listing_id=listing["id"])
+    await favourite(client, who=other, listing_id=first["id"])
+
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        if "favourite_count" in args[2] and args[2].lstrip().upper().startswith("UPDATE"):
+            statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await deleted(client, who=m.buyer)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+    assert len(statements) == 1
+    counts = [
+        (await read_own_listing(client, seller=m.seller, listing_id=listing["id"]))[
+            "favourite_count"
+        ]
+        for listing in (first, second, third)
+    ]
+    assert counts == [1, 0, 0]

@@ -1,18 +1,30 @@
 """Saved searches: kept by their owner with the listing search's filters, matched by the
 worker against listings that go live (instant notices, daily digests)."""
 
+import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.clock import clock
 from app.core.db import Database
+from app.watchlists.matching import KEY_LENGTH, TERM_LENGTH, WORDS_PER_LISTING, NewListing
+from app.watchlists.models import SavedSearch, SavedSearchMatch
 from tests.factories.accounts import buyer_user
 from tests.factories.api import assert_problem, json_ok, only_page, usd
-from tests.factories.catalog import leaf_category, listing_for_sale
+from tests.factories.catalog import (
+    act,
+    draft_listing,
+    leaf_category,
+    listing_for_sale,
+    patch_listing,
+    publish,
+)
 from tests.factories.notifications import inbox
 from tests.factories.orders import market, relogin_market
 from tests.factories.watchlists import (
@@ -205,3 +217,123 @@ async def test_a_daily_search_sends_one_digest_a_day(
     assert len(digests) == 2
     assert digests[0]["body"] == "“Stool, three legs” matched your saved search “Stools” today."
     assert digests[0]["resource_id"] == third["id"]
+
+
+async def _pending_matches(session: AsyncSession) -> list[SavedSearchMatch]:
+    statement = select(SavedSearchMatch).where(SavedSearchMatch.notified_at.is_(None))
+    return list(await session.scalars(statement))
+
+
+async def test_a_daily_search_switched_to_instant_sends_what_it_collected_at_once(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m = await market(client, session)
+    created = await save_search(
+        client, who=m.buyer, name="Stools", query="stool", frequency="daily"
+    )
+    found = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, title="Oak stool"
+    )
+    await settled_sweep(database, settings)
+    assert _of_type(await inbox(client, who=m.buyer), "saved_search.digest") == []
+    assert len(await _pending_matches(session)) == 1
+
+    switched = await client.patch(
+        f"{SAVED_SEARCHES}/{created['id']}", json={"frequency": "instant"}, headers=m.buyer.headers
+    )
+    assert json_ok(switched)["frequency"] == "instant"
+    await settled_sweep(database, settings)
+
+    (digest,) = _of_type(await inbox(client, who=m.buyer), "saved_search.digest")
+    assert digest["body"] == "“Oak stool” matched your saved search “Stools” today."
+    assert digest["resource_id"] == found["id"]
+    session.expire_all()
+    assert await _pending_matches(session) == []
+    search = await session.get(SavedSearch, uuid.UUID(created["id"]))
+    assert search is not None
+    assert search.digest_due_at is None
+    # Once told, nothing more: the next sweep sends no second digest.
+    await settled_sweep(database, settings)
+    assert len(_of_type(await inbox(client, who=m.buyer), "saved_search.digest")) == 1
+
+
+async def test_a_digest_leaves_out_listings_archived_or_removed_since(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m = await market(client, session)
+    await save_search(client, who=m.buyer, name="Stools", query="stool", frequency="daily")
+    kept = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, title="Oak stool"
+    )
+    archived = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, title="Pine stool"
+    )
+    removed = await listing_for_sale(
+        client, seller=m.seller, category_id=m.category_id, title="Ash stool"
+    )
+    await settled_sweep(database, settings)
+    assert len(await _pending_matches(session)) == 3
+    await act(
+        client, who=m.seller, action="archive", listing_id=archived["id"], expected="archived"
+    )
+    await act(client, who=m.admin, action="remove", listing_id=removed["id"], expected="removed")
+
+    clock.advance(timedelta(days=1))
+    m = await relogin_market(client, market=m)
+    await settled_sweep(database, settings)
+    (digest,) = _of_type(await inbox(client, who=m.buyer), "saved_search.digest")
+    assert digest["body"] == "“Oak stool” matched your saved search “Stools” today."
+    assert digest["data"]["listing_ids"] == [kept["id"]]  # type: ignore[index]
+    session.expire_all()
+    assert await _pending_matches(session) == []
+
+
+async def test_a_huge_one_word_description_is_matched_by_its_title_within_bounds(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m = await market(client, session)
+    await save_search(client, who=m.buyer, name="Desks", query="walnut")
+    draft = await draft_listing(
+        client, seller=m.seller, category_id=m.category_id, title="Walnut desk"
+    )
+    # One `\w+` word of 10,000 letters (as a CJK text without spaces is).
+    await patch_listing(client, seller=m.seller, listing_id=draft["id"], description="漢" * 10_000)
+    await publish(client, seller=m.seller, listing_id=draft["id"])
+
+    await settled_sweep(database, settings)
+    (notice,) = _of_type(await inbox(client, who=m.buyer), "saved_search.matched")
+    assert notice["resource_id"] == draft["id"]
+    assert notice["body"] == "“Walnut desk” matches your saved search “Desks”."
+
+
+def _row(title: str, description: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        id=uuid.uuid4(),
+        seller_id=uuid.uuid4(),
+        category_id=uuid.uuid4(),
+        title=title,
+        description=description,
+        price_amount=1000,
+        condition="good",
+    )
+
+
+def test_a_listing_keeps_prefixes_only_up_to_the_key_length() -> None:
+    listing = NewListing.of(_row("Walnut desk", "漢" * 10_000), ())
+    # walnut: 6 prefixes, desk: 4, the long word: KEY_LENGTH (not 10,000).
+    assert len(listing.prefixes) == 6 + 4 + KEY_LENGTH
+    assert listing.words == ("walnut", "desk", "漢" * TERM_LENGTH)
+    assert listing.has_word_starting("walnu")
+    assert listing.has_word_starting("漢" * 150)
+    assert listing.has_word_starting("漢" * TERM_LENGTH)
+    assert not listing.has_word_starting("漢" * 150 + "x")
+    assert not listing.has_word_starting("alnut")
+
+
+def test_a_listing_considers_a_bounded_number_of_words_title_first() -> None:
+    description = " ".join(f"w{n}" for n in range(WORDS_PER_LISTING + 500))
+    listing = NewListing.of(_row("Walnut desk", description), ())
+    assert len(listing.words) == WORDS_PER_LISTING
+    assert listing.words[:3] == ("walnut", "desk", "w0")
+    assert listing.has_word_starting(f"w{WORDS_PER_LISTING - 3}")
+    assert not listing.has_word_starting(f"w{WORDS_PER_LISTING - 2}")
