@@ -311,8 +311,8 @@ async def build_world(client: httpx.AsyncClient, database: Database, spec: Json)
     )
     promotion = _ok(
         await client.post(
-            "/v1/sellers/me/promotions",
-            **request_body(spec, Route("POST", "/v1/sellers/me/promotions")),
+            "/v1/sellers/me/coupons",
+            **request_body(spec, Route("POST", "/v1/sellers/me/coupons")),
             headers=a_seller.headers,
         ),
         201,

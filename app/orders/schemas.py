@@ -287,6 +287,12 @@ class CheckoutRead(Schema):
         "the buyer cancelled every order"
     )
     orders: list[OrderRead]
+    items_total: Money = Field(description="Every order's items together")
+    shipping_total: Money = Field(description="Every order's shipping together")
+    discounts: list[OrderDiscountRead] = Field(
+        description="Each coupon or promotion over the whole checkout (its orders' shares "
+        "added up), with who funds it"
+    )
     discount_total: Money = Field(description="Every order's discounts together")
     protection_fee: Money = Field(description="Every order's buyer protection fee together")
     total: Money

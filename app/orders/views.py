@@ -42,6 +42,16 @@ def _discount_read(kept: dict[str, Any], currency: str) -> OrderDiscountRead:
     return OrderDiscountRead.model_validate({**kept, "amount": _money(kept["amount"], currency)})
 
 
+def _discounts_over(orders: Sequence[Order], currency: str) -> list[OrderDiscountRead]:
+    """The orders' discounts, each promotion's shares added up, in the order first seen."""
+    merged: dict[str, dict[str, Any]] = {}
+    for order in orders:
+        for kept in order.discounts:
+            seen = merged.setdefault(kept["promotion_id"], {**kept, "amount": 0})
+            seen["amount"] += kept["amount"]
+    return [_discount_read(kept, currency) for kept in merged.values()]
+
+
 def _discount(order: Order) -> int:
     return order.shop_discount_amount + order.platform_discount_amount
 
@@ -125,6 +135,11 @@ def checkout_to_read(shown: CheckoutView, storage: MediaStorage) -> CheckoutRead
         id=checkout.id,
         status=checkout.status,
         orders=[to_read(o, storage) for o in shown.orders],
+        items_total=_money(sum(o.order.items_amount for o in shown.orders), checkout.currency),
+        shipping_total=_money(
+            sum(o.order.shipping_amount for o in shown.orders), checkout.currency
+        ),
+        discounts=_discounts_over([o.order for o in shown.orders], checkout.currency),
         discount_total=_money(
             sum(
                 o.order.shop_discount_amount + o.order.platform_discount_amount

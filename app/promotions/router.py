@@ -29,11 +29,11 @@ from app.sellers.dependencies import ActiveSeller, ShopPrincipal
 from app.sellers.exceptions import SellerRequired, SellerSuspended
 
 seller_router = APIRouter(
-    prefix=f"{API_PREFIX}/sellers/me/promotions",
+    prefix=f"{API_PREFIX}/sellers/me/coupons",
     tags=["promotions"],
     responses=error_responses(InvalidToken, SellerRequired),
 )
-admin_router = admin_api_router("/promotions")
+admin_router = admin_api_router("/coupons")
 
 _WRITE_ERRORS = (ValidationFailed, CurrencyNotSupported, CouponCodeTaken)
 

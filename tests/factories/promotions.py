@@ -13,8 +13,8 @@ from app.promotions.pricing import PricedLine
 from tests.factories.accounts import LoggedIn
 from tests.factories.api import Json, json_ok, usd
 
-SHOP_PROMOTIONS = "/v1/sellers/me/promotions"
-ADMIN_PROMOTIONS = "/v1/admin/promotions"
+SHOP_PROMOTIONS = "/v1/sellers/me/coupons"
+ADMIN_PROMOTIONS = "/v1/admin/coupons"
 
 
 def percent_body(**overrides: Any) -> Json:

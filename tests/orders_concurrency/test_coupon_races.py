@@ -28,7 +28,7 @@ async def test_twenty_buyers_racing_for_a_one_use_coupon_give_it_to_exactly_one(
     listing_id = await race_listing(client, market=market, quantity=BUYERS)
     coupon: Json = json_ok(
         await client.post(
-            "/v1/admin/promotions",
+            "/v1/admin/coupons",
             json={
                 "name": "First come",
                 "kind": "fixed",

@@ -142,7 +142,7 @@ async def test_a_code_that_does_not_run_now_is_invalid(
     promotion = await platform_promotion(client, admin=s.admin, code="WHEN", **overrides)
     if given == "ended":
         ended = await client.post(
-            f"/v1/admin/promotions/{promotion['id']}/end", headers=s.admin.headers
+            f"/v1/admin/coupons/{promotion['id']}/end", headers=s.admin.headers
         )
         assert ended.status_code == 200
 

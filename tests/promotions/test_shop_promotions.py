@@ -273,7 +273,7 @@ async def test_another_shops_promotion_is_not_found(
     assert only_page(await client.get(SHOP_PROMOTIONS, headers=m.seller.headers)) == []
     # The platform's promotions are not a shop's either.
     platform = json_ok(
-        await client.post("/v1/admin/promotions", json=percent_body(), headers=m.admin.headers),
+        await client.post("/v1/admin/coupons", json=percent_body(), headers=m.admin.headers),
         201,
     )
     assert_problem(
