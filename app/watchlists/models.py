@@ -133,6 +133,8 @@ class SavedSearchMatch(IdMixin, Base):
             postgresql_where=text("notified_at IS NULL"),
             sqlite_where=text("notified_at IS NULL"),
         ),
+        # The purge of told matches (`purge_told_matches`) finds them by age.
+        Index("ix_saved_search_matches_notified_at", "notified_at"),
     )
 
     saved_search_id: Mapped[uuid.UUID] = mapped_column(

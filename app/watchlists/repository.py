@@ -128,6 +128,13 @@ class SavedSearchRepository(RepositoryBase[SavedSearch]):
 class MatchRepository(RepositoryBase[SavedSearchMatch]):
     model = SavedSearchMatch
 
+    async def delete_told_before(self, moment: datetime) -> int:
+        """Drops the matches told before `moment`; how many."""
+        result = await self.session.execute(
+            delete(SavedSearchMatch).where(SavedSearchMatch.notified_at < moment)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def add_new(
         self, matches: Sequence[SavedSearchMatch]
     ) -> set[tuple[uuid.UUID, uuid.UUID]]:

@@ -257,3 +257,9 @@ async def send_one_digest_batch(session: AsyncSession) -> bool:
     await session.flush()
     await outbox.emit_all(session, emissions)
     return True
+
+
+async def purge_told_matches(session: AsyncSession, retention: timedelta) -> int:
+    """Matches told longer than `retention` ago go: they only kept a (search, listing) pair
+    from being told twice, and the watermark passed their listings long before. How many."""
+    return await MatchRepository(session).delete_told_before(now() - retention)

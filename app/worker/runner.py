@@ -39,6 +39,7 @@ from app.reviews.tasks import publish_one_order_reviews
 from app.watchlists.tasks import (
     match_one_saved_searches_batch,
     notify_one_favourites_batch,
+    purge_told_matches,
     send_one_digest_batch,
 )
 
@@ -105,6 +106,11 @@ async def _answer_password_reset(
     return await handle_one_password_reset(session, settings)
 
 
+async def _purge_matches(context: WorkerContext) -> int:
+    async with context.database.session_scope() as session:
+        return await purge_told_matches(session, context.settings.event_retention)
+
+
 async def _purge_idempotency(context: WorkerContext) -> int:
     async with context.database.session_scope() as session:
         return await purge_expired_records(session)
@@ -159,6 +165,7 @@ JOBS: dict[str, Job] = {
     "purge_expired_idempotency_keys": _purge_idempotency,
     "purge_expired_events": _purge_messaging,
     "purge_finished_mail": _purge_mail,
+    "purge_told_saved_search_matches": _purge_matches,
 }
 
 

@@ -180,6 +180,7 @@ def upgrade() -> None:
             postgresql_where=sa.text("notified_at IS NULL"),
             sqlite_where=sa.text("notified_at IS NULL"),
         )
+        batch_op.create_index("ix_saved_search_matches_notified_at", ["notified_at"], unique=False)
 
     with op.batch_alter_table("listings", schema=None, recreate="never") as batch_op:
         batch_op.add_column(

@@ -337,3 +337,23 @@ def test_a_listing_considers_a_bounded_number_of_words_title_first() -> None:
     assert listing.words[:3] == ("walnut", "desk", "w0")
     assert listing.has_word_starting(f"w{WORDS_PER_LISTING - 3}")
     assert not listing.has_word_starting(f"w{WORDS_PER_LISTING - 2}")
+
+
+async def test_told_matches_are_purged_after_the_event_retention_and_never_told_again(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    m = await market(client, session)
+    await save_search(client, who=m.buyer, name="Lamps", query="lamp")
+    await listing_for_sale(client, seller=m.seller, category_id=m.category_id, title="Lamp")
+    await settled_sweep(database, settings)
+    told = select(SavedSearchMatch).where(SavedSearchMatch.notified_at.is_not(None))
+    assert len((await session.scalars(told)).all()) == 1
+
+    clock.advance(settings.event_retention + timedelta(minutes=1))
+    m = await relogin_market(client, market=m)
+    await settled_sweep(database, settings)
+
+    assert (await session.scalars(told)).all() == []
+    # The watermark passed the listing long ago: it is not found, nor told, again.
+    await settled_sweep(database, settings)
+    assert len(_of_type(await inbox(client, who=m.buyer), "saved_search.matched")) == 1
