@@ -3,13 +3,39 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from app.core.schemas import NO_NUL_PATTERN, RequestSchema, Schema
 
+
+def _json_number(value: object) -> object:
+    """A percent comes as a JSON number (strings and booleans are refused, as the schema
+    says)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return Decimal(str(value))
+
+
 Percent = Annotated[
     Decimal,
-    Field(ge=0, le=100, max_digits=5, decimal_places=2, description="0 to 100, two decimals"),
+    BeforeValidator(_json_number),
+    Field(ge=0, le=100, max_digits=5, decimal_places=2),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 100,
+            "multipleOf": 0.01,
+            "description": "0 to 100, two decimals",
+        }
+    ),
 ]
 
 _EXAMPLE: dict[str, Any] = {

@@ -52,7 +52,7 @@ async def test_the_nearest_category_rule_wins_and_a_shop_rule_beats_every_catego
     leaf = await leaf_category(client, admin=m.admin, parent_id=middle["id"])
     sibling = await leaf_category(client, admin=m.admin, parent_id=root["id"])
     on_root = await create_rule(client, m.admin, category_id=root["id"], percent=12)
-    on_middle = await create_rule(client, m.admin, category_id=middle["id"], percent="7.5")
+    on_middle = await create_rule(client, m.admin, category_id=middle["id"], percent=7.5)
 
     in_leaf = await _bought_line(client, m, leaf)
     in_sibling = await _bought_line(client, m, sibling)
@@ -138,7 +138,8 @@ async def test_rule_writes_are_audited_with_what_changed(
         ({"percent": 5}, "body"),  # no scope
         ({"percent": 101, "category_id": "CATEGORY"}, "percent"),
         ({"percent": -1, "category_id": "CATEGORY"}, "percent"),
-        ({"percent": "2.555", "category_id": "CATEGORY"}, "percent"),
+        ({"percent": 2.555, "category_id": "CATEGORY"}, "percent"),
+        ({"percent": "2.5", "category_id": "CATEGORY"}, "percent"),  # a number, not text
         ({"percent": 5, "category_id": "CATEGORY", "seller_id": "SELLER"}, "body"),
         ({"percent": 5, "category_id": "CATEGORY", "surprise": 1}, "surprise"),
     ],
