@@ -405,25 +405,33 @@ async def decline(
     session: AsyncSession, principal: Principal, guarded: GuardedOffer
 ) -> GuardedOffer:
     """The party whose turn it is declines the proposal on the table: the thread closes."""
-    offer = guarded.subject
-    actors, side, _party = _acting(guarded)
-    listing = await _listing(session, offer.listing_id)
-    before, reached = await _step(session, offer, OfferAction.decline, actors)
-    await _post(session, offer, principal, side, f"Declined {_terms(offer)}")
-    await _finish(session, principal, offer, OfferAction.decline, before, reached, listing)
-    return await _reloaded(session, offer, principal)
+    return await _close_thread(session, principal, guarded, OfferAction.decline, "Declined {}")
 
 
 async def withdraw(
     session: AsyncSession, principal: Principal, guarded: GuardedOffer
 ) -> GuardedOffer:
     """The buyer takes back an offer the shop has not answered yet."""
+    return await _close_thread(
+        session, principal, guarded, OfferAction.withdraw, "Withdrew the offer of {}"
+    )
+
+
+async def _close_thread(
+    session: AsyncSession,
+    principal: Principal,
+    guarded: GuardedOffer,
+    action: OfferAction,
+    message: str,
+) -> GuardedOffer:
+    """A party's step that closes the thread with no other change: `message` (its `{}` the
+    terms on the table) goes to the conversation."""
     offer = guarded.subject
     actors, side, _party = _acting(guarded)
     listing = await _listing(session, offer.listing_id)
-    before, reached = await _step(session, offer, OfferAction.withdraw, actors)
-    await _post(session, offer, principal, side, f"Withdrew the offer of {_terms(offer)}")
-    await _finish(session, principal, offer, OfferAction.withdraw, before, reached, listing)
+    before, reached = await _step(session, offer, action, actors)
+    await _post(session, offer, principal, side, message.format(_terms(offer)))
+    await _finish(session, principal, offer, action, before, reached, listing)
     return await _reloaded(session, offer, principal)
 
 
